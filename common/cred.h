@@ -1,0 +1,54 @@
+/* Credentials: TURN REST API usernames (expiry:user) and passwords (base64 HMAC-SHA1 of a
+ * shared secret, as coturn's use-auth-secret), constant-time comparison, randomness, and the
+ * HMAC/base64 helpers both processes use. Never logs a secret. */
+#ifndef IW_COMMON_CRED_H
+#define IW_COMMON_CRED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum {
+	IW_CRED_REST_PASS_LEN = 28, /* base64 of a 20-byte HMAC-SHA1, without NUL */
+	IW_CRED_MAX_USER = 256,
+};
+
+/* Constant-time equality of two byte strings of the same length. */
+bool iw_cred_equal(const void *a, const void *b, size_t len);
+
+/*
+ * Make a TURN REST API credential: username "EXPIRY:user" (or "EXPIRY" when user is NULL or
+ * empty), EXPIRY = now + ttl in Unix seconds, and password = base64(HMAC-SHA1(secret,
+ * username)). user_out and pass_out are NUL-terminated. Returns 0, or -EMSGSIZE if user_out
+ * is too small (pass_out must hold IW_CRED_REST_PASS_LEN + 1).
+ */
+int iw_cred_rest_make(char *user_out, size_t user_cap, char pass_out[IW_CRED_REST_PASS_LEN + 1],
+		      const char *secret, const char *user, time_t now, uint32_t ttl);
+
+/* password = base64(HMAC-SHA1(secret, username)), NUL-terminated. */
+void iw_cred_rest_password(char out[IW_CRED_REST_PASS_LEN + 1], const char *secret,
+			   size_t secret_len, const void *username, size_t username_len);
+
+/*
+ * Parse the expiry timestamp of a REST username: the leading decimal digits up to ':' (or
+ * the whole name). coturn also accepts "user:EXPIRY"; so do we when the first part is not a
+ * number. Returns 0 with *expiry set, or -EINVAL when no timestamp is found.
+ */
+int iw_cred_rest_expiry(const void *username, size_t len, int64_t *expiry);
+
+/* HMAC-SHA1 and HMAC-SHA256 (mbedTLS). */
+void iw_cred_hmac_sha1(uint8_t out[20], const void *key, size_t key_len, const void *msg,
+		       size_t msg_len);
+void iw_cred_hmac_sha256(uint8_t out[32], const void *key, size_t key_len, const void *msg,
+			 size_t msg_len);
+
+/* Standard base64 with padding; out must hold 4*ceil(len/3)+1. Returns the length written. */
+size_t iw_cred_base64(char *out, const void *in, size_t len);
+/* Decode standard base64; returns the length or -EINVAL. */
+int iw_cred_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
+
+/* Fill buf with cryptographically secure random bytes (getrandom). Returns 0 or -errno. */
+int iw_cred_random(void *buf, size_t len);
+
+#endif

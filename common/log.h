@@ -1,0 +1,55 @@
+/* Logging: one line per event, plain or JSON, level-guarded before any formatting, and
+ * rate-limited repeats. Callers never pass secrets. */
+#ifndef IW_COMMON_LOG_H
+#define IW_COMMON_LOG_H
+
+#include <stdbool.h>
+
+enum iw_log_level {
+	IW_LOG_ERROR = 0,
+	IW_LOG_WARN = 1,
+	IW_LOG_INFO = 2,
+	IW_LOG_DEBUG = 3,
+};
+
+extern int iw_log_level_cur; /* read on every guarded call; set by iw_log_set_level */
+
+#define IW_LOG_ENABLED(lvl) ((int)(lvl) <= iw_log_level_cur)
+/* Formats only when the level is enabled: safe to leave on the packet path. */
+#define IW_LOG(lvl, ...)                                                                           \
+	do {                                                                                       \
+		if (IW_LOG_ENABLED(lvl))                                                           \
+			iw_log_write((lvl), __VA_ARGS__);                                          \
+	} while (0)
+#define IW_ERROR(...) IW_LOG(IW_LOG_ERROR, __VA_ARGS__)
+#define IW_WARN(...) IW_LOG(IW_LOG_WARN, __VA_ARGS__)
+#define IW_INFO(...) IW_LOG(IW_LOG_INFO, __VA_ARGS__)
+#define IW_DEBUG(...) IW_LOG(IW_LOG_DEBUG, __VA_ARGS__)
+
+/* Write one line (a newline is added). Thread-safe: one write(2) per line. */
+void iw_log_write(enum iw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void iw_log_set_level(enum iw_log_level lvl);
+/* "error", "warn", "info", "debug" -> level; returns 0 or -EINVAL. */
+int iw_log_parse_level(const char *s, enum iw_log_level *lvl);
+/* Plain "2026-01-01T00:00:00.000Z INFO msg" or one JSON object per line. */
+void iw_log_set_json(bool json);
+/* Log to a file (appended) instead of stderr. Returns 0 or -errno. NULL/"stderr" = stderr. */
+int iw_log_open(const char *path);
+/* The process name shown in each line ("iceway-relay"). */
+void iw_log_set_ident(const char *ident);
+
+/*
+ * Rate limiting for repeated events (e.g. a flood of malformed datagrams): allows `burst`
+ * lines per `period_ms`, counting the suppressed ones, which the next allowed line reports.
+ */
+struct iw_log_rl {
+	unsigned long long window_start_ms;
+	unsigned int n_in_window;
+	unsigned int suppressed;
+};
+/* true when a line may be written now; *suppressed gets how many were dropped before it. */
+bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned int burst, unsigned int period_ms,
+		     unsigned int *suppressed);
+
+#endif

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, builds iceway twice (a -Werror build and an
+# ASan/UBSan build) and runs every test (unit, integration, fuzz replay, end to end) on both.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+bash tools/install-deps.sh test
+
+bash tools/build.sh build
+bash tools/build.sh build-asan -DIW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+
+# The process boundary: neither process includes the other's code.
+if grep -rn '#include "turn/' signaling/ common/ || grep -rn '#include "signaling/' turn/ common/; then
+	echo "layout: a module includes code from the other process" >&2
+	exit 1
+fi
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+status=0
+echo "== tests: release build"
+ctest --test-dir build --output-on-failure -j2 || status=1
+echo "== tests: address,undefined sanitizer build"
+ctest --test-dir build-asan --output-on-failure -j2 -LE no-asan || status=1
+exit $status
