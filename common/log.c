@@ -1,0 +1,272 @@
+/* Logging: one line per event written with a single write(2), plain text or JSON lines, and a
+ * per-call-site rate limiter. Formatting happens only after the level check in log.h. */
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+
+/* Lines stay below PIPE_BUF so that a write to a pipe is atomic too. */
+enum { LINE_MAX_LEN = 4096, MSG_MAX_LEN = 2048, IDENT_MAX = 64 };
+
+int iw_log_level_cur = IW_LOG_INFO;
+
+static int log_fd = STDERR_FILENO;
+static bool log_json;
+static char log_ident[IDENT_MAX] = "iceway";
+
+static const char *const level_upper[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+static const char *const level_lower[] = { "error", "warn", "info", "debug" };
+
+void iw_log_set_level(enum iw_log_level lvl)
+{
+	if ((int)lvl < IW_LOG_ERROR)
+		lvl = IW_LOG_ERROR;
+	if ((int)lvl > IW_LOG_DEBUG)
+		lvl = IW_LOG_DEBUG;
+	iw_log_level_cur = (int)lvl;
+}
+
+int iw_log_parse_level(const char *s, enum iw_log_level *lvl)
+{
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i <= IW_LOG_DEBUG; i++)
+		if (strcasecmp(s, level_lower[i]) == 0) {
+			*lvl = (enum iw_log_level)i;
+			return 0;
+		}
+	if (strcasecmp(s, "warning") == 0) {
+		*lvl = IW_LOG_WARN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void iw_log_set_json(bool json)
+{
+	log_json = json;
+}
+
+int iw_log_open(const char *path)
+{
+	int fd = STDERR_FILENO;
+
+	if (path && *path && strcmp(path, "stderr") != 0) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0)
+			return -errno;
+	}
+	int old = log_fd;
+	log_fd = fd;
+	if (old != STDERR_FILENO && old != fd)
+		close(old);
+	return 0;
+}
+
+void iw_log_set_ident(const char *ident)
+{
+	snprintf(log_ident, sizeof log_ident, "%s", ident ? ident : "");
+}
+
+/* An appender that never overruns: a piece that does not fit whole is dropped and `cut` is
+ * set, so an escape sequence or UTF-8 character is never split. */
+struct out {
+	char *p, *end;
+	bool cut;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	size_t room = (size_t)(o->end - o->p);
+
+	if (o->cut || n > room) {
+		o->cut = true;
+		return;
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* Length of a valid UTF-8 sequence at s (RFC 3629 §4), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (c == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f; /* above U+10FFFF */
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Copy msg so that it stays one line and, for JSON, a valid string body: control characters
+ * are escaped, '"' and '\' too in JSON, and bytes that are not UTF-8 become U+FFFD (JSON) or
+ * \xNN (plain). Peer-supplied text (usernames, reasons) reaches log lines.
+ */
+static void put_escaped(struct out *o, const char *msg, bool json)
+{
+	const unsigned char *s = (const unsigned char *)msg;
+	size_t left = strlen(msg);
+	char tmp[8];
+
+	while (left > 0 && !o->cut) {
+		unsigned char c = *s;
+		size_t n = 1;
+
+		if (c == '\n') {
+			puts_(o, "\\n");
+		} else if (c == '\r') {
+			puts_(o, "\\r");
+		} else if (c == '\t') {
+			puts_(o, "\\t");
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(tmp, sizeof tmp, json ? "\\u%04x" : "\\x%02x", c);
+			puts_(o, tmp);
+		} else if (json && (c == '"' || c == '\\')) {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			put(o, tmp, 2);
+		} else if (c < 0x80) {
+			put(o, (const char *)s, 1);
+		} else if ((n = utf8_len(s, left)) > 0) {
+			put(o, (const char *)s, n);
+		} else {
+			n = 1;
+			if (json) {
+				puts_(o, "\\ufffd");
+			} else {
+				snprintf(tmp, sizeof tmp, "\\x%02x", c);
+				puts_(o, tmp);
+			}
+		}
+		s += n;
+		left -= n;
+	}
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* nowhere left to report a failed log write */
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
+{
+	char msg[MSG_MAX_LEN];
+	char line[LINE_MAX_LEN];
+	char ts[64];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	int saved_errno = errno; /* callers log and then inspect errno */
+
+	if ((int)lvl < IW_LOG_ERROR || (int)lvl > IW_LOG_DEBUG)
+		lvl = IW_LOG_ERROR;
+	va_start(ap, fmt);
+	int mlen = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (mlen < 0)
+		snprintf(msg, sizeof msg, "(bad log format)");
+	else if ((size_t)mlen >= sizeof msg)
+		memcpy(msg + sizeof msg - 4, "...", 4);
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	size_t tlen = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + tlen, sizeof ts - tlen, ".%03dZ", (int)(now.tv_nsec / 1000000) % 1000);
+
+	/* Leave room for the closing "\"}\n" or "\n" whatever the message length. */
+	struct out o = { line, line + sizeof line - 8, false };
+	if (log_json) {
+		puts_(&o, "{\"ts\":\"");
+		puts_(&o, ts);
+		puts_(&o, "\",\"level\":\"");
+		puts_(&o, level_lower[lvl]);
+		puts_(&o, "\",\"proc\":\"");
+		put_escaped(&o, log_ident, true);
+		puts_(&o, "\",\"msg\":\"");
+		put_escaped(&o, msg, true);
+		o.end = line + sizeof line;
+		o.cut = false;
+		puts_(&o, "\"}\n");
+	} else {
+		puts_(&o, ts);
+		puts_(&o, " ");
+		puts_(&o, level_upper[lvl]);
+		puts_(&o, " ");
+		put_escaped(&o, log_ident, false);
+		puts_(&o, ": ");
+		put_escaped(&o, msg, false);
+		o.end = line + sizeof line;
+		o.cut = false;
+		puts_(&o, "\n");
+	}
+	write_all(log_fd, line, (size_t)(o.p - line));
+	errno = saved_errno;
+}
+
+bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned int burst, unsigned int period_ms,
+		     unsigned int *suppressed)
+{
+	unsigned long long now = iw_clock_ms();
+	unsigned int dummy;
+
+	if (!suppressed)
+		suppressed = &dummy;
+	*suppressed = 0;
+	if (now - rl->window_start_ms >= period_ms || now < rl->window_start_ms) {
+		rl->window_start_ms = now;
+		rl->n_in_window = 0;
+	}
+	if (rl->n_in_window < burst) {
+		rl->n_in_window++;
+		*suppressed = rl->suppressed;
+		rl->suppressed = 0;
+		return true;
+	}
+	if (rl->suppressed < ~0u)
+		rl->suppressed++;
+	return false;
+}

@@ -1,0 +1,267 @@
+/* Unit tests for common/log.c: line format (plain and JSON), escaping, level guard, one write
+ * per line under concurrency, and the rate limiter. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(path, sizeof path, "/tmp/iw_test_log_XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	iw_log_set_json(false);
+	iw_log_set_level(IW_LOG_INFO);
+	iw_log_set_ident("iceway-relay");
+	return iw_log_open(path) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	iw_log_open(NULL);
+	unlink(path);
+	return 0;
+}
+
+/* The whole log file, NUL-terminated; caller frees. */
+static char *slurp(size_t *len_out)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len_out)
+		*len_out = (size_t)n;
+	return buf;
+}
+
+/* "2026-11-22T17:50:00.123Z": 24 characters. */
+static void check_ts(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	for (size_t i = 0; i < sizeof shape - 1; i++) {
+		if (shape[i] == 'd')
+			assert_true(s[i] >= '0' && s[i] <= '9');
+		else
+			assert_int_equal(s[i], shape[i]);
+	}
+}
+
+static void test_plain_lines(void **state)
+{
+	(void)state;
+	IW_INFO("hello %d", 42);
+	IW_ERROR("two\nlines\tand \x01 bell \xff");
+	char *s = slurp(NULL);
+	char *second = strchr(s, '\n');
+	assert_non_null(second);
+	*second++ = '\0';
+	check_ts(s);
+	assert_string_equal(s + 24, " INFO iceway-relay: hello 42");
+	check_ts(second);
+	assert_string_equal(second + 24, " ERROR iceway-relay: two\\nlines\\tand \\x01 bell \\xff\n");
+	free(s);
+}
+
+static void test_json_line(void **state)
+{
+	(void)state;
+	iw_log_set_json(true);
+	IW_WARN("quote \" back \\ nl \n ctl \x01 bad \xff ok \xc3\xa9 surrogate \xed\xa0\x80 end");
+	iw_log_set_json(false);
+	char *s = slurp(NULL);
+	assert_memory_equal(s, "{\"ts\":\"", 7);
+	check_ts(s + 7);
+	assert_string_equal(s + 31,
+			    "\",\"level\":\"warn\",\"proc\":\"iceway-relay\",\"msg\":\"quote \\\" back "
+			    "\\\\ nl \\n ctl \\u0001 bad \\ufffd ok \xc3\xa9 surrogate "
+			    "\\ufffd\\ufffd\\ufffd end\"}\n");
+	free(s);
+}
+
+static void test_level_guard(void **state)
+{
+	(void)state;
+	int evaluated = 0;
+
+	iw_log_set_level(IW_LOG_WARN);
+	IW_INFO("not shown %d", ++evaluated);
+	IW_DEBUG("not shown %d", ++evaluated);
+	assert_int_equal(evaluated, 0);
+	assert_false(IW_LOG_ENABLED(IW_LOG_INFO));
+	assert_true(IW_LOG_ENABLED(IW_LOG_WARN));
+	IW_WARN("shown");
+	iw_log_set_level(IW_LOG_DEBUG);
+	IW_DEBUG("debug %d", ++evaluated);
+	assert_int_equal(evaluated, 1);
+	iw_log_set_level(IW_LOG_INFO);
+	char *s = slurp(NULL);
+	assert_non_null(strstr(s, " WARN iceway-relay: shown\n"));
+	assert_non_null(strstr(s, " DEBUG iceway-relay: debug 1\n"));
+	assert_null(strstr(s, "not shown"));
+	free(s);
+}
+
+static void test_long_message(void **state)
+{
+	(void)state;
+	char big[10000];
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	IW_INFO("%s", big);
+	/* Worst case for escaping: every byte becomes \u0001 in JSON. */
+	memset(big, 1, sizeof big - 1);
+	iw_log_set_json(true);
+	IW_INFO("%s", big);
+	iw_log_set_json(false);
+	size_t len;
+	char *s = slurp(&len);
+	char *nl = strchr(s, '\n');
+	assert_non_null(nl);
+	assert_true(nl - s < 4096);
+	assert_memory_equal(nl - 3, "...", 3);
+	char *j = nl + 1;
+	char *nl2 = strchr(j, '\n');
+	assert_non_null(nl2);
+	assert_true(nl2 - j < 4096);
+	assert_int_equal(nl2 + 1 - s, len);
+	assert_memory_equal(nl2 - 2, "\"}", 2);
+	/* The cut happens between escapes, never inside one. */
+	char *msg = strstr(j, "\"msg\":\"") + 7;
+	assert_int_equal((nl2 - 2 - msg) % 6, 0);
+	free(s);
+}
+
+enum { N_THREADS = 4, N_LINES = 500 };
+
+static void *writer(void *arg)
+{
+	long id = (long)arg;
+	for (int i = 0; i < N_LINES; i++)
+		IW_INFO("thread %ld line %d %s", id, i,
+			"padding-padding-padding-padding-padding-padding-padding-padding");
+	return NULL;
+}
+
+static void test_threads_do_not_interleave(void **state)
+{
+	(void)state;
+	pthread_t t[N_THREADS];
+	for (long i = 0; i < N_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, writer, (void *)i), 0);
+	for (int i = 0; i < N_THREADS; i++)
+		pthread_join(t[i], NULL);
+
+	char *s = slurp(NULL);
+	int seen[N_THREADS] = { 0 };
+	int lines = 0;
+	for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+		long id;
+		int n, end = 0;
+		check_ts(line);
+		assert_int_equal(
+			sscanf(line + 24, " INFO iceway-relay: thread %ld line %d %*s%n", &id, &n, &end), 2);
+		assert_true(end > 0 && line[24 + end] == '\0');
+		assert_true(id >= 0 && id < N_THREADS);
+		assert_int_equal(n, seen[id]); /* each thread's lines in order */
+		seen[id]++;
+		lines++;
+	}
+	assert_int_equal(lines, N_THREADS * N_LINES);
+	free(s);
+}
+
+static void test_parse_level(void **state)
+{
+	(void)state;
+	enum iw_log_level l;
+	assert_int_equal(iw_log_parse_level("error", &l), 0);
+	assert_int_equal(l, IW_LOG_ERROR);
+	assert_int_equal(iw_log_parse_level("warn", &l), 0);
+	assert_int_equal(l, IW_LOG_WARN);
+	assert_int_equal(iw_log_parse_level("INFO", &l), 0);
+	assert_int_equal(l, IW_LOG_INFO);
+	assert_int_equal(iw_log_parse_level("debug", &l), 0);
+	assert_int_equal(l, IW_LOG_DEBUG);
+	assert_int_equal(iw_log_parse_level("verbose", &l), -EINVAL);
+	assert_int_equal(iw_log_parse_level("", &l), -EINVAL);
+	assert_int_equal(iw_log_parse_level(NULL, &l), -EINVAL);
+}
+
+static void test_open_errors_and_errno(void **state)
+{
+	(void)state;
+	assert_int_equal(iw_log_open("/nonexistent-dir/x.log"), -ENOENT);
+	/* The previous destination stays in use. */
+	errno = EAGAIN;
+	IW_INFO("still here");
+	assert_int_equal(errno, EAGAIN);
+	char *s = slurp(NULL);
+	assert_non_null(strstr(s, "still here"));
+	free(s);
+}
+
+static void test_rate_limit(void **state)
+{
+	(void)state;
+	struct iw_log_rl rl = { 0 };
+	unsigned sup = 99;
+
+	/* A period long enough that the window cannot roll over during the test. */
+	for (int i = 0; i < 3; i++) {
+		assert_true(iw_log_rl_allow(&rl, 3, 3600000, &sup));
+		assert_int_equal(sup, 0);
+	}
+	for (int i = 0; i < 5; i++)
+		assert_false(iw_log_rl_allow(&rl, 3, 3600000, &sup));
+	assert_int_equal(rl.suppressed, 5);
+	/* Move the window into the past instead of waiting for it. */
+	rl.window_start_ms = iw_clock_ms() - 3600001;
+	assert_true(iw_log_rl_allow(&rl, 3, 3600000, &sup));
+	assert_int_equal(sup, 5);
+	assert_true(iw_log_rl_allow(&rl, 3, 3600000, &sup));
+	assert_int_equal(sup, 0);
+	/* burst 0 suppresses everything and keeps counting. */
+	struct iw_log_rl none = { 0 };
+	assert_false(iw_log_rl_allow(&none, 0, 3600000, &sup));
+	assert_false(iw_log_rl_allow(&none, 0, 3600000, NULL));
+	assert_int_equal(none.suppressed, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_plain_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_level_guard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_do_not_interleave, setup, teardown),
+		cmocka_unit_test(test_parse_level),
+		cmocka_unit_test_setup_teardown(test_open_errors_and_errno, setup, teardown),
+		cmocka_unit_test(test_rate_limit),
+	};
+	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
+}
