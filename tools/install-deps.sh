@@ -10,7 +10,8 @@ build_pkgs=(build-essential cmake pkg-config libmbedtls-dev libwebsockets-dev li
 	libjwt-dev libnice-dev libsrtp2-dev libglib2.0-dev ca-certificates)
 run_pkgs=(python3)
 test_pkgs=(libcmocka-dev coturn stun-client clang libclang-rt-14-dev python3-websockets
-	python3-wsproto iproute2 procps psmisc chromium nodejs npm)
+	python3-wsproto iproute2 iptables procps psmisc chromium nodejs npm docker.io debootstrap
+	prometheus)
 
 case "$profile" in
 build) pkgs=("${build_pkgs[@]}") ;;

@@ -1,0 +1,549 @@
+// End to end: two headless Chromium peers get their iceServers from iceway-signal, signal
+// through it and move data and media through iceway-relay. Runs inside the network namespace
+// that run.sh creates (Chromium gathers no candidates on a loopback-only host), so every
+// address below is 127.0.0.1 in that namespace and the fixed ports collide with nothing.
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+const RELAY = env.IW_RELAY;
+const SIGNAL = env.IW_SIGNAL;
+const SRC = env.IW_SRC || path.resolve(here, '../..');
+const ART = env.IW_E2E_ARTIFACTS || path.join(here, 'artifacts');
+const CHROMIUM = env.IW_CHROMIUM || '/usr/bin/chromium';
+const WEB_ROOT = env.IW_E2E_WEB_ROOT || path.join(SRC, 'web');
+const HOST = '127.0.0.1';
+const TURN_PORT = 3478;
+const SIG_PORT = 8080;
+const SIG_SHORT_PORT = 8081; // a second signaling instance with a short credential TTL
+const RELAY_METRICS_PORT = 9641;
+const SHORT_TTL = 10; // iceway-signal's smallest --credential-ttl
+const BLOB = 4 * 1024 * 1024;
+// Generous: a loaded CI machine with two cores shared by parallel tests.
+const T = { start: 30000, connect: +(env.IW_E2E_CONNECT_MS || 45000), transfer: 120000, media: 60000, step: 30000 };
+
+// coturn's names for the metrics endpoint, when the relay's --help lists them.
+const relayMetrics = RELAY && env.IW_E2E_RELAY_METRICS !== '0' &&
+	/--prometheus-port/.test(spawnSync(RELAY, ['--help'], { encoding: 'utf8' }).stdout || '');
+const secret = crypto.randomBytes(18).toString('base64');
+const procs = new Map(); // name -> { child, log, args }
+const consoles = { a: [], b: [] };
+const results = [];
+let browser = null;
+const demoPages = {};
+
+fs.mkdirSync(ART, { recursive: true });
+for (const f of fs.readdirSync(ART))
+	if (/\.(log|png|json|txt)$/.test(f))
+		fs.rmSync(path.join(ART, f));
+
+const tStart = Date.now();
+const note = (...a) => console.log(`[e2e +${((Date.now() - tStart) / 1000).toFixed(1)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn until it returns a truthy value; fails naming what it waited for and the last value.
+async function until(what, fn, timeout = T.step, every = 100) {
+	const t0 = Date.now();
+	const end = t0 + timeout;
+	let last;
+	for (;;) {
+		try {
+			last = await fn();
+			if (last) {
+				if (Date.now() - t0 > 3000)
+					note(`waited ${((Date.now() - t0) / 1000).toFixed(1)} s for ${what}`);
+				return last;
+			}
+		} catch (e) {
+			last = String(e);
+		}
+		// A server that died takes the scenario with it: say so instead of timing out.
+		for (const [name, p] of procs)
+			if (p.exited)
+				throw new Error(`${name} exited (${JSON.stringify(p.exited)}) while waiting for ${what}`);
+		if (Date.now() > end)
+			throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+		await sleep(every);
+	}
+}
+
+function assert(cond, msg, detail) {
+	if (!cond)
+		throw new Error(msg + (detail === undefined ? '' : ': ' + JSON.stringify(detail)));
+}
+
+function start(name, bin, args) {
+	const log = fs.openSync(path.join(ART, `${name}.log`), 'a');
+	fs.writeSync(log, `# ${bin} ${args.join(' ')}\n`);
+	const child = spawn(bin, args, { stdio: ['ignore', log, log] });
+	const p = { child, log, exited: null };
+	child.on('exit', (code, sig) => {
+		p.exited = { code, sig };
+		note(`${name} (pid ${child.pid}) exited`, code, sig);
+	});
+	procs.set(name, p);
+	note(`started ${name} pid ${child.pid}`);
+	return p;
+}
+
+async function stop(name, signal = 'SIGTERM') {
+	const p = procs.get(name);
+	if (!p)
+		return null;
+	procs.delete(name);
+	if (!p.exited) {
+		const gone = new Promise((r) => p.child.once('exit', r));
+		p.child.kill(signal);
+		const t = setTimeout(() => p.exited || p.child.kill('SIGKILL'), 10000);
+		await gone;
+		clearTimeout(t);
+	}
+	fs.closeSync(p.log);
+	return p.exited;
+}
+
+function alive(name) {
+	const p = procs.get(name);
+	if (!p || p.exited)
+		throw new Error(`${name} is not running (${JSON.stringify(p && p.exited)})`);
+}
+
+// A STUN Binding request (RFC 8489 §5) to the relay; true once a success response comes back.
+function stunPing(port) {
+	return new Promise((resolve) => {
+		const s = dgram.createSocket('udp4');
+		const req = Buffer.alloc(20);
+		req.writeUInt16BE(0x0001, 0);
+		req.writeUInt32BE(0x2112a442, 4);
+		crypto.randomBytes(12).copy(req, 8);
+		const t = setTimeout(() => {
+			s.close();
+			resolve(false);
+		}, 500);
+		s.on('message', (m) => {
+			clearTimeout(t);
+			s.close();
+			resolve(m.length >= 20 && m.readUInt16BE(0) === 0x0101 && m.subarray(8, 20).equals(req.subarray(8, 20)));
+		});
+		s.on('error', () => {
+			clearTimeout(t);
+			s.close();
+			resolve(false);
+		});
+		s.send(req, port, HOST);
+	});
+}
+
+async function httpGet(port, p) {
+	const r = await fetch(`http://${HOST}:${port}${p}`, { signal: AbortSignal.timeout(5000) });
+	return { status: r.status, body: await r.text() };
+}
+
+function startRelay() {
+	const args = ['-n', '--listening-ip', HOST, '--listening-port', String(TURN_PORT),
+		'--min-port', '50000', '--max-port', '50999', '--realm', 'iceway.test',
+		'--use-auth-secret', '--static-auth-secret', secret, '--allow-loopback-peers',
+		'--allowed-peer-ip', '10.200.0.0-10.200.0.255', '--verbose'];
+	if (relayMetrics)
+		args.push('--prometheus', '--prometheus-port', String(RELAY_METRICS_PORT));
+	return start('relay', RELAY, args);
+}
+
+function startSignal(name, port, ttl) {
+	const args = ['--listen', `${HOST}:${port}`, '--static-auth-secret', secret,
+		'--stun-uri', `stun:${HOST}:${TURN_PORT}`,
+		'--turn-uri', `turn:${HOST}:${TURN_PORT}?transport=udp`, '--web-root', WEB_ROOT];
+	if (ttl)
+		args.push('--credential-ttl', String(ttl));
+	return start(name, SIGNAL, args);
+}
+
+const waitSignal = (port) => until(`iceway-signal on ${port}`, async () => (await httpGet(port, '/healthz')).status === 200, T.start, 200);
+
+async function openPage(ctx, tag, port = SIG_PORT, query = '') {
+	const page = await ctx.newPage();
+	page.on('console', (m) => consoles[tag].push(`${new Date().toISOString()} ${m.type()}: ${m.text()}`));
+	page.on('pageerror', (e) => consoles[tag].push(`${new Date().toISOString()} pageerror: ${e}`));
+	await gotoDemo(page, port, query);
+	return page;
+}
+
+async function gotoDemo(page, port = SIG_PORT, query = '') {
+	const r = await page.goto(`http://${HOST}:${port}/${query}`);
+	assert(r && r.ok(), `demo page from iceway-signal answered ${r && r.status()}`);
+	await page.waitForFunction(() => window.iwE2E !== undefined);
+}
+
+// Both pages open the demo page on a fresh room and press Join, as a person would; the
+// demo page (iceway.js) then places the call by itself. The scenario drives that call.
+async function demoCall(a, b, room, { camera = false } = {}) {
+	for (const p of [a, b]) {
+		await gotoDemo(p, SIG_PORT, `?room=${room}&relay=1`);
+		if (camera)
+			await p.check('#camera');
+		await ev(p, () => window.iwE2E.useDemo());
+	}
+	await a.click('#join');
+	await until('a welcomed', async () => (await a.textContent('#me')) !== '-');
+	await b.click('#join');
+	await until('demo call connected on both pages', async () =>
+		(await a.textContent('#call-state')) === 'connected' && (await b.textContent('#call-state')) === 'connected', T.connect);
+	const ids = { a: await a.textContent('#me'), b: await b.textContent('#me') };
+	assert(ids.a !== ids.b, 'distinct peer ids', ids);
+	return ids;
+}
+
+const wsUrl = (port = SIG_PORT) => `ws://${HOST}:${port}/ws`;
+const ev = (page, fn, arg) => page.evaluate(fn, arg);
+
+async function scenario(name, fn) {
+	const t0 = Date.now();
+	try {
+		await fn();
+		results.push({ name, ok: true });
+		note(`PASS ${name} (${Date.now() - t0} ms)`);
+	} catch (e) {
+		results.push({ name, ok: false, err: e });
+		note(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
+	}
+}
+
+function dumpFailure() {
+	for (const tag of Object.keys(consoles)) {
+		console.log(`----- console of page ${tag} -----`);
+		console.log(consoles[tag].slice(-300).join('\n'));
+	}
+	for (const f of fs.readdirSync(ART).filter((x) => x.endsWith('.log'))) {
+		const text = fs.readFileSync(path.join(ART, f), 'utf8').split('\n');
+		console.log(`----- ${f} (last 200 of ${text.length} lines) -----`);
+		console.log(text.slice(-200).join('\n'));
+	}
+}
+
+// Sum of a metric's samples (those whose labels contain label, when given); null if absent.
+function metricValue(text, name, label) {
+	let sum = null;
+	for (const line of text.split('\n')) {
+		if (line.startsWith('#'))
+			continue;
+		const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
+		if (m && m[1] === name && (!label || (m[2] || '').includes(label)))
+			sum = (sum || 0) + Number(m[3]);
+	}
+	return sum;
+}
+
+// Without a metrics endpoint, the relay's totals are the counter lines it logs when it stops.
+function relayCountersFromLog() {
+	const text = fs.readFileSync(path.join(ART, 'relay.log'), 'utf8');
+	const c = {};
+	for (const m of text.matchAll(/counter ((?:\w+ \d+ ?)+)$/gm)) {
+		const kv = m[1].trim().split(/\s+/);
+		for (let i = 0; i + 1 < kv.length; i += 2)
+			c[kv[i]] = Number(kv[i + 1]);
+	}
+	return c;
+}
+
+async function main() {
+	assert(RELAY && SIGNAL, 'IW_RELAY and IW_SIGNAL must name the binaries');
+	startRelay();
+	startSignal('signal', SIG_PORT);
+	startSignal('signal-short-ttl', SIG_SHORT_PORT, SHORT_TTL);
+	await until('iceway-relay to answer a Binding request', () => stunPing(TURN_PORT), T.start, 200);
+	await waitSignal(SIG_PORT);
+	await waitSignal(SIG_SHORT_PORT);
+	const sigBefore = await httpGet(SIG_PORT, '/metrics');
+
+	browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		headless: true,
+		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync',
+			'--disable-features=WebRtcHideLocalIpsWithMdns', '--use-fake-device-for-media-stream',
+			'--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
+	});
+	note('chromium', browser.version());
+	const ctxA = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+	const ctxB = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+	for (const c of [ctxA, ctxB])
+		await c.addInitScript({ path: path.join(here, 'peer.js') });
+	const a = await openPage(ctxA, 'a');
+	const b = await openPage(ctxB, 'b');
+	Object.assign(demoPages, { a, b });
+
+	await scenario('relay-only data channel, 4 MB intact', async () => {
+		await demoCall(a, b, 'relay-' + crypto.randomBytes(4).toString('hex'));
+		await until('the demo\'s chat channel open on both', async () =>
+			(await ev(a, () => window.iwE2E.channelOpen('chat'))) && (await ev(b, () => window.iwE2E.channelOpen('chat'))));
+		for (const [tag, p] of [['a', a], ['b', b]]) {
+			const pi = await until(`selected pair on ${tag}`, () => ev(p, () => window.iwE2E.pairInfo()));
+			assert(pi.local === 'relay' && pi.remote === 'relay', `selected pair on ${tag} is relay/relay`, pi);
+			assert(pi.relayProtocol === 'udp', `relay candidate on ${tag} allocated over UDP`, pi);
+			// The demo page shows the same thing to a person.
+			await until(`demo page on ${tag} shows relay/relay`, async () => (await p.textContent('#cand')) === 'local relay, remote relay');
+		}
+		// A second channel: iceway.js renegotiates it through iceway-signal by itself.
+		await ev(a, () => window.iwE2E.openChannel('bulk'));
+		await until('bulk channel open on both sides', async () =>
+			(await ev(a, () => window.iwE2E.channelOpen('bulk'))) && (await ev(b, () => window.iwE2E.channelOpen('bulk'))), T.connect);
+		const sent = await ev(a, (n) => window.iwE2E.sendBlob('bulk', n), BLOB);
+		const got = await until('4 MB at b', async () => {
+			const r = await ev(b, () => window.iwE2E.received('bulk'));
+			return r && r.hash ? r : null;
+		}, T.transfer, 200);
+		assert(got.bytes === BLOB && got.expect === BLOB, 'b received exactly 4 MiB', got);
+		assert(got.hash === sent, 'SHA-256 at b equals the sender\'s', { sent, got: got.hash });
+		note(`4 MiB through the relay, sha256 ${sent.slice(0, 16)}...`);
+		// Every offer, answer and candidate reached the peer it was addressed to.
+		for (const p of [a, b]) {
+			const log = await p.textContent('#log');
+			assert(!/error|server:/.test(log), 'the demo page logged no errors', log);
+		}
+	});
+
+	await scenario('srflx candidate from iceway-relay (policy all)', async () => {
+		const out = await ev(a, (u) => window.iwE2E.gather([{ urls: u }], 'all'), `stun:${HOST}:${TURN_PORT}`);
+		const srflx = out.candidates.filter((c) => c.type === 'srflx');
+		assert(srflx.length > 0, 'a srflx candidate was gathered', out);
+		assert(srflx.every((c) => c.url === undefined || c.url === null || c.url.includes(`${HOST}:${TURN_PORT}`)),
+			'the srflx candidate came from our STUN URL', srflx);
+		assert(out.candidates.some((c) => c.type === 'host'), 'host candidates too (policy all)', out);
+		// run.sh puts a NAT between the browser and the STUN port: the mapped address is its.
+		if (env.IW_E2E_NAT)
+			assert(srflx.some((c) => c.address === env.IW_E2E_NAT), `srflx address is the NAT's ${env.IW_E2E_NAT}`, srflx);
+		// The STUN entry the signaling service hands out must work the same way.
+		const welcome = (await ev(a, () => window.iwE2E.sockets())).map((x) => x.welcome).filter(Boolean).pop();
+		const stunOnly = ((welcome && welcome.iceServers) || [])
+			.map((s) => ({ urls: [].concat(s.urls).filter((u) => u.startsWith('stun:')) }))
+			.filter((s) => s.urls.length);
+		assert(stunOnly.length > 0, 'welcome iceServers include a stun: URL', stunOnly);
+		const out2 = await ev(a, (ice) => window.iwE2E.gather(ice, 'all'), stunOnly);
+		assert(out2.candidates.some((c) => c.type === 'srflx'), 'srflx from the welcome STUN URL', out2);
+	});
+
+	await scenario('media through the relay, screenshot mid-call', async () => {
+		await demoCall(a, b, 'media-' + crypto.randomBytes(4).toString('hex'), { camera: true });
+		for (const [tag, p] of [['a', a], ['b', b]]) {
+			const pi = await until(`selected pair on ${tag}`, () => ev(p, () => window.iwE2E.pairInfo()));
+			assert(pi.local === 'relay' && pi.remote === 'relay', `media pair on ${tag} is relay/relay`, pi);
+		}
+		for (const [tag, p] of [['b', b], ['a', a]]) {
+			const inb = await until(`${tag} decodes video frames and receives audio`, async () => {
+				const r = await ev(p, () => window.iwE2E.inbound());
+				return r && r.video && r.audio && r.video.framesDecoded > 10 && r.audio.packetsReceived > 10 ? r : null;
+			}, T.media, 250);
+			note(`${tag} inbound-rtp`, JSON.stringify(inb));
+		}
+		await until('remote video playing on b', () => ev(b, () => {
+			const v = document.getElementById('remote');
+			return v && v.videoWidth > 0 && v.currentTime > 0.5;
+		}), T.media);
+		const shot = path.join(ART, 'demo-mid-call.png');
+		const png = await b.screenshot({ path: shot, fullPage: true });
+		const url = 'data:image/png;base64,' + png.toString('base64');
+		const rect = await ev(b, () => {
+			const r = document.getElementById('remote').getBoundingClientRect();
+			return [r.x + window.scrollX, r.y + window.scrollY, r.width, r.height];
+		});
+		const st = await ev(b, ([u, r]) => window.iwE2E.imageStats(u, r), [url, rect]);
+		note('screenshot', shot, JSON.stringify(st));
+		// The remote video's box in the picture: a frame, not a flat black or white area.
+		assert(st.colors > 8 && st.stddev > 8, 'the remote video in the mid-call screenshot is not blank', st);
+	});
+
+	await scenario('signaling /metrics show the run', async () => {
+		const sig = await httpGet(SIG_PORT, '/metrics');
+		fs.writeFileSync(path.join(ART, 'signal-metrics.txt'), sig.body);
+		assert(sig.status === 200, 'signaling /metrics answers 200', sig.status);
+		const m = (name, label) => metricValue(sig.body, name, label);
+		const before = metricValue(sigBefore.body, 'iceway_signal_messages_received_total') || 0;
+		const got = {
+			connections: m('iceway_signal_connections'),
+			joins: m('iceway_signal_joins_total'),
+			received: m('iceway_signal_messages_received_total'),
+			offers: m('iceway_signal_messages_relayed_total', 'type="offer"'),
+			answers: m('iceway_signal_messages_relayed_total', 'type="answer"'),
+			candidates: m('iceway_signal_messages_relayed_total', 'type="candidate"'),
+			errors: m('iceway_signal_errors_total'),
+		};
+		note('signal metrics', JSON.stringify(got));
+		// Two pages, two calls so far (data, then media): each an offer, an answer and candidates.
+		assert(got.connections === 2 && got.joins >= 2, 'two connections joined', got);
+		assert(got.offers >= 2 && got.answers >= 2 && got.candidates >= 2, 'offers, answers and candidates relayed', got);
+		assert(got.received - before >= got.offers + got.answers + got.candidates, 'messages received cover those relayed', got);
+		assert(got.errors === 0, 'no error replies to well-behaved clients', got);
+		const h = await httpGet(SIG_PORT, '/healthz');
+		assert(h.status === 200, '/healthz answers 200', h.status);
+	});
+
+	if (relayMetrics) await scenario('relay /metrics show allocations, channels and bytes', async () => {
+		const rel = await httpGet(RELAY_METRICS_PORT, '/metrics');
+		fs.writeFileSync(path.join(ART, 'relay-metrics.txt'), rel.body);
+		assert(rel.status === 200, 'relay /metrics answers 200', rel.status);
+		const sum = (re) => rel.body.split('\n').filter((l) => l && !l.startsWith('#'))
+			.filter((l) => re.test(l.split(/[ {]/)[0])).reduce((a, l) => a + Number(l.trim().split(/\s+/).pop()), 0);
+		const got = { alloc: sum(/alloc/), chan: sum(/chan/), bytes: sum(/bytes/) };
+		note('relay metrics', JSON.stringify(got));
+		assert(got.alloc > 0 && got.chan > 0, 'allocations and channels counted', got);
+		assert(got.bytes >= BLOB, 'relayed bytes cover the 4 MiB transfer', got);
+	});
+
+	await scenario('expired TURN credentials are refused, a rejoin gets fresh ones', async () => {
+		for (const p of [a, b])
+			await gotoDemo(p); // leaves the media call
+		const pa = await openPage(ctxA, 'a', SIG_SHORT_PORT);
+		const pb = await openPage(ctxB, 'b', SIG_SHORT_PORT);
+		try {
+			const room = 'ttl-' + crypto.randomBytes(4).toString('hex');
+			const w = await ev(pa, ([u, r]) => window.iwE2E.join(u, r), [wsUrl(SIG_SHORT_PORT), room]);
+			const turn = w.iceServers.filter((s) => [].concat(s.urls).some((u) => u.startsWith('turn')));
+			assert(turn.length > 0 && turn[0].username, 'welcome has TURN credentials', w.iceServers);
+			const expiry = Number(String(turn[0].username).split(':')[0]);
+			assert(expiry > 0, 'REST username starts with its expiry', turn[0].username);
+			// Wait on the credential's own expiry, plus a second for the relay's clock granularity.
+			await until('the credential to expire', () => Date.now() / 1000 > expiry + 1, (SHORT_TTL + 30) * 1000, 250);
+			const stale = await ev(pa, (ice) => window.iwE2E.gather(ice, 'relay'), turn);
+			assert(!stale.candidates.some((c) => c.type === 'relay'), 'no relay candidate with expired credentials', stale);
+			// draft-uberti-behave-turn-rest-00: an Allocate whose username timestamp has passed gets 401.
+			assert(stale.errors.some((e) => e.code === 401), 'the relay refused the allocation with 401', stale);
+			note('stale allocation refused:', JSON.stringify(stale.errors));
+			// A rejoin gets fresh credentials and connects through the relay.
+			const fresh = await ev(pa, () => window.iwE2E.rejoin());
+			const fturn = fresh.iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith('turn')));
+			assert(fturn && fturn.username !== turn[0].username, 'fresh credentials after rejoin', fturn);
+			const wb = await ev(pb, ([u, r]) => window.iwE2E.join(u, r), [wsUrl(SIG_SHORT_PORT), room]);
+			await until('a sees b', () => ev(pa, (id) => window.iwE2E.state.remotePeers.has(id), wb.peer));
+			await ev(pa, (id) => window.iwE2E.call(id), wb.peer);
+			await until('data channel open with fresh credentials', async () =>
+				(await ev(pa, () => window.iwE2E.channelOpen())) && (await ev(pb, () => window.iwE2E.channelOpen())), T.connect);
+			const pi = await ev(pa, () => window.iwE2E.pairInfo());
+			assert(pi && pi.local === 'relay', 'fresh call is relayed', pi);
+		} finally {
+			await pa.close();
+			await pb.close();
+		}
+	});
+
+	await scenario('signaling restart mid-call: data keeps flowing, clients resume, renegotiate', async () => {
+		const ids = await demoCall(a, b, 'resume-' + crypto.randomBytes(4).toString('hex'));
+		await until('chat channel open on both', async () =>
+			(await ev(a, () => window.iwE2E.channelOpen('chat'))) && (await ev(b, () => window.iwE2E.channelOpen('chat'))));
+
+		// A dropped socket within the grace period resumes the same peer, unnoticed by b.
+		const nA = (await ev(a, () => window.iwE2E.sockets())).length;
+		assert(await ev(a, () => window.iwE2E.dropSocket()), 'a had an open signaling socket');
+		const res = await until('a resumed after a dropped socket', async () => {
+			const w = (await ev(a, () => window.iwE2E.sockets())).slice(nA).map((x) => x.welcome).filter(Boolean);
+			return w.length ? w[0] : null;
+		}, T.connect, 100);
+		assert(res.peer === ids.a && res.resumed === true, 'welcome after a drop resumes the peer', res);
+		assert(!/left/.test(await b.textContent('#log')), 'b never saw a leave during the resume');
+		const resumes = metricValue((await httpGet(SIG_PORT, '/metrics')).body, 'iceway_signal_resumes_total');
+		assert(resumes >= 1, 'signaling counted the resume', resumes);
+
+		const pingsBefore = (await ev(b, () => window.iwE2E.received('chat')))?.pings || 0;
+		const nSock = { a: (await ev(a, () => window.iwE2E.sockets())).length, b: (await ev(b, () => window.iwE2E.sockets())).length };
+		await stop('signal', 'SIGKILL');
+		note('iceway-signal killed');
+		// The established call keeps flowing through the relay with no signaling at all.
+		for (let i = 0; i < 20; i++)
+			assert(await ev(a, () => window.iwE2E.ping('chat')), 'chat channel still open');
+		await until('pings arrive while signaling is down', async () =>
+			((await ev(b, () => window.iwE2E.received('chat')))?.pings || 0) >= pingsBefore + 20, T.step);
+		// iceway.js retries with backoff: wait for two failed attempts before bringing it back.
+		await until('two failed reconnect attempts on a', async () =>
+			(await ev(a, () => window.iwE2E.sockets())).slice(nSock.a).filter((x) => x.closed && !x.welcome).length >= 2, T.step, 200);
+		await until('a shows it is reconnecting', async () => (await a.textContent('#sig-state')) === 'reconnecting');
+		startSignal('signal', SIG_PORT);
+		await waitSignal(SIG_PORT);
+		const back = {};
+		for (const [tag, p] of [['a', a], ['b', b]]) {
+			back[tag] = await until(`${tag} rejoined`, async () => {
+				const ss = (await ev(p, () => window.iwE2E.sockets())).slice(nSock[tag]);
+				const ok = ss.filter((x) => x.welcome);
+				return ok.length ? { tries: ss.length, join: ok[0].joins[0], welcome: ok[0].welcome } : null;
+			}, T.connect, 200);
+			note(`${tag} rejoined after ${back[tag].tries} connection attempts:`, JSON.stringify(back[tag].join));
+			assert(back[tag].join.peer === ids[tag] && typeof back[tag].join.resume === 'string',
+				`${tag} rejoined with its peer id and resume token`, back[tag].join);
+			assert(back[tag].welcome.peer === ids[tag], `${tag} keeps its peer id`, back[tag].welcome);
+			assert(back[tag].tries < 20, `${tag} backed off instead of hammering the server`, back[tag].tries);
+		}
+		for (const p of [a, b])
+			assert(await ev(p, () => window.iwE2E.connectionState()) === 'connected', 'call survived the restart');
+		// Renegotiate through the restarted service: a new channel, offered by iceway.js.
+		await ev(a, () => window.iwE2E.openChannel('after-restart'));
+		await until('channel negotiated through the restarted service opens', async () =>
+			(await ev(a, () => window.iwE2E.channelOpen('after-restart'))) &&
+			(await ev(b, () => window.iwE2E.channelOpen('after-restart'))), T.connect);
+		const sent = await ev(a, (n) => window.iwE2E.sendBlob('after-restart', n), 256 * 1024);
+		const got = await until('256 KiB on the new channel', async () => {
+			const r = await ev(b, () => window.iwE2E.received('after-restart'));
+			return r && r.hash ? r : null;
+		}, T.transfer);
+		assert(got.hash === sent, 'data on the renegotiated channel is intact');
+		alive('relay');
+	});
+
+	await ctxA.close();
+	await ctxB.close();
+}
+
+let fatal = null;
+const t0 = Date.now();
+try {
+	await main();
+} catch (e) {
+	fatal = e;
+	note('FATAL', e && e.stack ? e.stack : e);
+}
+// What the demo pages showed, for the failure report (before the browser goes away).
+if (fatal || results.some((r) => !r.ok))
+	for (const [tag, p] of Object.entries(demoPages)) {
+		try {
+			const t = await p.evaluate(() => ['sig-state', 'me', 'call-state', 'cand', 'log']
+				.map((id) => `${id}: ${document.getElementById(id)?.textContent}`).join('\n'), null);
+			consoles[tag].push(`demo page state:\n${t}`);
+			await p.screenshot({ path: path.join(ART, `failure-${tag}.png`), fullPage: true });
+		} catch (e) {
+			consoles[tag].push(`demo page state unavailable: ${e}`);
+		}
+	}
+try {
+	if (browser)
+		await browser.close();
+} catch (e) {
+	note('closing chromium:', String(e));
+}
+const exits = {};
+for (const name of [...procs.keys()])
+	exits[name] = await stop(name);
+if (!fatal)
+	await scenario('servers shut down cleanly on SIGTERM', async () => {
+		for (const [name, e] of Object.entries(exits))
+			assert(e && e.code === 0, `${name} exit status`, e);
+	});
+if (!relayMetrics && !fatal && env.IW_E2E_RELAY_METRICS !== '0')
+	await scenario('relay counters at exit show allocations, channels and bytes', async () => {
+		const c = relayCountersFromLog();
+		note('relay counters', JSON.stringify(c));
+		// Data, media, srflx, expiry and restart scenarios: at least 8 allocations, 4 channels.
+		assert(c.alloc_ok >= 8 && c.chan_ok >= 4 && c.perm_ok >= 4, 'allocations, permissions and channels', c);
+		assert(c.rx_client_bytes >= BLOB && c.tx_peer_bytes >= BLOB, 'the 4 MiB transfer went through the relay', c);
+		assert(c.binding >= 1, 'Binding requests answered', c);
+		assert(c.alloc_auth_fail >= 1, 'the Allocate with an expired credential was refused', c);
+	});
+const failed = results.filter((r) => !r.ok).length + (fatal ? 1 : 0);
+fs.writeFileSync(path.join(ART, 'results.json'), JSON.stringify(results.map((r) => ({ name: r.name, ok: r.ok, err: r.err ? String(r.err) : undefined })), null, 1));
+if (failed)
+	dumpFailure();
+note(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`${results.filter((r) => r.ok).length} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
