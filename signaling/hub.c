@@ -1,0 +1,288 @@
+/* The signaling protocol engine: join/leave/resume, forwarding with a server-set `from`,
+ * presence, rate limits and error replies. Message order between two peers is the order in
+ * which ops->send is called, and the connection queues are FIFO. */
+#include "signaling/hub.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { STRIKE_WINDOW_MS = 10000 };
+
+struct iw_hub {
+	struct iw_hub_cfg cfg;
+	struct iw_hub_ops ops;
+	struct iw_room_set *rooms;
+	struct iw_hub_stats st;
+};
+
+struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops)
+{
+	struct iw_hub *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->cfg = *cfg;
+	h->ops = *ops;
+	h->rooms = iw_room_set_create(&cfg->rooms);
+	if (!h->rooms) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void iw_hub_destroy(struct iw_hub *h)
+{
+	if (!h)
+		return;
+	iw_room_set_destroy(h->rooms);
+	free(h);
+}
+
+void iw_hub_conn_init(struct iw_hub_conn *c, const struct iw_hub *h, uint64_t now_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->tokens = h->cfg.msg_burst;
+	c->tokens_ms = now_ms;
+	c->strikes_ms = now_ms;
+}
+
+const struct iw_hub_stats *iw_hub_stats(const struct iw_hub *h)
+{
+	return &h->st;
+}
+
+const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h)
+{
+	return h->rooms;
+}
+
+/* Send and free a serialized message; a NULL text (out of memory) is dropped. */
+static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
+{
+	/* Compact JSON text never holds a NUL (jansson escapes it), so strlen is its length. */
+	if (txt && c && !c->closing)
+		h->ops.send(h->ops.arg, c, txt, strlen(txt));
+	free(txt);
+}
+
+static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e,
+		       const char *why, json_t *ref, uint64_t now_ms)
+{
+	size_t len = 0;
+	h->st.errors[e]++;
+	put(h, c, iw_msg_error(e, why, ref, &len));
+	/* Sustained abuse closes the connection; the occasional mistake does not. */
+	if (now_ms - c->strikes_ms >= STRIKE_WINDOW_MS) {
+		c->strikes = 0;
+		c->strikes_ms = now_ms;
+	}
+	if (++c->strikes > h->cfg.max_strikes && !c->closing) {
+		h->st.abuse_closes++;
+		c->closing = true;
+		h->ops.close(h->ops.arg, c, IW_CLOSE_POLICY, "too many bad messages");
+	}
+}
+
+void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
+		   uint64_t now_ms)
+{
+	send_error(h, c, e, why, NULL, now_ms);
+}
+
+/* Send txt to every connected peer of room r except `except`. */
+static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer *except,
+		      char *txt)
+{
+	size_t len = txt ? strlen(txt) : 0;
+	if (!txt)
+		return;
+	for (struct iw_peer *p = r->peers; p; p = p->next)
+		if (p != except && p->conn)
+			h->ops.send(h->ops.arg, p->conn, txt, len);
+	free(txt);
+}
+
+static void announce_left(struct iw_hub *h, struct iw_peer *p)
+{
+	size_t len = 0;
+	broadcast(h, p->room, p, iw_msg_presence(false, p->id, &len));
+}
+
+static void on_expire(void *arg, struct iw_peer *p)
+{
+	struct iw_hub *h = arg;
+	h->st.expired++;
+	announce_left(h, p);
+}
+
+static bool take_token(struct iw_hub *h, struct iw_hub_conn *c, uint64_t now_ms)
+{
+	double add = (double)(now_ms - c->tokens_ms) * h->cfg.msg_rate / 1000.0;
+	c->tokens_ms = now_ms;
+	c->tokens += add;
+	if (c->tokens > h->cfg.msg_burst)
+		c->tokens = h->cfg.msg_burst;
+	if (c->tokens < 1.0)
+		return false;
+	c->tokens -= 1.0;
+	return true;
+}
+
+static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
+		    uint64_t now_ms)
+{
+	struct iw_room_join_res res;
+	const char *why = NULL, *want = m->peer;
+	size_t len = 0;
+	int rc;
+
+	if (c->peer) {
+		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)",
+			   m->id, now_ms);
+		return;
+	}
+	if (c->has_claims) {
+		if (strcmp(m->room, c->claim_room) != 0 ||
+		    (c->claim_peer[0] && want && strcmp(want, c->claim_peer) != 0)) {
+			send_error(h, c, IW_ERR_UNAUTHORIZED,
+				   "the access token does not allow this room or peer id", m->id,
+				   now_ms);
+			return;
+		}
+		if (c->claim_peer[0])
+			want = c->claim_peer;
+	}
+	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
+	if (rc < 0) {
+		enum iw_msg_err e = rc == -ENOSPC    ? IW_ERR_ROOM_FULL
+				    : rc == -ENOBUFS ? IW_ERR_TOO_MANY_ROOMS
+				    : rc == -EEXIST  ? IW_ERR_PEER_ID_TAKEN
+				    : rc == -EINVAL  ? IW_ERR_BAD_FIELD
+						     : IW_ERR_INTERNAL;
+		send_error(h, c, e, why, m->id, now_ms);
+		return;
+	}
+	struct iw_peer *p = res.peer;
+	if (res.replaced_conn) {
+		struct iw_hub_conn *old = res.replaced_conn;
+		old->peer = NULL;
+		h->st.replaced++;
+		if (!old->closing) {
+			old->closing = true;
+			h->ops.close(h->ops.arg, old, IW_CLOSE_REPLACED,
+				     "peer id resumed by a new connection");
+		}
+	}
+	c->peer = p;
+	if (res.resumed)
+		h->st.resumes++;
+	else
+		h->st.joins++;
+
+	json_t *peers = json_array();
+	for (struct iw_peer *q = p->room->peers; peers && q; q = q->next)
+		if (q != p)
+			json_array_append_new(peers, json_string(q->id));
+	json_t *ice = iw_ice_servers_make(&h->cfg.ice, p->id, time(NULL));
+	put(h, c, iw_msg_welcome(p->room->name, p->id, p->resume, res.resumed, peers, ice, &len));
+	/* A resumed peer was never announced as gone, so there is nothing to re-announce. */
+	if (!res.resumed)
+		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
+}
+
+static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
+{
+	struct iw_peer *p = c->peer;
+	if (!p)
+		return;
+	c->peer = NULL;
+	h->st.leaves++;
+	announce_left(h, p);
+	iw_room_peer_remove(h->rooms, p);
+}
+
+static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
+		       uint64_t now_ms)
+{
+	struct iw_peer *to;
+	size_t len = 0;
+
+	if (strcmp(m->to, c->peer->id) == 0) {
+		send_error(h, c, IW_ERR_BAD_FIELD, "to names the sender", m->id, now_ms);
+		return;
+	}
+	to = iw_room_peer_find(c->peer->room, m->to);
+	if (!to) {
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+		return;
+	}
+	if (!to->conn) {
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again",
+			   m->id, now_ms);
+		return;
+	}
+	char *txt = iw_msg_forward(m, c->peer->id, &len);
+	if (!txt) {
+		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
+		return;
+	}
+	h->st.relayed[m->type]++;
+	put(h, to->conn, txt);
+}
+
+void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, size_t len,
+		    uint64_t now_ms)
+{
+	struct iw_msg m;
+	enum iw_msg_err err;
+	const char *why = NULL;
+	size_t olen = 0;
+
+	if (c->closing)
+		return;
+	if (!take_token(h, c, now_ms)) {
+		send_error(h, c, IW_ERR_RATE_LIMITED, "too many messages per second; slow down",
+			   NULL, now_ms);
+		return;
+	}
+	if (iw_msg_parse(&m, buf, len, &err, &why) < 0) {
+		send_error(h, c, err, why, m.id, now_ms);
+		iw_msg_fini(&m);
+		return;
+	}
+	if (m.type == IW_MSG_JOIN) {
+		do_join(h, c, &m, now_ms);
+	} else if (m.type == IW_MSG_PING) {
+		put(h, c, iw_msg_pong(m.id, &olen));
+	} else if (!c->peer) {
+		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", m.id, now_ms);
+	} else if (m.type == IW_MSG_LEAVE) {
+		do_leave(h, c);
+	} else {
+		do_forward(h, c, &m, now_ms);
+	}
+	iw_msg_fini(&m);
+}
+
+void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, uint64_t now_ms)
+{
+	struct iw_peer *p = c->peer;
+	c->closing = true;
+	if (!p)
+		return;
+	c->peer = NULL;
+	if (leave_now || h->cfg.rooms.grace_ms == 0) {
+		h->st.leaves++;
+		announce_left(h, p);
+		iw_room_peer_remove(h->rooms, p);
+		return;
+	}
+	iw_room_peer_detach(p, now_ms);
+}
+
+void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)
+{
+	iw_room_sweep(h->rooms, now_ms, on_expire, h);
+}

@@ -1,0 +1,83 @@
+/* The signaling protocol: applies validated client messages to rooms and decides what goes
+ * to whom. No lws types: the WebSocket layer (ws.c) hands in text and supplies the send and
+ * close operations, so the whole protocol is unit-tested without sockets. */
+#ifndef IW_SIGNALING_HUB_H
+#define IW_SIGNALING_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signaling/ice_servers.h"
+#include "signaling/msg.h"
+#include "signaling/room.h"
+
+/* Per-connection protocol state, embedded in the WebSocket session. */
+struct iw_hub_conn {
+	struct iw_peer *peer; /* NULL until joined */
+	double tokens;        /* message rate bucket */
+	uint64_t tokens_ms;
+	unsigned int strikes; /* errors in the current window */
+	uint64_t strikes_ms;
+	bool closing;   /* a close was requested; further input is ignored */
+	bool has_claims; /* joined under a token naming the room (and maybe the peer) */
+	char claim_room[IW_ROOM_ID_MAX + 1];
+	char claim_peer[IW_ROOM_ID_MAX + 1];
+};
+
+struct iw_hub_ops {
+	/* Queue one text message for c. Returns 0, or < 0 when c's queue is over its bound (the
+	 * WebSocket layer then drops c and counts it). Must not call back into the hub. */
+	int (*send)(void *arg, struct iw_hub_conn *c, const char *buf, size_t len);
+	/* Close c after what is queued, with a WebSocket close code and reason. */
+	void (*close)(void *arg, struct iw_hub_conn *c, int code, const char *reason);
+	void *arg;
+};
+
+struct iw_hub_cfg {
+	struct iw_room_limits rooms;
+	struct iw_ice_cfg ice;
+	unsigned int msg_rate;    /* messages per second per connection (sustained) */
+	unsigned int msg_burst;   /* bucket depth */
+	unsigned int max_strikes; /* errors within 10 s before the connection is closed */
+};
+
+struct iw_hub_stats {
+	uint64_t relayed[IW_MSG_TYPE_COUNT]; /* forwarded peer-to-peer, by type */
+	uint64_t errors[IW_ERR_COUNT];       /* error replies, by code */
+	uint64_t joins, resumes, leaves, expired, abuse_closes, replaced;
+};
+
+enum {
+	IW_CLOSE_POLICY = 1008,   /* RFC 6455 §7.4.1 */
+	IW_CLOSE_TOO_BIG = 1009,
+	IW_CLOSE_REPLACED = 4001, /* a resumed session took this peer id over */
+};
+
+struct iw_hub;
+
+/* Copies cfg (the strings in cfg->ice must outlive the hub). NULL on out-of-memory. */
+struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops);
+void iw_hub_destroy(struct iw_hub *h); /* accepts NULL */
+
+void iw_hub_conn_init(struct iw_hub_conn *c, const struct iw_hub *h, uint64_t now_ms);
+
+/* One complete text message from c. Replies and forwards go through ops->send. */
+void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, size_t len,
+		    uint64_t now_ms);
+
+/* Answer c with an error found outside the JSON layer (e.g. too-large); counts a strike. */
+void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
+		   uint64_t now_ms);
+
+/* c is gone. leave_now: a deliberate close (peer-left at once); otherwise the peer keeps its
+ * id for the grace period so that a reconnect with the resume token gets it back. */
+void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, uint64_t now_ms);
+
+/* Expire detached peers past their grace period (peer-left to the rest of the room). */
+void iw_hub_tick(struct iw_hub *h, uint64_t now_ms);
+
+const struct iw_hub_stats *iw_hub_stats(const struct iw_hub *h);
+const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h);
+
+#endif

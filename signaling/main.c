@@ -1,0 +1,330 @@
+/* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "signaling/ws.h"
+
+#ifndef IW_WEB_ROOT_DEFAULT
+#define IW_WEB_ROOT_DEFAULT "/usr/local/share/iceway/web"
+#endif
+
+struct opts {
+	struct iw_ws_cfg ws;
+	enum iw_log_level level;
+	const char *log_file;
+	bool json_log;
+	bool help;
+	bool listen_from_cli; /* a command-line --listen replaces the file's list */
+};
+
+/* Option values outlive parsing: they are copied once, kept here and freed at exit. */
+enum { KEPT_MAX = 256 };
+static char *kept[KEPT_MAX];
+static unsigned int n_kept;
+
+static const char *keep(const char *v)
+{
+	char *s = n_kept < KEPT_MAX ? strdup(v) : NULL;
+	if (!s) {
+		fputs("iceway-signal: out of memory or too many options\n", stderr);
+		exit(2);
+	}
+	kept[n_kept++] = s;
+	return s;
+}
+
+static void free_kept(void)
+{
+	while (n_kept)
+		free(kept[--n_kept]);
+}
+
+static int add_to(const char **list, unsigned int *n, unsigned int cap, const char *val,
+		  const char **why)
+{
+	if (*n >= cap) {
+		*why = "given too many times";
+		return -EINVAL;
+	}
+	list[(*n)++] = keep(val);
+	return 0;
+}
+
+static int set_listen(void *c, const char *v, const char **why)
+{
+	struct opts *o = c;
+	if (!strchr(v, ':')) {
+		*why = "must be ADDR:PORT or [V6ADDR]:PORT";
+		return -EINVAL;
+	}
+	return add_to(o->ws.listen, &o->ws.n_listen, IW_WS_LISTEN_MAX, v, why);
+}
+
+static int set_web_root(void *c, const char *v, const char **why)
+{
+	(void)why;
+	((struct opts *)c)->ws.web_root = keep(v);
+	return 0;
+}
+
+static int set_secret(void *c, const char *v, const char **why)
+{
+	if (!*v) {
+		*why = "must not be empty";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.ice.secret = keep(v);
+	return 0;
+}
+
+static int set_jwt(void *c, const char *v, const char **why)
+{
+	if (strlen(v) < 16) {
+		*why = "must be at least 16 characters";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.jwt_secret = keep(v);
+	return 0;
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int set_stun(void *c, const char *v, const char **why)
+{
+	struct opts *o = c;
+	if (!has_prefix(v, "stun:") && !has_prefix(v, "stuns:")) {
+		*why = "must start with stun: or stuns:";
+		return -EINVAL;
+	}
+	return add_to(o->ws.ice.stun, &o->ws.ice.n_stun, IW_ICE_URIS_MAX, v, why);
+}
+
+static int set_turn(void *c, const char *v, const char **why)
+{
+	struct opts *o = c;
+	if (!has_prefix(v, "turn:") && !has_prefix(v, "turns:")) {
+		*why = "must start with turn: or turns:";
+		return -EINVAL;
+	}
+	return add_to(o->ws.ice.turn, &o->ws.ice.n_turn, IW_ICE_URIS_MAX, v, why);
+}
+
+static int set_origin(void *c, const char *v, const char **why)
+{
+	struct opts *o = c;
+	return add_to(o->ws.origins, &o->ws.n_origins, IW_WS_ORIGINS_MAX, v, why);
+}
+
+#define INT_SETTER(fname, field, type, lo, hi)                                                   \
+	static int fname(void *c, const char *v, const char **why)                               \
+	{                                                                                        \
+		long long x;                                                                     \
+		if (iw_config_int(v, lo, hi, &x, why) < 0)                                        \
+			return -EINVAL;                                                          \
+		((struct opts *)c)->field = (type)x;                                              \
+		return 0;                                                                        \
+	}
+
+INT_SETTER(set_ttl, ws.ice.ttl, uint32_t, 1, 30 * 86400)
+INT_SETTER(set_max_msg, ws.max_msg_size, size_t, 1024, 16 * 1024 * 1024)
+INT_SETTER(set_rate, ws.msg_rate, unsigned int, 1, 100000)
+INT_SETTER(set_burst, ws.msg_burst, unsigned int, 1, 100000)
+INT_SETTER(set_strikes, ws.max_strikes, unsigned int, 1, 100000)
+INT_SETTER(set_peers, ws.max_peers, unsigned int, 2, 10000)
+INT_SETTER(set_rooms, ws.max_rooms, unsigned int, 1, 10000000)
+INT_SETTER(set_conns, ws.max_conns, unsigned int, 1, 1000000)
+INT_SETTER(set_ping, ws.ping_interval_s, unsigned int, 1, 3600)
+INT_SETTER(set_idle, ws.idle_timeout_s, unsigned int, 1, 86400)
+INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
+INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
+INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
+
+static int set_level(void *c, const char *v, const char **why)
+{
+	if (iw_log_parse_level(v, &((struct opts *)c)->level) < 0) {
+		*why = "must be error, warn, info or debug";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_log_file(void *c, const char *v, const char **why)
+{
+	(void)why;
+	((struct opts *)c)->log_file = keep(v);
+	return 0;
+}
+
+static int set_json_log(void *c, const char *v, const char **why)
+{
+	return iw_config_bool(v, &((struct opts *)c)->json_log, why);
+}
+
+static int set_help(void *c, const char *v, const char **why)
+{
+	(void)v;
+	(void)why;
+	((struct opts *)c)->help = true;
+	return 0;
+}
+
+static int set_ignore(void *c, const char *v, const char **why)
+{
+	(void)c;
+	(void)v;
+	(void)why;
+	return 0;
+}
+
+static const struct iw_opt opt_tab[] = {
+	{ "config", 'c', IW_OPT_REQUIRED, set_ignore, "FILE: read options from FILE first" },
+	{ "listen", 'L', IW_OPT_REQUIRED, set_listen,
+	  "ADDR: ADDR:PORT or [V6ADDR]:PORT to serve HTTP and /ws on, repeatable (127.0.0.1:8080)" },
+	{ "web-root", 0, IW_OPT_REQUIRED, set_web_root, "DIR: static files served at /" },
+	{ "static-auth-secret", 0, IW_OPT_REQUIRED, set_secret,
+	  "SECRET: the relay's TURN REST API secret (TURN credentials in iceServers)" },
+	{ "stun-uri", 0, IW_OPT_REQUIRED, set_stun, "URI: STUN server for iceServers, repeatable" },
+	{ "turn-uri", 0, IW_OPT_REQUIRED, set_turn,
+	  "URI: TURN server for iceServers (turn:/turns:), repeatable" },
+	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl,
+	  "SECONDS: lifetime of TURN credentials (86400)" },
+	{ "jwt-secret", 0, IW_OPT_REQUIRED, set_jwt,
+	  "SECRET: require HS256 access tokens naming room (and peer); open without it" },
+	{ "allowed-origin", 0, IW_OPT_REQUIRED, set_origin,
+	  "ORIGIN: accept WebSockets only from this Origin, repeatable (any)" },
+	{ "max-message-size", 0, IW_OPT_REQUIRED, set_max_msg, "BYTES: largest message (65536)" },
+	{ "max-message-rate", 0, IW_OPT_REQUIRED, set_rate,
+	  "N: messages per second per connection (50)" },
+	{ "max-message-burst", 0, IW_OPT_REQUIRED, set_burst,
+	  "N: messages allowed in a burst (100)" },
+	{ "max-errors", 0, IW_OPT_REQUIRED, set_strikes,
+	  "N: bad messages within 10 s before the connection is closed (20)" },
+	{ "max-peers-per-room", 0, IW_OPT_REQUIRED, set_peers, "N: peers per room (16)" },
+	{ "max-rooms", 0, IW_OPT_REQUIRED, set_rooms, "N: rooms (100000)" },
+	{ "max-connections", 0, IW_OPT_REQUIRED, set_conns, "N: WebSocket connections (20000)" },
+	{ "send-queue-max", 0, IW_OPT_REQUIRED, set_queue,
+	  "BYTES: queued output per connection before a slow reader is dropped (1048576)" },
+	{ "ping-interval", 0, IW_OPT_REQUIRED, set_ping, "SECONDS: WebSocket ping interval (20)" },
+	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle,
+	  "SECONDS: close a connection silent this long (60)" },
+	{ "resume-grace", 0, IW_OPT_REQUIRED, set_grace,
+	  "SECONDS: a dropped peer keeps its id this long for resume (10)" },
+	{ "shutdown-timeout", 0, IW_OPT_REQUIRED, set_shutdown,
+	  "SECONDS: longest graceful shutdown on SIGTERM (5)" },
+	{ "log-level", 0, IW_OPT_REQUIRED, set_level, "LEVEL: error, warn, info, debug (info)" },
+	{ "log-file", 0, IW_OPT_REQUIRED, set_log_file, "FILE: log here instead of stderr" },
+	{ "log-json", 0, IW_OPT_OPTIONAL, set_json_log, "one JSON object per log line" },
+	{ "help", 'h', IW_OPT_NONE, set_help, "show this help" },
+	{ NULL, 0, IW_OPT_NONE, NULL, NULL },
+};
+
+static struct iw_ws *the_ws;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_ws)
+		iw_ws_stop(the_ws);
+}
+
+static void defaults(struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ws.web_root = IW_WEB_ROOT_DEFAULT;
+	o->ws.ice.ttl = 86400;
+	o->ws.max_msg_size = 65536;
+	o->ws.msg_rate = 50;
+	o->ws.msg_burst = 100;
+	o->ws.max_strikes = 20;
+	o->ws.max_peers = 16;
+	o->ws.max_rooms = 100000;
+	o->ws.max_conns = 20000;
+	o->ws.queue_max = 1024 * 1024;
+	o->ws.ping_interval_s = 20;
+	o->ws.idle_timeout_s = 60;
+	o->ws.resume_grace_s = 10;
+	o->ws.shutdown_timeout_s = 5;
+	o->level = IW_LOG_INFO;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	char err[IW_CONFIG_ERR_MAX];
+	const char *file = NULL, *why = NULL;
+	bool no_file = false;
+	unsigned int n_file_listen;
+	struct sigaction sa;
+	int rc;
+
+	defaults(&o);
+	atexit(free_kept);
+	iw_log_set_ident("iceway-signal");
+	iw_config_find_file(argc, argv, &file, &no_file);
+	if (file && !no_file && iw_config_load_file(opt_tab, &o, file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "iceway-signal: %s\n", err);
+		return 2;
+	}
+	/* --listen on the command line replaces the file's listeners rather than adding. */
+	n_file_listen = o.ws.n_listen;
+	o.ws.n_listen = 0;
+	if (iw_config_parse_args(opt_tab, &o, argc, argv, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "iceway-signal: %s\n", err);
+		return 2;
+	}
+	if (!o.ws.n_listen)
+		o.ws.n_listen = n_file_listen;
+	if (o.help) {
+		printf("usage: iceway-signal [-c FILE] [options]\n");
+		iw_config_print_help(opt_tab);
+		return 0;
+	}
+	if (!o.ws.n_listen)
+		o.ws.listen[o.ws.n_listen++] = "127.0.0.1:8080";
+	if (o.ws.msg_burst < o.ws.msg_rate)
+		o.ws.msg_burst = o.ws.msg_rate;
+	if (o.ws.idle_timeout_s <= o.ws.ping_interval_s) {
+		fprintf(stderr, "iceway-signal: option 'idle-timeout': must be longer than "
+				"ping-interval\n");
+		return 2;
+	}
+	iw_log_set_level(o.level);
+	iw_log_set_json(o.json_log);
+	if (o.log_file && iw_log_open(o.log_file) < 0) {
+		fprintf(stderr, "iceway-signal: option 'log-file': cannot open %s\n", o.log_file);
+		return 2;
+	}
+
+	if (!o.ws.jwt_secret)
+		IW_WARN("no jwt-secret: running open, anyone who reaches this port may join any room");
+	if (!o.ws.ice.secret)
+		IW_WARN("no static-auth-secret: iceServers carry no TURN credentials");
+	if (!o.ws.ice.n_stun && !o.ws.ice.n_turn)
+		IW_WARN("no stun-uri or turn-uri: iceServers is empty");
+
+	the_ws = iw_ws_create(&o.ws, &why);
+	if (!the_ws) {
+		IW_ERROR("cannot start: %s", why);
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = iw_ws_run(the_ws);
+	iw_ws_destroy(the_ws);
+	the_ws = NULL;
+	return rc;
+}

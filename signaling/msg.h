@@ -1,0 +1,86 @@
+/* Signaling messages: parse and validate a client's JSON text into a struct iw_msg, and
+ * serialize what the server sends. All JSON goes through jansson. */
+#ifndef IW_SIGNALING_MSG_H
+#define IW_SIGNALING_MSG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum iw_msg_type {
+	IW_MSG_JOIN,
+	IW_MSG_LEAVE,
+	IW_MSG_OFFER,
+	IW_MSG_ANSWER,
+	IW_MSG_CANDIDATE,
+	IW_MSG_END_OF_CANDIDATES,
+	IW_MSG_BYE,
+	IW_MSG_PING,
+	IW_MSG_TYPE_COUNT,
+};
+
+/* Error codes sent as {"type":"error","code":NAME}; names in iw_msg_err_name. */
+enum iw_msg_err {
+	IW_ERR_BAD_JSON,       /* "bad-json": not JSON (or not UTF-8) */
+	IW_ERR_NOT_OBJECT,     /* "not-object" */
+	IW_ERR_UNKNOWN_TYPE,   /* "unknown-type" */
+	IW_ERR_BAD_FIELD,      /* "bad-field": missing or ill-typed field */
+	IW_ERR_UNKNOWN_PEER,   /* "unknown-peer": `to` names nobody in the room */
+	IW_ERR_ROOM_FULL,      /* "room-full" */
+	IW_ERR_NOT_JOINED,     /* "not-joined" */
+	IW_ERR_TOO_LARGE,      /* "too-large" */
+	IW_ERR_RATE_LIMITED,   /* "rate-limited" */
+	IW_ERR_ALREADY_JOINED, /* "already-joined" */
+	IW_ERR_PEER_ID_TAKEN,  /* "peer-id-taken" */
+	IW_ERR_TOO_MANY_ROOMS, /* "too-many-rooms" */
+	IW_ERR_UNAUTHORIZED,   /* "unauthorized": the token does not allow this room/peer */
+	IW_ERR_INTERNAL,       /* "internal": out of memory */
+	IW_ERR_COUNT,
+};
+
+enum {
+	IW_MSG_SDP_MAX = 60000,      /* below the 64 KiB default message limit */
+	IW_MSG_CANDIDATE_MAX = 1024, /* an a=candidate line is well under this */
+};
+
+struct iw_msg {
+	enum iw_msg_type type;
+	json_t *root;          /* owned; views below point into it */
+	const char *room;      /* join */
+	const char *peer;      /* join, optional */
+	const char *resume;    /* join, optional */
+	const char *to;        /* offer, answer, candidate, end-of-candidates, bye */
+	const char *sdp;       /* offer, answer */
+	json_t *candidate;     /* candidate: the RTCIceCandidate.toJSON() object */
+	const char *reason;    /* bye, optional */
+	json_t *id;            /* any message, optional: echoed as `ref` in an error */
+};
+
+const char *iw_msg_err_name(enum iw_msg_err e);
+const char *iw_msg_type_name(enum iw_msg_type t);
+
+/*
+ * Parse and validate one client message. Returns 0 with m filled (release with
+ * iw_msg_fini), or -EBADMSG with *err and *why set; m->id may still be set then (for `ref`)
+ * and m must still be passed to iw_msg_fini.
+ */
+int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err,
+		 const char **why);
+void iw_msg_fini(struct iw_msg *m);
+
+/* Serializers: a malloc'd compact JSON text (caller frees), *len its length; NULL on OOM. */
+
+/* The forwarded form of a peer-to-peer message, with `from` set by the server. */
+char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len);
+/* {"type":"error","code":..,"message":..[,"ref":id]} */
+char *iw_msg_error(enum iw_msg_err e, const char *message, json_t *ref, size_t *len);
+/* {"type":"peer-joined"|"peer-left","peer":id} */
+char *iw_msg_presence(bool joined, const char *peer, size_t *len);
+/* {"type":"welcome","room","peer","resume","resumed","peers":[..],"iceServers":ice}.
+ * Steals the references to peers and ice. */
+char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed,
+		     json_t *peers, json_t *ice, size_t *len);
+/* {"type":"pong"[,"ref":id]} */
+char *iw_msg_pong(json_t *ref, size_t *len);
+
+#endif

@@ -1,0 +1,856 @@
+/* libwebsockets glue: HTTP endpoints, the /ws endpoint, per-connection bounded queues,
+ * heartbeats and shutdown. Protocol decisions live in hub.c; this file moves bytes. */
+#include "signaling/ws.h"
+
+#include <errno.h>
+#include <jwt.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "signaling/hub.h"
+
+enum {
+	TICK_MS = 250,
+	RX_HARD_FACTOR = 16, /* a frame declared this many times over the limit closes at once */
+	HTTP_BODY_MAX = 32768,
+};
+
+struct qmsg {
+	struct qmsg *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
+};
+
+struct sess {
+	struct iw_hub_conn hc; /* first: hub callbacks map back with a cast */
+	struct lws *wsi;
+	struct sess *prev, *next;
+	struct qmsg *qhead, *qtail;
+	size_t qbytes;
+	char *rx;
+	size_t rx_len, rx_cap;
+	uint64_t last_rx_ms;
+	int close_code;
+	char close_reason[96];
+	char auto_room[IW_ROOM_ID_MAX + 1];
+	char *http_body; /* HTTP responses */
+	size_t http_len;
+	unsigned int rx_skip : 1; /* discarding the rest of an oversize message */
+	unsigned int close_pending : 1;
+	unsigned int need_ping : 1;
+	unsigned int is_ws : 1;
+	unsigned int clean_close : 1;
+};
+
+struct iw_ws {
+	struct iw_ws_cfg cfg;
+	struct lws_context *ctx;
+	struct iw_hub *hub;
+	lws_sorted_usec_list_t sul;
+	struct sess *sessions;
+	unsigned int n_ws;
+	size_t queue_bytes;
+	volatile sig_atomic_t stop;
+	int draining;
+	uint64_t drain_deadline_ms;
+	/* counters for /metrics */
+	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path,
+		rejected_draining, dropped_lag, closed_idle, closed_too_big, http_requests,
+		msgs_in, bytes_in;
+	struct lws_http_mount mounts[4];
+	char listen_host[IW_WS_LISTEN_MAX][64];
+};
+
+static struct iw_ws *ws_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- outgoing queue ---- */
+
+static void q_free(struct iw_ws *w, struct sess *s)
+{
+	while (s->qhead) {
+		struct qmsg *m = s->qhead;
+		s->qhead = m->next;
+		free(m);
+	}
+	s->qtail = NULL;
+	w->queue_bytes -= s->qbytes;
+	s->qbytes = 0;
+}
+
+static void request_close(struct iw_ws *w, struct sess *s, int code, const char *reason)
+{
+	(void)w;
+	if (s->close_pending)
+		return;
+	s->close_pending = 1;
+	s->close_code = code;
+	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+	lws_callback_on_writable(s->wsi);
+	/* If the peer never reads, WRITEABLE never comes: do not wait for it forever. */
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
+}
+
+static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t len)
+{
+	struct iw_ws *w = arg;
+	struct sess *s = (struct sess *)hc;
+	struct qmsg *m;
+
+	if (s->close_pending)
+		return -EPIPE;
+	if (s->qbytes + len > w->cfg.queue_max) {
+		/* A reader that lags this far behind is cut off so that one slow peer cannot
+		 * hold the server's memory. */
+		w->dropped_lag++;
+		IW_INFO("dropping a connection whose send queue is full (%zu bytes queued)",
+			s->qbytes);
+		q_free(w, s);
+		if (lws_send_pipe_choked(s->wsi)) {
+			s->close_pending = 1;
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		} else {
+			request_close(w, s, 1008, "send queue overflow: reading too slowly");
+		}
+		return -ENOBUFS;
+	}
+	m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->buf + LWS_PRE, buf, len);
+	if (s->qtail)
+		s->qtail->next = m;
+	else
+		s->qhead = m;
+	s->qtail = m;
+	s->qbytes += len;
+	w->queue_bytes += len;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+static void hub_close(void *arg, struct iw_hub_conn *hc, int code, const char *reason)
+{
+	request_close(arg, (struct sess *)hc, code, reason);
+}
+
+/* ---- HTTP endpoints ---- */
+
+static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	if (*off >= cap)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *off) {
+		*off = cap;
+		return -1;
+	}
+	*off += (size_t)n;
+	return 0;
+}
+
+#define METRIC(name, type, help, val)                                                           \
+	append(b, cap, &o, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",   \
+	       (unsigned long long)(val))
+
+static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
+{
+	const struct iw_hub_stats *st = iw_hub_stats(w->hub);
+	const struct iw_room_set *rs = iw_hub_rooms(w->hub);
+	size_t o = 0;
+
+	METRIC("iceway_signal_connections", "gauge", "Open WebSocket connections.", w->n_ws);
+	METRIC("iceway_signal_connections_accepted_total", "counter",
+	       "WebSocket connections accepted.", w->accepted);
+	append(b, cap, &o,
+	       "# HELP iceway_signal_connections_rejected_total WebSocket handshakes refused, by "
+	       "reason.\n# TYPE iceway_signal_connections_rejected_total counter\n");
+	append(b, cap, &o,
+	       "iceway_signal_connections_rejected_total{reason=\"origin\"} %llu\n"
+	       "iceway_signal_connections_rejected_total{reason=\"auth\"} %llu\n"
+	       "iceway_signal_connections_rejected_total{reason=\"limit\"} %llu\n"
+	       "iceway_signal_connections_rejected_total{reason=\"path\"} %llu\n"
+	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n",
+	       (unsigned long long)w->rejected_origin, (unsigned long long)w->rejected_auth,
+	       (unsigned long long)w->rejected_full, (unsigned long long)w->rejected_path,
+	       (unsigned long long)w->rejected_draining);
+	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.",
+	       iw_room_set_count(rs));
+	METRIC("iceway_signal_peers", "gauge", "Peers in rooms, including those within their resume grace period.",
+	       iw_room_set_n_peers(rs));
+	METRIC("iceway_signal_joins_total", "counter", "Peers that joined a room.", st->joins);
+	METRIC("iceway_signal_resumes_total", "counter", "Peers that resumed their id.",
+	       st->resumes);
+	METRIC("iceway_signal_peers_expired_total", "counter",
+	       "Peers removed after their resume grace period.", st->expired);
+	METRIC("iceway_signal_messages_received_total", "counter",
+	       "WebSocket messages received.", w->msgs_in);
+	METRIC("iceway_signal_received_bytes_total", "counter", "WebSocket payload bytes received.",
+	       w->bytes_in);
+	append(b, cap, &o,
+	       "# HELP iceway_signal_messages_relayed_total Messages forwarded between peers, by "
+	       "type.\n# TYPE iceway_signal_messages_relayed_total counter\n");
+	for (int t = IW_MSG_OFFER; t <= IW_MSG_BYE; t++)
+		append(b, cap, &o, "iceway_signal_messages_relayed_total{type=\"%s\"} %llu\n",
+		       iw_msg_type_name((enum iw_msg_type)t), (unsigned long long)st->relayed[t]);
+	append(b, cap, &o,
+	       "# HELP iceway_signal_errors_total Error replies sent, by code.\n"
+	       "# TYPE iceway_signal_errors_total counter\n");
+	for (int e = 0; e < IW_ERR_COUNT; e++)
+		append(b, cap, &o, "iceway_signal_errors_total{code=\"%s\"} %llu\n",
+		       iw_msg_err_name((enum iw_msg_err)e), (unsigned long long)st->errors[e]);
+	METRIC("iceway_signal_peers_dropped_lag_total", "counter",
+	       "Connections closed because their send queue overflowed.", w->dropped_lag);
+	METRIC("iceway_signal_closed_idle_total", "counter",
+	       "Connections closed after the idle timeout (no pong).", w->closed_idle);
+	METRIC("iceway_signal_closed_too_big_total", "counter",
+	       "Connections closed for a frame far over the size limit.", w->closed_too_big);
+	METRIC("iceway_signal_closed_abuse_total", "counter",
+	       "Connections closed for sustained bad messages.", st->abuse_closes);
+	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.",
+	       w->queue_bytes);
+	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
+	       w->cfg.queue_max);
+	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
+	       w->http_requests);
+	return o < cap ? o : cap - 1;
+}
+
+/* Bearer token from the Authorization header or the access_token query parameter. */
+static int get_token(struct lws *wsi, char *buf, int cap)
+{
+	char h[2048];
+	const char *v;
+	if (lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+	    strncasecmp(h, "Bearer ", 7) == 0) {
+		snprintf(buf, (size_t)cap, "%s", h + 7);
+		return 0;
+	}
+	v = lws_get_urlarg_by_name(wsi, "access_token=", h, sizeof(h));
+	if (v) {
+		snprintf(buf, (size_t)cap, "%s", v);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Verify an HS256 token; fills room/peer claims. Returns 0 or -EACCES with *why. */
+static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, const char **why)
+{
+	char tok[2048];
+	jwt_t *jwt = NULL;
+	const char *r, *p;
+	long exp;
+	int rc = -EACCES;
+
+	if (get_token(wsi, tok, sizeof(tok)) < 0) {
+		*why = "missing access token";
+		return -EACCES;
+	}
+	if (jwt_decode(&jwt, tok, (const unsigned char *)w->cfg.jwt_secret,
+		       (int)strlen(w->cfg.jwt_secret)) != 0 || !jwt) {
+		*why = "bad access token signature";
+		goto out;
+	}
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
+		*why = "access token must be HS256";
+		goto out;
+	}
+	errno = 0;
+	exp = jwt_get_grant_int(jwt, "exp");
+	if (errno == 0 && exp < (long)time(NULL)) {
+		*why = "access token expired";
+		goto out;
+	}
+	r = jwt_get_grant(jwt, "room");
+	p = jwt_get_grant(jwt, "peer");
+	if (!p)
+		p = jwt_get_grant(jwt, "sub");
+	if (!r || !iw_room_id_is_valid(r) || (p && !iw_room_id_is_valid(p))) {
+		*why = "access token must name a valid room (and optionally peer)";
+		goto out;
+	}
+	snprintf(room, IW_ROOM_ID_MAX + 1, "%s", r);
+	snprintf(peer, IW_ROOM_ID_MAX + 1, "%s", p ? p : "");
+	rc = 0;
+out:
+	jwt_free(jwt);
+	return rc;
+}
+
+static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, const char *ctype,
+		      char *body, size_t len)
+{
+	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start,
+					  *end = hb + sizeof(hb) - 1;
+	free(s->http_body);
+	s->http_body = body;
+	s->http_len = len;
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int reply_text(struct lws *wsi, struct sess *s, unsigned int status, const char *t)
+{
+	char *b = strdup(t);
+	if (!b)
+		return 1;
+	return http_reply(wsi, s, status, "text/plain", b, strlen(b));
+}
+
+static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
+{
+	char path[256], user[160], buf[256];
+	size_t len = 0;
+	char *body;
+
+	memset(s, 0, sizeof(*s));
+	w->http_requests++;
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+		return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad request\n");
+	if (strcmp(path, "/healthz") == 0) {
+		if (w->stop)
+			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down\n");
+		return reply_text(wsi, s, HTTP_STATUS_OK, "ok\n");
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		body = malloc(HTTP_BODY_MAX);
+		if (!body)
+			return 1;
+		len = metrics_text(w, body, HTTP_BODY_MAX);
+		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
+	}
+	if (strcmp(path, "/api/turn") == 0) {
+		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof(buf));
+		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof(user));
+		char room[IW_ROOM_ID_MAX + 1], peer[IW_ROOM_ID_MAX + 1];
+		const char *why = NULL;
+		json_t *o;
+
+		if (w->cfg.jwt_secret && check_jwt(w, wsi, room, peer, &why) < 0) {
+			w->rejected_auth++;
+			return reply_text(wsi, s, HTTP_STATUS_UNAUTHORIZED, "unauthorized\n");
+		}
+		if (!svc || strcmp(svc, "turn") != 0)
+			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "service must be turn\n");
+		if (u && (strlen(u) > 128 || strchr(u, ':')))
+			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "username must be at most 128 bytes without ':'\n");
+		o = iw_ice_rest_response(&w->cfg.ice, u, time(NULL));
+		if (!o)
+			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "no static-auth-secret configured\n");
+		body = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (!body)
+			return 1;
+		return http_reply(wsi, s, HTTP_STATUS_OK, "application/json", body, strlen(body));
+	}
+	return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
+}
+
+/* ---- WebSocket handshake and session ---- */
+
+static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
+{
+	char origin[256];
+	if (!w->cfg.n_origins)
+		return true;
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+		return false;
+	for (unsigned int i = 0; i < w->cfg.n_origins; i++)
+		if (strcmp(origin, w->cfg.origins[i]) == 0)
+			return true;
+	return false;
+}
+
+static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
+{
+	char path[256], buf[128];
+	const char *why = NULL, *room;
+
+	memset(s, 0, sizeof(*s));
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(path, "/ws") != 0) {
+		w->rejected_path++;
+		return 1;
+	}
+	if (w->stop) {
+		w->rejected_draining++;
+		return 1;
+	}
+	if (w->n_ws >= w->cfg.max_conns) {
+		w->rejected_full++;
+		IW_WARN("refusing a connection: max-connections (%u) reached", w->cfg.max_conns);
+		return 1;
+	}
+	if (!origin_allowed(w, wsi)) {
+		w->rejected_origin++;
+		return 1;
+	}
+	if (w->cfg.jwt_secret) {
+		if (check_jwt(w, wsi, s->hc.claim_room, s->hc.claim_peer, &why) < 0) {
+			w->rejected_auth++;
+			IW_INFO("refusing a connection: %s", why);
+			return 1;
+		}
+		s->hc.has_claims = true;
+	}
+	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof(buf));
+	if (room)
+		snprintf(s->auto_room, sizeof(s->auto_room), "%s", room);
+	return 0;
+}
+
+static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
+{
+	struct iw_hub_conn claims = s->hc;
+	uint64_t now = iw_clock_ms();
+
+	iw_hub_conn_init(&s->hc, w->hub, now);
+	s->hc.has_claims = claims.has_claims;
+	memcpy(s->hc.claim_room, claims.claim_room, sizeof(claims.claim_room));
+	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof(claims.claim_peer));
+	s->wsi = wsi;
+	s->is_ws = 1;
+	s->last_rx_ms = now;
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	w->n_ws++;
+	w->accepted++;
+	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
+	if (s->auto_room[0]) {
+		json_t *j = json_pack("{s:s, s:s}", "type", "join", "room", s->auto_room);
+		char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (t)
+			iw_hub_receive(w->hub, &s->hc, t, strlen(t), now);
+		free(t);
+	}
+}
+
+static void on_closed(struct iw_ws *w, struct sess *s)
+{
+	if (!s->is_ws)
+		return;
+	s->is_ws = 0;
+	iw_hub_conn_gone(w->hub, &s->hc, s->clean_close || w->draining, iw_clock_ms());
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	w->n_ws--;
+	q_free(w, s);
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_cap = 0;
+}
+
+static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const void *in,
+		      size_t len)
+{
+	uint64_t now = iw_clock_ms();
+	bool first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi);
+
+	s->last_rx_ms = now;
+	w->bytes_in += len;
+	if (first) {
+		s->rx_len = 0;
+		s->rx_skip = 0;
+		/* A frame declared far beyond the limit is not worth reading (RFC 6455 §7.4.1:
+		 * 1009 "message too big"). */
+		if ((size_t)lws_remaining_packet_payload(wsi) + len >
+		    w->cfg.max_msg_size * RX_HARD_FACTOR) {
+			w->closed_too_big++;
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+					 (unsigned char *)"message too big", 15);
+			return -1;
+		}
+	}
+	if (s->rx_skip)
+		goto done;
+	if (s->rx_len + len > w->cfg.max_msg_size) {
+		s->rx_skip = 1;
+		s->rx_len = 0;
+		iw_hub_reject(w->hub, &s->hc, IW_ERR_TOO_LARGE, "message over the size limit", now);
+		goto done;
+	}
+	if (s->rx_len + len > s->rx_cap) {
+		/* Size for the whole frame when lws knows it, so a message is one allocation. */
+		size_t want = s->rx_len + len + (size_t)lws_remaining_packet_payload(wsi);
+		char *nb;
+		if (want > w->cfg.max_msg_size)
+			want = w->cfg.max_msg_size;
+		nb = realloc(s->rx, want);
+		if (!nb)
+			return -1;
+		s->rx = nb;
+		s->rx_cap = want;
+	}
+	memcpy(s->rx + s->rx_len, in, len);
+	s->rx_len += len;
+done:
+	if (!last || lws_remaining_packet_payload(wsi))
+		return 0;
+	w->msgs_in++;
+	if (!s->rx_skip) {
+		if (lws_frame_is_binary(wsi))
+			iw_hub_reject(w->hub, &s->hc, IW_ERR_BAD_JSON,
+				      "binary messages are not accepted; send JSON text", now);
+		else
+			iw_hub_receive(w->hub, &s->hc, s->rx, s->rx_len, now);
+	}
+	s->rx_len = 0;
+	s->rx_skip = 0;
+	/* Keep a small buffer for the next message; do not hold a large one while idle. */
+	if (s->rx_cap > 8192) {
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_cap = 0;
+	}
+	return 0;
+}
+
+static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
+{
+	struct qmsg *m;
+
+	if (s->close_pending && (!s->qhead || w->draining)) {
+		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
+				 (unsigned char *)s->close_reason, strlen(s->close_reason));
+		return -1;
+	}
+	if (lws_send_pipe_choked(wsi)) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (s->need_ping) {
+		/* lws 4.1 reports a pong only when it carries a payload. */
+		unsigned char pb[LWS_PRE + 4] = { [LWS_PRE] = 'i', 'w' };
+		s->need_ping = 0;
+		if (lws_write(wsi, pb + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+			return -1;
+		if (s->qhead || s->close_pending)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	m = s->qhead;
+	if (!m)
+		return 0;
+	if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len)
+		return -1;
+	s->qhead = m->next;
+	if (!s->qhead)
+		s->qtail = NULL;
+	s->qbytes -= m->len;
+	w->queue_bytes -= m->len;
+	free(m);
+	if (s->qhead || s->close_pending)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void on_timer(struct iw_ws *w, struct lws *wsi, struct sess *s)
+{
+	uint64_t now = iw_clock_ms();
+	if (now - s->last_rx_ms >= (uint64_t)w->cfg.idle_timeout_s * 1000u) {
+		/* Nothing, not even a pong, within the idle timeout: the peer or its path is
+		 * gone (a half-open TCP connection). No close frame can get through. */
+		w->closed_idle++;
+		IW_DEBUG("closing an idle connection");
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	s->need_ping = 1;
+	lws_callback_on_writable(wsi);
+	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct iw_ws *w = ws_of(wsi);
+	struct sess *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(w, wsi, s);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (!s || !s->http_body)
+			return -1;
+		{
+			unsigned char *b = malloc(LWS_PRE + s->http_len + 1);
+			int n;
+			if (!b)
+				return -1;
+			memcpy(b + LWS_PRE, s->http_body, s->http_len);
+			n = lws_write(wsi, b + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL);
+			free(b);
+			free(s->http_body);
+			s->http_body = NULL;
+			if (n < 0)
+				return -1;
+		}
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (s && !s->is_ws) {
+			free(s->http_body);
+			s->http_body = NULL;
+		}
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return on_filter(w, wsi, s);
+	case LWS_CALLBACK_ESTABLISHED:
+		on_established(w, wsi, s);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return on_receive(w, wsi, s, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		s->last_rx_ms = iw_clock_ms();
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return on_writeable(w, wsi, s);
+	case LWS_CALLBACK_TIMER:
+		if (s && s->is_ws)
+			on_timer(w, wsi, s);
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* 1000: the user left on purpose, so the room hears it now, not after grace. */
+		if (len >= 2 && ((const uint8_t *)in)[0] == 0x03 && ((const uint8_t *)in)[1] == 0xe8)
+			s->clean_close = 1;
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		on_closed(w, s);
+		return 0;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	/* rx_buffer_size: one callback takes an offer-sized frame whole. */
+	{ "iceway-signal", callback, sizeof(struct sess), 16384, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* ---- context, tick, shutdown ---- */
+
+static void start_drain(struct iw_ws *w)
+{
+	w->draining = 1;
+	w->drain_deadline_ms = iw_clock_ms() + (uint64_t)w->cfg.shutdown_timeout_s * 1000u;
+	IW_INFO("shutting down: closing %u connections", w->n_ws);
+	for (struct sess *s = w->sessions; s; s = s->next) {
+		s->close_pending = 0; /* 1001 wins over any earlier reason */
+		request_close(w, s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	}
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct iw_ws *w = lws_container_of(sul, struct iw_ws, sul);
+	iw_hub_tick(w->hub, iw_clock_ms());
+	if (w->stop && !w->draining)
+		start_drain(w);
+	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
+}
+
+static int split_listen(const char *spec, char *host, size_t cap, int *port)
+{
+	const char *colon;
+	long long p;
+	const char *why;
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= cap)
+			return -EINVAL;
+		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+		host[rb - spec - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= cap)
+			return -EINVAL;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+	}
+	if (iw_config_int(colon + 1, 0, 65535, &p, &why) < 0)
+		return -EINVAL;
+	*port = (int)p;
+	return 0;
+}
+
+static void lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		IW_ERROR("lws: %.*s", (int)n, line);
+	else if (level & LLL_WARN)
+		IW_DEBUG("lws: %.*s", (int)n, line);
+}
+
+struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
+{
+	struct lws_context_creation_info info;
+	struct iw_hub_cfg hcfg;
+	struct iw_hub_ops ops;
+	struct iw_ws *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		*why = "out of memory";
+		return NULL;
+	}
+	w->cfg = *cfg;
+	hcfg = (struct iw_hub_cfg){
+		.rooms = { .max_rooms = cfg->max_rooms,
+			   .max_peers = cfg->max_peers,
+			   .grace_ms = cfg->resume_grace_s * 1000u },
+		.ice = cfg->ice,
+		.msg_rate = cfg->msg_rate,
+		.msg_burst = cfg->msg_burst,
+		.max_strikes = cfg->max_strikes,
+	};
+	ops = (struct iw_hub_ops){ .send = hub_send, .close = hub_close, .arg = w };
+	w->hub = iw_hub_create(&hcfg, &ops);
+	if (!w->hub) {
+		*why = "out of memory";
+		goto fail;
+	}
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.user = w;
+	info.count_threads = 1;
+	info.fd_limit_per_thread = cfg->max_conns + 256;
+	info.pt_serv_buf_size = 65536; /* one read takes a whole offer-sized frame and more */
+	w->ctx = lws_create_context(&info);
+	if (!w->ctx) {
+		*why = "cannot create the libwebsockets context";
+		goto fail;
+	}
+
+	/* Longest mountpoint wins: the dynamic endpoints shadow the static tree at "/". */
+	static const char *const dyn[] = { "/healthz", "/metrics", "/api/turn" };
+	for (int i = 0; i < 3; i++) {
+		w->mounts[i] = (struct lws_http_mount){
+			.mount_next = &w->mounts[i + 1],
+			.mountpoint = dyn[i],
+			.origin = "iceway-signal",
+			.origin_protocol = LWSMPRO_CALLBACK,
+			.mountpoint_len = (unsigned char)strlen(dyn[i]),
+		};
+	}
+	w->mounts[3] = (struct lws_http_mount){
+		.mountpoint = "/",
+		.origin = cfg->web_root,
+		.def = "index.html",
+		.origin_protocol = LWSMPRO_FILE,
+		.mountpoint_len = 1,
+	};
+
+	for (unsigned int i = 0; i < cfg->n_listen; i++) {
+		int port;
+		struct lws_vhost *vh;
+		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof(w->listen_host[i]),
+				 &port) < 0) {
+			*why = "listen must be ADDR:PORT or [V6ADDR]:PORT";
+			goto fail;
+		}
+		memset(&info, 0, sizeof(info));
+		info.port = port;
+		info.iface = w->listen_host[i];
+		info.protocols = protocols;
+		info.mounts = &w->mounts[0];
+		info.vhost_name = cfg->listen[i];
+		info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+		if (strchr(w->listen_host[i], ':'))
+			info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
+					LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+		else
+			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+		vh = lws_create_vhost(w->ctx, &info);
+		if (!vh) {
+			*why = "cannot listen (address in use or not local?)";
+			IW_ERROR("cannot listen on %s", cfg->listen[i]);
+			goto fail;
+		}
+		if (strchr(w->listen_host[i], ':'))
+			IW_INFO("listening on http://[%s]:%d/ (WebSocket /ws)", w->listen_host[i],
+				lws_get_vhost_listen_port(vh));
+		else
+			IW_INFO("listening on http://%s:%d/ (WebSocket /ws)", w->listen_host[i],
+				lws_get_vhost_listen_port(vh));
+	}
+	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
+	return w;
+fail:
+	iw_ws_destroy(w);
+	return NULL;
+}
+
+int iw_ws_run(struct iw_ws *w)
+{
+	for (;;) {
+		if (lws_service(w->ctx, 0) < 0)
+			break;
+		if (w->stop && !w->draining)
+			start_drain(w);
+		if (w->draining && (w->n_ws == 0 || iw_clock_ms() >= w->drain_deadline_ms))
+			break;
+	}
+	IW_INFO("stopped (%u connections left)", w->n_ws);
+	return 0;
+}
+
+void iw_ws_stop(struct iw_ws *w)
+{
+	w->stop = 1;
+	if (w->ctx)
+		lws_cancel_service(w->ctx);
+}
+
+void iw_ws_destroy(struct iw_ws *w)
+{
+	if (!w)
+		return;
+	if (w->ctx) {
+		lws_sul_cancel(&w->sul);
+		lws_context_destroy(w->ctx);
+	}
+	iw_hub_destroy(w->hub);
+	free(w);
+}

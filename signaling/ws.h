@@ -1,0 +1,39 @@
+/* The WebSocket and HTTP front end of iceway-signal on libwebsockets: one context, one
+ * service thread, a bounded out-queue per connection. The only file that sees lws types. */
+#ifndef IW_SIGNALING_WS_H
+#define IW_SIGNALING_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signaling/ice_servers.h"
+
+enum { IW_WS_LISTEN_MAX = 8, IW_WS_ORIGINS_MAX = 16 };
+
+struct iw_ws_cfg {
+	const char *listen[IW_WS_LISTEN_MAX]; /* "ADDR:PORT", "[V6]:PORT"; port 0 = ephemeral */
+	unsigned int n_listen;
+	const char *web_root;
+	const char *jwt_secret; /* NULL: open */
+	const char *origins[IW_WS_ORIGINS_MAX];
+	unsigned int n_origins;
+	struct iw_ice_cfg ice;
+	size_t max_msg_size;
+	unsigned int msg_rate, msg_burst, max_strikes;
+	unsigned int max_peers, max_rooms, max_conns;
+	unsigned int ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
+	size_t queue_max; /* bytes queued per connection before it is dropped as too slow */
+};
+
+struct iw_ws;
+
+/* Create the lws context and one vhost per listen address. NULL with *why on failure. */
+struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why);
+/* Serve until iw_ws_stop; then close every peer with 1001 and return within
+ * shutdown_timeout_s. Returns 0. */
+int iw_ws_run(struct iw_ws *w);
+/* Async-signal-safe: request a graceful shutdown. */
+void iw_ws_stop(struct iw_ws *w);
+void iw_ws_destroy(struct iw_ws *w); /* accepts NULL */
+
+#endif

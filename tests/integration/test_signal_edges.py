@@ -1,0 +1,135 @@
+"""WebSocket protocol edges against iceway-signal with a low-level client (wsproto and
+hand-built frames): fragmentation, bad UTF-8, oversize frames, the close handshake, a peer
+that goes silent (half-open), a wrong path, and SIGTERM closing everyone with 1001."""
+import asyncio
+import json
+
+import sigtest
+from sigtest import Peer, RawWS, Server, close_code
+
+from wsproto.events import CloseConnection, TextMessage
+
+
+def is_close(e):
+    return isinstance(e, CloseConnection) or e == "eof"
+
+
+def is_text(e):
+    return isinstance(e, TextMessage) and e.message_finished
+
+
+def edges():
+    with Server("--max-message-size", "4096", "--ping-interval", "1", "--idle-timeout", "3",
+                "--resume-grace", "1") as srv:
+        # a message in three fragments (RFC 6455 §5.4) is one message
+        c = RawWS(srv.port)
+        assert c.accepted
+        msg = json.dumps({"type": "join", "room": "edge", "peer": "frag"}).encode()
+        c.send_raw(RawWS.frame(0x1, msg[:5], fin=False) + RawWS.frame(0x0, msg[5:12], fin=False))
+        # a ping between fragments is answered and does not break the message (§5.5)
+        c.send_raw(RawWS.frame(0x9, b"hi"))
+        c.send_raw(RawWS.frame(0x0, msg[12:], fin=True))
+        m = c.json_messages(c.events(until=is_text))
+        assert m and m[0]["type"] == "welcome" and m[0]["peer"] == "frag", m
+
+        # over the message limit but not absurdly: an error, and the connection stays usable
+        big = json.dumps({"type": "ping", "pad": "x" * 5000})
+        c.send_text(big)
+        m = c.json_messages(c.events(until=is_text))
+        assert m[0]["type"] == "error" and m[0]["code"] == "too-large", m
+        # ... also when the oversize message comes in fragments
+        c.send_raw(RawWS.frame(0x1, big[:3000].encode(), fin=False) +
+                   RawWS.frame(0x0, big[3000:].encode(), fin=True))
+        m = c.json_messages(c.events(until=is_text))
+        assert m[0]["code"] == "too-large", m
+        c.send_text(json.dumps({"type": "ping", "id": 1}))
+        m = c.json_messages(c.events(until=is_text))
+        assert m[0] == {"type": "pong", "ref": 1}, m
+        # the close handshake: the server answers our close and closes the TCP connection
+        c.send_raw(RawWS.frame(0x8, (1000).to_bytes(2, "big") + b"bye"))
+        evs = c.events(until=lambda e: e == "eof")
+        assert close_code(evs) == 1000, evs
+        assert "eof" in evs
+        c.close()
+
+        # invalid UTF-8 in a text frame: 1007 (RFC 6455 §8.1)
+        c = RawWS(srv.port)
+        c.send_raw(RawWS.frame(0x1, b'{"type":"ping","x":"\xc3\x28"}'))
+        evs = c.events(until=is_close)
+        assert close_code(evs) == 1007, evs
+        c.close()
+
+        # a frame that declares far more than the limit: 1009 before reading it
+        c = RawWS(srv.port)
+        c.send_raw(RawWS.frame(0x1, b"{", length=10 * 1024 * 1024))
+        evs = c.events(until=is_close)
+        assert close_code(evs) == 1009, evs
+        c.close()
+
+        # a reserved opcode is a protocol error: 1002
+        c = RawWS(srv.port)
+        c.send_raw(RawWS.frame(0x3, b"x"))
+        evs = c.events(until=is_close)
+        assert close_code(evs) in (1002, None) and ("eof" in evs or close_code(evs)), evs
+        c.close()
+
+        # the WebSocket endpoint is /ws only
+        c = RawWS(srv.port, target="/other")
+        assert c.accepted is False
+        c.close()
+
+        # a peer that stops answering (a half-open TCP connection looks the same from
+        # here): removed after the idle timeout plus the grace period, and the room is told
+        async def silent():
+            watcher = await Peer.connect(srv.url)
+            await watcher.join("hb")
+            quiet = RawWS(srv.port, rcvbuf=4096)
+            quiet.send_text(json.dumps({"type": "join", "room": "hb"}))
+            wid = None
+            m = await watcher.expect("peer-joined")
+            wid = m["peer"]
+            # quiet never reads again, so it never answers a ping; the wait is bounded by
+            # idle-timeout + grace + tick, with headroom for a loaded machine
+            left = await watcher.expect("peer-left", timeout=20)
+            assert left["peer"] == wid
+            assert srv.metric("iceway_signal_closed_idle_total") >= 1
+            # the watcher itself answers pings (websockets does) and stays
+            await watcher.send({"type": "ping", "id": 2})
+            assert (await watcher.expect("pong"))["ref"] == 2
+            quiet.close()
+            await watcher.close()
+        asyncio.run(asyncio.wait_for(silent(), 60))
+
+
+def shutdown():
+    srv = Server("--shutdown-timeout", "5")
+    try:
+        async def go():
+            a = await Peer.connect(srv.url)
+            await a.join("bye")
+            b = RawWS(srv.port)
+            b.send_text(json.dumps({"type": "join", "room": "bye"}))
+            await a.expect("peer-joined")
+            srv.proc.send_signal(__import__("signal").SIGTERM)
+            evs = b.events(until=is_close)
+            assert close_code(evs) == 1001, evs
+            try:
+                await asyncio.wait_for(a.ws.recv(), sigtest.TIMEOUT)
+                raise AssertionError("still open after SIGTERM")
+            except __import__("websockets").ConnectionClosed as e:
+                assert e.code == 1001, e
+            b.close()
+            # the process exits by itself (shutdown-timeout bounds it) and cleanly
+            rc = srv.proc.wait(timeout=sigtest.TIMEOUT)
+            assert rc == 0, srv.text()
+        asyncio.run(asyncio.wait_for(go(), 60))
+        srv.stop()
+    except BaseException:
+        print(srv.text()[-3000:])
+        srv.close()
+        raise
+
+
+edges()
+shutdown()
+print("PASS")

@@ -1,0 +1,360 @@
+/* The signaling protocol (signaling/hub.c) driven without sockets: every error code,
+ * presence, forwarding order, resume and the credentials in welcome. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cred.h"
+#include "signaling/hub.h"
+
+enum { N_CONNS = 8, Q_MAX = 256 };
+
+/* A recording connection: what the hub sent it, and whether it was closed. */
+struct fake {
+	struct iw_hub_conn hc;
+	char *msgs[Q_MAX];
+	unsigned int n, head;
+	int close_code;
+};
+
+static struct fake conns[N_CONNS];
+
+static int f_send(void *arg, struct iw_hub_conn *c, const char *buf, size_t len)
+{
+	(void)arg;
+	struct fake *f = (struct fake *)c;
+	assert_true(f->n < Q_MAX);
+	f->msgs[f->n++] = strndup(buf, len);
+	return 0;
+}
+
+static void f_close(void *arg, struct iw_hub_conn *c, int code, const char *reason)
+{
+	(void)arg;
+	assert_non_null(reason);
+	((struct fake *)c)->close_code = code;
+}
+
+static const char *stun[] = { "stun:127.0.0.1:3478" };
+
+static struct iw_hub *mk(unsigned int max_peers, unsigned int rate, unsigned int strikes)
+{
+	struct iw_hub_cfg cfg = {
+		.rooms = { .max_rooms = 2, .max_peers = max_peers, .grace_ms = 1000 },
+		.ice = { .stun = { stun[0] },
+			 .n_stun = 1,
+			 .turn = { "turn:127.0.0.1:3478?transport=udp" },
+			 .n_turn = 1,
+			 .secret = "s3cret",
+			 .ttl = 600 },
+		.msg_rate = rate,
+		.msg_burst = rate,
+		.max_strikes = strikes,
+	};
+	struct iw_hub_ops ops = { .send = f_send, .close = f_close, .arg = NULL };
+	struct iw_hub *h = iw_hub_create(&cfg, &ops);
+	assert_non_null(h);
+	for (int i = 0; i < N_CONNS; i++) {
+		conns[i] = (struct fake){ 0 };
+		iw_hub_conn_init(&conns[i].hc, h, 0);
+	}
+	return h;
+}
+
+static void drop_all(void)
+{
+	for (int i = 0; i < N_CONNS; i++) {
+		for (unsigned int k = 0; k < conns[i].n; k++)
+			free(conns[i].msgs[k]);
+		conns[i].n = conns[i].head = 0;
+	}
+}
+
+/* Pop the next message sent to conn i, parsed. */
+static json_t *next(int i)
+{
+	struct fake *f = &conns[i];
+	if (f->head >= f->n)
+		fail_msg("conn %d: no message", i);
+	json_t *o = json_loads(f->msgs[f->head++], 0, NULL);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	if (!s)
+		fail_msg("field %s missing", k);
+	return s;
+}
+
+static void expect_type(int i, const char *type)
+{
+	json_t *o = next(i);
+	assert_string_equal(str(o, "type"), type);
+	json_decref(o);
+}
+
+static void expect_err(int i, const char *code)
+{
+	json_t *o = next(i);
+	assert_string_equal(str(o, "type"), "error");
+	assert_string_equal(str(o, "code"), code);
+	assert_true(strlen(str(o, "message")) > 0);
+	json_decref(o);
+}
+
+static void none(int i)
+{
+	assert_int_equal(conns[i].head, conns[i].n);
+}
+
+static void rx(struct iw_hub *h, int i, const char *txt, uint64_t now)
+{
+	iw_hub_receive(h, &conns[i].hc, txt, strlen(txt), now);
+}
+
+/* Join conn i to room; returns its id (static storage per conn). */
+static const char *join(struct iw_hub *h, int i, const char *room)
+{
+	static char ids[N_CONNS][IW_ROOM_ID_MAX + 1];
+	char buf[128];
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"%s\"}", room);
+	rx(h, i, buf, 0);
+	json_t *w = next(i);
+	assert_string_equal(str(w, "type"), "welcome");
+	snprintf(ids[i], sizeof(ids[i]), "%s", str(w, "peer"));
+	json_decref(w);
+	return ids[i];
+}
+
+static void test_welcome_and_presence(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(4, 100, 100);
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"alice\"}", 0);
+	json_t *w = next(0);
+	assert_string_equal(str(w, "peer"), "alice");
+	assert_int_equal(json_array_size(json_object_get(w, "peers")), 0);
+	json_t *ice = json_object_get(w, "iceServers");
+	assert_int_equal(json_array_size(ice), 2);
+	json_t *turn = json_array_get(ice, 1);
+	const char *user = str(turn, "username");
+	const char *cred = str(turn, "credential");
+	/* the credential is the TURN REST password of that username under the secret */
+	char want[IW_CRED_REST_PASS_LEN + 1];
+	iw_cred_rest_password(want, "s3cret", 6, user, strlen(user));
+	assert_string_equal(cred, want);
+	assert_non_null(strstr(user, ":alice"));
+	json_decref(w);
+
+	const char *b = join(h, 1, "r");
+	json_t *pj = next(0);
+	assert_string_equal(str(pj, "type"), "peer-joined");
+	assert_string_equal(str(pj, "peer"), b);
+	json_decref(pj);
+	none(1);
+	iw_hub_destroy(h);
+	drop_all();
+}
+
+static void test_forward_order_and_from(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(4, 1000, 100);
+	const char *a = join(h, 0, "r");
+	const char *b = join(h, 1, "r");
+	join(h, 2, "r");
+	drop_all();
+	char buf[256];
+	for (int k = 0; k < 50; k++) {
+		snprintf(buf, sizeof(buf),
+			 "{\"type\":\"offer\",\"to\":\"%s\",\"from\":\"evil\",\"sdp\":\"#%d\"}", b, k);
+		rx(h, 0, buf, 1);
+	}
+	for (int k = 0; k < 50; k++) {
+		json_t *o = next(1);
+		snprintf(buf, sizeof(buf), "#%d", k);
+		assert_string_equal(str(o, "sdp"), buf);
+		assert_string_equal(str(o, "from"), a);
+		json_decref(o);
+	}
+	none(0); /* no echo */
+	none(2); /* only the addressee */
+	iw_hub_destroy(h);
+	drop_all();
+}
+
+static void test_every_error(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(2, 1000, 1000);
+	rx(h, 0, "nope", 0);
+	expect_err(0, "bad-json");
+	rx(h, 0, "[]", 0);
+	expect_err(0, "not-object");
+	rx(h, 0, "{\"type\":\"x\"}", 0);
+	expect_err(0, "unknown-type");
+	rx(h, 0, "{\"type\":\"offer\",\"sdp\":\"s\"}", 0);
+	expect_err(0, "bad-field");
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"s\"}", 0);
+	expect_err(0, "not-joined");
+	rx(h, 0, "{\"type\":\"leave\"}", 0);
+	expect_err(0, "not-joined");
+	join(h, 0, "r");
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"r\"}", 0);
+	expect_err(0, "already-joined");
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"ghost\",\"sdp\":\"s\",\"id\":3}", 0);
+	json_t *e = next(0);
+	assert_string_equal(str(e, "code"), "unknown-peer");
+	assert_int_equal(json_integer_value(json_object_get(e, "ref")), 3);
+	json_decref(e);
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
+	expect_type(1, "welcome");
+	expect_type(0, "peer-joined");
+	rx(h, 2, "{\"type\":\"join\",\"room\":\"r\"}", 0);
+	expect_err(2, "room-full");
+	rx(h, 3, "{\"type\":\"join\",\"room\":\"r2\",\"peer\":\"bob\"}", 0);
+	expect_type(3, "welcome");
+	rx(h, 4, "{\"type\":\"join\",\"room\":\"r3\"}", 0);
+	expect_err(4, "too-many-rooms");
+	iw_hub_destroy(h);
+	drop_all();
+
+	h = mk(4, 1000, 1000);
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
+	expect_type(0, "welcome");
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
+	expect_err(1, "peer-id-taken");
+	/* a token that names another room */
+	conns[2].hc.has_claims = true;
+	strcpy(conns[2].hc.claim_room, "other");
+	rx(h, 2, "{\"type\":\"join\",\"room\":\"r\"}", 0);
+	expect_err(2, "unauthorized");
+	/* a token naming room and peer forces that peer id */
+	conns[3].hc.has_claims = true;
+	strcpy(conns[3].hc.claim_room, "r");
+	strcpy(conns[3].hc.claim_peer, "carol");
+	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"mallory\"}", 0);
+	expect_err(3, "unauthorized");
+	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\"}", 0);
+	json_t *w = next(3);
+	assert_string_equal(str(w, "peer"), "carol");
+	json_decref(w);
+	iw_hub_reject(h, &conns[0].hc, IW_ERR_TOO_LARGE, "message over the size limit", 0);
+	expect_type(0, "peer-joined");
+	expect_err(0, "too-large");
+	assert_int_equal(iw_hub_stats(h)->errors[IW_ERR_UNAUTHORIZED], 2);
+	iw_hub_destroy(h);
+	drop_all();
+}
+
+static void test_rate_limit_and_abuse(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(4, 5, 3); /* 5 msg/s, burst 5, close after 3 errors */
+	for (int k = 0; k < 5; k++)
+		rx(h, 0, "{\"type\":\"ping\"}", 1000);
+	for (int k = 0; k < 5; k++)
+		expect_type(0, "pong");
+	rx(h, 0, "{\"type\":\"ping\"}", 1000);
+	expect_err(0, "rate-limited");
+	/* a second later the bucket has refilled */
+	rx(h, 0, "{\"type\":\"ping\"}", 2000);
+	expect_type(0, "pong");
+	assert_int_equal(conns[0].close_code, 0);
+	/* sustained abuse: the fourth error within 10 s closes with 1008 */
+	for (int k = 0; k < 4; k++)
+		rx(h, 1, "junk", 3000 + (uint64_t)k * 300);
+	assert_int_equal(conns[1].close_code, IW_CLOSE_POLICY);
+	unsigned int n = conns[1].n;
+	rx(h, 1, "{\"type\":\"ping\"}", 5000); /* ignored once closing */
+	assert_int_equal(conns[1].n, n);
+	iw_hub_destroy(h);
+	drop_all();
+}
+
+static void test_resume_and_expiry(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(4, 1000, 100);
+	char buf[256], tok[IW_ROOM_RESUME_LEN + 1];
+	join(h, 0, "r");
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
+	json_t *w = next(1);
+	snprintf(tok, sizeof(tok), "%s", str(w, "resume"));
+	json_decref(w);
+	drop_all();
+	/* an abnormal drop: bob keeps his id during the grace period; no peer-left yet */
+	iw_hub_conn_gone(h, &conns[1].hc, false, 10000);
+	iw_hub_tick(h, 10500);
+	none(0);
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"bob\",\"sdp\":\"s\"}", 10500);
+	expect_err(0, "unknown-peer"); /* reconnecting */
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\",\"resume\":\"%s\"}",
+		 tok);
+	rx(h, 2, buf, 10600);
+	w = next(2);
+	assert_string_equal(str(w, "peer"), "bob");
+	assert_true(json_is_true(json_object_get(w, "resumed")));
+	json_decref(w);
+	none(0); /* the room never saw bob leave */
+	/* a second drop, no resume: peer-left after grace */
+	iw_hub_conn_gone(h, &conns[2].hc, false, 20000);
+	iw_hub_tick(h, 20999);
+	none(0);
+	iw_hub_tick(h, 21000);
+	json_t *pl = next(0);
+	assert_string_equal(str(pl, "type"), "peer-left");
+	assert_string_equal(str(pl, "peer"), "bob");
+	json_decref(pl);
+	assert_int_equal(iw_hub_stats(h)->expired, 1);
+	/* a deliberate close: peer-left at once */
+	join(h, 3, "r");
+	expect_type(0, "peer-joined");
+	iw_hub_conn_gone(h, &conns[3].hc, true, 22000);
+	expect_type(0, "peer-left");
+	iw_hub_destroy(h);
+	drop_all();
+}
+
+static void test_takeover_closes_old(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(4, 1000, 100);
+	char buf[256];
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"dana\"}", 0);
+	json_t *w = next(0);
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"dana\",\"resume\":\"%s\"}",
+		 str(w, "resume"));
+	json_decref(w);
+	rx(h, 1, buf, 1);
+	expect_type(1, "welcome");
+	assert_int_equal(conns[0].close_code, IW_CLOSE_REPLACED);
+	assert_null(conns[0].hc.peer);
+	/* the replaced connection going away does not remove the resumed peer */
+	iw_hub_conn_gone(h, &conns[0].hc, true, 2);
+	assert_int_equal(iw_room_set_n_peers(iw_hub_rooms(h)), 1);
+	iw_hub_destroy(h);
+	drop_all();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_welcome_and_presence),
+		cmocka_unit_test(test_forward_order_and_from),
+		cmocka_unit_test(test_every_error),
+		cmocka_unit_test(test_rate_limit_and_abuse),
+		cmocka_unit_test(test_resume_and_expiry),
+		cmocka_unit_test(test_takeover_closes_old),
+	};
+	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
+}
