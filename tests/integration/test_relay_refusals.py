@@ -1,0 +1,241 @@
+"""Refusals on the wire: each request the relay must turn down gets the exact error code
+(and attributes) the RFCs name, and a refusal leaves no state behind.
+
+RFC 8489 §9.2 (401, 438), RFC 8656 §7.2 (437, 440, 442, 486), §9/§11 (403, 400 for channel
+numbers), RFC 8489 §6.3.1 (420 with UNKNOWN-ATTRIBUTES). The peer table checks the default
+peer policy of a relay started without --allow-loopback-peers: special-purpose ranges,
+including IPv4 addresses hidden in IPv6 forms, are refused with 403; documentation
+addresses stand for public peers and get their permission. Only CreatePermission is sent
+for them: no data ever goes to a non-loopback address.
+"""
+
+import os
+import re
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwtest as t  # noqa: E402
+
+# (peer, range the refusal should name). IPv4 peers go through an IPv4 allocation, IPv6
+# peers through an IPv6 one, so the refusal is about the range, not the family (443).
+REFUSED = [
+    ("127.0.0.1", "127.0.0.0/8"),
+    ("127.255.255.254", "127.0.0.0/8"),
+    ("0.0.0.0", "0.0.0.0/8"),
+    ("0.1.2.3", "0.0.0.0/8"),
+    ("10.0.0.1", "10.0.0.0/8"),
+    ("10.255.255.254", "10.0.0.0/8"),
+    ("172.16.0.1", "172.16.0.0/12"),
+    ("172.31.255.254", "172.16.0.0/12"),
+    ("192.168.1.1", "192.168.0.0/16"),
+    ("100.64.0.1", "100.64.0.0/10"),
+    ("100.127.255.254", "100.64.0.0/10"),
+    ("169.254.169.254", "169.254.0.0/16"),
+    ("169.254.0.1", "169.254.0.0/16"),
+    ("224.0.0.1", "224.0.0.0/4"),
+    ("239.255.255.250", "224.0.0.0/4"),
+    ("255.255.255.255", "255.255.255.255"),
+    ("198.18.0.1", "198.18.0.0/15"),
+    ("198.19.255.254", "198.18.0.0/15"),
+    ("240.0.0.1", "240.0.0.0/4"),
+    ("192.0.0.1", "192.0.0.0/24"),
+    ("::1", "::1"),
+    ("::", "::"),
+    ("fe80::1", "fe80::/10"),
+    ("febf::1", "fe80::/10"),
+    ("fc00::1", "fc00::/7"),
+    ("fd12:3456::1", "fc00::/7"),
+    ("ff02::1", "ff00::/8"),
+    ("ff05::1:3", "ff00::/8"),
+    ("fec0::1", "fec0::/10"),
+    # IPv4 inside IPv6: mapped, compatible, 6to4, NAT64, Teredo (client address inverted).
+    ("::ffff:127.0.0.1", "127.0.0.0/8"),
+    ("::ffff:169.254.169.254", "169.254.0.0/16"),
+    ("::ffff:10.0.0.1", "10.0.0.0/8"),
+    ("::127.0.0.1", "127.0.0.0/8"),
+    ("2002:7f00:1::1", "127.0.0.0/8"),
+    ("2002:a9fe:a9fe::1", "169.254.0.0/16"),
+    ("64:ff9b::a9fe:a9fe", "169.254.0.0/16"),
+    ("64:ff9b::7f00:1", "127.0.0.0/8"),
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "10.0.0.0/8"),  # Teredo, client 10.0.0.1
+]
+ALLOWED = ["203.0.113.1", "198.51.100.7", "192.0.2.33", "2001:db8::1", "2001:db8:ffff::2"]
+
+# coturn refuses only some of these by default (loopback without --allow-loopback-peers,
+# multicast/broadcast-like forms vary by version); iceway refuses all of them by design.
+COTURN_REFUSES = {"127.0.0.1", "127.255.255.254", "::1", "0.0.0.0", "::"}
+
+
+def ok(m):
+    return m is not None and m.cls == t.CLASS_SUCCESS
+
+
+def show(m):
+    return repr(m) if m is not None else "no response"
+
+
+def expect_error(c, m, code, what):
+    return c.check(m is not None and m.cls == t.CLASS_ERROR and m.code == code,
+                   "%s -> %d" % (what, code), show(m))
+
+
+def auth_refusals(c):
+    srv = t.Server(extra=["--stale-nonce=1"]).start()
+
+    # Wrong password: 401 after the challenge, and no allocation was made (a correct
+    # Allocate from the same 5-tuple then succeeds instead of getting 437).
+    cl = t.Client(srv, password="wrong")
+    m = cl.allocate()
+    expect_error(c, m, 401, "Allocate with a wrong password")
+    c.check(m is not None and m.has(t.ATTR_NONCE) and m.has(t.ATTR_REALM),
+            "401 carries REALM and NONCE", show(m))
+    cl.set_credentials(t.USER, t.PASSWORD)
+    m = cl.allocate()
+    c.check(ok(m) and cl.relayed is not None,
+            "correct Allocate on the same 5-tuple succeeds (the 401 left nothing)", show(m))
+    c.check(ok(m) and m.integrity_ok(cl.key), "success response has a valid MESSAGE-INTEGRITY",
+            show(m))
+
+    # Unknown user.
+    cu = t.Client(srv, user="mallory", password="x")
+    expect_error(c, cu.allocate(), 401, "Allocate for an unknown user")
+
+    # 437: a second Allocate on the same 5-tuple (new transaction id), and a Refresh or a
+    # CreatePermission without any allocation.
+    expect_error(c, cl.allocate(), 437, "second Allocate on an allocated 5-tuple")
+    cn = t.Client(srv)
+    cn.binding()
+    expect_error(c, cn.refresh(), 437, "Refresh without an allocation")
+    if t.is_coturn():
+        c.skip("CreatePermission without an allocation -> 437", "coturn answers 400")
+    else:
+        expect_error(c, cn.create_permission("127.0.0.1"), 437,
+                     "CreatePermission without an allocation")
+
+    # 442: TCP relaying is not offered over UDP here.
+    expect_error(c, t.Client(srv).allocate(transport=t.PROTO_TCP), 442,
+                 "Allocate with REQUESTED-TRANSPORT TCP")
+    # 440: no IPv6 relay address configured.
+    expect_error(c, t.Client(srv).allocate(family=t.FAMILY_V6), 440,
+                 "Allocate with REQUESTED-ADDRESS-FAMILY IPv6 and no IPv6 relay address")
+
+    # 400: channel numbers outside 0x4000-0x4FFF (RFC 8656 §12). coturn still follows RFC
+    # 5766's 0x4000-0x7FFF, so 0x5000 is checked for iceway only.
+    peer = ("127.0.0.1", t.free_udp_port())
+    expect_error(c, cl.channel_bind(0x3FFF, *peer), 400, "ChannelBind to channel 0x3FFF")
+    if not t.is_coturn():
+        expect_error(c, cl.channel_bind(0x5000, *peer), 400, "ChannelBind to channel 0x5000")
+    m = cl.channel_bind(0x4000, *peer)
+    c.check(ok(m), "ChannelBind to channel 0x4000 succeeds", show(m))
+    # The same channel to another peer is a 400 (RFC 8656 §11.2).
+    expect_error(c, cl.channel_bind(0x4000, "127.0.0.1", peer[1] + 1 if peer[1] < 65535 else 1),
+                 400, "ChannelBind of a bound channel to another peer")
+
+    # 420: an unknown comprehension-required attribute in a Binding request.
+    cb = t.Client(srv)
+    m = cb.request(t.METHOD_BINDING, [(0x7F31, b"abcd")], auth=False)
+    expect_error(c, m, 420, "Binding with unknown comprehension-required attribute 0x7F31")
+    c.check(m is not None and 0x7F31 in m.unknown_attributes(),
+            "420 lists 0x7F31 in UNKNOWN-ATTRIBUTES",
+            show(m) + " unknown=%s" % (m.unknown_attributes() if m else None))
+    # A comprehension-optional unknown attribute is ignored.
+    m = cb.request(t.METHOD_BINDING, [(0xC0DE, b"abcd")], auth=False)
+    c.check(ok(m), "Binding with unknown comprehension-optional attribute 0xC0DE succeeds",
+            show(m))
+
+    # 438: the nonce goes stale after --stale-nonce 1. Poll with the old nonce (bounded)
+    # until the server calls it stale, and the 438 carries a fresh NONCE.
+    old_nonce = cl.nonce
+    deadline = time.monotonic() + 15 * t.SLOW
+    m = None
+    while time.monotonic() < deadline:
+        cl.nonce = old_nonce
+        m = cl.request(t.METHOD_REFRESH, [(t.ATTR_LIFETIME, struct.pack("!I", 600))],
+                       retry_auth=False)
+        if m is None or m.cls == t.CLASS_ERROR:
+            break
+        time.sleep(0.5)
+    expect_error(c, m, 438, "Refresh with a nonce older than --stale-nonce")
+    c.check(m is not None and m.has(t.ATTR_NONCE) and m.get(t.ATTR_NONCE) != old_nonce,
+            "438 carries a new NONCE", show(m))
+    m = cl.refresh(600)
+    c.check(ok(m), "Refresh with the new nonce succeeds", show(m))
+
+    # 486: --user-quota 1, a second allocation for the same user from another port.
+    q = t.Server(extra=["--user-quota", "1"]).start()
+    a = t.Client(q)
+    c.check(ok(a.allocate()), "first allocation under --user-quota 1 succeeds")
+    expect_error(c, t.Client(q).allocate(), 486,
+                 "second allocation for the same user under --user-quota 1")
+    m = a.refresh(0)
+    c.check(ok(m), "Refresh with LIFETIME 0 deletes the allocation", show(m))
+    # The quota is released when the allocation is gone; poll (bounded), a 486 leaves nothing.
+    b = t.Client(q)
+    deadline = time.monotonic() + 10 * t.SLOW
+    while True:
+        m = b.allocate()
+        if ok(m) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    c.check(ok(m), "after the deletion the quota allows a new allocation", show(m))
+
+    # REST API credentials.
+    r = t.Server(auth="rest").start()
+    name, pw = t.rest_credentials(t.REST_SECRET, "bob", ttl=600)
+    m = t.Client(r, user=name, password=pw).allocate()
+    c.check(ok(m), "Allocate with a valid REST credential succeeds", show(m))
+    name, pw = t.rest_credentials(t.REST_SECRET, "bob", expiry=int(time.time()) - 60)
+    expect_error(c, t.Client(r, user=name, password=pw).allocate(), 401,
+                 "Allocate with an expired REST username")
+    name, _ = t.rest_credentials(t.REST_SECRET, "bob", ttl=600)
+    _, pw = t.rest_credentials("another-secret", "bob", ttl=600)
+    expect_error(c, t.Client(r, user=name, password=pw).allocate(), 401,
+                 "Allocate with a REST password from another secret")
+    for s in (srv, q, r):
+        c.check(s.alive(), "server %d alive after the refusals" % s.port)
+
+
+def peer_policy(c):
+    srv = t.Server(loopback_peers=False, relay=["127.0.0.1", "::1"]).start()
+    c4 = t.Client(srv)
+    c6 = t.Client(srv)
+    m4, m6 = c4.allocate(), c6.allocate(family=t.FAMILY_V6)
+    c.check(ok(m4), "IPv4 allocation", show(m4))
+    c.check(ok(m6), "IPv6 allocation", show(m6))
+    refused = 0
+    for ip, rng in REFUSED:
+        cl = c6 if ":" in ip else c4
+        m = cl.create_permission(ip)
+        if t.is_coturn() and ip not in COTURN_REFUSES:
+            print("info %-40s coturn answers %s" % (ip, show(m)))
+            continue
+        if expect_error(c, m, 403, "CreatePermission %s" % ip):
+            refused += 1
+        if not t.is_coturn() and m is not None and m.code == 403:
+            reason = m.error[1]
+            # The option that would allow it: --allow-loopback-peers or --allowed-peer-ip.
+            c.check(rng in reason and re.search(r"allow(-loopback-peers|ed-peer-ip)", reason),
+                    "403 reason for %s names %s and the option" % (ip, rng), repr(reason))
+    for ip in ALLOWED:
+        cl = c6 if ":" in ip else c4
+        m = cl.create_permission(ip)
+        c.check(ok(m), "CreatePermission %s (documentation range, public) succeeds" % ip,
+                show(m))
+    # A family mismatch is 443 (RFC 8656 §9.1), not a policy refusal.
+    m = c4.create_permission("2001:db8::1")
+    expect_error(c, m, 443, "IPv6 peer on an IPv4 allocation")
+    print("  %d peer addresses refused with 403" % refused)
+    c.check(srv.alive(), "server alive after the peer table")
+
+
+def body(c):
+    auth_refusals(c)
+    peer_policy(c)
+    if t.SANITIZED:
+        for s in t._servers:
+            c.check(not s.sanitizer_report(), "no sanitizer report in %s" % s.log_path)
+
+
+t.run("test_relay_refusals", body)

@@ -1,0 +1,160 @@
+"""Relayed traffic from coturn's load generator turnutils_uclient through the relay to
+turnutils_peer (a UDP echo peer), in each relaying mode uclient has, then uclient's negative
+modes, after which the relay must still answer and still relay without loss.
+
+uclient flags (from its usage text): channels are the default; -s uses Send/Data
+indications instead; -y connects client to client (no peer); -c drops the second (RTCP)
+allocation per client; -x asks for an IPv6 relay address; -Z asks for a dual (IPv4 + IPv6)
+allocation; -W uses the TURN REST API secret; -N/-R are its negative and negative-protocol
+tests; -O is its "DOS attack mode" (connect quickly and leave).
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwtest  # noqa: E402
+
+CLIENTS, MESSAGES, LENGTH = 50, 1000, 120
+# uclient's per-session packet interval in ms (-z). 0 is unpaced, as specified; a heavily
+# shared machine may set a small pace, which changes the offered load, not the assertions.
+INTERVAL = int(os.environ.get("IW_UCLIENT_INTERVAL", "0"))
+# uclient picks channel numbers from RFC 5766's 0x4000-0x7FFF; iceway follows RFC 8656
+# (0x4000-0x4FFF) unless told to accept the old range.
+EXTRA = [] if iwtest.is_coturn() else ["--allow-rfc5766-channels"]
+RUN_TIMEOUT = 150 * iwtest.SLOW
+
+_peers = []
+
+
+def start_peer(ip):
+    port = iwtest.free_udp_port(ip)
+    p = subprocess.Popen(["turnutils_peer", "-L", ip, "-p", str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _peers.append(p)
+    return port
+
+
+def stop_peers():
+    for p in _peers:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def uclient(server, args, timeout=RUN_TIMEOUT):
+    """Run uclient; returns (stats dict or None, output text). The stats include the
+    receive-buffer drops seen during the run on the server's, the echo peers' and uclient's
+    own sockets, so lost datagrams can be attributed."""
+    cmd = ["turnutils_uclient", "-p", str(server.port)] + args + [server.host]
+    print("  $ " + " ".join(cmd))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    pids = {"server": server.pid, "uclient": p.pid}
+    pids.update(("peer%d" % i, q.pid) for i, q in enumerate(_peers) if q.poll() is None)
+    sampler = iwtest.DropSampler(pids)
+    try:
+        raw, _ = p.communicate(timeout=timeout)
+        out = raw.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raw, _ = p.communicate()
+        sampler.finish()
+        return None, raw.decode("utf-8", "replace") + "\n(timed out)"
+    d = sampler.finish()
+    sent = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$", out, re.M)
+    lost = re.search(r"Total lost packets (\d+) \(([0-9.]+)%\)", out)
+    if not sent or not lost:
+        return None, out
+    return {"sent": int(sent[-1][0]), "recv": int(sent[-1][1]), "lost": int(lost.group(1)),
+            "loss_pct": float(lost.group(2)), "rc": p.returncode,
+            "drops_server": d.pop("server"), "drops_client": d.pop("uclient"),
+            "drops_peers": sum(d.values())}, out
+
+
+def assert_clean_run(c, srv, name, args, expect_msgs):
+    cpu0 = srv.cpu_seconds()
+    st, out = uclient(srv, args)
+    cpu = srv.cpu_seconds() - cpu0
+    if st is None:
+        c.check(False, "%s: uclient finished with statistics" % name, out[-1500:])
+        return
+    print("  %s: receive-buffer drops during the run: server %d, echo peers %d, uclient %d" %
+          (name, st["drops_server"], st["drops_peers"], st["drops_client"]))
+    print("  %s: sent %d, received %d, lost %d (%.4f%%), server CPU %.2f s (%.2f us per "
+          "relayed datagram)" % (name, st["sent"], st["recv"], st["lost"], st["loss_pct"], cpu,
+                                 1e6 * cpu / max(1, st["sent"] + st["recv"])))
+    c.check(st["sent"] == expect_msgs, "%s: %d messages sent" % (name, expect_msgs),
+            "sent %d" % st["sent"])
+    c.check(st["recv"] == st["sent"] and st["recv"] > 0, "%s: every message came back" % name,
+            "received %d of %d" % (st["recv"], st["sent"]))
+    c.check(st["lost"] == 0, "%s: 0 %% loss" % name,
+            "lost %d (%.4f%%); receive-buffer overflows: server %d, uclient %d, echo peers %d"
+            % (st["lost"], st["loss_pct"], st["drops_server"], st["drops_client"],
+               st["drops_peers"]))
+
+
+def body(c):
+    base = ["-m", str(CLIENTS), "-n", str(MESSAGES), "-l", str(LENGTH), "-z", str(INTERVAL)]
+    total = CLIENTS * MESSAGES
+    srv = iwtest.Server(relay=["127.0.0.1", "::1"], nports=1500, extra=EXTRA).start()
+    print("server: %s pid %d port %d relay ports %d-%d" %
+          (srv.kind, srv.pid, srv.port, srv.min_port, srv.max_port))
+    p4 = start_peer("127.0.0.1")
+    p6 = start_peer("::1")
+    user = ["-u", iwtest.USER, "-w", iwtest.PASSWORD]
+    to4 = ["-e", "127.0.0.1", "-r", str(p4)]
+    modes = [
+        ("channels, static user", base + ["-c"] + to4 + user, total),
+        ("channels with RTCP allocations", base + to4 + user, total),
+        ("send indications", base + ["-c", "-s"] + to4 + user, total),
+        ("client to client", base + ["-c", "-y"] + user, total),
+        ("IPv6 relay to ::1 peer", base + ["-c", "-x", "-e", "::1", "-r", str(p6)] + user,
+         total),
+        ("dual allocation", base + ["-Z"] + to4 + user, total),
+    ]
+    t0 = time.monotonic()
+    for name, args, expect in modes:
+        assert_clean_run(c, srv, name, args, expect)
+    c.check(srv.alive(), "server alive after the relaying modes")
+
+    rest = iwtest.Server(auth="rest", extra=EXTRA).start()
+    print("REST server: %s pid %d port %d" % (rest.kind, rest.pid, rest.port))
+    assert_clean_run(c, rest, "REST secret", base + ["-c", "-W", iwtest.REST_SECRET, "-u",
+                                                     "bob"] + to4, total)
+    rest.stop()
+
+    # uclient's negative modes: small runs, bounded; their own verdict does not matter, the
+    # relay's health afterwards does.
+    for flag, what in (("-N", "negative tests"), ("-R", "negative protocol tests"),
+                       ("-O", "DOS mode")):
+        st, out = uclient(srv, ["-m", "10", "-n", "50", "-l", "120", "-z", "0", flag] + to4 +
+                          user, timeout=20 * iwtest.SLOW)  # -R never ends by itself
+        print("  %s (%s) finished%s" % (flag, what, "" if st else " without statistics"))
+        c.check(srv.alive(), "server alive after uclient %s (%s)" % (flag, what))
+        c.check(iwtest.binding_ok(srv.host, srv.port, 2.0 * iwtest.SLOW),
+                "server answers a Binding after uclient %s" % flag)
+    assert_clean_run(c, srv, "channels after the negative modes", base + ["-c"] + to4 + user,
+                     total)
+    print("  relaying matrix took %.0f s" % (time.monotonic() - t0))
+    stop_peers()
+    c.check(srv.alive(), "server alive at the end")
+    if iwtest.SANITIZED:
+        c.check(not srv.sanitizer_report(), "no sanitizer report in the log",
+                "; ".join(srv.sanitizer_report()[:3]))
+    status = srv.stop()
+    if srv.kind == "iceway":
+        c.check(status == 0, "server exits 0 on SIGTERM", "status %s" % status)
+
+
+try:
+    iwtest.run("test_relay_uclient", body)
+finally:
+    stop_peers()
