@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Relay benchmark: the same load against iceway-relay, coturn and a null forwarder, in one run.
+
+Prints a table and the ratios iceway/coturn and iceway/null, and (unless --smoke) writes
+bench/RESULTS.md. The relay is pinned to core 0 and the load generator to core 1 (taskset).
+CPU per relayed datagram = server utime+stime over the run / (2 x echoed datagrams): each echo
+is one client->peer and one peer->client forward.
+"""
+import argparse, json, os, platform, shutil, signal, socket, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+USER, PASS, REALM = "bench", "bench-pass", "bench"
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stun_ready(port, deadline=15.0):
+    """Wait until something answers a STUN Binding on 127.0.0.1:port."""
+    req = bytes.fromhex("000100002112a442") + os.urandom(12)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.2)
+    end = time.time() + deadline
+    try:
+        while time.time() < end:
+            s.sendto(req, ("127.0.0.1", port))
+            try:
+                s.recvfrom(2048)
+                return True
+            except socket.timeout:
+                pass
+        return False
+    finally:
+        s.close()
+
+
+class Server:
+    def __init__(self, name, argv, port, ready="stun", cores="0"):
+        self.name, self.port = name, port
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+        pin = ["taskset", "-c", cores] if cores else []
+        self.proc = subprocess.Popen(pin + argv, stdout=self.log, stderr=subprocess.STDOUT)
+        ok = stun_ready(port) if ready == "stun" else self._wait_line(ready)
+        if not ok or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"{name} did not start; log: {self.log.name}")
+
+    def _wait_line(self, text, deadline=10.0):
+        end = time.time() + deadline
+        while time.time() < end:
+            with open(self.log.name) as f:
+                if text in f.read():
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        os.unlink(self.log.name)
+
+
+def servers(args, threads):
+    """(name, factory) for each relay under test, same options where they share names."""
+    lo, hi = 50000, 65000
+    common = ["--listening-ip", "127.0.0.1", "--min-port", str(lo), "--max-port", str(hi),
+              "--realm", REALM, "--lt-cred-mech", "--user", f"{USER}:{PASS}", "--allow-loopback-peers"]
+    out = []
+    if os.path.exists(args.relay):
+        def iceway(port, cores):
+            # coturn's uclient binds channels in the RFC 5766 range (up to 0x7FFF), which
+            # RFC 8656 reserves; coturn accepts them, iceway only when told to
+            argv = [args.relay, "-n", "--listening-port", str(port), "--allow-rfc5766-channels"] + common
+            if threads > 1:
+                argv += ["--relay-threads", str(threads)]
+            return Server("iceway", argv, port, cores=cores)
+        out.append(("iceway", iceway))
+    if shutil.which("turnserver"):
+        def coturn(port, cores):
+            argv = ["turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout",
+                    "--listening-port", str(port), "--relay-threads", str(threads),
+                    "--total-quota", "0", "--user-quota", "0"] + common
+            return Server("coturn", argv, port, cores=cores)
+        out.append(("coturn", coturn))
+    if os.path.exists(args.nullfwd):
+        out.append(("null", None))  # started by measure_null with its own echo peer
+    return out
+
+
+def loadgen(args, port, rate, duration, flows, extra=(), cores="1"):
+    pin = ["taskset", "-c", cores] if cores else []
+    argv = pin + [args.loadgen, "--server", f"127.0.0.1:{port}", "--flows", str(flows), "--rate",
+                  str(rate), "--duration", str(duration), "--size", str(args.size)] + list(extra)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
+    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
+    res = json.loads(line)
+    res["exit"] = r.returncode
+    if r.returncode != 0:
+        res["stderr"] = r.stderr[-500:]
+    return res
+
+
+def measure_rate(args, name, factory, rate, cores_srv, cores_gen):
+    """One run at one offered rate: loss, latency, server CPU per relayed datagram."""
+    if name == "null":
+        return measure_null(args, rate, cores_srv, cores_gen)
+    port = free_port()
+    srv = factory(port, cores_srv)
+    try:
+        before = cpu_ticks(srv.proc.pid)
+        res = loadgen(args, port, rate, args.duration, args.flows, ["--user", USER, "--pass", PASS],
+                      cores=cores_gen)
+        after = cpu_ticks(srv.proc.pid)
+    finally:
+        srv.stop()
+    res["cpu_s"] = (after - before) / CLK_TCK
+    fw = 2 * res.get("received", 0)
+    res["cpu_ns_per_dgram"] = res["cpu_s"] * 1e9 / fw if fw else float("nan")
+    return res
+
+
+def measure_null(args, rate, cores_srv, cores_gen):
+    # nullfwd forwards to a fixed echo address, so the echo peer runs as its own process
+    # (the same batched echo loop the load generator uses for TURN runs).
+    port = free_port()
+    echo_port = free_port()
+    echo = subprocess.Popen(["taskset", "-c", cores_gen, args.loadgen, "--echo-only", f"127.0.0.1:{echo_port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = Server("null", ["taskset", "-c", cores_srv, args.nullfwd, f"127.0.0.1:{port}",
+                          f"127.0.0.1:{echo_port}", str(args.flows)], port, ready="ready", cores=None)
+    try:
+        before = cpu_ticks(srv.proc.pid)
+        res = loadgen(args, port, rate, args.duration, args.flows, ["--null"], cores=cores_gen)
+        after = cpu_ticks(srv.proc.pid)
+    finally:
+        srv.stop()
+        echo.terminate()
+        echo.wait()
+    res["cpu_s"] = (after - before) / CLK_TCK
+    fw = 2 * res.get("received", 0)
+    res["cpu_ns_per_dgram"] = res["cpu_s"] * 1e9 / fw if fw else float("nan")
+    return res
+
+
+def measure_setup_and_memory(args, name, factory, n):
+    """Allocation setup rate and resident memory per allocation with n allocations held."""
+    if name == "null":
+        return None
+    port = free_port()
+    srv = factory(port, "0")
+    try:
+        rss0 = rss_kib(srv.proc.pid)
+        gen = subprocess.Popen(["taskset", "-c", "1", args.loadgen, "--server", f"127.0.0.1:{port}",
+                                "--flows", str(n), "--hold", "--user", USER, "--pass", PASS],
+                               stdout=subprocess.PIPE, text=True)
+        line = gen.stdout.readline()
+        res = json.loads(line) if line.strip() else {"ready": 0, "setup_s": 0}
+        time.sleep(0.5)
+        rss1 = rss_kib(srv.proc.pid)
+        gen.send_signal(signal.SIGTERM)
+        gen.wait(30)
+    finally:
+        srv.stop()
+    ready = res.get("ready", 0)
+    return {"allocs": ready, "allocs_per_s": ready / res["setup_s"] if res.get("setup_s") else 0,
+            "rss_kib_per_alloc": (rss1 - rss0) / ready if ready else float("nan"),
+            "rss_before_kib": rss0, "rss_after_kib": rss1}
+
+
+def uclient_standard(args, name, factory):
+    """coturn's own load generator at its standard load, as a load nobody here wrote."""
+    if name == "null" or not shutil.which("turnutils_uclient"):
+        return None
+    port, peer_port = free_port(), free_port()
+    peer = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(peer_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = factory(port, "0")
+    try:
+        before = cpu_ticks(srv.proc.pid)
+        m, n = (50, 1000) if not args.smoke else (5, 50)
+        r = subprocess.run(["taskset", "-c", "1", "turnutils_uclient", "-m", str(m), "-n", str(n), "-l", "120",
+                            "-z", "0", "-e", "127.0.0.1", "-r", str(peer_port), "-u", USER, "-w", PASS,
+                            "-p", str(port), "127.0.0.1"], capture_output=True, text=True, timeout=300)
+        after = cpu_ticks(srv.proc.pid)
+    finally:
+        srv.stop()
+        peer.terminate()
+        peer.wait()
+    loss = None
+    for line in r.stdout.splitlines() + r.stderr.splitlines():
+        if "Total lost packets" in line:
+            # "... Total lost packets 0 (0.000000%), ..."
+            try:
+                loss = float(line.split("(")[1].split("%")[0])
+            except (IndexError, ValueError):
+                pass
+    sent = m * n
+    return {"loss_pct": loss, "cpu_s": (after - before) / CLK_TCK,
+            "cpu_ns_per_dgram": (after - before) / CLK_TCK * 1e9 / (2 * sent)}
+
+
+def fmt(v, spec="{:.0f}"):
+    if v is None or (isinstance(v, float) and v != v):
+        return "n/a"
+    return spec.format(v)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--smoke", action="store_true", help="seconds, small counts, no file written")
+    ap.add_argument("--rates", default="40000,80000,120000,150000,180000,220000")
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--flows", type=int, default=50)
+    ap.add_argument("--size", type=int, default=120)
+    ap.add_argument("--mem-allocs", type=int, default=10000)
+    ap.add_argument("--only", default="", help="comma list of iceway,coturn,null")
+    args = ap.parse_args()
+    args.relay = os.path.join(args.build, "turn", "iceway-relay")
+    args.loadgen = os.path.join(args.build, "bench", "relay", "iw_loadgen")
+    args.nullfwd = os.path.join(args.build, "bench", "relay", "iw_nullfwd")
+    if args.smoke:
+        args.rates, args.duration, args.flows, args.mem_allocs = "2000,5000", 1.0, 10, 200
+    rates = [int(r) for r in args.rates.split(",")]
+    if (not args.only or "iceway" in args.only) and not os.path.exists(args.relay):
+        sys.exit(f"bench: {args.relay} is missing: build the tree first (tools/build.sh)")
+    if not os.path.exists(args.loadgen):
+        sys.exit(f"bench: {args.loadgen} is missing: build the tree first (tools/build.sh)")
+
+    rows = {}
+    for threads in ([1] if args.smoke else [1, 2]):
+        for name, factory in servers(args, threads):
+            if args.only and name not in args.only.split(","):
+                continue
+            if threads == 2 and name == "null":
+                continue
+            key = f"{name} x{threads}"
+            row = rows[key] = {"rates": {}}
+            cores_srv, cores_gen = ("0", "1") if threads == 1 else ("0,1", "0,1")
+            for rate in rates:
+                res = measure_rate(args, name, factory, rate, cores_srv, cores_gen)
+                row["rates"][rate] = res
+                print(f"{key:10} rate {rate:>7}: loss {res.get('loss_pct', 'n/a')}% cpu/dgram "
+                      f"{fmt(res.get('cpu_ns_per_dgram'))} ns p99 {res.get('rtt_p99_us')} us", flush=True)
+                if res.get("loss_pct", 100) > 5:
+                    break  # far past the knee: higher rates say nothing new
+            ok = [r for r, v in row["rates"].items() if v.get("loss_pct", 100) < 0.1 and v.get("exit") == 0]
+            row["max_lossfree"] = max(ok) if ok else 0
+            if threads == 1:
+                row["setup"] = measure_setup_and_memory(args, name, factory, args.mem_allocs)
+                row["uclient"] = uclient_standard(args, name, factory)
+
+    # table
+    hdr = ["relay", "threads"] + [f"ns/dgram @{r//1000}k" for r in rates] + \
+          ["max loss-free pps", "p99 us @first", "allocs/s", "KiB/alloc", "uclient loss %", "uclient ns/dgram"]
+    lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+    for key, row in rows.items():
+        name, thr = key.split(" x")
+        cells = [name, thr]
+        for r in rates:
+            cells.append(fmt(row["rates"].get(r, {}).get("cpu_ns_per_dgram")))
+        first = row["rates"].get(rates[0], {})
+        su, uc = row.get("setup") or {}, row.get("uclient") or {}
+        cells += [str(row["max_lossfree"]), fmt(first.get("rtt_p99_us")), fmt(su.get("allocs_per_s")),
+                  fmt(su.get("rss_kib_per_alloc"), "{:.2f}"), fmt(uc.get("loss_pct"), "{:.2f}"),
+                  fmt(uc.get("cpu_ns_per_dgram"))]
+        lines.append("| " + " | ".join(cells) + " |")
+
+    def ratio(a, b, metric):
+        ra, rb = rows.get(a), rows.get(b)
+        if not ra or not rb:
+            return []
+        out = []
+        for r in rates:
+            va = ra["rates"].get(r, {}).get(metric)
+            vb = rb["rates"].get(r, {}).get(metric)
+            if va and vb and va == va and vb == vb:
+                out.append(f"@{r//1000}k {va / vb:.2f}")
+        return out
+
+    ratios = []
+    for other in ("coturn x1", "null x1"):
+        rr = ratio("iceway x1", other, "cpu_ns_per_dgram")
+        if rr:
+            ratios.append(f"- CPU per datagram, iceway / {other.split()[0]}: " + ", ".join(rr))
+    if "iceway x1" in rows and "coturn x1" in rows:
+        a, b = rows["iceway x1"]["max_lossfree"], rows["coturn x1"]["max_lossfree"]
+        if b:
+            ratios.append(f"- max loss-free rate, iceway / coturn: {a / b:.2f} ({a} vs {b} pps; "
+                          f"offered rates tried: {args.rates})")
+        sa, sb = (rows["iceway x1"].get("setup") or {}), (rows["coturn x1"].get("setup") or {})
+        if sa.get("allocs_per_s") and sb.get("allocs_per_s"):
+            ratios.append(f"- allocation setup rate, iceway / coturn: {sa['allocs_per_s'] / sb['allocs_per_s']:.2f}")
+    table = "\n".join(lines + [""] + ratios)
+    print()
+    print(table)
+    if not args.smoke:
+        cpu = platform.processor() or ""
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        cmd = "python3 bench/relay/run.py " + " ".join(sys.argv[1:])
+        with open(os.path.join(TOP, "bench", "RESULTS.md"), "a") as f:
+            f.write(f"\n## Relay, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+                    f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}. "
+                    f"Command: `{cmd}`. Flows {args.flows}, payload {args.size} bytes, "
+                    f"{args.duration} s per rate, relay on core 0 and load generator on core 1 "
+                    f"(x2 rows: both unpinned). Memory: {args.mem_allocs} allocations held.\n\n"
+                    + table + "\n")
+    # No performance thresholds here (benchmarks are not tests), but a run in which a relay moved
+    # nothing is broken, not slow.
+    broken = [k for k, row in rows.items()
+              if not any(v.get("received", 0) > 0 and v.get("ready") == v.get("flows")
+                         for v in row["rates"].values())]
+    if not rows or broken:
+        print(f"bench: no traffic relayed by: {', '.join(broken) or 'any relay'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
