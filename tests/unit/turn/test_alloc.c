@@ -1,0 +1,234 @@
+/* turn/alloc: capacity, 5-tuple lookups with tombstones, timer expiry order, permission and
+ * channel limits and rules, user quotas. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "turn/alloc.h"
+
+static struct iw_addr addr(const char *s)
+{
+	struct iw_addr a;
+	assert_int_equal(iw_addr_parse(&a, s), 0);
+	return a;
+}
+
+static void test_capacity(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 4, 1, 0), 0);
+	struct iw_addr c[5] = { addr("192.0.2.1:1000"), addr("192.0.2.1:1001"),
+				addr("192.0.2.2:1000"), addr("[2001:db8::1]:1000"),
+				addr("192.0.2.9:9") };
+	for (int i = 0; i < 4; i++)
+		assert_non_null(iw_alloc_new(&t, &c[i], 0));
+	assert_null(iw_alloc_new(&t, &c[4], 0));
+	assert_int_equal(t.st.full, 1);
+	for (int i = 0; i < 4; i++) {
+		struct iw_alloc *a = iw_alloc_find(&t, &c[i], 0);
+		assert_non_null(a);
+		assert_true(iw_addr_eq(&a->client, &c[i]));
+	}
+	/* Same client on another listener is another 5-tuple. */
+	assert_null(iw_alloc_find(&t, &c[0], 1));
+	iw_alloc_del(&t, iw_alloc_find(&t, &c[1], 0));
+	assert_null(iw_alloc_find(&t, &c[1], 0));
+	assert_non_null(iw_alloc_new(&t, &c[4], 0));
+	assert_non_null(iw_alloc_find(&t, &c[4], 0));
+	assert_int_equal(t.n_used, 4);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_tombstone_reuse(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 7, 0), 0);
+	struct iw_addr keep = addr("198.51.100.1:5000");
+	assert_non_null(iw_alloc_new(&t, &keep, 0));
+	/* Many create/delete cycles: tombstones are reused or swept, lookups stay right. */
+	for (int i = 0; i < 5000; i++) {
+		struct iw_addr c = addr("203.0.113.5:1");
+		c.port = (uint16_t)(1000 + i);
+		struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+		assert_non_null(a);
+		assert_ptr_equal(iw_alloc_find(&t, &c, 0), a);
+		iw_alloc_del(&t, a);
+		assert_null(iw_alloc_find(&t, &c, 0));
+		assert_true(t.n_tomb + t.n_used <= t.hash_mask + 1);
+	}
+	assert_non_null(iw_alloc_find(&t, &keep, 0));
+	assert_int_equal(t.n_used, 1);
+	assert_true(t.st.rehashes > 0 || t.n_tomb < (t.hash_mask + 1) * 3 / 4);
+	iw_alloc_tab_fini(&t);
+}
+
+static uint64_t expired_order[8];
+static unsigned n_expired;
+static struct iw_alloc_tab *cur_tab;
+
+static void on_expire(void *ctx, struct iw_alloc *a)
+{
+	(void)ctx;
+	expired_order[n_expired++] = a->expires_ms;
+	iw_alloc_del(cur_tab, a);
+}
+
+static void test_expiry_order(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	uint64_t t0 = 1000000;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 3, t0), 0);
+	cur_tab = &t;
+	n_expired = 0;
+	const uint64_t life[4] = { 3000, 1000, 2000, 600000 };
+	for (int i = 0; i < 4; i++) {
+		struct iw_addr c = addr("192.0.2.1:1");
+		c.port = (uint16_t)(10 + i);
+		struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+		a->expires_ms = t0 + life[i];
+		iw_alloc_timer_arm(&t, a);
+	}
+	iw_alloc_tick(&t, t0 + 500, on_expire, NULL);
+	assert_int_equal(n_expired, 0);
+	iw_alloc_tick(&t, t0 + 1500, on_expire, NULL);
+	assert_int_equal(n_expired, 1);
+	assert_int_equal(expired_order[0], t0 + 1000);
+	iw_alloc_tick(&t, t0 + 3000, on_expire, NULL);
+	assert_int_equal(n_expired, 3);
+	assert_int_equal(expired_order[1], t0 + 2000);
+	assert_int_equal(expired_order[2], t0 + 3000);
+	assert_int_equal(t.n_used, 1);
+	/* A refresh pushes the expiry out: nothing fires before it. */
+	struct iw_addr c = addr("192.0.2.1:13");
+	struct iw_alloc *a = iw_alloc_find(&t, &c, 0);
+	assert_non_null(a);
+	iw_alloc_tick(&t, t0 + 599000, on_expire, NULL);
+	assert_int_equal(n_expired, 3);
+	a->expires_ms = t0 + 700000;
+	iw_alloc_timer_arm(&t, a);
+	iw_alloc_tick(&t, t0 + 650000, on_expire, NULL);
+	assert_int_equal(n_expired, 3);
+	iw_alloc_tick(&t, t0 + 700001, on_expire, NULL);
+	assert_int_equal(n_expired, 4);
+	assert_int_equal(t.n_used, 0);
+	assert_int_equal(t.st.expired, 4);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_perm_prune_by_timer(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	uint64_t t0 = 5000;
+	assert_int_equal(iw_alloc_tab_init(&t, 2, 3, t0), 0);
+	struct iw_addr c = addr("192.0.2.1:1"), p = addr("198.51.100.7:9");
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	a->expires_ms = t0 + 600000;
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p, t0 + 300000), 0);
+	iw_alloc_timer_arm(&t, a);
+	assert_true(iw_alloc_perm_has(a, &p, t0 + 1000));
+	iw_alloc_tick(&t, t0 + 301000, on_expire, NULL);
+	assert_int_equal(a->n_perms, 0);
+	assert_false(iw_alloc_perm_has(a, &p, t0 + 301000));
+	assert_int_equal(t.n_used, 1);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_perm_limits(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 2, 3, 0), 0);
+	struct iw_addr c = addr("192.0.2.1:1");
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	for (int i = 0; i < IW_MAX_PERMS; i++) {
+		struct iw_addr p = addr("198.51.100.1:5");
+		p.ip[3] = (uint8_t)(i + 1);
+		assert_int_equal(iw_alloc_perm_add(&t, a, &p, 100000), 0);
+	}
+	struct iw_addr extra = addr("203.0.113.1:1");
+	assert_int_equal(iw_alloc_perm_add(&t, a, &extra, 100000), -ENOBUFS);
+	assert_int_equal(t.st.perms_full, 1);
+	/* RFC 8656 §9: permissions ignore the port; refreshing an existing one works when full. */
+	struct iw_addr same = addr("198.51.100.1:65000");
+	assert_int_equal(iw_alloc_perm_add(&t, a, &same, 200000), 0);
+	assert_true(iw_alloc_perm_has(a, &same, 150000));
+	assert_false(iw_alloc_perm_has(a, &extra, 0));
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_channel_rules(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 2, 3, 0), 0);
+	struct iw_addr c = addr("192.0.2.1:1");
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	struct iw_addr p1 = addr("198.51.100.1:5000"), p2 = addr("198.51.100.1:5001");
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4000, &p1, 1000), 0);
+	/* Rebinding the same pair refreshes. */
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4000, &p1, 5000), 0);
+	assert_int_equal(a->chans[0].expires_ms, 5000);
+	/* The channel is bound to another peer, or the peer to another channel. */
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4000, &p2, 5000), -EINVAL);
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4001, &p1, 5000), -EINVAL);
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4001, &p2, 5000), 0);
+	assert_ptr_equal(iw_alloc_chan_by_num(a, 0x4001, 10), &a->chans[1]);
+	assert_ptr_equal(iw_alloc_chan_by_peer(a, &p1, 10), &a->chans[0]);
+	assert_null(iw_alloc_chan_by_num(a, 0x4000, 5000)); /* expired */
+	for (int i = 2; i < IW_MAX_CHANS; i++) {
+		struct iw_addr p = addr("203.0.113.1:1");
+		p.port = (uint16_t)(2000 + i);
+		assert_int_equal(iw_alloc_chan_bind(&t, a, (uint16_t)(0x4000 + i), &p, 5000), 0);
+	}
+	struct iw_addr p = addr("203.0.113.9:9");
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4FFF, &p, 5000), -ENOBUFS);
+	assert_int_equal(t.st.chans_full, 1);
+	/* Once pruned, an expired binding's slot is free again. */
+	iw_alloc_prune(a, 6000);
+	assert_int_equal(a->n_chans, 0);
+	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4000, &p2, 9000), 0);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_quota(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 3, 0), 0);
+	int s1 = iw_alloc_quota_take(&t, "alice", 5, 2);
+	int s2 = iw_alloc_quota_take(&t, "alice", 5, 2);
+	assert_true(s1 >= 0 && s1 == s2);
+	assert_int_equal(iw_alloc_quota_take(&t, "alice", 5, 2), -EDQUOT);
+	assert_true(iw_alloc_quota_take(&t, "bob", 3, 2) >= 0);
+	assert_int_equal(iw_alloc_quota_count(&t, "alice", 5), 2);
+	iw_alloc_quota_put(&t, s1);
+	assert_int_equal(iw_alloc_quota_count(&t, "alice", 5), 1);
+	assert_true(iw_alloc_quota_take(&t, "alice", 5, 2) >= 0);
+	iw_alloc_quota_put(&t, s1);
+	iw_alloc_quota_put(&t, s1);
+	assert_int_equal(iw_alloc_quota_count(&t, "alice", 5), 0);
+	/* 0 means no per-user limit. */
+	for (int i = 0; i < 100; i++)
+		assert_true(iw_alloc_quota_take(&t, "carol", 5, 0) >= 0);
+	iw_alloc_tab_fini(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capacity),       cmocka_unit_test(test_tombstone_reuse),
+		cmocka_unit_test(test_expiry_order),   cmocka_unit_test(test_perm_prune_by_timer),
+		cmocka_unit_test(test_perm_limits),    cmocka_unit_test(test_channel_rules),
+		cmocka_unit_test(test_quota),
+	};
+	return cmocka_run_group_tests_name("turn/alloc", tests, NULL, NULL);
+}

@@ -1,0 +1,173 @@
+/* Fixed-capacity allocation table: a slab of allocations sized at start-up, the client 5-tuple
+ * hash (open addressing with tombstones), per-user quota counts and the 1-second timing wheel
+ * that expires allocations, permissions and channels. Plain data, no I/O. */
+#ifndef IW_TURN_ALLOC_H
+#define IW_TURN_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/addr.h"
+
+enum {
+	IW_MAX_PERMS = 16,      /* permissions per allocation; full -> 508 */
+	IW_MAX_CHANS = 16,      /* channels per allocation; full -> 508 */
+	IW_WHEEL_SLOTS = 4096,  /* 1-second slots, longer than the longest lifetime */
+	IW_ALLOC_USER_MAX = 256,
+	IW_ALLOC_KEY_MAX = 32,
+};
+
+/* An intrusive timer node: one per allocation, due at its earliest expiry. */
+struct iw_timer {
+	struct iw_timer *next, *prev;
+	uint64_t due_s;
+};
+
+struct iw_perm {
+	struct iw_addr ip; /* port ignored (RFC 8656 §9: permissions are per IP address) */
+	uint64_t expires_ms;
+};
+
+struct iw_chan {
+	struct iw_addr peer;
+	uint64_t expires_ms;
+	uint16_t num;
+};
+
+/* What an epoll data.ptr points at: the first byte says which. */
+enum iw_ev_kind { IW_EV_LISTENER = 1, IW_EV_RELAY = 2 };
+
+struct iw_alloc;
+
+/* A relayed transport address and its socket. */
+struct iw_rsock {
+	uint8_t kind; /* IW_EV_RELAY */
+	int fd;
+	struct iw_addr bound; /* what the socket is bound to */
+	struct iw_addr adv;   /* what XOR-RELAYED-ADDRESS says (external-ip) */
+	struct iw_alloc *alloc;
+};
+
+struct iw_alloc {
+	struct iw_addr client;
+	uint32_t listener; /* index of the worker's listener: the server side of the 5-tuple */
+	bool in_use;
+	uint8_t n_rsock;
+	uint8_t n_perms, n_chans;
+	struct iw_rsock rs[2]; /* one per family (dual allocation) */
+	uint64_t expires_ms;
+	struct iw_perm perms[IW_MAX_PERMS];
+	struct iw_chan chans[IW_MAX_CHANS];
+	uint8_t tid[12]; /* the Allocate that created it, for retransmissions */
+	uint8_t key[IW_ALLOC_KEY_MAX];
+	uint8_t key_len;
+	uint16_t pw_alg;
+	uint16_t user_len;
+	char user[IW_ALLOC_USER_MAX];
+	int32_t quota_slot; /* -1 when none */
+	uint64_t res_token; /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
+	struct iw_timer timer;
+	uint32_t next_free;
+};
+
+struct iw_quota_ent {
+	uint64_t h; /* 0 empty, 1 tombstone */
+	uint32_t count;
+};
+
+struct iw_alloc_stats {
+	uint64_t created, deleted, expired, full, quota_refused;
+	uint64_t perms_full, chans_full, rehashes;
+};
+
+struct iw_alloc_tab {
+	struct iw_alloc *slab;
+	uint32_t cap, n_used, free_head;
+	uint32_t *hash; /* 0 empty, UINT32_MAX tombstone, else slab index + 1 */
+	uint32_t hash_mask, n_tomb;
+	struct iw_quota_ent *quota;
+	uint32_t quota_mask, quota_tomb;
+	uint32_t seed;
+	struct iw_timer *wheel; /* IW_WHEEL_SLOTS sentinels */
+	uint64_t wheel_s;       /* last second processed */
+	struct iw_alloc_stats st;
+};
+
+/* Allocate the slab and tables for cap allocations. Returns 0 or -ENOMEM. */
+int iw_alloc_tab_init(struct iw_alloc_tab *t, uint32_t cap, uint32_t seed, uint64_t now_ms);
+/* Free the tables; accepts a zeroed or partially initialised table. */
+void iw_alloc_tab_fini(struct iw_alloc_tab *t);
+
+/* The allocation for this client 5-tuple, or NULL. */
+struct iw_alloc *iw_alloc_find(struct iw_alloc_tab *t, const struct iw_addr *client,
+			       uint32_t listener);
+/* Take a free slab entry, zeroed and indexed by its 5-tuple. NULL (-ENOBUFS) when full.
+ * The caller must not insert a 5-tuple that is already present. */
+struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client,
+			      uint32_t listener);
+/* Unindex, disarm and return to the free list. Sockets are the caller's business. */
+void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a);
+
+/* Install or refresh a permission for ip (port ignored). 0, or -ENOBUFS when full. */
+int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct iw_addr *ip,
+		      uint64_t expires_ms);
+/* True if a live permission covers ip. */
+static inline bool iw_alloc_perm_has(const struct iw_alloc *a, const struct iw_addr *ip,
+				     uint64_t now_ms)
+{
+	for (unsigned i = 0; i < a->n_perms; i++) {
+		const struct iw_perm *p = &a->perms[i];
+		if (p->expires_ms > now_ms && p->ip.family == ip->family &&
+		    !memcmp(p->ip.ip, ip->ip, 16))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Bind channel num to peer or refresh that binding (RFC 8656 §11.2). Returns 0, -EINVAL when
+ * num is bound to another peer or peer to another number, -ENOBUFS when the table is full.
+ */
+int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num,
+		       const struct iw_addr *peer, uint64_t expires_ms);
+static inline const struct iw_chan *iw_alloc_chan_by_num(const struct iw_alloc *a, uint16_t num,
+							 uint64_t now_ms)
+{
+	for (unsigned i = 0; i < a->n_chans; i++)
+		if (a->chans[i].num == num && a->chans[i].expires_ms > now_ms)
+			return &a->chans[i];
+	return NULL;
+}
+static inline const struct iw_chan *iw_alloc_chan_by_peer(const struct iw_alloc *a,
+							  const struct iw_addr *peer,
+							  uint64_t now_ms)
+{
+	for (unsigned i = 0; i < a->n_chans; i++)
+		if (a->chans[i].expires_ms > now_ms && iw_addr_eq(&a->chans[i].peer, peer))
+			return &a->chans[i];
+	return NULL;
+}
+
+/* Per-user allocation counts. take: slot index, or -EDQUOT when limit (0 = none) is reached,
+ * -ENOBUFS when the table is full. put: release one. */
+int iw_alloc_quota_take(struct iw_alloc_tab *t, const void *user, size_t len, uint32_t limit);
+void iw_alloc_quota_put(struct iw_alloc_tab *t, int32_t slot);
+uint32_t iw_alloc_quota_count(const struct iw_alloc_tab *t, const void *user, size_t len);
+
+/* (Re)schedule a's timer at its earliest expiry (allocation, permission or channel). */
+void iw_alloc_timer_arm(struct iw_alloc_tab *t, struct iw_alloc *a);
+
+typedef void (*iw_alloc_expire_fn)(void *ctx, struct iw_alloc *a);
+/*
+ * Advance the wheel to now_ms. Each timer that fires is re-checked lazily: expired
+ * permissions and channels are pruned, and an allocation past its lifetime is handed to fn
+ * (which must delete it); otherwise the timer is re-armed. Returns the number fired.
+ */
+size_t iw_alloc_tick(struct iw_alloc_tab *t, uint64_t now_ms, iw_alloc_expire_fn fn, void *ctx);
+
+/* Remove expired permissions and channels from a. */
+void iw_alloc_prune(struct iw_alloc *a, uint64_t now_ms);
+
+#endif

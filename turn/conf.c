@@ -1,0 +1,440 @@
+/* iceway-relay options table: coturn's long names, iceway's defaults. Setters validate and
+ * store; start-up fails on the first bad value with the file, line and option. */
+#include "turn/conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void iw_conf_init(struct iw_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	c->port = 3478;
+	c->min_port = 49152;
+	c->max_port = 65535;
+	c->default_lifetime_s = 600;
+	c->max_lifetime_s = 3600;
+	c->perm_lifetime_s = 300;
+	c->chan_lifetime_s = 600;
+	c->stale_nonce_s = 600;
+	c->max_allocs = 16384;
+	c->threads = 1;
+	iw_policy_init(&c->policy);
+}
+
+static void wipe_free(char *s)
+{
+	if (!s)
+		return;
+	memset(s, 0, strlen(s));
+	free(s);
+}
+
+void iw_conf_fini(struct iw_conf *c)
+{
+	for (unsigned i = 0; i < c->n_users; i++)
+		wipe_free(c->users[i]);
+	for (unsigned i = 0; i < c->n_secrets; i++)
+		wipe_free(c->secrets[i]);
+	free(c->realm);
+	free(c->log_file);
+	free(c->pidfile);
+	memset(c, 0, sizeof *c);
+}
+
+static int set_str(char **dst, const char *val, const char **why)
+{
+	if (!val || !*val) {
+		*why = "empty value";
+		return -EINVAL;
+	}
+	char *s = strdup(val);
+	if (!s) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int set_u32(uint32_t *dst, const char *val, long long min, long long max,
+		   const char **why)
+{
+	long long v;
+	int rc = iw_config_int(val, min, max, &v, why);
+	if (rc == 0)
+		*dst = (uint32_t)v;
+	return rc;
+}
+
+static int set_u16(uint16_t *dst, const char *val, const char **why)
+{
+	uint32_t v;
+	int rc = set_u32(&v, val, 1, 65535, why);
+	if (rc == 0)
+		*dst = (uint16_t)v;
+	return rc;
+}
+
+static int parse_ip(struct iw_addr *a, const char *val, const char **why)
+{
+	if (!val || iw_addr_parse(a, val) || a->port) {
+		*why = "not an IPv4 or IPv6 address";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int o_listening_ip(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (c->n_listen == IW_CONF_MAX_LISTEN) {
+		*why = "too many listening-ip (at most 8)";
+		return -EINVAL;
+	}
+	return parse_ip(&c->listen[c->n_listen++], val, why) ? (c->n_listen--, -EINVAL) : 0;
+}
+
+static int o_listening_port(void *cfg, const char *val, const char **why)
+{
+	return set_u16(&((struct iw_conf *)cfg)->port, val, why);
+}
+
+static int o_relay_ip(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (c->n_relay == IW_CONF_MAX_RELAY) {
+		*why = "too many relay-ip (at most 4)";
+		return -EINVAL;
+	}
+	if (parse_ip(&c->relay[c->n_relay], val, why))
+		return -EINVAL;
+	if (iw_addr_is_any(&c->relay[c->n_relay])) {
+		*why = "must be a specific address";
+		return -EINVAL;
+	}
+	c->n_relay++;
+	return 0;
+}
+
+static int o_external_ip(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (c->n_ext == IW_CONF_MAX_EXT) {
+		*why = "too many external-ip (at most 4)";
+		return -EINVAL;
+	}
+	if (!val) {
+		*why = "missing value";
+		return -EINVAL;
+	}
+	struct iw_conf_ext *e = &c->ext[c->n_ext];
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", val);
+	char *slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = 0;
+	if (parse_ip(&e->pub, buf, why))
+		return -EINVAL;
+	if (slash) {
+		if (parse_ip(&e->priv, slash, why))
+			return -EINVAL;
+		if (e->priv.family != e->pub.family) {
+			*why = "PUBLIC/PRIVATE must be the same family";
+			return -EINVAL;
+		}
+		e->has_priv = true;
+	}
+	c->n_ext++;
+	return 0;
+}
+
+static int o_min_port(void *cfg, const char *val, const char **why)
+{
+	return set_u16(&((struct iw_conf *)cfg)->min_port, val, why);
+}
+
+static int o_max_port(void *cfg, const char *val, const char **why)
+{
+	return set_u16(&((struct iw_conf *)cfg)->max_port, val, why);
+}
+
+static int o_realm(void *cfg, const char *val, const char **why)
+{
+	if (val && strlen(val) >= 128) {
+		*why = "longer than 127 characters";
+		return -EINVAL;
+	}
+	return set_str(&((struct iw_conf *)cfg)->realm, val, why);
+}
+
+static int o_user(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (!val || !strchr(val, ':') || val[0] == ':') {
+		*why = "expected NAME:PASSWORD or NAME:0xHEXKEY";
+		return -EINVAL;
+	}
+	if (c->n_users == IW_CONF_MAX_USERS) {
+		*why = "too many users (at most 1024)";
+		return -EINVAL;
+	}
+	c->users[c->n_users] = NULL;
+	if (set_str(&c->users[c->n_users], val, why))
+		return -EINVAL;
+	c->n_users++;
+	return 0;
+}
+
+static int o_lt_cred(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->lt_cred, why);
+}
+
+static int o_use_secret(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->use_secret, why);
+}
+
+static int o_secret(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (c->n_secrets == IW_CONF_MAX_SECRETS) {
+		*why = "too many static-auth-secret (at most 16)";
+		return -EINVAL;
+	}
+	c->secrets[c->n_secrets] = NULL;
+	if (set_str(&c->secrets[c->n_secrets], val, why))
+		return -EINVAL;
+	c->n_secrets++;
+	return 0;
+}
+
+static int o_allowed_peer(void *cfg, const char *val, const char **why)
+{
+	return iw_policy_allow_add(&((struct iw_conf *)cfg)->policy, val ? val : "", why);
+}
+
+static int o_denied_peer(void *cfg, const char *val, const char **why)
+{
+	return iw_policy_deny_add(&((struct iw_conf *)cfg)->policy, val ? val : "", why);
+}
+
+static int o_allow_loopback(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->policy.allow_loopback, why);
+}
+
+static int o_no_loopback(void *cfg, const char *val, const char **why)
+{
+	bool b;
+	int rc = iw_config_bool(val, &b, why);
+	if (rc == 0)
+		((struct iw_conf *)cfg)->policy.allow_loopback = !b;
+	return rc;
+}
+
+static int o_user_quota(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->user_quota, val, 0, 1000000, why);
+}
+
+static int o_total_quota(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->total_quota, val, 0, 1000000, why);
+}
+
+static int o_max_lifetime(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->max_lifetime_s, val, 60, 86400, why);
+}
+
+static int o_stale_nonce(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (!val) { /* coturn: a bare stale-nonce means 600 s */
+		c->stale_nonce_s = 600;
+		return 0;
+	}
+	return set_u32(&c->stale_nonce_s, val, 1, 86400, why);
+}
+
+static int o_fingerprint(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->fingerprint, why);
+}
+
+static int o_no_auth(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->no_auth, why);
+}
+
+static int o_rfc5766_channels(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->rfc5766_channels, why);
+}
+
+static int o_verbose(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->verbose, why);
+}
+
+static int o_log_file(void *cfg, const char *val, const char **why)
+{
+	return set_str(&((struct iw_conf *)cfg)->log_file, val, why);
+}
+
+static int o_pidfile(void *cfg, const char *val, const char **why)
+{
+	return set_str(&((struct iw_conf *)cfg)->pidfile, val, why);
+}
+
+static int o_max_allocs(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->max_allocs, val, 1, 1 << 22, why);
+}
+
+static int o_threads(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->threads, val, 1, IW_CONF_MAX_THREADS, why);
+}
+
+static int o_help(void *cfg, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct iw_conf *)cfg)->help = true;
+	return 0;
+}
+
+/* Accepted and ignored: what iceway does anyway, or handled before the table is applied. */
+static int o_noop(void *cfg, const char *val, const char **why)
+{
+	(void)cfg;
+	(void)val;
+	(void)why;
+	return 0;
+}
+
+const struct iw_opt iw_conf_opts[] = {
+	{ "listening-ip", 'L', IW_OPT_REQUIRED, o_listening_ip,
+	  "IP: listen on this address (repeatable; default 0.0.0.0 and ::)" },
+	{ "listening-port", 'p', IW_OPT_REQUIRED, o_listening_port,
+	  "PORT: STUN/TURN UDP port (default 3478)" },
+	{ "relay-ip", 'E', IW_OPT_REQUIRED, o_relay_ip,
+	  "IP: bind relayed addresses here (one per family)" },
+	{ "external-ip", 'X', IW_OPT_REQUIRED, o_external_ip,
+	  "IP[/IP]: advertise PUBLIC as the relayed address (bind PRIVATE)" },
+	{ "min-port", 0, IW_OPT_REQUIRED, o_min_port, "PORT: lowest relay port (default 49152)" },
+	{ "max-port", 0, IW_OPT_REQUIRED, o_max_port, "PORT: highest relay port (default 65535)" },
+	{ "realm", 'r', IW_OPT_REQUIRED, o_realm, "REALM: authentication realm (default iceway)" },
+	{ "user", 'u', IW_OPT_REQUIRED, o_user,
+	  "USER: NAME:PASS long-term credential (or NAME:0xHEXKEY; repeatable)" },
+	{ "lt-cred-mech", 'a', IW_OPT_NONE, o_lt_cred, "use long-term credentials" },
+	{ "use-auth-secret", 0, IW_OPT_NONE, o_use_secret,
+	  "TURN REST API credentials (with static-auth-secret)" },
+	{ "static-auth-secret", 0, IW_OPT_REQUIRED, o_secret,
+	  "SECRET: TURN REST API shared secret (repeatable; any may match)" },
+	{ "allowed-peer-ip", 0, IW_OPT_REQUIRED, o_allowed_peer,
+	  "RANGE: allow peers in CIDR or A-B range (repeatable)" },
+	{ "denied-peer-ip", 0, IW_OPT_REQUIRED, o_denied_peer,
+	  "RANGE: refuse peers in CIDR or A-B range (repeatable; deny wins)" },
+	{ "allow-loopback-peers", 0, IW_OPT_NONE, o_allow_loopback,
+	  "allow loopback peers (single-host testing only)" },
+	{ "no-loopback-peers", 0, IW_OPT_NONE, o_no_loopback, "refuse loopback peers (default)" },
+	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota,
+	  "N: allocations per user (default 0: unlimited)" },
+	{ "total-quota", 0, IW_OPT_REQUIRED, o_total_quota,
+	  "N: allocations in total (default 0: max-allocations)" },
+	{ "max-allocate-lifetime", 0, IW_OPT_REQUIRED, o_max_lifetime,
+	  "SECONDS: longest allocation lifetime (default 3600)" },
+	{ "stale-nonce", 0, IW_OPT_OPTIONAL, o_stale_nonce,
+	  "SECONDS: nonce lifetime (default 600)" },
+	{ "fingerprint", 'f', IW_OPT_NONE, o_fingerprint, "add FINGERPRINT to every response" },
+	{ "no-auth", 0, IW_OPT_NONE, o_no_auth,
+	  "TURN without credentials (never on a reachable address)" },
+	{ "allow-rfc5766-channels", 0, IW_OPT_NONE, o_rfc5766_channels,
+	  "accept channel numbers 0x5000-0x7FFF as RFC 5766 clients use (coturn's uclient)" },
+	{ "verbose", 'v', IW_OPT_NONE, o_verbose, "log each request (debug level)" },
+	{ "log-file", 'l', IW_OPT_REQUIRED, o_log_file, "FILE: log here instead of stderr" },
+	{ "pidfile", 0, IW_OPT_REQUIRED, o_pidfile, "FILE: write the process id here" },
+	{ "max-allocations", 0, IW_OPT_REQUIRED, o_max_allocs,
+	  "N: allocation table capacity (default 16384)" },
+	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads, "N: worker threads (default 1)" },
+	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },
+	{ "no-config", 'n', IW_OPT_NONE, o_noop, "do not read a config file" },
+	{ "help", 'h', IW_OPT_NONE, o_help, "print this help" },
+	{ "no-tls", 0, IW_OPT_NONE, o_noop, "no TLS listener (iceway has none yet)" },
+	{ "no-dtls", 0, IW_OPT_NONE, o_noop, "no DTLS listener (iceway has none yet)" },
+	{ "no-cli", 0, IW_OPT_NONE, o_noop, "no telnet CLI (iceway has none)" },
+	{ "no-tcp", 0, IW_OPT_NONE, o_noop, "no TCP listener (iceway has none yet)" },
+	{ "no-tcp-relay", 0, IW_OPT_NONE, o_noop, "no TCP relay (iceway has none)" },
+	{ "no-multicast-peers", 0, IW_OPT_NONE, o_noop, "refuse multicast peers (always)" },
+	{ "no-udp", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "cli-password", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "cli-ip", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "cli-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "mobility", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "syslog", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "simple-log", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "new-log-timestamp", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "log-binding", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "no-stun-backward-compatibility", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "no-stdout-log", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "cert", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "pkey", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "dh-file", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "cipher-list", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "tls-listening-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "alt-listening-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "alt-tls-listening-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "server-name", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "prometheus", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "prometheus-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "userdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "redis-userdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "redis-statsdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "proc-user", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "proc-group", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "total-quota-bps", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "max-bps", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "bps-capacity", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "secure-stun", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "check-origin-consistency", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ "web-admin", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
+	{ NULL, 0, IW_OPT_NONE, NULL, NULL },
+};
+
+int iw_conf_finish(struct iw_conf *c, const char **why)
+{
+	if (c->min_port > c->max_port) {
+		*why = "min-port is greater than max-port";
+		return -EINVAL;
+	}
+	if (!c->realm && set_str(&c->realm, "iceway", why))
+		return -ENOMEM;
+	if (c->n_listen == 0) {
+		iw_addr_parse(&c->listen[0], "0.0.0.0");
+		iw_addr_parse(&c->listen[1], "::");
+		c->n_listen = 2;
+	}
+	if (c->use_secret && c->n_secrets == 0) {
+		*why = "use-auth-secret needs static-auth-secret";
+		return -EINVAL;
+	}
+	if (c->n_secrets && !c->use_secret)
+		c->use_secret = true;
+	if (!c->use_secret && c->n_users == 0 && !c->no_auth) {
+		*why = "no credentials: give user NAME:PASS (lt-cred-mech) or use-auth-secret";
+		return -EINVAL;
+	}
+	if (c->n_users)
+		c->lt_cred = true;
+	if (c->total_quota == 0 || c->total_quota > c->max_allocs)
+		c->total_quota = c->max_allocs;
+	if (c->max_lifetime_s < c->default_lifetime_s)
+		c->default_lifetime_s = c->max_lifetime_s;
+	return 0;
+}

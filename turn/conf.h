@@ -1,0 +1,66 @@
+/* iceway-relay options: the configuration struct, its defaults and the option table that
+ * common/config parses the command line and turnserver.conf-style files with. */
+#ifndef IW_TURN_CONF_H
+#define IW_TURN_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/config.h"
+#include "turn/policy.h"
+
+enum {
+	IW_CONF_MAX_LISTEN = 8,
+	IW_CONF_MAX_RELAY = 4,
+	IW_CONF_MAX_EXT = 4,
+	IW_CONF_MAX_SECRETS = 16,
+	IW_CONF_MAX_USERS = 1024,
+	IW_CONF_MAX_THREADS = 64,
+};
+
+struct iw_conf_ext {
+	struct iw_addr pub, priv;
+	bool has_priv;
+};
+
+struct iw_conf {
+	struct iw_addr listen[IW_CONF_MAX_LISTEN];
+	unsigned n_listen;
+	uint16_t port;
+	struct iw_addr relay[IW_CONF_MAX_RELAY];
+	unsigned n_relay;
+	struct iw_conf_ext ext[IW_CONF_MAX_EXT];
+	unsigned n_ext;
+	uint16_t min_port, max_port;
+	char *realm;
+	bool lt_cred, use_secret, fingerprint, verbose, help;
+	bool no_auth;          /* TURN without credentials (coturn's no-auth): testing only */
+	bool rfc5766_channels; /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */
+	char *users[IW_CONF_MAX_USERS]; /* "NAME:PASS" as given; handed to auth, then wiped */
+	unsigned n_users;
+	char *secrets[IW_CONF_MAX_SECRETS];
+	unsigned n_secrets;
+	struct iw_policy policy;
+	uint32_t user_quota, total_quota; /* 0 = unlimited */
+	uint32_t max_lifetime_s, default_lifetime_s, perm_lifetime_s, chan_lifetime_s;
+	uint32_t stale_nonce_s;
+	uint32_t max_allocs;
+	uint32_t threads;
+	char *log_file, *pidfile;
+};
+
+/* The option table (NULL-name terminated). */
+extern const struct iw_opt iw_conf_opts[];
+
+/* Defaults: port 3478, min-port 49152, max-port 65535, realm "iceway", lifetime 600/3600 s,
+ * stale-nonce 600 s, max-allocations 16384, loopback peers refused. */
+void iw_conf_init(struct iw_conf *c);
+/* Wipe secrets and passwords and free everything. */
+void iw_conf_fini(struct iw_conf *c);
+/* Cross-option checks after parsing: listeners default to 0.0.0.0 and ::, port range order,
+ * an auth mechanism with credentials. 0, or -EINVAL with *why. */
+int iw_conf_finish(struct iw_conf *c, const char **why);
+
+#endif

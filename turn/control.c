@@ -1,0 +1,714 @@
+/* The control path: STUN Binding and TURN Allocate, Refresh, CreatePermission, ChannelBind
+ * over UDP (RFC 8489, RFC 8656, RFC 6156). Answers are written into the worker's response
+ * buffer and sent at once; allocations come from the slab. */
+#include "turn/control.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/cred.h"
+#include "common/log.h"
+#include "common/stun_auth.h"
+#include "turn/policy.h"
+
+static const char software[] = "iceway";
+enum { BIND_TRIES = 64, REASON_MAX = 256 };
+
+/* --- answers --- */
+
+static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m,
+		  uint8_t cls)
+{
+	iw_stun_wr_init(s, w->out, sizeof w->out, m->method, cls, m->tid);
+}
+
+/* Seal (integrity with the request's key when it had valid credentials, FINGERPRINT when
+ * configured or when the request had one) and send from the listener the request came to. */
+static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
+			struct iw_stun_wr *s, const struct iw_stun_msg *m,
+			const struct iw_auth_result *ar)
+{
+	iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
+	if (ar && ar->key_len) {
+		/* RFC 8489 §9.2.4: the response carries integrity with the same key, and the
+		 * same integrity attribute the request used. */
+		if (ar->sha256_mi)
+			iw_stun_wr_integrity_sha256(s, ar->key, ar->key_len);
+		else
+			iw_stun_wr_integrity(s, ar->key, ar->key_len);
+	}
+	if (w->conf->fingerprint || (m->present & IW_STUN_HAS_FINGERPRINT))
+		iw_stun_wr_fingerprint(s);
+	int n = iw_stun_wr_finish(s);
+	if (n < 0) {
+		w->st.drop_send_err++;
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(dst, &ss);
+	if (sendto(l->fd, w->out, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+		w->st.drop_send_err++;
+}
+
+static void answer_error(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			 const struct iw_stun_msg *m, const struct iw_auth_result *ar,
+			 uint16_t code, const char *reason)
+{
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_ERROR);
+	iw_stun_wr_error(&s, code, reason);
+	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
+		char a[IW_ADDR_STRLEN];
+		IW_DEBUG("%s: method 0x%03x -> %u %s", iw_addr_fmt(src, true, a, sizeof a),
+			 m->method, code, reason ? reason : iw_stun_err_reason(code));
+	}
+	send_answer(w, l, src, &s, m, ar);
+}
+
+void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const uint8_t *p, size_t len, const char *why)
+{
+	/* classify() vouched for a header; only requests get an answer (RFC 8489 §6.3). */
+	if (len < STUN_HEADER_LEN || STUN_TYPE_CLASS(iw_be16(p)) != STUN_CLASS_REQUEST) {
+		w->st.drop_bad_stun++;
+		return;
+	}
+	struct iw_stun_msg m;
+	memset(&m, 0, sizeof m);
+	m.method = STUN_TYPE_METHOD(iw_be16(p) & 0x3FFF);
+	m.tid = p + 8;
+	char reason[REASON_MAX];
+	snprintf(reason, sizeof reason, "Bad Request: %s", why ? why : "malformed");
+	w->st.bad_request++;
+	answer_error(w, l, src, &m, NULL, STUN_ERR_BAD_REQUEST, reason);
+}
+
+static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const struct iw_stun_msg *m)
+{
+	struct iw_stun_wr s;
+	w->st.binding++;
+	if (m->n_unknown) {
+		/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420. */
+		w->st.unknown_attr++;
+		begin(w, &s, m, STUN_CLASS_ERROR);
+		iw_stun_wr_error(&s, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL);
+		iw_stun_wr_unknown(&s, m->unknown, m->n_unknown);
+		send_answer(w, l, src, &s, m, NULL);
+		return;
+	}
+	begin(w, &s, m, STUN_CLASS_SUCCESS);
+	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, src);
+	/* RFC 8489 §14.1: MAPPED-ADDRESS for RFC 3489 clients. */
+	iw_stun_wr_addr(&s, STUN_ATTR_MAPPED_ADDRESS, src);
+	send_answer(w, l, src, &s, m, NULL);
+}
+
+void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			const uint8_t *p, size_t len)
+{
+	(void)len;
+	struct iw_stun_wr s;
+	w->st.binding++;
+	iw_stun_wr_init(&s, w->out, sizeof w->out, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, p + 8);
+	iw_stun_wr_addr(&s, STUN_ATTR_MAPPED_ADDRESS, src);
+	int n = iw_stun_wr_finish(&s);
+	if (n < 0)
+		return;
+	memcpy(w->out + 4, p + 4, 4); /* the first 32 bits of the RFC 3489 transaction id */
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(src, &ss);
+	if (sendto(l->fd, w->out, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+		w->st.drop_send_err++;
+}
+
+/* --- relay sockets and reservations --- */
+
+static int bind_port(struct iw_worker *w, unsigned f, uint16_t port)
+{
+	struct iw_addr a = w->relay_bind[f];
+	a.port = port;
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(&a, &ss);
+	int fd = socket(a.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (a.family == AF_INET6) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	/* After bind: a port that is taken costs no buffer set-up. */
+	iw_relay_sock_bufs(fd, IW_RELAY_SOCK_BUF);
+	return fd;
+}
+
+/* Bind a relay socket from the pool; a port another process holds is skipped. With pair,
+ * an even port and the odd one above it (EVEN-PORT R=1): *fd2 gets the second socket. */
+static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint16_t *port,
+		     int *fd2)
+{
+	struct iw_ports *pp = &w->ports[f];
+	for (int t = 0; t < BIND_TRIES; t++) {
+		int p = iw_ports_take(pp, even || pair);
+		if (p < 0)
+			return -ENOBUFS;
+		if (pair && iw_ports_take_exact(pp, (uint16_t)(p + 1))) {
+			iw_ports_put(pp, (uint16_t)p);
+			continue;
+		}
+		int fd = bind_port(w, f, (uint16_t)p);
+		if (fd >= 0 && pair) {
+			*fd2 = bind_port(w, f, (uint16_t)(p + 1));
+			if (*fd2 < 0) {
+				close(fd);
+				fd = -EADDRINUSE;
+			}
+		}
+		if (fd >= 0) {
+			*port = (uint16_t)p;
+			return fd;
+		}
+		iw_ports_put(pp, (uint16_t)p);
+		if (pair)
+			iw_ports_put(pp, (uint16_t)(p + 1));
+		if (fd != -EADDRINUSE)
+			return fd;
+	}
+	return -ENOBUFS;
+}
+
+static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd, uint16_t port)
+{
+	struct iw_rsock *rs = &a->rs[a->n_rsock];
+	*rs = (struct iw_rsock){ .kind = IW_EV_RELAY, .fd = fd, .alloc = a,
+				 .bound = w->relay_bind[f], .adv = w->relay_adv[f] };
+	rs->bound.port = rs->adv.port = port;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rs };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int e = -errno;
+		close(fd);
+		iw_ports_put(&w->ports[f], port);
+		return e;
+	}
+	a->n_rsock++;
+	return 0;
+}
+
+static struct iw_resv *resv_find(struct iw_worker *w, const uint8_t *token)
+{
+	uint64_t t;
+	memcpy(&t, token, 8);
+	for (unsigned i = 0; i < IW_MAX_RESV; i++)
+		if (w->resv[i].token && w->resv[i].token == t)
+			return &w->resv[i];
+	return NULL;
+}
+
+static void resv_release(struct iw_worker *w, struct iw_resv *r, bool close_fd)
+{
+	if (close_fd && r->fd >= 0) {
+		close(r->fd);
+		iw_ports_put(&w->ports[r->fam], r->port);
+	}
+	r->fd = -1;
+	r->token = 0;
+}
+
+void iw_control_resv_expire(struct iw_worker *w)
+{
+	for (unsigned i = 0; i < IW_MAX_RESV; i++) {
+		if (w->resv[i].token && w->resv[i].expires_ms <= w->now_ms) {
+			w->st.resv_expired++;
+			resv_release(w, &w->resv[i], true);
+		}
+	}
+}
+
+void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
+{
+	for (unsigned i = 0; i < a->n_rsock; i++) {
+		struct iw_rsock *rs = &a->rs[i];
+		if (rs->fd >= 0) {
+			close(rs->fd); /* also leaves the epoll set */
+			iw_ports_put(&w->ports[iw_relay_fam(rs->bound.family)], rs->bound.port);
+		}
+		rs->fd = -1;
+	}
+	a->n_rsock = 0;
+	iw_alloc_quota_put(&w->tab, a->quota_slot);
+	a->quota_slot = -1;
+	iw_alloc_del(&w->tab, a);
+}
+
+/* --- TURN requests --- */
+
+static uint32_t lifetime_for(const struct iw_worker *w, const struct iw_stun_msg *m)
+{
+	const struct iw_conf *c = w->conf;
+	if (!(m->present & IW_STUN_HAS_LIFETIME))
+		return c->default_lifetime_s;
+	/* RFC 8656 §7.2/§7.3: min(requested, maximum), but at least the default. */
+	uint32_t v = m->lifetime < c->max_lifetime_s ? m->lifetime : c->max_lifetime_s;
+	return v > c->default_lifetime_s ? v : c->default_lifetime_s;
+}
+
+static uint32_t remaining_s(const struct iw_worker *w, const struct iw_alloc *a)
+{
+	return a->expires_ms > w->now_ms ? (uint32_t)((a->expires_ms - w->now_ms + 999) / 1000) : 0;
+}
+
+static void alloc_success(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			  const struct iw_stun_msg *m, const struct iw_auth_result *ar,
+			  const struct iw_alloc *a, const uint8_t *addr_err, size_t addr_err_len)
+{
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_SUCCESS);
+	for (unsigned i = 0; i < a->n_rsock; i++)
+		iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_RELAYED_ADDRESS, &a->rs[i].adv);
+	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, remaining_s(w, a));
+	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, src);
+	if (a->res_token)
+		iw_stun_wr_attr(&s, STUN_ATTR_RESERVATION_TOKEN, &a->res_token, 8);
+	if (addr_err_len)
+		iw_stun_wr_attr(&s, STUN_ATTR_ADDRESS_ERROR_CODE, addr_err, addr_err_len);
+	send_answer(w, l, src, &s, m, ar);
+}
+
+static bool same_user(const struct iw_alloc *a, const struct iw_auth_result *ar)
+{
+	return a->user_len == ar->user_len && !memcmp(a->user, ar->user, ar->user_len);
+}
+
+static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	const struct iw_conf *c = w->conf;
+#define FAIL(ctr, code, reason)                                                                    \
+	do {                                                                                       \
+		w->st.ctr++;                                                                       \
+		answer_error(w, l, src, m, ar, code, reason);                                      \
+		return;                                                                            \
+	} while (0)
+
+	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
+	if (a) {
+		/* RFC 8656 §7.2: a retransmitted Allocate gets the same success answer. */
+		if (!memcmp(a->tid, m->tid, STUN_TID_LEN) && same_user(a, ar)) {
+			w->st.alloc_retrans++;
+			alloc_success(w, l, src, m, ar, a, NULL, 0);
+			return;
+		}
+		/* RFC 8656 §7.2 step 2: the 5-tuple already has an allocation -> 437. */
+		FAIL(alloc_mismatch, STUN_ERR_ALLOCATION_MISMATCH, NULL);
+	}
+	/* RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is required and must be UDP here. */
+	if (!(m->present & IW_STUN_HAS_REQ_TRANSPORT))
+		FAIL(bad_request, STUN_ERR_BAD_REQUEST, "Bad Request: missing REQUESTED-TRANSPORT");
+	if (m->req_transport != TURN_TRANSPORT_UDP)
+		FAIL(alloc_transport, STUN_ERR_UNSUPPORTED_TRANSPORT, NULL);
+	bool has_token = m->present & IW_STUN_HAS_RES_TOKEN;
+	bool even = m->present & IW_STUN_HAS_EVEN_PORT;
+	/* RFC 8656 §7.2 step 5: RESERVATION-TOKEN excludes EVEN-PORT and the family
+	 * attributes. */
+	if (has_token && (even || (m->present & (IW_STUN_HAS_REQ_FAMILY | IW_STUN_HAS_ADD_FAMILY))))
+		FAIL(bad_request, STUN_ERR_BAD_REQUEST,
+		     "Bad Request: RESERVATION-TOKEN with EVEN-PORT or an address family");
+	/* RFC 8656 §7.2 step 7: REQUESTED- and ADDITIONAL-ADDRESS-FAMILY are exclusive, and
+	 * the additional family can only be IPv6. */
+	if ((m->present & IW_STUN_HAS_REQ_FAMILY) && (m->present & IW_STUN_HAS_ADD_FAMILY))
+		FAIL(bad_request, STUN_ERR_BAD_REQUEST,
+		     "Bad Request: REQUESTED-ADDRESS-FAMILY with ADDITIONAL-ADDRESS-FAMILY");
+	if ((m->present & IW_STUN_HAS_ADD_FAMILY) && m->add_family != STUN_FAMILY_IPV6)
+		FAIL(bad_request, STUN_ERR_BAD_REQUEST,
+		     "Bad Request: ADDITIONAL-ADDRESS-FAMILY must be IPv6");
+	if (ar->user_len >= IW_ALLOC_USER_MAX)
+		FAIL(bad_request, STUN_ERR_BAD_REQUEST, "Bad Request: username too long");
+
+	unsigned f = 0;
+	struct iw_resv *rv = NULL;
+	if (m->present & IW_STUN_HAS_REQ_FAMILY) {
+		if (m->req_family != STUN_FAMILY_IPV4 && m->req_family != STUN_FAMILY_IPV6)
+			FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
+		f = m->req_family == STUN_FAMILY_IPV6;
+	}
+	if (has_token) {
+		/* RFC 8656 §7.2: an unknown or expired token -> 508. */
+		rv = resv_find(w, m->res_token.p);
+		if (!rv)
+			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: unknown RESERVATION-TOKEN");
+		f = rv->fam;
+	}
+	if (!w->has_relay[f])
+		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
+	/* RFC 8656 §7.2 step 8: quotas -> 486. */
+	if (w->tab.n_used >= c->total_quota)
+		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, "Allocation Quota Reached: server total");
+	int qs = iw_alloc_quota_take(&w->tab, ar->user, ar->user_len, c->user_quota);
+	if (qs == -EDQUOT)
+		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, "Allocation Quota Reached: user quota");
+	if (qs < 0)
+		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY, NULL);
+	a = iw_alloc_new(&w->tab, src, l->idx);
+	if (!a) {
+		iw_alloc_quota_put(&w->tab, qs);
+		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+		     "Insufficient Capacity: allocation table full");
+	}
+	a->quota_slot = qs;
+	memcpy(a->tid, m->tid, STUN_TID_LEN);
+	memcpy(a->user, ar->user, ar->user_len);
+	a->user_len = (uint16_t)ar->user_len;
+	memcpy(a->key, ar->key, ar->key_len);
+	a->key_len = ar->key_len;
+	a->pw_alg = ar->pw_alg;
+
+	int rc;
+	if (rv) {
+		rc = rsock_add(w, a, f, rv->fd, rv->port);
+		resv_release(w, rv, false);
+		w->st.resv_used++;
+	} else {
+		int fd2 = -1;
+		uint16_t port = 0;
+		bool pair = even && m->even_port_reserve;
+		struct iw_resv *slot = NULL;
+		for (unsigned i = 0; pair && i < IW_MAX_RESV && !slot; i++)
+			if (!w->resv[i].token)
+				slot = &w->resv[i];
+		if (pair && !slot) {
+			iw_control_alloc_free(w, a);
+			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: no reservation slot");
+		}
+		int fd = open_port(w, f, even, pair, &port, &fd2);
+		rc = fd < 0 ? fd : rsock_add(w, a, f, fd, port);
+		if (rc == 0 && pair) {
+			uint64_t tok = 0;
+			if (iw_cred_random(&tok, sizeof tok) || !tok)
+				tok = (w->rng ^ (w->now_ms << 20)) | 1; /* never 0: 0 marks a free slot */
+			*slot = (struct iw_resv){ .token = tok, .fd = fd2, .fam = (uint8_t)f,
+						  .port = (uint16_t)(port + 1),
+						  .expires_ms = w->now_ms + IW_RESV_MS };
+			a->res_token = tok;
+			w->st.resv_made++;
+		} else if (fd2 >= 0) {
+			close(fd2);
+			iw_ports_put(&w->ports[f], (uint16_t)(port + 1));
+		}
+	}
+	if (rc < 0) {
+		iw_control_alloc_free(w, a);
+		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+		     "Insufficient Capacity: no relay port available");
+	}
+	/* RFC 8656 §7.2: dual allocation. A failure for the additional family is reported
+	 * in ADDRESS-ERROR-CODE while the first family succeeds. */
+	uint8_t aerr[4 + 64];
+	size_t aerr_len = 0;
+	if (m->present & IW_STUN_HAS_ADD_FAMILY) {
+		uint16_t code = 0;
+		const char *why = NULL;
+		uint16_t port = 0;
+		int fd2 = -1;
+		if (!w->has_relay[1]) {
+			code = STUN_ERR_ADDRESS_FAMILY;
+			why = "Address Family not Supported";
+		} else {
+			int fd = open_port(w, 1, false, false, &port, &fd2);
+			if (fd < 0 || rsock_add(w, a, 1, fd, port) < 0) {
+				code = STUN_ERR_INSUFFICIENT_CAPACITY;
+				why = "Insufficient Capacity";
+			}
+		}
+		if (code) {
+			/* RFC 8656 §18.10: family, reserved, class, number, reason. */
+			size_t rl = strlen(why);
+			aerr[0] = STUN_FAMILY_IPV6;
+			aerr[1] = 0;
+			aerr[2] = (uint8_t)(code / 100);
+			aerr[3] = (uint8_t)(code % 100);
+			memcpy(aerr + 4, why, rl);
+			aerr_len = 4 + rl;
+		}
+	}
+	a->expires_ms = w->now_ms + (uint64_t)lifetime_for(w, m) * 1000;
+	iw_alloc_timer_arm(&w->tab, a);
+	w->st.alloc_ok++;
+	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
+		char cs[IW_ADDR_STRLEN], rs[IW_ADDR_STRLEN];
+		IW_DEBUG("allocate %s user %.*s -> %s (%u s)", iw_addr_fmt(src, true, cs, sizeof cs),
+			 (int)a->user_len, a->user, iw_addr_fmt(&a->rs[0].adv, true, rs, sizeof rs),
+			 remaining_s(w, a));
+	}
+	alloc_success(w, l, src, m, ar, a, aerr, aerr_len);
+#undef FAIL
+}
+
+/* The allocation a Refresh/CreatePermission/ChannelBind is about, or NULL after answering
+ * 437 (none) or 441 (another user's). */
+static struct iw_alloc *owned_alloc(struct iw_worker *w, struct iw_listener *l,
+				    const struct iw_addr *src, const struct iw_stun_msg *m,
+				    const struct iw_auth_result *ar)
+{
+	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
+	if (!a) {
+		w->st.alloc_mismatch++;
+		answer_error(w, l, src, m, ar, STUN_ERR_ALLOCATION_MISMATCH, NULL);
+		return NULL;
+	}
+	/* RFC 8656 §5: requests on an allocation must come from the user who made it. */
+	if (!same_user(a, ar)) {
+		w->st.wrong_creds++;
+		answer_error(w, l, src, m, ar, STUN_ERR_WRONG_CREDENTIALS, NULL);
+		return NULL;
+	}
+	return a;
+}
+
+static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
+	if (!a)
+		return;
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_SUCCESS);
+	if ((m->present & IW_STUN_HAS_LIFETIME) && m->lifetime == 0) {
+		/* RFC 8656 §7.3: a desired lifetime of zero deletes the allocation. */
+		w->st.refresh_delete++;
+		iw_control_alloc_free(w, a);
+		iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, 0);
+		send_answer(w, l, src, &s, m, ar);
+		return;
+	}
+	uint32_t life = lifetime_for(w, m);
+	a->expires_ms = w->now_ms + (uint64_t)life * 1000;
+	iw_alloc_timer_arm(&w->tab, a);
+	w->st.refresh_ok++;
+	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, life);
+	send_answer(w, l, src, &s, m, ar);
+}
+
+/* Family and policy checks for one peer; answers 443/403 and returns false on refusal. */
+static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const struct iw_stun_msg *m, const struct iw_auth_result *ar,
+		    const struct iw_alloc *a, const struct iw_addr *peer)
+{
+	bool fam = false;
+	for (unsigned i = 0; i < a->n_rsock; i++)
+		fam |= a->rs[i].bound.family == peer->family;
+	if (!fam) {
+		/* RFC 8656 §9.1/§11.2: no relayed address of the peer's family -> 443. */
+		w->st.peers_refused++;
+		answer_error(w, l, src, m, ar, STUN_ERR_PEER_FAMILY_MISMATCH, NULL);
+		return false;
+	}
+	char why[REASON_MAX];
+	if (iw_policy_check(&w->conf->policy, peer, why, sizeof why)) {
+		/* RFC 8656 §9.1: a peer the server's policy refuses -> 403. */
+		w->st.peers_refused++;
+		answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN, why);
+		return false;
+	}
+	return true;
+}
+
+static void create_permission(struct iw_worker *w, struct iw_listener *l,
+			      const struct iw_addr *src, const struct iw_stun_msg *m,
+			      const struct iw_auth_result *ar)
+{
+	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
+	if (!a)
+		return;
+	if (m->n_peers == 0 || m->peers_overflow) {
+		w->st.bad_request++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
+			     m->n_peers ? "Bad Request: too many XOR-PEER-ADDRESS"
+					: "Bad Request: missing XOR-PEER-ADDRESS");
+		return;
+	}
+	/* RFC 8656 §9.2: all or nothing, so check every peer before installing any. */
+	for (unsigned i = 0; i < m->n_peers; i++)
+		if (!peer_ok(w, l, src, m, ar, a, &m->peers[i]))
+			return;
+	unsigned room = IW_MAX_PERMS - a->n_perms;
+	unsigned need = 0;
+	for (unsigned i = 0; i < m->n_peers; i++)
+		need += !iw_alloc_perm_has(a, &m->peers[i], 0);
+	if (need > room) {
+		iw_alloc_prune(a, w->now_ms);
+		room = IW_MAX_PERMS - a->n_perms;
+	}
+	if (need > room) {
+		w->st.perm_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: too many permissions");
+		return;
+	}
+	uint64_t exp = w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000;
+	for (unsigned i = 0; i < m->n_peers; i++)
+		iw_alloc_perm_add(&w->tab, a, &m->peers[i], exp);
+	iw_alloc_timer_arm(&w->tab, a);
+	w->st.perm_ok++;
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_SUCCESS);
+	send_answer(w, l, src, &s, m, ar);
+}
+
+static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			 const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
+	if (!a)
+		return;
+	/* RFC 8656 §11.2: CHANNEL-NUMBER in 0x4000-0x4FFF and one XOR-PEER-ADDRESS. */
+	if (!(m->present & IW_STUN_HAS_CHANNEL) || m->n_peers != 1) {
+		w->st.chan_bad++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
+			     "Bad Request: needs CHANNEL-NUMBER and one XOR-PEER-ADDRESS");
+		return;
+	}
+	uint16_t max = w->conf->rfc5766_channels ? 0x7FFF : TURN_CHANNEL_MAX;
+	if (m->channel < TURN_CHANNEL_MIN || m->channel > max) {
+		w->st.chan_bad++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
+			     w->conf->rfc5766_channels
+				     ? "Bad Request: channel number not in 0x4000-0x7FFF"
+				     : "Bad Request: channel number not in 0x4000-0x4FFF "
+				       "(allow-rfc5766-channels would allow up to 0x7FFF)");
+		return;
+	}
+	const struct iw_addr *peer = &m->peers[0];
+	if (!peer_ok(w, l, src, m, ar, a, peer))
+		return;
+	iw_alloc_prune(a, w->now_ms);
+	if (!iw_alloc_perm_has(a, peer, 0) && a->n_perms == IW_MAX_PERMS) {
+		w->st.perm_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: too many permissions");
+		return;
+	}
+	int rc = iw_alloc_chan_bind(&w->tab, a, m->channel, peer,
+				    w->now_ms + (uint64_t)w->conf->chan_lifetime_s * 1000);
+	if (rc == -EINVAL) {
+		w->st.chan_bad++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
+			     "Bad Request: channel or peer already bound differently");
+		return;
+	}
+	if (rc < 0) {
+		w->st.chan_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: too many channels");
+		return;
+	}
+	/* RFC 8656 §11.2: a channel binding also installs or refreshes the permission. */
+	iw_alloc_perm_add(&w->tab, a, peer,
+			  w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000);
+	iw_alloc_timer_arm(&w->tab, a);
+	w->st.chan_ok++;
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_SUCCESS);
+	send_answer(w, l, src, &s, m, ar);
+}
+
+static void challenge(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		      const struct iw_stun_msg *m, uint16_t code, const char *reason)
+{
+	/* Unauthenticated answers are rate-limited per source so the relay is no amplifier;
+	 * past the limit they are dropped, and no per-client state is ever created. */
+	if (!iw_auth_rl_allow(&w->auth, src, w->now_ms)) {
+		w->st.drop_challenge_rl++;
+		return;
+	}
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_ERROR);
+	iw_stun_wr_error(&s, code, reason);
+	iw_auth_wr_challenge(&w->auth, &s, src, w->now_s);
+	send_answer(w, l, src, &s, m, NULL);
+}
+
+void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		       const struct iw_stun_msg *m)
+{
+	/* RFC 8489 §6.3: indications and responses are never answered. */
+	if (m->cls != STUN_CLASS_REQUEST) {
+		w->st.drop_not_request++;
+		return;
+	}
+	/* RFC 8489 §14.7: a wrong FINGERPRINT means this is not a STUN message. */
+	if ((m->present & IW_STUN_HAS_FINGERPRINT) && !iw_stun_check_fingerprint(m)) {
+		w->st.drop_fingerprint++;
+		return;
+	}
+	w->st.stun_requests++;
+	switch (m->method) {
+	case STUN_METHOD_BINDING:
+		binding(w, l, src, m);
+		return;
+	case TURN_METHOD_ALLOCATE:
+	case TURN_METHOD_REFRESH:
+	case TURN_METHOD_CREATE_PERMISSION:
+	case TURN_METHOD_CHANNEL_BIND:
+		break;
+	default:
+		w->st.bad_request++;
+		answer_error(w, l, src, m, NULL, STUN_ERR_BAD_REQUEST, "Bad Request: unknown method");
+		return;
+	}
+	struct iw_auth_result ar;
+	if (w->conf->no_auth) {
+		/* no-auth: every request is accepted as the anonymous user, without integrity. */
+		memset(&ar, 0, sizeof ar);
+		ar.user = (const uint8_t *)"";
+	} else {
+		iw_auth_check(&w->auth, m, src, w->now_s, &ar);
+	}
+	if (ar.code == STUN_ERR_UNAUTHORIZED || ar.code == STUN_ERR_STALE_NONCE) {
+		if (m->method == TURN_METHOD_ALLOCATE && ar.code == STUN_ERR_UNAUTHORIZED &&
+		    (m->present & (IW_STUN_HAS_MI | IW_STUN_HAS_MI_SHA256)))
+			w->st.alloc_auth_fail++;
+		challenge(w, l, src, m, ar.code, ar.reason);
+		return;
+	}
+	if (ar.code) {
+		w->st.bad_request++;
+		answer_error(w, l, src, m, NULL, ar.code, ar.reason);
+		return;
+	}
+	if (m->n_unknown) {
+		/* RFC 8489 §6.3.1: after authentication, unknown comprehension-required
+		 * attributes -> 420 listing them. */
+		struct iw_stun_wr s;
+		w->st.unknown_attr++;
+		begin(w, &s, m, STUN_CLASS_ERROR);
+		iw_stun_wr_error(&s, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL);
+		iw_stun_wr_unknown(&s, m->unknown, m->n_unknown);
+		send_answer(w, l, src, &s, m, &ar);
+		return;
+	}
+	switch (m->method) {
+	case TURN_METHOD_ALLOCATE:
+		allocate(w, l, src, m, &ar);
+		return;
+	case TURN_METHOD_REFRESH:
+		refresh(w, l, src, m, &ar);
+		return;
+	case TURN_METHOD_CREATE_PERMISSION:
+		create_permission(w, l, src, m, &ar);
+		return;
+	default:
+		channel_bind(w, l, src, m, &ar);
+		return;
+	}
+}

@@ -1,0 +1,30 @@
+/* The control path: STUN Binding and the TURN requests (Allocate, Refresh, CreatePermission,
+ * ChannelBind). Runs in the worker thread; may hash, format and log, but allocates nothing
+ * per request (allocations come from the slab). */
+#ifndef IW_TURN_CONTROL_H
+#define IW_TURN_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/stun.h"
+#include "turn/relay.h"
+
+/* Answer a decoded STUN message from src on listener l (anything but a Send indication).
+ * Indications and responses are never answered. */
+void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		       const struct iw_stun_msg *m);
+/* A STUN datagram that failed to decode: 400 with why if it is a request, else dropped. */
+void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const uint8_t *p, size_t len, const char *why);
+/* An RFC 3489 Binding request (no magic cookie): answer with MAPPED-ADDRESS only, echoing
+ * the 16-byte transaction id. CHANGE-REQUEST is ignored (no alternate address). */
+void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			const uint8_t *p, size_t len);
+/* Close an allocation's relay sockets, release its ports and quota, and free its slot. */
+void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a);
+/* Drop reservations past their time. */
+void iw_control_resv_expire(struct iw_worker *w);
+
+#endif

@@ -1,0 +1,579 @@
+/* The packet path: epoll -> recvmmsg -> classify -> forward -> sendmmsg, for one worker.
+ * No allocation, no logging (unless debug is on), no formatting here: everything it needs
+ * was sized when the worker was created. STUN requests go to control.c. */
+#include "turn/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/cred.h"
+#include "common/log.h"
+#include "turn/control.h"
+
+/* The headroom must sit right before the payload so a header can be written in front of it. */
+_Static_assert(offsetof(struct iw_dgram, buf) == IW_HEADROOM, "headroom precedes buf");
+_Static_assert(offsetof(struct iw_dgram, tail) == IW_HEADROOM + IW_DGRAM_MAX, "tail follows");
+
+enum { RX_ROUNDS = 4, EPOLL_EVENTS = 64 };
+
+static void tx_add(struct iw_worker *w, int fd, void *p, size_t len, const struct iw_addr *dst,
+		   bool to_client)
+{
+	unsigned i = w->n_tx++;
+	w->txiov[i].iov_base = p;
+	w->txiov[i].iov_len = len;
+	socklen_t sl = iw_addr_to_sa(dst, &w->txaddr[i]);
+	w->tx[i].msg_hdr = (struct msghdr){ .msg_name = &w->txaddr[i], .msg_namelen = sl,
+					    .msg_iov = &w->txiov[i], .msg_iovlen = 1 };
+	w->txfd[i] = fd;
+	w->txdir[i] = to_client;
+}
+
+static void sent(struct iw_worker *w, const struct mmsghdr *m, bool to_client)
+{
+	size_t len = m->msg_hdr.msg_iov->iov_len;
+	if (to_client) {
+		w->st.tx_client_pkts++;
+		w->st.tx_client_bytes += len;
+	} else {
+		w->st.tx_peer_pkts++;
+		w->st.tx_peer_bytes += len;
+	}
+}
+
+/* One sendmmsg per destination socket. Would-block and errors are counted drops: UDP has no
+ * backpressure worth queueing for. */
+static void tx_flush(struct iw_worker *w)
+{
+	uint32_t done = 0;
+	for (unsigned i = 0; i < w->n_tx; i++) {
+		if (done >> i & 1)
+			continue;
+		int fd = w->txfd[i];
+		bool to_client = w->txdir[i];
+		unsigned n = 0;
+		for (unsigned j = i; j < w->n_tx; j++) {
+			if (!(done >> j & 1) && w->txfd[j] == fd) {
+				w->txsend[n++] = w->tx[j];
+				done |= 1u << j;
+			}
+		}
+		unsigned off = 0;
+		while (off < n) {
+			int r = sendmmsg(fd, w->txsend + off, n - off, MSG_DONTWAIT);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					w->st.drop_send_err += n - off;
+					break;
+				}
+				/* The first message failed (e.g. unreachable): skip it. */
+				w->st.drop_send_err++;
+				off++;
+				continue;
+			}
+			for (int k = 0; k < r; k++)
+				sent(w, &w->txsend[off + (unsigned)k], to_client);
+			off += (unsigned)r;
+		}
+	}
+	w->n_tx = 0;
+}
+
+static const struct iw_rsock *rsock_for(const struct iw_alloc *a, uint8_t family)
+{
+	for (unsigned i = 0; i < a->n_rsock; i++)
+		if (a->rs[i].bound.family == family)
+			return &a->rs[i];
+	return NULL;
+}
+
+/* RFC 8656 §11.4: a Send indication's DATA goes to the peer when a permission exists;
+ * otherwise it is silently discarded. */
+static void send_ind(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		     const struct iw_stun_msg *m)
+{
+	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
+	if (!a) {
+		w->st.drop_no_alloc++;
+		return;
+	}
+	if (m->n_peers != 1 || !(m->present & IW_STUN_HAS_DATA)) {
+		w->st.drop_send_bad++;
+		return;
+	}
+	const struct iw_addr *peer = &m->peers[0];
+	const struct iw_rsock *rs = rsock_for(a, peer->family);
+	if (!rs || !iw_alloc_perm_has(a, peer, w->now_ms)) {
+		w->st.drop_send_no_perm++;
+		return;
+	}
+	/* The DATA view points into the receive buffer: forwarded without a copy. */
+	tx_add(w, rs->fd, (void *)(uintptr_t)m->data.p, m->data.len, peer, false);
+}
+
+/* ChannelData from a client: 5-tuple -> allocation -> channel -> peer. */
+static void chandata(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		     struct iw_dgram *d, uint16_t ch, uint16_t dlen)
+{
+	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
+	if (!a) {
+		w->st.drop_no_alloc++;
+		return;
+	}
+	const struct iw_chan *c = iw_alloc_chan_by_num(a, ch, w->now_ms);
+	if (!c) {
+		w->st.drop_no_chan++;
+		return;
+	}
+	const struct iw_rsock *rs = rsock_for(a, c->peer.family);
+	if (!rs || !iw_alloc_perm_has(a, &c->peer, w->now_ms)) {
+		w->st.drop_send_no_perm++;
+		return;
+	}
+	/* The payload is forwarded in place, from right after the 4-byte header. */
+	tx_add(w, rs->fd, d->buf + TURN_CHANDATA_HDR, dlen, &c->peer, false);
+}
+
+static void from_client(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d,
+			size_t len)
+{
+	struct iw_addr src;
+	if (iw_addr_from_sa(&src, (const struct sockaddr *)&d->src)) {
+		w->st.drop_unknown_kind++;
+		return;
+	}
+	w->st.rx_client_pkts++;
+	w->st.rx_client_bytes += len;
+	switch (iw_stun_classify(d->buf, len)) {
+	case IW_PKT_CHANDATA: {
+		uint16_t ch, dlen;
+		if (!iw_chandata_parse(d->buf, len, &ch, &dlen)) {
+			w->st.drop_bad_chandata++;
+			return;
+		}
+		chandata(w, l, &src, d, ch, dlen);
+		return;
+	}
+	case IW_PKT_STUN: {
+		struct iw_stun_msg m;
+		const char *why = "malformed";
+		if (iw_stun_decode(&m, d->buf, len, &why) < 0) {
+			iw_control_bad(w, l, &src, d->buf, len, why);
+			return;
+		}
+		if (m.method == TURN_METHOD_SEND && m.cls == STUN_CLASS_INDICATION) {
+			send_ind(w, l, &src, &m);
+			return;
+		}
+		iw_control_handle(w, l, &src, &m);
+		return;
+	}
+	default:
+		/* RFC 5766 channels 0x5000-0x7FFF, when allowed (RFC 8656 reserves them). */
+		if (w->conf->rfc5766_channels && len >= TURN_CHANDATA_HDR && d->buf[0] >= 0x50 &&
+		    d->buf[0] <= 0x7F && (size_t)iw_be16(d->buf + 2) + TURN_CHANDATA_HDR <= len) {
+			chandata(w, l, &src, d, iw_be16(d->buf), iw_be16(d->buf + 2));
+			return;
+		}
+		/* RFC 3489 Binding requests carry no magic cookie: old clients such as stun. */
+		if (len >= STUN_HEADER_LEN && iw_be16(d->buf) == STUN_METHOD_BINDING &&
+		    iw_be32(d->buf + 4) != STUN_MAGIC_COOKIE && iw_be16(d->buf + 2) % 4 == 0 &&
+		    (size_t)iw_be16(d->buf + 2) + STUN_HEADER_LEN == len) {
+			iw_control_classic(w, l, &src, d->buf, len);
+			return;
+		}
+		w->st.drop_unknown_kind++;
+		return;
+	}
+}
+
+static void next_tid(struct iw_worker *w, uint8_t tid[STUN_TID_LEN])
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t x = w->rng;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		w->rng = x;
+		memcpy(tid + i * 6, &x, 6);
+	}
+}
+
+static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram *d, size_t len)
+{
+	struct iw_alloc *a = rs->alloc;
+	struct iw_addr peer;
+	if (iw_addr_from_sa(&peer, (const struct sockaddr *)&d->src)) {
+		w->st.drop_unknown_kind++;
+		return;
+	}
+	w->st.rx_peer_pkts++;
+	w->st.rx_peer_bytes += len;
+	/* RFC 8656 §10.3: no permission for the peer's IP -> silently discard. */
+	if (!iw_alloc_perm_has(a, &peer, w->now_ms)) {
+		w->st.drop_peer_no_perm++;
+		return;
+	}
+	int cfd = w->lis[a->listener].fd;
+	const struct iw_chan *c = iw_alloc_chan_by_peer(a, &peer, w->now_ms);
+	if (c) {
+		/* RFC 8656 §12.5: over UDP the ChannelData padding is optional; none is sent.
+		 * The header goes into the headroom right before the payload: no copy. */
+		uint8_t *h = d->head + IW_HEADROOM - TURN_CHANDATA_HDR;
+		iw_chandata_put(h, c->num, (uint16_t)len);
+		tx_add(w, cfd, h, TURN_CHANDATA_HDR + len, &a->client, true);
+		return;
+	}
+	uint8_t tid[STUN_TID_LEN];
+	size_t total;
+	next_tid(w, tid);
+	uint8_t *msg = iw_stun_data_ind_wrap(d->buf, len, &peer, tid, &total);
+	tx_add(w, cfd, msg, total, &a->client, true);
+}
+
+/* Drain a ready socket in batches; a few rounds at most so other sockets get their turn. */
+static void on_readable(struct iw_worker *w, void *ptr)
+{
+	uint8_t kind = *(uint8_t *)ptr;
+	int fd = kind == IW_EV_LISTENER ? ((struct iw_listener *)ptr)->fd
+					: ((struct iw_rsock *)ptr)->fd;
+	if (fd < 0)
+		return;
+	for (int round = 0; round < RX_ROUNDS; round++) {
+		for (unsigned i = 0; i < IW_RELAY_BATCH; i++)
+			w->rx[i].msg_hdr.msg_namelen = sizeof w->dg[i].src;
+		int n = recvmmsg(fd, w->rx, IW_RELAY_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct iw_dgram *d = &w->dg[i];
+			if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				/* Never forward a datagram cut short. */
+				w->st.drop_trunc++;
+				continue;
+			}
+			if (kind == IW_EV_LISTENER)
+				from_client(w, ptr, d, w->rx[i].msg_len);
+			else
+				from_peer(w, ptr, d, w->rx[i].msg_len);
+		}
+		tx_flush(w);
+		/* A Refresh with lifetime 0 may have closed this very socket. */
+		if (n < IW_RELAY_BATCH || (kind == IW_EV_RELAY && ((struct iw_rsock *)ptr)->fd != fd))
+			break;
+	}
+}
+
+static void expire_cb(void *ctx, struct iw_alloc *a)
+{
+	iw_control_alloc_free(ctx, a);
+}
+
+int iw_relay_poll(struct iw_worker *w, int timeout_ms)
+{
+	struct epoll_event ev[EPOLL_EVENTS];
+	int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, timeout_ms);
+	if (n < 0) {
+		if (errno != EINTR)
+			return -errno;
+		n = 0;
+	}
+	w->now_ms = iw_clock_ms();
+	w->now_s = iw_clock_wall_s();
+	for (int i = 0; i < n; i++)
+		on_readable(w, ev[i].data.ptr);
+	uint64_t before = w->tab.wheel_s;
+	iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
+	if (w->tab.wheel_s != before)
+		iw_control_resv_expire(w);
+	return n;
+}
+
+int iw_relay_run(struct iw_worker *w)
+{
+	while (!*w->stop) {
+		int rc = iw_relay_poll(w, 500);
+		if (rc < 0) {
+			IW_ERROR("epoll_wait: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* --- set-up and tear-down (not the packet path) --- */
+
+void iw_relay_sock_bufs(int fd, int bytes)
+{
+	/* The FORCE variants pass rmem_max/wmem_max when the process may (CAP_NET_ADMIN);
+	 * otherwise the plain ones get what the sysctl allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
+static int open_listener(struct iw_worker *w, const struct iw_addr *ip, uint16_t port)
+{
+	struct iw_listener *l = &w->lis[w->n_lis];
+	struct sockaddr_storage ss;
+	struct iw_addr a = *ip;
+	a.port = port;
+	int fd = socket(a.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	if (a.family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (w->conf->threads > 1)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+	iw_relay_sock_bufs(fd, IW_LISTENER_BUF);
+	socklen_t sl = iw_addr_to_sa(&a, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	*l = (struct iw_listener){ .kind = IW_EV_LISTENER, .fd = fd, .idx = w->n_lis, .addr = a };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	w->n_lis++;
+	return 0;
+}
+
+static bool iface_addr(uint8_t family, struct iw_addr *out)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+	if (getifaddrs(&ifa))
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		struct iw_addr a;
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family ||
+		    iw_addr_from_sa(&a, i->ifa_addr))
+			continue;
+		const char *r;
+		enum iw_addr_class c = iw_addr_classify(&a, &r);
+		if (c == IW_ADDR_PUBLIC || c == IW_ADDR_PRIVATE || c == IW_ADDR_SHARED) {
+			a.port = 0;
+			*out = a;
+			found = true;
+		}
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* Relay address per family: relay-ip, else external-ip's PRIVATE, else a specific listening
+ * address, else an interface address, else loopback. */
+static void pick_relay(struct iw_worker *w, uint8_t family)
+{
+	const struct iw_conf *c = w->conf;
+	unsigned f = iw_relay_fam(family);
+	struct iw_addr *b = &w->relay_bind[f];
+	bool any_listener = false, found = false;
+	for (unsigned i = 0; i < c->n_relay && !found; i++)
+		if (c->relay[i].family == family)
+			*b = c->relay[i], found = true;
+	if (c->n_relay && !found)
+		return; /* relay-ip given, but none of this family: 440 */
+	for (unsigned i = 0; i < c->n_ext && !found; i++)
+		if (c->ext[i].has_priv && c->ext[i].priv.family == family)
+			*b = c->ext[i].priv, found = true;
+	for (unsigned i = 0; i < w->n_lis && !found; i++) {
+		if (w->lis[i].addr.family != family)
+			continue;
+		any_listener = true;
+		if (!iw_addr_is_any(&w->lis[i].addr))
+			*b = w->lis[i].addr, found = true;
+	}
+	if (!found && any_listener)
+		found = iface_addr(family, b);
+	if (!found && any_listener)
+		found = !iw_addr_parse(b, family == AF_INET ? "127.0.0.1" : "::1");
+	if (!found)
+		return;
+	b->port = 0;
+	w->has_relay[f] = true;
+	w->relay_adv[f] = *b;
+	for (unsigned i = 0; i < c->n_ext; i++) {
+		const struct iw_conf_ext *e = &c->ext[i];
+		if (e->pub.family == family && (!e->has_priv || iw_addr_ip_eq(&e->priv, b))) {
+			w->relay_adv[f] = e->pub;
+			break;
+		}
+	}
+}
+
+struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
+				  volatile sig_atomic_t *stop)
+{
+	struct iw_worker *w = calloc(1, sizeof *w);
+	if (!w) {
+		IW_ERROR("out of memory");
+		return NULL;
+	}
+	w->conf = conf;
+	w->stop = stop;
+	w->epfd = -1;
+	for (unsigned i = 0; i < IW_MAX_RESV; i++)
+		w->resv[i].fd = -1;
+	uint32_t seed[3];
+	if (iw_cred_random(seed, sizeof seed)) {
+		IW_ERROR("no randomness");
+		goto fail;
+	}
+	w->rng = (uint64_t)seed[2] << 32 | seed[0] | 1;
+	/* The receive batch points into the datagram slots once, for the worker's life. */
+	for (unsigned i = 0; i < IW_RELAY_BATCH; i++) {
+		w->rxiov[i] = (struct iovec){ .iov_base = w->dg[i].buf, .iov_len = IW_DGRAM_MAX };
+		w->rx[i].msg_hdr = (struct msghdr){ .msg_name = &w->dg[i].src,
+						    .msg_namelen = sizeof w->dg[i].src,
+						    .msg_iov = &w->rxiov[i], .msg_iovlen = 1 };
+	}
+	w->now_ms = iw_clock_ms();
+	w->now_s = iw_clock_wall_s();
+	if (iw_alloc_tab_init(&w->tab, conf->max_allocs, seed[0], w->now_ms)) {
+		IW_ERROR("cannot allocate the table for %u allocations", conf->max_allocs);
+		goto fail;
+	}
+	/* Workers split the port range, so they never race for the same port. */
+	uint32_t span = (uint32_t)conf->max_port - conf->min_port + 1;
+	uint32_t n = conf->threads > span ? span : conf->threads;
+	uint32_t share = span / (n ? n : 1);
+	uint16_t lo = (uint16_t)(conf->min_port + (idx % n) * share);
+	uint16_t hi = idx % n == n - 1 ? conf->max_port : (uint16_t)(lo + share - 1);
+	w->port_lo = lo;
+	w->port_hi = hi;
+	if (iw_ports_init(&w->ports[0], lo, hi, seed[1]) ||
+	    iw_ports_init(&w->ports[1], lo, hi, seed[1])) {
+		IW_ERROR("cannot set up the port range %u-%u", lo, hi);
+		goto fail;
+	}
+	if (iw_auth_init(&w->auth, conf->realm, conf->stale_nonce_s)) {
+		IW_ERROR("cannot set up authentication");
+		goto fail;
+	}
+	for (unsigned i = 0; i < conf->n_users; i++) {
+		const char *why = "invalid";
+		if (iw_auth_user_add(&w->auth, conf->users[i], &why)) {
+			IW_ERROR("user #%u: %s", i + 1, why);
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < conf->n_secrets; i++) {
+		const char *why = "invalid";
+		if (iw_auth_secret_add(&w->auth, conf->secrets[i], &why)) {
+			IW_ERROR("static-auth-secret #%u: %s", i + 1, why);
+			goto fail;
+		}
+	}
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0) {
+		IW_ERROR("epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < conf->n_listen; i++) {
+		char txt[IW_ADDR_STRLEN];
+		int rc = open_listener(w, &conf->listen[i], conf->port);
+		struct iw_addr a = conf->listen[i];
+		a.port = conf->port;
+		iw_addr_fmt(&a, true, txt, sizeof txt);
+		if (rc == 0) {
+			IW_INFO("listening on udp %s", txt);
+			continue;
+		}
+		/* The default "::" listener is optional on hosts without IPv6. */
+		if (a.family == AF_INET6 && iw_addr_is_any(&a) &&
+		    (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)) {
+			IW_WARN("cannot listen on udp %s: %s (skipped)", txt, strerror(-rc));
+			continue;
+		}
+		IW_ERROR("cannot listen on udp %s: %s", txt, strerror(-rc));
+		goto fail;
+	}
+	if (w->n_lis == 0) {
+		IW_ERROR("no listener could be opened");
+		goto fail;
+	}
+	pick_relay(w, AF_INET);
+	pick_relay(w, AF_INET6);
+	for (unsigned f = 0; f < 2; f++) {
+		char b[IW_ADDR_STRLEN], a[IW_ADDR_STRLEN];
+		if (w->has_relay[f])
+			IW_INFO("relay %s: bind %s, advertise %s, ports %u-%u", f ? "IPv6" : "IPv4",
+				iw_addr_fmt(&w->relay_bind[f], false, b, sizeof b),
+				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), w->port_lo,
+				w->port_hi);
+	}
+	return w;
+fail:
+	iw_relay_destroy(w);
+	return NULL;
+}
+
+void iw_relay_destroy(struct iw_worker *w)
+{
+	if (!w)
+		return;
+	if (w->tab.slab)
+		for (uint32_t i = 0; i < w->tab.cap; i++)
+			if (w->tab.slab[i].in_use)
+				iw_control_alloc_free(w, &w->tab.slab[i]);
+	for (unsigned i = 0; i < IW_MAX_RESV; i++)
+		if (w->resv[i].fd >= 0)
+			close(w->resv[i].fd);
+	for (unsigned i = 0; i < w->n_lis; i++)
+		close(w->lis[i].fd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	iw_alloc_tab_fini(&w->tab);
+	iw_ports_fini(&w->ports[0]);
+	iw_ports_fini(&w->ports[1]);
+	iw_auth_fini(&w->auth);
+	free(w);
+}
+
+void iw_relay_stats_dump(const struct iw_worker *w)
+{
+	const struct iw_relay_stats *s = &w->st;
+#define F(x) { #x, s->x }
+	const struct {
+		const char *name;
+		uint64_t v;
+	} f[] = {
+		F(rx_client_pkts), F(rx_client_bytes), F(tx_client_pkts), F(tx_client_bytes),
+		F(rx_peer_pkts), F(rx_peer_bytes), F(tx_peer_pkts), F(tx_peer_bytes),
+		F(drop_trunc), F(drop_unknown_kind), F(drop_bad_chandata), F(drop_no_alloc),
+		F(drop_no_chan), F(drop_send_no_perm), F(drop_peer_no_perm), F(drop_send_err),
+		F(drop_send_bad), F(drop_bad_stun), F(drop_fingerprint), F(drop_not_request),
+		F(drop_challenge_rl), F(stun_requests), F(binding), F(bad_request), F(unknown_attr),
+		F(alloc_ok), F(alloc_retrans), F(alloc_mismatch), F(alloc_quota), F(alloc_capacity),
+		F(alloc_family), F(alloc_transport), F(alloc_auth_fail), F(refresh_ok),
+		F(refresh_delete), F(perm_ok), F(perm_full), F(chan_ok), F(chan_bad), F(chan_full),
+		F(peers_refused), F(wrong_creds), F(resv_made), F(resv_used), F(resv_expired),
+	};
+#undef F
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (f[i].v)
+			IW_DEBUG("counter %s %llu", f[i].name, (unsigned long long)f[i].v);
+	IW_DEBUG("counter allocations_created %llu expired %llu auth_ok %llu auth_401 %llu "
+		 "auth_438 %llu",
+		 (unsigned long long)w->tab.st.created, (unsigned long long)w->tab.st.expired,
+		 (unsigned long long)w->auth.st.ok, (unsigned long long)w->auth.st.challenged,
+		 (unsigned long long)(w->auth.st.stale_nonce + w->auth.st.bad_nonce));
+}

@@ -1,0 +1,126 @@
+/* The relay worker: its sockets, batches, allocations and counters, and the packet loop
+ * (epoll -> recvmmsg -> classify -> forward -> sendmmsg). One worker owns everything it
+ * touches, so several can run side by side without locks. */
+#ifndef IW_TURN_RELAY_H
+#define IW_TURN_RELAY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common/addr.h"
+#include "common/stun.h"
+#include "turn/alloc.h"
+#include "turn/auth.h"
+#include "turn/conf.h"
+#include "turn/ports.h"
+
+enum {
+	IW_RELAY_BATCH = 32,
+	IW_DGRAM_MAX = 2048,
+	/* Room for a Data indication header with an IPv6 XOR-PEER-ADDRESS in front of the
+	 * payload; ChannelData needs only the last 4 bytes of it. */
+	IW_HEADROOM = IW_STUN_DATA_IND_HEADROOM,
+	IW_MAX_RESV = 64,
+	IW_RESV_MS = 30000, /* RFC 8656 §7.2: a reserved port is kept about 30 s */
+	/* Socket buffer limits: a listener carries every client of the worker; a relay socket
+	 * one allocation's peers. Limits, not reservations: the kernel's udp_mem bounds the sum. */
+	IW_LISTENER_BUF = 4 << 20,
+	IW_RELAY_SOCK_BUF = 1 << 20,
+};
+
+/* One datagram slot: headroom, payload, tailroom for DATA padding, source address. */
+struct iw_dgram {
+	uint8_t head[IW_HEADROOM];
+	uint8_t buf[IW_DGRAM_MAX];
+	uint8_t tail[IW_STUN_TAILROOM];
+	struct sockaddr_storage src;
+};
+
+struct iw_listener {
+	uint8_t kind; /* IW_EV_LISTENER */
+	int fd;
+	uint32_t idx;
+	struct iw_addr addr;
+};
+
+/* A port held for an EVEN-PORT R=1 allocation, redeemed with RESERVATION-TOKEN. */
+struct iw_resv {
+	uint64_t token; /* 0 when the slot is free */
+	int fd;
+	uint8_t fam; /* 0 IPv4, 1 IPv6 */
+	uint16_t port;
+	uint64_t expires_ms;
+};
+
+/* Per-worker counters: plain fields, summed across workers when scraped. */
+struct iw_relay_stats {
+	uint64_t rx_client_pkts, rx_client_bytes, tx_client_pkts, tx_client_bytes;
+	uint64_t rx_peer_pkts, rx_peer_bytes, tx_peer_pkts, tx_peer_bytes;
+	uint64_t drop_trunc, drop_unknown_kind, drop_bad_chandata, drop_no_alloc, drop_no_chan;
+	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad;
+	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_challenge_rl;
+	uint64_t stun_requests, binding, bad_request, unknown_attr;
+	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
+	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
+	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
+	uint64_t resv_made, resv_used, resv_expired;
+};
+
+struct iw_worker {
+	const struct iw_conf *conf;
+	volatile sig_atomic_t *stop;
+	int epfd;
+	struct iw_listener lis[IW_CONF_MAX_LISTEN];
+	unsigned n_lis;
+	struct iw_addr relay_bind[2], relay_adv[2]; /* per family: [0] IPv4, [1] IPv6 */
+	bool has_relay[2];
+	uint16_t port_lo, port_hi; /* this worker's share of min-port..max-port */
+	struct iw_alloc_tab tab;
+	struct iw_ports ports[2];
+	struct iw_auth auth;
+	struct iw_resv resv[IW_MAX_RESV];
+	uint64_t now_ms; /* monotonic, refreshed once per wake-up */
+	int64_t now_s;   /* wall clock, for nonces and REST expiry */
+	uint64_t rng;    /* xorshift state for Data indication transaction ids */
+	struct iw_relay_stats st;
+
+	uint8_t out[IW_DGRAM_MAX]; /* control-path responses */
+	struct iw_dgram dg[IW_RELAY_BATCH];
+	struct mmsghdr rx[IW_RELAY_BATCH];
+	struct iovec rxiov[IW_RELAY_BATCH];
+	struct mmsghdr tx[IW_RELAY_BATCH];
+	struct iovec txiov[IW_RELAY_BATCH];
+	struct sockaddr_storage txaddr[IW_RELAY_BATCH];
+	int txfd[IW_RELAY_BATCH];
+	uint8_t txdir[IW_RELAY_BATCH]; /* 1: toward a client, 0: toward a peer */
+	unsigned n_tx;
+	struct mmsghdr txsend[IW_RELAY_BATCH]; /* one socket's run, gathered for sendmmsg */
+};
+
+/* Build worker idx of conf->threads: tables, listeners bound to conf's listening-ip x
+ * listening-port (SO_REUSEPORT when there are several workers), relay addresses resolved, and
+ * its own share of the relay port range. NULL on failure (logged). stop is polled between
+ * wake-ups. */
+struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
+				  volatile sig_atomic_t *stop);
+/* Close every socket and free everything. Accepts NULL. */
+void iw_relay_destroy(struct iw_worker *w);
+/* Run the loop until *stop. Returns 0, or -errno on a fatal epoll error. */
+int iw_relay_run(struct iw_worker *w);
+/* Run one wake-up: wait at most timeout_ms, handle what is ready, fire timers. */
+int iw_relay_poll(struct iw_worker *w, int timeout_ms);
+/* Raise a socket's receive and send buffer limits to bytes (best effort). */
+void iw_relay_sock_bufs(int fd, int bytes);
+/* Log the counters at debug level. */
+void iw_relay_stats_dump(const struct iw_worker *w);
+
+/* Family index for per-family arrays: 0 IPv4, 1 IPv6. */
+static inline unsigned iw_relay_fam(uint8_t family)
+{
+	return family == AF_INET6;
+}
+
+#endif
