@@ -55,6 +55,12 @@ def uclient(server, args, timeout=RUN_TIMEOUT):
     own sockets, so lost datagrams can be attributed."""
     cmd = ["turnutils_uclient", "-p", str(server.port)] + args + [server.host]
     print("  $ " + " ".join(cmd))
+    # uclient is the measuring instrument: unpaced (-z 0), its single thread must drain 50-100
+    # sockets as fast as the relay fills them, and when it is descheduled its own receive
+    # buffers overflow (the drop sampler shows where). Give it the scheduler's preference, as
+    # one would give a load generator, so the figure is about the relay.
+    if os.geteuid() == 0:
+        cmd = ["nice", "-n", "-10"] + cmd
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL)
     pids = {"server": server.pid, "uclient": p.pid}

@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# The Docker image end to end: build docker/Dockerfile on a private Docker engine, run the relay
+# and the signaling service from it with host networking on free loopback ports, relay traffic
+# through the container with coturn's turnutils_uclient/turnutils_peer, join a room over
+# WebSocket, and check the HEALTHCHECK and the non-root user.
+#
+# The engine is private (its own socket, data and exec roots, no iptables, no bridge), so the
+# host's networking is left alone. No registry is reachable: the debian:bookworm-slim base is
+# made with debootstrap from the host's apt mirror and cached as a tarball under
+# $IW_DOCKER_CACHE (default /var/cache/iceway-test), with the build stage's dependency layer
+# next to it, so later runs skip both steps. Exits 77 (skipped) when not root.
+set -euo pipefail
+
+src=${IW_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+cache=${IW_DOCKER_CACHE:-/var/cache/iceway-test}
+secret=docker-test-secret-$RANDOM$RANDOM
+t0=$SECONDS
+
+log() { echo "[test_docker +$((SECONDS - t0))s] $*"; }
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root for a private Docker engine"
+	exit 77
+fi
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ "${#need[@]}" -gt 0 ]; then
+	log "installing ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+for tool in turnutils_uclient turnutils_peer; do
+	command -v "$tool" >/dev/null || fail "$tool missing (package coturn: tools/install-deps.sh test)"
+done
+# python3-websockets is a Debian package: use Debian's interpreter.
+py=/usr/bin/python3
+"$py" -c 'import websockets' 2>/dev/null || fail "python3-websockets missing"
+
+W=$(mktemp -d /tmp/iw-docker.XXXXXX)
+tag=iceway-test:$$
+dockerd_pid=""
+peer_pid=""
+containers=()
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$dockerd_pid" ]; then
+		for c in "${containers[@]}"; do
+			docker rm -f "$c" >/dev/null 2>&1
+		done
+	fi
+	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
+	if [ -n "$dockerd_pid" ]; then
+		kill "$dockerd_pid" 2>/dev/null
+		# Bounded: dockerd stops its containerd and containers within a few seconds.
+		for _ in $(seq 1 150); do
+			kill -0 "$dockerd_pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -0 "$dockerd_pid" 2>/dev/null && kill -KILL "$dockerd_pid"
+		wait "$dockerd_pid" 2>/dev/null
+		# The containerd this dockerd started, if it outlived a killed dockerd.
+		local cpid
+		cpid=$(cat "$W/exec/containerd/containerd.pid" 2>/dev/null)
+		[ -n "$cpid" ] && tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -qF "$W/" &&
+			kill "$cpid"
+	fi
+	mountpoint -q "$W/exec/netns/default" 2>/dev/null && umount "$W/exec/netns/default"
+	# Anything the engine left mounted under the work dir (overlay layers, shm).
+	grep -o " $W/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
+		umount -l "$m"
+	done
+	rm -rf "$W"
+	log "cleaned up (exit $rc)"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Wait up to $1 tenths of a second for a command to succeed.
+wait_for() {
+	local n=$1
+	shift
+	for _ in $(seq 1 "$n"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A port on 127.0.0.1 that is free for the given socket types (udp, tcp or both: the relay
+# listens on UDP and TCP with one port number), from the kernel.
+free_port() {
+	"$py" - "$1" <<'EOF'
+import socket, sys
+kinds = {"udp": [socket.SOCK_DGRAM], "tcp": [socket.SOCK_STREAM],
+         "both": [socket.SOCK_DGRAM, socket.SOCK_STREAM]}[sys.argv[1]]
+for _ in range(100):
+    first = socket.socket(socket.AF_INET, kinds[0])
+    first.bind(("127.0.0.1", 0))
+    port = first.getsockname()[1]
+    try:
+        for k in kinds[1:]:
+            socket.socket(socket.AF_INET, k).bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    sys.exit("no free port")
+EOF
+}
+
+# The host's Debian mirror, read from apt's own sources at run time.
+apt_mirror() {
+	local f=/etc/apt/sources.list.d/debian.sources
+	if [ -r "$f" ]; then
+		awk '
+			/^[[:space:]]*$/ { if (uri != "" && suite) { print uri; exit } uri = ""; suite = 0; next }
+			/^URIs:/ { uri = $2 }
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
+			END { if (uri != "" && suite) print uri }' "$f" | head -n 1
+		return
+	fi
+	f=/etc/apt/sources.list
+	[ -r "$f" ] && awk '$1 == "deb" {
+		i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++; if ($i ~ /^\[/ || $i ~ /\]$/) i++
+		if ($(i + 1) == "bookworm") { print $i; exit } }' "$f"
+}
+
+# What the official debian:bookworm-slim image sets up on top of minbase: dpkg without fsync
+# (a layer is thrown away whole, never half-written), no docs, man pages or translations, and
+# apt caches cleaned after each install.
+slim_tweaks() {
+	local r=$1
+	echo 'force-unsafe-io' >"$r/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+	cat >"$r/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+EOF
+	cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+	echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/docker-no-languages"
+	echo 'APT::Install-Recommends "false";' >"$r/etc/apt/apt.conf.d/docker-no-recommends"
+	rm -rf "$r/usr/share/doc"/* "$r/usr/share/man"/* "$r/usr/share/info"/* "$r/usr/share/locale"/*
+}
+
+# The compose file parses and names what it requires (when a compose client is installed).
+if command -v docker-compose >/dev/null; then
+	ICEWAY_SECRET=x ICEWAY_TURN_URI=turn:turn.test:3478 ICEWAY_STUN_URI=stun:turn.test:3478 \
+		docker-compose -f "$src/docker/compose.yaml" config -q || fail "docker/compose.yaml"
+	env -u ICEWAY_SECRET docker-compose -f "$src/docker/compose.yaml" config -q 2>/dev/null &&
+		fail "docker/compose.yaml accepts a missing ICEWAY_SECRET"
+fi
+
+export DOCKER_HOST=unix://$W/docker.sock
+export DOCKER_BUILDKIT=0 # the legacy builder: no buildx here
+
+# ---- a private engine ----
+log "starting a private dockerd in $W"
+dockerd --host "$DOCKER_HOST" --data-root "$W/data" --exec-root "$W/exec" \
+	--pidfile "$W/dockerd.pid" --storage-driver overlay2 \
+	--iptables=false --ip-forward=false --bridge=none >"$W/dockerd.log" 2>&1 &
+dockerd_pid=$!
+wait_for 300 docker version || {
+	tail -n 20 "$W/dockerd.log" >&2
+	fail "dockerd did not answer within 30 s"
+}
+
+# ---- the base image, cached ----
+base_tar=$cache/debian-bookworm-slim.tar
+mkdir -p "$cache"
+(
+	# One run at a time makes the tarball; the others wait for it.
+	flock -w 600 9 || fail "lock on $cache"
+	if [ ! -s "$base_tar" ]; then
+		mirror=$(apt_mirror)
+		[ -n "$mirror" ] || fail "no bookworm mirror in apt's sources"
+		log "debootstrap --variant=minbase bookworm (cached afterwards in $base_tar)"
+		debootstrap --variant=minbase bookworm "$W/rootfs" "$mirror" >"$W/debootstrap.log" 2>&1 || {
+			tail -n 20 "$W/debootstrap.log" >&2
+			fail "debootstrap"
+		}
+		rm -rf "$W/rootfs/var/cache/apt/archives"/*.deb "$W/rootfs/var/lib/apt/lists"/*
+		slim_tweaks "$W/rootfs"
+		tar -C "$W/rootfs" -cf "$base_tar.tmp.$$" .
+		mv -f "$base_tar.tmp.$$" "$base_tar"
+		rm -rf "$W/rootfs"
+	fi
+) 9>"$cache/.lock"
+
+# The build stage's dependency layer (tools/install-deps.sh build, a few minutes of apt) is
+# cached too, together with the base image it sits on, as one `docker save` archive: loaded
+# images keep their IDs and history, so `--cache-from` reuses the layer. The key covers what
+# the layer depends on; a week-old archive is dropped so that updates reach the tests.
+deps_key=$( {
+	sed -n '1,/install-deps.sh build/p' "$src/docker/Dockerfile" | grep -Ev '^[[:space:]]*(#|$)'
+	cat "$src/tools/install-deps.sh"
+	stat -c '%s %Y' "$base_tar"
+} | sha256sum | cut -c1-16)
+deps_tar=$cache/build-deps-$deps_key.tar
+deps_tag=iceway-test-deps:$deps_key
+find "$cache" -maxdepth 1 -name 'build-deps-*.tar' -mtime +7 -delete
+cache_from=()
+if [ -s "$deps_tar" ] && docker load -q -i "$deps_tar" >/dev/null; then
+	cache_from=(--cache-from "$deps_tag")
+	log "base image and build dependencies loaded from $deps_tar"
+else
+	docker import "$base_tar" local/bookworm:base >/dev/null
+	docker tag local/bookworm:base debian:bookworm-slim
+	log "base image imported"
+fi
+
+# ---- build the image ----
+build_args=()
+[ -n "${IW_DOCKER_CMAKE_ARGS:-}" ] && build_args=(--build-arg "IW_CMAKE_ARGS=$IW_DOCKER_CMAKE_ARGS")
+log "docker build -f docker/Dockerfile"
+build_rc=0
+docker build --network host "${cache_from[@]}" "${build_args[@]}" -f "$src/docker/Dockerfile" \
+	-t "$tag" "$src" >"$W/build.log" 2>&1 || build_rc=$?
+
+# Cache the dependency layer even when a later step failed: it does not depend on the sources.
+if [ "${#cache_from[@]}" = 0 ]; then
+	# The image right after the dependency step: " ---> ID" once its container is removed.
+	deps_id=$(awk '/^Step [0-9]+\/[0-9]+ : RUN bash tools\/install-deps.sh build/ { s = 1; next }
+		s && /^ ---> [0-9a-f]+$/ { print $2; exit }' "$W/build.log")
+	if [ -n "$deps_id" ]; then
+		(
+			flock -w 600 9 || exit 0
+			[ -s "$deps_tar" ] && exit 0
+			docker tag "$deps_id" "$deps_tag"
+			docker save -o "$deps_tar.tmp.$$" debian:bookworm-slim "$deps_tag" &&
+				mv -f "$deps_tar.tmp.$$" "$deps_tar"
+			rm -f "$deps_tar.tmp.$$"
+			find "$cache" -maxdepth 1 -name 'build-deps-*.tar' ! -name "${deps_tar##*/}" -delete
+			log "build dependencies cached in $deps_tar ($(du -m "$deps_tar" | cut -f1) MB)"
+		) 9>"$cache/.lock"
+	fi
+fi
+
+if [ "$build_rc" != 0 ]; then
+	tail -n 40 "$W/build.log" >&2
+	fail "docker build"
+fi
+log "image built: $(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.1f MB", $1 / 1e6}')"
+awk '/^runtime packages:/ { p = 1; printf "%s", $0; next }
+	p && (/^Removing/ || /^ --->/) { exit } p { printf " %s", $0 } END { print "" }' "$W/build.log"
+
+# The runtime image holds no toolchain and runs as a non-root user by default.
+docker run --rm --network none --entrypoint /bin/sh "$tag" -c 'command -v cc || command -v cmake' &&
+	fail "the runtime image contains a compiler"
+uid=$(docker run --rm --network none --entrypoint /usr/bin/id "$tag" -u)
+[ "$uid" != 0 ] || fail "the image runs as root"
+for b in iceway-relay iceway-signal; do
+	docker run --rm --network none --entrypoint /bin/sh "$tag" -c "test -x /usr/local/bin/$b" ||
+		fail "$b is not in the image"
+done
+
+# Without a secret, `relay` refuses the default config's published demo secret.
+if out=$(docker run --rm --network none "$tag" relay 2>&1); then
+	fail "the relay started with the demo secret"
+fi
+grep -q 'demo secret' <<<"$out" || fail "no clear refusal of the demo secret: $out"
+
+# ---- run the relay and the signaling service as the compose file does ----
+relay_port=$(free_port both)
+sig_port=$(free_port tcp)
+peer_port=$(free_port udp)
+# A narrow relay range inside the kernel's ephemeral range; the relay skips ports in use.
+min_port=$((40000 + (RANDOM % 200) * 100))
+max_port=$((min_port + 99))
+
+log "relay on udp/$relay_port (relay ports $min_port-$max_port), signaling on tcp/$sig_port"
+c_relay=iw-relay-$$
+c_signal=iw-signal-$$
+containers+=("$c_relay" "$c_signal")
+docker run -d --name "$c_relay" --network host -e ICEWAY_SECRET="$secret" \
+	-e ICEWAY_REALM=iceway.test --health-interval 1s --health-start-period 30s "$tag" \
+	relay --listening-port "$relay_port" --listening-ip 127.0.0.1 --min-port "$min_port" \
+	--max-port "$max_port" --allow-loopback-peers --allow-rfc5766-channels >/dev/null
+docker run -d --name "$c_signal" --network host -e ICEWAY_SECRET="$secret" \
+	-e ICEWAY_TURN_URI="turn:127.0.0.1:$relay_port?transport=udp" \
+	--health-interval 1s --health-start-period 30s "$tag" \
+	signal --listen "127.0.0.1:$sig_port" >/dev/null
+
+health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1"; }
+# Up to 60 s for the HEALTHCHECK to pass; gives up at once if the container stops.
+wait_healthy() {
+	local st
+	for _ in $(seq 1 600); do
+		st=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1")
+		case $st in
+		"running healthy") return 0 ;;
+		running*) sleep 0.1 ;;
+		*) return 1 ;;
+		esac
+	done
+	return 1
+}
+for c in "$c_relay" "$c_signal"; do
+	if ! wait_healthy "$c"; then
+		docker logs "$c" 2>&1 | tail -n 30 >&2
+		docker inspect -f '{{json .State}}' "$c" >&2
+		fail "$c did not become healthy (status: $(health_of "$c"))"
+	fi
+	[ "$(docker exec "$c" id -u)" != 0 ] || fail "$c runs as root"
+done
+log "both containers healthy and non-root"
+
+# The secret reaches the processes through a private config file, never their command lines.
+for c in "$c_relay" "$c_signal"; do
+	pid=$(docker inspect -f '{{.State.Pid}}' "$c")
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$secret" && fail "$c has the secret on its command line"
+done
+
+# ---- TURN through the container: REST credentials, a small load, no loss ----
+turnutils_peer -L 127.0.0.1 -p "$peer_port" >"$W/peer.log" 2>&1 &
+peer_pid=$!
+log "turnutils_uclient -m 5 -n 100 through the relay"
+timeout 120 turnutils_uclient -m 5 -n 100 -l 120 -c -e 127.0.0.1 -r "$peer_port" \
+	-W "$secret" -u docker-test -p "$relay_port" 127.0.0.1 >"$W/uclient.log" 2>&1 || {
+	tail -n 30 "$W/uclient.log" >&2
+	docker logs "$c_relay" 2>&1 | tail -n 20 >&2
+	fail "turnutils_uclient failed"
+}
+sent=$(sed -n -E 's/.*tot_send_msgs=([0-9]+).*/\1/p' "$W/uclient.log" | tail -n 1)
+recv=$(sed -n -E 's/.*tot_recv_msgs=([0-9]+).*/\1/p' "$W/uclient.log" | tail -n 1)
+lost=$(sed -n -E 's/.*Total lost packets ([0-9]+) .*/\1/p' "$W/uclient.log" | tail -n 1)
+grep -E 'Total lost|Average round trip' "$W/uclient.log" | sed 's/^[0-9]*: : //'
+[ -n "$lost" ] && [ -n "$sent" ] || {
+	tail -n 30 "$W/uclient.log" >&2
+	fail "no totals in the uclient output"
+}
+[ "$lost" = 0 ] || fail "$lost packets lost through the relay"
+[ "$sent" -ge 500 ] || fail "uclient sent only $sent messages"
+[ "$recv" = "$sent" ] || fail "$recv of $sent messages came back"
+log "relay: ${recv} of ${sent:-?} messages echoed, 0 lost"
+
+# ---- signaling: join a room, get welcome with iceServers and valid TURN credentials ----
+"$py" - "127.0.0.1:$sig_port" "$secret" "$relay_port" <<'EOF'
+import asyncio, base64, hashlib, hmac, json, sys, time
+import websockets
+
+addr, secret, relay_port = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def find(obj, key):
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        obj = list(obj.values())
+    if isinstance(obj, list):
+        for v in obj:
+            r = find(v, key)
+            if r is not None:
+                return r
+    return None
+
+async def main():
+    async with websockets.connect(f"ws://{addr}/ws", open_timeout=10) as ws:
+        await ws.send(json.dumps({"type": "join", "room": "docker-test"}))
+        while True:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if msg.get("type") == "welcome":
+                break
+            if msg.get("type") == "error":
+                sys.exit(f"signaling answered join with an error: {msg}")
+    servers = find(msg, "iceServers")
+    assert isinstance(servers, list) and servers, f"no iceServers in welcome: {msg}"
+    turn = [s for s in servers if any(str(u).startswith("turn:") for u in
+            (s.get("urls") if isinstance(s.get("urls"), list) else [s.get("urls")]))]
+    assert turn, f"no turn: URL in iceServers: {servers}"
+    urls = turn[0]["urls"] if isinstance(turn[0]["urls"], list) else [turn[0]["urls"]]
+    assert any(f":{relay_port}" in u for u in urls), f"turn URL does not name the relay: {urls}"
+    user, cred = turn[0]["username"], turn[0]["credential"]
+    expiry = int(user.split(":")[0])
+    assert expiry > time.time(), f"TURN username already expired: {user}"
+    want = base64.b64encode(hmac.new(secret.encode(), user.encode(), hashlib.sha1).digest()).decode()
+    assert cred == want, "TURN credential is not HMAC-SHA1(secret, username)"
+    print(f"signaling: welcome with {len(servers)} iceServers, TURN user {user}")
+
+asyncio.run(main())
+EOF
+
+# ---- one container running both, as `docker run IMAGE all` ----
+relay2=$(free_port both)
+sig2=$(free_port tcp)
+c_all=iw-all-$$
+containers+=("$c_all")
+docker run -d --name "$c_all" --network host --health-interval 1s --health-start-period 30s \
+	-e ICEWAY_RELAY_ARGS="--listening-port $relay2 --listening-ip 127.0.0.1 --min-port $min_port --max-port $max_port" \
+	-e ICEWAY_SIGNAL_ARGS="--listen 127.0.0.1:$sig2" "$tag" all >/dev/null
+# No secret given: `all` makes a random one shared by both processes.
+if ! wait_healthy "$c_all"; then
+	docker logs "$c_all" 2>&1 | tail -n 30 >&2
+	fail "the 'all' container did not become healthy (status: $(health_of "$c_all"))"
+fi
+# Stopping the container stops both processes cleanly (SIGTERM is forwarded).
+docker stop -t 10 "$c_all" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$c_all")
+# 137 would mean the processes ignored SIGTERM and were killed after the grace period.
+[ "$code" = 0 ] || [ "$code" = 143 ] || fail "the 'all' container stopped with exit code $code"
+log "'all' container healthy; stopped cleanly (exit code $code)"
+
+log "PASS in $((SECONDS - t0)) s"
