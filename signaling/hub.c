@@ -98,8 +98,9 @@ static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer 
 	size_t len = txt ? strlen(txt) : 0;
 	if (!txt)
 		return;
+	/* A peer still joining learns the room from its welcome, built later. */
 	for (struct iw_peer *p = r->peers; p; p = p->next)
-		if (p != except && p->conn)
+		if (p != except && p->conn && !((struct iw_hub_conn *)p->conn)->joining)
 			h->ops.send(h->ops.arg, p->conn, txt, len);
 	free(txt);
 }
@@ -108,6 +109,8 @@ static void announce_left(struct iw_hub *h, struct iw_peer *p)
 {
 	size_t len = 0;
 	broadcast(h, p->room, p, iw_msg_presence(false, p->id, &len));
+	if (h->ops.cl_leave)
+		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
 }
 
 static void on_expire(void *arg, struct iw_peer *p)
@@ -128,6 +131,25 @@ static bool take_token(struct iw_hub *h, struct iw_hub_conn *c, uint64_t now_ms)
 		return false;
 	c->tokens -= 1.0;
 	return true;
+}
+
+static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p,
+			bool resumed)
+{
+	size_t len = 0;
+	json_t *peers = json_array();
+
+	c->joining = false;
+	for (struct iw_peer *q = p->room->peers; peers && q; q = q->next)
+		if (q != p)
+			json_array_append_new(peers, json_string(q->id));
+	for (struct iw_remote_peer *q = p->room->remote; peers && q; q = q->next)
+		json_array_append_new(peers, json_string(q->id));
+	json_t *ice = iw_ice_servers_make(&h->cfg.ice, p->id, time(NULL));
+	put(h, c, iw_msg_welcome(p->room->name, p->id, p->resume, resumed, peers, ice, &len));
+	/* A resumed peer was never announced as gone, so there is nothing to re-announce. */
+	if (!resumed)
+		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
 }
 
 static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
@@ -180,16 +202,15 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		h->st.resumes++;
 	else
 		h->st.joins++;
-
-	json_t *peers = json_array();
-	for (struct iw_peer *q = p->room->peers; peers && q; q = q->next)
-		if (q != p)
-			json_array_append_new(peers, json_string(q->id));
-	json_t *ice = iw_ice_servers_make(&h->cfg.ice, p->id, time(NULL));
-	put(h, c, iw_msg_welcome(p->room->name, p->id, p->resume, res.resumed, peers, ice, &len));
-	/* A resumed peer was never announced as gone, so there is nothing to re-announce. */
-	if (!res.resumed)
-		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
+	/* The other instances' peers are known once Redis answers; the welcome waits for that.
+	 * If the request cannot even be queued the join stays local. */
+	if (!res.resumed && h->ops.cl_join &&
+	    h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
+		c->joining = true;
+		return;
+	}
+	finish_join(h, c, p, res.resumed);
+	(void)len;
 }
 
 static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
@@ -203,6 +224,39 @@ static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
 	iw_room_peer_remove(h->rooms, p);
 }
 
+static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
+			   uint64_t now_ms)
+{
+	struct iw_remote_peer *rp = iw_room_remote_find(c->peer->room, m->to);
+	size_t len = 0;
+	char *txt;
+	int rc;
+
+	if (!rp) {
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+		return;
+	}
+	txt = iw_msg_forward(m, c->peer->id, &len);
+	if (!txt) {
+		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
+		return;
+	}
+	rc = h->ops.cl_send(h->ops.arg, rp->inst, c->peer->room->name, m->to, c->peer->id, txt,
+			    len);
+	free(txt);
+	if (rc < 0) {
+		h->st.remote_failed++;
+		h->st.errors[IW_ERR_UNAVAILABLE]++;
+		/* Not the sender's fault: no strike. */
+		put(h, c, iw_msg_error(IW_ERR_UNAVAILABLE,
+				       "that peer is on another instance, which cannot be reached now",
+				       m->id, &len));
+		return;
+	}
+	h->st.relayed[m->type]++;
+	h->st.remote_sent++;
+}
+
 static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
 		       uint64_t now_ms)
 {
@@ -214,6 +268,10 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 		return;
 	}
 	to = iw_room_peer_find(c->peer->room, m->to);
+	if (!to && h->ops.cl_send) {
+		forward_remote(h, c, m, now_ms);
+		return;
+	}
 	if (!to) {
 		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
 		return;
@@ -285,4 +343,98 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)
 {
 	iw_room_sweep(h->rooms, now_ms, on_expire, h);
+}
+
+/* ---- events from the other instances ---- */
+
+static struct iw_peer *local_peer(struct iw_hub *h, const char *room, const char *id)
+{
+	struct iw_room *r = iw_room_find(h->rooms, room);
+	return r ? iw_room_peer_find(r, id) : NULL;
+}
+
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
+			   json_t *members, uint64_t now_ms)
+{
+	struct iw_peer *p = local_peer(h, room, peer);
+	struct iw_hub_conn *c = p ? p->conn : NULL;
+	const char *id;
+	json_t *v;
+
+	/* Gone or replaced meanwhile: its leave is already queued behind the join. */
+	if (!c || c->peer != p || !c->joining)
+		return;
+	if (status < 0) {
+		c->joining = false;
+		c->peer = NULL;
+		iw_room_peer_remove(h->rooms, p);
+		h->st.joins--;
+		send_error(h, c, IW_ERR_PEER_ID_TAKEN, "peer id is taken (on another instance)",
+			   NULL, now_ms);
+		return;
+	}
+	json_object_foreach(members, id, v) {
+		if (json_is_string(v))
+			iw_room_remote_add(h->rooms, p->room, id, json_string_value(v));
+	}
+	finish_join(h, c, p, false);
+}
+
+void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer,
+			     const char *inst)
+{
+	struct iw_room *r = iw_room_find(h->rooms, room);
+	size_t len = 0;
+
+	if (!r)
+		return;
+	if (inst) {
+		if (iw_room_remote_add(h->rooms, r, peer, inst) == 0)
+			broadcast(h, r, NULL, iw_msg_presence(true, peer, &len));
+	} else if (iw_room_remote_remove(r, peer)) {
+		broadcast(h, r, NULL, iw_msg_presence(false, peer, &len));
+	}
+}
+
+void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, const char *from,
+			    const char *from_inst, const char *txt, size_t len)
+{
+	struct iw_peer *p = local_peer(h, room, to);
+	size_t elen = 0;
+	char *err;
+
+	h->st.remote_received++;
+	if (p && p->conn) {
+		struct iw_hub_conn *c = p->conn;
+		if (!c->closing)
+			h->ops.send(h->ops.arg, c, txt, len);
+		return;
+	}
+	/* Not here (left, or reconnecting): the sender hears it like a local miss would. */
+	if (from[0] == '\0' || !h->ops.cl_send)
+		return;
+	err = iw_msg_error(IW_ERR_UNKNOWN_PEER, p ? "that peer is reconnecting; try again"
+						  : "no such peer in this room",
+			   NULL, &elen);
+	if (err)
+		h->ops.cl_send(h->ops.arg, from_inst, room, from, "", err, elen);
+	free(err);
+}
+
+void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from,
+				const char *to, uint64_t now_ms)
+{
+	struct iw_peer *p = local_peer(h, room, from);
+	size_t len = 0;
+
+	(void)now_ms;
+	(void)to;
+	h->st.remote_failed++;
+	if (!p || !p->conn)
+		return;
+	h->st.errors[IW_ERR_UNAVAILABLE]++;
+	put(h, p->conn,
+	    iw_msg_error(IW_ERR_UNAVAILABLE,
+			 "that peer is on another instance, which cannot be reached now", NULL,
+			 &len));
 }

@@ -20,6 +20,7 @@ struct iw_hub_conn {
 	unsigned int strikes; /* errors in the current window */
 	uint64_t strikes_ms;
 	bool closing;   /* a close was requested; further input is ignored */
+	bool joining;   /* joined locally, waiting for the other instances (welcome pending) */
 	bool has_claims; /* joined under a token naming the room (and maybe the peer) */
 	char claim_room[IW_ROOM_ID_MAX + 1];
 	char claim_peer[IW_ROOM_ID_MAX + 1];
@@ -31,6 +32,13 @@ struct iw_hub_ops {
 	int (*send)(void *arg, struct iw_hub_conn *c, const char *buf, size_t len);
 	/* Close c after what is queued, with a WebSocket close code and reason. */
 	void (*close)(void *arg, struct iw_hub_conn *c, int code, const char *reason);
+	/* Signaling across instances; all NULL for a single instance. cl_join registers a new
+	 * peer (the welcome waits for iw_hub_cluster_joined); cl_send publishes a forwarded
+	 * message for a peer on instance inst (< 0: not sent). */
+	int (*cl_join)(void *arg, const char *room, const char *peer);
+	void (*cl_leave)(void *arg, const char *room, const char *peer);
+	int (*cl_send)(void *arg, const char *inst, const char *room, const char *to,
+		       const char *from, const char *txt, size_t len);
 	void *arg;
 };
 
@@ -46,6 +54,7 @@ struct iw_hub_stats {
 	uint64_t relayed[IW_MSG_TYPE_COUNT]; /* forwarded peer-to-peer, by type */
 	uint64_t errors[IW_ERR_COUNT];       /* error replies, by code */
 	uint64_t joins, resumes, leaves, expired, abuse_closes, replaced;
+	uint64_t remote_sent, remote_received, remote_failed; /* across instances */
 };
 
 enum {
@@ -76,6 +85,20 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 
 /* Expire detached peers past their grace period (peer-left to the rest of the room). */
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms);
+
+/* Events from the other instances (see signaling/cluster.h). joined: our cl_join for
+ * room/peer finished; status 0 with members {peer: instance} or -EEXIST (id taken there). */
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
+			   json_t *members, uint64_t now_ms);
+/* A peer joined (inst set) or left (inst NULL) room on another instance. */
+void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer,
+			     const char *inst);
+/* A forwarded message for our peer `to`; an unknown `to` is answered through cl_send. */
+void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, const char *from,
+			    const char *from_inst, const char *txt, size_t len);
+/* A cross-instance send from our peer `from` did not go out: it gets an error. */
+void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from,
+				const char *to, uint64_t now_ms);
 
 const struct iw_hub_stats *iw_hub_stats(const struct iw_hub *h);
 const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h);

@@ -73,6 +73,36 @@ static int set_web_root(void *c, const char *v, const char **why)
 	return 0;
 }
 
+static int set_tls_cert(void *c, const char *v, const char **why)
+{
+	if (access(v, R_OK) != 0) {
+		*why = "cannot read that file";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.tls_cert = keep(v);
+	return 0;
+}
+
+static int set_tls_key(void *c, const char *v, const char **why)
+{
+	if (access(v, R_OK) != 0) {
+		*why = "cannot read that file";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.tls_key = keep(v);
+	return 0;
+}
+
+static int set_redis(void *c, const char *v, const char **why)
+{
+	if (strncmp(v, "redis://", 8) != 0) {
+		*why = "must be redis://HOST[:PORT][/DB]";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.redis_url = keep(v);
+	return 0;
+}
+
 static int set_secret(void *c, const char *v, const char **why)
 {
 	if (!*v) {
@@ -190,6 +220,11 @@ static const struct iw_opt opt_tab[] = {
 	{ "listen", 'L', IW_OPT_REQUIRED, set_listen,
 	  "ADDR: ADDR:PORT or [V6ADDR]:PORT to serve HTTP and /ws on, repeatable (127.0.0.1:8080)" },
 	{ "web-root", 0, IW_OPT_REQUIRED, set_web_root, "DIR: static files served at /" },
+	{ "redis", 0, IW_OPT_REQUIRED, set_redis,
+	  "URL: redis://HOST[:PORT][/DB]: share rooms with other instances through Redis" },
+	{ "tls-cert", 0, IW_OPT_REQUIRED, set_tls_cert,
+	  "FILE: PEM certificate (chain); every listener then serves https:// and wss:// only" },
+	{ "tls-key", 0, IW_OPT_REQUIRED, set_tls_key, "FILE: PEM private key for tls-cert" },
 	{ "static-auth-secret", 0, IW_OPT_REQUIRED, set_secret,
 	  "SECRET: the relay's TURN REST API secret (TURN credentials in iceServers)" },
 	{ "stun-uri", 0, IW_OPT_REQUIRED, set_stun, "URI: STUN server for iceServers, repeatable" },
@@ -295,6 +330,11 @@ int main(int argc, char **argv)
 	if (o.ws.idle_timeout_s <= o.ws.ping_interval_s) {
 		fprintf(stderr, "iceway-signal: option 'idle-timeout': must be longer than "
 				"ping-interval\n");
+		return 2;
+	}
+	if (!o.ws.tls_cert != !o.ws.tls_key) {
+		fprintf(stderr, "iceway-signal: option 'tls-cert': tls-cert and tls-key go "
+				"together\n");
 		return 2;
 	}
 	iw_log_set_level(o.level);

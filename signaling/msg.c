@@ -22,6 +22,7 @@ static const char *const err_names[IW_ERR_COUNT] = {
 	[IW_ERR_TOO_MANY_ROOMS] = "too-many-rooms",
 	[IW_ERR_UNAUTHORIZED] = "unauthorized",
 	[IW_ERR_INTERNAL] = "internal",
+	[IW_ERR_UNAVAILABLE] = "unavailable",
 };
 
 static const char *const type_names[IW_MSG_TYPE_COUNT] = {

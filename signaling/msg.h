@@ -35,6 +35,7 @@ enum iw_msg_err {
 	IW_ERR_TOO_MANY_ROOMS, /* "too-many-rooms" */
 	IW_ERR_UNAUTHORIZED,   /* "unauthorized": the token does not allow this room/peer */
 	IW_ERR_INTERNAL,       /* "internal": out of memory */
+	IW_ERR_UNAVAILABLE,    /* "unavailable": the peer's instance cannot be reached now */
 	IW_ERR_COUNT,
 };
 

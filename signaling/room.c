@@ -34,6 +34,16 @@ struct iw_room_set *iw_room_set_create(const struct iw_room_limits *lim)
 	return s;
 }
 
+static void free_remote(struct iw_room *r)
+{
+	while (r->remote) {
+		struct iw_remote_peer *q = r->remote;
+		r->remote = q->next;
+		free(q);
+	}
+	r->n_remote = 0;
+}
+
 void iw_room_set_destroy(struct iw_room_set *s)
 {
 	if (!s)
@@ -48,6 +58,7 @@ void iw_room_set_destroy(struct iw_room_set *s)
 				free(p);
 				p = pn;
 			}
+			free_remote(r);
 			free(r);
 			r = rn;
 		}
@@ -110,6 +121,7 @@ static void free_room_if_empty(struct iw_room_set *s, struct iw_room *r)
 {
 	if (r->n_peers)
 		return;
+	free_remote(r);
 	struct iw_room **pp = &s->buckets[hash_name(r->name)];
 	while (*pp && *pp != r)
 		pp = &(*pp)->next;
@@ -168,7 +180,11 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id,
 		s->buckets[b] = r;
 		s->n_rooms++;
 	}
-	if (r->n_peers >= s->lim.max_peers) {
+	if (want_id && iw_room_remote_find(r, want_id)) {
+		*why = "peer id is taken (by a peer on another instance)";
+		return -EEXIST;
+	}
+	if (r->n_peers + r->n_remote >= s->lim.max_peers) {
 		*why = "room is full";
 		free_room_if_empty(s, r);
 		return -ENOSPC;
@@ -184,7 +200,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id,
 	} else {
 		do
 			hex_random(p->id, IW_ROOM_GEN_ID_LEN / 2);
-		while (iw_room_peer_find(r, p->id));
+		while (iw_room_peer_find(r, p->id) || iw_room_remote_find(r, p->id));
 	}
 	hex_random(p->resume, IW_ROOM_RESUME_LEN / 2);
 	p->room = r;
@@ -256,4 +272,53 @@ unsigned int iw_room_set_count(const struct iw_room_set *s)
 unsigned int iw_room_set_n_peers(const struct iw_room_set *s)
 {
 	return s->n_peers;
+}
+
+struct iw_room *iw_room_find(const struct iw_room_set *s, const char *name)
+{
+	return find_room(s, name);
+}
+
+struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *id)
+{
+	for (struct iw_remote_peer *q = r->remote; q; q = q->next)
+		if (strcmp(q->id, id) == 0)
+			return q;
+	return NULL;
+}
+
+int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const char *id,
+		       const char *inst)
+{
+	struct iw_remote_peer *q;
+
+	if (!iw_room_id_is_valid(id) || strlen(inst) > IW_ROOM_ID_MAX)
+		return -EINVAL;
+	if (iw_room_remote_find(r, id) || iw_room_peer_find(r, id))
+		return -EEXIST;
+	if (r->n_peers + r->n_remote >= s->lim.max_peers)
+		return -ENOSPC;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	strcpy(q->id, id);
+	strcpy(q->inst, inst);
+	q->next = r->remote;
+	r->remote = q;
+	r->n_remote++;
+	return 0;
+}
+
+bool iw_room_remote_remove(struct iw_room *r, const char *id)
+{
+	for (struct iw_remote_peer **pp = &r->remote; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			struct iw_remote_peer *q = *pp;
+			*pp = q->next;
+			free(q);
+			r->n_remote--;
+			return true;
+		}
+	}
+	return false;
 }

@@ -24,10 +24,19 @@ struct iw_peer {
 	struct iw_peer *next; /* in room, join order */
 };
 
+/* A peer of this room connected to another instance (signaling over Redis). */
+struct iw_remote_peer {
+	char id[IW_ROOM_ID_MAX + 1];
+	char inst[IW_ROOM_ID_MAX + 1]; /* the instance it is connected to */
+	struct iw_remote_peer *next;
+};
+
 struct iw_room {
 	char name[IW_ROOM_ID_MAX + 1];
 	struct iw_peer *peers;
 	unsigned int n_peers;
+	struct iw_remote_peer *remote; /* known while the room has local peers */
+	unsigned int n_remote;
 	struct iw_room *next; /* hash chain */
 };
 
@@ -79,6 +88,17 @@ typedef void (*iw_room_expire_fn)(void *arg, struct iw_peer *p);
 /* Remove detached peers older than grace_ms, calling fn first. Returns how many. */
 unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn,
 			   void *arg);
+
+/* Find a room by name; NULL when it has no local peers. */
+struct iw_room *iw_room_find(const struct iw_room_set *s, const char *name);
+
+/* The remote peers of a room: added once per id (counted against max_peers together with the
+ * local ones). add returns 0, -EEXIST (already known or a local id), -ENOSPC or -ENOMEM. */
+int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const char *id,
+		       const char *inst);
+struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *id);
+/* Returns true when id was known. */
+bool iw_room_remote_remove(struct iw_room *r, const char *id);
 
 unsigned int iw_room_set_count(const struct iw_room_set *s);   /* rooms */
 unsigned int iw_room_set_n_peers(const struct iw_room_set *s); /* peers, detached included */

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "signaling/cluster.h"
 #include "signaling/hub.h"
 
 enum {
@@ -56,6 +57,7 @@ struct iw_ws {
 	struct iw_ws_cfg cfg;
 	struct lws_context *ctx;
 	struct iw_hub *hub;
+	struct iw_cluster *cl; /* NULL for a single instance */
 	lws_sorted_usec_list_t sul;
 	struct sess *sessions;
 	unsigned int n_ws;
@@ -148,6 +150,67 @@ static void hub_close(void *arg, struct iw_hub_conn *hc, int code, const char *r
 	request_close(arg, (struct sess *)hc, code, reason);
 }
 
+/* ---- across instances (signaling/cluster.c) ---- */
+
+static int cl_join(void *arg, const char *room, const char *peer)
+{
+	return iw_cluster_join(((struct iw_ws *)arg)->cl, room, peer);
+}
+
+static void cl_leave(void *arg, const char *room, const char *peer)
+{
+	iw_cluster_leave(((struct iw_ws *)arg)->cl, room, peer);
+}
+
+static int cl_send(void *arg, const char *inst, const char *room, const char *to,
+		   const char *from, const char *txt, size_t len)
+{
+	return iw_cluster_send(((struct iw_ws *)arg)->cl, inst, room, to, from, txt, len);
+}
+
+/* Runs on the Redis thread: the only lws call that is safe from another thread. */
+static void cl_wake(void *arg)
+{
+	struct iw_ws *w = arg;
+	if (w->ctx)
+		lws_cancel_service(w->ctx);
+}
+
+static void cl_drain(struct iw_ws *w)
+{
+	struct iw_cluster_ev ev[64];
+	unsigned int n;
+	uint64_t now = iw_clock_ms();
+
+	if (!w->cl)
+		return;
+	while ((n = iw_cluster_poll(w->cl, ev, 64)) > 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			struct iw_cluster_ev *e = &ev[i];
+			switch (e->kind) {
+			case IW_CLUSTER_JOINED:
+				iw_hub_cluster_joined(w->hub, e->room, e->peer, e->status,
+						      e->members, now);
+				break;
+			case IW_CLUSTER_PEER_JOINED:
+				iw_hub_cluster_presence(w->hub, e->room, e->peer, e->inst);
+				break;
+			case IW_CLUSTER_PEER_LEFT:
+				iw_hub_cluster_presence(w->hub, e->room, e->peer, NULL);
+				break;
+			case IW_CLUSTER_DELIVER:
+				iw_hub_cluster_deliver(w->hub, e->room, e->peer, e->other, e->inst,
+						       e->text, e->len);
+				break;
+			case IW_CLUSTER_SEND_FAILED:
+				iw_hub_cluster_send_failed(w->hub, e->room, e->peer, e->other, now);
+				break;
+			}
+			iw_cluster_ev_fini(e);
+		}
+	}
+}
+
 /* ---- HTTP endpoints ---- */
 
 static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
@@ -233,6 +296,27 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       w->cfg.queue_max);
 	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
 	       w->http_requests);
+	if (w->cl) {
+		struct iw_cluster_stats cs;
+		iw_cluster_stats_get(w->cl, &cs);
+		METRIC("iceway_signal_redis_up", "gauge",
+		       "1 while connected to Redis (signaling across instances).", cs.up);
+		METRIC("iceway_signal_redis_reconnects_total", "counter",
+		       "Successful Redis connections, the first included.", cs.reconnects);
+		METRIC("iceway_signal_redis_published_total", "counter",
+		       "Messages published to other instances.", cs.published);
+		METRIC("iceway_signal_redis_received_total", "counter",
+		       "Messages received from other instances.", cs.received);
+		METRIC("iceway_signal_remote_send_failed_total", "counter",
+		       "Messages for peers on other instances that could not be sent.",
+		       st->remote_failed);
+		METRIC("iceway_signal_redis_queue_dropped_total", "counter",
+		       "Requests and events dropped because a Redis queue was full.",
+		       cs.ops_dropped + cs.events_dropped);
+		METRIC("iceway_signal_remote_peers_reaped_total", "counter",
+		       "Peers removed because their instance stopped refreshing its liveness.",
+		       cs.peers_reaped);
+	}
 	return o < cap ? o : cap - 1;
 }
 
@@ -336,6 +420,17 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (strcmp(path, "/healthz") == 0) {
 		if (w->stop)
 			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down\n");
+		/* Local rooms keep working without Redis, so the instance stays in service;
+		 * the body says what is degraded. */
+		if (w->cl) {
+			struct iw_cluster_stats cs;
+			iw_cluster_stats_get(w->cl, &cs);
+			if (!cs.up)
+				return reply_text(wsi, s, HTTP_STATUS_OK,
+						  "ok\nredis: down (cross-instance signaling "
+						  "unavailable)\n");
+			return reply_text(wsi, s, HTTP_STATUS_OK, "ok\nredis: up\n");
+		}
 		return reply_text(wsi, s, HTTP_STATUS_OK, "ok\n");
 	}
 	if (strcmp(path, "/metrics") == 0) {
@@ -621,12 +716,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		/* A static file from the "/" mount is done. lws hands this to protocols[0] and
+		 * leaves finishing the transaction to it: without this the keep-alive connection
+		 * sits until the idle timeout (5 s) before reading the next request. */
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (s && !s->is_ws) {
 			free(s->http_body);
 			s->http_body = NULL;
 		}
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		cl_drain(w);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(w, wsi, s);
@@ -680,6 +785,7 @@ static void start_drain(struct iw_ws *w)
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct iw_ws *w = lws_container_of(sul, struct iw_ws, sul);
+	cl_drain(w);
 	iw_hub_tick(w->hub, iw_clock_ms());
 	if (w->stop && !w->draining)
 		start_drain(w);
@@ -744,6 +850,11 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		.max_strikes = cfg->max_strikes,
 	};
 	ops = (struct iw_hub_ops){ .send = hub_send, .close = hub_close, .arg = w };
+	if (cfg->redis_url) {
+		ops.cl_join = cl_join;
+		ops.cl_leave = cl_leave;
+		ops.cl_send = cl_send;
+	}
 	w->hub = iw_hub_create(&hcfg, &ops);
 	if (!w->hub) {
 		*why = "out of memory";
@@ -753,6 +864,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (cfg->tls_cert)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = w;
 	info.count_threads = 1;
 	info.fd_limit_per_thread = cfg->max_conns + 256;
@@ -797,6 +910,11 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		info.mounts = &w->mounts[0];
 		info.vhost_name = cfg->listen[i];
 		info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+		/* With a certificate every listener is TLS only: https:// and wss:// share it. */
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+		if (cfg->tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
+			info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		if (strchr(w->listen_host[i], ':'))
 			info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
 					LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
@@ -809,11 +927,22 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 			goto fail;
 		}
 		if (strchr(w->listen_host[i], ':'))
-			IW_INFO("listening on http://[%s]:%d/ (WebSocket /ws)", w->listen_host[i],
+			IW_INFO("listening on %s://[%s]:%d/ (WebSocket /ws)",
+				cfg->tls_cert ? "https" : "http", w->listen_host[i],
 				lws_get_vhost_listen_port(vh));
 		else
-			IW_INFO("listening on http://%s:%d/ (WebSocket /ws)", w->listen_host[i],
+			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)",
+				cfg->tls_cert ? "https" : "http", w->listen_host[i],
 				lws_get_vhost_listen_port(vh));
+	}
+	if (cfg->redis_url) {
+		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake,
+					       .wake_arg = w };
+		w->cl = iw_cluster_create(&ccfg, why);
+		if (!w->cl)
+			goto fail;
+		IW_INFO("signaling across instances through %s (instance %s)", cfg->redis_url,
+			iw_cluster_instance(w->cl));
 	}
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
 	return w;
@@ -847,6 +976,9 @@ void iw_ws_destroy(struct iw_ws *w)
 {
 	if (!w)
 		return;
+	/* The Redis thread wakes the context: stop it first. */
+	iw_cluster_destroy(w->cl);
+	w->cl = NULL;
 	if (w->ctx) {
 		lws_sul_cancel(&w->sul);
 		lws_context_destroy(w->ctx);

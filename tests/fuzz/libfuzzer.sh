@@ -29,12 +29,22 @@ if ! "$cc" -fsanitize=fuzzer "$tmp/probe.c" -o "$tmp/probe" 2>/dev/null; then
 	exit 77
 fi
 
+# The sources each harness needs beyond common/.
+extra=() libs=()
+case "$name" in
+sigmsg)
+	extra=("$src/signaling/msg.c" "$src/signaling/hub.c" "$src/signaling/room.c"
+		"$src/signaling/ice_servers.c")
+	libs=(-ljansson)
+	;;
+esac
+
 "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -I"$src" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-Wall -Wextra -Werror \
 	"$src/tests/fuzz/fuzz_$name.c" "$src/common/stun.c" "$src/common/stun_auth.c" \
-	"$src/common/cred.c" \
-	-lmbedcrypto -o "$tmp/fuzz_$name"
+	"$src/common/cred.c" "${extra[@]}" \
+	"${libs[@]}" -lmbedcrypto -o "$tmp/fuzz_$name"
 
 # New inputs go to the temp corpus (first directory); the checked-in seeds are only read.
 mkdir -p "$tmp/corpus"

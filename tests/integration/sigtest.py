@@ -35,7 +35,7 @@ TIMEOUT = 10.0  # every wait is bounded by this many seconds
 class Server:
     """One iceway-signal process listening on 127.0.0.1:<ephemeral>."""
 
-    def __init__(self, *args, listen="127.0.0.1:0", web_root=None, env=None):
+    def __init__(self, *args, listen="127.0.0.1:0", web_root=None, env=None, ssl_ctx=None):
         if not os.access(SIGNAL, os.X_OK):
             raise SystemExit("FAIL: iceway-signal binary not found at %s" % SIGNAL)
         self.log = tempfile.NamedTemporaryFile(prefix="iw-signal-", suffix=".log", delete=False)
@@ -44,11 +44,13 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      env=dict(os.environ, **(env or {})))
         self.port = None
+        self.ssl_ctx = ssl_ctx  # trusts the server's certificate when it serves TLS
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            m = re.search(r"listening on http://(127\.0\.0\.1|\[::1\]):(\d+)/", self.text())
+            m = re.search(r"listening on (https?)://(127\.0\.0\.1|\[::1\]):(\d+)/", self.text())
             if m:
-                self.host, self.port = m.group(1), int(m.group(2))
+                self.tls = m.group(1) == "https"
+                self.host, self.port = m.group(2), int(m.group(3))
                 break
             if self.proc.poll() is not None:
                 break
@@ -57,8 +59,8 @@ class Server:
             out = self.text()
             self.close()
             raise SystemExit("FAIL: iceway-signal did not start:\n" + out)
-        self.url = "ws://%s:%d/ws" % (self.host, self.port)
-        self.http = "http://%s:%d" % (self.host, self.port)
+        self.url = "%s://%s:%d/ws" % ("wss" if self.tls else "ws", self.host, self.port)
+        self.http = "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
 
     def text(self):
         with open(self.log.name, "r", errors="replace") as f:
@@ -67,7 +69,7 @@ class Server:
     def get(self, path, headers=None):
         req = urllib.request.Request(self.http + path, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+            with urllib.request.urlopen(req, timeout=TIMEOUT, context=self.ssl_ctx) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()

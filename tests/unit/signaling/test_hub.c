@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,163 @@ static void test_takeover_closes_old(void **state)
 	drop_all();
 }
 
+/* ---- across instances: the cluster hooks recorded, events fed in by hand ---- */
+
+static struct {
+	char joins[8][2][IW_ROOM_ID_MAX + 1]; /* room, peer */
+	unsigned int n_joins, n_leaves, n_sends;
+	char last_leave[IW_ROOM_ID_MAX + 1];
+	char send_inst[IW_ROOM_ID_MAX + 1], send_to[IW_ROOM_ID_MAX + 1];
+	char send_txt[512];
+	int send_rc;
+} cl;
+
+static int c_join(void *arg, const char *room, const char *peer)
+{
+	(void)arg;
+	assert_true(cl.n_joins < 8);
+	snprintf(cl.joins[cl.n_joins][0], IW_ROOM_ID_MAX + 1, "%s", room);
+	snprintf(cl.joins[cl.n_joins][1], IW_ROOM_ID_MAX + 1, "%s", peer);
+	cl.n_joins++;
+	return 0;
+}
+
+static void c_leave(void *arg, const char *room, const char *peer)
+{
+	(void)arg;
+	(void)room;
+	cl.n_leaves++;
+	snprintf(cl.last_leave, sizeof(cl.last_leave), "%s", peer);
+}
+
+static int c_send(void *arg, const char *inst, const char *room, const char *to,
+		  const char *from, const char *txt, size_t len)
+{
+	(void)arg;
+	(void)room;
+	(void)from;
+	cl.n_sends++;
+	snprintf(cl.send_inst, sizeof(cl.send_inst), "%s", inst);
+	snprintf(cl.send_to, sizeof(cl.send_to), "%s", to);
+	snprintf(cl.send_txt, sizeof(cl.send_txt), "%.*s", (int)len, txt);
+	return cl.send_rc;
+}
+
+static struct iw_hub *mk_cluster(void)
+{
+	struct iw_hub_cfg cfg = {
+		.rooms = { .max_rooms = 4, .max_peers = 4, .grace_ms = 0 },
+		.msg_rate = 100,
+		.msg_burst = 100,
+		.max_strikes = 100,
+	};
+	struct iw_hub_ops ops = { .send = f_send, .close = f_close, .cl_join = c_join,
+				  .cl_leave = c_leave, .cl_send = c_send };
+	struct iw_hub *h = iw_hub_create(&cfg, &ops);
+	assert_non_null(h);
+	memset(&cl, 0, sizeof(cl));
+	for (int i = 0; i < N_CONNS; i++) {
+		conns[i] = (struct fake){ 0 };
+		iw_hub_conn_init(&conns[i].hc, h, 0);
+	}
+	return h;
+}
+
+static void test_cluster_join_waits_for_members(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk_cluster();
+	json_t *members = json_pack("{s:s}", "r1", "inst-b");
+
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
+	none(0); /* no welcome before the other instances answered */
+	assert_int_equal(cl.n_joins, 1);
+	assert_string_equal(cl.joins[0][1], "a");
+	iw_hub_cluster_joined(h, "x", "a", 0, members, 2);
+	json_decref(members);
+	json_t *w = next(0);
+	assert_string_equal(str(w, "type"), "welcome");
+	assert_int_equal(json_array_size(json_object_get(w, "peers")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(w, "peers"), 0)),
+			    "r1");
+	json_decref(w);
+
+	/* a remote joiner is announced; one still joining locally does not hear it twice */
+	iw_hub_cluster_presence(h, "x", "r2", "inst-c");
+	json_t *pj = next(0);
+	assert_string_equal(str(pj, "type"), "peer-joined");
+	assert_string_equal(str(pj, "peer"), "r2");
+	json_decref(pj);
+	iw_hub_cluster_presence(h, "x", "r2", "inst-c"); /* duplicate: nothing */
+	none(0);
+
+	/* forwarding to a remote peer goes to its instance with our id as from */
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"r2\",\"sdp\":\"v=0\",\"from\":\"zz\"}", 3);
+	assert_int_equal(cl.n_sends, 1);
+	assert_string_equal(cl.send_inst, "inst-c");
+	assert_string_equal(cl.send_to, "r2");
+	json_t *f = json_loads(cl.send_txt, 0, NULL);
+	assert_non_null(f);
+	assert_string_equal(str(f, "from"), "a");
+	json_decref(f);
+	none(0);
+
+	/* a send that cannot go out now answers with unavailable */
+	cl.send_rc = -ENOTCONN;
+	rx(h, 0, "{\"type\":\"bye\",\"to\":\"r2\",\"id\":4}", 4);
+	expect_err(0, "unavailable");
+	iw_hub_cluster_send_failed(h, "x", "a", "r2", 5);
+	expect_err(0, "unavailable");
+	rx(h, 0, "{\"type\":\"bye\",\"to\":\"nobody\"}", 6);
+	expect_err(0, "unknown-peer");
+
+	/* delivery from another instance; one for a peer not here bounces to its sender */
+	iw_hub_cluster_deliver(h, "x", "a", "r1", "inst-b", "{\"type\":\"answer\"}", 17);
+	expect_type(0, "answer");
+	cl.send_rc = 0;
+	iw_hub_cluster_deliver(h, "x", "gone", "r1", "inst-b", "{\"type\":\"answer\"}", 17);
+	assert_string_equal(cl.send_inst, "inst-b");
+	assert_string_equal(cl.send_to, "r1");
+	assert_non_null(strstr(cl.send_txt, "unknown-peer"));
+
+	/* a remote peer leaving is announced; our leave is published */
+	iw_hub_cluster_presence(h, "x", "r1", NULL);
+	json_t *pl = next(0);
+	assert_string_equal(str(pl, "type"), "peer-left");
+	assert_string_equal(str(pl, "peer"), "r1");
+	json_decref(pl);
+	rx(h, 0, "{\"type\":\"leave\"}", 7);
+	assert_int_equal(cl.n_leaves, 1);
+	assert_string_equal(cl.last_leave, "a");
+	assert_int_equal(iw_room_set_count(iw_hub_rooms(h)), 0);
+	drop_all();
+	iw_hub_destroy(h);
+}
+
+static void test_cluster_id_taken_elsewhere(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk_cluster();
+
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"b\"}", 1);
+	iw_hub_cluster_joined(h, "x", "b", -EEXIST, NULL, 2);
+	expect_err(1, "peer-id-taken");
+	assert_null(conns[1].hc.peer);
+	iw_hub_cluster_joined(h, "x", "a", 0, NULL, 3);
+	json_t *w = next(0);
+	assert_int_equal(json_array_size(json_object_get(w, "peers")), 0);
+	json_decref(w);
+	none(0);
+	/* a join result for a peer that already went away changes nothing */
+	iw_hub_cluster_joined(h, "x", "b", 0, NULL, 4);
+	none(1);
+	iw_hub_conn_gone(h, &conns[0].hc, true, 5);
+	assert_int_equal(cl.n_leaves, 1);
+	drop_all();
+	iw_hub_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +513,8 @@ int main(void)
 		cmocka_unit_test(test_rate_limit_and_abuse),
 		cmocka_unit_test(test_resume_and_expiry),
 		cmocka_unit_test(test_takeover_closes_old),
+		cmocka_unit_test(test_cluster_join_waits_for_members),
+		cmocka_unit_test(test_cluster_id_taken_elsewhere),
 	};
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }

@@ -1,0 +1,209 @@
+/* Fuzz harness for signaling messages (signaling/msg.c) and the hub's handling of one message
+ * from a joined peer (signaling/hub.c, no sockets). Invariants: a rejected message always has
+ * an error code and a non-empty reason, and its error reply is JSON carrying both (and the
+ * message id as `ref`); an accepted message has the fields its type requires, and its
+ * re-serialized form parses back to the same type and fields; everything the hub sends is a
+ * JSON object with a known `type`, every error it sends has a code and a message, and a
+ * forwarded message always carries the server-set `from`, never one chosen by the sender. */
+#include <string.h>
+
+#include "signaling/hub.h"
+#include "signaling/msg.h"
+#include "tests/fuzz/fuzz.h"
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool err_name_known(const char *code)
+{
+	for (int e = 0; e < IW_ERR_COUNT; e++)
+		if (strcmp(code, iw_msg_err_name((enum iw_msg_err)e)) == 0)
+			return true;
+	return false;
+}
+
+/* A server-to-client text: a JSON object whose type we know, errors with code and message. */
+static json_t *check_server_text(const char *txt, size_t len)
+{
+	json_t *o = json_loadb(txt, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *type, *code, *message;
+
+	FUZZ_CHECK(o && json_is_object(o));
+	type = json_string_value(json_object_get(o, "type"));
+	FUZZ_CHECK(type);
+	if (strcmp(type, "error") == 0) {
+		code = json_string_value(json_object_get(o, "code"));
+		message = json_string_value(json_object_get(o, "message"));
+		FUZZ_CHECK(code && err_name_known(code));
+		FUZZ_CHECK(message && message[0]);
+	}
+	return o;
+}
+
+static void check_rejected(const struct iw_msg *m, enum iw_msg_err err, const char *why)
+{
+	size_t len = 0;
+	char *txt;
+	json_t *o;
+
+	FUZZ_CHECK((unsigned int)err < IW_ERR_COUNT);
+	FUZZ_CHECK(why && why[0]);
+	txt = iw_msg_error(err, why, m->id, &len);
+	FUZZ_CHECK(txt && len == strlen(txt));
+	o = check_server_text(txt, len);
+	FUZZ_CHECK(str_eq(json_string_value(json_object_get(o, "code")), iw_msg_err_name(err)));
+	FUZZ_CHECK(str_eq(json_string_value(json_object_get(o, "message")), why));
+	FUZZ_CHECK(m->id ? json_equal(json_object_get(o, "ref"), m->id) : !json_object_get(o, "ref"));
+	json_decref(o);
+	free(txt);
+}
+
+/* Re-serialize an accepted message and parse it again: same type and fields. */
+static void check_roundtrip(const struct iw_msg *m)
+{
+	struct iw_msg b;
+	enum iw_msg_err err;
+	const char *why = NULL;
+	size_t len = 0;
+	char *txt = NULL;
+	json_t *o;
+
+	switch (m->type) {
+	case IW_MSG_JOIN:
+		FUZZ_CHECK(m->room && iw_room_id_is_valid(m->room));
+		FUZZ_CHECK(!m->peer || iw_room_id_is_valid(m->peer));
+		o = json_pack("{s:s, s:s}", "type", "join", "room", m->room);
+		if (o && m->peer)
+			json_object_set_new(o, "peer", json_string(m->peer));
+		if (o && m->resume)
+			json_object_set_new(o, "resume", json_string(m->resume));
+		txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		break;
+	case IW_MSG_LEAVE:
+	case IW_MSG_PING:
+		txt = iw_msg_pong(m->id, &len);
+		FUZZ_CHECK(txt);
+		o = check_server_text(txt, len);
+		FUZZ_CHECK(m->id ? json_equal(json_object_get(o, "ref"), m->id) : !json_object_get(o, "ref"));
+		json_decref(o);
+		free(txt);
+		o = json_pack("{s:s}", "type", iw_msg_type_name(m->type));
+		txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		break;
+	default:
+		FUZZ_CHECK(m->to);
+		FUZZ_CHECK((m->type != IW_MSG_OFFER && m->type != IW_MSG_ANSWER) || m->sdp);
+		FUZZ_CHECK(m->type != IW_MSG_CANDIDATE || json_is_object(m->candidate));
+		txt = iw_msg_forward(m, "fuzz-from", &len);
+		break;
+	}
+	FUZZ_CHECK(txt);
+	FUZZ_CHECK(iw_msg_parse(&b, txt, strlen(txt), &err, &why) == 0);
+	FUZZ_CHECK(b.type == m->type);
+	FUZZ_CHECK(str_eq(b.room, m->room) && str_eq(b.peer, m->peer) && str_eq(b.resume, m->resume) &&
+		   str_eq(b.to, m->to) && str_eq(b.sdp, m->sdp) && str_eq(b.reason, m->reason));
+	if (m->type == IW_MSG_CANDIDATE) {
+		static const char *const keys[] = { "candidate", "sdpMid", "sdpMLineIndex",
+						    "usernameFragment" };
+		for (int i = 0; i < 4; i++) {
+			json_t *x = json_object_get(m->candidate, keys[i]);
+			json_t *y = json_object_get(b.candidate, keys[i]);
+			FUZZ_CHECK(x ? json_equal(x, y) : json_is_null(y));
+		}
+	}
+	if (m->type >= IW_MSG_OFFER && m->type <= IW_MSG_BYE)
+		FUZZ_CHECK(str_eq(json_string_value(json_object_get(b.root, "from")), "fuzz-from"));
+	iw_msg_fini(&b);
+	free(txt);
+}
+
+/* ---- the hub with two joined peers, "a" (the fuzzed sender) and "b" ---- */
+
+struct conn {
+	struct iw_hub_conn hc;
+	unsigned int n_sent;
+	bool closed;
+};
+
+static int h_send(void *arg, struct iw_hub_conn *c, const char *buf, size_t len)
+{
+	struct conn *k = (struct conn *)c;
+	json_t *o = check_server_text(buf, len);
+	const char *type = json_string_value(json_object_get(o, "type"));
+
+	(void)arg;
+	FUZZ_CHECK(!k->closed);
+	k->n_sent++;
+	/* Anything relayed between peers names its sender as the server knows it. */
+	if (strcmp(type, "offer") == 0 || strcmp(type, "answer") == 0 || strcmp(type, "candidate") == 0 ||
+	    strcmp(type, "end-of-candidates") == 0 || strcmp(type, "bye") == 0)
+		FUZZ_CHECK(str_eq(json_string_value(json_object_get(o, "from")), "a"));
+	json_decref(o);
+	return 0;
+}
+
+static void h_close(void *arg, struct iw_hub_conn *c, int code, const char *reason)
+{
+	(void)arg;
+	FUZZ_CHECK(code >= 1000 && code <= 4999 && reason && reason[0]);
+	((struct conn *)c)->closed = true;
+}
+
+static void drive_hub(const uint8_t *data, size_t size)
+{
+	struct iw_hub_cfg cfg = {
+		.rooms = { .max_rooms = 4, .max_peers = 4, .grace_ms = 1000 },
+		.msg_rate = 1000,
+		.msg_burst = 1000,
+		.max_strikes = 3,
+	};
+	struct iw_hub_ops ops = { .send = h_send, .close = h_close, .arg = NULL };
+	struct conn a = { 0 }, b = { 0 };
+	static const char ja[] = "{\"type\":\"join\",\"room\":\"fz\",\"peer\":\"a\"}";
+	static const char jb[] = "{\"type\":\"join\",\"room\":\"fz\",\"peer\":\"b\"}";
+	struct iw_hub *h = iw_hub_create(&cfg, &ops);
+	uint64_t now = 1000;
+
+	FUZZ_CHECK(h);
+	iw_hub_conn_init(&a.hc, h, now);
+	iw_hub_conn_init(&b.hc, h, now);
+	iw_hub_receive(h, &a.hc, ja, sizeof(ja) - 1, now);
+	iw_hub_receive(h, &b.hc, jb, sizeof(jb) - 1, now);
+	FUZZ_CHECK(a.hc.peer && b.hc.peer);
+
+	/* The input as one message, then again (already-joined, repeated errors, strikes). */
+	for (int i = 0; i < 2; i++) {
+		unsigned int before = a.n_sent + b.n_sent;
+		iw_hub_receive(h, &a.hc, (const char *)data, size, ++now);
+		/* Every message gets an answer or a forward unless it is a leave, or the
+		 * connection was closed for abuse. */
+		FUZZ_CHECK(a.n_sent + b.n_sent > before || a.closed || a.hc.closing || !a.hc.peer);
+	}
+	iw_hub_conn_gone(h, &a.hc, false, ++now);
+	iw_hub_tick(h, now + 2000);
+	iw_hub_conn_gone(h, &b.hc, true, now + 2001);
+	FUZZ_CHECK(iw_room_set_count(iw_hub_rooms(h)) == 0);
+	iw_hub_destroy(h);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct iw_msg m;
+	enum iw_msg_err err = IW_ERR_COUNT;
+	const char *why = NULL;
+
+	if (iw_msg_parse(&m, (const char *)data, size, &err, &why) < 0) {
+		check_rejected(&m, err, why);
+	} else {
+		FUZZ_CHECK((unsigned int)m.type < IW_MSG_TYPE_COUNT);
+		FUZZ_CHECK(json_is_object(m.root));
+		check_roundtrip(&m);
+	}
+	iw_msg_fini(&m);
+	drive_hub(data, size);
+	return 0;
+}
