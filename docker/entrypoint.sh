@@ -203,18 +203,14 @@ check_host() {
 	esac
 }
 
-# RFC 8489 §6: a Binding request is the 20-byte header alone. bash reads a UDP socket one byte
-# per datagram, so only the first byte of the answer is seen: 0x01 for a Binding success or
-# error response (method 0x001, class bit C1 set), which proves the relay parsed and answered.
+# One STUN Binding through the relay's own probe mode: exits 0 only on a Binding success with
+# an XOR-MAPPED-ADDRESS, so a relay that answers but cannot parse fails the check.
 check_relay() {
-	local host port b
+	local host port
 	host=$(check_host "$1")
 	port=$2
-	exec 3<>"/dev/udp/$host/$port" || return 1
-	printf '\x00\x01\x00\x00\x21\x12\xa4\x42iceway-check' >&3 || return 1
-	IFS= read -r -d '' -N 1 -t 2 b <&3 || return 1
-	exec 3<&-
-	[ "$b" = $'\x01' ]
+	case $host in *:*) host="[$host]" ;; esac
+	"${ICEWAY_BINDIR:-/usr/local/bin}/iceway-relay" --check "$host:$port" >/dev/null 2>&1
 }
 
 check_signal() {
