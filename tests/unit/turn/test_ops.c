@@ -1,0 +1,240 @@
+/* turn/metrics and turn/ops: per-worker counters summed into the exposition, the gauges
+ * walked off the timing wheel, the operations options, and a reload that is refused (bad
+ * file: FILE:LINE, running configuration kept) or accepted (new users, sockets kept). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "turn/conf.h"
+#include "turn/metrics.h"
+#include "turn/ops.h"
+
+static struct iw_worker *fake_worker(void)
+{
+	struct iw_worker *w = calloc(1, sizeof *w);
+	assert_non_null(w);
+	assert_int_equal(iw_alloc_tab_init(&w->tab, 8, 1, 1000), 0);
+	w->life = (struct iw_metrics_hist){ .bounds = iw_relay_life_bounds,
+					    .n_bounds = IW_RELAY_LIFE_BUCKETS,
+					    .counts = w->life_counts };
+	return w;
+}
+
+static void free_worker(struct iw_worker *w)
+{
+	iw_alloc_tab_fini(&w->tab);
+	free(w);
+}
+
+static char *fill(struct iw_relay_metrics *m, char *mem, size_t cap)
+{
+	struct iw_metrics_buf b;
+	iw_metrics_buf_init(&b, mem, cap);
+	iw_relay_metrics_fill(&b, m);
+	assert_false(b.overflow);
+	assert_false(b.invalid);
+	mem[b.len] = 0;
+	return mem;
+}
+
+static void test_sum_over_workers(void **state)
+{
+	(void)state;
+	struct iw_worker *w[2] = { fake_worker(), fake_worker() };
+	w[0]->st.tx_peer_pkts = 3;
+	w[1]->st.tx_peer_pkts = 4;
+	w[0]->st.tx_client_bytes = 100;
+	w[1]->st.tx_client_bytes = 23;
+	w[0]->st.drop_send_no_perm = 1;
+	w[1]->st.drop_peer_no_perm = 2;
+	w[1]->auth.st.bad_integrity = 5;
+	w[0]->st.peers_refused_class[IW_ADDR_LINK_LOCAL] = 2;
+	w[1]->st.alloc_draining = 1;
+	w[0]->st.alloc_capacity = 1;
+	w[1]->st.wakeups = 9;
+	iw_metrics_hist_observe(&w[0]->life, 5);
+	iw_metrics_hist_observe(&w[1]->life, 5000);
+	struct iw_relay_metrics m = { .workers = w, .n_workers = 2 };
+	static char mem[1 << 16];
+	const char *t = fill(&m, mem, sizeof mem - 1);
+	assert_non_null(strstr(t, "iceway_relay_packets_relayed_total{direction=\"client_to_peer\","
+				  "transport=\"udp\"} 7\n"));
+	assert_non_null(strstr(t, "iceway_relay_bytes_relayed_total{direction=\"peer_to_client\","
+				  "transport=\"udp\"} 123\n"));
+	assert_non_null(strstr(t, "iceway_relay_packets_dropped_total{reason=\"no_permission\"} 3\n"));
+	assert_non_null(strstr(t, "iceway_relay_auth_failures_total{reason=\"bad_integrity\"} 5\n"));
+	assert_non_null(strstr(t, "iceway_relay_peers_refused_total{class=\"link-local\"} 2\n"));
+	assert_non_null(strstr(t, "iceway_relay_allocations_total{result=\"508\"} 2\n"));
+	assert_non_null(strstr(t, "iceway_relay_worker_wakeups_total{worker=\"1\"} 9\n"));
+	assert_non_null(strstr(t, "iceway_relay_allocation_lifetime_seconds_count 2\n"));
+	assert_non_null(strstr(t, "iceway_relay_allocation_lifetime_seconds_bucket{le=\"10\"} 1\n"));
+	assert_non_null(strstr(t, "iceway_relay_allocation_lifetime_seconds_bucket{le=\"+Inf\"} 2\n"));
+	assert_non_null(strstr(t, "iceway_build_info{version=\""));
+	free_worker(w[0]);
+	free_worker(w[1]);
+}
+
+static void test_gauges_from_wheel(void **state)
+{
+	(void)state;
+	struct iw_worker *w = fake_worker();
+	w->now_ms = 1000;
+	struct iw_addr cl, p1, p2;
+	iw_addr_parse(&cl, "192.0.2.1:5000");
+	iw_addr_parse(&p1, "198.51.100.1:7");
+	iw_addr_parse(&p2, "198.51.100.2:7");
+	struct iw_alloc *a = iw_alloc_new(&w->tab, &cl, 0);
+	assert_non_null(a);
+	a->expires_ms = 600000;
+	assert_int_equal(iw_alloc_perm_add(&w->tab, a, &p1, 300000), 0);
+	assert_int_equal(iw_alloc_perm_add(&w->tab, a, &p2, 500), 0); /* already expired */
+	assert_int_equal(iw_alloc_chan_bind(&w->tab, a, 0x4000, &p1, 600000), 0);
+	iw_alloc_timer_arm(&w->tab, a);
+	iw_relay_metrics_gauges(w);
+	assert_int_equal(w->st.perms_active, 1);
+	assert_int_equal(w->st.chans_active, 1);
+	iw_alloc_del(&w->tab, a);
+	iw_relay_metrics_gauges(w);
+	assert_int_equal(w->st.perms_active, 0);
+	assert_int_equal(w->st.chans_active, 0);
+	free_worker(w);
+}
+
+static int parse(struct iw_conf *c, int argc, char **argv, char *err)
+{
+	return iw_config_parse_args(iw_conf_opts, c, argc, argv, NULL, err, IW_CONFIG_ERR_MAX);
+}
+
+static void test_options(void **state)
+{
+	(void)state;
+	struct iw_conf c;
+	char err[IW_CONFIG_ERR_MAX];
+	iw_conf_init(&c);
+	assert_false(c.prometheus);
+	assert_int_equal(c.prom_port, 9641);
+	assert_int_equal(c.drain_timeout_s, 0);
+	setenv("IW_UNIT_EXT", "203.0.113.7/10.0.0.5", 1);
+	char *argv[] = { "r",
+			 "--prometheus",
+			 "--prometheus-port",
+			 "9999",
+			 "--prometheus-address",
+			 "::1",
+			 "--alternate-server",
+			 "192.0.2.9:3479",
+			 "--drain-timeout",
+			 "45",
+			 "--log-format",
+			 "json",
+			 "--log-level",
+			 "warn",
+			 "--external-ip-env",
+			 "IW_UNIT_EXT" };
+	assert_int_equal(parse(&c, sizeof argv / sizeof argv[0], argv, err), 0);
+	assert_true(c.prometheus);
+	assert_int_equal(c.prom_port, 9999);
+	assert_string_equal(c.prom_addr, "::1");
+	assert_true(c.has_alt_server);
+	assert_int_equal(c.alt_server.port, 3479);
+	assert_int_equal(c.drain_timeout_s, 45);
+	assert_true(c.log_json);
+	assert_int_equal(c.log_level, IW_LOG_WARN);
+	assert_int_equal(c.n_ext, 1);
+	assert_true(c.ext[0].has_priv);
+	iw_conf_fini(&c);
+
+	const char *bad[][3] = {
+		{ "r", "--alternate-server", "192.0.2.9" },   /* no port */
+		{ "r", "--prometheus-address", "localhost" }, /* not an IP */
+		{ "r", "--log-format", "xml" },
+		{ "r", "--log-level", "loud" },
+		{ "r", "--external-ip-env", "IW_UNIT_NOT_SET" },
+		{ "r", "--check", "192.0.2.1" },
+	};
+	unsetenv("IW_UNIT_NOT_SET");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		iw_conf_init(&c);
+		assert_int_equal(parse(&c, 3, (char **)bad[i], err), -1);
+		assert_non_null(strstr(err, bad[i][1] + 2));
+		iw_conf_fini(&c);
+	}
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_reload(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/iw-unit-reload-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "lt-cred-mech\nuser=alice:pw\nlistening-port=3478\n");
+	char *argv[] = { "r", "-c", path };
+	struct iw_conf *c0 = calloc(1, sizeof *c0);
+	char err[IW_CONFIG_ERR_MAX];
+	const char *why;
+	iw_conf_init(c0);
+	assert_int_equal(iw_config_load_file(iw_conf_opts, c0, path, err, sizeof err), 0);
+	assert_int_equal(iw_conf_finish(c0, &why), 0);
+
+	struct iw_worker *w = fake_worker();
+	struct iw_worker *ws[1] = { w };
+	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1 };
+
+	/* A bad line: refused with FILE:LINE, generation unchanged. */
+	write_file(path, "lt-cred-mech\nuser=alice:pw\nmax-port=lots\n");
+	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, ":3:"));
+	assert_ptr_equal(o.conf, c0);
+	assert_int_equal(o.gen, 0);
+	assert_int_equal(o.reload_errors, 1);
+
+	/* A good one with a new user and a new port: users change, the port does not. */
+	write_file(path, "lt-cred-mech\nuser=bob:pw2\nlistening-port=4000\n");
+	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), 0);
+	assert_int_equal(o.gen, 1);
+	assert_ptr_not_equal(o.conf, c0);
+	assert_int_equal(o.conf->n_users, 1);
+	assert_string_equal(o.conf->users[0], "bob:pw2");
+	assert_int_equal(o.conf->port, 3478);
+	/* The old generation is kept until the worker has moved on. */
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 1);
+	w->gen = 1;
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 0); /* generation 0 is the caller's to free */
+	iw_ops_fini(&o);
+	iw_conf_fini(c0);
+	free(c0);
+	free_worker(w);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sum_over_workers),
+		cmocka_unit_test(test_gauges_from_wheel),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_reload),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

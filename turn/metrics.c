@@ -1,0 +1,260 @@
+/* The relay's /metrics: sums every worker's plain counters with relaxed loads (a monitoring
+ * read may be one packet behind) and writes the Prometheus text format. */
+#include "turn/metrics.h"
+
+#include <stdio.h>
+
+#include "turn/ops.h"
+
+#ifndef IW_VERSION
+#define IW_VERSION "unknown"
+#endif
+
+const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS] = {
+	1, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600
+};
+
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* The UDP workers, then the TCP/TLS worker when there is one. */
+static unsigned n_all(const struct iw_relay_metrics *m)
+{
+	return m->n_workers + (m->ops && m->ops->stream);
+}
+
+static const struct iw_worker *worker_at(const struct iw_relay_metrics *m, unsigned i)
+{
+	return i < m->n_workers ? m->workers[i] : m->ops->stream;
+}
+
+/* Sum one uint64_t field of struct iw_relay_stats over every worker. */
+#define SUM(field)                                            \
+	({                                                    \
+		uint64_t s_ = 0;                              \
+		for (unsigned i_ = 0; i_ < n_all(m); i_++)    \
+			s_ += LD(worker_at(m, i_)->st.field); \
+		s_;                                           \
+	})
+
+void iw_relay_metrics_gauges(struct iw_worker *w)
+{
+	/* Every allocation sits in exactly one wheel slot, so a lap over the wheel visits
+	 * them all without touching the free part of the slab. */
+	uint64_t perms = 0, chans = 0;
+	for (unsigned s = 0; s < IW_WHEEL_SLOTS; s++) {
+		struct iw_timer *head = &w->tab.wheel[s];
+		for (struct iw_timer *t = head->next; t != head; t = t->next) {
+			const struct iw_alloc *a =
+				(const struct iw_alloc *)((const char *)t - offsetof(struct iw_alloc, timer));
+			for (unsigned i = 0; i < a->n_perms; i++)
+				perms += a->perms[i].expires_ms > w->now_ms;
+			for (unsigned i = 0; i < a->n_chans; i++)
+				chans += a->chans[i].expires_ms > w->now_ms;
+		}
+	}
+	__atomic_store_n(&w->st.perms_active, perms, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st.chans_active, chans, __ATOMIC_RELAXED);
+}
+
+static void counter1(struct iw_metrics_buf *b, const char *name, const char *help, uint64_t v)
+{
+	iw_metrics_header(b, name, IW_METRICS_COUNTER, help);
+	iw_metrics_counter(b, name, NULL, 0, v);
+}
+
+static void gauge1(struct iw_metrics_buf *b, const char *name, const char *help, double v)
+{
+	iw_metrics_header(b, name, IW_METRICS_GAUGE, help);
+	iw_metrics_gauge(b, name, NULL, 0, v);
+}
+
+static void lab1(struct iw_metrics_buf *b, const char *name, const char *label, const char *val, uint64_t v)
+{
+	struct iw_metrics_label l = { label, val };
+	iw_metrics_counter(b, name, &l, 1, v);
+}
+
+static void traffic(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	static const char pk[] = "iceway_relay_packets_relayed_total";
+	static const char by[] = "iceway_relay_bytes_relayed_total";
+	static const char rp[] = "iceway_relay_packets_received_total";
+	static const char rb[] = "iceway_relay_bytes_received_total";
+	/* Client-side transport: the UDP workers, and the stream worker's TCP/TLS clients. */
+	struct {
+		const char *transport;
+		uint64_t v[8];
+	} t[2] = { { "udp", { 0 } }, { "tcp", { 0 } } };
+	for (unsigned i = 0; i < n_all(m); i++) {
+		const struct iw_relay_stats *st = &worker_at(m, i)->st;
+		uint64_t *v = t[i >= m->n_workers].v;
+		v[0] += LD(st->tx_peer_pkts);
+		v[1] += LD(st->tx_client_pkts);
+		v[2] += LD(st->tx_peer_bytes);
+		v[3] += LD(st->tx_client_bytes);
+		v[4] += LD(st->rx_client_pkts);
+		v[5] += LD(st->rx_peer_pkts);
+		v[6] += LD(st->rx_client_bytes);
+		v[7] += LD(st->rx_peer_bytes);
+	}
+	unsigned nt = m->ops && m->ops->stream ? 2 : 1;
+	static const char *const dir[2] = { "client_to_peer", "peer_to_client" };
+	static const char *const side[2] = { "client", "peer" };
+	iw_metrics_header(b, pk, IW_METRICS_COUNTER,
+			  "Packets relayed (sent on), by direction and client transport.");
+	for (unsigned k = 0; k < nt; k++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "direction", dir[d] },
+							 { "transport", t[k].transport } };
+			iw_metrics_counter(b, pk, l, 2, t[k].v[d]);
+		}
+	iw_metrics_header(b, by, IW_METRICS_COUNTER,
+			  "Bytes relayed (payload sent on; toward clients with the ChannelData or "
+			  "Data indication framing), by direction and client transport.");
+	for (unsigned k = 0; k < nt; k++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "direction", dir[d] },
+							 { "transport", t[k].transport } };
+			iw_metrics_counter(b, by, l, 2, t[k].v[2 + d]);
+		}
+	iw_metrics_header(b, rp, IW_METRICS_COUNTER, "Packets received, by side.");
+	for (unsigned k = 0; k < nt; k++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "side", side[d] },
+							 { "transport", t[k].transport } };
+			iw_metrics_counter(b, rp, l, 2, t[k].v[4 + d]);
+		}
+	iw_metrics_header(b, rb, IW_METRICS_COUNTER, "Bytes received, by side.");
+	for (unsigned k = 0; k < nt; k++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "side", side[d] },
+							 { "transport", t[k].transport } };
+			iw_metrics_counter(b, rb, l, 2, t[k].v[6 + d]);
+		}
+}
+
+static void drops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	static const char n[] = "iceway_relay_packets_dropped_total";
+	iw_metrics_header(b, n, IW_METRICS_COUNTER, "Datagrams dropped, by reason.");
+	lab1(b, n, "reason", "malformed",
+	     SUM(drop_unknown_kind) + SUM(drop_bad_chandata) + SUM(drop_bad_stun) + SUM(drop_fingerprint) +
+		     SUM(drop_send_bad) + SUM(drop_not_request));
+	lab1(b, n, "reason", "no_permission", SUM(drop_send_no_perm) + SUM(drop_peer_no_perm));
+	lab1(b, n, "reason", "no_allocation", SUM(drop_no_alloc) + SUM(drop_no_chan));
+	lab1(b, n, "reason", "rate", SUM(drop_challenge_rl));
+	lab1(b, n, "reason", "truncated", SUM(drop_trunc));
+	lab1(b, n, "reason", "send_error", SUM(drop_send_err));
+}
+
+static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	uint64_t active = 0;
+	for (unsigned i = 0; i < n_all(m); i++)
+		active += LD(worker_at(m, i)->tab.n_used);
+	gauge1(b, "iceway_relay_allocations_active", "Allocations in use.", (double)active);
+	gauge1(b, "iceway_relay_permissions_active", "Permissions in force (refreshed each second).",
+	       (double)SUM(perms_active));
+	gauge1(b, "iceway_relay_channels_active", "Channels bound (refreshed each second).",
+	       (double)SUM(chans_active));
+
+	static const char n[] = "iceway_relay_allocations_total";
+	iw_metrics_header(b, n, IW_METRICS_COUNTER,
+			  "Allocate requests answered, by result (success or error code).");
+	lab1(b, n, "result", "success", SUM(alloc_ok));
+	lab1(b, n, "result", "300", SUM(alloc_redirect));
+	lab1(b, n, "result", "401", SUM(alloc_auth_fail));
+	lab1(b, n, "result", "437", SUM(alloc_mismatch));
+	lab1(b, n, "result", "440", SUM(alloc_family));
+	lab1(b, n, "result", "442", SUM(alloc_transport));
+	lab1(b, n, "result", "486", SUM(alloc_quota));
+	lab1(b, n, "result", "508", SUM(alloc_capacity) + SUM(alloc_draining));
+
+	struct iw_metrics_hist h = { .bounds = iw_relay_life_bounds, .n_bounds = IW_RELAY_LIFE_BUCKETS };
+	uint64_t counts[IW_RELAY_LIFE_BUCKETS + 1] = { 0 };
+	h.counts = counts;
+	for (unsigned i = 0; i < n_all(m); i++) {
+		const struct iw_worker *w = worker_at(m, i);
+		for (unsigned k = 0; k <= IW_RELAY_LIFE_BUCKETS; k++)
+			counts[k] += LD(w->life_counts[k]);
+		h.sum += w->life.sum;
+	}
+	for (unsigned k = 0; k <= IW_RELAY_LIFE_BUCKETS; k++)
+		h.count += counts[k]; /* from the buckets, so count always matches them */
+	static const char lt[] = "iceway_relay_allocation_lifetime_seconds";
+	iw_metrics_header(b, lt, IW_METRICS_HISTOGRAM, "How long allocations lived, at deletion.");
+	iw_metrics_histogram(b, lt, NULL, 0, &h);
+}
+
+static void auth(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	static const char n[] = "iceway_relay_auth_failures_total";
+	static const struct {
+		const char *reason;
+		size_t off;
+	} r[] = {
+		{ "unknown_user", offsetof(struct iw_auth_stats, unknown_user) },
+		{ "bad_integrity", offsetof(struct iw_auth_stats, bad_integrity) },
+		{ "rest_expired", offsetof(struct iw_auth_stats, rest_expired) },
+		{ "stale_nonce", offsetof(struct iw_auth_stats, stale_nonce) },
+		{ "bad_nonce", offsetof(struct iw_auth_stats, bad_nonce) },
+		{ "bad_algorithm", offsetof(struct iw_auth_stats, bad_algorithm) },
+		{ "bad_request", offsetof(struct iw_auth_stats, bad_request) },
+	};
+	iw_metrics_header(b, n, IW_METRICS_COUNTER, "Requests whose credentials were refused, by reason.");
+	for (size_t k = 0; k < sizeof r / sizeof r[0]; k++) {
+		uint64_t v = 0;
+		for (unsigned i = 0; i < n_all(m); i++) {
+			const uint64_t *p =
+				(const uint64_t *)((const char *)&worker_at(m, i)->auth.st + r[k].off);
+			v += __atomic_load_n(p, __ATOMIC_RELAXED);
+		}
+		lab1(b, n, "reason", r[k].reason, v);
+	}
+
+	static const char pr[] = "iceway_relay_peers_refused_total";
+	iw_metrics_header(b, pr, IW_METRICS_COUNTER,
+			  "Peer addresses refused by the peer policy, by address class.");
+	for (unsigned c = 0; c < IW_ADDR_CLASS_COUNT; c++)
+		lab1(b, pr, "class", iw_addr_class_name((enum iw_addr_class)c), SUM(peers_refused_class[c]));
+}
+
+static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	static const char wk[] = "iceway_relay_worker_wakeups_total";
+	static const char bt[] = "iceway_relay_worker_batches_total";
+	char idx[16];
+	/* The TCP/TLS worker is labelled "stream". */
+	iw_metrics_header(b, wk, IW_METRICS_COUNTER, "Event loop wake-ups, per worker.");
+	for (unsigned i = 0; i < n_all(m); i++) {
+		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
+		lab1(b, wk, "worker", idx, LD(worker_at(m, i)->st.wakeups));
+	}
+	iw_metrics_header(b, bt, IW_METRICS_COUNTER, "Receive batches (recvmmsg), per worker.");
+	for (unsigned i = 0; i < n_all(m); i++) {
+		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
+		lab1(b, bt, "worker", idx, LD(worker_at(m, i)->st.batches));
+	}
+}
+
+void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
+{
+	const struct iw_relay_metrics *m = arg;
+	struct iw_metrics_label v = { "version", IW_VERSION };
+	iw_metrics_header(b, "iceway_build_info", IW_METRICS_GAUGE, "Build information.");
+	iw_metrics_gauge(b, "iceway_build_info", &v, 1, 1);
+	allocations(b, m);
+	traffic(b, m);
+	drops(b, m);
+	auth(b, m);
+	counter1(b, "iceway_relay_stun_requests_total", "STUN requests handled.", SUM(stun_requests));
+	loops(b, m);
+	if (m->ops) {
+		const struct iw_ops *o = m->ops;
+		counter1(b, "iceway_relay_config_reloads_total", "Configuration reloads accepted.",
+			 LD(o->reloads));
+		counter1(b, "iceway_relay_config_reload_errors_total",
+			 "Configuration reloads refused (the running one stayed).", LD(o->reload_errors));
+		gauge1(b, "iceway_relay_draining", "1 while draining after SIGTERM.",
+		       (double)LD(o->draining));
+	}
+}

@@ -1,0 +1,22 @@
+/* The relay's Prometheus exposition: per-worker counters summed at scrape time on the HTTP
+ * server's thread. Workers never lock or make a syscall for metrics. */
+#ifndef IW_TURN_METRICS_H
+#define IW_TURN_METRICS_H
+
+#include "common/metrics.h"
+#include "turn/relay.h"
+
+struct iw_ops;
+
+struct iw_relay_metrics {
+	struct iw_worker **workers;
+	unsigned n_workers;
+	const struct iw_ops *ops; /* reload counters and drain state; may be NULL */
+};
+
+/* iw_metrics_fill_fn over a struct iw_relay_metrics. */
+void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg);
+/* Worker side, once a second: refresh the permission and channel gauges. */
+void iw_relay_metrics_gauges(struct iw_worker *w);
+
+#endif

@@ -1,0 +1,283 @@
+/* Reload, drain and the health probe. The supervisor (main thread) builds each new
+ * configuration off the packet path; a worker adopts it between two wake-ups, so a worker
+ * never sees a half-built one, and the old one is freed once every worker has moved on. */
+#include "turn/ops.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cred.h"
+#include "common/log.h"
+#include "common/stun.h"
+#include "common/stun_auth.h"
+#include "common/clock.h"
+
+void iw_ops_worker_sync(struct iw_worker *w)
+{
+	unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
+	if (g == w->gen)
+		return;
+	const struct iw_conf *c = __atomic_load_n(&w->ops->conf, __ATOMIC_ACQUIRE);
+	struct iw_auth na;
+	const char *why = "out of memory";
+	int rc = iw_auth_init(&na, w->auth.realm, c->stale_nonce_s);
+	for (unsigned i = 0; rc == 0 && i < c->n_users; i++)
+		rc = iw_auth_user_add(&na, c->users[i], &why);
+	for (unsigned i = 0; rc == 0 && i < c->n_secrets; i++)
+		rc = iw_auth_secret_add(&na, c->secrets[i], &why);
+	if (rc) {
+		/* Checked by the supervisor already, so only memory can fail here: keep the
+		 * running credentials rather than none. */
+		IW_ERROR("reload: worker keeps its credentials: %s", why);
+		iw_auth_fini(&na);
+	} else {
+		/* Same nonce key and counters: outstanding nonces stay valid, metrics monotonic. */
+		memcpy(na.nonce_key, w->auth.nonce_key, sizeof na.nonce_key);
+		na.st = w->auth.st;
+		struct iw_auth_bucket *rl = na.rl;
+		na.rl = w->auth.rl;
+		w->auth.rl = rl;
+		struct iw_auth old = w->auth;
+		w->auth = na;
+		iw_auth_fini(&old);
+	}
+	w->conf = c;
+	__atomic_store_n(&w->gen, g, __ATOMIC_RELEASE);
+}
+
+/* Options bound to sockets, tables or the nonce realm keep their running values. */
+static void keep_running(struct iw_conf *n, const struct iw_conf *cur)
+{
+	bool changed = n->port != cur->port || n->n_listen != cur->n_listen || n->n_relay != cur->n_relay ||
+		       n->n_ext != cur->n_ext || n->min_port != cur->min_port ||
+		       n->max_port != cur->max_port || n->threads != cur->threads ||
+		       n->max_allocs != cur->max_allocs || strcmp(n->realm, cur->realm) != 0;
+	if (changed)
+		IW_WARN("reload: listening, relay, external-ip, port range, threads, realm and "
+			"max-allocations changes take effect after a restart");
+	memcpy(n->listen, cur->listen, sizeof n->listen);
+	n->n_listen = cur->n_listen;
+	n->port = cur->port;
+	memcpy(n->relay, cur->relay, sizeof n->relay);
+	n->n_relay = cur->n_relay;
+	memcpy(n->ext, cur->ext, sizeof n->ext);
+	n->n_ext = cur->n_ext;
+	n->min_port = cur->min_port;
+	n->max_port = cur->max_port;
+	n->threads = cur->threads;
+	n->max_allocs = cur->max_allocs;
+	if (n->total_quota == 0 || n->total_quota > n->max_allocs)
+		n->total_quota = n->max_allocs;
+}
+
+int iw_ops_reload(struct iw_ops *o, int argc, char **argv, char *err, size_t err_cap)
+{
+	const char *path = NULL, *why = NULL;
+	bool no_file = false;
+	struct iw_conf *n = calloc(1, sizeof *n);
+	if (!n) {
+		snprintf(err, err_cap, "out of memory");
+		goto fail;
+	}
+	if (o->n_old == IW_OPS_MAX_GENS) {
+		snprintf(err, err_cap, "too many reloads still in use by workers");
+		goto fail;
+	}
+	iw_conf_init(n);
+	iw_config_find_file(argc, argv, &path, &no_file);
+	if (path && !no_file && iw_config_load_file(iw_conf_opts, n, path, err, err_cap))
+		goto fail;
+	if (iw_config_parse_args(iw_conf_opts, n, argc, argv, NULL, err, err_cap))
+		goto fail;
+	if (iw_conf_finish(n, &why)) {
+		snprintf(err, err_cap, "%s%s%s", path && !no_file ? path : "", path && !no_file ? ": " : "",
+			 why);
+		goto fail;
+	}
+	if (strcmp(n->realm, o->conf->realm)) {
+		/* Stored keys are per realm: a new realm needs new allocations. */
+		char *r = strdup(o->conf->realm);
+		if (!r) {
+			snprintf(err, err_cap, "out of memory");
+			goto fail;
+		}
+		IW_WARN("reload: realm stays %s until a restart", o->conf->realm);
+		free(n->realm);
+		n->realm = r;
+	}
+	keep_running(n, o->conf);
+	o->old[o->n_old] = o->conf;
+	o->old_gen[o->n_old] = o->gen;
+	o->n_old++;
+	__atomic_store_n(&o->conf, n, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+	iw_log_set_json(n->log_json);
+	iw_log_set_level(n->log_level >= 0 ? (enum iw_log_level)n->log_level
+			 : n->verbose      ? IW_LOG_DEBUG
+					   : IW_LOG_INFO);
+	__atomic_add_fetch(&o->reloads, 1, __ATOMIC_RELAXED);
+	return 0;
+fail:
+	if (n) {
+		iw_conf_fini(n);
+		free(n);
+	}
+	__atomic_add_fetch(&o->reload_errors, 1, __ATOMIC_RELAXED);
+	return -EINVAL;
+}
+
+void iw_ops_collect(struct iw_ops *o)
+{
+	unsigned j = 0;
+	for (unsigned i = 0; i < o->n_old; i++) {
+		bool in_use = false;
+		for (unsigned k = 0; k < o->n_workers; k++)
+			in_use |= __atomic_load_n(&o->workers[k]->gen, __ATOMIC_ACQUIRE) <= o->old_gen[i];
+		if (o->stream)
+			in_use |= __atomic_load_n(&o->stream->gen, __ATOMIC_ACQUIRE) <= o->old_gen[i];
+		if (in_use) {
+			o->old[j] = o->old[i];
+			o->old_gen[j++] = o->old_gen[i];
+			continue;
+		}
+		/* Generation 0 is main's own configuration, finished by main. */
+		if (o->old_gen[i] != 0) {
+			iw_conf_fini(o->old[i]);
+			free(o->old[i]);
+		}
+	}
+	o->n_old = j;
+}
+
+void iw_ops_fini(struct iw_ops *o)
+{
+	for (unsigned i = 0; i < o->n_old; i++) {
+		if (o->old_gen[i] != 0) {
+			iw_conf_fini(o->old[i]);
+			free(o->old[i]);
+		}
+	}
+	o->n_old = 0;
+	if (o->gen != 0 && o->conf) {
+		iw_conf_fini(o->conf);
+		free(o->conf);
+	}
+	o->conf = NULL;
+}
+
+unsigned iw_ops_allocs_active(const struct iw_ops *o)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < o->n_workers; i++)
+		n += __atomic_load_n(&o->workers[i]->tab.n_used, __ATOMIC_RELAXED);
+	if (o->stream)
+		n += __atomic_load_n(&o->stream->tab.n_used, __ATOMIC_RELAXED);
+	return n;
+}
+
+int iw_ops_check(const char *addr, int timeout_ms, const char **why)
+{
+	struct iw_addr dst;
+	struct sockaddr_storage ss;
+	uint8_t tid[STUN_TID_LEN], req[64], resp[1500];
+	int rc, fd = -1;
+	if (iw_addr_parse(&dst, addr) || !dst.port) {
+		*why = "not an ADDR:PORT";
+		return -EINVAL;
+	}
+	if ((rc = iw_cred_random(tid, sizeof tid)) < 0) {
+		*why = "no randomness";
+		return rc;
+	}
+	struct iw_stun_wr s;
+	iw_stun_wr_init(&s, req, sizeof req, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+	iw_stun_wr_fingerprint(&s);
+	int len = iw_stun_wr_finish(&s);
+	socklen_t sl = iw_addr_to_sa(&dst, &ss);
+	fd = socket(dst.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (len < 0 || fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) ||
+	    send(fd, req, (size_t)len, 0) != len) {
+		rc = -errno;
+		*why = "cannot send";
+		goto out;
+	}
+	/* One request; stray datagrams that are not our answer are skipped until the deadline. */
+	for (int waited = 0; waited < timeout_ms; waited += 100) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = recv(fd, resp, sizeof resp, 0);
+		if (n < 0) {
+			rc = -errno;
+			*why = "no answer (connection refused)";
+			goto out;
+		}
+		struct iw_stun_msg m;
+		const char *dwhy;
+		if (iw_stun_decode(&m, resp, (size_t)n, &dwhy) < 0 || memcmp(m.tid, tid, STUN_TID_LEN) != 0)
+			continue;
+		if (m.method != STUN_METHOD_BINDING || m.cls != STUN_CLASS_SUCCESS ||
+		    !(m.present & IW_STUN_HAS_MAPPED)) {
+			rc = -EPROTO;
+			*why = "not a Binding success with XOR-MAPPED-ADDRESS";
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	rc = -ETIMEDOUT;
+	*why = "no answer";
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, char **argv)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	uint64_t drain_end = 0;
+	while (!*stop) {
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 250 * 1000 * 1000 };
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGHUP) {
+			char err[IW_CONFIG_ERR_MAX];
+			if (iw_ops_reload(o, argc, argv, err, sizeof err))
+				IW_ERROR("reload refused, running configuration kept: %s", err);
+			else
+				IW_INFO("reloaded: %u user%s, %u secret%s", o->conf->n_users,
+					o->conf->n_users == 1 ? "" : "s", o->conf->n_secrets,
+					o->conf->n_secrets == 1 ? "" : "s");
+		} else if (sig == SIGINT || (sig == SIGTERM && o->draining)) {
+			IW_INFO("stopping now (%s)", sig == SIGINT ? "SIGINT" : "second SIGTERM");
+			*stop = 1;
+		} else if (sig == SIGTERM && o->conf->drain_timeout_s == 0) {
+			IW_INFO("stopping on SIGTERM (drain-timeout 0)");
+			*stop = 1;
+		} else if (sig == SIGTERM) {
+			uint32_t t = o->conf->drain_timeout_s;
+			__atomic_store_n(&o->draining, 1, __ATOMIC_RELAXED);
+			drain_end = iw_clock_ms() + (uint64_t)t * 1000;
+			IW_INFO("draining: new allocations refused, %u active, at most %u s "
+				"(SIGTERM again to stop now)",
+				iw_ops_allocs_active(o), t);
+		}
+		iw_ops_collect(o);
+		if (o->draining && !*stop) {
+			unsigned n = iw_ops_allocs_active(o);
+			if (n == 0 || iw_clock_ms() >= drain_end) {
+				IW_INFO("drained: %u allocation%s left", n, n == 1 ? "" : "s");
+				*stop = 1;
+			}
+		}
+	}
+	return 0;
+}

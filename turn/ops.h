@@ -1,0 +1,64 @@
+/* Process lifecycle for iceway-relay: SIGHUP reload into a new configuration generation that
+ * each worker adopts at the top of its loop, SIGTERM drain (no new allocations, existing ones
+ * relayed until they end or drain-timeout passes), and the --check health probe. */
+#ifndef IW_TURN_OPS_H
+#define IW_TURN_OPS_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "turn/conf.h"
+#include "turn/relay.h"
+
+enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has moved on */
+
+/* Shared between the supervising main thread and the workers. Workers only read it, with
+ * relaxed atomic loads, once per loop iteration or on an Allocate. */
+struct iw_ops {
+	struct iw_conf *conf; /* newest generation */
+	unsigned gen;         /* bumped with each accepted reload */
+	int draining;         /* 1 after the first SIGTERM */
+	struct iw_worker **workers;
+	unsigned n_workers;
+	struct iw_worker *stream; /* the TCP/TLS worker, when there is one */
+	/* Older generations not freed yet (owned by the supervisor). */
+	struct iw_conf *old[IW_OPS_MAX_GENS];
+	unsigned old_gen[IW_OPS_MAX_GENS];
+	unsigned n_old;
+	unsigned reloads, reload_errors;
+};
+
+static inline bool iw_ops_draining(const struct iw_worker *w)
+{
+	return w->ops && __atomic_load_n(&w->ops->draining, __ATOMIC_RELAXED);
+}
+
+/* Worker side: adopt the newest generation if there is one (rebuilds the worker's users and
+ * secrets, keeping its nonce key so outstanding nonces stay valid). */
+void iw_ops_worker_sync(struct iw_worker *w);
+
+/*
+ * Re-read the configuration as at start-up (file, then argv). A new generation is published
+ * only if it parses and checks; otherwise *err gets "FILE:LINE: ..." and the old one stays.
+ * Options that need new sockets or tables (ports, addresses, threads, realm, capacity) keep
+ * their running values, with a warning. Returns 0 or -EINVAL.
+ */
+int iw_ops_reload(struct iw_ops *o, int argc, char **argv, char *err, size_t err_cap);
+/* Free generations that no worker runs any more. */
+void iw_ops_collect(struct iw_ops *o);
+/* Free every generation but the newest (after the workers have stopped). */
+void iw_ops_fini(struct iw_ops *o);
+
+/* The main thread's loop, with SIGHUP, SIGTERM and SIGINT blocked in every thread: SIGHUP
+ * reloads, the first SIGTERM drains, a second SIGTERM or SIGINT stops at once. Returns when
+ * *stop is set (by a signal, the end of the drain, or a worker that failed). */
+int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, char **argv);
+
+/* Active allocations over all workers (a monitoring read). */
+unsigned iw_ops_allocs_active(const struct iw_ops *o);
+
+/* Send one STUN Binding request to addr ("IP:PORT") and wait up to timeout_ms for a success
+ * response with our transaction id and an XOR-MAPPED-ADDRESS. 0, or -errno with *why. */
+int iw_ops_check(const char *addr, int timeout_ms, const char **why);
+
+#endif
