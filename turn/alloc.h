@@ -68,6 +68,7 @@ struct iw_alloc {
 	char user[IW_ALLOC_USER_MAX];
 	int32_t quota_slot; /* -1 when none */
 	uint64_t res_token; /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
+	uint64_t created_ms; /* for the lifetime histogram */
 	struct iw_timer timer;
 	uint32_t next_free;
 };

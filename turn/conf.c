@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+
 void iw_conf_init(struct iw_conf *c)
 {
 	memset(c, 0, sizeof *c);
@@ -20,6 +22,12 @@ void iw_conf_init(struct iw_conf *c)
 	c->stale_nonce_s = 600;
 	c->max_allocs = 16384;
 	c->threads = 1;
+	c->prom_port = 9641;
+	c->log_level = -1;
+	c->tls_port = 5349;
+	c->max_tcp_conns = 4096;
+	c->stream_timeout_s = 10;
+	c->stream_idle_s = 60;
 	iw_policy_init(&c->policy);
 }
 
@@ -40,6 +48,11 @@ void iw_conf_fini(struct iw_conf *c)
 	free(c->realm);
 	free(c->log_file);
 	free(c->pidfile);
+	free(c->cert);
+	free(c->pkey);
+	free(c->cipher_list);
+	free(c->prom_addr);
+	free(c->check);
 	memset(c, 0, sizeof *c);
 }
 
@@ -309,7 +322,139 @@ static int o_help(void *cfg, const char *val, const char **why)
 	return 0;
 }
 
+static int o_tls_port(void *cfg, const char *val, const char **why)
+{
+	return set_u16(&((struct iw_conf *)cfg)->tls_port, val, why);
+}
+
+static int o_no_tcp(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->no_tcp, why);
+}
+
+static int o_no_tls(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->no_tls, why);
+}
+
+static int o_cert(void *cfg, const char *val, const char **why)
+{
+	return set_str(&((struct iw_conf *)cfg)->cert, val, why);
+}
+
+static int o_pkey(void *cfg, const char *val, const char **why)
+{
+	return set_str(&((struct iw_conf *)cfg)->pkey, val, why);
+}
+
+static int o_cipher_list(void *cfg, const char *val, const char **why)
+{
+	return set_str(&((struct iw_conf *)cfg)->cipher_list, val, why);
+}
+
+static int o_max_tcp(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->max_tcp_conns, val, 1, 1 << 20, why);
+}
+
+static int o_stream_timeout(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->stream_timeout_s, val, 1, 3600, why);
+}
+
+static int o_stream_idle(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->stream_idle_s, val, 1, 86400, why);
+}
+
 /* Accepted and ignored: what iceway does anyway, or handled before the table is applied. */
+/* --- operations --- */
+
+static int o_external_ip_env(void *cfg, const char *val, const char **why)
+{
+	/* The address is read at start-up, where an orchestrator put it (e.g. a cloud
+	 * instance's public IP): the same PUBLIC[/PRIVATE] form as external-ip. */
+	const char *v = val ? getenv(val) : NULL;
+	if (!v || !*v) {
+		*why = "environment variable is not set";
+		return -EINVAL;
+	}
+	return o_external_ip(cfg, v, why);
+}
+
+static int o_prometheus(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->prometheus, why);
+}
+
+static int o_prom_port(void *cfg, const char *val, const char **why)
+{
+	uint32_t v;
+	int rc = set_u32(&v, val, 0, 65535, why); /* 0: any free port (logged) */
+	if (rc == 0)
+		((struct iw_conf *)cfg)->prom_port = (uint16_t)v;
+	return rc;
+}
+
+static int o_prom_addr(void *cfg, const char *val, const char **why)
+{
+	struct iw_addr a;
+	if (parse_ip(&a, val, why))
+		return -EINVAL;
+	return set_str(&((struct iw_conf *)cfg)->prom_addr, val, why);
+}
+
+static int o_alt_server(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (!val || iw_addr_parse(&c->alt_server, val) || !c->alt_server.port) {
+		*why = "not an ADDR:PORT";
+		return -EINVAL;
+	}
+	c->has_alt_server = true;
+	return 0;
+}
+
+static int o_drain_timeout(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->drain_timeout_s, val, 0, 86400, why);
+}
+
+static int o_log_format(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (val && !strcmp(val, "json"))
+		c->log_json = true;
+	else if (val && !strcmp(val, "plain"))
+		c->log_json = false;
+	else {
+		*why = "must be plain or json";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int o_log_level(void *cfg, const char *val, const char **why)
+{
+	enum iw_log_level l;
+	if (!val || iw_log_parse_level(val, &l)) {
+		*why = "must be error, warn, info or debug";
+		return -EINVAL;
+	}
+	((struct iw_conf *)cfg)->log_level = (int)l;
+	return 0;
+}
+
+static int o_check(void *cfg, const char *val, const char **why)
+{
+	struct iw_addr a;
+	if (!val || iw_addr_parse(&a, val) || !a.port) {
+		*why = "not an ADDR:PORT";
+		return -EINVAL;
+	}
+	return set_str(&((struct iw_conf *)cfg)->check, val, why);
+}
+
 static int o_noop(void *cfg, const char *val, const char **why)
 {
 	(void)cfg;
@@ -366,10 +511,22 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },
 	{ "no-config", 'n', IW_OPT_NONE, o_noop, "do not read a config file" },
 	{ "help", 'h', IW_OPT_NONE, o_help, "print this help" },
-	{ "no-tls", 0, IW_OPT_NONE, o_noop, "no TLS listener (iceway has none yet)" },
+	{ "no-tls", 0, IW_OPT_NONE, o_no_tls, "no TLS listener" },
 	{ "no-dtls", 0, IW_OPT_NONE, o_noop, "no DTLS listener (iceway has none yet)" },
 	{ "no-cli", 0, IW_OPT_NONE, o_noop, "no telnet CLI (iceway has none)" },
-	{ "no-tcp", 0, IW_OPT_NONE, o_noop, "no TCP listener (iceway has none yet)" },
+	{ "no-tcp", 0, IW_OPT_NONE, o_no_tcp, "no TCP listener" },
+	{ "tls-listening-port", 0, IW_OPT_REQUIRED, o_tls_port,
+	  "PORT: STUN/TURN over TLS port (default 5349; TLS needs cert and pkey)" },
+	{ "cert", 0, IW_OPT_REQUIRED, o_cert, "FILE: TLS certificate chain (PEM)" },
+	{ "pkey", 0, IW_OPT_REQUIRED, o_pkey, "FILE: TLS private key (PEM)" },
+	{ "cipher-list", 0, IW_OPT_REQUIRED, o_cipher_list,
+	  "LIST: TLS 1.2 cipher suites, ':'-separated (IANA or OpenSSL names mbedTLS knows)" },
+	{ "max-tcp-connections", 0, IW_OPT_REQUIRED, o_max_tcp,
+	  "N: TCP and TLS client connections at most (default 4096)" },
+	{ "stream-timeout", 0, IW_OPT_REQUIRED, o_stream_timeout,
+	  "SECONDS: close a TLS handshake or a partial frame that stalls this long (default 10)" },
+	{ "stream-idle-timeout", 0, IW_OPT_REQUIRED, o_stream_idle,
+	  "SECONDS: close a TCP/TLS connection without an allocation idle this long (default 60)" },
 	{ "no-tcp-relay", 0, IW_OPT_NONE, o_noop, "no TCP relay (iceway has none)" },
 	{ "no-multicast-peers", 0, IW_OPT_NONE, o_noop, "refuse multicast peers (always)" },
 	{ "no-udp", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
@@ -383,16 +540,27 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "log-binding", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
 	{ "no-stun-backward-compatibility", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
 	{ "no-stdout-log", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
-	{ "cert", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
-	{ "pkey", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
 	{ "dh-file", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
-	{ "cipher-list", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
-	{ "tls-listening-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
 	{ "alt-listening-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
 	{ "alt-tls-listening-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
 	{ "server-name", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
-	{ "prometheus", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
-	{ "prometheus-port", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
+	{ "prometheus", 0, IW_OPT_OPTIONAL, o_prometheus,
+	  "serve Prometheus metrics at http://prometheus-address:prometheus-port/metrics" },
+	{ "prometheus-port", 0, IW_OPT_REQUIRED, o_prom_port, "PORT: metrics port (default 9641)" },
+	{ "prometheus-address", 0, IW_OPT_REQUIRED, o_prom_addr,
+	  "IP: metrics address (default 127.0.0.1)" },
+	{ "external-ip-env", 0, IW_OPT_REQUIRED, o_external_ip_env,
+	  "NAME: external-ip from environment variable NAME (PUBLIC[/PRIVATE])" },
+	{ "alternate-server", 0, IW_OPT_REQUIRED, o_alt_server,
+	  "ADDR:PORT: while draining, redirect new allocations here (300)" },
+	{ "drain-timeout", 0, IW_OPT_REQUIRED, o_drain_timeout,
+	  "S: on SIGTERM, refuse new allocations and relay existing ones up to S s "
+	  "(default 0: exit at once)" },
+	{ "log-format", 0, IW_OPT_REQUIRED, o_log_format, "FMT: plain (default) or json" },
+	{ "log-level", 0, IW_OPT_REQUIRED, o_log_level,
+	  "LEVEL: error, warn, info (default) or debug" },
+	{ "check", 0, IW_OPT_REQUIRED, o_check,
+	  "ADDR:PORT: send one STUN Binding there, exit 0 on a valid answer" },
 	{ "userdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
 	{ "redis-userdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
 	{ "redis-statsdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },

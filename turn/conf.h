@@ -49,6 +49,23 @@ struct iw_conf {
 	uint32_t max_allocs;
 	uint32_t threads;
 	char *log_file, *pidfile;
+	/* Operations: metrics, drain, logs, health check. */
+	bool prometheus;       /* serve /metrics */
+	uint16_t prom_port;    /* default 9641 */
+	char *prom_addr;       /* default 127.0.0.1: metrics are not public by default */
+	struct iw_addr alt_server; /* 300 Try Alternate target while draining (port set) */
+	bool has_alt_server;
+	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */
+	bool log_json;
+	int log_level;         /* enum iw_log_level, -1 when not given */
+	char *check;           /* --check ADDR:PORT: one Binding, then exit */
+	/* Streams (turn/stream.c): TCP on port, TLS on tls_port. */
+	uint16_t tls_port;
+	bool no_tcp, no_tls;
+	char *cert, *pkey, *cipher_list;
+	uint32_t max_tcp_conns;
+	uint32_t stream_timeout_s; /* TLS handshake or a partial frame */
+	uint32_t stream_idle_s;    /* a connection without an allocation */
 };
 
 /* The option table (NULL-name terminated). */

@@ -13,12 +13,27 @@
 #include "common/cred.h"
 #include "common/log.h"
 #include "common/stun_auth.h"
+#include "turn/ops.h"
 #include "turn/policy.h"
+#include "turn/stream.h"
 
 static const char software[] = "iceway";
 enum { BIND_TRIES = 64, REASON_MAX = 256 };
 
 /* --- answers --- */
+
+/* A datagram back from the listener, or onto the client's TCP/TLS connection. */
+static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, size_t n)
+{
+	if (l->kind == IW_EV_STREAM) {
+		iw_stream_out(w, l, w->out, n);
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(dst, &ss);
+	if (sendto(l->fd, w->out, n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+		w->st.drop_send_err++;
+}
 
 static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m,
 		  uint8_t cls)
@@ -48,10 +63,7 @@ static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct
 		w->st.drop_send_err++;
 		return;
 	}
-	struct sockaddr_storage ss;
-	socklen_t sl = iw_addr_to_sa(dst, &ss);
-	if (sendto(l->fd, w->out, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
-		w->st.drop_send_err++;
+	out(w, l, dst, (size_t)n);
 }
 
 static void answer_error(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
@@ -120,10 +132,7 @@ void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct
 	if (n < 0)
 		return;
 	memcpy(w->out + 4, p + 4, 4); /* the first 32 bits of the RFC 3489 transaction id */
-	struct sockaddr_storage ss;
-	socklen_t sl = iw_addr_to_sa(src, &ss);
-	if (sendto(l->fd, w->out, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
-		w->st.drop_send_err++;
+	out(w, l, src, (size_t)n);
 }
 
 /* --- relay sockets and reservations --- */
@@ -246,6 +255,8 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 	a->n_rsock = 0;
 	iw_alloc_quota_put(&w->tab, a->quota_slot);
 	a->quota_slot = -1;
+	if (a->in_use && a->created_ms)
+		iw_metrics_hist_observe(&w->life, (double)(w->now_ms - a->created_ms) / 1000.0);
 	iw_alloc_del(&w->tab, a);
 }
 
@@ -310,6 +321,21 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		/* RFC 8656 §7.2 step 2: the 5-tuple already has an allocation -> 437. */
 		FAIL(alloc_mismatch, STUN_ERR_ALLOCATION_MISMATCH, NULL);
 	}
+	if (iw_ops_draining(w)) {
+		/* RFC 8489 §10: 300 Try Alternate with ALTERNATE-SERVER sends the client to
+		 * another relay; without one, 508 tells it to look elsewhere. */
+		if (c->has_alt_server) {
+			struct iw_stun_wr s;
+			w->st.alloc_redirect++;
+			begin(w, &s, m, STUN_CLASS_ERROR);
+			iw_stun_wr_error(&s, STUN_ERR_TRY_ALTERNATE, "Try Alternate: draining");
+			iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, &c->alt_server);
+			send_answer(w, l, src, &s, m, ar);
+			return;
+		}
+		FAIL(alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,
+		     "Insufficient Capacity: server is shutting down");
+	}
 	/* RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is required and must be UDP here. */
 	if (!(m->present & IW_STUN_HAS_REQ_TRANSPORT))
 		FAIL(bad_request, STUN_ERR_BAD_REQUEST, "Bad Request: missing REQUESTED-TRANSPORT");
@@ -365,6 +391,7 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		     "Insufficient Capacity: allocation table full");
 	}
 	a->quota_slot = qs;
+	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, m->tid, STUN_TID_LEN);
 	memcpy(a->user, ar->user, ar->user_len);
 	a->user_len = (uint16_t)ar->user_len;
@@ -516,7 +543,9 @@ static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	char why[REASON_MAX];
 	if (iw_policy_check(&w->conf->policy, peer, why, sizeof why)) {
 		/* RFC 8656 §9.1: a peer the server's policy refuses -> 403. */
+		const char *range;
 		w->st.peers_refused++;
+		w->st.peers_refused_class[iw_addr_classify(peer, &range)]++;
 		answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN, why);
 		return false;
 	}

@@ -9,20 +9,32 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "turn/conf.h"
+#include "turn/metrics.h"
+#include "turn/ops.h"
 #include "turn/relay.h"
+#include "turn/stream.h"
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_signal(int sig)
+static volatile sig_atomic_t worker_failed;
+
+static void *stream_main(void *arg)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (iw_stream_run(arg)) {
+		worker_failed = 1;
+		stop_flag = 1;
+	}
+	return NULL;
 }
 
 static void *worker_main(void *arg)
 {
-	iw_relay_run(arg);
+	if (iw_relay_run(arg)) {
+		worker_failed = 1;
+		stop_flag = 1;
+	}
 	return NULL;
 }
 
@@ -39,8 +51,13 @@ int main(int argc, char **argv)
 {
 	struct iw_conf conf;
 	struct iw_worker *w[IW_CONF_MAX_THREADS] = { 0 };
-	pthread_t th[IW_CONF_MAX_THREADS];
+	pthread_t th[IW_CONF_MAX_THREADS], sth;
+	struct iw_stream *streams = NULL;
+	bool stream_started = false;
 	unsigned n_started = 0;
+	struct iw_ops ops = { 0 };
+	struct iw_relay_metrics mx;
+	struct iw_metrics_http *prom = NULL;
 	char err[IW_CONFIG_ERR_MAX];
 	const char *path = NULL, *why = NULL;
 	bool no_file = false;
@@ -71,6 +88,14 @@ int main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
+	if (conf.check) {
+		/* Health probe: no listener, no workers, no credentials needed: one
+		 * Binding. */
+		status = iw_ops_check(conf.check, 2000, &why) ? 1 : 0;
+		if (status)
+			fprintf(stderr, "iceway-relay: check %s: %s\n", conf.check, why);
+		goto out;
+	}
 	if (iw_conf_finish(&conf, &why)) {
 		fprintf(stderr, "iceway-relay: %s%s\n", path && !no_file ? path : "",
 			path && !no_file ? ": " : "");
@@ -79,22 +104,50 @@ int main(int argc, char **argv)
 	}
 	if (conf.verbose)
 		iw_log_set_level(IW_LOG_DEBUG);
+	if (conf.log_level >= 0)
+		iw_log_set_level((enum iw_log_level)conf.log_level);
+	iw_log_set_json(conf.log_json);
 	if (conf.log_file && iw_log_open(conf.log_file)) {
 		fprintf(stderr, "iceway-relay: cannot open log-file %s\n", conf.log_file);
 		goto out;
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* HUP, TERM and INT are blocked in every thread and taken by the main thread's
+	 * sigtimedwait (turn/ops.c): reload, drain, stop. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	for (unsigned i = 0; i < conf.threads; i++) {
 		w[i] = iw_relay_create(&conf, i, &stop_flag);
 		if (!w[i])
 			goto out;
+		w[i]->ops = &ops;
+	}
+	if (!conf.no_tcp || !conf.no_tls) {
+		streams = iw_stream_create(&conf, &stop_flag);
+		if (!streams)
+			goto out;
+		iw_stream_worker(streams)->ops = &ops;
+		ops.stream = iw_stream_worker(streams);
+	}
+	ops.conf = &conf;
+	ops.workers = w;
+	ops.n_workers = conf.threads;
+	if (conf.prometheus) {
+		const char *ip = conf.prom_addr ? conf.prom_addr : "127.0.0.1";
+		mx = (struct iw_relay_metrics){ .workers = w, .n_workers = conf.threads, .ops = &ops };
+		prom = iw_metrics_http_start(ip, conf.prom_port, iw_relay_metrics_fill, &mx, &why);
+		if (!prom) {
+			IW_ERROR("cannot serve metrics on %s port %u: %s", ip, conf.prom_port, why);
+			goto out;
+		}
+		IW_INFO("metrics on http://%s%s%s:%u/metrics", strchr(ip, ':') ? "[" : "", ip,
+			strchr(ip, ':') ? "]" : "", iw_metrics_http_port(prom));
 	}
 	if (conf.pidfile && write_pidfile(conf.pidfile)) {
 		IW_ERROR("cannot write pidfile %s", conf.pidfile);
@@ -107,25 +160,31 @@ int main(int argc, char **argv)
 		conf.use_secret ? (conf.lt_cred ? " + REST secret" : "REST secret") : "",
 		conf.threads, conf.threads > 1 ? "s" : "", conf.max_allocs);
 
-	/* Block the stop signals in workers so the main thread takes them. */
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	for (unsigned i = 1; i < conf.threads; i++) {
+	for (unsigned i = 0; i < conf.threads; i++) {
 		if (pthread_create(&th[i], NULL, worker_main, w[i])) {
 			IW_ERROR("cannot start worker %u", i);
 			stop_flag = 1;
+			worker_failed = 1;
 			break;
 		}
 		n_started++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	status = iw_relay_run(w[0]) ? 1 : 0;
+	if (streams && !stop_flag) {
+		if (pthread_create(&sth, NULL, stream_main, streams)) {
+			IW_ERROR("cannot start the TCP/TLS worker");
+			stop_flag = 1;
+			worker_failed = 1;
+		} else {
+			stream_started = true;
+		}
+	}
+	iw_ops_supervise(&ops, &stop_flag, argc, argv);
 	stop_flag = 1;
-	for (unsigned i = 1; i <= n_started; i++)
+	for (unsigned i = 0; i < n_started; i++)
 		pthread_join(th[i], NULL);
+	if (stream_started)
+		pthread_join(sth, NULL);
+	status = worker_failed ? 1 : 0;
 	IW_INFO("stopping");
 	if (conf.verbose)
 		for (unsigned i = 0; i < conf.threads; i++)
@@ -134,8 +193,11 @@ int main(int argc, char **argv)
 	if (conf.pidfile)
 		unlink(conf.pidfile);
 out:
+	iw_metrics_http_stop(prom);
+	iw_stream_destroy(streams);
 	for (unsigned i = 0; i < IW_CONF_MAX_THREADS; i++)
 		iw_relay_destroy(w[i]);
+	iw_ops_fini(&ops);
 	iw_conf_fini(&conf);
 	return status;
 }

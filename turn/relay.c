@@ -17,6 +17,9 @@
 #include "common/cred.h"
 #include "common/log.h"
 #include "turn/control.h"
+#include "turn/metrics.h"
+#include "turn/ops.h"
+#include "turn/stream.h"
 
 /* The headroom must sit right before the payload so a header can be written in front of it. */
 _Static_assert(offsetof(struct iw_dgram, buf) == IW_HEADROOM, "headroom precedes buf");
@@ -209,6 +212,16 @@ static void next_tid(struct iw_worker *w, uint8_t tid[STUN_TID_LEN])
 	}
 }
 
+/* Toward the client: a datagram from its listener, or framed onto its stream connection. */
+static void to_client(struct iw_worker *w, const struct iw_alloc *a, uint8_t *p, size_t len)
+{
+	if (a->listener >= IW_STREAM_LIS_BASE) {
+		iw_stream_alloc_out(w, a, p, len);
+		return;
+	}
+	tx_add(w, w->lis[a->listener].fd, p, len, &a->client, true);
+}
+
 static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram *d, size_t len)
 {
 	struct iw_alloc *a = rs->alloc;
@@ -224,21 +237,20 @@ static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram 
 		w->st.drop_peer_no_perm++;
 		return;
 	}
-	int cfd = w->lis[a->listener].fd;
 	const struct iw_chan *c = iw_alloc_chan_by_peer(a, &peer, w->now_ms);
 	if (c) {
 		/* RFC 8656 §12.5: over UDP the ChannelData padding is optional; none is sent.
 		 * The header goes into the headroom right before the payload: no copy. */
 		uint8_t *h = d->head + IW_HEADROOM - TURN_CHANDATA_HDR;
 		iw_chandata_put(h, c->num, (uint16_t)len);
-		tx_add(w, cfd, h, TURN_CHANDATA_HDR + len, &a->client, true);
+		to_client(w, a, h, TURN_CHANDATA_HDR + len);
 		return;
 	}
 	uint8_t tid[STUN_TID_LEN];
 	size_t total;
 	next_tid(w, tid);
 	uint8_t *msg = iw_stun_data_ind_wrap(d->buf, len, &peer, tid, &total);
-	tx_add(w, cfd, msg, total, &a->client, true);
+	to_client(w, a, msg, total);
 }
 
 /* Drain a ready socket in batches; a few rounds at most so other sockets get their turn. */
@@ -255,6 +267,7 @@ static void on_readable(struct iw_worker *w, void *ptr)
 		int n = recvmmsg(fd, w->rx, IW_RELAY_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		w->st.batches++;
 		for (int i = 0; i < n; i++) {
 			struct iw_dgram *d = &w->dg[i];
 			if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -274,6 +287,18 @@ static void on_readable(struct iw_worker *w, void *ptr)
 	}
 }
 
+void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d,
+			   size_t len)
+{
+	from_client(w, l, d, len);
+	tx_flush(w);
+}
+
+void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs)
+{
+	on_readable(w, rs);
+}
+
 static void expire_cb(void *ctx, struct iw_alloc *a)
 {
 	iw_control_alloc_free(ctx, a);
@@ -288,20 +313,25 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 			return -errno;
 		n = 0;
 	}
+	w->st.wakeups++;
 	w->now_ms = iw_clock_ms();
 	w->now_s = iw_clock_wall_s();
 	for (int i = 0; i < n; i++)
 		on_readable(w, ev[i].data.ptr);
 	uint64_t before = w->tab.wheel_s;
 	iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
-	if (w->tab.wheel_s != before)
+	if (w->tab.wheel_s != before) {
 		iw_control_resv_expire(w);
+		iw_relay_metrics_gauges(w);
+	}
 	return n;
 }
 
 int iw_relay_run(struct iw_worker *w)
 {
 	while (!*w->stop) {
+		if (w->ops)
+			iw_ops_worker_sync(w);
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {
 			IW_ERROR("epoll_wait: %s", strerror(-rc));
@@ -447,6 +477,9 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
 	}
 	w->now_ms = iw_clock_ms();
 	w->now_s = iw_clock_wall_s();
+	w->life = (struct iw_metrics_hist){ .bounds = iw_relay_life_bounds,
+					    .n_bounds = IW_RELAY_LIFE_BUCKETS,
+					    .counts = w->life_counts };
 	if (iw_alloc_tab_init(&w->tab, conf->max_allocs, seed[0], w->now_ms)) {
 		IW_ERROR("cannot allocate the table for %u allocations", conf->max_allocs);
 		goto fail;

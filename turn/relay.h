@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include "common/addr.h"
+#include "common/metrics.h"
 #include "common/stun.h"
 #include "turn/alloc.h"
 #include "turn/auth.h"
@@ -67,7 +68,19 @@ struct iw_relay_stats {
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
 	uint64_t resv_made, resv_used, resv_expired;
+	/* Operations: loop activity, refusals by class, answers while draining. */
+	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
+	uint64_t peers_refused_class[IW_ADDR_CLASS_COUNT];
+	uint64_t perms_active, chans_active; /* gauges, refreshed once a second */
 };
+
+/* Allocation lifetime histogram bounds, in seconds (turn/metrics.c). */
+enum { IW_RELAY_LIFE_BUCKETS = 10 };
+extern const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS];
+
+struct iw_ops;
+
+struct iw_stream;
 
 struct iw_worker {
 	const struct iw_conf *conf;
@@ -86,6 +99,10 @@ struct iw_worker {
 	int64_t now_s;   /* wall clock, for nonces and REST expiry */
 	uint64_t rng;    /* xorshift state for Data indication transaction ids */
 	struct iw_relay_stats st;
+	struct iw_ops *ops; /* reload and drain state from main; NULL in tests */
+	unsigned gen;       /* the configuration generation this worker runs */
+	uint64_t life_counts[IW_RELAY_LIFE_BUCKETS + 1];
+	struct iw_metrics_hist life;
 
 	uint8_t out[IW_DGRAM_MAX]; /* control-path responses */
 	struct iw_dgram dg[IW_RELAY_BATCH];
@@ -98,6 +115,7 @@ struct iw_worker {
 	uint8_t txdir[IW_RELAY_BATCH]; /* 1: toward a client, 0: toward a peer */
 	unsigned n_tx;
 	struct mmsghdr txsend[IW_RELAY_BATCH]; /* one socket's run, gathered for sendmmsg */
+	struct iw_stream *streams; /* the TCP/TLS worker's connections (turn/stream.c), else NULL */
 };
 
 /* Build worker idx of conf->threads: tables, listeners bound to conf's listening-ip x
@@ -116,6 +134,13 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms);
 void iw_relay_sock_bufs(int fd, int bytes);
 /* Log the counters at debug level. */
 void iw_relay_stats_dump(const struct iw_worker *w);
+
+/* For the TCP/TLS worker (turn/stream.c): one whole frame from a stream connection, copied
+ * into d->buf with the client's address in d->src, takes the datagram path; and a relay
+ * socket of a stream allocation is drained. */
+void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d,
+			   size_t len);
+void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
 
 /* Family index for per-family arrays: 0 IPv4, 1 IPv6. */
 static inline unsigned iw_relay_fam(uint8_t family)

@@ -1,0 +1,433 @@
+"""TURN over TCP and TLS (RFC 8656 §3.1, framing per §12.5): coturn's turnutils_uclient relays
+through the relay over TCP (-t) and TLS (-t -S) with 0 % loss, then bad input on streams: a
+partial frame that stalls, a frame length past the limit, a byte that starts no frame, a TLS
+handshake that never finishes, and 1,000 connections opened and abandoned. Each is closed by
+the relay, its resident memory stays bounded, and a good client is served throughout.
+
+turnutils_stunclient has no TCP mode (its usage lists -p, -L and -f only), so Binding over TCP
+and TLS is checked with the wire client below.
+"""
+
+import os
+import select
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwtest  # noqa: E402
+
+CLIENTS, MESSAGES, LENGTH = 10, 200, 120
+STALL_S, IDLE_S = 2, 3  # --stream-timeout, --stream-idle-timeout for this test
+ABANDONED = 1000
+ABANDONED_TLS = 100
+# A connection costs its struct (4 KiB input + 32 KiB output buffer + state) and, for TLS,
+# an mbedTLS session with its two 16 KiB record buffers: 1,000 plain connections stay well
+# under 48 KiB each.
+RSS_BOUND_KB = ABANDONED * 48 + ABANDONED_TLS * 96 + 8 * 1024
+CLOSE_WAIT_S = 30 * iwtest.SLOW
+
+_procs = []
+
+
+def free_tcp_port(host="127.0.0.1"):
+    s = socket.socket(iwtest.family_of(host), socket.SOCK_STREAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_peer(ip):
+    port = iwtest.free_udp_port(ip)
+    p = subprocess.Popen(["turnutils_peer", "-L", ip, "-p", str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _procs.append(p)
+    return port
+
+
+def stop_procs():
+    for p in _procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def vmrss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    return 0
+
+
+def recv_frame(s, timeout, rest=None):
+    """One frame off a stream (RFC 8656 §12.5 framing: STUN, or ChannelData padded to 4), or
+    None. rest: a bytearray that keeps what was read past the frame, for the next call."""
+    buf = rest if rest is not None else bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        if len(buf) >= 4:
+            ln = struct.unpack("!H", bytes(buf[2:4]))[0]
+            need = 20 + ln if buf[0] < 0x40 else 4 + iwtest.pad4(ln)
+            if len(buf) >= need:
+                d = bytes(buf[:need])
+                del buf[:need]
+                return d
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        s.settimeout(left)
+        try:
+            d = s.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError, ConnectionResetError):
+            return None
+        if not d:
+            return None
+        buf += d
+
+
+def stream_binding(host, port, tls=False, timeout=5.0):
+    """A Binding over a fresh TCP or TLS connection: the XOR-MAPPED-ADDRESS and the local
+    address, or (None, None)."""
+    raw = socket.create_connection((host, port), timeout=timeout)
+    s = raw
+    try:
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(raw)
+        tid = os.urandom(12)
+        s.sendall(iwtest.encode(iwtest.METHOD_BINDING, iwtest.CLASS_REQUEST, tid=tid))
+        d = recv_frame(s, timeout)
+        if d is None:
+            return None, None
+        m = iwtest.Msg(d)
+        if m.tid != tid or m.cls != iwtest.CLASS_SUCCESS:
+            return None, None
+        return m.xor_addr(iwtest.ATTR_XOR_MAPPED_ADDRESS), s.getsockname()[:2]
+    finally:
+        s.close()
+
+
+def closed_by_server(s, timeout):
+    """Wait until the server closes s (EOF or reset); False if it stays open."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        if not p.poll(left * 1000):
+            return False
+        try:
+            if not s.recv(4096):
+                return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+
+def uclient(srv, port, args, timeout=150 * iwtest.SLOW):
+    cmd = ["turnutils_uclient", "-p", str(port)] + args + [srv.host]
+    print("  $ " + " ".join(cmd))
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, timeout=timeout)
+    out = p.stdout.decode("utf-8", "replace")
+    import re
+    sent = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$", out, re.M)
+    lost = re.search(r"Total lost packets (\d+) \(([0-9.]+)%\)", out)
+    if not sent or not lost:
+        return None, out
+    return {"sent": int(sent[-1][0]), "recv": int(sent[-1][1]), "lost": int(lost.group(1))}, out
+
+
+def clean_run(c, srv, port, name, args, expect):
+    st, out = uclient(srv, port, args)
+    if st is None:
+        c.check(False, "%s: uclient finished with statistics" % name, out[-1500:])
+        return
+    print("  %s: sent %d, received %d, lost %d" % (name, st["sent"], st["recv"], st["lost"]))
+    c.check(st["sent"] == expect, "%s: %d messages sent" % (name, expect), "sent %d" % st["sent"])
+    c.check(st["recv"] == st["sent"], "%s: every message came back" % name,
+            "received %d of %d" % (st["recv"], st["sent"]))
+    c.check(st["lost"] == 0, "%s: 0 %% loss" % name, "lost %d" % st["lost"])
+
+
+class StreamClient:
+    """A TURN client over one TCP connection, long-term credentials (RFC 8489 §9.2)."""
+
+    def __init__(self, host, port):
+        self.s = socket.create_connection((host, port), timeout=5)
+        self.nonce = self.key = None
+        self.realm = iwtest.REALM
+        self.rest = bytearray()
+
+    def request(self, method, attrs, xpeer=None):
+        for _ in range(2):
+            tid = os.urandom(12)
+            a = list(attrs)
+            if xpeer:
+                a.append((iwtest.ATTR_XOR_PEER_ADDRESS, iwtest.xor_addr_value(*xpeer, tid)))
+            if self.nonce:
+                a += [(iwtest.ATTR_USERNAME, iwtest.USER.encode()),
+                      (iwtest.ATTR_REALM, self.realm.encode()), (iwtest.ATTR_NONCE, self.nonce)]
+            self.s.sendall(iwtest.encode(method, iwtest.CLASS_REQUEST, a, tid=tid, key=self.key))
+            d = recv_frame(self.s, 5 * iwtest.SLOW, self.rest)
+            if d is None:
+                return None
+            m = iwtest.Msg(d)
+            if m.code in (401, 438) and m.has(iwtest.ATTR_NONCE):
+                self.nonce = m.get(iwtest.ATTR_NONCE)
+                self.realm = m.get(iwtest.ATTR_REALM).decode()
+                self.key = iwtest.long_term_key(iwtest.USER, self.realm, iwtest.PASSWORD)
+                continue
+            return m
+        return m
+
+
+def slow_reader(c, srv):
+    """A client that stops reading while its peer keeps sending: its output stays bounded,
+    whole frames are dropped (never cut), and it reads well-formed ChannelData afterwards."""
+    cl = StreamClient(srv.host, srv.port)
+    m = cl.request(iwtest.METHOD_ALLOCATE,
+                   [(iwtest.ATTR_REQUESTED_TRANSPORT, struct.pack("!B3x", iwtest.PROTO_UDP))])
+    if not c.check(m is not None and m.cls == iwtest.CLASS_SUCCESS, "Allocate over TCP",
+                   repr(m)):
+        return
+    relayed = m.xor_addr(iwtest.ATTR_XOR_RELAYED_ADDRESS)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    m = cl.request(iwtest.METHOD_CHANNEL_BIND,
+                   [(iwtest.ATTR_CHANNEL_NUMBER, struct.pack("!H2x", 0x4001))],
+                   xpeer=peer.getsockname())
+    c.check(m is not None and m.cls == iwtest.CLASS_SUCCESS, "ChannelBind over TCP", repr(m))
+    # The relay pads ChannelData to 4 on streams: 1001 bytes travel as 4 + 1001 + 3.
+    payload = b"x" * 1001
+    rss0 = vmrss_kb(srv.pid)
+    for i in range(20000):
+        try:
+            peer.sendto(payload, tuple(relayed))
+        except BlockingIOError:
+            pass
+    served = good_client_ok(srv, None)
+    rss1 = vmrss_kb(srv.pid)
+    c.check(served, "a good client is served while a client does not read")
+    c.check(rss1 - rss0 <= 8 * 1024, "memory bounded while 20 MB wait for a client that does "
+            "not read", "grew %d kB" % (rss1 - rss0))
+    cl.s.settimeout(5)
+    good = bad = 0
+    for _ in range(500):
+        d = recv_frame(cl.s, 5 * iwtest.SLOW, cl.rest)
+        if d is None:
+            break
+        ch, ln = struct.unpack("!HH", d[:4])
+        if ch == 0x4001 and ln == len(payload) and len(d) == 4 + iwtest.pad4(ln) and \
+                d[4:4 + ln] == payload:
+            good += 1
+        else:
+            bad += 1
+    c.check(good == 500 and bad == 0, "the slow reader then reads whole padded ChannelData",
+            "%d good, %d bad" % (good, bad))
+    peer.close()
+    cl.s.close()
+
+
+def good_client_ok(srv, tls_port):
+    mapped, local = stream_binding(srv.host, srv.port)
+    ok = mapped is not None and tuple(mapped) == tuple(local)
+    if tls_port is None:
+        return ok and iwtest.binding_ok(srv.host, srv.port, 2.0 * iwtest.SLOW)
+    mapped, local = stream_binding(srv.host, tls_port, tls=True)
+    ok = ok and mapped is not None and tuple(mapped) == tuple(local)
+    return ok and iwtest.binding_ok(srv.host, srv.port, 2.0 * iwtest.SLOW)
+
+
+def peer_cert_der(host, port):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=5) as raw:
+        with ctx.wrap_socket(raw) as s:
+            return s.getpeercert(binary_form=True), s.version()
+
+
+def make_cert(cert, key, cn):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    key, "-out", cert, "-days", "1", "-subj", "/CN=" + cn],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cert_reload(c, srv, tls_port, cert, key):
+    """SIGHUP loads cert and pkey again: new TLS connections get the new certificate."""
+    import signal
+    before, version = peer_cert_der(srv.host, tls_port)
+    c.check(version == "TLSv1.2", "TLS version is 1.2", version)
+    make_cert(cert + ".new", key + ".new", "renewed")
+    os.replace(key + ".new", key)
+    os.replace(cert + ".new", cert)
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10 * iwtest.SLOW
+    while "TLS certificate reloaded" not in srv.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after, _ = peer_cert_der(srv.host, tls_port)
+    with open(cert) as f:
+        want = ssl.PEM_cert_to_DER_cert(f.read())
+    c.check(after != before and after == want,
+            "after SIGHUP new TLS connections get the renewed certificate")
+
+
+def cap_and_switches(c):
+    """max-tcp-connections refuses the connection past the cap (and takes one again when a
+    slot frees); no-tcp leaves the TCP port closed while UDP still answers."""
+    srv = iwtest.Server(extra=["--max-tcp-connections", "5", "--no-tls"]).start()
+    held = [socket.create_connection((srv.host, srv.port)) for _ in range(5)]
+    mapped, _ = stream_binding(srv.host, srv.port, timeout=2 * iwtest.SLOW)
+    c.check(mapped is None, "a 6th connection past max-tcp-connections 5 is refused")
+    held.pop().close()
+    deadline = time.monotonic() + 10 * iwtest.SLOW
+    while mapped is None and time.monotonic() < deadline:
+        mapped, _ = stream_binding(srv.host, srv.port, timeout=1)
+    c.check(mapped is not None, "a freed connection slot is taken again")
+    for h in held:
+        h.close()
+    srv.stop()
+    srv = iwtest.Server(extra=["--no-tcp", "--no-tls"]).start()
+    try:
+        socket.create_connection((srv.host, srv.port), timeout=2).close()
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    c.check(refused and iwtest.binding_ok(srv.host, srv.port),
+            "no-tcp: the TCP port is closed, UDP answers")
+    srv.stop()
+
+
+def body(c):
+    if iwtest.is_coturn():
+        c.skip("TCP/TLS matrix", "runs against iceway-relay's stream options only")
+        return
+    d = iwtest.tmpdir("iwtest-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    make_cert(cert, key, "localhost")
+    tls_port = free_tcp_port()
+    srv = iwtest.Server(nports=200, extra=[
+        "--allow-rfc5766-channels", "--tls-listening-port", str(tls_port), "--cert", cert,
+        "--pkey", key, "--stream-timeout", str(STALL_S), "--stream-idle-timeout", str(IDLE_S),
+        "--max-tcp-connections", "2000"]).start()
+    print("server: pid %d port %d (udp, tcp) tls %d" % (srv.pid, srv.port, tls_port))
+
+    # Binding over TCP and TLS: XOR-MAPPED-ADDRESS is the client's TCP address.
+    mapped, local = stream_binding(srv.host, srv.port)
+    c.check(mapped is not None and tuple(mapped) == tuple(local),
+            "Binding over TCP maps the client's TCP address", "%s vs %s" % (mapped, local))
+    mapped, local = stream_binding(srv.host, tls_port, tls=True)
+    c.check(mapped is not None and tuple(mapped) == tuple(local),
+            "Binding over TLS maps the client's TCP address", "%s vs %s" % (mapped, local))
+    c.skip("turnutils_stunclient over TCP", "stunclient has no TCP option")
+
+    peer = start_peer("127.0.0.1")
+    base = ["-m", str(CLIENTS), "-n", str(MESSAGES), "-l", str(LENGTH), "-e", "127.0.0.1",
+            "-r", str(peer), "-u", iwtest.USER, "-w", iwtest.PASSWORD]
+    total = CLIENTS * MESSAGES
+    clean_run(c, srv, srv.port, "TCP channels", ["-t"] + base, total)
+    clean_run(c, srv, srv.port, "TCP send indications", ["-t", "-s"] + base, total)
+    clean_run(c, srv, tls_port, "TLS channels", ["-t", "-S"] + base, total)
+
+    slow_reader(c, srv)
+
+    # A partial frame that stalls: half a STUN header, then nothing.
+    s = socket.create_connection((srv.host, srv.port))
+    s.sendall(iwtest.encode(iwtest.METHOD_BINDING, iwtest.CLASS_REQUEST)[:10])
+    c.check(closed_by_server(s, STALL_S + 10 * iwtest.SLOW),
+            "a stalled partial frame is closed after stream-timeout")
+    s.close()
+    # A frame length past the limit: closed at once, without waiting for the body.
+    for what, hdr in (("STUN length 65532", struct.pack("!HHI", 0x0001, 65532, 0x2112A442) +
+                       os.urandom(12)),
+                      ("ChannelData length 4000", struct.pack("!HH", 0x4001, 4000))):
+        s = socket.create_connection((srv.host, srv.port))
+        s.sendall(hdr)
+        c.check(closed_by_server(s, 5 * iwtest.SLOW), "%s: connection closed" % what)
+        s.close()
+    # A first byte that starts neither STUN nor ChannelData.
+    s = socket.create_connection((srv.host, srv.port))
+    s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    c.check(closed_by_server(s, 5 * iwtest.SLOW), "an HTTP request on the TCP port is closed")
+    s.close()
+    # A TLS handshake that never finishes: a TCP connect, then a half ClientHello.
+    s = socket.create_connection((srv.host, tls_port))
+    s.sendall(b"\x16\x03\x01\x02\x00\x01\x00")
+    c.check(closed_by_server(s, STALL_S + 10 * iwtest.SLOW),
+            "a TLS handshake that never finishes is closed after stream-timeout")
+    s.close()
+    c.check(good_client_ok(srv, tls_port), "a good client is served after the bad input")
+
+    # 1,000 TCP and 100 TLS connections opened and abandoned: every third sends a partial
+    # frame, the rest nothing. All are closed by the relay; memory stays bounded.
+    rss0 = vmrss_kb(srv.pid)
+    conns = []
+    for i in range(ABANDONED + ABANDONED_TLS):
+        port = srv.port if i < ABANDONED else tls_port
+        s = socket.create_connection((srv.host, port))
+        if i % 3 == 0 and i < ABANDONED:
+            s.send(b"\x00\x01\x00")
+        conns.append(s)
+    served = good_client_ok(srv, tls_port)
+    c.check(served, "a good client is served while %d connections are held open" % len(conns))
+    rss_peak = vmrss_kb(srv.pid)
+    open_left = {s.fileno(): s for s in conns}
+    poller = select.poll()  # select() stops at fd 1023
+    for fd in open_left:
+        poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + CLOSE_WAIT_S
+    while open_left and time.monotonic() < deadline:
+        rss_peak = max(rss_peak, vmrss_kb(srv.pid))
+        for fd, _ in poller.poll(500):
+            try:
+                d = open_left[fd].recv(4096)
+            except (ConnectionResetError, BrokenPipeError):
+                d = b""
+            if not d:
+                poller.unregister(fd)
+                del open_left[fd]
+    for s in conns:
+        s.close()
+    print("  abandoned: %d of %d closed by the relay; VmRSS %d kB before, %d kB peak "
+          "(bound +%d kB)" % (len(conns) - len(open_left), len(conns), rss0, rss_peak,
+                              RSS_BOUND_KB))
+    c.check(not open_left, "all %d abandoned connections closed by the relay" % len(conns),
+            "%d still open" % len(open_left))
+    c.check(rss_peak - rss0 <= RSS_BOUND_KB, "resident memory grew by at most %d kB" %
+            RSS_BOUND_KB, "grew %d kB" % (rss_peak - rss0))
+    c.check(good_client_ok(srv, tls_port), "a good client is served after the abandoned ones")
+    clean_run(c, srv, srv.port, "TCP channels at the end", ["-t"] + base, total)
+
+    cert_reload(c, srv, tls_port, cert, key)
+    stop_procs()
+    c.check(srv.alive(), "server alive at the end")
+    cap_and_switches(c)
+    if iwtest.SANITIZED:
+        c.check(not srv.sanitizer_report(), "no sanitizer report in the log",
+                "; ".join(srv.sanitizer_report()[:3]))
+    status = srv.stop()
+    c.check(status == 0, "server exits 0 on SIGTERM", "status %s" % status)
+    import re
+    m = re.search(r"stream counters: .*drop_out_full (\d+)", srv.log_text())
+    c.check(m is not None and int(m.group(1)) > 0,
+            "peer datagrams for the client that did not read were dropped and counted",
+            m.group(0) if m else "no stream counters in the log")
+
+
+try:
+    iwtest.run("test_relay_tcp", body)
+finally:
+    stop_procs()

@@ -1,0 +1,231 @@
+/* turn/tls: loading cert and pkey, the reasons for bad files, cipher-list mapping, and a
+ * full TLS 1.2 handshake and record round trip over a socketpair against an mbedTLS client. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include "turn/tls.h"
+
+/* A throw-away self-signed P-256 certificate and its key, for this test only. */
+static const char cert_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBhDCCASmgAwIBAgIUCtceBwhfDxegUAI8FjfTckkIdJowCgYIKoZIzj0EAwIw\n"
+	"FjEUMBIGA1UEAwwLaWNld2F5LXRlc3QwIBcNMjYxMTIyMTkwMjAwWhgPMjEyNjEw\n"
+	"MjkxOTAyMDBaMBYxFDASBgNVBAMMC2ljZXdheS10ZXN0MFkwEwYHKoZIzj0CAQYI\n"
+	"KoZIzj0DAQcDQgAEs/TNR6rwMc58BkOZLklN/17DLmAa8pQu8IQUbYqZ49KNhxd8\n"
+	"C4DsmDVlmWnizrWWC1s2iROKkFLZ1guZlrlDuKNTMFEwHQYDVR0OBBYEFCTmiFpI\n"
+	"/1qUrDh52hnBFwhRDmODMB8GA1UdIwQYMBaAFCTmiFpI/1qUrDh52hnBFwhRDmOD\n"
+	"MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAL9Df+zPLenLQZyF\n"
+	"T6hITTheEEP0+iasHXPY9EGV57xMAiEAkhvMxNqY09YD1x//f/eOWTzMey9DkDcK\n"
+	"0pClY6BYFYE=\n"
+	"-----END CERTIFICATE-----\n";
+static const char key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUOnslBWhl4pmBouA\n"
+	"MFVSHsb9hLmmFgx2x9jhyKkIFpWhRANCAASz9M1HqvAxznwGQ5kuSU3/XsMuYBry\n"
+	"lC7whBRtipnj0o2HF3wLgOyYNWWZaeLOtZYLWzaJE4qQUtnWC5mWuUO4\n"
+	"-----END PRIVATE KEY-----\n";
+
+static char dir[64], cert_path[96], key_path[96];
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/iw-test-tls-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(cert_path, sizeof cert_path, "%s/cert.pem", dir);
+	snprintf(key_path, sizeof key_path, "%s/key.pem", dir);
+	write_file(cert_path, cert_pem);
+	write_file(key_path, key_pem);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(cert_path);
+	unlink(key_path);
+	rmdir(dir);
+	return 0;
+}
+
+static void test_bad_files(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	assert_null(iw_tls_create("/nonexistent/cert.pem", key_path, NULL, &why));
+	assert_non_null(strstr(why, "cert"));
+	why = NULL;
+	assert_null(iw_tls_create(cert_path, "/nonexistent/key.pem", NULL, &why));
+	assert_non_null(strstr(why, "pkey"));
+	why = NULL;
+	/* The certificate where the key should be. */
+	assert_null(iw_tls_create(cert_path, cert_path, NULL, &why));
+	assert_non_null(why);
+}
+
+static void test_ciphers(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	struct iw_tls *t = iw_tls_create(cert_path, key_path,
+					 "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	/* OpenSSL-only names do not map: mbedTLS's defaults stay. */
+	t = iw_tls_create(cert_path, key_path, "DEFAULT:!aNULL", &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	iw_tls_destroy(NULL);
+}
+
+struct client {
+	mbedtls_ssl_context ssl;
+	mbedtls_ssl_config conf;
+	mbedtls_entropy_context ent;
+	mbedtls_ctr_drbg_context drbg;
+	int fd;
+};
+
+static int cl_send(void *ctx, const unsigned char *p, size_t len)
+{
+	ssize_t n = send(*(int *)ctx, p, len, MSG_DONTWAIT);
+	return n >= 0 ? (int)n : MBEDTLS_ERR_SSL_WANT_WRITE;
+}
+
+static int cl_recv(void *ctx, unsigned char *p, size_t len)
+{
+	ssize_t n = recv(*(int *)ctx, p, len, MSG_DONTWAIT);
+	return n >= 0 ? (int)n : MBEDTLS_ERR_SSL_WANT_READ;
+}
+
+static void client_init(struct client *c, int fd)
+{
+	c->fd = fd;
+	mbedtls_ssl_init(&c->ssl);
+	mbedtls_ssl_config_init(&c->conf);
+	mbedtls_entropy_init(&c->ent);
+	mbedtls_ctr_drbg_init(&c->drbg);
+	assert_int_equal(mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->ent, NULL, 0), 0);
+	assert_int_equal(mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
+						     MBEDTLS_SSL_TRANSPORT_STREAM,
+						     MBEDTLS_SSL_PRESET_DEFAULT),
+			 0);
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
+	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+	assert_int_equal(mbedtls_ssl_setup(&c->ssl, &c->conf), 0);
+	mbedtls_ssl_set_bio(&c->ssl, &c->fd, cl_send, cl_recv, NULL);
+}
+
+static void client_fini(struct client *c)
+{
+	mbedtls_ssl_free(&c->ssl);
+	mbedtls_ssl_config_free(&c->conf);
+	mbedtls_ctr_drbg_free(&c->drbg);
+	mbedtls_entropy_free(&c->ent);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, &why);
+	assert_non_null(t);
+	struct iw_tls_conn *s = iw_tls_conn_create(t, sv[0]);
+	assert_non_null(s);
+	iw_tls_destroy(t); /* the session keeps the configuration alive */
+	struct client c;
+	client_init(&c, sv[1]);
+	int sdone = 0, cdone = 0;
+	for (int i = 0; i < 100 && !(sdone && cdone); i++) {
+		bool ww;
+		if (!cdone) {
+			int rc = mbedtls_ssl_handshake(&c.ssl);
+			cdone = rc == 0;
+			assert_true(rc == 0 || rc == MBEDTLS_ERR_SSL_WANT_READ ||
+				    rc == MBEDTLS_ERR_SSL_WANT_WRITE);
+		}
+		if (!sdone) {
+			int rc = iw_tls_conn_handshake(s, &ww);
+			assert_true(rc >= 0);
+			sdone = rc == 1;
+		}
+	}
+	assert_true(sdone && cdone);
+	assert_string_equal(mbedtls_ssl_get_version(&c.ssl), "TLSv1.2");
+	/* A STUN header one way, and back. */
+	const uint8_t msg[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42 };
+	uint8_t buf[64];
+	bool ww;
+	assert_int_equal(mbedtls_ssl_write(&c.ssl, msg, sizeof msg), (int)sizeof msg);
+	assert_int_equal(iw_tls_conn_read(s, buf, sizeof buf, &ww), (int)sizeof msg);
+	assert_memory_equal(buf, msg, sizeof msg);
+	assert_int_equal(iw_tls_conn_read(s, buf, sizeof buf, &ww), -EAGAIN);
+	assert_int_equal(iw_tls_conn_write(s, msg, sizeof msg), (int)sizeof msg);
+	assert_int_equal(mbedtls_ssl_read(&c.ssl, buf, sizeof buf), (int)sizeof msg);
+	assert_memory_equal(buf, msg, sizeof msg);
+	/* close_notify reads as the end of the stream. */
+	mbedtls_ssl_close_notify(&c.ssl);
+	assert_int_equal(iw_tls_conn_read(s, buf, sizeof buf, &ww), 0);
+	client_fini(&c);
+	iw_tls_conn_destroy(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_garbage_handshake(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, &why);
+	assert_non_null(t);
+	struct iw_tls_conn *s = iw_tls_conn_create(t, sv[0]);
+	assert_non_null(s);
+	bool ww;
+	assert_int_equal(iw_tls_conn_handshake(s, &ww), 0); /* nothing yet: would block */
+	const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	assert_int_equal(write(sv[1], http, sizeof http - 1), (ssize_t)(sizeof http - 1));
+	assert_int_equal(iw_tls_conn_handshake(s, &ww), -EPROTO);
+	iw_tls_conn_destroy(s);
+	iw_tls_destroy(t);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_ciphers),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_garbage_handshake),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,572 @@
+/* TCP and TLS client connections: accept, TLS handshake, frame, answer, time out. Each
+ * connection is a state machine (HANDSHAKE -> OPEN -> closed) with a fixed input buffer for one
+ * frame plus the next one's start and a bounded output buffer. */
+#include "turn/stream.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "turn/control.h"
+#include "turn/ops.h"
+#include "turn/tls.h"
+
+enum { EPOLL_EVENTS = 64, MAX_SLIS = 2 * IW_CONF_MAX_LISTEN, ACCEPT_ROUNDS = 64, TCP_ROUNDS = 8 };
+enum conn_state { C_HANDSHAKE, C_OPEN };
+
+struct slis {
+	uint8_t kind; /* IW_EV_STREAM_LIS */
+	int fd;
+	bool tls;
+};
+
+struct conn {
+	struct iw_listener lis; /* first: control.c answers through it (kind IW_EV_STREAM) */
+	struct sockaddr_storage peer_sa;
+	struct iw_addr peer;
+	uint32_t slot;
+	uint8_t state;
+	bool dead, want_out;
+	struct iw_tls_conn *tls;
+	uint64_t stall_ms; /* handshake start, or when a partial frame last made no progress */
+	uint64_t last_ms;  /* last input */
+	size_t in_len, out_off, out_len;
+	uint8_t in[IW_STREAM_IN_CAP];
+	uint8_t out[IW_STREAM_OUT_CAP];
+};
+
+struct iw_stream {
+	struct iw_conf conf; /* a copy: the worker splits the port range with the UDP workers */
+	const struct iw_conf *orig;
+	struct iw_worker *w;
+	struct iw_tls *tls;
+	volatile sig_atomic_t *stop, reload;
+	struct slis lis[MAX_SLIS];
+	unsigned n_lis;
+	struct conn **conns;
+	uint32_t *free_slots;
+	uint32_t cap, n_conns, n_free;
+	uint64_t sweep_ms;
+	unsigned seen_gen;
+	struct iw_stream_stats st;
+};
+
+static struct conn *conn_of(struct iw_listener *l)
+{
+	return (struct conn *)l; /* lis is the first member */
+}
+
+static void set_events(struct iw_stream *s, struct conn *c, bool out)
+{
+	if (c->want_out == out)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = &c->lis };
+	epoll_ctl(s->w->epfd, EPOLL_CTL_MOD, c->lis.fd, &ev);
+	c->want_out = out;
+}
+
+static void conn_close(struct iw_stream *s, struct conn *c)
+{
+	struct iw_alloc *a = iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx);
+	if (a)
+		iw_control_alloc_free(s->w, a); /* its 5-tuple is this connection: it ends here */
+	iw_tls_conn_destroy(c->tls);
+	close(c->lis.fd);
+	s->conns[c->slot] = NULL;
+	s->free_slots[s->n_free++] = c->slot;
+	s->n_conns--;
+	free(c);
+}
+
+/* Push buffered output: 0, or -1 when the connection failed (marked dead). */
+static int flush(struct iw_stream *s, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		size_t n = c->out_len - c->out_off;
+		ssize_t r;
+		if (c->tls) {
+			r = iw_tls_conn_write(c->tls, c->out + c->out_off, n);
+		} else {
+			r = send(c->lis.fd, c->out + c->out_off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (r < 0)
+				r = (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
+												: -errno;
+		}
+		if (r == -EAGAIN)
+			break;
+		if (r <= 0) {
+			c->dead = true;
+			s->st.closed_err++;
+			return -1;
+		}
+		c->out_off += (size_t)r;
+		s->st.bytes_out += (uint64_t)r;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	set_events(s, c, c->out_len != 0);
+	return 0;
+}
+
+/* Queue one frame padded to 4 (RFC 8656 §12.5: over streams ChannelData MUST be padded).
+ * false when the bound is reached: the frame is dropped, never queued past it. */
+static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t len)
+{
+	size_t padded = iw_pad4(len);
+	if (c->dead || c->state != C_OPEN)
+		return false;
+	if (c->out_len - c->out_off + padded > sizeof c->out) {
+		s->st.drop_out_full++;
+		return false;
+	}
+	if (c->out_len + padded > sizeof c->out) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	memcpy(c->out + c->out_len, p, len);
+	memset(c->out + c->out_len + len, 0, padded - len);
+	c->out_len += padded;
+	flush(s, c);
+	return true;
+}
+
+void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len)
+{
+	if (!w->streams || !queue(w->streams, conn_of(l), p, len))
+		w->st.drop_send_err++;
+}
+
+void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p,
+			 size_t len)
+{
+	struct iw_stream *s = w->streams;
+	uint32_t slot = a->listener - IW_STREAM_LIS_BASE;
+	struct conn *c = s && slot < s->cap ? s->conns[slot] : NULL;
+	if (!c || !queue(s, c, p, len)) {
+		w->st.drop_send_err++;
+		return;
+	}
+	w->st.tx_client_pkts++;
+	w->st.tx_client_bytes += len;
+}
+
+/* Cut whole frames off the input and hand each to the datagram path. -1: close. */
+static int frames(struct iw_stream *s, struct conn *c)
+{
+	size_t off = 0;
+	bool progress = false;
+	while (c->in_len - off >= 4) {
+		const uint8_t *p = c->in + off;
+		size_t len, total;
+		uint16_t l = iw_be16(p + 2);
+		if ((p[0] & 0xC0) == 0) {
+			/* RFC 8489 §5: a STUN message's length excludes the 20-byte header and
+			 * is a multiple of 4. */
+			if (l % 4) {
+				s->st.closed_bad_frame++;
+				return -1;
+			}
+			len = total = STUN_HEADER_LEN + (size_t)l;
+		} else if ((p[0] & 0xC0) == 0x40) {
+			len = TURN_CHANDATA_HDR + (size_t)l;
+			total = iw_pad4(len);
+		} else {
+			/* Neither STUN nor ChannelData: the stream cannot be re-synchronised. */
+			s->st.closed_bad_frame++;
+			return -1;
+		}
+		if (total > IW_STREAM_FRAME_MAX) {
+			s->st.closed_too_long++;
+			return -1;
+		}
+		if (c->in_len - off < total)
+			break;
+		struct iw_dgram *d = &s->w->dg[0];
+		memcpy(d->buf, p, len);
+		d->src = c->peer_sa;
+		s->st.frames_in++;
+		iw_relay_client_frame(s->w, &c->lis, d, len);
+		off += total;
+		progress = true;
+		if (c->dead)
+			return -1;
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	if (progress || !c->in_len)
+		c->stall_ms = s->w->now_ms;
+	return 0;
+}
+
+static int do_read(struct iw_stream *s, struct conn *c)
+{
+	for (int round = 0; c->tls || round < TCP_ROUNDS; round++) {
+		size_t room = sizeof c->in - c->in_len;
+		ssize_t n;
+		bool ww = false;
+		if (c->tls) {
+			n = iw_tls_conn_read(c->tls, c->in + c->in_len, room, &ww);
+		} else {
+			n = recv(c->lis.fd, c->in + c->in_len, room, MSG_DONTWAIT);
+			if (n < 0)
+				n = (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
+												: -errno;
+		}
+		if (n == -EAGAIN) {
+			if (ww)
+				set_events(s, c, true);
+			return 0;
+		}
+		if (n == 0) {
+			s->st.closed_eof++;
+			return -1;
+		}
+		if (n < 0) {
+			s->st.closed_err++;
+			return -1;
+		}
+		c->in_len += (size_t)n;
+		c->last_ms = s->w->now_ms;
+		s->st.bytes_in += (uint64_t)n;
+		if (frames(s, c))
+			return -1;
+	}
+	return 0;
+}
+
+static void on_conn(struct iw_stream *s, struct conn *c, uint32_t events)
+{
+	if (c->dead)
+		return;
+	if (c->state == C_HANDSHAKE) {
+		bool ww = false;
+		int rc = iw_tls_conn_handshake(c->tls, &ww);
+		if (rc < 0) {
+			s->st.tls_fail++;
+			c->dead = true;
+			return;
+		}
+		set_events(s, c, ww);
+		if (rc == 0)
+			return;
+		c->state = C_OPEN;
+		c->stall_ms = c->last_ms = s->w->now_ms;
+	}
+	if ((events & EPOLLOUT) && flush(s, c))
+		return;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && do_read(s, c))
+		c->dead = true;
+}
+
+static void on_accept(struct iw_stream *s, struct slis *sl)
+{
+	for (int i = 0; i < ACCEPT_ROUNDS; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		int fd = accept4(sl->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct conn *c = NULL;
+		if (!s->n_free || !(c = calloc(1, sizeof *c))) {
+			/* max-tcp-connections reached (or no memory): refused at once. */
+			s->st.refused_cap++;
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		uint32_t slot = s->free_slots[--s->n_free];
+		c->slot = slot;
+		c->lis = (struct iw_listener){ .kind = IW_EV_STREAM, .fd = fd,
+					       .idx = IW_STREAM_LIS_BASE + slot };
+		c->peer_sa = ss;
+		c->state = C_OPEN;
+		c->stall_ms = c->last_ms = s->w->now_ms;
+		if (iw_addr_from_sa(&c->peer, (struct sockaddr *)&ss) ||
+		    (sl->tls && !(c->tls = iw_tls_conn_create(s->tls, fd)))) {
+			s->st.refused_cap++;
+			free(c);
+			close(fd);
+			s->free_slots[s->n_free++] = slot;
+			continue;
+		}
+		if (sl->tls)
+			c->state = C_HANDSHAKE;
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->lis };
+		if (epoll_ctl(s->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			iw_tls_conn_destroy(c->tls);
+			free(c);
+			close(fd);
+			s->free_slots[s->n_free++] = slot;
+			continue;
+		}
+		s->conns[slot] = c;
+		s->n_conns++;
+		s->st.accepted++;
+	}
+}
+
+/* Once a second: handshakes and partial frames that stall, idle connections without an
+ * allocation. A connection with one lives as long as its allocation. */
+static void sweep(struct iw_stream *s)
+{
+	uint64_t now = s->w->now_ms;
+	uint64_t stall = (uint64_t)s->conf.stream_timeout_s * 1000;
+	uint64_t idle = (uint64_t)s->conf.stream_idle_s * 1000;
+	for (uint32_t i = 0; i < s->cap; i++) {
+		struct conn *c = s->conns[i];
+		if (!c)
+			continue;
+		if (c->dead) {
+			conn_close(s, c);
+			continue;
+		}
+		bool partial = c->state == C_HANDSHAKE || c->in_len;
+		if (partial && now - c->stall_ms >= stall) {
+			s->st.closed_timeout++;
+			conn_close(s, c);
+		} else if (now - c->last_ms >= idle &&
+			   !iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx)) {
+			s->st.closed_idle++;
+			conn_close(s, c);
+		}
+	}
+}
+
+static void expire_cb(void *ctx, struct iw_alloc *a)
+{
+	iw_control_alloc_free(ctx, a);
+}
+
+static void reload_tls(struct iw_stream *s)
+{
+	const char *why = "failed";
+	struct iw_tls *t = iw_tls_create(s->conf.cert, s->conf.pkey, s->conf.cipher_list, &why);
+	if (!t) {
+		IW_ERROR("TLS reload: %s; keeping the previous certificate", why);
+		return;
+	}
+	iw_tls_destroy(s->tls);
+	s->tls = t;
+	IW_INFO("TLS certificate reloaded from %s", s->conf.cert);
+}
+
+int iw_stream_run(struct iw_stream *s)
+{
+	struct iw_worker *w = s->w;
+	struct epoll_event ev[EPOLL_EVENTS];
+	struct conn *touched[EPOLL_EVENTS];
+	while (!*s->stop) {
+		int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, 250);
+		if (n < 0) {
+			if (errno != EINTR) {
+				IW_ERROR("stream epoll_wait: %s", strerror(errno));
+				return -errno;
+			}
+			n = 0;
+		}
+		w->now_ms = iw_clock_ms();
+		w->now_s = iw_clock_wall_s();
+		unsigned n_touched = 0;
+		for (int i = 0; i < n; i++) {
+			uint8_t kind = *(uint8_t *)ev[i].data.ptr;
+			if (kind == IW_EV_RELAY) {
+				iw_relay_peer_ready(w, ev[i].data.ptr);
+			} else if (kind == IW_EV_STREAM_LIS) {
+				on_accept(s, ev[i].data.ptr);
+			} else if (kind == IW_EV_STREAM) {
+				struct conn *c = conn_of(ev[i].data.ptr);
+				on_conn(s, c, ev[i].events);
+				touched[n_touched++] = c;
+			}
+		}
+		/* Closed after the batch, so no later event of it points at freed memory. */
+		for (unsigned i = 0; i < n_touched; i++)
+			if (touched[i]->dead)
+				conn_close(s, touched[i]);
+		uint64_t before = w->tab.wheel_s;
+		iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
+		if (w->tab.wheel_s != before)
+			iw_control_resv_expire(w);
+		if (w->now_ms - s->sweep_ms >= 1000) {
+			s->sweep_ms = w->now_ms;
+			sweep(s);
+		}
+		/* SIGHUP: a new configuration generation means a new certificate too. */
+		if (w->ops) {
+			unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
+			if (g != s->seen_gen) {
+				s->seen_gen = g;
+				s->reload = 1;
+			}
+		}
+		if (s->reload) {
+			s->reload = 0;
+			if (s->tls)
+				reload_tls(s);
+		}
+	}
+	return 0;
+}
+
+void iw_stream_tls_reload(struct iw_stream *s)
+{
+	if (s)
+		s->reload = 1;
+}
+
+struct iw_worker *iw_stream_worker(struct iw_stream *s)
+{
+	return s->w;
+}
+
+const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s)
+{
+	return &s->st;
+}
+
+static int open_slis(struct iw_stream *s, const struct iw_addr *ip, uint16_t port, bool tls)
+{
+	struct iw_addr a = *ip;
+	a.port = port;
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(&a, &ss);
+	int fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (a.family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	struct slis *l = &s->lis[s->n_lis];
+	*l = (struct slis){ .kind = IW_EV_STREAM_LIS, .fd = fd, .tls = tls };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(s->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	s->n_lis++;
+	return 0;
+}
+
+static int open_all(struct iw_stream *s, uint16_t port, bool tls)
+{
+	const struct iw_conf *c = s->orig;
+	for (unsigned i = 0; i < c->n_listen; i++) {
+		char txt[IW_ADDR_STRLEN];
+		struct iw_addr a = c->listen[i];
+		a.port = port;
+		iw_addr_fmt(&a, true, txt, sizeof txt);
+		int rc = open_slis(s, &c->listen[i], port, tls);
+		if (rc == 0) {
+			IW_INFO("listening on %s %s", tls ? "tls" : "tcp", txt);
+			continue;
+		}
+		if (a.family == AF_INET6 && iw_addr_is_any(&a) &&
+		    (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)) {
+			IW_WARN("cannot listen on %s %s: %s (skipped)", tls ? "tls" : "tcp", txt,
+				strerror(-rc));
+			continue;
+		}
+		IW_ERROR("cannot listen on %s %s: %s", tls ? "tls" : "tcp", txt, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atomic_t *stop)
+{
+	struct iw_stream *s = calloc(1, sizeof *s);
+	if (!s) {
+		IW_ERROR("out of memory");
+		return NULL;
+	}
+	s->orig = conf;
+	s->stop = stop;
+	s->conf = *conf;
+	/* One more share of the relay port range, and its throw-away UDP sockets on ephemeral
+	 * ports: the stream worker reuses the UDP worker's set-up but takes no datagrams. */
+	s->conf.threads = conf->threads + 1;
+	s->conf.port = 0;
+	s->w = iw_relay_create(&s->conf, conf->threads, stop);
+	if (!s->w)
+		goto fail;
+	for (unsigned i = 0; i < s->w->n_lis; i++)
+		close(s->w->lis[i].fd);
+	s->w->n_lis = 0;
+	s->w->streams = s;
+	s->cap = conf->max_tcp_conns;
+	s->conns = calloc(s->cap, sizeof *s->conns);
+	s->free_slots = calloc(s->cap, sizeof *s->free_slots);
+	if (!s->conns || !s->free_slots) {
+		IW_ERROR("out of memory for %u connections", s->cap);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < s->cap; i++)
+		s->free_slots[s->n_free++] = s->cap - 1 - i;
+	bool tls = !conf->no_tls;
+	if (tls && (!conf->cert || !conf->pkey)) {
+		IW_WARN("no cert and pkey: TLS listener disabled");
+		tls = false;
+	}
+	if (tls) {
+		const char *why = "failed";
+		s->tls = iw_tls_create(conf->cert, conf->pkey, conf->cipher_list, &why);
+		if (!s->tls) {
+			IW_ERROR("TLS (%s, %s): %s", conf->cert, conf->pkey, why);
+			goto fail;
+		}
+	}
+	if (!conf->no_tcp && open_all(s, conf->port, false))
+		goto fail;
+	if (tls && open_all(s, conf->tls_port, true))
+		goto fail;
+	return s;
+fail:
+	iw_stream_destroy(s);
+	return NULL;
+}
+
+void iw_stream_destroy(struct iw_stream *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; s->conns && i < s->cap; i++)
+		if (s->conns[i])
+			conn_close(s, s->conns[i]);
+	for (unsigned i = 0; i < s->n_lis; i++)
+		close(s->lis[i].fd);
+	if (IW_LOG_ENABLED(IW_LOG_DEBUG))
+		IW_DEBUG("stream counters: accepted %llu refused %llu eof %llu err %llu timeout %llu "
+			 "idle %llu too_long %llu bad_frame %llu tls_fail %llu frames %llu "
+			 "drop_out_full %llu",
+			 (unsigned long long)s->st.accepted, (unsigned long long)s->st.refused_cap,
+			 (unsigned long long)s->st.closed_eof, (unsigned long long)s->st.closed_err,
+			 (unsigned long long)s->st.closed_timeout,
+			 (unsigned long long)s->st.closed_idle,
+			 (unsigned long long)s->st.closed_too_long,
+			 (unsigned long long)s->st.closed_bad_frame,
+			 (unsigned long long)s->st.tls_fail, (unsigned long long)s->st.frames_in,
+			 (unsigned long long)s->st.drop_out_full);
+	iw_relay_destroy(s->w);
+	iw_tls_destroy(s->tls);
+	free(s->conns);
+	free(s->free_slots);
+	free(s);
+}

@@ -1,0 +1,60 @@
+/* TURN over TCP and TLS (RFC 8656 §3.1, stream framing per §12.5): one worker thread with
+ * its own epoll, allocation table and relay sockets runs every client connection as a small
+ * state machine with fixed buffers. Requests go through control.c and frames through the
+ * datagram path in relay.c; the relayed leg to peers stays UDP. */
+#ifndef IW_TURN_STREAM_H
+#define IW_TURN_STREAM_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "turn/alloc.h"
+#include "turn/conf.h"
+#include "turn/relay.h"
+
+enum {
+	IW_EV_STREAM = 16,     /* a client connection (its struct iw_listener) */
+	IW_EV_STREAM_LIS = 17, /* a TCP or TLS listening socket */
+	/* Allocations made over a stream are keyed by the client address and this base plus
+	 * the connection's slot, never a UDP listener's index. */
+	IW_STREAM_LIS_BASE = 256,
+	/* The largest frame accepted: a STUN message or a ChannelData that would fit a
+	 * datagram. Anything longer closes the connection. */
+	IW_STREAM_FRAME_MAX = IW_DGRAM_MAX,
+	/* Input holds one whole frame plus the start of the next. */
+	IW_STREAM_IN_CAP = 2 * IW_STREAM_FRAME_MAX,
+	/* Output toward a slow client; past this its peer data is dropped and counted. */
+	IW_STREAM_OUT_CAP = 32 * 1024,
+};
+
+struct iw_stream_stats {
+	uint64_t accepted, refused_cap, closed_eof, closed_err, closed_timeout, closed_idle;
+	uint64_t closed_too_long, closed_bad_frame, tls_fail, frames_in, drop_out_full;
+	uint64_t bytes_in, bytes_out;
+};
+
+struct iw_stream;
+
+/* Open the TCP (listening-port) and TLS (tls-listening-port) listeners and the worker that
+ * owns their connections. NULL on failure (logged); a TLS without cert and pkey is skipped
+ * with a warning. conf must outlive the result. */
+struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atomic_t *stop);
+/* Close every connection and socket. Accepts NULL. */
+void iw_stream_destroy(struct iw_stream *s);
+/* The thread body: serve until *stop. 0, or -errno on a fatal epoll error. */
+int iw_stream_run(struct iw_stream *s);
+/* Ask the stream thread to load cert and pkey again (SIGHUP; safe from any thread): new
+ * connections get the new certificate, open sessions keep theirs. A bad file keeps the old. */
+void iw_stream_tls_reload(struct iw_stream *s);
+const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s);
+/* The worker that owns the connections' allocations (for main to attach ops). */
+struct iw_worker *iw_stream_worker(struct iw_stream *s);
+
+/* From control.c: an answer for the connection whose listener is l. */
+void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len);
+/* From relay.c: a framed peer datagram for stream allocation a, padded to 4 on the way. */
+void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p,
+			 size_t len);
+
+#endif

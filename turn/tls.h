@@ -1,0 +1,33 @@
+/* TLS for stream connections (mbedTLS 2.28): one server configuration loaded from PEM files,
+ * and a session per connection on a non-blocking socket. TLS 1.2 only: mbedTLS 2.28's
+ * default build has no TLS 1.3 server. Used by the TCP/TLS worker thread only. */
+#ifndef IW_TURN_TLS_H
+#define IW_TURN_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct iw_tls;
+struct iw_tls_conn;
+
+/* Load cert (chain) and pkey (PEM) and set up a TLS 1.2 server configuration; ciphers is
+ * coturn's cipher-list (':' or ',' separated; names mbedTLS does not know are skipped), or
+ * NULL for mbedTLS's defaults. NULL with *why on failure. */
+struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *ciphers,
+			     const char **why);
+/* Drop the creator's reference; the configuration lives on while sessions use it. */
+void iw_tls_destroy(struct iw_tls *t);
+
+/* A server session on fd, holding a reference to t. NULL when out of memory. */
+struct iw_tls_conn *iw_tls_conn_create(struct iw_tls *t, int fd);
+void iw_tls_conn_destroy(struct iw_tls_conn *c);
+/* Advance the handshake: 1 done, 0 would block (*want_write says on what), -EPROTO failed. */
+int iw_tls_conn_handshake(struct iw_tls_conn *c, bool *want_write);
+/* Read application data: bytes (> 0), 0 when the peer closed, -EAGAIN would block (with
+ * *want_write), other negative errno on failure. */
+int iw_tls_conn_read(struct iw_tls_conn *c, uint8_t *p, size_t cap, bool *want_write);
+/* Write application data: bytes taken (> 0), -EAGAIN would block, other negative errno. */
+int iw_tls_conn_write(struct iw_tls_conn *c, const uint8_t *p, size_t len);
+
+#endif
