@@ -6,7 +6,7 @@ bench/RESULTS.md. The relay is pinned to core 0 and the load generator to core 1
 CPU per relayed datagram = server utime+stime over the run / (2 x echoed datagrams): each echo
 is one client->peer and one peer->client forward.
 """
-import argparse, json, os, platform, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, atexit, json, os, platform, shutil, signal, socket, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -93,19 +93,21 @@ def servers(args, threads):
               "--realm", REALM, "--lt-cred-mech", "--user", f"{USER}:{PASS}", "--allow-loopback-peers"]
     out = []
     if os.path.exists(args.relay):
-        def iceway(port, cores):
+        def iceway(port, cores, extra=()):
             # coturn's uclient binds channels in the RFC 5766 range (up to 0x7FFF), which
             # RFC 8656 reserves; coturn accepts them, iceway only when told to
             argv = [args.relay, "-n", "--listening-port", str(port), "--allow-rfc5766-channels"] + common
+            argv += list(extra)
             if threads > 1:
                 argv += ["--relay-threads", str(threads)]
             return Server("iceway", argv, port, cores=cores)
         out.append(("iceway", iceway))
     if shutil.which("turnserver"):
-        def coturn(port, cores):
-            argv = ["turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout",
+        def coturn(port, cores, extra=()):
+            tls = [] if "--cert" in extra else ["--no-tls"]
+            argv = ["turnserver", "-n", "--no-cli", "--no-dtls", "--log-file", "stdout",
                     "--listening-port", str(port), "--relay-threads", str(threads),
-                    "--total-quota", "0", "--user-quota", "0"] + common
+                    "--total-quota", "0", "--user-quota", "0"] + tls + common + list(extra)
             return Server("coturn", argv, port, cores=cores)
         out.append(("coturn", coturn))
     if os.path.exists(args.nullfwd):
@@ -193,20 +195,30 @@ def measure_setup_and_memory(args, name, factory, n):
             "rss_before_kib": rss0, "rss_after_kib": rss1}
 
 
-def uclient_standard(args, name, factory):
-    """coturn's own load generator at its standard load, as a load nobody here wrote."""
+def uclient_standard(args, name, factory, transport="udp"):
+    """coturn's own load generator at its standard load, as a load nobody here wrote: over UDP,
+    and with -t (TCP) and -t -S (TLS) for the stream transports, the relayed leg staying UDP."""
     if name == "null" or not shutil.which("turnutils_uclient"):
         return None
-    port, peer_port = free_port(), free_port()
+    port, peer_port, tls_port = free_port(), free_port(), free_port(socket.SOCK_STREAM)
     peer = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(peer_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    srv = factory(port, "0")
+    extra, flags, target = [], [], port
+    if transport == "tls":
+        extra = ["--cert", args.cert, "--pkey", args.key, "--tls-listening-port", str(tls_port)]
+        flags, target = ["-t", "-S"], tls_port
+    elif transport == "tcp":
+        flags = ["-t"]
+    srv = factory(port, "0", extra)
+    env = dict(os.environ)
+    if os.path.exists(args.rcvbuf):
+        env["LD_PRELOAD"] = args.rcvbuf  # uclient's own buffers, the same for every relay
     try:
         before = cpu_ticks(srv.proc.pid)
         m, n = (50, 1000) if not args.smoke else (5, 50)
         r = subprocess.run(["taskset", "-c", "1", "turnutils_uclient", "-m", str(m), "-n", str(n), "-l", "120",
-                            "-z", "0", "-e", "127.0.0.1", "-r", str(peer_port), "-u", USER, "-w", PASS,
-                            "-p", str(port), "127.0.0.1"], capture_output=True, text=True, timeout=300)
+                            "-z", "0"] + flags + ["-e", "127.0.0.1", "-r", str(peer_port), "-u", USER, "-w", PASS,
+                            "-p", str(target), "127.0.0.1"], capture_output=True, text=True, timeout=300, env=env)
         after = cpu_ticks(srv.proc.pid)
     finally:
         srv.stop()
@@ -245,6 +257,14 @@ def main():
     args.relay = os.path.join(args.build, "turn", "iceway-relay")
     args.loadgen = os.path.join(args.build, "bench", "relay", "iw_loadgen")
     args.nullfwd = os.path.join(args.build, "bench", "relay", "iw_nullfwd")
+    args.rcvbuf = os.path.join(args.build, "tests", "integration", "libiw_rcvbuf.so")
+    # a throwaway certificate for the TLS rows
+    certdir = tempfile.mkdtemp(prefix="bench-tls-")
+    atexit.register(shutil.rmtree, certdir, True)
+    args.cert, args.key = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", args.key, "-out", args.cert], check=True,
+                   capture_output=True)
     if args.smoke:
         args.rates, args.duration, args.flows, args.mem_allocs = "2000,5000", 1.0, 10, 200
     rates = [int(r) for r in args.rates.split(",")]
@@ -275,10 +295,13 @@ def main():
             if threads == 1:
                 row["setup"] = measure_setup_and_memory(args, name, factory, args.mem_allocs)
                 row["uclient"] = uclient_standard(args, name, factory)
+                row["uclient_tcp"] = uclient_standard(args, name, factory, "tcp")
+                row["uclient_tls"] = uclient_standard(args, name, factory, "tls")
 
     # table
     hdr = ["relay", "threads"] + [f"ns/dgram @{r//1000}k" for r in rates] + \
-          ["max loss-free pps", "p99 us @first", "allocs/s", "KiB/alloc", "uclient loss %", "uclient ns/dgram"]
+          ["max loss-free pps", "p99 us @first", "allocs/s", "KiB/alloc", "uclient loss %", "uclient ns/dgram",
+           "uclient TCP loss %", "uclient TCP ns/dgram", "uclient TLS loss %", "uclient TLS ns/dgram"]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     for key, row in rows.items():
         name, thr = key.split(" x")
@@ -290,6 +313,9 @@ def main():
         cells += [str(row["max_lossfree"]), fmt(first.get("rtt_p99_us")), fmt(su.get("allocs_per_s")),
                   fmt(su.get("rss_kib_per_alloc"), "{:.2f}"), fmt(uc.get("loss_pct"), "{:.2f}"),
                   fmt(uc.get("cpu_ns_per_dgram"))]
+        for key2 in ("uclient_tcp", "uclient_tls"):
+            u = row.get(key2) or {}
+            cells += [fmt(u.get("loss_pct"), "{:.2f}"), fmt(u.get("cpu_ns_per_dgram"))]
         lines.append("| " + " | ".join(cells) + " |")
 
     def ratio(a, b, metric):
@@ -317,6 +343,13 @@ def main():
         sa, sb = (rows["iceway x1"].get("setup") or {}), (rows["coturn x1"].get("setup") or {})
         if sa.get("allocs_per_s") and sb.get("allocs_per_s"):
             ratios.append(f"- allocation setup rate, iceway / coturn: {sa['allocs_per_s'] / sb['allocs_per_s']:.2f}")
+    for key2, label in (("uclient", "UDP"), ("uclient_tcp", "TCP"), ("uclient_tls", "TLS")):
+        a = (rows.get("iceway x1") or {}).get(key2) or {}
+        b = (rows.get("coturn x1") or {}).get(key2) or {}
+        if a.get("cpu_ns_per_dgram") and b.get("cpu_ns_per_dgram"):
+            ratios.append(f"- uclient {'m5 n50' if args.smoke else 'm50 n1000'} over {label}, relay CPU per datagram iceway / coturn: "
+                          f"{a['cpu_ns_per_dgram'] / b['cpu_ns_per_dgram']:.2f} (loss {fmt(a.get('loss_pct'), '{:.2f}')} % vs "
+                          f"{fmt(b.get('loss_pct'), '{:.2f}')} %)")
     table = "\n".join(lines + [""] + ratios)
     print()
     print(table)
