@@ -2,6 +2,18 @@
 #include "signaling/ice_servers.h"
 
 #include "common/cred.h"
+#include "signaling/relays.h"
+
+/* With a relay pool, the URIs of the relay chosen now; else c itself. */
+static const struct iw_ice_cfg *current(const struct iw_ice_cfg *c, struct iw_ice_cfg *tmp)
+{
+	if (!c->relays)
+		return c;
+	*tmp = *c;
+	iw_relays_pick(c->relays, tmp->turn, &tmp->n_turn, tmp->stun, &tmp->n_stun,
+		       IW_ICE_URIS_MAX);
+	return tmp;
+}
 
 static json_t *uri_array(const char *const *uris, unsigned int n)
 {
@@ -17,8 +29,10 @@ static int make_cred(const struct iw_ice_cfg *c, const char *user, time_t now, c
 	return iw_cred_rest_make(u, u_cap, p, c->secret, user, now, c->ttl);
 }
 
-json_t *iw_ice_servers_make(const struct iw_ice_cfg *c, const char *user, time_t now)
+json_t *iw_ice_servers_make(const struct iw_ice_cfg *cfg, const char *user, time_t now)
 {
+	struct iw_ice_cfg tmp;
+	const struct iw_ice_cfg *c = current(cfg, &tmp);
 	json_t *a = json_array();
 	char u[IW_CRED_MAX_USER], p[IW_CRED_REST_PASS_LEN + 1];
 
@@ -33,8 +47,10 @@ json_t *iw_ice_servers_make(const struct iw_ice_cfg *c, const char *user, time_t
 	return a;
 }
 
-json_t *iw_ice_rest_response(const struct iw_ice_cfg *c, const char *user, time_t now)
+json_t *iw_ice_rest_response(const struct iw_ice_cfg *cfg, const char *user, time_t now)
 {
+	struct iw_ice_cfg tmp;
+	const struct iw_ice_cfg *c = current(cfg, &tmp);
 	char u[IW_CRED_MAX_USER], p[IW_CRED_REST_PASS_LEN + 1];
 
 	if (!c->secret || make_cred(c, user, now, u, sizeof(u), p) < 0)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct iw_relays;
+
 enum { IW_ICE_URIS_MAX = 8 };
 
 struct iw_ice_cfg {
@@ -16,6 +18,7 @@ struct iw_ice_cfg {
 	unsigned int n_turn;
 	const char *secret; /* the relay's static-auth-secret; NULL: no TURN credentials */
 	uint32_t ttl;       /* seconds */
+	struct iw_relays *relays; /* non-NULL: URIs come from the pool instead of stun/turn */
 };
 
 /*

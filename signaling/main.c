@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "signaling/relays.h"
 #include "signaling/ws.h"
 
 #ifndef IW_WEB_ROOT_DEFAULT
@@ -16,6 +17,8 @@
 
 struct opts {
 	struct iw_ws_cfg ws;
+	struct iw_relays_cfg relays;
+	unsigned int relay_poll_s;
 	enum iw_log_level level;
 	const char *log_file;
 	bool json_log;
@@ -148,6 +151,19 @@ static int set_turn(void *c, const char *v, const char **why)
 	return add_to(o->ws.ice.turn, &o->ws.ice.n_turn, IW_ICE_URIS_MAX, v, why);
 }
 
+static int set_relay(void *c, const char *v, const char **why)
+{
+	struct iw_relays_cfg *r = &((struct opts *)c)->relays;
+	if (r->n >= IW_RELAYS_MAX) {
+		*why = "given too many times";
+		return -EINVAL;
+	}
+	if (iw_relays_spec_parse(v, &r->relay[r->n], why) < 0)
+		return -EINVAL;
+	r->n++;
+	return 0;
+}
+
 static int set_origin(void *c, const char *v, const char **why)
 {
 	struct opts *o = c;
@@ -176,6 +192,7 @@ INT_SETTER(set_ping, ws.ping_interval_s, unsigned int, 1, 3600)
 INT_SETTER(set_idle, ws.idle_timeout_s, unsigned int, 1, 86400)
 INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
 INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
+INT_SETTER(set_relay_poll, relay_poll_s, unsigned int, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
 
 static int set_level(void *c, const char *v, const char **why)
@@ -230,6 +247,12 @@ static const struct iw_opt opt_tab[] = {
 	{ "stun-uri", 0, IW_OPT_REQUIRED, set_stun, "URI: STUN server for iceServers, repeatable" },
 	{ "turn-uri", 0, IW_OPT_REQUIRED, set_turn,
 	  "URI: TURN server for iceServers (turn:/turns:), repeatable" },
+	{ "relay", 0, IW_OPT_REQUIRED, set_relay,
+	  "SPEC: URI[,metrics=URL], a relay of the pool (turn:HOST:PORT?transport=udp,"
+	  "metrics=http://HOST:9641/metrics); iceServers name the least loaded one that is up, "
+	  "repeatable" },
+	{ "relay-poll-interval", 0, IW_OPT_REQUIRED, set_relay_poll,
+	  "SECONDS: how often the relays' metrics are read (5)" },
 	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl,
 	  "SECONDS: lifetime of TURN credentials (86400)" },
 	{ "jwt-secret", 0, IW_OPT_REQUIRED, set_jwt,
@@ -276,6 +299,7 @@ static void defaults(struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->ws.web_root = IW_WEB_ROOT_DEFAULT;
 	o->ws.ice.ttl = 86400;
+	o->relay_poll_s = 5;
 	o->ws.max_msg_size = 65536;
 	o->ws.msg_rate = 50;
 	o->ws.msg_burst = 100;
@@ -299,6 +323,7 @@ int main(int argc, char **argv)
 	bool no_file = false;
 	unsigned int n_file_listen;
 	struct sigaction sa;
+	struct iw_relays *relays = NULL;
 	int rc;
 
 	defaults(&o);
@@ -348,12 +373,24 @@ int main(int argc, char **argv)
 		IW_WARN("no jwt-secret: running open, anyone who reaches this port may join any room");
 	if (!o.ws.ice.secret)
 		IW_WARN("no static-auth-secret: iceServers carry no TURN credentials");
-	if (!o.ws.ice.n_stun && !o.ws.ice.n_turn)
-		IW_WARN("no stun-uri or turn-uri: iceServers is empty");
+	if (o.relays.n && (o.ws.ice.n_stun || o.ws.ice.n_turn))
+		IW_WARN("relay given: stun-uri and turn-uri are not used");
+	else if (!o.relays.n && !o.ws.ice.n_stun && !o.ws.ice.n_turn)
+		IW_WARN("no stun-uri, turn-uri or relay: iceServers is empty");
 
+	if (o.relays.n) {
+		o.relays.poll_interval_ms = o.relay_poll_s * 1000u;
+		relays = iw_relays_create(&o.relays, &why);
+		if (!relays) {
+			IW_ERROR("cannot start: %s", why);
+			return 1;
+		}
+		o.ws.ice.relays = relays;
+	}
 	the_ws = iw_ws_create(&o.ws, &why);
 	if (!the_ws) {
 		IW_ERROR("cannot start: %s", why);
+		iw_relays_destroy(relays);
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -366,5 +403,6 @@ int main(int argc, char **argv)
 	rc = iw_ws_run(the_ws);
 	iw_ws_destroy(the_ws);
 	the_ws = NULL;
+	iw_relays_destroy(relays);
 	return rc;
 }

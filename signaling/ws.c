@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
+#include "signaling/relays.h"
 
 enum {
 	TICK_MS = 250,
@@ -317,6 +318,8 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 		       "Peers removed because their instance stopped refreshing its liveness.",
 		       cs.peers_reaped);
 	}
+	if (w->cfg.ice.relays && o < cap)
+		o += iw_relays_metrics_text(w->cfg.ice.relays, b + o, cap - o);
 	return o < cap ? o : cap - 1;
 }
 
