@@ -32,6 +32,14 @@ struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_o
 	return h;
 }
 
+void iw_hub_reconfigure(struct iw_hub *h, const struct iw_hub_cfg *cfg)
+{
+	h->cfg.ice = cfg->ice;
+	h->cfg.msg_rate = cfg->msg_rate;
+	h->cfg.msg_burst = cfg->msg_burst;
+	h->cfg.max_strikes = cfg->max_strikes;
+}
+
 void iw_hub_destroy(struct iw_hub *h)
 {
 	if (!h)

@@ -68,6 +68,9 @@ struct iw_hub;
 /* Copies cfg (the strings in cfg->ice must outlive the hub). NULL on out-of-memory. */
 struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops);
 void iw_hub_destroy(struct iw_hub *h); /* accepts NULL */
+/* A reloaded configuration: iceServers and per-connection rates. Room limits keep their
+ * start-up values (rooms in use were sized with them). */
+void iw_hub_reconfigure(struct iw_hub *h, const struct iw_hub_cfg *cfg);
 
 void iw_hub_conn_init(struct iw_hub_conn *c, const struct iw_hub *h, uint64_t now_ms);
 

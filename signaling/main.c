@@ -1,5 +1,6 @@
 /* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,26 +27,38 @@ struct opts {
 	bool listen_from_cli; /* a command-line --listen replaces the file's list */
 };
 
-/* Option values outlive parsing: they are copied once, kept here and freed at exit. */
-enum { KEPT_MAX = 256 };
-static char *kept[KEPT_MAX];
-static unsigned int n_kept;
+/* Option values outlive parsing: they are copied, kept here and freed at exit. A SIGHUP
+ * reload adds its values (a config file's worth, a few hundred bytes per reload). */
+static char **kept;
+static unsigned int n_kept, cap_kept;
 
 static const char *keep(const char *v)
 {
-	char *s = n_kept < KEPT_MAX ? strdup(v) : NULL;
-	if (!s) {
-		fputs("iceway-signal: out of memory or too many options\n", stderr);
-		exit(2);
+	if (n_kept == cap_kept) {
+		unsigned int cap = cap_kept ? cap_kept * 2 : 64;
+		char **k = realloc(kept, cap * sizeof(*k));
+		if (!k)
+			goto oom;
+		kept = k;
+		cap_kept = cap;
 	}
+	char *s = strdup(v);
+	if (!s)
+		goto oom;
 	kept[n_kept++] = s;
 	return s;
+oom:
+	fputs("iceway-signal: out of memory\n", stderr);
+	exit(2);
 }
 
 static void free_kept(void)
 {
 	while (n_kept)
 		free(kept[--n_kept]);
+	free(kept);
+	kept = NULL;
+	cap_kept = 0;
 }
 
 static int add_to(const char **list, unsigned int *n, unsigned int cap, const char *val,
@@ -287,6 +300,62 @@ static const struct iw_opt opt_tab[] = {
 
 static struct iw_ws *the_ws;
 
+/* What SIGHUP re-reads: the same file and command line as at start-up. */
+static struct {
+	const char *file;
+	int argc;
+	char **argv;
+} startup;
+
+static void defaults(struct opts *o);
+
+static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
+{
+	struct opts n;
+
+	(void)arg;
+	defaults(&n);
+	if (startup.file && iw_config_load_file(opt_tab, &n, startup.file, err, err_cap) < 0)
+		return -1;
+	if (iw_config_parse_args(opt_tab, &n, startup.argc, startup.argv, NULL, err, err_cap) < 0)
+		return -1;
+	if (n.ws.msg_burst < n.ws.msg_rate)
+		n.ws.msg_burst = n.ws.msg_rate;
+	/* listeners, TLS files, web root, Redis and room limits need a restart */
+	cfg->jwt_secret = n.ws.jwt_secret;
+	memcpy(cfg->origins, n.ws.origins, sizeof(cfg->origins));
+	cfg->n_origins = n.ws.n_origins;
+	n.ws.ice.relays = cfg->ice.relays;
+	cfg->ice = n.ws.ice;
+	cfg->max_msg_size = n.ws.max_msg_size;
+	cfg->msg_rate = n.ws.msg_rate;
+	cfg->msg_burst = n.ws.msg_burst;
+	cfg->max_strikes = n.ws.max_strikes;
+	cfg->max_conns = n.ws.max_conns;
+	cfg->queue_max = n.ws.queue_max;
+	iw_log_set_level(n.level);
+	iw_log_set_json(n.json_log);
+	if (!cfg->jwt_secret)
+		IW_WARN("no jwt-secret: running open, anyone who reaches this port may join any room");
+	return 0;
+}
+
+/* SIGHUP is blocked in every thread and taken here, so the reload runs on the service
+ * thread through the one thread-safe lws call rather than inside a signal handler. */
+static void *hup_main(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;)
+		if (sigwait(&set, &sig) == 0 && sig == SIGHUP && the_ws)
+			iw_ws_request_reload(the_ws);
+	return NULL;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -324,12 +393,21 @@ int main(int argc, char **argv)
 	unsigned int n_file_listen;
 	struct sigaction sa;
 	struct iw_relays *relays = NULL;
+	sigset_t hup;
+	pthread_t hup_thread;
 	int rc;
 
 	defaults(&o);
 	atexit(free_kept);
+	/* before any thread starts, so that every thread inherits the mask */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	iw_log_set_ident("iceway-signal");
 	iw_config_find_file(argc, argv, &file, &no_file);
+	startup.file = no_file ? NULL : file;
+	startup.argc = argc;
+	startup.argv = argv;
 	if (file && !no_file && iw_config_load_file(opt_tab, &o, file, err, sizeof(err)) < 0) {
 		fprintf(stderr, "iceway-signal: %s\n", err);
 		return 2;
@@ -387,6 +465,7 @@ int main(int argc, char **argv)
 		}
 		o.ws.ice.relays = relays;
 	}
+	o.ws.reload = reload;
 	the_ws = iw_ws_create(&o.ws, &why);
 	if (!the_ws) {
 		IW_ERROR("cannot start: %s", why);
@@ -399,8 +478,16 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&hup_thread, NULL, hup_main, NULL) != 0) {
+		IW_ERROR("cannot start: no thread for SIGHUP");
+		iw_ws_destroy(the_ws);
+		iw_relays_destroy(relays);
+		return 1;
+	}
 
 	rc = iw_ws_run(the_ws);
+	pthread_cancel(hup_thread);
+	pthread_join(hup_thread, NULL);
 	iw_ws_destroy(the_ws);
 	the_ws = NULL;
 	iw_relays_destroy(relays);

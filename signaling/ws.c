@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,6 +65,8 @@ struct iw_ws {
 	unsigned int n_ws;
 	size_t queue_bytes;
 	volatile sig_atomic_t stop;
+	atomic_int reload_pending;
+	uint64_t reloads, reload_errors;
 	int draining;
 	uint64_t drain_deadline_ms;
 	/* counters for /metrics */
@@ -297,6 +300,10 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       w->cfg.queue_max);
 	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
 	       w->http_requests);
+	METRIC("iceway_signal_config_reloads_total", "counter", "Configurations reloaded on SIGHUP.",
+	       w->reloads);
+	METRIC("iceway_signal_config_reload_errors_total", "counter",
+	       "SIGHUP reloads refused for an invalid configuration.", w->reload_errors);
 	if (w->cl) {
 		struct iw_cluster_stats cs;
 		iw_cluster_stats_get(w->cl, &cs);
@@ -691,6 +698,29 @@ static void on_timer(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
 }
 
+/* SIGHUP, on the service thread: new secrets, iceServers, origins and limits apply to the
+ * next message or connection; nobody is disconnected. */
+static void do_reload(struct iw_ws *w)
+{
+	struct iw_ws_cfg n = w->cfg;
+	char err[512];
+
+	if (!w->cfg.reload)
+		return;
+	if (w->cfg.reload(w->cfg.reload_arg, &n, err, sizeof(err)) < 0) {
+		w->reload_errors++;
+		IW_ERROR("reload refused, the running configuration stays: %s", err);
+		return;
+	}
+	w->cfg = n;
+	iw_hub_reconfigure(w->hub, &(struct iw_hub_cfg){ .ice = n.ice,
+							 .msg_rate = n.msg_rate,
+							 .msg_burst = n.msg_burst,
+							 .max_strikes = n.max_strikes });
+	w->reloads++;
+	IW_INFO("configuration reloaded");
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len)
 {
@@ -734,6 +764,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (atomic_exchange(&w->reload_pending, 0))
+			do_reload(w);
 		cl_drain(w);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -971,6 +1003,13 @@ int iw_ws_run(struct iw_ws *w)
 void iw_ws_stop(struct iw_ws *w)
 {
 	w->stop = 1;
+	if (w->ctx)
+		lws_cancel_service(w->ctx);
+}
+
+void iw_ws_request_reload(struct iw_ws *w)
+{
+	atomic_store(&w->reload_pending, 1);
 	if (w->ctx)
 		lws_cancel_service(w->ctx);
 }

@@ -25,6 +25,14 @@ struct iw_ws_cfg {
 	unsigned int max_peers, max_rooms, max_conns;
 	unsigned int ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
 	size_t queue_max; /* bytes queued per connection before it is dropped as too slow */
+	/*
+	 * SIGHUP: called on the service thread to re-read the configuration into *cfg, which holds
+	 * the running values. It changes only what can change without dropping a connection
+	 * (secrets, iceServers, origins, limits, log level). Returns 0, or -1 with err filled (the
+	 * running configuration then stays). NULL: reload is not supported.
+	 */
+	int (*reload)(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap);
+	void *reload_arg;
 };
 
 struct iw_ws;
@@ -36,6 +44,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why);
 int iw_ws_run(struct iw_ws *w);
 /* Async-signal-safe: request a graceful shutdown. */
 void iw_ws_stop(struct iw_ws *w);
+/* Thread-safe (not async-signal-safe): ask the service thread to run cfg.reload. */
+void iw_ws_request_reload(struct iw_ws *w);
 void iw_ws_destroy(struct iw_ws *w); /* accepts NULL */
 
 #endif
