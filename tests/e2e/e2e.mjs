@@ -6,6 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -19,12 +21,14 @@ const ART = env.IW_E2E_ARTIFACTS || path.join(here, 'artifacts');
 const CHROMIUM = env.IW_CHROMIUM || '/usr/bin/chromium';
 const WEB_ROOT = env.IW_E2E_WEB_ROOT || path.join(SRC, 'web');
 const HOST = '127.0.0.1';
-const TURN_PORT = 3478;
+const TURN_PORT = 3478; // UDP, and TCP on the same port
+const TLS_PORT = 5349;
 const SIG_PORT = 8080;
 const SIG_SHORT_PORT = 8081; // a second signaling instance with a short credential TTL
 const RELAY_METRICS_PORT = 9641;
 const SHORT_TTL = 10; // iceway-signal's smallest --credential-ttl
 const BLOB = 4 * 1024 * 1024;
+const STREAM_BLOB = 1024 * 1024; // over TURN-over-TCP and TURN-over-TLS
 // Generous: a loaded CI machine with two cores shared by parallel tests.
 const T = { start: 30000, connect: +(env.IW_E2E_CONNECT_MS || 45000), transfer: 120000, media: 60000, step: 30000 };
 
@@ -36,6 +40,7 @@ const procs = new Map(); // name -> { child, log, args }
 const consoles = { a: [], b: [] };
 const results = [];
 let browser = null;
+let pki = null; // { dir, cert, key, spki }: the throwaway CA and the relay's TLS certificate
 const demoPages = {};
 
 fs.mkdirSync(ART, { recursive: true });
@@ -140,9 +145,58 @@ function stunPing(port) {
 	});
 }
 
+// True once a TCP connection to the port is accepted (then closed at once).
+function tcpOpen(port) {
+	return new Promise((resolve) => {
+		const c = net.connect({ host: HOST, port, timeout: 500 });
+		const done = (v) => {
+			c.destroy();
+			resolve(v);
+		};
+		c.once('connect', () => done(true));
+		c.once('error', () => done(false));
+		c.once('timeout', () => done(false));
+	});
+}
+
 async function httpGet(port, p) {
 	const r = await fetch(`http://${HOST}:${port}${p}`, { signal: AbortSignal.timeout(5000) });
 	return { status: r.status, body: await r.text() };
+}
+
+function openssl(args, dir) {
+	const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+	assert(r.status === 0, `openssl ${args[0]} failed`, (r.stderr || String(r.error)).trim());
+}
+
+// A throwaway CA and a server certificate it signs for the address the browser dials (an IP
+// SAN: Chromium checks the TURN server name against it). Chromium is told to trust exactly
+// this certificate's key by its SPKI hash, not to ignore certificate errors in general.
+function makePki() {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iw-e2e-pki-'));
+	const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+	openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+		'-subj', '/CN=iceway e2e throwaway CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+		'-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+	openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${HOST}`], dir);
+	fs.writeFileSync(path.join(dir, 'server.ext'), `basicConstraints=CA:FALSE\n` +
+		`keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${HOST}\n`);
+	openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+		'-days', '2', '-extfile', 'server.ext', '-out', 'server.pem'], dir);
+	const leaf = fs.readFileSync(path.join(dir, 'server.pem'), 'utf8');
+	// The chain the relay presents: the leaf, then its CA.
+	fs.writeFileSync(path.join(dir, 'chain.pem'), leaf + fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'));
+	const x = new crypto.X509Certificate(leaf);
+	assert(x.checkIP(HOST) === HOST, 'the server certificate names ' + HOST, x.subjectAltName);
+	const spki = crypto.createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+	return { dir, cert: path.join(dir, 'chain.pem'), key: path.join(dir, 'server.key'), spki };
+}
+
+// A REST credential (draft-uberti-behave-turn-rest-00) from the shared secret, as the
+// signaling service would mint it.
+function restCredential(tag, ttl = 3600) {
+	const username = `${Math.floor(Date.now() / 1000) + ttl}:${tag}`;
+	return { username, credential: crypto.createHmac('sha1', secret).update(username).digest('base64') };
 }
 
 function startRelay() {
@@ -152,6 +206,8 @@ function startRelay() {
 		'--allowed-peer-ip', '10.200.0.0-10.200.0.255', '--verbose'];
 	if (relayMetrics)
 		args.push('--prometheus', '--prometheus-port', String(RELAY_METRICS_PORT));
+	if (pki)
+		args.push('--cert', pki.cert, '--pkey', pki.key, '--tls-listening-port', String(TLS_PORT));
 	return start('relay', RELAY, args);
 }
 
@@ -200,6 +256,48 @@ async function demoCall(a, b, room, { camera = false } = {}) {
 }
 
 const wsUrl = (port = SIG_PORT) => `ws://${HOST}:${port}/ws`;
+
+// Two fresh pages call each other with one TURN URL only (relay policy) and move STREAM_BLOB
+// on the harness's data channel. The relay candidate must have been allocated over proto.
+async function streamCall(ctxA, ctxB, turnUrl, proto) {
+	const pa = await openPage(ctxA, 'a');
+	const pb = await openPage(ctxB, 'b');
+	try {
+		const room = proto + '-' + crypto.randomBytes(4).toString('hex');
+		const ice = [{ urls: turnUrl, ...restCredential('e2e-' + proto) }];
+		await ev(pa, ([u, r]) => window.iwE2E.join(u, r), [wsUrl(), room]);
+		const wb = await ev(pb, ([u, r]) => window.iwE2E.join(u, r), [wsUrl(), room]);
+		for (const p of [pa, pb])
+			await ev(p, (x) => window.iwE2E.setIceServers(x), ice);
+		await until('a sees b', () => ev(pa, (id) => window.iwE2E.state.remotePeers.has(id), wb.peer));
+		await ev(pa, (id) => window.iwE2E.call(id), wb.peer);
+		try {
+			await until(`data channel open over ${turnUrl}`, async () =>
+				(await ev(pa, () => window.iwE2E.channelOpen())) && (await ev(pb, () => window.iwE2E.channelOpen())), T.connect);
+		} catch (e) {
+			// The browser's own reason (e.g. a TLS failure) beats a bare timeout.
+			const errs = { a: await ev(pa, () => window.iwE2E.candErrors()), b: await ev(pb, () => window.iwE2E.candErrors()) };
+			throw new Error(`${e.message}; candidate errors ${JSON.stringify(errs)}`);
+		}
+		for (const [tag, p] of [['a', pa], ['b', pb]]) {
+			const pi = await until(`selected pair on ${tag}`, () => ev(p, () => window.iwE2E.pairInfo()));
+			assert(pi.local === 'relay' && pi.remote === 'relay', `selected pair on ${tag} is relay/relay`, pi);
+			assert(pi.relayProtocol === proto, `relay candidate on ${tag} allocated over ${proto}`, pi);
+			note(`${tag} selected pair`, JSON.stringify(pi));
+		}
+		const sent = await ev(pa, (n) => window.iwE2E.sendBlob('data', n), STREAM_BLOB);
+		const got = await until(`1 MiB at b over ${proto}`, async () => {
+			const r = await ev(pb, () => window.iwE2E.received('data'));
+			return r && r.hash ? r : null;
+		}, T.transfer, 200);
+		assert(got.bytes === STREAM_BLOB && got.expect === STREAM_BLOB, 'b received exactly 1 MiB', got);
+		assert(got.hash === sent, 'SHA-256 at b equals the sender\'s', { sent, got: got.hash });
+		note(`1 MiB through the relay over ${proto}, sha256 ${sent.slice(0, 16)}...`);
+	} finally {
+		await pa.close();
+		await pb.close();
+	}
+}
 const ev = (page, fn, arg) => page.evaluate(fn, arg);
 
 async function scenario(name, fn) {
@@ -221,8 +319,16 @@ function dumpFailure() {
 	}
 	for (const f of fs.readdirSync(ART).filter((x) => x.endsWith('.log'))) {
 		const text = fs.readFileSync(path.join(ART, f), 'utf8').split('\n');
-		console.log(`----- ${f} (last 200 of ${text.length} lines) -----`);
-		console.log(text.slice(-200).join('\n'));
+		// The relay logs every request (--verbose): its warnings and errors first, so a TLS or TCP
+		// failure early in the run is not lost behind later lines.
+		if (f === 'relay.log') {
+			const bad = text.filter((l) => / (WARN|ERROR) /.test(l));
+			console.log(`----- ${f}: ${bad.length} warnings and errors -----`);
+			console.log(bad.slice(-200).join('\n'));
+		}
+		const n = f === 'relay.log' ? 400 : 200;
+		console.log(`----- ${f} (last ${n} of ${text.length} lines) -----`);
+		console.log(text.slice(-n).join('\n'));
 	}
 }
 
@@ -253,10 +359,15 @@ function relayCountersFromLog() {
 
 async function main() {
 	assert(RELAY && SIGNAL, 'IW_RELAY and IW_SIGNAL must name the binaries');
+	pki = makePki();
+	note('relay certificate SPKI sha256', pki.spki);
 	startRelay();
 	startSignal('signal', SIG_PORT);
 	startSignal('signal-short-ttl', SIG_SHORT_PORT, SHORT_TTL);
 	await until('iceway-relay to answer a Binding request', () => stunPing(TURN_PORT), T.start, 200);
+	// A bare connect and close: the relay counts the TLS one as a failed handshake (tls_fail).
+	await until('iceway-relay listening on TCP and TLS', async () =>
+		(await tcpOpen(TURN_PORT)) && (await tcpOpen(TLS_PORT)), T.start, 200);
 	await waitSignal(SIG_PORT);
 	await waitSignal(SIG_SHORT_PORT);
 	const sigBefore = await httpGet(SIG_PORT, '/metrics');
@@ -267,7 +378,9 @@ async function main() {
 		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
 			'--disable-background-networking', '--disable-component-update', '--disable-sync',
 			'--disable-features=WebRtcHideLocalIpsWithMdns', '--use-fake-device-for-media-stream',
-			'--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
+			'--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+			// Trusts the relay's key alone (Chromium honours this with the profile dir playwright passes).
+			`--ignore-certificate-errors-spki-list=${pki.spki}`],
 	});
 	note('chromium', browser.version());
 	const ctxA = await browser.newContext({ viewport: { width: 1000, height: 800 } });
@@ -383,16 +496,46 @@ async function main() {
 		assert(h.status === 200, '/healthz answers 200', h.status);
 	});
 
+	// Only a turns: URL: the browser reaches the relay over TLS (RFC 8656 §3.1, port 5349).
+	await scenario('relay-only over TURN-over-TLS (turns: URL only), 1 MB intact', () =>
+		streamCall(ctxA, ctxB, `turns:${HOST}:${TLS_PORT}?transport=tcp`, 'tls'));
+
+	// Only a TCP TURN URL: TURN over TCP on the UDP port (RFC 8656 §3.1).
+	await scenario('relay-only over TURN-over-TCP (turn: transport=tcp only), 1 MB intact', () =>
+		streamCall(ctxA, ctxB, `turn:${HOST}:${TURN_PORT}?transport=tcp`, 'tcp'));
+
 	if (relayMetrics) await scenario('relay /metrics show allocations, channels and bytes', async () => {
-		const rel = await httpGet(RELAY_METRICS_PORT, '/metrics');
+		// Channels are counted once a second: wait for the live media call's to show.
+		let rel = null;
+		const m = (name, label) => metricValue(rel.body, name, label);
+		await until('relay /metrics to show the live call\'s channels', async () => {
+			rel = await httpGet(RELAY_METRICS_PORT, '/metrics');
+			return rel.status === 200 && m('iceway_relay_channels_active') >= 2;
+		}, T.step, 250);
 		fs.writeFileSync(path.join(ART, 'relay-metrics.txt'), rel.body);
-		assert(rel.status === 200, 'relay /metrics answers 200', rel.status);
-		const sum = (re) => rel.body.split('\n').filter((l) => l && !l.startsWith('#'))
-			.filter((l) => re.test(l.split(/[ {]/)[0])).reduce((a, l) => a + Number(l.trim().split(/\s+/).pop()), 0);
-		const got = { alloc: sum(/alloc/), chan: sum(/chan/), bytes: sum(/bytes/) };
+		const got = {
+			allocOk: m('iceway_relay_allocations_total', 'result="success"'),
+			allocActive: m('iceway_relay_allocations_active'),
+			chanActive: m('iceway_relay_channels_active'),
+			permActive: m('iceway_relay_permissions_active'),
+			udpToPeer: m('iceway_relay_bytes_relayed_total', 'direction="client_to_peer",transport="udp"'),
+			udpToClient: m('iceway_relay_bytes_relayed_total', 'direction="peer_to_client",transport="udp"'),
+			streamToPeer: m('iceway_relay_bytes_relayed_total', 'direction="client_to_peer",transport="tcp"'),
+			streamToClient: m('iceway_relay_bytes_relayed_total', 'direction="peer_to_client",transport="tcp"'),
+			streamFromClient: m('iceway_relay_bytes_received_total', 'side="client",transport="tcp"'),
+			malformed: m('iceway_relay_packets_dropped_total', 'reason="malformed"'),
+		};
 		note('relay metrics', JSON.stringify(got));
-		assert(got.alloc > 0 && got.chan > 0, 'allocations and channels counted', got);
-		assert(got.bytes >= BLOB, 'relayed bytes cover the 4 MiB transfer', got);
+		// Data, media, TLS and TCP calls: two allocations each; the media call is still up.
+		assert(got.allocOk >= 8, 'successful allocations counted', got);
+		assert(got.allocActive >= 2 && got.chanActive >= 2 && got.permActive >= 2, 'the live call\'s allocations, channels, permissions', got);
+		// Each relayed byte leaves one client's allocation and reaches the other's over the relay.
+		assert(got.udpToPeer >= BLOB && got.udpToClient >= BLOB, 'UDP relayed bytes cover the 4 MiB transfer', got);
+		// The TLS and TCP calls each moved 1 MiB from a stream client to a UDP peer (the other
+		// relayed address) and back to a stream client.
+		assert(got.streamToPeer >= 2 * STREAM_BLOB && got.streamToClient >= 2 * STREAM_BLOB &&
+			got.streamFromClient >= 2 * STREAM_BLOB, 'TCP/TLS relayed bytes cover both 1 MiB transfers', got);
+		assert(got.malformed === 0, 'no well-behaved client\'s packet was dropped as malformed', got);
 	});
 
 	await scenario('expired TURN credentials are refused, a rejoin gets fresh ones', async () => {
@@ -540,6 +683,8 @@ if (!relayMetrics && !fatal && env.IW_E2E_RELAY_METRICS !== '0')
 		assert(c.binding >= 1, 'Binding requests answered', c);
 		assert(c.alloc_auth_fail >= 1, 'the Allocate with an expired credential was refused', c);
 	});
+if (pki)
+	fs.rmSync(pki.dir, { recursive: true, force: true });
 const failed = results.filter((r) => !r.ok).length + (fatal ? 1 : 0);
 fs.writeFileSync(path.join(ART, 'results.json'), JSON.stringify(results.map((r) => ({ name: r.name, ok: r.ok, err: r.err ? String(r.err) : undefined })), null, 1));
 if (failed)

@@ -314,6 +314,10 @@ window.iwE2E = (() => {
 		setPolicy(p) {
 			s.policy = p;
 		},
+		// The iceServers of this page's next connection, in place of the welcome's.
+		setIceServers(ice) {
+			s.iceServers = ice;
+		},
 		// Caller side: a fresh connection to remote, with a data channel, and the offer sent.
 		async call(remote, label = 'data') {
 			makePc(remote);
