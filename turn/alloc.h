@@ -66,12 +66,14 @@ struct iw_alloc {
 	uint16_t pw_alg;
 	uint16_t user_len;
 	char user[IW_ALLOC_USER_MAX];
-	int32_t quota_slot; /* -1 when none */
+	int32_t quota_slot; /* -1 when none, IW_ALLOC_QUOTA_SHARED when counted process-wide */
 	uint64_t res_token; /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
 	uint64_t created_ms; /* for the lifetime histogram */
 	struct iw_timer timer;
 	uint32_t next_free;
 };
+
+enum { IW_ALLOC_QUOTA_SHARED = -2 };
 
 struct iw_quota_ent {
 	uint64_t h; /* 0 empty, 1 tombstone */

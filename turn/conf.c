@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -21,7 +22,9 @@ void iw_conf_init(struct iw_conf *c)
 	c->chan_lifetime_s = 600;
 	c->stale_nonce_s = 600;
 	c->max_allocs = 16384;
-	c->threads = 1;
+	/* One UDP worker per online CPU: SO_REUSEPORT spreads clients over them. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = ncpu < 1 ? 1 : ncpu > IW_CONF_MAX_THREADS ? IW_CONF_MAX_THREADS : (uint32_t)ncpu;
 	c->prom_port = 9641;
 	c->log_level = -1;
 	c->tls_port = 5349;
@@ -507,7 +510,7 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "pidfile", 0, IW_OPT_REQUIRED, o_pidfile, "FILE: write the process id here" },
 	{ "max-allocations", 0, IW_OPT_REQUIRED, o_max_allocs,
 	  "N: allocation table capacity (default 16384)" },
-	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads, "N: worker threads (default 1)" },
+	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads, "N: UDP worker threads (default: online CPUs)" },
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },
 	{ "no-config", 'n', IW_OPT_NONE, o_noop, "do not read a config file" },
 	{ "help", 'h', IW_OPT_NONE, o_help, "print this help" },

@@ -122,6 +122,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (iw_ops_quota_init(&ops.quota, conf.max_allocs)) {
+		IW_ERROR("out of memory for the quota table");
+		goto out;
+	}
 	for (unsigned i = 0; i < conf.threads; i++) {
 		w[i] = iw_relay_create(&conf, i, &stop_flag);
 		if (!w[i])
@@ -198,6 +202,7 @@ out:
 	for (unsigned i = 0; i < IW_CONF_MAX_THREADS; i++)
 		iw_relay_destroy(w[i]);
 	iw_ops_fini(&ops);
+	iw_ops_quota_fini(&ops.quota);
 	iw_conf_fini(&conf);
 	return status;
 }

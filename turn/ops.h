@@ -4,13 +4,27 @@
 #ifndef IW_TURN_OPS_H
 #define IW_TURN_OPS_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "turn/conf.h"
 #include "turn/relay.h"
 
 enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has moved on */
+
+/* Allocation quotas over every worker: a client's allocations from different source ports can
+ * land on different workers, so user-quota and total-quota are counted here, under a mutex
+ * taken only on Allocate and on deletion, never per packet. */
+struct iw_ops_quota {
+	pthread_mutex_t mu;
+	struct iw_quota_ent *ent; /* keyed by user hash; linear probing, backward-shift delete */
+	uint32_t mask, total;
+	uint64_t seed;
+	bool ready;
+};
 
 /* Shared between the supervising main thread and the workers. Workers only read it, with
  * relaxed atomic loads, once per loop iteration or on an Allocate. */
@@ -26,6 +40,7 @@ struct iw_ops {
 	unsigned old_gen[IW_OPS_MAX_GENS];
 	unsigned n_old;
 	unsigned reloads, reload_errors;
+	struct iw_ops_quota quota;
 };
 
 static inline bool iw_ops_draining(const struct iw_worker *w)
@@ -53,6 +68,18 @@ void iw_ops_fini(struct iw_ops *o);
  * reloads, the first SIGTERM drains, a second SIGTERM or SIGINT stops at once. Returns when
  * *stop is set (by a signal, the end of the drain, or a worker that failed). */
 int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, char **argv);
+
+/* Size the quota table for max_allocs allocations. 0 or -ENOMEM. */
+int iw_ops_quota_init(struct iw_ops_quota *q, uint32_t max_allocs);
+void iw_ops_quota_fini(struct iw_ops_quota *q);
+/* Count one allocation for user, unless that makes more than user_limit for the user or
+ * total_limit in all (0: no limit). 0, or -EDQUOT with *why. */
+int iw_ops_quota_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t user_limit,
+		      uint32_t total_limit, const char **why);
+/* Uncount one allocation taken for user. */
+void iw_ops_quota_put(struct iw_ops_quota *q, const void *user, size_t len);
+/* The allocation count for user (a monitoring and test read). */
+uint32_t iw_ops_quota_count(struct iw_ops_quota *q, const void *user, size_t len);
 
 /* Active allocations over all workers (a monitoring read). */
 unsigned iw_ops_allocs_active(const struct iw_ops *o);

@@ -486,7 +486,9 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
 	}
 	/* Workers split the port range, so they never race for the same port. */
 	uint32_t span = (uint32_t)conf->max_port - conf->min_port + 1;
-	uint32_t n = conf->threads > span ? span : conf->threads;
+	/* The TCP/TLS worker (index threads) takes the last share when there is one. */
+	uint32_t shares = conf->threads + (!conf->no_tcp || !conf->no_tls);
+	uint32_t n = shares > span ? span : shares;
 	uint32_t share = span / (n ? n : 1);
 	uint16_t lo = (uint16_t)(conf->min_port + (idx % n) * share);
 	uint16_t hi = idx % n == n - 1 ? conf->max_port : (uint16_t)(lo + share - 1);

@@ -367,6 +367,10 @@ int iw_stream_run(struct iw_stream *s)
 	struct epoll_event ev[EPOLL_EVENTS];
 	struct conn *touched[EPOLL_EVENTS];
 	while (!*s->stop) {
+		/* SIGHUP's users and secrets, as the UDP workers adopt them; it also tells the
+		 * supervisor this thread left the older generation, so it can be freed. */
+		if (w->ops)
+			iw_ops_worker_sync(w);
 		int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, 250);
 		if (n < 0) {
 			if (errno != EINTR) {
@@ -500,9 +504,9 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 	s->orig = conf;
 	s->stop = stop;
 	s->conf = *conf;
-	/* One more share of the relay port range, and its throw-away UDP sockets on ephemeral
-	 * ports: the stream worker reuses the UDP worker's set-up but takes no datagrams. */
-	s->conf.threads = conf->threads + 1;
+	/* The last share of the relay port range (see iw_relay_create), and its throw-away UDP
+	 * sockets on ephemeral ports: the stream worker reuses the UDP worker's set-up but takes
+	 * no datagrams. */
 	s->conf.port = 0;
 	s->w = iw_relay_create(&s->conf, conf->threads, stop);
 	if (!s->w)

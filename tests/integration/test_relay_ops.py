@@ -12,6 +12,9 @@
   secret ever appears in the log.
 - --external-ip-env: XOR-RELAYED-ADDRESS carries the address from the environment while the
   socket stays bound to 127.0.0.1 and data still flows to it.
+- Quotas across workers: with --relay-threads 2 --user-quota 1, Allocates from eight source
+  ports (spread over both workers by SO_REUSEPORT) give exactly one success and 486 for the
+  rest; once that allocation is deleted, the user can allocate again.
 - --check ADDR:PORT: exit 0 against a live relay, non-zero against a closed port.
 """
 
@@ -380,6 +383,28 @@ def check_mode(c):
             "--check against a closed port fails with a reason", r.stderr.decode())
 
 
+def quotas(c):
+    srv = t.Server(users=((t.USER, PASSWORD),),
+                   extra=["--relay-threads", "2", "--user-quota", "1"]).start()
+    clients = [t.Client(srv, password=PASSWORD) for _ in range(8)]
+    codes = []
+    for cl in clients:
+        m = cl.allocate()
+        codes.append(None if m is None else (200 if ok(m) else m.code))
+    c.check(codes.count(200) == 1 and codes.count(486) == 7,
+            "user-quota 1 over 2 workers: one success, seven 486", repr(codes))
+    winner = clients[codes.index(200)] if 200 in codes else None
+    c.check(winner is not None and ok(winner.refresh(lifetime=0)),
+            "the one allocation is deleted (Refresh lifetime 0)")
+    again = [t.Client(srv, password=PASSWORD).allocate() for _ in range(4)]
+    got = [None if m is None else (200 if ok(m) else m.code) for m in again]
+    c.check(got.count(200) == 1 and got.count(486) == 3,
+            "after the deletion the quota is free again: one success, three 486", repr(got))
+    for cl in clients:
+        cl.close()
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("relay operations", "iceway-specific options")
@@ -388,6 +413,7 @@ def body(c):
     reload(c)
     drain(c)
     external_ip(c)
+    quotas(c)
     check_mode(c)
     if t.SANITIZED:
         for s in t._servers:
