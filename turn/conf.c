@@ -22,9 +22,10 @@ void iw_conf_init(struct iw_conf *c)
 	c->chan_lifetime_s = 600;
 	c->stale_nonce_s = 600;
 	c->max_allocs = 16384;
-	/* One UDP worker per online CPU: SO_REUSEPORT spreads clients over them. */
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	c->threads = ncpu < 1 ? 1 : ncpu > IW_CONF_MAX_THREADS ? IW_CONF_MAX_THREADS : (uint32_t)ncpu;
+	/* One worker until EVEN-PORT reservations are shared between workers: a client's
+	 * follow-up Allocate with a RESERVATION-TOKEN comes from another source port, which
+	 * SO_REUSEPORT may hand to another worker. relay-threads N gives N workers. */
+	c->threads = 1;
 	c->prom_port = 9641;
 	c->log_level = -1;
 	c->tls_port = 5349;
@@ -510,7 +511,7 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "pidfile", 0, IW_OPT_REQUIRED, o_pidfile, "FILE: write the process id here" },
 	{ "max-allocations", 0, IW_OPT_REQUIRED, o_max_allocs,
 	  "N: allocation table capacity (default 16384)" },
-	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads, "N: UDP worker threads (default: online CPUs)" },
+	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads, "N: UDP worker threads (default 1)" },
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },
 	{ "no-config", 'n', IW_OPT_NONE, o_noop, "do not read a config file" },
 	{ "help", 'h', IW_OPT_NONE, o_help, "print this help" },
