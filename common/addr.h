@@ -29,8 +29,8 @@ socklen_t iw_addr_to_sa(const struct iw_addr *a, struct sockaddr_storage *ss);
 int iw_addr_parse(struct iw_addr *a, const char *s);
 /* Format as "1.2.3.4:5" or "[::1]:5" (port omitted when with_port is false). Returns buf. */
 const char *iw_addr_fmt(const struct iw_addr *a, bool with_port, char *buf, size_t cap);
-bool iw_addr_eq(const struct iw_addr *a, const struct iw_addr *b);      /* ip, port, family */
-bool iw_addr_ip_eq(const struct iw_addr *a, const struct iw_addr *b);   /* ip and family only */
+bool iw_addr_eq(const struct iw_addr *a, const struct iw_addr *b);    /* ip, port, family */
+bool iw_addr_ip_eq(const struct iw_addr *a, const struct iw_addr *b); /* ip and family only */
 /* Keyed hash of address and port, for open-addressing tables. */
 uint32_t iw_addr_hash(const struct iw_addr *a, uint32_t seed);
 bool iw_addr_is_any(const struct iw_addr *a); /* 0.0.0.0 or :: */

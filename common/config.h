@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 enum iw_opt_arg {
-	IW_OPT_NONE,        /* a flag: "--verbose", "verbose" in a file */
-	IW_OPT_REQUIRED,    /* "--realm X", "--realm=X", "realm=X", "realm X" */
-	IW_OPT_OPTIONAL,    /* "--prometheus" or "--prometheus=1" (value only with '=') */
-	IW_OPT_UNSUPPORTED, /* known coturn option that iceway ignores: warned once */
+	IW_OPT_NONE,            /* a flag: "--verbose", "verbose" in a file */
+	IW_OPT_REQUIRED,        /* "--realm X", "--realm=X", "realm=X", "realm X" */
+	IW_OPT_OPTIONAL,        /* "--prometheus" or "--prometheus=1" (value only with '=') */
+	IW_OPT_UNSUPPORTED,     /* known coturn option that iceway ignores: warned once */
 	IW_OPT_UNSUPPORTED_ARG, /* the same, but it takes a value that must be skipped */
 };
 
@@ -39,16 +39,15 @@ enum { IW_CONFIG_ERR_MAX = 512 };
  * matching double quotes stripped. Returns 0, or -1 with err filled (file, line, option).
  * Unknown options are errors; IW_OPT_UNSUPPORTED ones are warned about once.
  */
-int iw_config_load_file(const struct iw_opt *tab, void *cfg, const char *path, char *err,
-			size_t err_cap);
+int iw_config_load_file(const struct iw_opt *tab, void *cfg, const char *path, char *err, size_t err_cap);
 
 /*
  * Parse argv: "--name value", "--name=value", "-x value", flags. Stops at the first
  * non-option argument, whose index is returned through *optind_out (may be NULL).
  * Returns 0 or -1 with err filled.
  */
-int iw_config_parse_args(const struct iw_opt *tab, void *cfg, int argc, char **argv,
-			 int *optind_out, char *err, size_t err_cap);
+int iw_config_parse_args(const struct iw_opt *tab, void *cfg, int argc, char **argv, int *optind_out,
+			 char *err, size_t err_cap);
 
 /* Find "-c FILE"/"--config FILE" and "-n" in argv without applying anything, so that the
  * file is loaded first and the command line overrides it. *path is NULL when absent. */
@@ -58,8 +57,7 @@ void iw_config_find_file(int argc, char **argv, const char **path, bool *no_file
 void iw_config_print_help(const struct iw_opt *tab);
 
 /* Value helpers for setters: parse into *out within [min, max]; 0 or -EINVAL with *why. */
-int iw_config_int(const char *val, long long min, long long max, long long *out,
-		  const char **why);
+int iw_config_int(const char *val, long long min, long long max, long long *out, const char **why);
 /* "1/0", "yes/no", "true/false", "on/off"; NULL counts as true (a bare flag). */
 int iw_config_bool(const char *val, bool *out, const char **why);
 

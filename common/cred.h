@@ -27,8 +27,8 @@ int iw_cred_rest_make(char *user_out, size_t user_cap, char pass_out[IW_CRED_RES
 		      const char *secret, const char *user, time_t now, uint32_t ttl);
 
 /* password = base64(HMAC-SHA1(secret, username)), NUL-terminated. */
-void iw_cred_rest_password(char out[IW_CRED_REST_PASS_LEN + 1], const char *secret,
-			   size_t secret_len, const void *username, size_t username_len);
+void iw_cred_rest_password(char out[IW_CRED_REST_PASS_LEN + 1], const char *secret, size_t secret_len,
+			   const void *username, size_t username_len);
 
 /*
  * Parse the expiry timestamp of a REST username: the leading decimal digits up to ':' (or
@@ -38,10 +38,8 @@ void iw_cred_rest_password(char out[IW_CRED_REST_PASS_LEN + 1], const char *secr
 int iw_cred_rest_expiry(const void *username, size_t len, int64_t *expiry);
 
 /* HMAC-SHA1 and HMAC-SHA256 (mbedTLS). */
-void iw_cred_hmac_sha1(uint8_t out[20], const void *key, size_t key_len, const void *msg,
-		       size_t msg_len);
-void iw_cred_hmac_sha256(uint8_t out[32], const void *key, size_t key_len, const void *msg,
-			 size_t msg_len);
+void iw_cred_hmac_sha1(uint8_t out[20], const void *key, size_t key_len, const void *msg, size_t msg_len);
+void iw_cred_hmac_sha256(uint8_t out[32], const void *key, size_t key_len, const void *msg, size_t msg_len);
 
 /* Standard base64 with padding; out must hold 4*ceil(len/3)+1. Returns the length written. */
 size_t iw_cred_base64(char *out, const void *in, size_t len);

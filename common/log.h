@@ -16,10 +16,10 @@ extern int iw_log_level_cur; /* read on every guarded call; set by iw_log_set_le
 
 #define IW_LOG_ENABLED(lvl) ((int)(lvl) <= iw_log_level_cur)
 /* Formats only when the level is enabled: safe to leave on the packet path. */
-#define IW_LOG(lvl, ...)                                                                           \
-	do {                                                                                       \
-		if (IW_LOG_ENABLED(lvl))                                                           \
-			iw_log_write((lvl), __VA_ARGS__);                                          \
+#define IW_LOG(lvl, ...)                                  \
+	do {                                              \
+		if (IW_LOG_ENABLED(lvl))                  \
+			iw_log_write((lvl), __VA_ARGS__); \
 	} while (0)
 #define IW_ERROR(...) IW_LOG(IW_LOG_ERROR, __VA_ARGS__)
 #define IW_WARN(...) IW_LOG(IW_LOG_WARN, __VA_ARGS__)

@@ -350,31 +350,56 @@ static int attr_decode(struct iw_stun_msg *m, uint16_t type, struct iw_rd *v, co
 static uint32_t attr_bit(uint16_t type)
 {
 	switch (type) {
-	case STUN_ATTR_USERNAME: return IW_STUN_HAS_USERNAME;
-	case STUN_ATTR_USERHASH: return IW_STUN_HAS_USERHASH;
-	case STUN_ATTR_MESSAGE_INTEGRITY: return IW_STUN_HAS_MI;
-	case STUN_ATTR_MESSAGE_INTEGRITY_SHA256: return IW_STUN_HAS_MI_SHA256;
-	case STUN_ATTR_ERROR_CODE: return IW_STUN_HAS_ERROR_CODE;
-	case STUN_ATTR_REALM: return IW_STUN_HAS_REALM;
-	case STUN_ATTR_NONCE: return IW_STUN_HAS_NONCE;
-	case STUN_ATTR_SOFTWARE: return IW_STUN_HAS_SOFTWARE;
-	case STUN_ATTR_CHANNEL_NUMBER: return IW_STUN_HAS_CHANNEL;
-	case STUN_ATTR_LIFETIME: return IW_STUN_HAS_LIFETIME;
-	case STUN_ATTR_DATA: return IW_STUN_HAS_DATA;
-	case STUN_ATTR_XOR_RELAYED_ADDRESS: return IW_STUN_HAS_RELAYED;
-	case STUN_ATTR_XOR_MAPPED_ADDRESS: return IW_STUN_HAS_MAPPED;
-	case STUN_ATTR_REQUESTED_ADDRESS_FAMILY: return IW_STUN_HAS_REQ_FAMILY;
-	case STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY: return IW_STUN_HAS_ADD_FAMILY;
-	case STUN_ATTR_EVEN_PORT: return IW_STUN_HAS_EVEN_PORT;
-	case STUN_ATTR_REQUESTED_TRANSPORT: return IW_STUN_HAS_REQ_TRANSPORT;
-	case STUN_ATTR_DONT_FRAGMENT: return IW_STUN_HAS_DONT_FRAGMENT;
-	case STUN_ATTR_RESERVATION_TOKEN: return IW_STUN_HAS_RES_TOKEN;
-	case STUN_ATTR_PASSWORD_ALGORITHM: return IW_STUN_HAS_PW_ALG;
-	case STUN_ATTR_PASSWORD_ALGORITHMS: return IW_STUN_HAS_PW_ALGS;
-	case STUN_ATTR_UNKNOWN_ATTRIBUTES: return IW_STUN_HAS_UNKNOWN;
-	case STUN_ATTR_ALTERNATE_SERVER: return IW_STUN_HAS_ALT_SERVER;
-	case STUN_ATTR_ICMP: return IW_STUN_HAS_ICMP;
-	default: return 0;
+	case STUN_ATTR_USERNAME:
+		return IW_STUN_HAS_USERNAME;
+	case STUN_ATTR_USERHASH:
+		return IW_STUN_HAS_USERHASH;
+	case STUN_ATTR_MESSAGE_INTEGRITY:
+		return IW_STUN_HAS_MI;
+	case STUN_ATTR_MESSAGE_INTEGRITY_SHA256:
+		return IW_STUN_HAS_MI_SHA256;
+	case STUN_ATTR_ERROR_CODE:
+		return IW_STUN_HAS_ERROR_CODE;
+	case STUN_ATTR_REALM:
+		return IW_STUN_HAS_REALM;
+	case STUN_ATTR_NONCE:
+		return IW_STUN_HAS_NONCE;
+	case STUN_ATTR_SOFTWARE:
+		return IW_STUN_HAS_SOFTWARE;
+	case STUN_ATTR_CHANNEL_NUMBER:
+		return IW_STUN_HAS_CHANNEL;
+	case STUN_ATTR_LIFETIME:
+		return IW_STUN_HAS_LIFETIME;
+	case STUN_ATTR_DATA:
+		return IW_STUN_HAS_DATA;
+	case STUN_ATTR_XOR_RELAYED_ADDRESS:
+		return IW_STUN_HAS_RELAYED;
+	case STUN_ATTR_XOR_MAPPED_ADDRESS:
+		return IW_STUN_HAS_MAPPED;
+	case STUN_ATTR_REQUESTED_ADDRESS_FAMILY:
+		return IW_STUN_HAS_REQ_FAMILY;
+	case STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY:
+		return IW_STUN_HAS_ADD_FAMILY;
+	case STUN_ATTR_EVEN_PORT:
+		return IW_STUN_HAS_EVEN_PORT;
+	case STUN_ATTR_REQUESTED_TRANSPORT:
+		return IW_STUN_HAS_REQ_TRANSPORT;
+	case STUN_ATTR_DONT_FRAGMENT:
+		return IW_STUN_HAS_DONT_FRAGMENT;
+	case STUN_ATTR_RESERVATION_TOKEN:
+		return IW_STUN_HAS_RES_TOKEN;
+	case STUN_ATTR_PASSWORD_ALGORITHM:
+		return IW_STUN_HAS_PW_ALG;
+	case STUN_ATTR_PASSWORD_ALGORITHMS:
+		return IW_STUN_HAS_PW_ALGS;
+	case STUN_ATTR_UNKNOWN_ATTRIBUTES:
+		return IW_STUN_HAS_UNKNOWN;
+	case STUN_ATTR_ALTERNATE_SERVER:
+		return IW_STUN_HAS_ALT_SERVER;
+	case STUN_ATTR_ICMP:
+		return IW_STUN_HAS_ICMP;
+	default:
+		return 0;
 	}
 }
 
@@ -434,8 +459,7 @@ int iw_stun_decode(struct iw_stun_msg *m, const uint8_t *p, size_t len, const ch
 		} else if (m->present & IW_STUN_HAS_MI) {
 			/* RFC 8489 §14.5: ignore everything after MESSAGE-INTEGRITY except
 			 * MESSAGE-INTEGRITY-SHA256 and FINGERPRINT. */
-			if (type != STUN_ATTR_MESSAGE_INTEGRITY_SHA256 &&
-			    type != STUN_ATTR_FINGERPRINT)
+			if (type != STUN_ATTR_MESSAGE_INTEGRITY_SHA256 && type != STUN_ATTR_FINGERPRINT)
 				continue;
 		}
 		/* RFC 8489 §14: with duplicates, only the first occurrence needs to be
@@ -516,7 +540,7 @@ static void wr_address(struct iw_stun_wr *s, uint16_t type, const struct iw_addr
 		return;
 	v[0] = 0;
 	v[1] = alen == 4 ? STUN_FAMILY_IPV4 : STUN_FAMILY_IPV6;
-	iw_put_be16(v + 2, xor ? (uint16_t)(a->port ^ (STUN_MAGIC_COOKIE >> 16)) : a->port);
+	iw_put_be16(v + 2, xor? (uint16_t)(a->port ^ (STUN_MAGIC_COOKIE >> 16)) : a->port);
 	memcpy(v + 4, a->ip, alen);
 	if (xor) {
 		/* RFC 8489 §14.2: cookie, then the transaction ID from the header. */
@@ -576,8 +600,8 @@ int iw_stun_wr_finish(struct iw_stun_wr *s)
 	return (int)iw_wr_len(&s->w);
 }
 
-uint8_t *iw_stun_data_ind_wrap(uint8_t *payload, size_t plen, const struct iw_addr *peer,
-			       const uint8_t *tid, size_t *total)
+uint8_t *iw_stun_data_ind_wrap(uint8_t *payload, size_t plen, const struct iw_addr *peer, const uint8_t *tid,
+			       size_t *total)
 {
 	size_t alen = peer->family == AF_INET ? 8 : peer->family == AF_INET6 ? 20 : 0;
 	*total = 0;
@@ -607,24 +631,43 @@ uint8_t *iw_stun_data_ind_wrap(uint8_t *payload, size_t plen, const struct iw_ad
 const char *iw_stun_err_reason(uint16_t code)
 {
 	switch (code) {
-	case STUN_ERR_TRY_ALTERNATE: return "Try Alternate";
-	case STUN_ERR_BAD_REQUEST: return "Bad Request";
-	case STUN_ERR_UNAUTHORIZED: return "Unauthorized";
-	case STUN_ERR_FORBIDDEN: return "Forbidden";
-	case 405: return "Mobility Forbidden";
-	case STUN_ERR_UNKNOWN_ATTRIBUTE: return "Unknown Attribute";
-	case STUN_ERR_ALLOCATION_MISMATCH: return "Allocation Mismatch";
-	case STUN_ERR_STALE_NONCE: return "Stale Nonce";
-	case STUN_ERR_ADDRESS_FAMILY: return "Address Family not Supported";
-	case STUN_ERR_WRONG_CREDENTIALS: return "Wrong Credentials";
-	case STUN_ERR_UNSUPPORTED_TRANSPORT: return "Unsupported Transport Protocol";
-	case STUN_ERR_PEER_FAMILY_MISMATCH: return "Peer Address Family Mismatch";
-	case 446: return "Connection Already Exists";
-	case 447: return "Connection Timeout or Failure";
-	case STUN_ERR_ALLOCATION_QUOTA: return "Allocation Quota Reached";
-	case 487: return "Role Conflict";
-	case STUN_ERR_SERVER_ERROR: return "Server Error";
-	case STUN_ERR_INSUFFICIENT_CAPACITY: return "Insufficient Capacity";
-	default: return "Error";
+	case STUN_ERR_TRY_ALTERNATE:
+		return "Try Alternate";
+	case STUN_ERR_BAD_REQUEST:
+		return "Bad Request";
+	case STUN_ERR_UNAUTHORIZED:
+		return "Unauthorized";
+	case STUN_ERR_FORBIDDEN:
+		return "Forbidden";
+	case 405:
+		return "Mobility Forbidden";
+	case STUN_ERR_UNKNOWN_ATTRIBUTE:
+		return "Unknown Attribute";
+	case STUN_ERR_ALLOCATION_MISMATCH:
+		return "Allocation Mismatch";
+	case STUN_ERR_STALE_NONCE:
+		return "Stale Nonce";
+	case STUN_ERR_ADDRESS_FAMILY:
+		return "Address Family not Supported";
+	case STUN_ERR_WRONG_CREDENTIALS:
+		return "Wrong Credentials";
+	case STUN_ERR_UNSUPPORTED_TRANSPORT:
+		return "Unsupported Transport Protocol";
+	case STUN_ERR_PEER_FAMILY_MISMATCH:
+		return "Peer Address Family Mismatch";
+	case 446:
+		return "Connection Already Exists";
+	case 447:
+		return "Connection Timeout or Failure";
+	case STUN_ERR_ALLOCATION_QUOTA:
+		return "Allocation Quota Reached";
+	case 487:
+		return "Role Conflict";
+	case STUN_ERR_SERVER_ERROR:
+		return "Server Error";
+	case STUN_ERR_INSUFFICIENT_CAPACITY:
+		return "Insufficient Capacity";
+	default:
+		return "Error";
 	}
 }

@@ -50,8 +50,8 @@ enum {
 };
 
 /* Build the 14-bit message type from method and class (RFC 8489 §5 interleaving). */
-#define STUN_TYPE(method, cls)                                                                     \
-	((uint16_t)((((method)&0x0f80) << 2) | (((method)&0x0070) << 1) | ((method)&0x000f) |   \
+#define STUN_TYPE(method, cls)                                                                \
+	((uint16_t)((((method)&0x0f80) << 2) | (((method)&0x0070) << 1) | ((method)&0x000f) | \
 		    (((cls)&0x2) << 7) | (((cls)&0x1) << 4)))
 #define STUN_TYPE_METHOD(t) ((uint16_t)((((t)&0x3e00) >> 2) | (((t)&0x00e0) >> 1) | ((t)&0x000f)))
 #define STUN_TYPE_CLASS(t) ((uint8_t)((((t)&0x0100) >> 7) | (((t)&0x0010) >> 4)))
@@ -111,9 +111,9 @@ enum {
 	STUN_MI_SHA256_MAX = 32,
 	STUN_USERHASH_LEN = 32,
 	STUN_RESERVATION_TOKEN_LEN = 8,
-	STUN_MAX_UNKNOWN = 8,  /* unknown comprehension-required attrs kept for a 420 */
-	STUN_MAX_PEERS = 8,    /* XOR-PEER-ADDRESS attrs kept (CreatePermission may carry several) */
-	STUN_MAX_PW_ALGS = 4,  /* PASSWORD-ALGORITHMS entries kept */
+	STUN_MAX_UNKNOWN = 8,    /* unknown comprehension-required attrs kept for a 420 */
+	STUN_MAX_PEERS = 8,      /* XOR-PEER-ADDRESS attrs kept (CreatePermission may carry several) */
+	STUN_MAX_PW_ALGS = 4,    /* PASSWORD-ALGORITHMS entries kept */
 	STUN_MAX_USERNAME = 513, /* RFC 8489 §14.3: < 513 bytes */
 	STUN_MAX_REALM = 763,    /* RFC 8489 §14.9: < 128 characters, < 763 bytes */
 	STUN_MAX_NONCE = 763,
@@ -196,7 +196,7 @@ struct iw_stun_msg {
 	bool peers_overflow;                  /* more than STUN_MAX_PEERS were present */
 	uint32_t lifetime;
 	uint16_t channel;
-	uint16_t error_code; /* 300..699 */
+	uint16_t error_code;   /* 300..699 */
 	uint8_t req_transport; /* protocol number: 17 UDP */
 	uint8_t req_family;    /* STUN_FAMILY_IPV4/IPV6 */
 	uint8_t add_family;
@@ -205,7 +205,7 @@ struct iw_stun_msg {
 	struct iw_stun_view pw_alg_params;
 	uint16_t pw_algs[STUN_MAX_PW_ALGS]; /* PASSWORD-ALGORITHMS */
 	uint8_t n_pw_algs;
-	struct iw_stun_view pw_algs_raw; /* the attribute value, for the RFC 8489 §9.2.4 bid-down check */
+	struct iw_stun_view pw_algs_raw;    /* the attribute value, for the RFC 8489 §9.2.4 bid-down check */
 	uint16_t unknown[STUN_MAX_UNKNOWN]; /* unknown comprehension-required types seen */
 	uint8_t n_unknown;
 	uint16_t unknown_attrs[STUN_MAX_UNKNOWN]; /* the UNKNOWN-ATTRIBUTES attribute (in a 420) */
@@ -219,9 +219,9 @@ struct iw_stun_msg {
 
 /* What a datagram is, from its first bytes only (cheap, no decode). */
 enum iw_pkt_kind {
-	IW_PKT_OTHER = 0,    /* drop and count */
-	IW_PKT_STUN,         /* first byte 0x00-0x3F, magic cookie, len%4==0, exact length */
-	IW_PKT_CHANDATA,     /* first byte 0x40-0x4F (RFC 8656 §12) */
+	IW_PKT_OTHER = 0, /* drop and count */
+	IW_PKT_STUN,      /* first byte 0x00-0x3F, magic cookie, len%4==0, exact length */
+	IW_PKT_CHANDATA,  /* first byte 0x40-0x4F (RFC 8656 §12) */
 };
 
 /* Classify a datagram. For STUN, the header length must match len exactly; for ChannelData,
@@ -277,8 +277,8 @@ int iw_stun_wr_finish(struct iw_stun_wr *s);
  * message and sets *total to its length.
  */
 enum { IW_STUN_DATA_IND_HEADROOM = STUN_HEADER_LEN + 4 + 20 + 4, IW_STUN_TAILROOM = 3 };
-uint8_t *iw_stun_data_ind_wrap(uint8_t *payload, size_t plen, const struct iw_addr *peer,
-			       const uint8_t *tid, size_t *total);
+uint8_t *iw_stun_data_ind_wrap(uint8_t *payload, size_t plen, const struct iw_addr *peer, const uint8_t *tid,
+			       size_t *total);
 
 /* The RFC reason phrase for an error code ("Unauthorized", ...), "Error" if unknown. */
 const char *iw_stun_err_reason(uint16_t code);

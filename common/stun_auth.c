@@ -16,8 +16,8 @@ struct piece {
 	size_t len;
 };
 
-static bool md_pieces(mbedtls_md_type_t type, const uint8_t *key, size_t key_len,
-		      const struct piece *pc, size_t n, uint8_t *out)
+static bool md_pieces(mbedtls_md_type_t type, const uint8_t *key, size_t key_len, const struct piece *pc,
+		      size_t n, uint8_t *out)
 {
 	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(type);
 	mbedtls_md_context_t ctx;
@@ -58,8 +58,8 @@ int iw_stun_lt_key(uint8_t key[IW_STUN_KEY_MAX], uint16_t alg, const void *user,
 	return -EINVAL;
 }
 
-void iw_stun_userhash(uint8_t out[STUN_USERHASH_LEN], const void *user, size_t user_len,
-		      const void *realm, size_t realm_len)
+void iw_stun_userhash(uint8_t out[STUN_USERHASH_LEN], const void *user, size_t user_len, const void *realm,
+		      size_t realm_len)
 {
 	/* RFC 8489 §14.4: userhash = SHA-256(OpaqueString(username) ":" OpaqueString(realm)) */
 	const struct piece pc[] = { { user, user_len }, { ":", 1 }, { realm, realm_len } };
@@ -96,8 +96,7 @@ bool iw_stun_check_integrity(const struct iw_stun_msg *m, const uint8_t *key, si
 	return iw_cred_equal(mac, m->buf + m->mi_off + 4, STUN_MI_LEN);
 }
 
-bool iw_stun_check_integrity_sha256(const struct iw_stun_msg *m, const uint8_t *key,
-				    size_t key_len)
+bool iw_stun_check_integrity_sha256(const struct iw_stun_msg *m, const uint8_t *key, size_t key_len)
 {
 	uint8_t mac[32];
 	size_t n = m->mi256_len;
@@ -113,9 +112,8 @@ bool iw_stun_check_integrity_sha256(const struct iw_stun_msg *m, const uint8_t *
 /* CRC-32 (reflected 0xEDB88320) a nibble at a time: a 16-entry table is enough off the
  * packet path. */
 static const uint32_t crc_nibble[16] = {
-	0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-	0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-	0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+	0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
+	0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C, 0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
 };
 
 static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t len)
@@ -163,8 +161,8 @@ static uint8_t *wr_tail_attr(struct iw_stun_wr *s, uint16_t type, size_t len)
 	return at;
 }
 
-static void wr_mac(struct iw_stun_wr *s, uint16_t type, mbedtls_md_type_t md, size_t len,
-		   const uint8_t *key, size_t key_len)
+static void wr_mac(struct iw_stun_wr *s, uint16_t type, mbedtls_md_type_t md, size_t len, const uint8_t *key,
+		   size_t key_len)
 {
 	uint8_t *at = wr_tail_attr(s, type, len);
 	if (!at)
@@ -185,14 +183,12 @@ void iw_stun_wr_integrity(struct iw_stun_wr *s, const uint8_t *key, size_t key_l
 
 void iw_stun_wr_integrity_sha256(struct iw_stun_wr *s, const uint8_t *key, size_t key_len)
 {
-	wr_mac(s, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, MBEDTLS_MD_SHA256, STUN_MI_SHA256_MAX, key,
-	       key_len);
+	wr_mac(s, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, MBEDTLS_MD_SHA256, STUN_MI_SHA256_MAX, key, key_len);
 }
 
 void iw_stun_wr_fingerprint(struct iw_stun_wr *s)
 {
 	uint8_t *at = wr_tail_attr(s, STUN_ATTR_FINGERPRINT, 4);
 	if (at)
-		iw_put_be32(at + 4, iw_crc32(s->w.start, (size_t)(at - s->w.start)) ^
-					    STUN_FINGERPRINT_XOR);
+		iw_put_be32(at + 4, iw_crc32(s->w.start, (size_t)(at - s->w.start)) ^ STUN_FINGERPRINT_XOR);
 }

@@ -23,8 +23,8 @@ int iw_stun_lt_key(uint8_t key[IW_STUN_KEY_MAX], uint16_t alg, const void *user,
 		   const void *realm, size_t realm_len, const void *pass, size_t pass_len);
 
 /* RFC 8489 §14.4 USERHASH: SHA-256(username ":" realm), 32 bytes. */
-void iw_stun_userhash(uint8_t out[STUN_USERHASH_LEN], const void *user, size_t user_len,
-		      const void *realm, size_t realm_len);
+void iw_stun_userhash(uint8_t out[STUN_USERHASH_LEN], const void *user, size_t user_len, const void *realm,
+		      size_t realm_len);
 
 /*
  * Check MESSAGE-INTEGRITY (HMAC-SHA1) / MESSAGE-INTEGRITY-SHA256 of a decoded message over
@@ -32,8 +32,7 @@ void iw_stun_userhash(uint8_t out[STUN_USERHASH_LEN], const void *user, size_t u
  * attribute is absent or does not match. Constant-time comparison.
  */
 bool iw_stun_check_integrity(const struct iw_stun_msg *m, const uint8_t *key, size_t key_len);
-bool iw_stun_check_integrity_sha256(const struct iw_stun_msg *m, const uint8_t *key,
-				    size_t key_len);
+bool iw_stun_check_integrity_sha256(const struct iw_stun_msg *m, const uint8_t *key, size_t key_len);
 /* Check FINGERPRINT (CRC-32 XOR 0x5354554e). False when absent or wrong. */
 bool iw_stun_check_fingerprint(const struct iw_stun_msg *m);
 

@@ -349,8 +349,8 @@ fail:
 		disconnect(cl, "handshake failed");
 	} else {
 		if (!cl->ever_up && cl->backoff_ms == BACKOFF_MIN_MS)
-			IW_WARN("redis: cannot connect to %s:%d; local rooms only until it answers",
-				cl->host, cl->port);
+			IW_WARN("redis: cannot connect to %s:%d; local rooms only until it answers", cl->host,
+				cl->port);
 		atomic_store(&cl->up, false);
 		cl->next_try_ms = iw_clock_ms() + cl->backoff_ms;
 		cl->backoff_ms = cl->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cl->backoff_ms * 2;

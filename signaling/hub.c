@@ -75,8 +75,8 @@ static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
 	free(txt);
 }
 
-static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e,
-		       const char *why, json_t *ref, uint64_t now_ms)
+static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
+		       json_t *ref, uint64_t now_ms)
 {
 	size_t len = 0;
 	h->st.errors[e]++;
@@ -100,8 +100,7 @@ void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, c
 }
 
 /* Send txt to every connected peer of room r except `except`. */
-static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer *except,
-		      char *txt)
+static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer *except, char *txt)
 {
 	size_t len = txt ? strlen(txt) : 0;
 	if (!txt)
@@ -141,8 +140,7 @@ static bool take_token(struct iw_hub *h, struct iw_hub_conn *c, uint64_t now_ms)
 	return true;
 }
 
-static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p,
-			bool resumed)
+static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p, bool resumed)
 {
 	size_t len = 0;
 	json_t *peers = json_array();
@@ -160,8 +158,7 @@ static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer 
 		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
 }
 
-static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
-		    uint64_t now_ms)
+static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
 {
 	struct iw_room_join_res res;
 	const char *why = NULL, *want = m->peer;
@@ -169,16 +166,15 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 	int rc;
 
 	if (c->peer) {
-		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)",
-			   m->id, now_ms);
+		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)", m->id,
+			   now_ms);
 		return;
 	}
 	if (c->has_claims) {
 		if (strcmp(m->room, c->claim_room) != 0 ||
 		    (c->claim_peer[0] && want && strcmp(want, c->claim_peer) != 0)) {
 			send_error(h, c, IW_ERR_UNAUTHORIZED,
-				   "the access token does not allow this room or peer id", m->id,
-				   now_ms);
+				   "the access token does not allow this room or peer id", m->id, now_ms);
 			return;
 		}
 		if (c->claim_peer[0])
@@ -212,8 +208,7 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		h->st.joins++;
 	/* The other instances' peers are known once Redis answers; the welcome waits for that.
 	 * If the request cannot even be queued the join stays local. */
-	if (!res.resumed && h->ops.cl_join &&
-	    h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
+	if (!res.resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
 		c->joining = true;
 		return;
 	}
@@ -232,8 +227,7 @@ static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
 	iw_room_peer_remove(h->rooms, p);
 }
 
-static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
-			   uint64_t now_ms)
+static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
 {
 	struct iw_remote_peer *rp = iw_room_remote_find(c->peer->room, m->to);
 	size_t len = 0;
@@ -249,24 +243,23 @@ static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct
 		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
 		return;
 	}
-	rc = h->ops.cl_send(h->ops.arg, rp->inst, c->peer->room->name, m->to, c->peer->id, txt,
-			    len);
+	rc = h->ops.cl_send(h->ops.arg, rp->inst, c->peer->room->name, m->to, c->peer->id, txt, len);
 	free(txt);
 	if (rc < 0) {
 		h->st.remote_failed++;
 		h->st.errors[IW_ERR_UNAVAILABLE]++;
 		/* Not the sender's fault: no strike. */
-		put(h, c, iw_msg_error(IW_ERR_UNAVAILABLE,
-				       "that peer is on another instance, which cannot be reached now",
-				       m->id, &len));
+		put(h, c,
+		    iw_msg_error(IW_ERR_UNAVAILABLE,
+				 "that peer is on another instance, which cannot be reached now", m->id,
+				 &len));
 		return;
 	}
 	h->st.relayed[m->type]++;
 	h->st.remote_sent++;
 }
 
-static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
-		       uint64_t now_ms)
+static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
 {
 	struct iw_peer *to;
 	size_t len = 0;
@@ -285,8 +278,7 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 		return;
 	}
 	if (!to->conn) {
-		send_error(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again",
-			   m->id, now_ms);
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", m->id, now_ms);
 		return;
 	}
 	char *txt = iw_msg_forward(m, c->peer->id, &len);
@@ -298,8 +290,7 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 	put(h, to->conn, txt);
 }
 
-void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, size_t len,
-		    uint64_t now_ms)
+void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, size_t len, uint64_t now_ms)
 {
 	struct iw_msg m;
 	enum iw_msg_err err;
@@ -309,8 +300,8 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 	if (c->closing)
 		return;
 	if (!take_token(h, c, now_ms)) {
-		send_error(h, c, IW_ERR_RATE_LIMITED, "too many messages per second; slow down",
-			   NULL, now_ms);
+		send_error(h, c, IW_ERR_RATE_LIMITED, "too many messages per second; slow down", NULL,
+			   now_ms);
 		return;
 	}
 	if (iw_msg_parse(&m, buf, len, &err, &why) < 0) {
@@ -361,8 +352,8 @@ static struct iw_peer *local_peer(struct iw_hub *h, const char *room, const char
 	return r ? iw_room_peer_find(r, id) : NULL;
 }
 
-void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
-			   json_t *members, uint64_t now_ms)
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status, json_t *members,
+			   uint64_t now_ms)
 {
 	struct iw_peer *p = local_peer(h, room, peer);
 	struct iw_hub_conn *c = p ? p->conn : NULL;
@@ -377,19 +368,19 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 		c->peer = NULL;
 		iw_room_peer_remove(h->rooms, p);
 		h->st.joins--;
-		send_error(h, c, IW_ERR_PEER_ID_TAKEN, "peer id is taken (on another instance)",
-			   NULL, now_ms);
+		send_error(h, c, IW_ERR_PEER_ID_TAKEN, "peer id is taken (on another instance)", NULL,
+			   now_ms);
 		return;
 	}
-	json_object_foreach(members, id, v) {
+	json_object_foreach(members, id, v)
+	{
 		if (json_is_string(v))
 			iw_room_remote_add(h->rooms, p->room, id, json_string_value(v));
 	}
 	finish_join(h, c, p, false);
 }
 
-void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer,
-			     const char *inst)
+void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer, const char *inst)
 {
 	struct iw_room *r = iw_room_find(h->rooms, room);
 	size_t len = 0;
@@ -421,16 +412,16 @@ void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, 
 	/* Not here (left, or reconnecting): the sender hears it like a local miss would. */
 	if (from[0] == '\0' || !h->ops.cl_send)
 		return;
-	err = iw_msg_error(IW_ERR_UNKNOWN_PEER, p ? "that peer is reconnecting; try again"
-						  : "no such peer in this room",
-			   NULL, &elen);
+	err = iw_msg_error(IW_ERR_UNKNOWN_PEER,
+			   p ? "that peer is reconnecting; try again" : "no such peer in this room", NULL,
+			   &elen);
 	if (err)
 		h->ops.cl_send(h->ops.arg, from_inst, room, from, "", err, elen);
 	free(err);
 }
 
-void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from,
-				const char *to, uint64_t now_ms)
+void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from, const char *to,
+				uint64_t now_ms)
 {
 	struct iw_peer *p = local_peer(h, room, from);
 	size_t len = 0;
@@ -442,7 +433,6 @@ void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *
 		return;
 	h->st.errors[IW_ERR_UNAVAILABLE]++;
 	put(h, p->conn,
-	    iw_msg_error(IW_ERR_UNAVAILABLE,
-			 "that peer is on another instance, which cannot be reached now", NULL,
-			 &len));
+	    iw_msg_error(IW_ERR_UNAVAILABLE, "that peer is on another instance, which cannot be reached now",
+			 NULL, &len));
 }

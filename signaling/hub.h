@@ -19,8 +19,8 @@ struct iw_hub_conn {
 	uint64_t tokens_ms;
 	unsigned int strikes; /* errors in the current window */
 	uint64_t strikes_ms;
-	bool closing;   /* a close was requested; further input is ignored */
-	bool joining;   /* joined locally, waiting for the other instances (welcome pending) */
+	bool closing;    /* a close was requested; further input is ignored */
+	bool joining;    /* joined locally, waiting for the other instances (welcome pending) */
 	bool has_claims; /* joined under a token naming the room (and maybe the peer) */
 	char claim_room[IW_ROOM_ID_MAX + 1];
 	char claim_peer[IW_ROOM_ID_MAX + 1];
@@ -37,8 +37,8 @@ struct iw_hub_ops {
 	 * message for a peer on instance inst (< 0: not sent). */
 	int (*cl_join)(void *arg, const char *room, const char *peer);
 	void (*cl_leave)(void *arg, const char *room, const char *peer);
-	int (*cl_send)(void *arg, const char *inst, const char *room, const char *to,
-		       const char *from, const char *txt, size_t len);
+	int (*cl_send)(void *arg, const char *inst, const char *room, const char *to, const char *from,
+		       const char *txt, size_t len);
 	void *arg;
 };
 
@@ -58,7 +58,7 @@ struct iw_hub_stats {
 };
 
 enum {
-	IW_CLOSE_POLICY = 1008,   /* RFC 6455 §7.4.1 */
+	IW_CLOSE_POLICY = 1008, /* RFC 6455 §7.4.1 */
 	IW_CLOSE_TOO_BIG = 1009,
 	IW_CLOSE_REPLACED = 4001, /* a resumed session took this peer id over */
 };
@@ -75,8 +75,7 @@ void iw_hub_reconfigure(struct iw_hub *h, const struct iw_hub_cfg *cfg);
 void iw_hub_conn_init(struct iw_hub_conn *c, const struct iw_hub *h, uint64_t now_ms);
 
 /* One complete text message from c. Replies and forwards go through ops->send. */
-void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, size_t len,
-		    uint64_t now_ms);
+void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, size_t len, uint64_t now_ms);
 
 /* Answer c with an error found outside the JSON layer (e.g. too-large); counts a strike. */
 void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
@@ -91,17 +90,16 @@ void iw_hub_tick(struct iw_hub *h, uint64_t now_ms);
 
 /* Events from the other instances (see signaling/cluster.h). joined: our cl_join for
  * room/peer finished; status 0 with members {peer: instance} or -EEXIST (id taken there). */
-void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
-			   json_t *members, uint64_t now_ms);
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status, json_t *members,
+			   uint64_t now_ms);
 /* A peer joined (inst set) or left (inst NULL) room on another instance. */
-void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer,
-			     const char *inst);
+void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer, const char *inst);
 /* A forwarded message for our peer `to`; an unknown `to` is answered through cl_send. */
 void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, const char *from,
 			    const char *from_inst, const char *txt, size_t len);
 /* A cross-instance send from our peer `from` did not go out: it gets an error. */
-void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from,
-				const char *to, uint64_t now_ms);
+void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from, const char *to,
+				uint64_t now_ms);
 
 const struct iw_hub_stats *iw_hub_stats(const struct iw_hub *h);
 const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h);

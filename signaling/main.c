@@ -61,8 +61,7 @@ static void free_kept(void)
 	cap_kept = 0;
 }
 
-static int add_to(const char **list, unsigned int *n, unsigned int cap, const char *val,
-		  const char **why)
+static int add_to(const char **list, unsigned int *n, unsigned int cap, const char *val, const char **why)
 {
 	if (*n >= cap) {
 		*why = "given too many times";
@@ -183,14 +182,14 @@ static int set_origin(void *c, const char *v, const char **why)
 	return add_to(o->ws.origins, &o->ws.n_origins, IW_WS_ORIGINS_MAX, v, why);
 }
 
-#define INT_SETTER(fname, field, type, lo, hi)                                                   \
-	static int fname(void *c, const char *v, const char **why)                               \
-	{                                                                                        \
-		long long x;                                                                     \
-		if (iw_config_int(v, lo, hi, &x, why) < 0)                                        \
-			return -EINVAL;                                                          \
-		((struct opts *)c)->field = (type)x;                                              \
-		return 0;                                                                        \
+#define INT_SETTER(fname, field, type, lo, hi)                     \
+	static int fname(void *c, const char *v, const char **why) \
+	{                                                          \
+		long long x;                                       \
+		if (iw_config_int(v, lo, hi, &x, why) < 0)         \
+			return -EINVAL;                            \
+		((struct opts *)c)->field = (type)x;               \
+		return 0;                                          \
 	}
 
 INT_SETTER(set_ttl, ws.ice.ttl, uint32_t, 1, 30 * 86400)
@@ -266,17 +265,14 @@ static const struct iw_opt opt_tab[] = {
 	  "repeatable" },
 	{ "relay-poll-interval", 0, IW_OPT_REQUIRED, set_relay_poll,
 	  "SECONDS: how often the relays' metrics are read (5)" },
-	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl,
-	  "SECONDS: lifetime of TURN credentials (86400)" },
+	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl, "SECONDS: lifetime of TURN credentials (86400)" },
 	{ "jwt-secret", 0, IW_OPT_REQUIRED, set_jwt,
 	  "SECRET: require HS256 access tokens naming room (and peer); open without it" },
 	{ "allowed-origin", 0, IW_OPT_REQUIRED, set_origin,
 	  "ORIGIN: accept WebSockets only from this Origin, repeatable (any)" },
 	{ "max-message-size", 0, IW_OPT_REQUIRED, set_max_msg, "BYTES: largest message (65536)" },
-	{ "max-message-rate", 0, IW_OPT_REQUIRED, set_rate,
-	  "N: messages per second per connection (50)" },
-	{ "max-message-burst", 0, IW_OPT_REQUIRED, set_burst,
-	  "N: messages allowed in a burst (100)" },
+	{ "max-message-rate", 0, IW_OPT_REQUIRED, set_rate, "N: messages per second per connection (50)" },
+	{ "max-message-burst", 0, IW_OPT_REQUIRED, set_burst, "N: messages allowed in a burst (100)" },
 	{ "max-errors", 0, IW_OPT_REQUIRED, set_strikes,
 	  "N: bad messages within 10 s before the connection is closed (20)" },
 	{ "max-peers-per-room", 0, IW_OPT_REQUIRED, set_peers, "N: peers per room (16)" },
@@ -285,8 +281,7 @@ static const struct iw_opt opt_tab[] = {
 	{ "send-queue-max", 0, IW_OPT_REQUIRED, set_queue,
 	  "BYTES: queued output per connection before a slow reader is dropped (1048576)" },
 	{ "ping-interval", 0, IW_OPT_REQUIRED, set_ping, "SECONDS: WebSocket ping interval (20)" },
-	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle,
-	  "SECONDS: close a connection silent this long (60)" },
+	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle, "SECONDS: close a connection silent this long (60)" },
 	{ "resume-grace", 0, IW_OPT_REQUIRED, set_grace,
 	  "SECONDS: a dropped peer keeps its id this long for resume (10)" },
 	{ "shutdown-timeout", 0, IW_OPT_REQUIRED, set_shutdown,

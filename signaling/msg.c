@@ -8,20 +8,13 @@
 #include "signaling/room.h"
 
 static const char *const err_names[IW_ERR_COUNT] = {
-	[IW_ERR_BAD_JSON] = "bad-json",
-	[IW_ERR_NOT_OBJECT] = "not-object",
-	[IW_ERR_UNKNOWN_TYPE] = "unknown-type",
-	[IW_ERR_BAD_FIELD] = "bad-field",
-	[IW_ERR_UNKNOWN_PEER] = "unknown-peer",
-	[IW_ERR_ROOM_FULL] = "room-full",
-	[IW_ERR_NOT_JOINED] = "not-joined",
-	[IW_ERR_TOO_LARGE] = "too-large",
-	[IW_ERR_RATE_LIMITED] = "rate-limited",
-	[IW_ERR_ALREADY_JOINED] = "already-joined",
-	[IW_ERR_PEER_ID_TAKEN] = "peer-id-taken",
-	[IW_ERR_TOO_MANY_ROOMS] = "too-many-rooms",
-	[IW_ERR_UNAUTHORIZED] = "unauthorized",
-	[IW_ERR_INTERNAL] = "internal",
+	[IW_ERR_BAD_JSON] = "bad-json",           [IW_ERR_NOT_OBJECT] = "not-object",
+	[IW_ERR_UNKNOWN_TYPE] = "unknown-type",   [IW_ERR_BAD_FIELD] = "bad-field",
+	[IW_ERR_UNKNOWN_PEER] = "unknown-peer",   [IW_ERR_ROOM_FULL] = "room-full",
+	[IW_ERR_NOT_JOINED] = "not-joined",       [IW_ERR_TOO_LARGE] = "too-large",
+	[IW_ERR_RATE_LIMITED] = "rate-limited",   [IW_ERR_ALREADY_JOINED] = "already-joined",
+	[IW_ERR_PEER_ID_TAKEN] = "peer-id-taken", [IW_ERR_TOO_MANY_ROOMS] = "too-many-rooms",
+	[IW_ERR_UNAUTHORIZED] = "unauthorized",   [IW_ERR_INTERNAL] = "internal",
 	[IW_ERR_UNAVAILABLE] = "unavailable",
 };
 
@@ -47,8 +40,7 @@ const char *iw_msg_type_name(enum iw_msg_type t)
 }
 
 /* A string field: required or optional, with a maximum length. NULL result when absent. */
-static int get_str(json_t *o, const char *key, bool required, size_t max, const char **out,
-		   const char **why)
+static int get_str(json_t *o, const char *key, bool required, size_t max, const char **out, const char **why)
 {
 	json_t *v = json_object_get(o, key);
 	*out = NULL;
@@ -105,8 +97,7 @@ static int fail(enum iw_msg_err *err, enum iw_msg_err e, const char **why, const
 	return -EBADMSG;
 }
 
-int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err,
-		 const char **why)
+int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err, const char **why)
 {
 	json_error_t jerr;
 	json_t *t;
@@ -121,8 +112,8 @@ int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err 
 		return fail(err, IW_ERR_NOT_OBJECT, why, "message must be a JSON object");
 
 	m->id = json_object_get(m->root, "id");
-	if (m->id && !(json_is_integer(m->id) ||
-		       (json_is_string(m->id) && json_string_length(m->id) <= 64))) {
+	if (m->id &&
+	    !(json_is_integer(m->id) || (json_is_string(m->id) && json_string_length(m->id) <= 64))) {
 		m->id = NULL;
 		return fail(err, IW_ERR_BAD_FIELD, why,
 			    "id must be an integer or a string of at most 64 bytes");
@@ -143,8 +134,7 @@ int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err 
 
 	switch (m->type) {
 	case IW_MSG_JOIN:
-		if (get_str(m->root, "room", true, 1024, &m->room, &k) < 0 ||
-		    !iw_room_id_is_valid(m->room))
+		if (get_str(m->root, "room", true, 1024, &m->room, &k) < 0 || !iw_room_id_is_valid(m->room))
 			return fail(err, IW_ERR_BAD_FIELD, why,
 				    "room must be 1-64 characters of A-Z a-z 0-9 . _ ~ -");
 		if (get_str(m->root, "peer", false, 1024, &m->peer, &k) < 0 ||
@@ -169,9 +159,8 @@ int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err 
 		if (m->type == IW_MSG_OFFER || m->type == IW_MSG_ANSWER) {
 			if (get_str(m->root, "sdp", true, IW_MSG_SDP_MAX, &m->sdp, &k) < 0)
 				return fail(err, IW_ERR_BAD_FIELD, why,
-					    json_object_get(m->root, "sdp")
-						    ? "sdp must be a string"
-						    : "missing field: sdp");
+					    json_object_get(m->root, "sdp") ? "sdp must be a string"
+									    : "missing field: sdp");
 		} else if (m->type == IW_MSG_CANDIDATE) {
 			m->candidate = json_object_get(m->root, "candidate");
 			if (!m->candidate)
@@ -215,8 +204,8 @@ static json_t *copy_opt(json_t *src, const char *key)
 
 char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "type", iw_msg_type_name(m->type), "from", from,
-			      "to", m->to);
+	json_t *o =
+		json_pack("{s:s, s:s, s:s}", "type", iw_msg_type_name(m->type), "from", from, "to", m->to);
 	if (!o)
 		return NULL;
 	switch (m->type) {
@@ -229,8 +218,7 @@ char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len)
 		json_object_set_new(c, "candidate", copy_opt(m->candidate, "candidate"));
 		json_object_set_new(c, "sdpMid", copy_opt(m->candidate, "sdpMid"));
 		json_object_set_new(c, "sdpMLineIndex", copy_opt(m->candidate, "sdpMLineIndex"));
-		json_object_set_new(c, "usernameFragment",
-				    copy_opt(m->candidate, "usernameFragment"));
+		json_object_set_new(c, "usernameFragment", copy_opt(m->candidate, "usernameFragment"));
 		json_object_set_new(o, "candidate", c);
 		break;
 	}
@@ -246,8 +234,8 @@ char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len)
 
 char *iw_msg_error(enum iw_msg_err e, const char *message, json_t *ref, size_t *len)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "type", "error", "code", iw_msg_err_name(e),
-			      "message", message ? message : iw_msg_err_name(e));
+	json_t *o = json_pack("{s:s, s:s, s:s}", "type", "error", "code", iw_msg_err_name(e), "message",
+			      message ? message : iw_msg_err_name(e));
 	if (o && ref)
 		json_object_set(o, "ref", ref);
 	return dump(o, len);
@@ -255,16 +243,14 @@ char *iw_msg_error(enum iw_msg_err e, const char *message, json_t *ref, size_t *
 
 char *iw_msg_presence(bool joined, const char *peer, size_t *len)
 {
-	return dump(json_pack("{s:s, s:s}", "type", joined ? "peer-joined" : "peer-left", "peer",
-			      peer),
-		    len);
+	return dump(json_pack("{s:s, s:s}", "type", joined ? "peer-joined" : "peer-left", "peer", peer), len);
 }
 
-char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed,
-		     json_t *peers, json_t *ice, size_t *len)
+char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed, json_t *peers,
+		     json_t *ice, size_t *len)
 {
-	return dump(json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "type", "welcome", "room",
-			      room, "peer", peer, "resume", resume, "resumed", resumed, "peers",
+	return dump(json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "type", "welcome", "room", room, "peer",
+			      peer, "resume", resume, "resumed", resumed, "peers",
 			      peers ? peers : json_array(), "iceServers", ice ? ice : json_array()),
 		    len);
 }

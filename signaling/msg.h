@@ -46,15 +46,15 @@ enum {
 
 struct iw_msg {
 	enum iw_msg_type type;
-	json_t *root;          /* owned; views below point into it */
-	const char *room;      /* join */
-	const char *peer;      /* join, optional */
-	const char *resume;    /* join, optional */
-	const char *to;        /* offer, answer, candidate, end-of-candidates, bye */
-	const char *sdp;       /* offer, answer */
-	json_t *candidate;     /* candidate: the RTCIceCandidate.toJSON() object */
-	const char *reason;    /* bye, optional */
-	json_t *id;            /* any message, optional: echoed as `ref` in an error */
+	json_t *root;       /* owned; views below point into it */
+	const char *room;   /* join */
+	const char *peer;   /* join, optional */
+	const char *resume; /* join, optional */
+	const char *to;     /* offer, answer, candidate, end-of-candidates, bye */
+	const char *sdp;    /* offer, answer */
+	json_t *candidate;  /* candidate: the RTCIceCandidate.toJSON() object */
+	const char *reason; /* bye, optional */
+	json_t *id;         /* any message, optional: echoed as `ref` in an error */
 };
 
 const char *iw_msg_err_name(enum iw_msg_err e);
@@ -65,8 +65,7 @@ const char *iw_msg_type_name(enum iw_msg_type t);
  * iw_msg_fini), or -EBADMSG with *err and *why set; m->id may still be set then (for `ref`)
  * and m must still be passed to iw_msg_fini.
  */
-int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err,
-		 const char **why);
+int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err, const char **why);
 void iw_msg_fini(struct iw_msg *m);
 
 /* Serializers: a malloc'd compact JSON text (caller frees), *len its length; NULL on OOM. */
@@ -79,8 +78,8 @@ char *iw_msg_error(enum iw_msg_err e, const char *message, json_t *ref, size_t *
 char *iw_msg_presence(bool joined, const char *peer, size_t *len);
 /* {"type":"welcome","room","peer","resume","resumed","peers":[..],"iceServers":ice}.
  * Steals the references to peers and ice. */
-char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed,
-		     json_t *peers, json_t *ice, size_t *len);
+char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed, json_t *peers,
+		     json_t *ice, size_t *len);
 /* {"type":"pong"[,"ref":id]} */
 char *iw_msg_pong(json_t *ref, size_t *len);
 

@@ -149,8 +149,7 @@ struct iw_relays {
 	char *buf;                               /* the poller's alone */
 };
 
-static int split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap,
-		     const char **path)
+static int split_url(const char *url, char *host, size_t hcap, char *port, size_t pcap, const char **path)
 {
 	const char *h = url + 7, *slash = strchr(h, '/'), *colon;
 	size_t hl = slash ? (size_t)(slash - h) : strlen(h);
@@ -190,8 +189,7 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 }
 
 /* GET url into buf (NUL-terminated body). Returns the body length or a negative errno. */
-static long http_get(const char *url, char *buf, size_t cap, unsigned int timeout_ms,
-		     const char **body)
+static long http_get(const char *url, char *buf, size_t cap, unsigned int timeout_ms, const char **body)
 {
 	char host[128], port[16], req[512];
 	const char *path;
@@ -224,8 +222,8 @@ static long http_get(const char *url, char *buf, size_t cap, unsigned int timeou
 		rc = -err;
 		goto out;
 	}
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n",
-		     path, host);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", path,
+		     host);
 	if (n < 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		rc = -EIO;
 		goto out;
@@ -400,8 +398,8 @@ static void add_uris(const struct iw_relay_spec *s, const char **turn, unsigned 
 		stun[(*n_stun)++] = s->stun;
 }
 
-void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn,
-		    const char **stun, unsigned int *n_stun, unsigned int cap)
+void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn, const char **stun,
+		    unsigned int *n_stun, unsigned int cap)
 {
 	int i;
 
@@ -420,8 +418,7 @@ void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn
 		add_uris(&r->cfg.relay[k], turn, n_turn, stun, n_stun, cap);
 }
 
-static void put(char *b, size_t cap, size_t *o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void put(char *b, size_t cap, size_t *o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void put(char *b, size_t cap, size_t *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -452,8 +449,7 @@ size_t iw_relays_metrics_text(struct iw_relays *r, char *b, size_t cap)
 	struct iw_relay_state st[IW_RELAYS_MAX];
 	uint64_t failed[IW_RELAYS_MAX], fallbacks;
 	size_t o = 0;
-	static const char *const name[3] = { "iceway_signal_relay_up",
-					     "iceway_signal_relay_allocations",
+	static const char *const name[3] = { "iceway_signal_relay_up", "iceway_signal_relay_allocations",
 					     "iceway_signal_relay_scrapes_failed_total" };
 
 	if (!cap)

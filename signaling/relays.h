@@ -61,8 +61,8 @@ void iw_relays_destroy(struct iw_relays *r); /* accepts NULL */
  * The URIs to hand out now: the chosen relay's TURN and STUN URIs, or with no relay up, those
  * of every relay (counted in the fallback metric). Pointers stay valid until destroy.
  */
-void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn,
-		    const char **stun, unsigned int *n_stun, unsigned int cap);
+void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn, const char **stun,
+		    unsigned int *n_stun, unsigned int cap);
 
 /* Append the pool's Prometheus lines to b. Returns the bytes written (< cap). */
 size_t iw_relays_metrics_text(struct iw_relays *r, char *b, size_t cap);

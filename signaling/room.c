@@ -73,8 +73,8 @@ bool iw_room_id_is_valid(const char *s)
 		return false;
 	for (; s[n]; n++) {
 		char c = s[n];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' || c == '-';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == '~' || c == '-';
 		if (!ok || n >= IW_ROOM_ID_MAX)
 			return false;
 	}
@@ -131,8 +131,8 @@ static void free_room_if_empty(struct iw_room_set *s, struct iw_room *r)
 	free(r);
 }
 
-int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id,
-		 const char *resume, void *conn, struct iw_room_join_res *res, const char **why)
+int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, const char *resume, void *conn,
+		 struct iw_room_join_res *res, const char **why)
 {
 	struct iw_room *r;
 	struct iw_peer *p;
@@ -236,8 +236,7 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
 	free_room_if_empty(s, r);
 }
 
-unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn,
-			   void *arg)
+unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg)
 {
 	unsigned int n = 0;
 	for (unsigned int b = 0; b < N_BUCKETS; b++) {
@@ -287,8 +286,7 @@ struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *
 	return NULL;
 }
 
-int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const char *id,
-		       const char *inst)
+int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const char *id, const char *inst)
 {
 	struct iw_remote_peer *q;
 

@@ -71,8 +71,8 @@ bool iw_room_id_is_valid(const char *s);
  * Returns 0, -EINVAL (bad name/id), -EEXIST (id taken, no or wrong token), -ENOSPC (room
  * full), -ENOBUFS (too many rooms), -ENOMEM. *why is set on failure.
  */
-int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id,
-		 const char *resume, void *conn, struct iw_room_join_res *res, const char **why);
+int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, const char *resume, void *conn,
+		 struct iw_room_join_res *res, const char **why);
 
 /* Find a peer by id in a room; NULL when absent. */
 struct iw_peer *iw_room_peer_find(const struct iw_room *r, const char *id);
@@ -86,16 +86,14 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p);
 /* Called for each expired peer just before it is removed. */
 typedef void (*iw_room_expire_fn)(void *arg, struct iw_peer *p);
 /* Remove detached peers older than grace_ms, calling fn first. Returns how many. */
-unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn,
-			   void *arg);
+unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg);
 
 /* Find a room by name; NULL when it has no local peers. */
 struct iw_room *iw_room_find(const struct iw_room_set *s, const char *name);
 
 /* The remote peers of a room: added once per id (counted against max_peers together with the
  * local ones). add returns 0, -EEXIST (already known or a local id), -ENOSPC or -ENOMEM. */
-int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const char *id,
-		       const char *inst);
+int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const char *id, const char *inst);
 struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *id);
 /* Returns true when id was known. */
 bool iw_room_remote_remove(struct iw_room *r, const char *id);

@@ -70,9 +70,8 @@ struct iw_ws {
 	int draining;
 	uint64_t drain_deadline_ms;
 	/* counters for /metrics */
-	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path,
-		rejected_draining, dropped_lag, closed_idle, closed_too_big, http_requests,
-		msgs_in, bytes_in;
+	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path, rejected_draining,
+		dropped_lag, closed_idle, closed_too_big, http_requests, msgs_in, bytes_in;
 	struct lws_http_mount mounts[4];
 	char listen_host[IW_WS_LISTEN_MAX][64];
 };
@@ -121,8 +120,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		/* A reader that lags this far behind is cut off so that one slow peer cannot
 		 * hold the server's memory. */
 		w->dropped_lag++;
-		IW_INFO("dropping a connection whose send queue is full (%zu bytes queued)",
-			s->qbytes);
+		IW_INFO("dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
 		q_free(w, s);
 		if (lws_send_pipe_choked(s->wsi)) {
 			s->close_pending = 1;
@@ -166,8 +164,8 @@ static void cl_leave(void *arg, const char *room, const char *peer)
 	iw_cluster_leave(((struct iw_ws *)arg)->cl, room, peer);
 }
 
-static int cl_send(void *arg, const char *inst, const char *room, const char *to,
-		   const char *from, const char *txt, size_t len)
+static int cl_send(void *arg, const char *inst, const char *room, const char *to, const char *from,
+		   const char *txt, size_t len)
 {
 	return iw_cluster_send(((struct iw_ws *)arg)->cl, inst, room, to, from, txt, len);
 }
@@ -193,8 +191,7 @@ static void cl_drain(struct iw_ws *w)
 			struct iw_cluster_ev *e = &ev[i];
 			switch (e->kind) {
 			case IW_CLUSTER_JOINED:
-				iw_hub_cluster_joined(w->hub, e->room, e->peer, e->status,
-						      e->members, now);
+				iw_hub_cluster_joined(w->hub, e->room, e->peer, e->status, e->members, now);
 				break;
 			case IW_CLUSTER_PEER_JOINED:
 				iw_hub_cluster_presence(w->hub, e->room, e->peer, e->inst);
@@ -203,8 +200,8 @@ static void cl_drain(struct iw_ws *w)
 				iw_hub_cluster_presence(w->hub, e->room, e->peer, NULL);
 				break;
 			case IW_CLUSTER_DELIVER:
-				iw_hub_cluster_deliver(w->hub, e->room, e->peer, e->other, e->inst,
-						       e->text, e->len);
+				iw_hub_cluster_deliver(w->hub, e->room, e->peer, e->other, e->inst, e->text,
+						       e->len);
 				break;
 			case IW_CLUSTER_SEND_FAILED:
 				iw_hub_cluster_send_failed(w->hub, e->room, e->peer, e->other, now);
@@ -236,8 +233,8 @@ static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
 	return 0;
 }
 
-#define METRIC(name, type, help, val)                                                           \
-	append(b, cap, &o, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",   \
+#define METRIC(name, type, help, val)                                                             \
+	append(b, cap, &o, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n", \
 	       (unsigned long long)(val))
 
 static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
@@ -247,8 +244,8 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	size_t o = 0;
 
 	METRIC("iceway_signal_connections", "gauge", "Open WebSocket connections.", w->n_ws);
-	METRIC("iceway_signal_connections_accepted_total", "counter",
-	       "WebSocket connections accepted.", w->accepted);
+	METRIC("iceway_signal_connections_accepted_total", "counter", "WebSocket connections accepted.",
+	       w->accepted);
 	append(b, cap, &o,
 	       "# HELP iceway_signal_connections_rejected_total WebSocket handshakes refused, by "
 	       "reason.\n# TYPE iceway_signal_connections_rejected_total counter\n");
@@ -261,17 +258,15 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       (unsigned long long)w->rejected_origin, (unsigned long long)w->rejected_auth,
 	       (unsigned long long)w->rejected_full, (unsigned long long)w->rejected_path,
 	       (unsigned long long)w->rejected_draining);
-	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.",
-	       iw_room_set_count(rs));
-	METRIC("iceway_signal_peers", "gauge", "Peers in rooms, including those within their resume grace period.",
-	       iw_room_set_n_peers(rs));
+	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.", iw_room_set_count(rs));
+	METRIC("iceway_signal_peers", "gauge",
+	       "Peers in rooms, including those within their resume grace period.", iw_room_set_n_peers(rs));
 	METRIC("iceway_signal_joins_total", "counter", "Peers that joined a room.", st->joins);
-	METRIC("iceway_signal_resumes_total", "counter", "Peers that resumed their id.",
-	       st->resumes);
+	METRIC("iceway_signal_resumes_total", "counter", "Peers that resumed their id.", st->resumes);
 	METRIC("iceway_signal_peers_expired_total", "counter",
 	       "Peers removed after their resume grace period.", st->expired);
-	METRIC("iceway_signal_messages_received_total", "counter",
-	       "WebSocket messages received.", w->msgs_in);
+	METRIC("iceway_signal_messages_received_total", "counter", "WebSocket messages received.",
+	       w->msgs_in);
 	METRIC("iceway_signal_received_bytes_total", "counter", "WebSocket payload bytes received.",
 	       w->bytes_in);
 	append(b, cap, &o,
@@ -294,8 +289,7 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       "Connections closed for a frame far over the size limit.", w->closed_too_big);
 	METRIC("iceway_signal_closed_abuse_total", "counter",
 	       "Connections closed for sustained bad messages.", st->abuse_closes);
-	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.",
-	       w->queue_bytes);
+	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.", w->queue_bytes);
 	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
 	       w->cfg.queue_max);
 	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
@@ -316,8 +310,7 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 		METRIC("iceway_signal_redis_received_total", "counter",
 		       "Messages received from other instances.", cs.received);
 		METRIC("iceway_signal_remote_send_failed_total", "counter",
-		       "Messages for peers on other instances that could not be sent.",
-		       st->remote_failed);
+		       "Messages for peers on other instances that could not be sent.", st->remote_failed);
 		METRIC("iceway_signal_redis_queue_dropped_total", "counter",
 		       "Requests and events dropped because a Redis queue was full.",
 		       cs.ops_dropped + cs.events_dropped);
@@ -361,8 +354,9 @@ static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, c
 		*why = "missing access token";
 		return -EACCES;
 	}
-	if (jwt_decode(&jwt, tok, (const unsigned char *)w->cfg.jwt_secret,
-		       (int)strlen(w->cfg.jwt_secret)) != 0 || !jwt) {
+	if (jwt_decode(&jwt, tok, (const unsigned char *)w->cfg.jwt_secret, (int)strlen(w->cfg.jwt_secret)) !=
+		    0 ||
+	    !jwt) {
 		*why = "bad access token signature";
 		goto out;
 	}
@@ -392,11 +386,10 @@ out:
 	return rc;
 }
 
-static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, const char *ctype,
-		      char *body, size_t len)
+static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, const char *ctype, char *body,
+		      size_t len)
 {
-	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start,
-					  *end = hb + sizeof(hb) - 1;
+	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
 	free(s->http_body);
 	s->http_body = body;
 	s->http_len = len;
@@ -464,10 +457,12 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		if (!svc || strcmp(svc, "turn") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "service must be turn\n");
 		if (u && (strlen(u) > 128 || strchr(u, ':')))
-			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "username must be at most 128 bytes without ':'\n");
+			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST,
+					  "username must be at most 128 bytes without ':'\n");
 		o = iw_ice_rest_response(&w->cfg.ice, u, time(NULL));
 		if (!o)
-			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "no static-auth-secret configured\n");
+			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE,
+					  "no static-auth-secret configured\n");
 		body = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
 		if (!body)
@@ -498,8 +493,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	const char *why = NULL, *room;
 
 	memset(s, 0, sizeof(*s));
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(path, "/ws") != 0) {
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
 		w->rejected_path++;
 		return 1;
 	}
@@ -578,8 +572,7 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 	s->rx_cap = 0;
 }
 
-static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const void *in,
-		      size_t len)
+static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const void *in, size_t len)
 {
 	uint64_t now = iw_clock_ms();
 	bool first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi);
@@ -591,8 +584,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 		s->rx_skip = 0;
 		/* A frame declared far beyond the limit is not worth reading (RFC 6455 §7.4.1:
 		 * 1009 "message too big"). */
-		if ((size_t)lws_remaining_packet_payload(wsi) + len >
-		    w->cfg.max_msg_size * RX_HARD_FACTOR) {
+		if ((size_t)lws_remaining_packet_payload(wsi) + len > w->cfg.max_msg_size * RX_HARD_FACTOR) {
 			w->closed_too_big++;
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 					 (unsigned char *)"message too big", 15);
@@ -648,8 +640,8 @@ static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	struct qmsg *m;
 
 	if (s->close_pending && (!s->qhead || w->draining)) {
-		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
-				 (unsigned char *)s->close_reason, strlen(s->close_reason));
+		lws_close_reason(wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
+				 strlen(s->close_reason));
 		return -1;
 	}
 	if (lws_send_pipe_choked(wsi)) {
@@ -721,8 +713,7 @@ static void do_reload(struct iw_ws *w)
 	IW_INFO("configuration reloaded");
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		    size_t len)
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct iw_ws *w = ws_of(wsi);
 	struct sess *s = user;
@@ -933,8 +924,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	for (unsigned int i = 0; i < cfg->n_listen; i++) {
 		int port;
 		struct lws_vhost *vh;
-		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof(w->listen_host[i]),
-				 &port) < 0) {
+		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof(w->listen_host[i]), &port) < 0) {
 			*why = "listen must be ADDR:PORT or [V6ADDR]:PORT";
 			goto fail;
 		}
@@ -951,8 +941,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		if (cfg->tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
 			info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		if (strchr(w->listen_host[i], ':'))
-			info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
-					LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+			info.options |=
+				LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
 		else
 			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 		vh = lws_create_vhost(w->ctx, &info);
@@ -966,13 +956,11 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 				cfg->tls_cert ? "https" : "http", w->listen_host[i],
 				lws_get_vhost_listen_port(vh));
 		else
-			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)",
-				cfg->tls_cert ? "https" : "http", w->listen_host[i],
-				lws_get_vhost_listen_port(vh));
+			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)", cfg->tls_cert ? "https" : "http",
+				w->listen_host[i], lws_get_vhost_listen_port(vh));
 	}
 	if (cfg->redis_url) {
-		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake,
-					       .wake_arg = w };
+		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake, .wake_arg = w };
 		w->cl = iw_cluster_create(&ccfg, why);
 		if (!w->cl)
 			goto fail;

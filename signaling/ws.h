@@ -14,9 +14,9 @@ struct iw_ws_cfg {
 	const char *listen[IW_WS_LISTEN_MAX]; /* "ADDR:PORT", "[V6]:PORT"; port 0 = ephemeral */
 	unsigned int n_listen;
 	const char *web_root;
-	const char *redis_url; /* NULL: a single instance; else signaling across instances */
+	const char *redis_url;          /* NULL: a single instance; else signaling across instances */
 	const char *tls_cert, *tls_key; /* PEM files: every listener serves https:// and wss:// */
-	const char *jwt_secret; /* NULL: open */
+	const char *jwt_secret;         /* NULL: open */
 	const char *origins[IW_WS_ORIGINS_MAX];
 	unsigned int n_origins;
 	struct iw_ice_cfg ice;

@@ -9,7 +9,7 @@ profile=${1:-test}
 build_pkgs=(build-essential cmake pkg-config libmbedtls-dev libwebsockets-dev libjansson-dev
 	libjwt-dev libnice-dev libsrtp2-dev libglib2.0-dev ca-certificates libhiredis-dev)
 run_pkgs=(python3)
-test_pkgs=(libcmocka-dev coturn stun-client clang libclang-rt-14-dev python3-websockets
+test_pkgs=(libcmocka-dev clang-format git coturn stun-client clang libclang-rt-14-dev python3-websockets
 	python3-wsproto iproute2 iptables procps psmisc chromium nodejs npm docker.io debootstrap
 	prometheus redis-server openssl)
 

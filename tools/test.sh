@@ -10,6 +10,16 @@ bash tools/install-deps.sh test
 bash tools/build.sh build
 bash tools/build.sh build-asan -DIW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
 
+# Formatting is not a review topic: every C file matches .clang-format.
+unformatted=$(git ls-files '*.c' '*.h' | while read -r f; do
+	clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+done)
+if [ -n "$unformatted" ]; then
+	echo "format: these files differ from .clang-format (run clang-format -i on them):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
 # The process boundary: neither process includes the other's code.
 if grep -rn '#include "turn/' signaling/ common/ || grep -rn '#include "signaling/' turn/ common/; then
 	echo "layout: a module includes code from the other process" >&2

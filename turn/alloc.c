@@ -10,8 +10,8 @@
  * (it finds fd -1 and stops). */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
-#define POISON(a, on)                                                                              \
-	((on) ? __asan_poison_memory_region : __asan_unpoison_memory_region)(                      \
+#define POISON(a, on)                                                         \
+	((on) ? __asan_poison_memory_region : __asan_unpoison_memory_region)( \
 		&(a)->perms, offsetof(struct iw_alloc, quota_slot) - offsetof(struct iw_alloc, perms))
 #else
 #define POISON(a, on) ((void)(a), (void)(on))
@@ -86,8 +86,7 @@ static uint32_t find_slot(const struct iw_alloc_tab *t, const struct iw_addr *c,
 	return UINT32_MAX;
 }
 
-struct iw_alloc *iw_alloc_find(struct iw_alloc_tab *t, const struct iw_addr *client,
-			       uint32_t listener)
+struct iw_alloc *iw_alloc_find(struct iw_alloc_tab *t, const struct iw_addr *client, uint32_t listener)
 {
 	uint32_t s = find_slot(t, client, listener);
 	return s == UINT32_MAX ? NULL : &t->slab[t->hash[s] - 1];
@@ -117,8 +116,7 @@ static void maybe_rehash(struct iw_alloc_tab *t)
 	t->st.rehashes++;
 }
 
-struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client,
-			      uint32_t listener)
+struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client, uint32_t listener)
 {
 	if (t->free_head == NO_FREE) {
 		t->st.full++;
@@ -188,8 +186,8 @@ int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct i
 	return 0;
 }
 
-int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num,
-		       const struct iw_addr *peer, uint64_t expires_ms)
+int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num, const struct iw_addr *peer,
+		       uint64_t expires_ms)
 {
 	for (unsigned i = 0; i < a->n_chans; i++) {
 		struct iw_chan *c = &a->chans[i];
@@ -209,8 +207,7 @@ int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num,
 		t->st.chans_full++;
 		return -ENOBUFS;
 	}
-	a->chans[a->n_chans++] = (struct iw_chan){ .peer = *peer, .num = num,
-						   .expires_ms = expires_ms };
+	a->chans[a->n_chans++] = (struct iw_chan){ .peer = *peer, .num = num, .expires_ms = expires_ms };
 	return 0;
 }
 

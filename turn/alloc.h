@@ -12,9 +12,9 @@
 #include "common/addr.h"
 
 enum {
-	IW_MAX_PERMS = 16,      /* permissions per allocation; full -> 508 */
-	IW_MAX_CHANS = 16,      /* channels per allocation; full -> 508 */
-	IW_WHEEL_SLOTS = 4096,  /* 1-second slots, longer than the longest lifetime */
+	IW_MAX_PERMS = 16,     /* permissions per allocation; full -> 508 */
+	IW_MAX_CHANS = 16,     /* channels per allocation; full -> 508 */
+	IW_WHEEL_SLOTS = 4096, /* 1-second slots, longer than the longest lifetime */
 	IW_ALLOC_USER_MAX = 256,
 	IW_ALLOC_KEY_MAX = 32,
 };
@@ -66,8 +66,8 @@ struct iw_alloc {
 	uint16_t pw_alg;
 	uint16_t user_len;
 	char user[IW_ALLOC_USER_MAX];
-	int32_t quota_slot; /* -1 when none, IW_ALLOC_QUOTA_SHARED when counted process-wide */
-	uint64_t res_token; /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
+	int32_t quota_slot;  /* -1 when none, IW_ALLOC_QUOTA_SHARED when counted process-wide */
+	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
 	uint64_t created_ms; /* for the lifetime histogram */
 	struct iw_timer timer;
 	uint32_t next_free;
@@ -104,12 +104,10 @@ int iw_alloc_tab_init(struct iw_alloc_tab *t, uint32_t cap, uint32_t seed, uint6
 void iw_alloc_tab_fini(struct iw_alloc_tab *t);
 
 /* The allocation for this client 5-tuple, or NULL. */
-struct iw_alloc *iw_alloc_find(struct iw_alloc_tab *t, const struct iw_addr *client,
-			       uint32_t listener);
+struct iw_alloc *iw_alloc_find(struct iw_alloc_tab *t, const struct iw_addr *client, uint32_t listener);
 /* Take a free slab entry, zeroed and indexed by its 5-tuple. NULL (-ENOBUFS) when full.
  * The caller must not insert a 5-tuple that is already present. */
-struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client,
-			      uint32_t listener);
+struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client, uint32_t listener);
 /* Unindex, disarm and return to the free list. Sockets are the caller's business. */
 void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a);
 
@@ -117,13 +115,11 @@ void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a);
 int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct iw_addr *ip,
 		      uint64_t expires_ms);
 /* True if a live permission covers ip. */
-static inline bool iw_alloc_perm_has(const struct iw_alloc *a, const struct iw_addr *ip,
-				     uint64_t now_ms)
+static inline bool iw_alloc_perm_has(const struct iw_alloc *a, const struct iw_addr *ip, uint64_t now_ms)
 {
 	for (unsigned i = 0; i < a->n_perms; i++) {
 		const struct iw_perm *p = &a->perms[i];
-		if (p->expires_ms > now_ms && p->ip.family == ip->family &&
-		    !memcmp(p->ip.ip, ip->ip, 16))
+		if (p->expires_ms > now_ms && p->ip.family == ip->family && !memcmp(p->ip.ip, ip->ip, 16))
 			return true;
 	}
 	return false;
@@ -133,8 +129,8 @@ static inline bool iw_alloc_perm_has(const struct iw_alloc *a, const struct iw_a
  * Bind channel num to peer or refresh that binding (RFC 8656 §11.2). Returns 0, -EINVAL when
  * num is bound to another peer or peer to another number, -ENOBUFS when the table is full.
  */
-int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num,
-		       const struct iw_addr *peer, uint64_t expires_ms);
+int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num, const struct iw_addr *peer,
+		       uint64_t expires_ms);
 static inline const struct iw_chan *iw_alloc_chan_by_num(const struct iw_alloc *a, uint16_t num,
 							 uint64_t now_ms)
 {
@@ -144,8 +140,7 @@ static inline const struct iw_chan *iw_alloc_chan_by_num(const struct iw_alloc *
 	return NULL;
 }
 static inline const struct iw_chan *iw_alloc_chan_by_peer(const struct iw_alloc *a,
-							  const struct iw_addr *peer,
-							  uint64_t now_ms)
+							  const struct iw_addr *peer, uint64_t now_ms)
 {
 	for (unsigned i = 0; i < a->n_chans; i++)
 		if (a->chans[i].expires_ms > now_ms && iw_addr_eq(&a->chans[i].peer, peer))

@@ -100,10 +100,10 @@ int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why)
 			u->key_md5[i] = (uint8_t)(hi << 4 | lo);
 		}
 	} else {
-		iw_stun_lt_key(u->key_md5, STUN_PASSWORD_ALG_MD5, spec, nlen, a->realm,
-			       a->realm_len, pw, pwlen);
-		iw_stun_lt_key(u->key_sha256, STUN_PASSWORD_ALG_SHA256, spec, nlen, a->realm,
-			       a->realm_len, pw, pwlen);
+		iw_stun_lt_key(u->key_md5, STUN_PASSWORD_ALG_MD5, spec, nlen, a->realm, a->realm_len, pw,
+			       pwlen);
+		iw_stun_lt_key(u->key_sha256, STUN_PASSWORD_ALG_SHA256, spec, nlen, a->realm, a->realm_len,
+			       pw, pwlen);
 		u->has_sha256 = true;
 	}
 	u->name = strndup(spec, nlen);
@@ -133,8 +133,7 @@ int iw_auth_secret_add(struct iw_auth *a, const char *secret, const char **why)
 	return 0;
 }
 
-static void nonce_mac(const struct iw_auth *a, const struct iw_addr *c, uint32_t ts,
-		      uint8_t out[NONCE_MAC])
+static void nonce_mac(const struct iw_auth *a, const struct iw_addr *c, uint32_t ts, uint8_t out[NONCE_MAC])
 {
 	uint8_t msg[4 + 1 + 16 + 2], full[32];
 	iw_put_be32(msg, ts);
@@ -168,8 +167,8 @@ size_t iw_auth_nonce_make(const struct iw_auth *a, const struct iw_addr *client,
 	return NONCE_LEN;
 }
 
-int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, const uint8_t *n,
-			size_t len, int64_t now_s)
+int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, const uint8_t *n, size_t len,
+			int64_t now_s)
 {
 	if (len != NONCE_LEN || memcmp(n, nonce_cookie, 9) || memcmp(n + 9, nonce_features, 4))
 		return -EINVAL;
@@ -222,8 +221,7 @@ bool iw_auth_rl_allow(struct iw_auth *a, const struct iw_addr *client, uint64_t 
 	return true;
 }
 
-static const struct iw_auth_user *user_by_name(const struct iw_auth *a, const uint8_t *n,
-					       size_t len)
+static const struct iw_auth_user *user_by_name(const struct iw_auth *a, const uint8_t *n, size_t len)
 {
 	for (size_t i = 0; i < a->n_users; i++)
 		if (a->users[i].name_len == len && !memcmp(a->users[i].name, n, len))
@@ -285,8 +283,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 	if (has_alg != has_algs ||
 	    (has_algs && (m->pw_algs_raw.len != sizeof pw_algs_offer ||
 			  memcmp(m->pw_algs_raw.p, pw_algs_offer, sizeof pw_algs_offer))) ||
-	    (has_alg && m->pw_alg != STUN_PASSWORD_ALG_MD5 &&
-	     m->pw_alg != STUN_PASSWORD_ALG_SHA256)) {
+	    (has_alg && m->pw_alg != STUN_PASSWORD_ALG_MD5 && m->pw_alg != STUN_PASSWORD_ALG_SHA256)) {
 		fail(r, STUN_ERR_BAD_REQUEST, "Bad Request: PASSWORD-ALGORITHM mismatch",
 		     &a->st.bad_algorithm);
 		return;
@@ -339,16 +336,14 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		return;
 	}
 	if (expiry < now_s) {
-		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized: credentials expired",
-		     &a->st.rest_expired);
+		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized: credentials expired", &a->st.rest_expired);
 		return;
 	}
 	for (size_t i = 0; i < a->n_secrets; i++) {
 		char pw[IW_CRED_REST_PASS_LEN + 1];
-		iw_cred_rest_password(pw, a->secrets[i], strlen(a->secrets[i]), r->user,
-				      r->user_len);
-		int klen = iw_stun_lt_key(r->key, r->pw_alg, r->user, r->user_len, a->realm,
-					  a->realm_len, pw, IW_CRED_REST_PASS_LEN);
+		iw_cred_rest_password(pw, a->secrets[i], strlen(a->secrets[i]), r->user, r->user_len);
+		int klen = iw_stun_lt_key(r->key, r->pw_alg, r->user, r->user_len, a->realm, a->realm_len, pw,
+					  IW_CRED_REST_PASS_LEN);
 		memset(pw, 0, sizeof pw);
 		if (klen > 0 && check_mi(m, r->key, (size_t)klen)) {
 			r->key_len = (uint8_t)klen;
@@ -360,8 +355,8 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 	fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.bad_integrity);
 }
 
-void iw_auth_wr_challenge(const struct iw_auth *a, struct iw_stun_wr *s,
-			  const struct iw_addr *client, int64_t now_s)
+void iw_auth_wr_challenge(const struct iw_auth *a, struct iw_stun_wr *s, const struct iw_addr *client,
+			  int64_t now_s)
 {
 	char nonce[IW_AUTH_NONCE_MAX];
 	size_t n = iw_auth_nonce_make(a, client, now_s, nonce);

@@ -50,7 +50,7 @@ struct iw_auth {
 	size_t n_users, cap_users;
 	char *secrets[IW_AUTH_MAX_SECRETS];
 	size_t n_secrets;
-	uint8_t nonce_key[32]; /* random per process */
+	uint8_t nonce_key[32];     /* random per process */
 	struct iw_auth_bucket *rl; /* IW_AUTH_RL_SLOTS */
 	struct iw_auth_stats st;
 };
@@ -70,16 +70,16 @@ size_t iw_auth_nonce_make(const struct iw_auth *a, const struct iw_addr *client,
 			  char out[IW_AUTH_NONCE_MAX]);
 /* 0 when nonce was made by this process for client within stale-nonce seconds; -ESTALE when
  * too old; -EINVAL when not ours or for another address. */
-int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, const uint8_t *n,
-			size_t len, int64_t now_s);
+int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, const uint8_t *n, size_t len,
+			int64_t now_s);
 
 /* Token bucket per source IP for 401 challenges: true when one may be sent now. */
 bool iw_auth_rl_allow(struct iw_auth *a, const struct iw_addr *client, uint64_t now_ms);
 
 /* The outcome of checking a request's credentials. */
 struct iw_auth_result {
-	uint16_t code;       /* 0 ok; else 400, 401 or 438 */
-	const char *reason;  /* reason phrase for the error */
+	uint16_t code;      /* 0 ok; else 400, 401 or 438 */
+	const char *reason; /* reason phrase for the error */
 	uint8_t key[IW_STUN_KEY_MAX];
 	uint8_t key_len;
 	uint16_t pw_alg;     /* STUN_PASSWORD_ALG_MD5 or _SHA256 */
@@ -99,7 +99,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		   int64_t now_s, struct iw_auth_result *r);
 
 /* Append REALM, NONCE and PASSWORD-ALGORITHMS for a 401/438 answer. */
-void iw_auth_wr_challenge(const struct iw_auth *a, struct iw_stun_wr *s,
-			  const struct iw_addr *client, int64_t now_s);
+void iw_auth_wr_challenge(const struct iw_auth *a, struct iw_stun_wr *s, const struct iw_addr *client,
+			  int64_t now_s);
 
 #endif

@@ -76,8 +76,7 @@ static int set_str(char **dst, const char *val, const char **why)
 	return 0;
 }
 
-static int set_u32(uint32_t *dst, const char *val, long long min, long long max,
-		   const char **why)
+static int set_u32(uint32_t *dst, const char *val, long long min, long long max, const char **why)
 {
 	long long v;
 	int rc = iw_config_int(val, min, max, &v, why);
@@ -472,8 +471,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  "IP: listen on this address (repeatable; default 0.0.0.0 and ::)" },
 	{ "listening-port", 'p', IW_OPT_REQUIRED, o_listening_port,
 	  "PORT: STUN/TURN UDP port (default 3478)" },
-	{ "relay-ip", 'E', IW_OPT_REQUIRED, o_relay_ip,
-	  "IP: bind relayed addresses here (one per family)" },
+	{ "relay-ip", 'E', IW_OPT_REQUIRED, o_relay_ip, "IP: bind relayed addresses here (one per family)" },
 	{ "external-ip", 'X', IW_OPT_REQUIRED, o_external_ip,
 	  "IP[/IP]: advertise PUBLIC as the relayed address (bind PRIVATE)" },
 	{ "min-port", 0, IW_OPT_REQUIRED, o_min_port, "PORT: lowest relay port (default 49152)" },
@@ -493,17 +491,14 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "allow-loopback-peers", 0, IW_OPT_NONE, o_allow_loopback,
 	  "allow loopback peers (single-host testing only)" },
 	{ "no-loopback-peers", 0, IW_OPT_NONE, o_no_loopback, "refuse loopback peers (default)" },
-	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota,
-	  "N: allocations per user (default 0: unlimited)" },
+	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota, "N: allocations per user (default 0: unlimited)" },
 	{ "total-quota", 0, IW_OPT_REQUIRED, o_total_quota,
 	  "N: allocations in total (default 0: max-allocations)" },
 	{ "max-allocate-lifetime", 0, IW_OPT_REQUIRED, o_max_lifetime,
 	  "SECONDS: longest allocation lifetime (default 3600)" },
-	{ "stale-nonce", 0, IW_OPT_OPTIONAL, o_stale_nonce,
-	  "SECONDS: nonce lifetime (default 600)" },
+	{ "stale-nonce", 0, IW_OPT_OPTIONAL, o_stale_nonce, "SECONDS: nonce lifetime (default 600)" },
 	{ "fingerprint", 'f', IW_OPT_NONE, o_fingerprint, "add FINGERPRINT to every response" },
-	{ "no-auth", 0, IW_OPT_NONE, o_no_auth,
-	  "TURN without credentials (never on a reachable address)" },
+	{ "no-auth", 0, IW_OPT_NONE, o_no_auth, "TURN without credentials (never on a reachable address)" },
 	{ "allow-rfc5766-channels", 0, IW_OPT_NONE, o_rfc5766_channels,
 	  "accept channel numbers 0x5000-0x7FFF as RFC 5766 clients use (coturn's uclient)" },
 	{ "verbose", 'v', IW_OPT_NONE, o_verbose, "log each request (debug level)" },
@@ -551,8 +546,7 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "prometheus", 0, IW_OPT_OPTIONAL, o_prometheus,
 	  "serve Prometheus metrics at http://prometheus-address:prometheus-port/metrics" },
 	{ "prometheus-port", 0, IW_OPT_REQUIRED, o_prom_port, "PORT: metrics port (default 9641)" },
-	{ "prometheus-address", 0, IW_OPT_REQUIRED, o_prom_addr,
-	  "IP: metrics address (default 127.0.0.1)" },
+	{ "prometheus-address", 0, IW_OPT_REQUIRED, o_prom_addr, "IP: metrics address (default 127.0.0.1)" },
 	{ "external-ip-env", 0, IW_OPT_REQUIRED, o_external_ip_env,
 	  "NAME: external-ip from environment variable NAME (PUBLIC[/PRIVATE])" },
 	{ "alternate-server", 0, IW_OPT_REQUIRED, o_alt_server,
@@ -561,8 +555,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  "S: on SIGTERM, refuse new allocations and relay existing ones up to S s "
 	  "(default 0: exit at once)" },
 	{ "log-format", 0, IW_OPT_REQUIRED, o_log_format, "FMT: plain (default) or json" },
-	{ "log-level", 0, IW_OPT_REQUIRED, o_log_level,
-	  "LEVEL: error, warn, info (default) or debug" },
+	{ "log-level", 0, IW_OPT_REQUIRED, o_log_level, "LEVEL: error, warn, info (default) or debug" },
 	{ "check", 0, IW_OPT_REQUIRED, o_check,
 	  "ADDR:PORT: send one STUN Binding there, exit 0 on a valid answer" },
 	{ "userdb", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },

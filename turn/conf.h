@@ -36,8 +36,8 @@ struct iw_conf {
 	uint16_t min_port, max_port;
 	char *realm;
 	bool lt_cred, use_secret, fingerprint, verbose, help;
-	bool no_auth;          /* TURN without credentials (coturn's no-auth): testing only */
-	bool rfc5766_channels; /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */
+	bool no_auth;                   /* TURN without credentials (coturn's no-auth): testing only */
+	bool rfc5766_channels;          /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */
 	char *users[IW_CONF_MAX_USERS]; /* "NAME:PASS" as given; handed to auth, then wiped */
 	unsigned n_users;
 	char *secrets[IW_CONF_MAX_SECRETS];
@@ -50,15 +50,15 @@ struct iw_conf {
 	uint32_t threads;
 	char *log_file, *pidfile;
 	/* Operations: metrics, drain, logs, health check. */
-	bool prometheus;       /* serve /metrics */
-	uint16_t prom_port;    /* default 9641 */
-	char *prom_addr;       /* default 127.0.0.1: metrics are not public by default */
+	bool prometheus;           /* serve /metrics */
+	uint16_t prom_port;        /* default 9641 */
+	char *prom_addr;           /* default 127.0.0.1: metrics are not public by default */
 	struct iw_addr alt_server; /* 300 Try Alternate target while draining (port set) */
 	bool has_alt_server;
 	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */
 	bool log_json;
-	int log_level;         /* enum iw_log_level, -1 when not given */
-	char *check;           /* --check ADDR:PORT: one Binding, then exit */
+	int log_level; /* enum iw_log_level, -1 when not given */
+	char *check;   /* --check ADDR:PORT: one Binding, then exit */
 	/* Streams (turn/stream.c): TCP on port, TLS on tls_port. */
 	uint16_t tls_port;
 	bool no_tcp, no_tls;

@@ -35,8 +35,7 @@ static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr
 		w->st.drop_send_err++;
 }
 
-static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m,
-		  uint8_t cls)
+static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m, uint8_t cls)
 {
 	iw_stun_wr_init(s, w->out, sizeof w->out, m->method, cls, m->tid);
 }
@@ -44,8 +43,7 @@ static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stu
 /* Seal (integrity with the request's key when it had valid credentials, FINGERPRINT when
  * configured or when the request had one) and send from the listener the request came to. */
 static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
-			struct iw_stun_wr *s, const struct iw_stun_msg *m,
-			const struct iw_auth_result *ar)
+			struct iw_stun_wr *s, const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
 	iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
 	if (ar && ar->key_len) {
@@ -67,22 +65,22 @@ static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct
 }
 
 static void answer_error(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-			 const struct iw_stun_msg *m, const struct iw_auth_result *ar,
-			 uint16_t code, const char *reason)
+			 const struct iw_stun_msg *m, const struct iw_auth_result *ar, uint16_t code,
+			 const char *reason)
 {
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_ERROR);
 	iw_stun_wr_error(&s, code, reason);
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char a[IW_ADDR_STRLEN];
-		IW_DEBUG("%s: method 0x%03x -> %u %s", iw_addr_fmt(src, true, a, sizeof a),
-			 m->method, code, reason ? reason : iw_stun_err_reason(code));
+		IW_DEBUG("%s: method 0x%03x -> %u %s", iw_addr_fmt(src, true, a, sizeof a), m->method, code,
+			 reason ? reason : iw_stun_err_reason(code));
 	}
 	send_answer(w, l, src, &s, m, ar);
 }
 
-void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-		    const uint8_t *p, size_t len, const char *why)
+void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src, const uint8_t *p,
+		    size_t len, const char *why)
 {
 	/* classify() vouched for a header; only requests get an answer (RFC 8489 §6.3). */
 	if (len < STUN_HEADER_LEN || STUN_TYPE_CLASS(iw_be16(p)) != STUN_CLASS_REQUEST) {
@@ -162,8 +160,7 @@ static int bind_port(struct iw_worker *w, unsigned f, uint16_t port)
 
 /* Bind a relay socket from the pool; a port another process holds is skipped. With pair,
  * an even port and the odd one above it (EVEN-PORT R=1): *fd2 gets the second socket. */
-static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint16_t *port,
-		     int *fd2)
+static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint16_t *port, int *fd2)
 {
 	struct iw_ports *pp = &w->ports[f];
 	for (int t = 0; t < BIND_TRIES; t++) {
@@ -198,8 +195,9 @@ static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint
 static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd, uint16_t port)
 {
 	struct iw_rsock *rs = &a->rs[a->n_rsock];
-	*rs = (struct iw_rsock){ .kind = IW_EV_RELAY, .fd = fd, .alloc = a,
-				 .bound = w->relay_bind[f], .adv = w->relay_adv[f] };
+	*rs = (struct iw_rsock){
+		.kind = IW_EV_RELAY, .fd = fd, .alloc = a, .bound = w->relay_bind[f], .adv = w->relay_adv[f]
+	};
 	rs->bound.port = rs->adv.port = port;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rs };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -311,11 +309,11 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
 	const struct iw_conf *c = w->conf;
-#define FAIL(ctr, code, reason)                                                                    \
-	do {                                                                                       \
-		w->st.ctr++;                                                                       \
-		answer_error(w, l, src, m, ar, code, reason);                                      \
-		return;                                                                            \
+#define FAIL(ctr, code, reason)                               \
+	do {                                                  \
+		w->st.ctr++;                                  \
+		answer_error(w, l, src, m, ar, code, reason); \
+		return;                                       \
 	} while (0)
 
 	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
@@ -389,8 +387,8 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 	if (w->ops && w->ops->quota.ready) {
 		/* Process-wide: the same user's allocations may sit on other workers. */
 		const char *qwhy = NULL;
-		if (iw_ops_quota_take(&w->ops->quota, ar->user, ar->user_len, c->user_quota,
-				      c->total_quota, &qwhy))
+		if (iw_ops_quota_take(&w->ops->quota, ar->user, ar->user_len, c->user_quota, c->total_quota,
+				      &qwhy))
 			FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 		qs = IW_ALLOC_QUOTA_SHARED;
 	} else {
@@ -399,8 +397,7 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			     "Allocation Quota Reached: server total");
 		qs = iw_alloc_quota_take(&w->tab, ar->user, ar->user_len, c->user_quota);
 		if (qs == -EDQUOT)
-			FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
-			     "Allocation Quota Reached: user quota");
+			FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, "Allocation Quota Reached: user quota");
 		if (qs < 0)
 			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY, NULL);
 	}
@@ -443,7 +440,9 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			uint64_t tok = 0;
 			if (iw_cred_random(&tok, sizeof tok) || !tok)
 				tok = (w->rng ^ (w->now_ms << 20)) | 1; /* never 0: 0 marks a free slot */
-			*slot = (struct iw_resv){ .token = tok, .fd = fd2, .fam = (uint8_t)f,
+			*slot = (struct iw_resv){ .token = tok,
+						  .fd = fd2,
+						  .fam = (uint8_t)f,
 						  .port = (uint16_t)(port + 1),
 						  .expires_ms = w->now_ms + IW_RESV_MS };
 			a->res_token = tok;
@@ -503,9 +502,8 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 
 /* The allocation a Refresh/CreatePermission/ChannelBind is about, or NULL after answering
  * 437 (none) or 441 (another user's). */
-static struct iw_alloc *owned_alloc(struct iw_worker *w, struct iw_listener *l,
-				    const struct iw_addr *src, const struct iw_stun_msg *m,
-				    const struct iw_auth_result *ar)
+static struct iw_alloc *owned_alloc(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+				    const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
 	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
 	if (!a) {
@@ -548,8 +546,8 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 
 /* Family and policy checks for one peer; answers 443/403 and returns false on refusal. */
 static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-		    const struct iw_stun_msg *m, const struct iw_auth_result *ar,
-		    const struct iw_alloc *a, const struct iw_addr *peer)
+		    const struct iw_stun_msg *m, const struct iw_auth_result *ar, const struct iw_alloc *a,
+		    const struct iw_addr *peer)
 {
 	bool fam = false;
 	for (unsigned i = 0; i < a->n_rsock; i++)
@@ -572,9 +570,8 @@ static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	return true;
 }
 
-static void create_permission(struct iw_worker *w, struct iw_listener *l,
-			      const struct iw_addr *src, const struct iw_stun_msg *m,
-			      const struct iw_auth_result *ar)
+static void create_permission(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			      const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
 	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
 	if (!a)
@@ -631,10 +628,9 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	if (m->channel < TURN_CHANNEL_MIN || m->channel > max) {
 		w->st.chan_bad++;
 		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
-			     w->conf->rfc5766_channels
-				     ? "Bad Request: channel number not in 0x4000-0x7FFF"
-				     : "Bad Request: channel number not in 0x4000-0x4FFF "
-				       "(allow-rfc5766-channels would allow up to 0x7FFF)");
+			     w->conf->rfc5766_channels ? "Bad Request: channel number not in 0x4000-0x7FFF"
+						       : "Bad Request: channel number not in 0x4000-0x4FFF "
+							 "(allow-rfc5766-channels would allow up to 0x7FFF)");
 		return;
 	}
 	const struct iw_addr *peer = &m->peers[0];
@@ -662,8 +658,7 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 		return;
 	}
 	/* RFC 8656 §11.2: a channel binding also installs or refreshes the permission. */
-	iw_alloc_perm_add(&w->tab, a, peer,
-			  w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000);
+	iw_alloc_perm_add(&w->tab, a, peer, w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000);
 	iw_alloc_timer_arm(&w->tab, a);
 	w->st.chan_ok++;
 	struct iw_stun_wr s;

@@ -16,8 +16,8 @@
 void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		       const struct iw_stun_msg *m);
 /* A STUN datagram that failed to decode: 400 with why if it is a request, else dropped. */
-void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-		    const uint8_t *p, size_t len, const char *why);
+void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src, const uint8_t *p,
+		    size_t len, const char *why);
 /* An RFC 3489 Binding request (no magic cookie): answer with MAPPED-ADDRESS only, echoing
  * the 16-byte transaction id. CHANGE-REQUEST is ignored (no alternate address). */
 void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,

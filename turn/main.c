@@ -76,8 +76,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (optind_end < argc) {
-		fprintf(stderr, "iceway-relay: unexpected argument '%s' (see --help)\n",
-			argv[optind_end]);
+		fprintf(stderr, "iceway-relay: unexpected argument '%s' (see --help)\n", argv[optind_end]);
 		goto out;
 	}
 	if (conf.help) {
@@ -161,8 +160,8 @@ int main(int argc, char **argv)
 		IW_WARN("no-auth: TURN requests need no credentials; use on test networks only");
 	IW_INFO("ready: realm %s, %s%s, %u worker%s, %u allocations max", conf.realm,
 		conf.lt_cred ? "long-term credentials" : "",
-		conf.use_secret ? (conf.lt_cred ? " + REST secret" : "REST secret") : "",
-		conf.threads, conf.threads > 1 ? "s" : "", conf.max_allocs);
+		conf.use_secret ? (conf.lt_cred ? " + REST secret" : "REST secret") : "", conf.threads,
+		conf.threads > 1 ? "s" : "", conf.max_allocs);
 
 	for (unsigned i = 0; i < conf.threads; i++) {
 		if (pthread_create(&th[i], NULL, worker_main, w[i])) {

@@ -29,8 +29,8 @@ int iw_policy_range_parse(struct iw_range *r, const char *s)
 		memcpy(a, s, n);
 		a[n] = 0;
 		snprintf(b, sizeof b, "%s", dash + 1);
-		if (iw_addr_parse(&r->lo, a) || iw_addr_parse(&r->hi, b) ||
-		    r->lo.family != r->hi.family || addr_cmp(&r->lo, &r->hi) > 0)
+		if (iw_addr_parse(&r->lo, a) || iw_addr_parse(&r->hi, b) || r->lo.family != r->hi.family ||
+		    addr_cmp(&r->lo, &r->hi) > 0)
 			return -EINVAL;
 		if (r->lo.port || r->hi.port)
 			return -EINVAL;
@@ -81,8 +81,8 @@ int iw_policy_deny_add(struct iw_policy *p, const char *s, const char **why)
 	return add_rule(p->deny, &p->n_deny, s, why);
 }
 
-static const struct iw_range *match(const struct iw_range *tab, unsigned n,
-				    const struct iw_addr *a, const struct iw_addr *b)
+static const struct iw_range *match(const struct iw_range *tab, unsigned n, const struct iw_addr *a,
+				    const struct iw_addr *b)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (iw_policy_range_contains(&tab[i], a) || iw_policy_range_contains(&tab[i], b))
@@ -90,8 +90,7 @@ static const struct iw_range *match(const struct iw_range *tab, unsigned n,
 	return NULL;
 }
 
-int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char *why,
-		    size_t why_cap)
+int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char *why, size_t why_cap)
 {
 	struct iw_addr norm;
 	char txt[IW_ADDR_STRLEN];
@@ -114,8 +113,7 @@ int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char 
 		const char *hint = c == IW_ADDR_LOOPBACK ? "allow-loopback-peers" : "allowed-peer-ip=";
 		snprintf(why, why_cap, "Forbidden: peer %s is in %s range %s (%s%s would allow it)",
 			 iw_addr_fmt(peer, false, txt, sizeof txt), iw_addr_class_name(c),
-			 range ? range : "?", hint,
-			 c == IW_ADDR_LOOPBACK ? "" : (range ? range : "?"));
+			 range ? range : "?", hint, c == IW_ADDR_LOOPBACK ? "" : (range ? range : "?"));
 		return -EPERM;
 	}
 	return 0;

@@ -12,7 +12,7 @@ enum { IW_POLICY_MAX_RULES = 64, IW_POLICY_TEXT_MAX = 96 };
 
 /* An inclusive address range, from a CIDR or "A-B" (coturn's form). */
 struct iw_range {
-	struct iw_addr lo, hi; /* ports ignored */
+	struct iw_addr lo, hi;         /* ports ignored */
 	char text[IW_POLICY_TEXT_MAX]; /* as written, for messages */
 };
 
@@ -38,7 +38,6 @@ int iw_policy_deny_add(struct iw_policy *p, const char *s, const char **why);
  * Returns 0, or -EPERM with a reason phrase in why (e.g. "Forbidden: peer 10.0.0.1 is in
  * private range 10.0.0.0/8 (allowed-peer-ip=10.0.0.0/8 would allow it)").
  */
-int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char *why,
-		    size_t why_cap);
+int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char *why, size_t why_cap);
 
 #endif

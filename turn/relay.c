@@ -34,8 +34,9 @@ static void tx_add(struct iw_worker *w, int fd, void *p, size_t len, const struc
 	w->txiov[i].iov_base = p;
 	w->txiov[i].iov_len = len;
 	socklen_t sl = iw_addr_to_sa(dst, &w->txaddr[i]);
-	w->tx[i].msg_hdr = (struct msghdr){ .msg_name = &w->txaddr[i], .msg_namelen = sl,
-					    .msg_iov = &w->txiov[i], .msg_iovlen = 1 };
+	w->tx[i].msg_hdr = (struct msghdr){
+		.msg_name = &w->txaddr[i], .msg_namelen = sl, .msg_iov = &w->txiov[i], .msg_iovlen = 1
+	};
 	w->txfd[i] = fd;
 	w->txdir[i] = to_client;
 }
@@ -147,8 +148,7 @@ static void chandata(struct iw_worker *w, struct iw_listener *l, const struct iw
 	tx_add(w, rs->fd, d->buf + TURN_CHANDATA_HDR, dlen, &c->peer, false);
 }
 
-static void from_client(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d,
-			size_t len)
+static void from_client(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
 {
 	struct iw_addr src;
 	if (iw_addr_from_sa(&src, (const struct sockaddr *)&d->src)) {
@@ -257,8 +257,7 @@ static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram 
 static void on_readable(struct iw_worker *w, void *ptr)
 {
 	uint8_t kind = *(uint8_t *)ptr;
-	int fd = kind == IW_EV_LISTENER ? ((struct iw_listener *)ptr)->fd
-					: ((struct iw_rsock *)ptr)->fd;
+	int fd = kind == IW_EV_LISTENER ? ((struct iw_listener *)ptr)->fd : ((struct iw_rsock *)ptr)->fd;
 	if (fd < 0)
 		return;
 	for (int round = 0; round < RX_ROUNDS; round++) {
@@ -287,8 +286,7 @@ static void on_readable(struct iw_worker *w, void *ptr)
 	}
 }
 
-void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d,
-			   size_t len)
+void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
 {
 	from_client(w, l, d, len);
 	tx_flush(w);
@@ -393,8 +391,7 @@ static bool iface_addr(uint8_t family, struct iw_addr *out)
 		return false;
 	for (i = ifa; i && !found; i = i->ifa_next) {
 		struct iw_addr a;
-		if (!i->ifa_addr || i->ifa_addr->sa_family != family ||
-		    iw_addr_from_sa(&a, i->ifa_addr))
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family || iw_addr_from_sa(&a, i->ifa_addr))
 			continue;
 		const char *r;
 		enum iw_addr_class c = iw_addr_classify(&a, &r);
@@ -449,8 +446,7 @@ static void pick_relay(struct iw_worker *w, uint8_t family)
 	}
 }
 
-struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
-				  volatile sig_atomic_t *stop)
+struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, volatile sig_atomic_t *stop)
 {
 	struct iw_worker *w = calloc(1, sizeof *w);
 	if (!w) {
@@ -473,7 +469,8 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
 		w->rxiov[i] = (struct iovec){ .iov_base = w->dg[i].buf, .iov_len = IW_DGRAM_MAX };
 		w->rx[i].msg_hdr = (struct msghdr){ .msg_name = &w->dg[i].src,
 						    .msg_namelen = sizeof w->dg[i].src,
-						    .msg_iov = &w->rxiov[i], .msg_iovlen = 1 };
+						    .msg_iov = &w->rxiov[i],
+						    .msg_iovlen = 1 };
 	}
 	w->now_ms = iw_clock_ms();
 	w->now_s = iw_clock_wall_s();
@@ -494,8 +491,7 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
 	uint16_t hi = idx % n == n - 1 ? conf->max_port : (uint16_t)(lo + share - 1);
 	w->port_lo = lo;
 	w->port_hi = hi;
-	if (iw_ports_init(&w->ports[0], lo, hi, seed[1]) ||
-	    iw_ports_init(&w->ports[1], lo, hi, seed[1])) {
+	if (iw_ports_init(&w->ports[0], lo, hi, seed[1]) || iw_ports_init(&w->ports[1], lo, hi, seed[1])) {
 		IW_ERROR("cannot set up the port range %u-%u", lo, hi);
 		goto fail;
 	}
@@ -552,8 +548,7 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
 		if (w->has_relay[f])
 			IW_INFO("relay %s: bind %s, advertise %s, ports %u-%u", f ? "IPv6" : "IPv4",
 				iw_addr_fmt(&w->relay_bind[f], false, b, sizeof b),
-				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), w->port_lo,
-				w->port_hi);
+				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), w->port_lo, w->port_hi);
 	}
 	return w;
 fail:
@@ -586,21 +581,26 @@ void iw_relay_destroy(struct iw_worker *w)
 void iw_relay_stats_dump(const struct iw_worker *w)
 {
 	const struct iw_relay_stats *s = &w->st;
-#define F(x) { #x, s->x }
+#define F(x)             \
+	{                \
+#x, s->x \
+	}
 	const struct {
 		const char *name;
 		uint64_t v;
 	} f[] = {
-		F(rx_client_pkts), F(rx_client_bytes), F(tx_client_pkts), F(tx_client_bytes),
-		F(rx_peer_pkts), F(rx_peer_bytes), F(tx_peer_pkts), F(tx_peer_bytes),
-		F(drop_trunc), F(drop_unknown_kind), F(drop_bad_chandata), F(drop_no_alloc),
-		F(drop_no_chan), F(drop_send_no_perm), F(drop_peer_no_perm), F(drop_send_err),
-		F(drop_send_bad), F(drop_bad_stun), F(drop_fingerprint), F(drop_not_request),
-		F(drop_challenge_rl), F(stun_requests), F(binding), F(bad_request), F(unknown_attr),
-		F(alloc_ok), F(alloc_retrans), F(alloc_mismatch), F(alloc_quota), F(alloc_capacity),
-		F(alloc_family), F(alloc_transport), F(alloc_auth_fail), F(refresh_ok),
-		F(refresh_delete), F(perm_ok), F(perm_full), F(chan_ok), F(chan_bad), F(chan_full),
-		F(peers_refused), F(wrong_creds), F(resv_made), F(resv_used), F(resv_expired),
+		F(rx_client_pkts),    F(rx_client_bytes),   F(tx_client_pkts),    F(tx_client_bytes),
+		F(rx_peer_pkts),      F(rx_peer_bytes),     F(tx_peer_pkts),      F(tx_peer_bytes),
+		F(drop_trunc),        F(drop_unknown_kind), F(drop_bad_chandata), F(drop_no_alloc),
+		F(drop_no_chan),      F(drop_send_no_perm), F(drop_peer_no_perm), F(drop_send_err),
+		F(drop_send_bad),     F(drop_bad_stun),     F(drop_fingerprint),  F(drop_not_request),
+		F(drop_challenge_rl), F(stun_requests),     F(binding),           F(bad_request),
+		F(unknown_attr),      F(alloc_ok),          F(alloc_retrans),     F(alloc_mismatch),
+		F(alloc_quota),       F(alloc_capacity),    F(alloc_family),      F(alloc_transport),
+		F(alloc_auth_fail),   F(refresh_ok),        F(refresh_delete),    F(perm_ok),
+		F(perm_full),         F(chan_ok),           F(chan_bad),          F(chan_full),
+		F(peers_refused),     F(wrong_creds),       F(resv_made),         F(resv_used),
+		F(resv_expired),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

@@ -122,8 +122,7 @@ struct iw_worker {
  * listening-port (SO_REUSEPORT when there are several workers), relay addresses resolved, and
  * its own share of the relay port range. NULL on failure (logged). stop is polled between
  * wake-ups. */
-struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx,
-				  volatile sig_atomic_t *stop);
+struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, volatile sig_atomic_t *stop);
 /* Close every socket and free everything. Accepts NULL. */
 void iw_relay_destroy(struct iw_worker *w);
 /* Run the loop until *stop. Returns 0, or -errno on a fatal epoll error. */
@@ -138,8 +137,7 @@ void iw_relay_stats_dump(const struct iw_worker *w);
 /* For the TCP/TLS worker (turn/stream.c): one whole frame from a stream connection, copied
  * into d->buf with the client's address in d->src, takes the datagram path; and a relay
  * socket of a stream allocation is drained. */
-void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d,
-			   size_t len);
+void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
 void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
 
 /* Family index for per-family arrays: 0 IPv4, 1 IPv6. */

@@ -144,8 +144,7 @@ void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p,
 		w->st.drop_send_err++;
 }
 
-void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p,
-			 size_t len)
+void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p, size_t len)
 {
 	struct iw_stream *s = w->streams;
 	uint32_t slot = a->listener - IW_STREAM_LIS_BASE;
@@ -287,7 +286,8 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		uint32_t slot = s->free_slots[--s->n_free];
 		c->slot = slot;
-		c->lis = (struct iw_listener){ .kind = IW_EV_STREAM, .fd = fd,
+		c->lis = (struct iw_listener){ .kind = IW_EV_STREAM,
+					       .fd = fd,
 					       .idx = IW_STREAM_LIS_BASE + slot };
 		c->peer_sa = ss;
 		c->state = C_OPEN;
@@ -335,8 +335,7 @@ static void sweep(struct iw_stream *s)
 		if (partial && now - c->stall_ms >= stall) {
 			s->st.closed_timeout++;
 			conn_close(s, c);
-		} else if (now - c->last_ms >= idle &&
-			   !iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx)) {
+		} else if (now - c->last_ms >= idle && !iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx)) {
 			s->st.closed_idle++;
 			conn_close(s, c);
 		}
@@ -562,12 +561,10 @@ void iw_stream_destroy(struct iw_stream *s)
 			 "drop_out_full %llu",
 			 (unsigned long long)s->st.accepted, (unsigned long long)s->st.refused_cap,
 			 (unsigned long long)s->st.closed_eof, (unsigned long long)s->st.closed_err,
-			 (unsigned long long)s->st.closed_timeout,
-			 (unsigned long long)s->st.closed_idle,
+			 (unsigned long long)s->st.closed_timeout, (unsigned long long)s->st.closed_idle,
 			 (unsigned long long)s->st.closed_too_long,
-			 (unsigned long long)s->st.closed_bad_frame,
-			 (unsigned long long)s->st.tls_fail, (unsigned long long)s->st.frames_in,
-			 (unsigned long long)s->st.drop_out_full);
+			 (unsigned long long)s->st.closed_bad_frame, (unsigned long long)s->st.tls_fail,
+			 (unsigned long long)s->st.frames_in, (unsigned long long)s->st.drop_out_full);
 	iw_relay_destroy(s->w);
 	iw_tls_destroy(s->tls);
 	free(s->conns);

@@ -72,8 +72,7 @@ static int map_ciphers(struct iw_tls *t, const char *list)
 	return n;
 }
 
-struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *ciphers,
-			     const char **why)
+struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *ciphers, const char **why)
 {
 	struct iw_tls *t = calloc(1, sizeof *t);
 	if (!t) {
@@ -99,14 +98,13 @@ struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *cip
 		*why = "cannot read pkey (unencrypted PEM private key expected)";
 		goto fail;
 	}
-	if (mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER,
-					MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) {
+	if (mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+					MBEDTLS_SSL_PRESET_DEFAULT)) {
 		*why = "cannot set TLS defaults";
 		goto fail;
 	}
 	/* TLS 1.2 at least: 1.0 and 1.1 are deprecated (RFC 8996). */
-	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-				     MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
 	if (mbedtls_ssl_conf_own_cert(&t->conf, &t->crt, &t->pk)) {
 		*why = "cert and pkey do not match";

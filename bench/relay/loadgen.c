@@ -244,7 +244,8 @@ static void *rx_main(void *arg)
 			while ((got = recvmmsg(f->fd, m, BATCH, MSG_DONTWAIT, NULL)) > 0) {
 				for (int i = 0; i < got; i++) {
 					uint16_t chan, dlen;
-					if (!iw_chandata_parse(bufs[i], m[i].msg_len, &chan, &dlen) || dlen < 16) {
+					if (!iw_chandata_parse(bufs[i], m[i].msg_len, &chan, &dlen) ||
+					    dlen < 16) {
 						rx_bad++;
 						continue;
 					}
@@ -348,7 +349,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (o.secret) {
-		if (iw_cred_rest_make(user_buf, sizeof user_buf, pass_buf, o.secret, "bench", time(NULL), 3600) < 0)
+		if (iw_cred_rest_make(user_buf, sizeof user_buf, pass_buf, o.secret, "bench", time(NULL),
+				      3600) < 0)
 			return 2;
 	} else if (o.user) {
 		snprintf(user_buf, sizeof user_buf, "%s", o.user);
@@ -476,8 +478,10 @@ int main(int argc, char **argv)
 	pthread_join(echo_th, NULL);
 
 	double loss = sent ? 100.0 * (double)(sent - (rx_total > sent ? sent : rx_total)) / (double)sent : 0;
-	printf("{\"flows\":%ld,\"ready\":%ld,\"setup_s\":%.3f,\"allocs_per_s\":%.0f,\"rate\":%ld,\"size\":%ld,"
-	       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"bad\":%" PRIu64 ","
+	printf("{\"flows\":%ld,\"ready\":%ld,\"setup_s\":%.3f,\"allocs_per_s\":%.0f,\"rate\":%ld,\"size\":%"
+	       "ld,"
+	       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"bad\":%" PRIu64
+	       ","
 	       "\"loss_pct\":%.4f,\"send_s\":%.3f,\"delivered_pps\":%.0f,"
 	       "\"rtt_p50_us\":%.0f,\"rtt_p99_us\":%.0f,\"rtt_p999_us\":%.0f}\n",
 	       o.flows, ready, setup_s, setup_s > 0 ? (double)ready / setup_s : 0, o.rate, o.size, sent,

@@ -98,7 +98,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < BATCH; i++) {
 		rx_iov[i] = (struct iovec){ dg[i].buf, DGRAM_MAX };
-		rx[i].msg_hdr = (struct msghdr){ .msg_name = &dg[i].src, .msg_iov = &rx_iov[i], .msg_iovlen = 1 };
+		rx[i].msg_hdr =
+			(struct msghdr){ .msg_name = &dg[i].src, .msg_iov = &rx_iov[i], .msg_iovlen = 1 };
 	}
 	printf("ready\n");
 	fflush(stdout);
@@ -139,8 +140,10 @@ int main(int argc, char **argv)
 						}
 						out_fd = cf->fd;
 						tx_iov[nt] = (struct iovec){ dg[i].buf + HEAD, len - HEAD };
-						tx[nt].msg_hdr = (struct msghdr){ .msg_name = &peer_ss, .msg_namelen = peer_len,
-										  .msg_iov = &tx_iov[nt], .msg_iovlen = 1 };
+						tx[nt].msg_hdr = (struct msghdr){ .msg_name = &peer_ss,
+										  .msg_namelen = peer_len,
+										  .msg_iov = &tx_iov[nt],
+										  .msg_iovlen = 1 };
 						nt++;
 					} else {
 						/* peer -> client: header into headroom, send from the listener */
@@ -151,8 +154,11 @@ int main(int argc, char **argv)
 						iw_put_be16(h + 2, (uint16_t)len);
 						out_fd = lfd;
 						tx_iov[nt] = (struct iovec){ h, len + HEAD };
-						tx[nt].msg_hdr = (struct msghdr){ .msg_name = &f->client, .msg_namelen = f->client_len,
-										  .msg_iov = &tx_iov[nt], .msg_iovlen = 1 };
+						tx[nt].msg_hdr =
+							(struct msghdr){ .msg_name = &f->client,
+									 .msg_namelen = f->client_len,
+									 .msg_iov = &tx_iov[nt],
+									 .msg_iovlen = 1 };
 						nt++;
 					}
 				}

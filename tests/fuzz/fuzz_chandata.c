@@ -33,8 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t c2, l2;
 		FUZZ_CHECK(iw_chandata_parse(buf, TURN_CHANDATA_HDR + (size_t)dlen, &c2, &l2));
 		FUZZ_CHECK(c2 == chan && l2 == dlen);
-		FUZZ_CHECK(iw_stun_classify(buf, TURN_CHANDATA_HDR + (size_t)dlen) ==
-			   IW_PKT_CHANDATA);
+		FUZZ_CHECK(iw_stun_classify(buf, TURN_CHANDATA_HDR + (size_t)dlen) == IW_PKT_CHANDATA);
 	} else {
 		FUZZ_CHECK(kind != IW_PKT_CHANDATA);
 	}
@@ -65,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(iw_stun_classify(start, total) == IW_PKT_STUN);
 	FUZZ_CHECK(iw_stun_decode(&m, start, total, &why) == 0);
 	FUZZ_CHECK(m.method == TURN_METHOD_DATA && m.cls == STUN_CLASS_INDICATION);
-	FUZZ_CHECK(m.n_peers == 1 && m.peers[0].family == peer.family &&
-		   m.peers[0].port == peer.port && memcmp(m.peers[0].ip, peer.ip, 16) == 0);
+	FUZZ_CHECK(m.n_peers == 1 && m.peers[0].family == peer.family && m.peers[0].port == peer.port &&
+		   memcmp(m.peers[0].ip, peer.ip, 16) == 0);
 	FUZZ_CHECK(m.data.p == payload && m.data.len == size);
 	return 0;
 }

@@ -56,8 +56,8 @@ static void check_inside(const struct iw_stun_msg *m)
 		FUZZ_CHECK(m->mi_off >= STUN_HEADER_LEN && (size_t)m->mi_off + 24 <= m->len);
 	if (has & IW_STUN_HAS_MI_SHA256)
 		FUZZ_CHECK(m->mi256_off >= STUN_HEADER_LEN &&
-			   (size_t)m->mi256_off + 4 + m->mi256_len <= m->len &&
-			   m->mi256_len >= 16 && m->mi256_len <= 32 && m->mi256_len % 4 == 0);
+			   (size_t)m->mi256_off + 4 + m->mi256_len <= m->len && m->mi256_len >= 16 &&
+			   m->mi256_len <= 32 && m->mi256_len % 4 == 0);
 	if (has & IW_STUN_HAS_FINGERPRINT)
 		FUZZ_CHECK(m->fp_off >= STUN_HEADER_LEN && (size_t)m->fp_off + 8 == m->len);
 	FUZZ_CHECK(m->n_peers <= STUN_MAX_PEERS);
@@ -144,8 +144,7 @@ static void reencode(const struct iw_stun_msg *m)
 		iw_put_be16(tmp, m->pw_alg);
 		iw_put_be16(tmp + 2, m->pw_alg_params.len);
 		memcpy(tmp + 4, m->pw_alg_params.p, m->pw_alg_params.len);
-		iw_stun_wr_attr(&s, STUN_ATTR_PASSWORD_ALGORITHM, tmp,
-				4 + (size_t)m->pw_alg_params.len);
+		iw_stun_wr_attr(&s, STUN_ATTR_PASSWORD_ALGORITHM, tmp, 4 + (size_t)m->pw_alg_params.len);
 	}
 	if (has & IW_STUN_HAS_PW_ALGS)
 		wr_view(&s, STUN_ATTR_PASSWORD_ALGORITHMS, m->pw_algs_raw);
@@ -174,10 +173,10 @@ static void reencode(const struct iw_stun_msg *m)
 	FUZZ_CHECK(iw_stun_check_integrity_sha256(&r, key, sizeof key - 1));
 	FUZZ_CHECK(iw_stun_check_fingerprint(&r));
 
-	uint32_t want = has & ~(uint32_t)(IW_STUN_HAS_MI | IW_STUN_HAS_MI_SHA256 |
-					  IW_STUN_HAS_FINGERPRINT | IW_STUN_HAS_ICMP);
-	FUZZ_CHECK((r.present & ~(uint32_t)(IW_STUN_HAS_MI | IW_STUN_HAS_MI_SHA256 |
-					    IW_STUN_HAS_FINGERPRINT)) == want);
+	uint32_t want = has & ~(uint32_t)(IW_STUN_HAS_MI | IW_STUN_HAS_MI_SHA256 | IW_STUN_HAS_FINGERPRINT |
+					  IW_STUN_HAS_ICMP);
+	FUZZ_CHECK((r.present &
+		    ~(uint32_t)(IW_STUN_HAS_MI | IW_STUN_HAS_MI_SHA256 | IW_STUN_HAS_FINGERPRINT)) == want);
 	FUZZ_CHECK(!(has & IW_STUN_HAS_USERNAME) || view_eq(r.username, m->username));
 	FUZZ_CHECK(!(has & IW_STUN_HAS_USERHASH) || view_eq(r.userhash, m->userhash));
 	FUZZ_CHECK(!(has & IW_STUN_HAS_REALM) || view_eq(r.realm, m->realm));

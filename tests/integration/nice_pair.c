@@ -88,8 +88,7 @@ static gboolean on_grace(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
-		    gpointer data)
+static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
 {
 	struct side *s = data;
 	char tmp[32];
@@ -133,8 +132,7 @@ static gboolean on_pace(gpointer data)
 		if (nice_agent_send(s->agent, s->stream, 1, (guint)len, msg) == len)
 			s->n_sent++;
 	}
-	return sides[0].n_sent < n_msgs || sides[1].n_sent < n_msgs ? G_SOURCE_CONTINUE
-								     : G_SOURCE_REMOVE;
+	return sides[0].n_sent < n_msgs || sides[1].n_sent < n_msgs ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void check_pair(struct side *s)
@@ -151,8 +149,8 @@ static void check_pair(struct side *s)
 	printf("%s: selected pair %s %s:%u -> %s %s:%u\n", s->name, cand_type(local->type), la,
 	       nice_address_get_port(&local->addr), cand_type(remote->type), ra,
 	       nice_address_get_port(&remote->addr));
-	s->pair_ok = local->type == NICE_CANDIDATE_TYPE_RELAYED &&
-		     remote->type == NICE_CANDIDATE_TYPE_RELAYED;
+	s->pair_ok =
+		local->type == NICE_CANDIDATE_TYPE_RELAYED && remote->type == NICE_CANDIDATE_TYPE_RELAYED;
 }
 
 static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
@@ -220,8 +218,8 @@ static void on_gathered(NiceAgent *agent, guint stream, gpointer data)
 		finish();
 }
 
-static int setup(struct side *s, const char *name, bool controlling, const char *server,
-		 guint port, const char *user, const char *pass)
+static int setup(struct side *s, const char *name, bool controlling, const char *server, guint port,
+		 const char *user, const char *pass)
 {
 	NiceAddress local;
 
@@ -229,8 +227,8 @@ static int setup(struct side *s, const char *name, bool controlling, const char 
 	s->agent = nice_agent_new(g_main_loop_get_context(loop), NICE_COMPATIBILITY_RFC5245);
 	if (!s->agent)
 		return -1;
-	g_object_set(s->agent, "controlling-mode", controlling, "force-relay", TRUE, "upnp",
-		     FALSE, "ice-tcp", FALSE, NULL);
+	g_object_set(s->agent, "controlling-mode", controlling, "force-relay", TRUE, "upnp", FALSE, "ice-tcp",
+		     FALSE, NULL);
 	/* libnice skips loopback interfaces unless an address is given explicitly. */
 	nice_address_init(&local);
 	if (!nice_address_set_from_string(&local, "127.0.0.1") ||
@@ -244,8 +242,7 @@ static int setup(struct side *s, const char *name, bool controlling, const char 
 	if (!nice_agent_set_relay_info(s->agent, s->stream, 1, server, port, user, pass,
 				       NICE_RELAY_TYPE_TURN_UDP))
 		return -1;
-	if (!nice_agent_attach_recv(s->agent, s->stream, 1, g_main_loop_get_context(loop),
-				    on_recv, s))
+	if (!nice_agent_attach_recv(s->agent, s->stream, 1, g_main_loop_get_context(loop), on_recv, s))
 		return -1;
 	if (!nice_agent_gather_candidates(s->agent, s->stream))
 		return -1;
@@ -280,11 +277,10 @@ int main(int argc, char **argv)
 	g_main_loop_run(loop);
 
 	for (int i = 0; i < 2; i++)
-		printf("%s: sent %u, received %u of %u (duplicates %u, malformed %u)\n",
-		       sides[i].name, sides[i].n_sent, sides[i].n_recv, n_msgs, sides[i].n_dup,
-		       sides[i].n_bad);
-	rc = (!timed_out && sides[0].pair_ok && sides[1].pair_ok && all_received() &&
-	      sides[0].n_bad == 0 && sides[1].n_bad == 0)
+		printf("%s: sent %u, received %u of %u (duplicates %u, malformed %u)\n", sides[i].name,
+		       sides[i].n_sent, sides[i].n_recv, n_msgs, sides[i].n_dup, sides[i].n_bad);
+	rc = (!timed_out && sides[0].pair_ok && sides[1].pair_ok && all_received() && sides[0].n_bad == 0 &&
+	      sides[1].n_bad == 0)
 		     ? 0
 		     : 1;
 	printf("nice_pair: %s (selected pair relay/relay: %s/%s)\n", rc == 0 ? "PASS" : "FAIL",

@@ -18,7 +18,8 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
 	if (!real_setsockopt)
-		real_setsockopt = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+		real_setsockopt =
+			(int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
 	if (level == SOL_SOCKET && name == SO_RCVBUF && len == sizeof(int) && *(const int *)val < want()) {
 		int size = want();
 		return real_setsockopt(fd, level, name, &size, sizeof size);

@@ -17,8 +17,8 @@
 
 enum {
 	TICK_MS = 1,
-	DRAIN_MS = 2000,   /* after both directions went quiet */
-	BURST_MAX = 8,     /* packets one endpoint may catch up in one tick */
+	DRAIN_MS = 2000, /* after both directions went quiet */
+	BURST_MAX = 8,   /* packets one endpoint may catch up in one tick */
 	REST_TTL_S = 3600,
 };
 
@@ -32,10 +32,14 @@ const char *iw_probe_cand_type_name(unsigned i)
 static unsigned cand_index(NiceCandidateType t)
 {
 	switch (t) {
-	case NICE_CANDIDATE_TYPE_HOST: return 0;
-	case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: return 1;
-	case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: return 2;
-	default: return 3;
+	case NICE_CANDIDATE_TYPE_HOST:
+		return 0;
+	case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
+		return 1;
+	case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
+		return 2;
+	default:
+		return 3;
 	}
 }
 
@@ -102,9 +106,9 @@ static int resolve(const char *host, char *out, size_t cap)
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
 	if (getaddrinfo(host, NULL, &hints, &res) || !res)
 		return -EHOSTUNREACH;
-	const void *a = res->ai_family == AF_INET6 ?
-				(const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr :
-				(const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	const void *a = res->ai_family == AF_INET6
+				? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+				: (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
 	const char *r = inet_ntop(res->ai_family, a, out, (socklen_t)cap);
 	freeaddrinfo(res);
 	return r ? 0 : -EINVAL;
@@ -153,12 +157,14 @@ static void take_ice_servers(struct iw_probe_ep *ep, json_t *servers)
 
 	ep->n_turn = 0;
 	ep->stun_host[0] = '\0';
-	json_array_foreach(servers, i, s) {
+	json_array_foreach(servers, i, s)
+	{
 		json_t *urls = json_object_get(s, "urls");
 		const char *user = json_string_value(json_object_get(s, "username"));
 		const char *cred = json_string_value(json_object_get(s, "credential"));
 		json_t *list = json_is_string(urls) ? json_pack("[O]", urls) : json_incref(urls);
-		json_array_foreach(list, j, u) {
+		json_array_foreach(list, j, u)
+		{
 			char host[64];
 			uint16_t port;
 			const char *url = json_string_value(u);
@@ -202,8 +208,8 @@ static char *make_sdp(struct iw_probe_ep *ep, const char *ufrag, const char *pwd
 			       "a=sendrecv\r\n"
 			       "a=rtcp-mux\r\n"
 			       "a=rtpmap:%d opus/48000/2\r\n",
-			       ep->call + 1, IW_PROBE_PT, ufrag, pwd, fp,
-			       ep->offerer ? "actpass" : "active", IW_PROBE_PT);
+			       ep->call + 1, IW_PROBE_PT, ufrag, pwd, fp, ep->offerer ? "actpass" : "active",
+			       IW_PROBE_PT);
 }
 
 /* Copy the value of the first "a=NAME:" line into out. */
@@ -271,8 +277,7 @@ static int dtls_send(void *arg, const uint8_t *p, size_t len)
 
 static void dtls_drive(struct iw_probe_ep *ep);
 
-static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf,
-		    gpointer data)
+static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
 {
 	struct iw_probe_ep *ep = data;
 	uint8_t b = len ? (uint8_t)buf[0] : 0;
@@ -317,9 +322,9 @@ static void on_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data)
 	if (!sdp)
 		return;
 	const char *line = strncmp(sdp, "a=", 2) ? sdp : sdp + 2;
-	iw_probe_sig_send(ep->sig, json_pack("{s:s, s:s, s:{s:s, s:s, s:i}}", "type",
-					     "candidate", "to", ep->peer_id, "candidate",
-					     "candidate", line, "sdpMid", "0", "sdpMLineIndex", 0));
+	iw_probe_sig_send(ep->sig,
+			  json_pack("{s:s, s:s, s:{s:s, s:s, s:i}}", "type", "candidate", "to", ep->peer_id,
+				    "candidate", "candidate", line, "sdpMid", "0", "sdpMLineIndex", 0));
 	g_free(sdp);
 }
 
@@ -337,8 +342,8 @@ static void on_gather_done(NiceAgent *agent, guint stream, gpointer data)
 		/* libnice does not say why a TURN allocation failed: ask the server directly. */
 		const struct iw_probe_turn *t = &ep->turn[0];
 		if (!iw_probe_turn_check(t->host, t->port, t->user, t->pass, diag, sizeof diag))
-			snprintf(diag, sizeof diag, "TURN server %s:%u gave no relay candidate",
-				 t->host, t->port);
+			snprintf(diag, sizeof diag, "TURN server %s:%u gave no relay candidate", t->host,
+				 t->port);
 		fail(ep, "no relay candidate: %s (gathered %s)", diag, sum);
 		return;
 	}
@@ -349,8 +354,7 @@ static void on_gather_done(NiceAgent *agent, guint stream, gpointer data)
 	if (ep->stage == IW_PROBE_ST_GATHER)
 		ep->stage = IW_PROBE_ST_ICE;
 	ep->sent_eoc = true;
-	iw_probe_sig_send(ep->sig, json_pack("{s:s, s:s}", "type", "end-of-candidates", "to",
-					     ep->peer_id));
+	iw_probe_sig_send(ep->sig, json_pack("{s:s, s:s}", "type", "end-of-candidates", "to", ep->peer_id));
 }
 
 static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
@@ -364,12 +368,10 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 	if (state == NICE_COMPONENT_STATE_FAILED) {
 		cand_summary(l, sizeof l, ep->n_local);
 		cand_summary(r, sizeof r, ep->n_remote);
-		fail(ep, "ICE failed: no candidate pair worked (local candidates: %s; remote: %s)",
-		     l, r);
+		fail(ep, "ICE failed: no candidate pair worked (local candidates: %s; remote: %s)", l, r);
 		return;
 	}
-	if ((state != NICE_COMPONENT_STATE_CONNECTED && state != NICE_COMPONENT_STATE_READY) ||
-	    ep->t_ice_ms)
+	if ((state != NICE_COMPONENT_STATE_CONNECTED && state != NICE_COMPONENT_STATE_READY) || ep->t_ice_ms)
 		return;
 	ep->t_ice_ms = iw_clock_ms() - ep->t0_ms;
 	if (!ep->t_ice_ms)
@@ -377,8 +379,7 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 	NiceCandidate *lc = NULL, *rc = NULL;
 	if (nice_agent_get_selected_pair(agent, stream, 1, &lc, &rc) && lc && rc) {
 		snprintf(ep->local_type, sizeof ep->local_type, "%s", cand_names[cand_index(lc->type)]);
-		snprintf(ep->remote_type, sizeof ep->remote_type, "%s",
-			 cand_names[cand_index(rc->type)]);
+		snprintf(ep->remote_type, sizeof ep->remote_type, "%s", cand_names[cand_index(rc->type)]);
 	}
 	if (ep->stage < IW_PROBE_ST_DTLS)
 		ep->stage = IW_PROBE_ST_DTLS;
@@ -420,10 +421,9 @@ static void ice_start(struct iw_probe_ep *ep)
 			 "username and credential) in iceServers");
 		return;
 	}
-	ep->agent = nice_agent_new(g_main_loop_get_context(ep->run->loop),
-				   NICE_COMPATIBILITY_RFC5245);
-	g_object_set(ep->agent, "controlling-mode", ep->offerer, "ice-trickle", TRUE,
-		     "force-relay", o->relay_only, NULL);
+	ep->agent = nice_agent_new(g_main_loop_get_context(ep->run->loop), NICE_COMPATIBILITY_RFC5245);
+	g_object_set(ep->agent, "controlling-mode", ep->offerer, "ice-trickle", TRUE, "force-relay",
+		     o->relay_only, NULL);
 	if (ep->stun_host[0])
 		g_object_set(ep->agent, "stun-server", ep->stun_host, "stun-server-port",
 			     (guint)ep->stun_port, NULL);
@@ -438,27 +438,23 @@ static void ice_start(struct iw_probe_ep *ep)
 	if (lip) {
 		NiceAddress a;
 		nice_address_init(&a);
-		if (!nice_address_set_from_string(&a, lip) ||
-		    !nice_agent_add_local_address(ep->agent, &a)) {
+		if (!nice_address_set_from_string(&a, lip) || !nice_agent_add_local_address(ep->agent, &a)) {
 			fail(ep, "ICE: cannot use local address %s", lip);
 			return;
 		}
 	}
 	ep->stream = nice_agent_add_stream(ep->agent, 1);
 	for (unsigned i = 0; i < ep->n_turn; i++)
-		nice_agent_set_relay_info(ep->agent, ep->stream, 1, ep->turn[i].host,
-					  ep->turn[i].port, ep->turn[i].user, ep->turn[i].pass,
-					  NICE_RELAY_TYPE_TURN_UDP);
-	nice_agent_attach_recv(ep->agent, ep->stream, 1, g_main_loop_get_context(ep->run->loop),
-			       on_recv, ep);
+		nice_agent_set_relay_info(ep->agent, ep->stream, 1, ep->turn[i].host, ep->turn[i].port,
+					  ep->turn[i].user, ep->turn[i].pass, NICE_RELAY_TYPE_TURN_UDP);
+	nice_agent_attach_recv(ep->agent, ep->stream, 1, g_main_loop_get_context(ep->run->loop), on_recv, ep);
 	if (!ep->stream || !nice_agent_get_local_credentials(ep->agent, ep->stream, &ufrag, &pwd)) {
 		fail(ep, "ICE: libnice could not create the stream");
 		goto out;
 	}
 	char *sdp = make_sdp(ep, ufrag, pwd);
-	iw_probe_sig_send(ep->sig, json_pack("{s:s, s:s, s:s}", "type",
-					     ep->offerer ? "offer" : "answer", "to", ep->peer_id,
-					     "sdp", sdp));
+	iw_probe_sig_send(ep->sig, json_pack("{s:s, s:s, s:s}", "type", ep->offerer ? "offer" : "answer",
+					     "to", ep->peer_id, "sdp", sdp));
 	g_free(sdp);
 	ep->stage = IW_PROBE_ST_GATHER;
 	ep->t0_ms = iw_clock_ms();
@@ -478,8 +474,7 @@ static void media_start(struct iw_probe_ep *ep)
 	struct iw_probe_run *run = ep->run;
 
 	if (iw_probe_dtls_srtp_keys(&ep->dtls, local, remote, &why) ||
-	    iw_probe_media_init(&ep->media, local, remote, run->o->payload, ep->total,
-				run->o->rate, &why)) {
+	    iw_probe_media_init(&ep->media, local, remote, run->o->payload, ep->total, run->o->rate, &why)) {
 		fail(ep, "SRTP: %s", why);
 		return;
 	}
@@ -491,8 +486,7 @@ static void media_start(struct iw_probe_ep *ep)
 	if (!run->media_t0_us)
 		run->media_t0_us = ep->media_start_us;
 	for (unsigned i = 0; i < ep->n_early; i++) {
-		iw_probe_media_receive(&ep->media, ep->early[i], ep->early_len[i],
-				       ep->media_start_us);
+		iw_probe_media_receive(&ep->media, ep->early[i], ep->early_len[i], ep->media_start_us);
 		g_free(ep->early[i]);
 		ep->early[i] = NULL;
 	}
@@ -541,8 +535,7 @@ static void media_tick(struct iw_probe_ep *ep, uint64_t now)
 	if (!ep->send_done_us)
 		return;
 	uint64_t quiet = st->last_rx_us > ep->send_done_us ? st->last_rx_us : ep->send_done_us;
-	if ((st->peer_total && st->received >= st->peer_total) ||
-	    now - quiet > (uint64_t)DRAIN_MS * 1000)
+	if ((st->peer_total && st->received >= st->peer_total) || now - quiet > (uint64_t)DRAIN_MS * 1000)
 		finish(ep);
 }
 
@@ -579,8 +572,8 @@ static void on_msg(void *arg, json_t *m)
 	if (!strcmp(type, "welcome")) {
 		const char *id = json_string_value(json_object_get(m, "peer"));
 		snprintf(ep->my_id, sizeof ep->my_id, "%s", id ? id : "");
-		take_ice_servers(ep, run->cli_ice_servers ? run->cli_ice_servers :
-							    json_object_get(m, "iceServers"));
+		take_ice_servers(ep, run->cli_ice_servers ? run->cli_ice_servers
+							  : json_object_get(m, "iceServers"));
 		json_t *peers = json_object_get(m, "peers");
 		const char *first = json_string_value(json_array_get(peers, 0));
 		ep->stage = IW_PROBE_ST_PEER;
@@ -594,8 +587,7 @@ static void on_msg(void *arg, json_t *m)
 		snprintf(ep->peer_id, sizeof ep->peer_id, "%s", from);
 		ep->offerer = false;
 		ice_start(ep);
-		if (ep->finished ||
-		    take_sdp(ep, json_string_value(json_object_get(m, "sdp")), &dtls_client))
+		if (ep->finished || take_sdp(ep, json_string_value(json_object_get(m, "sdp")), &dtls_client))
 			return;
 		goto remote_ready;
 	} else if (!strcmp(type, "answer") && ep->agent && !ep->have_remote && from &&
@@ -604,8 +596,8 @@ static void on_msg(void *arg, json_t *m)
 			return;
 		goto remote_ready;
 	} else if (!strcmp(type, "candidate")) {
-		const char *c = json_string_value(
-			json_object_get(json_object_get(m, "candidate"), "candidate"));
+		const char *c =
+			json_string_value(json_object_get(json_object_get(m, "candidate"), "candidate"));
 		if (!c)
 			return;
 		if (ep->have_remote && ep->agent && (!from || !strcmp(from, ep->peer_id)))
@@ -618,8 +610,7 @@ static void on_msg(void *arg, json_t *m)
 		if (ep->agent && ep->have_remote)
 			nice_agent_peer_candidate_gathering_done(ep->agent, ep->stream);
 	} else if (!strcmp(type, "bye") || !strcmp(type, "peer-left")) {
-		const char *who = !strcmp(type, "bye") ? from :
-			json_string_value(json_object_get(m, "peer"));
+		const char *who = !strcmp(type, "bye") ? from : json_string_value(json_object_get(m, "peer"));
 		if (who && !strcmp(who, ep->peer_id) && ep->stage < IW_PROBE_ST_MEDIA)
 			fail(ep, "the peer left the call before media started");
 	} else if (!strcmp(type, "error") && ep->stage < IW_PROBE_ST_MEDIA) {
@@ -631,8 +622,8 @@ static void on_msg(void *arg, json_t *m)
 		if (json_is_integer(code))
 			snprintf(cbuf, sizeof cbuf, "%lld", (long long)json_integer_value(code));
 		else
-			snprintf(cbuf, sizeof cbuf, "%s", json_string_value(code) ?
-							       json_string_value(code) : "?");
+			snprintf(cbuf, sizeof cbuf, "%s",
+				 json_string_value(code) ? json_string_value(code) : "?");
 		fail(ep, "signaling refused: %s: %s", cbuf, msg ? msg : "(no message)");
 	}
 	return;
@@ -642,8 +633,7 @@ remote_ready:
 		return;
 	flush_pending(ep);
 	const char *why = NULL;
-	if (iw_probe_dtls_init(&ep->dtls, &run->cert, dtls_client, ep->remote_fp, dtls_send, ep,
-			       &why)) {
+	if (iw_probe_dtls_init(&ep->dtls, &run->cert, dtls_client, ep->remote_fp, dtls_send, ep, &why)) {
 		iw_probe_dtls_fini(&ep->dtls);
 		fail(ep, "%s", why);
 		return;
@@ -673,8 +663,7 @@ static void timeout_ep(struct iw_probe_ep *ep)
 	cand_summary(l, sizeof l, ep->n_local);
 	cand_summary(r, sizeof r, ep->n_remote);
 	if (ep->stage == IW_PROBE_ST_ICE || ep->stage == IW_PROBE_ST_GATHER)
-		fail(ep, "%s within %u s (local candidates: %s; remote: %s)",
-		     stage_wait[ep->stage], s, l, r);
+		fail(ep, "%s within %u s (local candidates: %s; remote: %s)", stage_wait[ep->stage], s, l, r);
 	else
 		fail(ep, "%s within %u s", stage_wait[ep->stage], s);
 }
@@ -730,20 +719,18 @@ static int start_calls(struct iw_probe_run *run, const char **why)
 	uint64_t now = iw_clock_ms();
 	unsigned per = o->pair ? 2 : 1;
 
-	while (run->n_started < o->calls &&
-	       now - run->t_start_ms >= (uint64_t)run->n_started * o->ramp_ms) {
+	while (run->n_started < o->calls && now - run->t_start_ms >= (uint64_t)run->n_started * o->ramp_ms) {
 		struct iw_probe_ep *ep = &run->eps[run->n_started * per];
 		run->n_started++;
 		for (unsigned k = 0; k < per; k++)
 			ep[k].t_created_ms = now;
 		if (!strcmp(o->signal_url, "internal")) {
-			iw_probe_sig_internal_pair(&ep[0].sig, &ep[1].sig, run->cli_ice_servers,
-						   &sig_cbs, &ep[0], &ep[1]);
+			iw_probe_sig_internal_pair(&ep[0].sig, &ep[1].sig, run->cli_ice_servers, &sig_cbs,
+						   &ep[0], &ep[1]);
 			continue;
 		}
 		for (unsigned k = 0; k < per; k++) {
-			ep[k].sig = iw_probe_sig_ws_create(o->signal_url, o->insecure, &sig_cbs,
-							   &ep[k], why);
+			ep[k].sig = iw_probe_sig_ws_create(o->signal_url, o->insecure, &sig_cbs, &ep[k], why);
 			if (!ep[k].sig)
 				return -EINVAL;
 		}
@@ -790,8 +777,8 @@ static json_t *cli_servers(const struct iw_probe_opts *o, const char **why)
 		if (o->turn_secret) {
 			char p[IW_CRED_REST_PASS_LEN + 1];
 			if (iw_cred_rest_make(user, sizeof user, p, o->turn_secret,
-					      o->turn_user ? o->turn_user : "probe",
-					      time(NULL), REST_TTL_S)) {
+					      o->turn_user ? o->turn_user : "probe", time(NULL),
+					      REST_TTL_S)) {
 				*why = "cannot make a TURN REST credential";
 				json_decref(arr);
 				return NULL;
@@ -801,8 +788,8 @@ static json_t *cli_servers(const struct iw_probe_opts *o, const char **why)
 			snprintf(user, sizeof user, "%s", o->turn_user ? o->turn_user : "");
 			snprintf(pass, sizeof pass, "%s", o->turn_pass ? o->turn_pass : "");
 		}
-		json_array_append_new(arr, json_pack("{s:[s], s:s, s:s}", "urls", o->turn_url,
-						     "username", user, "credential", pass));
+		json_array_append_new(arr, json_pack("{s:[s], s:s, s:s}", "urls", o->turn_url, "username",
+						     user, "credential", pass));
 	}
 	if (o->stun_url)
 		json_array_append_new(arr, json_pack("{s:[s]}", "urls", o->stun_url));
@@ -815,8 +802,7 @@ int iw_probe_run_exec(struct iw_probe_run *run, const struct iw_probe_opts *o, c
 
 	memset(run, 0, sizeof *run);
 	run->o = o;
-	if ((ret = iw_probe_cert_init(&run->cert, why)) ||
-	    (ret = iw_probe_srtp_global_init(why)))
+	if ((ret = iw_probe_cert_init(&run->cert, why)) || (ret = iw_probe_srtp_global_init(why)))
 		return ret;
 	if (o->turn_url || o->stun_url) {
 		run->cli_ice_servers = cli_servers(o, why);

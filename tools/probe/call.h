@@ -18,10 +18,10 @@
 
 enum {
 	IW_PROBE_MAX_CALLS = 1000,
-	IW_PROBE_MAX_TURN = 4,        /* TURN servers given to one agent */
-	IW_PROBE_PENDING_CANDS = 32,  /* remote candidates held until the agent exists */
-	IW_PROBE_CAND_TYPES = 4,      /* host, srflx, prflx, relay */
-	IW_PROBE_EARLY_SRTP = 16,     /* SRTP held while our side finishes DTLS */
+	IW_PROBE_MAX_TURN = 4,       /* TURN servers given to one agent */
+	IW_PROBE_PENDING_CANDS = 32, /* remote candidates held until the agent exists */
+	IW_PROBE_CAND_TYPES = 4,     /* host, srflx, prflx, relay */
+	IW_PROBE_EARLY_SRTP = 16,    /* SRTP held while our side finishes DTLS */
 };
 
 struct iw_probe_opts {
@@ -30,8 +30,8 @@ struct iw_probe_opts {
 	bool pair;
 	bool relay_only;
 	unsigned duration_s;
-	unsigned rate;        /* packets per second per direction */
-	unsigned packets;     /* per direction; 0 = rate * duration */
+	unsigned rate;    /* packets per second per direction */
+	unsigned packets; /* per direction; 0 = rate * duration */
 	unsigned calls;
 	size_t payload;
 	bool json;
@@ -40,13 +40,13 @@ struct iw_probe_opts {
 	const char *stun_url;
 	const char *local_ip;
 	double max_loss_pct;
-	double max_rtt_ms;    /* 0 = no threshold */
+	double max_rtt_ms; /* 0 = no threshold */
 	unsigned max_auth_fail;
-	unsigned timeout_s;   /* for everything before media, and the drain after it */
-	unsigned ramp_ms;     /* start one call every ramp_ms */
-	bool tamper_fp;       /* fault injection: send a corrupted a=fingerprint */
+	unsigned timeout_s; /* for everything before media, and the drain after it */
+	unsigned ramp_ms;   /* start one call every ramp_ms */
+	bool tamper_fp;     /* fault injection: send a corrupted a=fingerprint */
 	bool insecure;
-	int relay_pid;        /* report this process's CPU time over the media phase */
+	int relay_pid; /* report this process's CPU time over the media phase */
 	bool verbose;
 };
 
@@ -121,7 +121,7 @@ struct iw_probe_run {
 	struct iw_probe_cert cert;
 	struct iw_probe_ep *eps;
 	unsigned n_eps, n_finished, n_failed;
-	unsigned n_started; /* calls started so far (--ramp) */
+	unsigned n_started;      /* calls started so far (--ramp) */
 	json_t *cli_ice_servers; /* from --turn/--stun, or NULL */
 	guint tick_id, timeout_id;
 	bool timed_out;

@@ -66,8 +66,8 @@ int iw_probe_cert_init(struct iw_probe_cert *c, const char **why)
 	mbedtls_mpi_init(&serial);
 
 	*why = "random generator";
-	ret = mbedtls_ctr_drbg_seed(&c->rng, mbedtls_entropy_func, &c->entropy,
-				    (const unsigned char *)pers, sizeof pers - 1);
+	ret = mbedtls_ctr_drbg_seed(&c->rng, mbedtls_entropy_func, &c->entropy, (const unsigned char *)pers,
+				    sizeof pers - 1);
 	if (ret)
 		goto out;
 	*why = "EC key generation";
@@ -183,8 +183,8 @@ static const mbedtls_ssl_srtp_profile srtp_profiles[] = {
 };
 
 int iw_probe_dtls_init(struct iw_probe_dtls *d, struct iw_probe_cert *cert, bool is_client,
-		       const uint8_t expect_fp[IW_PROBE_FP_LEN], iw_probe_dtls_send_fn send,
-		       void *send_arg, const char **why)
+		       const uint8_t expect_fp[IW_PROBE_FP_LEN], iw_probe_dtls_send_fn send, void *send_arg,
+		       const char **why)
 {
 	int ret;
 
@@ -197,8 +197,7 @@ int iw_probe_dtls_init(struct iw_probe_dtls *d, struct iw_probe_cert *cert, bool
 	memcpy(d->expect_fp, expect_fp, IW_PROBE_FP_LEN);
 
 	*why = "DTLS configuration";
-	ret = mbedtls_ssl_config_defaults(&d->conf,
-					  is_client ? MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER,
+	ret = mbedtls_ssl_config_defaults(&d->conf, is_client ? MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER,
 					  MBEDTLS_SSL_TRANSPORT_DATAGRAM, MBEDTLS_SSL_PRESET_DEFAULT);
 	if (ret)
 		return -EINVAL;
@@ -221,8 +220,7 @@ int iw_probe_dtls_init(struct iw_probe_dtls *d, struct iw_probe_cert *cert, bool
 	/* Room for TURN and ChannelData framing inside a 1280-byte IPv6 minimum MTU path. */
 	mbedtls_ssl_set_mtu(&d->ssl, 1200);
 	mbedtls_ssl_set_bio(&d->ssl, d, bio_send, bio_recv, NULL);
-	mbedtls_ssl_set_timer_cb(&d->ssl, &d->timer, mbedtls_timing_set_delay,
-				 mbedtls_timing_get_delay);
+	mbedtls_ssl_set_timer_cb(&d->ssl, &d->timer, mbedtls_timing_set_delay, mbedtls_timing_get_delay);
 	*why = NULL;
 	return 0;
 }
@@ -275,9 +273,9 @@ int iw_probe_dtls_step(struct iw_probe_dtls *d, const char **why)
 	    ret == MBEDTLS_ERR_SSL_TIMEOUT)
 		return 0;
 	if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
-		*why = d->ssl.in_msg && d->ssl.in_msg[1] == MBEDTLS_SSL_ALERT_MSG_BAD_CERT ?
-			       "DTLS: the peer rejected our certificate (fingerprint mismatch)" :
-			       "DTLS: the peer sent a fatal alert";
+		*why = d->ssl.in_msg && d->ssl.in_msg[1] == MBEDTLS_SSL_ALERT_MSG_BAD_CERT
+			       ? "DTLS: the peer rejected our certificate (fingerprint mismatch)"
+			       : "DTLS: the peer sent a fatal alert";
 		return -EPROTO;
 	}
 	if (ret) {

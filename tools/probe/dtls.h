@@ -17,11 +17,11 @@
 
 enum {
 	IW_PROBE_DGRAM_MAX = 1500,
-	IW_PROBE_DTLS_RXQ = 8,        /* datagrams waiting for the handshake; more are dropped */
-	IW_PROBE_FP_LEN = 32,         /* SHA-256 */
-	IW_PROBE_FP_STRLEN = 96,      /* "AB:CD:..." with NUL */
-	IW_PROBE_SRTP_KEY_LEN = 16,   /* AES_CM_128_HMAC_SHA1_80 master key */
-	IW_PROBE_SRTP_SALT_LEN = 14,  /* and master salt */
+	IW_PROBE_DTLS_RXQ = 8,       /* datagrams waiting for the handshake; more are dropped */
+	IW_PROBE_FP_LEN = 32,        /* SHA-256 */
+	IW_PROBE_FP_STRLEN = 96,     /* "AB:CD:..." with NUL */
+	IW_PROBE_SRTP_KEY_LEN = 16,  /* AES_CM_128_HMAC_SHA1_80 master key */
+	IW_PROBE_SRTP_SALT_LEN = 14, /* and master salt */
 	IW_PROBE_SRTP_MASTER_LEN = IW_PROBE_SRTP_KEY_LEN + IW_PROBE_SRTP_SALT_LEN,
 };
 
@@ -53,13 +53,13 @@ struct iw_probe_dtls {
 	void *send_arg;
 	bool is_client;
 	bool done;
-	bool fp_matched;      /* the peer's certificate had the fingerprint from signaling */
+	bool fp_matched; /* the peer's certificate had the fingerprint from signaling */
 	uint8_t expect_fp[IW_PROBE_FP_LEN];
 
 	uint8_t rxq[IW_PROBE_DTLS_RXQ][IW_PROBE_DGRAM_MAX];
 	uint16_t rxq_len[IW_PROBE_DTLS_RXQ];
 	unsigned rxq_head, rxq_n;
-	uint64_t rx_dropped;  /* queue full */
+	uint64_t rx_dropped; /* queue full */
 
 	/* From the key export callback, for the RFC 5705 exporter. */
 	uint8_t ms[48];
@@ -71,8 +71,8 @@ struct iw_probe_dtls {
 /* Set up a client (DTLS "active") or server endpoint that expects the peer certificate's
  * SHA-256 to be expect_fp. The cert must outlive d. 0 or < 0 with *why. */
 int iw_probe_dtls_init(struct iw_probe_dtls *d, struct iw_probe_cert *cert, bool is_client,
-		       const uint8_t expect_fp[IW_PROBE_FP_LEN], iw_probe_dtls_send_fn send,
-		       void *send_arg, const char **why);
+		       const uint8_t expect_fp[IW_PROBE_FP_LEN], iw_probe_dtls_send_fn send, void *send_arg,
+		       const char **why);
 void iw_probe_dtls_fini(struct iw_probe_dtls *d);
 
 /* Queue a received DTLS datagram (first byte 20-63, RFC 7983 §7). Drops and counts when full. */

@@ -13,9 +13,8 @@
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 static const char *const stage_names[] = {
-	[IW_PROBE_ST_SIGNAL] = "signaling", [IW_PROBE_ST_JOIN] = "join",
-	[IW_PROBE_ST_PEER] = "peer",        [IW_PROBE_ST_GATHER] = "gather",
-	[IW_PROBE_ST_ICE] = "ice",          [IW_PROBE_ST_DTLS] = "dtls",
+	[IW_PROBE_ST_SIGNAL] = "signaling", [IW_PROBE_ST_JOIN] = "join", [IW_PROBE_ST_PEER] = "peer",
+	[IW_PROBE_ST_GATHER] = "gather",    [IW_PROBE_ST_ICE] = "ice",   [IW_PROBE_ST_DTLS] = "dtls",
 	[IW_PROBE_ST_MEDIA] = "media",      [IW_PROBE_ST_DONE] = "done",
 };
 
@@ -56,8 +55,7 @@ static int num(const char *opt, const char *v, long min, long max, long *out)
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (errno || *end || n < min || n > max) {
-		fprintf(stderr, "iceway-probe: --%s: want a number in %ld-%ld, got '%s'\n", opt, min,
-			max, v);
+		fprintf(stderr, "iceway-probe: --%s: want a number in %ld-%ld, got '%s'\n", opt, min, max, v);
 		return -EINVAL;
 	}
 	*out = n;
@@ -79,32 +77,61 @@ static int dnum(const char *opt, const char *v, double *out)
 static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "signal", required_argument, 0, 's' },   { "room", required_argument, 0, 'r' },
-		{ "pair", no_argument, 0, 'p' },           { "calls", required_argument, 0, 'c' },
-		{ "policy", required_argument, 0, 'P' },   { "duration", required_argument, 0, 'd' },
-		{ "rate", required_argument, 0, 'R' },     { "packets", required_argument, 0, 'n' },
-		{ "payload", required_argument, 0, 'b' },  { "turn", required_argument, 0, 't' },
-		{ "turn-user", required_argument, 0, 'u' }, { "turn-pass", required_argument, 0, 'w' },
-		{ "turn-secret", required_argument, 0, 'S' }, { "stun", required_argument, 0, 'T' },
-		{ "local-ip", required_argument, 0, 'L' }, { "max-loss", required_argument, 0, 'l' },
-		{ "max-rtt", required_argument, 0, 'm' },  { "max-auth-fail", required_argument, 0, 'a' },
-		{ "timeout", required_argument, 0, 'o' },  { "relay-pid", required_argument, 0, 'i' },
-		{ "tamper-fingerprint", no_argument, 0, 'F' }, { "insecure", no_argument, 0, 'k' },
-		{ "json", no_argument, 0, 'j' },           { "verbose", no_argument, 0, 'v' },
-		{ "ramp", required_argument, 0, 'A' },     { "help", no_argument, 0, 'h' },           { 0, 0, 0, 0 },
+		{ "signal", required_argument, 0, 's' },
+		{ "room", required_argument, 0, 'r' },
+		{ "pair", no_argument, 0, 'p' },
+		{ "calls", required_argument, 0, 'c' },
+		{ "policy", required_argument, 0, 'P' },
+		{ "duration", required_argument, 0, 'd' },
+		{ "rate", required_argument, 0, 'R' },
+		{ "packets", required_argument, 0, 'n' },
+		{ "payload", required_argument, 0, 'b' },
+		{ "turn", required_argument, 0, 't' },
+		{ "turn-user", required_argument, 0, 'u' },
+		{ "turn-pass", required_argument, 0, 'w' },
+		{ "turn-secret", required_argument, 0, 'S' },
+		{ "stun", required_argument, 0, 'T' },
+		{ "local-ip", required_argument, 0, 'L' },
+		{ "max-loss", required_argument, 0, 'l' },
+		{ "max-rtt", required_argument, 0, 'm' },
+		{ "max-auth-fail", required_argument, 0, 'a' },
+		{ "timeout", required_argument, 0, 'o' },
+		{ "relay-pid", required_argument, 0, 'i' },
+		{ "tamper-fingerprint", no_argument, 0, 'F' },
+		{ "insecure", no_argument, 0, 'k' },
+		{ "json", no_argument, 0, 'j' },
+		{ "verbose", no_argument, 0, 'v' },
+		{ "ramp", required_argument, 0, 'A' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	long n;
 	int c;
 
-	*o = (struct iw_probe_opts){ .room = "probe", .duration_s = 10, .rate = 50, .calls = 1,
-				     .payload = 160, .max_loss_pct = 1.0, .timeout_s = 15,
+	*o = (struct iw_probe_opts){ .room = "probe",
+				     .duration_s = 10,
+				     .rate = 50,
+				     .calls = 1,
+				     .payload = 160,
+				     .max_loss_pct = 1.0,
+				     .timeout_s = 15,
 				     .ramp_ms = 10 };
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
-		case 's': o->signal_url = optarg; break;
-		case 'r': o->room = optarg; break;
-		case 'p': o->pair = true; break;
-		case 'c': if (num("calls", optarg, 1, IW_PROBE_MAX_CALLS, &n)) return -1; o->calls = (unsigned)n; break;
+		case 's':
+			o->signal_url = optarg;
+			break;
+		case 'r':
+			o->room = optarg;
+			break;
+		case 'p':
+			o->pair = true;
+			break;
+		case 'c':
+			if (num("calls", optarg, 1, IW_PROBE_MAX_CALLS, &n))
+				return -1;
+			o->calls = (unsigned)n;
+			break;
 		case 'P':
 			if (!strcmp(optarg, "relay"))
 				o->relay_only = true;
@@ -113,28 +140,90 @@ static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
 				return -1;
 			}
 			break;
-		case 'd': if (num("duration", optarg, 1, 3600, &n)) return -1; o->duration_s = (unsigned)n; break;
-		case 'R': if (num("rate", optarg, 1, 2000, &n)) return -1; o->rate = (unsigned)n; break;
-		case 'n': if (num("packets", optarg, 1, 10000000, &n)) return -1; o->packets = (unsigned)n; break;
-		case 'b': if (num("payload", optarg, IW_PROBE_PAYLOAD_MIN, IW_PROBE_PAYLOAD_MAX, &n)) return -1; o->payload = (size_t)n; break;
-		case 't': o->turn_url = optarg; break;
-		case 'u': o->turn_user = optarg; break;
-		case 'w': o->turn_pass = optarg; break;
-		case 'S': o->turn_secret = optarg; break;
-		case 'T': o->stun_url = optarg; break;
-		case 'L': o->local_ip = optarg; break;
-		case 'l': if (dnum("max-loss", optarg, &o->max_loss_pct)) return -1; break;
-		case 'm': if (dnum("max-rtt", optarg, &o->max_rtt_ms)) return -1; break;
-		case 'a': if (num("max-auth-fail", optarg, 0, 1000000000, &n)) return -1; o->max_auth_fail = (unsigned)n; break;
-		case 'o': if (num("timeout", optarg, 1, 3600, &n)) return -1; o->timeout_s = (unsigned)n; break;
-		case 'i': if (num("relay-pid", optarg, 1, 1 << 30, &n)) return -1; o->relay_pid = (int)n; break;
-		case 'A': if (num("ramp", optarg, 0, 60000, &n)) return -1; o->ramp_ms = (unsigned)n; break;
-		case 'F': o->tamper_fp = true; break;
-		case 'k': o->insecure = true; break;
-		case 'j': o->json = true; break;
-		case 'v': o->verbose = true; break;
-		case 'h': usage(stdout); exit(EXIT_PASS);
-		default: usage(stderr); return -1;
+		case 'd':
+			if (num("duration", optarg, 1, 3600, &n))
+				return -1;
+			o->duration_s = (unsigned)n;
+			break;
+		case 'R':
+			if (num("rate", optarg, 1, 2000, &n))
+				return -1;
+			o->rate = (unsigned)n;
+			break;
+		case 'n':
+			if (num("packets", optarg, 1, 10000000, &n))
+				return -1;
+			o->packets = (unsigned)n;
+			break;
+		case 'b':
+			if (num("payload", optarg, IW_PROBE_PAYLOAD_MIN, IW_PROBE_PAYLOAD_MAX, &n))
+				return -1;
+			o->payload = (size_t)n;
+			break;
+		case 't':
+			o->turn_url = optarg;
+			break;
+		case 'u':
+			o->turn_user = optarg;
+			break;
+		case 'w':
+			o->turn_pass = optarg;
+			break;
+		case 'S':
+			o->turn_secret = optarg;
+			break;
+		case 'T':
+			o->stun_url = optarg;
+			break;
+		case 'L':
+			o->local_ip = optarg;
+			break;
+		case 'l':
+			if (dnum("max-loss", optarg, &o->max_loss_pct))
+				return -1;
+			break;
+		case 'm':
+			if (dnum("max-rtt", optarg, &o->max_rtt_ms))
+				return -1;
+			break;
+		case 'a':
+			if (num("max-auth-fail", optarg, 0, 1000000000, &n))
+				return -1;
+			o->max_auth_fail = (unsigned)n;
+			break;
+		case 'o':
+			if (num("timeout", optarg, 1, 3600, &n))
+				return -1;
+			o->timeout_s = (unsigned)n;
+			break;
+		case 'i':
+			if (num("relay-pid", optarg, 1, 1 << 30, &n))
+				return -1;
+			o->relay_pid = (int)n;
+			break;
+		case 'A':
+			if (num("ramp", optarg, 0, 60000, &n))
+				return -1;
+			o->ramp_ms = (unsigned)n;
+			break;
+		case 'F':
+			o->tamper_fp = true;
+			break;
+		case 'k':
+			o->insecure = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_PASS);
+		default:
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (optind < argc) {
@@ -264,8 +353,8 @@ static void summarize(const struct iw_probe_run *run, struct summary *s)
 	} else if (s->loss_pct > o->max_loss_pct) {
 		s->ok = false;
 		s->stage = "media";
-		snprintf(s->why, sizeof s->why, "loss %.2f %% is above --max-loss %.2f %%",
-			 s->loss_pct, o->max_loss_pct);
+		snprintf(s->why, sizeof s->why, "loss %.2f %% is above --max-loss %.2f %%", s->loss_pct,
+			 o->max_loss_pct);
 	} else if (o->max_rtt_ms > 0 &&
 		   (double)iw_probe_hist_quantile(&s->rtt, 0.99) / 1000.0 > o->max_rtt_ms) {
 		s->ok = false;
@@ -328,8 +417,10 @@ static void report_json(const struct iw_probe_run *run, const struct summary *s)
 	json_object_set_new(r, "srtp_auth_failures", json_integer((json_int_t)s->auth_fail));
 	json_object_set_new(r, "srtp_replayed", json_integer((json_int_t)s->replayed));
 	json_object_set_new(r, "srtp_other_errors", json_integer((json_int_t)s->other_fail));
-	json_object_set_new(r, "rtt_p50_ms", json_real((double)iw_probe_hist_quantile(&s->rtt, 0.5) / 1000.0));
-	json_object_set_new(r, "rtt_p99_ms", json_real((double)iw_probe_hist_quantile(&s->rtt, 0.99) / 1000.0));
+	json_object_set_new(r, "rtt_p50_ms",
+			    json_real((double)iw_probe_hist_quantile(&s->rtt, 0.5) / 1000.0));
+	json_object_set_new(r, "rtt_p99_ms",
+			    json_real((double)iw_probe_hist_quantile(&s->rtt, 0.99) / 1000.0));
 	json_object_set_new(r, "rtt_samples", json_integer((json_int_t)s->rtt.n));
 	json_object_set_new(r, "jitter_ms", json_real(s->n_jitter ? s->jitter_sum / s->n_jitter : 0));
 	json_object_set_new(r, "jitter_max_ms", json_real(s->jitter_max));
@@ -343,9 +434,9 @@ static void report_json(const struct iw_probe_run *run, const struct summary *s)
 	}
 	json_object_set_new(r, "dropped",
 			    json_pack("{s:I, s:I, s:I, s:I}", "signaling_queue",
-				      (json_int_t)iw_probe_sig_dropped(), "early_srtp",
-				      (json_int_t)early, "dtls_queue", (json_int_t)dtls_q,
-				      "remote_candidates", (json_int_t)cands));
+				      (json_int_t)iw_probe_sig_dropped(), "early_srtp", (json_int_t)early,
+				      "dtls_queue", (json_int_t)dtls_q, "remote_candidates",
+				      (json_int_t)cands));
 	double win = 0, pkts = 0, cpu = cpu_seconds(run, &win, &pkts);
 	if (cpu >= 0) {
 		json_object_set_new(r, "relay_cpu_s", json_real(cpu));
@@ -358,9 +449,9 @@ static void report_json(const struct iw_probe_run *run, const struct summary *s)
 		for (unsigned i = 0; i < run->n_eps; i++) {
 			const struct iw_probe_ep *ep = &run->eps[i];
 			json_t *e = json_pack("{s:i, s:s, s:s, s:s, s:s}", "call", ep->call, "side",
-					      ep->side ? "b" : "a", "stage", stage_names[ep->stage],
-					      "local", ep->local_type[0] ? ep->local_type : "none",
-					      "remote", ep->remote_type[0] ? ep->remote_type : "none");
+					      ep->side ? "b" : "a", "stage", stage_names[ep->stage], "local",
+					      ep->local_type[0] ? ep->local_type : "none", "remote",
+					      ep->remote_type[0] ? ep->remote_type : "none");
 			json_object_set_new(e, "error", ep->failed ? json_string(ep->why) : json_null());
 			cand_obj(e, "local_candidates", ep->n_local);
 			cand_obj(e, "remote_candidates", ep->n_remote);
@@ -381,8 +472,8 @@ static void report_text(const struct iw_probe_run *run, const struct summary *s)
 {
 	const struct iw_probe_opts *o = run->o;
 
-	printf("iceway-probe: %s  (%u call%s, policy %s, signaling %s)\n", s->ok ? "PASS" : "FAIL",
-	       o->calls, o->calls == 1 ? "" : "s", o->relay_only ? "relay" : "all", o->signal_url);
+	printf("iceway-probe: %s  (%u call%s, policy %s, signaling %s)\n", s->ok ? "PASS" : "FAIL", o->calls,
+	       o->calls == 1 ? "" : "s", o->relay_only ? "relay" : "all", o->signal_url);
 	if (!s->ok)
 		printf("  error           [%s] %s\n", s->stage, s->why);
 	if (!s->pair_local && !s->received)
@@ -394,14 +485,12 @@ static void report_text(const struct iw_probe_run *run, const struct summary *s)
 	printf("\n  ICE connected   %llu ms   DTLS done %llu ms later  (slowest endpoint)\n",
 	       (unsigned long long)s->ice_max, (unsigned long long)s->dtls_max);
 	printf("  media           sent %llu, received %llu of %llu, lost %llu (%.2f %%), %llu out of order\n",
-	       (unsigned long long)s->sent, (unsigned long long)s->received,
-	       (unsigned long long)s->expected, (unsigned long long)s->lost, s->loss_pct,
-	       (unsigned long long)s->ooo);
+	       (unsigned long long)s->sent, (unsigned long long)s->received, (unsigned long long)s->expected,
+	       (unsigned long long)s->lost, s->loss_pct, (unsigned long long)s->ooo);
 	printf("  RTT             p50 %.2f ms  p99 %.2f ms  (%llu samples)   jitter %.2f ms (max %.2f)\n",
 	       (double)iw_probe_hist_quantile(&s->rtt, 0.5) / 1000.0,
-	       (double)iw_probe_hist_quantile(&s->rtt, 0.99) / 1000.0,
-	       (unsigned long long)s->rtt.n, s->n_jitter ? s->jitter_sum / s->n_jitter : 0,
-	       s->jitter_max);
+	       (double)iw_probe_hist_quantile(&s->rtt, 0.99) / 1000.0, (unsigned long long)s->rtt.n,
+	       s->n_jitter ? s->jitter_sum / s->n_jitter : 0, s->jitter_max);
 	printf("  goodput         %.1f kbit/s per direction\n", s->goodput_kbps);
 	printf("  SRTP            %llu authentication failures, %llu replayed, %llu other errors\n",
 	       (unsigned long long)s->auth_fail, (unsigned long long)s->replayed,
@@ -417,8 +506,8 @@ failures:
 		if (!ep->failed)
 			continue;
 		shown++;
-		printf("  call %u/%c        [%s] %s\n", ep->call, 'a' + ep->side,
-		       stage_names[ep->stage], ep->why);
+		printf("  call %u/%c        [%s] %s\n", ep->call, 'a' + ep->side, stage_names[ep->stage],
+		       ep->why);
 	}
 }
 

@@ -30,7 +30,7 @@ static void put_be64(uint8_t *p, uint64_t v)
 static unsigned bucket_of(uint64_t us)
 {
 	if (us < 1000)
-		return (unsigned)(us / 10);             /* 0..99 */
+		return (unsigned)(us / 10); /* 0..99 */
 	if (us < 10000)
 		return 100 + (unsigned)((us - 1000) / 100); /* 100..189 */
 	if (us < 100000)
@@ -110,8 +110,8 @@ static int make_ctx(srtp_t *ctx, const uint8_t key[IW_PROBE_SRTP_MASTER_LEN], bo
 }
 
 int iw_probe_media_init(struct iw_probe_media *m, const uint8_t local[IW_PROBE_SRTP_MASTER_LEN],
-			const uint8_t remote[IW_PROBE_SRTP_MASTER_LEN], size_t payload_len,
-			uint32_t total, uint32_t rate, const char **why)
+			const uint8_t remote[IW_PROBE_SRTP_MASTER_LEN], size_t payload_len, uint32_t total,
+			uint32_t rate, const char **why)
 {
 	uint8_t r[8];
 

@@ -15,9 +15,9 @@
 
 enum {
 	IW_PROBE_RTP_HDR = 12,
-	IW_PROBE_PAYLOAD_MIN = 24,   /* the probe's own fields, see media.c */
+	IW_PROBE_PAYLOAD_MIN = 24, /* the probe's own fields, see media.c */
 	IW_PROBE_PAYLOAD_MAX = 1200,
-	IW_PROBE_SRTP_TRAILER = 16,  /* auth tag room (10 used) */
+	IW_PROBE_SRTP_TRAILER = 16, /* auth tag room (10 used) */
 	IW_PROBE_RTT_BUCKETS = 400,
 	IW_PROBE_PT = 111,
 	IW_PROBE_CLOCK_HZ = 48000,
@@ -37,13 +37,13 @@ uint64_t iw_probe_hist_quantile(const struct iw_probe_hist *h, double q);
 
 struct iw_probe_media_stats {
 	uint64_t sent, sent_bytes;
-	uint64_t received, rx_bytes;    /* authenticated packets */
-	uint64_t expected;              /* from the sequence numbers, RFC 3550 §A.3 */
-	uint64_t out_of_order;          /* arrived after a higher sequence number */
-	uint64_t replayed;              /* rejected by the SRTP replay window */
-	uint64_t auth_fail;             /* rejected by the SRTP authentication tag */
-	uint64_t other_fail;            /* too short, not RTP, other SRTP errors */
-	uint32_t peer_total;            /* packets the peer says it will send (0 unknown) */
+	uint64_t received, rx_bytes; /* authenticated packets */
+	uint64_t expected;           /* from the sequence numbers, RFC 3550 §A.3 */
+	uint64_t out_of_order;       /* arrived after a higher sequence number */
+	uint64_t replayed;           /* rejected by the SRTP replay window */
+	uint64_t auth_fail;          /* rejected by the SRTP authentication tag */
+	uint64_t other_fail;         /* too short, not RTP, other SRTP errors */
+	uint32_t peer_total;         /* packets the peer says it will send (0 unknown) */
 	uint64_t first_rx_us, last_rx_us;
 	double jitter_ms;
 	struct iw_probe_hist rtt;
@@ -54,8 +54,8 @@ struct iw_probe_media {
 	uint32_t ssrc;
 	uint16_t seq;
 	uint32_t ts;
-	uint32_t total;      /* packets this side will send */
-	uint32_t ts_step;    /* RTP clock units per packet at the configured rate */
+	uint32_t total;   /* packets this side will send */
+	uint32_t ts_step; /* RTP clock units per packet at the configured rate */
 	size_t payload_len;
 	/* receive side */
 	bool rx_started;
@@ -76,8 +76,8 @@ int iw_probe_srtp_global_init(const char **why);
  * total is the number of packets this side will send (carried in every packet so the peer
  * knows when it has everything). 0 or < 0 with *why. */
 int iw_probe_media_init(struct iw_probe_media *m, const uint8_t local[IW_PROBE_SRTP_MASTER_LEN],
-			const uint8_t remote[IW_PROBE_SRTP_MASTER_LEN], size_t payload_len,
-			uint32_t total, uint32_t rate, const char **why);
+			const uint8_t remote[IW_PROBE_SRTP_MASTER_LEN], size_t payload_len, uint32_t total,
+			uint32_t rate, const char **why);
 void iw_probe_media_fini(struct iw_probe_media *m);
 
 /* Build and protect the next packet into buf (cap >= header + payload + trailer).

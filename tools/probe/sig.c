@@ -41,7 +41,7 @@ struct iw_probe_sig {
 	char *outq[IW_PROBE_SIG_OUTQ]; /* LWS_PRE headroom + text */
 	size_t outq_len[IW_PROBE_SIG_OUTQ];
 	unsigned outq_head, outq_n;
-	char *rx;                      /* service thread only */
+	char *rx; /* service thread only */
 	size_t rx_len;
 };
 
@@ -127,8 +127,7 @@ static void connect_one(struct iw_probe_sig *s)
 		i.ssl_connection = LCCSCF_USE_SSL;
 		if (s->insecure)
 			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_INSECURE |
-					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-					    LCCSCF_ALLOW_EXPIRED;
+					    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_EXPIRED;
 	}
 	if (!lws_client_connect_via_info(&i)) {
 		s->wsi = NULL;
@@ -160,8 +159,7 @@ static void connect_next(void)
 		n_connecting--; /* failed synchronously; the error is already posted */
 }
 
-static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		 size_t len)
+static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct iw_probe_sig *s = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 	char msg[300];
@@ -304,8 +302,7 @@ static void link_sig(struct iw_probe_sig *s)
 }
 
 struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure,
-					    const struct iw_probe_sig_cbs *cbs, void *arg,
-					    const char **why)
+					    const struct iw_probe_sig_cbs *cbs, void *arg, const char **why)
 {
 	const char *proto = NULL, *path = NULL;
 	struct iw_probe_sig *s = calloc(1, sizeof *s);
@@ -380,29 +377,27 @@ static int internal_send(struct iw_probe_sig *s, json_t *msg)
 		if (other->joined)
 			json_array_append_new(peers, json_string(side_id(other->side)));
 		s->joined = true;
-		deliver(s, json_pack("{s:s, s:s, s:b, s:o, s:O}", "type", "welcome", "peer",
-				     side_id(s->side), "resume", 0, "peers", peers, "iceServers",
-				     r->ice_servers));
+		deliver(s, json_pack("{s:s, s:s, s:b, s:o, s:O}", "type", "welcome", "peer", side_id(s->side),
+				     "resume", 0, "peers", peers, "iceServers", r->ice_servers));
 		if (other->joined)
-			deliver(other, json_pack("{s:s, s:s}", "type", "peer-joined", "peer",
-						 side_id(s->side)));
+			deliver(other,
+				json_pack("{s:s, s:s}", "type", "peer-joined", "peer", side_id(s->side)));
 	} else {
 		const char *to = json_string_value(json_object_get(msg, "to"));
 		if (to && other->joined && !strcmp(to, side_id(other->side))) {
 			json_object_set_new(msg, "from", json_string(side_id(s->side)));
 			deliver(other, json_incref(msg));
 		} else {
-			deliver(s, json_pack("{s:s, s:s, s:s}", "type", "error", "code",
-					     "unknown-peer", "message", "no such peer in the room"));
+			deliver(s, json_pack("{s:s, s:s, s:s}", "type", "error", "code", "unknown-peer",
+					     "message", "no such peer in the room"));
 		}
 	}
 	json_decref(msg);
 	return 0;
 }
 
-int iw_probe_sig_internal_pair(struct iw_probe_sig **a, struct iw_probe_sig **b,
-			       json_t *ice_servers, const struct iw_probe_sig_cbs *cbs,
-			       void *arg_a, void *arg_b)
+int iw_probe_sig_internal_pair(struct iw_probe_sig **a, struct iw_probe_sig **b, json_t *ice_servers,
+			       const struct iw_probe_sig_cbs *cbs, void *arg_a, void *arg_b)
 {
 	struct iroom *r = calloc(1, sizeof *r);
 	struct iw_probe_sig *sa = calloc(1, sizeof *sa), *sb = calloc(1, sizeof *sb);

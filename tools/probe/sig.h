@@ -26,14 +26,12 @@ struct iw_probe_sig_cbs {
 /* Start connecting to ws://host:port/path or wss://... (insecure: accept any server
  * certificate). Returns NULL with *why on a bad URL. */
 struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure,
-					    const struct iw_probe_sig_cbs *cbs, void *arg,
-					    const char **why);
+					    const struct iw_probe_sig_cbs *cbs, void *arg, const char **why);
 
 /* Two connected loopback clients in one room; the room answers "join" with "welcome"
  * carrying ice_servers (a JSON array, borrowed). */
-int iw_probe_sig_internal_pair(struct iw_probe_sig **a, struct iw_probe_sig **b,
-			       json_t *ice_servers, const struct iw_probe_sig_cbs *cbs,
-			       void *arg_a, void *arg_b);
+int iw_probe_sig_internal_pair(struct iw_probe_sig **a, struct iw_probe_sig **b, json_t *ice_servers,
+			       const struct iw_probe_sig_cbs *cbs, void *arg_a, void *arg_b);
 
 /* Queue msg (reference stolen). Returns 0, or -ENOBUFS when the queue is full (counted),
  * -ENOTCONN when the connection is gone. */

@@ -23,8 +23,8 @@ struct auth {
 	int key_len;
 };
 
-static int build(uint8_t *buf, size_t cap, uint16_t method, const uint8_t tid[12],
-		 const struct auth *a, bool release)
+static int build(uint8_t *buf, size_t cap, uint16_t method, const uint8_t tid[12], const struct auth *a,
+		 bool release)
 {
 	struct iw_stun_wr w;
 
@@ -67,8 +67,8 @@ static int transact(int fd, const uint8_t *req, size_t len, uint8_t *resp, size_
 	return -ETIMEDOUT;
 }
 
-int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const char *pass,
-			char *out, size_t cap)
+int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const char *pass, char *out,
+			size_t cap)
 {
 	struct iw_addr addr;
 	struct sockaddr_storage ss;
@@ -99,14 +99,14 @@ int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const
 		int n = transact(fd, req, (size_t)len, resp, sizeof resp);
 		if (n < 0) {
 			snprintf(out, cap, "TURN server %s:%u unreachable: %s", host, port,
-				 n == -ECONNREFUSED ? "connection refused (nothing listens there)" :
-						      "no answer to Allocate");
+				 n == -ECONNREFUSED ? "connection refused (nothing listens there)"
+						    : "no answer to Allocate");
 			ret = -EHOSTUNREACH;
 			goto out;
 		}
 		if (iw_stun_decode(&m, resp, (size_t)n, &why) < 0) {
-			snprintf(out, cap, "TURN server %s:%u sent a malformed answer: %s", host,
-				 port, why ? why : "?");
+			snprintf(out, cap, "TURN server %s:%u sent a malformed answer: %s", host, port,
+				 why ? why : "?");
 			goto out;
 		}
 		if (m.cls == STUN_CLASS_SUCCESS) {
@@ -114,8 +114,7 @@ int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const
 			len = build(req, sizeof req, TURN_METHOD_REFRESH, tid, &a, true);
 			if (len > 0)
 				(void)transact(fd, req, (size_t)len, resp, sizeof resp);
-			snprintf(out, cap, "TURN server %s:%u allocates for these credentials", host,
-				 port);
+			snprintf(out, cap, "TURN server %s:%u allocates for these credentials", host, port);
 			ret = 0;
 			goto out;
 		}
@@ -126,8 +125,8 @@ int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const
 				break;
 			snprintf(a.realm, sizeof a.realm, "%.*s", m.realm.len, (const char *)m.realm.p);
 			snprintf(a.nonce, sizeof a.nonce, "%.*s", m.nonce.len, (const char *)m.nonce.p);
-			a.key_len = iw_stun_lt_key(a.key, STUN_PASSWORD_ALG_MD5, user, strlen(user),
-						   a.realm, strlen(a.realm), pass, strlen(pass));
+			a.key_len = iw_stun_lt_key(a.key, STUN_PASSWORD_ALG_MD5, user, strlen(user), a.realm,
+						   strlen(a.realm), pass, strlen(pass));
 			continue;
 		}
 		if (code == STUN_ERR_UNAUTHORIZED || code == STUN_ERR_WRONG_CREDENTIALS) {
@@ -138,8 +137,8 @@ int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const
 			ret = -EACCES;
 			goto out;
 		}
-		snprintf(out, cap, "TURN server %s:%u refused the allocation: %u %.*s", host, port,
-			 code, (m.present & IW_STUN_HAS_ERROR_CODE) ? m.reason.len : 0,
+		snprintf(out, cap, "TURN server %s:%u refused the allocation: %u %.*s", host, port, code,
+			 (m.present & IW_STUN_HAS_ERROR_CODE) ? m.reason.len : 0,
 			 (m.present & IW_STUN_HAS_ERROR_CODE) ? (const char *)m.reason.p : "");
 		goto out;
 	}

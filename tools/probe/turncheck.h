@@ -12,7 +12,7 @@
  * sentence in out: -EHOSTUNREACH (no answer), -EACCES (401/441 after authenticating),
  * -EPROTO (another error or a malformed answer).
  */
-int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const char *pass,
-			char *out, size_t cap);
+int iw_probe_turn_check(const char *host, uint16_t port, const char *user, const char *pass, char *out,
+			size_t cap);
 
 #endif

@@ -153,8 +153,7 @@ static void test_rfc5769_request_reencode(void **state)
 	uint8_t buf[256];
 	struct iw_stun_wr s;
 	const uint8_t tie[8] = { 0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36 };
-	iw_stun_wr_init(&s, buf, sizeof buf, STUN_METHOD_BINDING, STUN_CLASS_REQUEST,
-			rfc5769_req + 8);
+	iw_stun_wr_init(&s, buf, sizeof buf, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, rfc5769_req + 8);
 	iw_stun_wr_attr(&s, STUN_ATTR_SOFTWARE, "STUN test client", 16);
 	iw_stun_wr_u32(&s, STUN_ATTR_PRIORITY, 0x6e0001ff);
 	iw_stun_wr_attr(&s, STUN_ATTR_ICE_CONTROLLED, tie, sizeof tie);
@@ -163,8 +162,7 @@ static void test_rfc5769_request_reencode(void **state)
 	 * that the MAC and CRC cover the same bytes. */
 	assert_int_equal(s.w.p[-3], 0);
 	memset(s.w.p - 3, ' ', 3);
-	iw_stun_wr_integrity(&s, (const uint8_t *)rfc5769_short_pass,
-			     sizeof rfc5769_short_pass - 1);
+	iw_stun_wr_integrity(&s, (const uint8_t *)rfc5769_short_pass, sizeof rfc5769_short_pass - 1);
 	iw_stun_wr_fingerprint(&s);
 	int n = iw_stun_wr_finish(&s);
 	assert_int_equal(n, sizeof rfc5769_req);
@@ -195,8 +193,7 @@ static void test_rfc5769_ipv4_response(void **state)
 	iw_stun_wr_attr(&s, STUN_ATTR_SOFTWARE, "test vector", 11);
 	s.w.p[-1] = ' '; /* the sample's padding byte */
 	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, &want);
-	iw_stun_wr_integrity(&s, (const uint8_t *)rfc5769_short_pass,
-			     sizeof rfc5769_short_pass - 1);
+	iw_stun_wr_integrity(&s, (const uint8_t *)rfc5769_short_pass, sizeof rfc5769_short_pass - 1);
 	iw_stun_wr_fingerprint(&s);
 	assert_int_equal(iw_stun_wr_finish(&s), sizeof rfc5769_resp4);
 	assert_memory_equal(buf, rfc5769_resp4, sizeof rfc5769_resp4);
@@ -225,8 +222,7 @@ static void test_rfc5769_ipv6_response(void **state)
 	iw_stun_wr_attr(&s, STUN_ATTR_SOFTWARE, "test vector", 11);
 	s.w.p[-1] = ' ';
 	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, &want);
-	iw_stun_wr_integrity(&s, (const uint8_t *)rfc5769_short_pass,
-			     sizeof rfc5769_short_pass - 1);
+	iw_stun_wr_integrity(&s, (const uint8_t *)rfc5769_short_pass, sizeof rfc5769_short_pass - 1);
 	iw_stun_wr_fingerprint(&s);
 	assert_int_equal(iw_stun_wr_finish(&s), sizeof rfc5769_resp6);
 	assert_memory_equal(buf, rfc5769_resp6, sizeof rfc5769_resp6);
@@ -246,9 +242,8 @@ static void test_rfc5769_long_term(void **state)
 	assert_false(m.present & IW_STUN_HAS_FINGERPRINT);
 	assert_false(iw_stun_check_fingerprint(&m));
 
-	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, rfc5769_lt_user,
-				  sizeof rfc5769_lt_user - 1, rfc5769_lt_realm,
-				  sizeof rfc5769_lt_realm - 1, rfc5769_lt_pass,
+	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, rfc5769_lt_user, sizeof rfc5769_lt_user - 1,
+				  rfc5769_lt_realm, sizeof rfc5769_lt_realm - 1, rfc5769_lt_pass,
 				  sizeof rfc5769_lt_pass - 1);
 	assert_int_equal(klen, 16);
 	assert_true(iw_stun_check_integrity(&m, key, (size_t)klen));
@@ -290,9 +285,8 @@ static void test_rfc8489_b1(void **state)
 	assert_int_equal(m.mi256_len, 32);
 	assert_int_equal(m.mi256_off, 128);
 
-	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_SHA256, rfc8489_b1_user,
-				  sizeof rfc8489_b1_user - 1, rfc8489_b1_realm,
-				  sizeof rfc8489_b1_realm - 1, rfc8489_b1_pass,
+	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_SHA256, rfc8489_b1_user, sizeof rfc8489_b1_user - 1,
+				  rfc8489_b1_realm, sizeof rfc8489_b1_realm - 1, rfc8489_b1_pass,
 				  sizeof rfc8489_b1_pass - 1);
 	assert_int_equal(klen, 32);
 	assert_true(iw_stun_check_integrity_sha256(&m, key, (size_t)klen));
@@ -320,18 +314,15 @@ static void test_rfc8489_b1_as_printed(void **state)
 	struct iw_stun_msg m;
 	const char *why = NULL;
 	uint8_t buf[sizeof rfc8489_b1_printed], key[IW_STUN_KEY_MAX];
-	assert_int_equal(iw_stun_decode(&m, rfc8489_b1_printed, sizeof rfc8489_b1_printed, &why),
-			 -EBADMSG);
+	assert_int_equal(iw_stun_decode(&m, rfc8489_b1_printed, sizeof rfc8489_b1_printed, &why), -EBADMSG);
 	assert_non_null(why);
-	assert_int_equal(iw_stun_classify(rfc8489_b1_printed, sizeof rfc8489_b1_printed),
-			 IW_PKT_OTHER);
+	assert_int_equal(iw_stun_classify(rfc8489_b1_printed, sizeof rfc8489_b1_printed), IW_PKT_OTHER);
 
 	memcpy(buf, rfc8489_b1_printed, sizeof buf);
 	iw_put_be16(buf + 2, sizeof buf - STUN_HEADER_LEN);
 	assert_int_equal(iw_stun_decode(&m, buf, sizeof buf, &why), 0);
-	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_SHA256, rfc8489_b1_user,
-				  sizeof rfc8489_b1_user - 1, rfc8489_b1_realm,
-				  sizeof rfc8489_b1_realm - 1, rfc8489_b1_pass,
+	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_SHA256, rfc8489_b1_user, sizeof rfc8489_b1_user - 1,
+				  rfc8489_b1_realm, sizeof rfc8489_b1_realm - 1, rfc8489_b1_pass,
 				  sizeof rfc8489_b1_pass - 1);
 	assert_false(iw_stun_check_integrity_sha256(&m, key, (size_t)klen));
 }
@@ -343,8 +334,7 @@ static void test_coturn_capture(void **state)
 	(void)state;
 	uint8_t key[IW_STUN_KEY_MAX];
 	int klen = iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, coturn_user, sizeof coturn_user - 1,
-				  coturn_realm, sizeof coturn_realm - 1, coturn_pass,
-				  sizeof coturn_pass - 1);
+				  coturn_realm, sizeof coturn_realm - 1, coturn_pass, sizeof coturn_pass - 1);
 	assert_int_equal(klen, 16);
 	size_t n_mi = 0;
 	for (size_t i = 0; i < sizeof coturn_msgs / sizeof coturn_msgs[0]; i++) {
@@ -374,16 +364,14 @@ static void test_coturn_fields(void **state)
 	struct iw_stun_msg m;
 	const char *why = NULL;
 
-	assert_int_equal(iw_stun_decode(&m, coturn_allocate_401, sizeof coturn_allocate_401, &why),
-			 0);
+	assert_int_equal(iw_stun_decode(&m, coturn_allocate_401, sizeof coturn_allocate_401, &why), 0);
 	assert_int_equal(m.cls, STUN_CLASS_ERROR);
 	assert_int_equal(m.error_code, 401);
 	assert_view(m.reason, "Unauthorized", 12);
 	assert_view(m.realm, coturn_realm, sizeof coturn_realm - 1);
 	assert_true(m.present & IW_STUN_HAS_NONCE);
 
-	assert_int_equal(iw_stun_decode(&m, coturn_allocate_req, sizeof coturn_allocate_req, &why),
-			 0);
+	assert_int_equal(iw_stun_decode(&m, coturn_allocate_req, sizeof coturn_allocate_req, &why), 0);
 	assert_view(m.username, coturn_user, sizeof coturn_user - 1);
 	assert_int_equal(m.req_transport, TURN_TRANSPORT_UDP);
 	assert_true(m.present & IW_STUN_HAS_EVEN_PORT);
@@ -412,14 +400,12 @@ static void test_coturn_fields(void **state)
 	assert_true(m.peers[0].port == COTURN_PEER_PORT || m.peers[0].port == COTURN_PEER_PORT + 1);
 	assert_int_equal(m.data.len, 100);
 
-	assert_int_equal(iw_stun_decode(&m, coturn_chanbind_req, sizeof coturn_chanbind_req, &why),
-			 0);
+	assert_int_equal(iw_stun_decode(&m, coturn_chanbind_req, sizeof coturn_chanbind_req, &why), 0);
 	assert_true(m.present & IW_STUN_HAS_CHANNEL);
 	assert_true(m.channel >= TURN_CHANNEL_MIN);
 	assert_int_equal(m.n_peers, 1);
 
-	assert_int_equal(iw_stun_decode(&m, coturn_perm_many_req, sizeof coturn_perm_many_req, &why),
-			 0);
+	assert_int_equal(iw_stun_decode(&m, coturn_perm_many_req, sizeof coturn_perm_many_req, &why), 0);
 	assert_true(m.n_peers > 1);
 	assert_int_equal(iw_stun_decode(&m, coturn_perm_443, sizeof coturn_perm_443, &why), 0);
 	assert_int_equal(m.error_code, STUN_ERR_PEER_FAMILY_MISMATCH);
@@ -495,11 +481,10 @@ static const uint8_t p_len_past[] = { HDR(8), 0x80, 0x22, 0x00, 0x00 };
 static const uint8_t p_trailing[] = { HDR(0), 0, 0, 0, 0 };
 static const uint8_t p_attr_past[] = { HDR(8), 0x80, 0x22, 0x00, 0x08, 'a', 'b', 'c', 'd' };
 static const uint8_t p_after_fp[] = { HDR(16), 0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4,
-				      0x80, 0x22, 0x00, 0x01, 'x', 0, 0, 0 };
+				      0x80,    0x22, 0x00, 0x01, 'x',  0, 0, 0 };
 static const uint8_t p_unknown_after_fp[] = { HDR(16), 0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4,
-					      0x7f, 0x01, 0x00, 0x00, 0, 0, 0, 0 };
-static const uint8_t p_mi256_12[] = { HDR(16), 0x00, 0x1c, 0x00, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0,
-				      0, 0, 0, 0 };
+					      0x7f,    0x01, 0x00, 0x00, 0,    0, 0, 0 };
+static const uint8_t p_mi256_12[] = { HDR(16), 0x00, 0x1c, 0x00, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 static void test_malformed_packets(void **state)
 {
@@ -520,8 +505,7 @@ static void test_malformed_packets(void **state)
 		{ "bytes after the message", p_trailing, sizeof p_trailing },
 		{ "attribute length past message", p_attr_past, sizeof p_attr_past },
 		{ "attribute after FINGERPRINT", p_after_fp, sizeof p_after_fp },
-		{ "unknown attribute after FINGERPRINT", p_unknown_after_fp,
-		  sizeof p_unknown_after_fp },
+		{ "unknown attribute after FINGERPRINT", p_unknown_after_fp, sizeof p_unknown_after_fp },
 		{ "MESSAGE-INTEGRITY-SHA256 of 12 bytes", p_mi256_12, sizeof p_mi256_12 },
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -576,19 +560,18 @@ static const struct bad_attr {
 	{ "NONCE of 763 bytes", STUN_ATTR_NONCE, { 'n' }, 763 },
 	{ "SOFTWARE of 763 bytes", STUN_ATTR_SOFTWARE, { 's' }, 763 },
 	{ "PASSWORD-ALGORITHM of 2 bytes", STUN_ATTR_PASSWORD_ALGORITHM, { 0, 1 }, 2 },
-	{ "PASSWORD-ALGORITHM parameters past value", STUN_ATTR_PASSWORD_ALGORITHM,
-	  { 0, 1, 0, 8 }, 4 },
+	{ "PASSWORD-ALGORITHM parameters past value", STUN_ATTR_PASSWORD_ALGORITHM, { 0, 1, 0, 8 }, 4 },
 	{ "PASSWORD-ALGORITHM trailing bytes", STUN_ATTR_PASSWORD_ALGORITHM, { 0, 1, 0, 0 }, 8 },
-	{ "PASSWORD-ALGORITHMS entry truncated", STUN_ATTR_PASSWORD_ALGORITHMS,
-	  { 0, 1, 0, 0, 0, 2 }, 6 },
-	{ "PASSWORD-ALGORITHMS parameters past value", STUN_ATTR_PASSWORD_ALGORITHMS,
-	  { 0, 1, 0, 4, 1, 2 }, 6 },
+	{ "PASSWORD-ALGORITHMS entry truncated", STUN_ATTR_PASSWORD_ALGORITHMS, { 0, 1, 0, 0, 0, 2 }, 6 },
+	{ "PASSWORD-ALGORITHMS parameters past value",
+	  STUN_ATTR_PASSWORD_ALGORITHMS,
+	  { 0, 1, 0, 4, 1, 2 },
+	  6 },
 	{ "UNKNOWN-ATTRIBUTES of odd length", STUN_ATTR_UNKNOWN_ATTRIBUTES, { 0, 0x31, 0 }, 3 },
 	{ "ICMP of 4 bytes", STUN_ATTR_ICMP, { 0 }, 4 },
 };
 
-static size_t build_one(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *val, size_t vlen,
-			size_t len)
+static size_t build_one(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *val, size_t vlen, size_t len)
 {
 	size_t total = STUN_HEADER_LEN + 4 + iw_pad4(len);
 	assert_true(total <= cap);
@@ -727,11 +710,11 @@ static void test_unknown_and_duplicates(void **state)
 	const char *why = NULL;
 	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_REFRESH, STUN_CLASS_REQUEST, tid0);
 	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, 10);
-	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, 20);       /* duplicate: first one wins */
-	iw_stun_wr_attr(&s, 0x0031, "a", 1);              /* unknown, comprehension-required */
-	iw_stun_wr_attr(&s, 0x7fff, NULL, 0);             /* unknown, comprehension-required */
-	iw_stun_wr_attr(&s, 0x0031, "b", 1);              /* repeated: listed once */
-	iw_stun_wr_attr(&s, 0xc001, "opt", 3);            /* unknown, comprehension-optional */
+	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, 20); /* duplicate: first one wins */
+	iw_stun_wr_attr(&s, 0x0031, "a", 1);        /* unknown, comprehension-required */
+	iw_stun_wr_attr(&s, 0x7fff, NULL, 0);       /* unknown, comprehension-required */
+	iw_stun_wr_attr(&s, 0x0031, "b", 1);        /* repeated: listed once */
+	iw_stun_wr_attr(&s, 0xc001, "opt", 3);      /* unknown, comprehension-optional */
 	iw_stun_wr_attr(&s, STUN_ATTR_USERNAME, "first", 5);
 	iw_stun_wr_attr(&s, STUN_ATTR_USERNAME, "second", 6);
 	for (uint16_t i = 0; i < 10; i++)
@@ -754,8 +737,7 @@ static void test_peers_repeat(void **state)
 	struct iw_stun_wr s;
 	struct iw_stun_msg m;
 	const char *why = NULL;
-	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_CREATE_PERMISSION, STUN_CLASS_REQUEST,
-			tid0);
+	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_CREATE_PERMISSION, STUN_CLASS_REQUEST, tid0);
 	for (uint8_t i = 0; i < STUN_MAX_PEERS; i++) {
 		struct iw_addr a = mk4(192, 0, 2, (uint8_t)(i + 1), (uint16_t)(1000 + i));
 		iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_PEER_ADDRESS, &a);
@@ -834,8 +816,7 @@ static void test_encode_error(void **state)
 	assert_int_equal(m.error_code, 438);
 
 	assert_string_equal(iw_stun_err_reason(STUN_ERR_STALE_NONCE), "Stale Nonce");
-	assert_string_equal(iw_stun_err_reason(STUN_ERR_ALLOCATION_QUOTA),
-			    "Allocation Quota Reached");
+	assert_string_equal(iw_stun_err_reason(STUN_ERR_ALLOCATION_QUOTA), "Allocation Quota Reached");
 	assert_string_equal(iw_stun_err_reason(499), "Error");
 }
 
@@ -962,8 +943,7 @@ static void test_data_ind_wrap(void **state)
 	size_t total = 1;
 	uint8_t buf[IW_STUN_DATA_IND_HEADROOM + 8];
 	memset(&none, 0, sizeof none);
-	assert_null(iw_stun_data_ind_wrap(buf + IW_STUN_DATA_IND_HEADROOM, 4, &none, tid0,
-					  &total));
+	assert_null(iw_stun_data_ind_wrap(buf + IW_STUN_DATA_IND_HEADROOM, 4, &none, tid0, &total));
 	assert_int_equal(total, 0);
 }
 

@@ -25,8 +25,7 @@ static void test_crc32(void **state)
 	assert_int_equal(iw_crc32((const uint8_t *)"", 0), 0);
 	assert_int_equal(iw_crc32((const uint8_t *)"a", 1), 0xE8B7BE43u);
 	/* RFC 5769 §2.1: FINGERPRINT = CRC-32 of everything before it XOR 0x5354554e. */
-	assert_int_equal(iw_crc32(rfc5769_req, 100) ^ STUN_FINGERPRINT_XOR,
-			 iw_be32(rfc5769_req + 104));
+	assert_int_equal(iw_crc32(rfc5769_req, 100) ^ STUN_FINGERPRINT_XOR, iw_be32(rfc5769_req + 104));
 }
 
 static void test_lt_key(void **state)
@@ -41,20 +40,20 @@ static void test_lt_key(void **state)
 				  0xaf, 0x3a, 0x8c, 0x7e, 0x18, 0x4b, 0x4f, 0x9b, 0xb4, 0xa1 };
 	size_t ul = sizeof rfc5769_lt_user - 1, rl = sizeof rfc5769_lt_realm - 1,
 	       pl = sizeof rfc5769_lt_pass - 1;
-	assert_int_equal(iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, rfc5769_lt_user, ul,
-					rfc5769_lt_realm, rl, rfc5769_lt_pass, pl),
+	assert_int_equal(iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, rfc5769_lt_user, ul, rfc5769_lt_realm, rl,
+					rfc5769_lt_pass, pl),
 			 16);
 	assert_memory_equal(key, md5, 16);
-	assert_int_equal(iw_stun_lt_key(key, STUN_PASSWORD_ALG_SHA256, rfc5769_lt_user, ul,
-					rfc5769_lt_realm, rl, rfc5769_lt_pass, pl),
+	assert_int_equal(iw_stun_lt_key(key, STUN_PASSWORD_ALG_SHA256, rfc5769_lt_user, ul, rfc5769_lt_realm,
+					rl, rfc5769_lt_pass, pl),
 			 32);
 	assert_memory_equal(key, sha, 32);
-	assert_int_equal(iw_stun_lt_key(key, 0, rfc5769_lt_user, ul, rfc5769_lt_realm, rl,
-					rfc5769_lt_pass, pl),
-			 -EINVAL);
-	assert_int_equal(iw_stun_lt_key(key, 3, rfc5769_lt_user, ul, rfc5769_lt_realm, rl,
-					rfc5769_lt_pass, pl),
-			 -EINVAL);
+	assert_int_equal(
+		iw_stun_lt_key(key, 0, rfc5769_lt_user, ul, rfc5769_lt_realm, rl, rfc5769_lt_pass, pl),
+		-EINVAL);
+	assert_int_equal(
+		iw_stun_lt_key(key, 3, rfc5769_lt_user, ul, rfc5769_lt_realm, rl, rfc5769_lt_pass, pl),
+		-EINVAL);
 }
 
 static void test_userhash(void **state)

@@ -376,8 +376,8 @@ static void c_leave(void *arg, const char *room, const char *peer)
 	snprintf(cl.last_leave, sizeof(cl.last_leave), "%s", peer);
 }
 
-static int c_send(void *arg, const char *inst, const char *room, const char *to,
-		  const char *from, const char *txt, size_t len)
+static int c_send(void *arg, const char *inst, const char *room, const char *to, const char *from,
+		  const char *txt, size_t len)
 {
 	(void)arg;
 	(void)room;
@@ -397,8 +397,9 @@ static struct iw_hub *mk_cluster(void)
 		.msg_burst = 100,
 		.max_strikes = 100,
 	};
-	struct iw_hub_ops ops = { .send = f_send, .close = f_close, .cl_join = c_join,
-				  .cl_leave = c_leave, .cl_send = c_send };
+	struct iw_hub_ops ops = {
+		.send = f_send, .close = f_close, .cl_join = c_join, .cl_leave = c_leave, .cl_send = c_send
+	};
 	struct iw_hub *h = iw_hub_create(&cfg, &ops);
 	assert_non_null(h);
 	memset(&cl, 0, sizeof(cl));
@@ -424,8 +425,7 @@ static void test_cluster_join_waits_for_members(void **state)
 	json_t *w = next(0);
 	assert_string_equal(str(w, "type"), "welcome");
 	assert_int_equal(json_array_size(json_object_get(w, "peers")), 1);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(w, "peers"), 0)),
-			    "r1");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(w, "peers"), 0)), "r1");
 	json_decref(w);
 
 	/* a remote joiner is announced; one still joining locally does not hear it twice */

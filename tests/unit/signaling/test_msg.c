@@ -31,8 +31,8 @@ static const struct {
 	{ "id an object", "{\"type\":\"ping\",\"id\":{}}", IW_ERR_BAD_FIELD, 0 },
 	/* join */
 	{ "join ok", "{\"type\":\"join\",\"room\":\"r1\"}", -1, IW_MSG_JOIN },
-	{ "join with peer+resume",
-	  "{\"type\":\"join\",\"room\":\"r1\",\"peer\":\"p\",\"resume\":\"00\"}", -1, IW_MSG_JOIN },
+	{ "join with peer+resume", "{\"type\":\"join\",\"room\":\"r1\",\"peer\":\"p\",\"resume\":\"00\"}", -1,
+	  IW_MSG_JOIN },
 	{ "join null peer", "{\"type\":\"join\",\"room\":\"r1\",\"peer\":null}", -1, IW_MSG_JOIN },
 	{ "join no room", "{\"type\":\"join\"}", IW_ERR_BAD_FIELD, 0 },
 	{ "join room number", "{\"type\":\"join\",\"room\":5}", IW_ERR_BAD_FIELD, 0 },
@@ -41,8 +41,7 @@ static const struct {
 	{ "NUL in a string (refused by the parser)", "{\"type\":\"join\",\"room\":\"a\\u0000b\"}",
 	  IW_ERR_BAD_JSON, 0 },
 	{ "join peer number", "{\"type\":\"join\",\"room\":\"r\",\"peer\":1}", IW_ERR_BAD_FIELD, 0 },
-	{ "join resume number", "{\"type\":\"join\",\"room\":\"r\",\"resume\":1}", IW_ERR_BAD_FIELD,
-	  0 },
+	{ "join resume number", "{\"type\":\"join\",\"room\":\"r\",\"resume\":1}", IW_ERR_BAD_FIELD, 0 },
 	/* leave, ping */
 	{ "leave ok", "{\"type\":\"leave\"}", -1, IW_MSG_LEAVE },
 	{ "ping ok", "{\"type\":\"ping\",\"id\":\"x\"}", -1, IW_MSG_PING },
@@ -59,11 +58,10 @@ static const struct {
 	  "1.2.3.4 5 typ host\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0,\"usernameFragment\":null}}",
 	  -1, IW_MSG_CANDIDATE },
 	{ "candidate empty (end of generation)",
-	  "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":{\"candidate\":\"\"}}", -1,
-	  IW_MSG_CANDIDATE },
+	  "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":{\"candidate\":\"\"}}", -1, IW_MSG_CANDIDATE },
 	{ "candidate missing", "{\"type\":\"candidate\",\"to\":\"b\"}", IW_ERR_BAD_FIELD, 0 },
-	{ "candidate a string", "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":\"c\"}",
-	  IW_ERR_BAD_FIELD, 0 },
+	{ "candidate a string", "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":\"c\"}", IW_ERR_BAD_FIELD,
+	  0 },
 	{ "candidate.candidate missing", "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":{}}",
 	  IW_ERR_BAD_FIELD, 0 },
 	{ "candidate sdpMid number",
@@ -102,8 +100,7 @@ static void test_table(void **state)
 			assert_int_equal(m.type, rows[i].type);
 		} else {
 			if (rc != -EBADMSG || (int)err != rows[i].err)
-				fail_msg("%s: rc %d err %s, want %s", rows[i].name, rc,
-					 iw_msg_err_name(err),
+				fail_msg("%s: rc %d err %s, want %s", rows[i].name, rc, iw_msg_err_name(err),
 					 iw_msg_err_name((enum iw_msg_err)rows[i].err));
 			assert_non_null(why); /* a clear answer for every bad message */
 		}
@@ -129,9 +126,8 @@ static void test_views(void **state)
 static void test_forward_sets_from(void **state)
 {
 	(void)state;
-	static const char j[] =
-		"{\"type\":\"candidate\",\"to\":\"b\",\"from\":\"forged\",\"extra\":1,"
-		"\"candidate\":{\"candidate\":\"c1\",\"sdpMid\":\"0\",\"junk\":true}}";
+	static const char j[] = "{\"type\":\"candidate\",\"to\":\"b\",\"from\":\"forged\",\"extra\":1,"
+				"\"candidate\":{\"candidate\":\"c1\",\"sdpMid\":\"0\",\"junk\":true}}";
 	struct iw_msg m;
 	enum iw_msg_err err;
 	const char *why;
@@ -160,9 +156,8 @@ static void test_error_and_presence(void **state)
 	size_t len;
 	json_t *ref = json_string("r7");
 	char *e = iw_msg_error(IW_ERR_ROOM_FULL, "room is full", ref, &len);
-	assert_string_equal(e,
-			    "{\"type\":\"error\",\"code\":\"room-full\",\"message\":\"room is full\","
-			    "\"ref\":\"r7\"}");
+	assert_string_equal(e, "{\"type\":\"error\",\"code\":\"room-full\",\"message\":\"room is full\","
+			       "\"ref\":\"r7\"}");
 	free(e);
 	json_decref(ref);
 	char *p = iw_msg_presence(false, "x", &len);

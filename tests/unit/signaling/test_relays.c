@@ -55,24 +55,21 @@ static void ties_take_turns(void **state)
 	assert_int_equal(iw_relays_select(st, 4, &rr), 1);
 }
 
-static const char expo[] =
-	"# HELP iceway_relay_allocations_active Allocations in use.\n"
-	"# TYPE iceway_relay_allocations_active gauge\n"
-	"iceway_relay_allocations_active 12\n"
-	"iceway_relay_allocations_active_peak 99\n"
-	"iceway_relay_allocations_total{result=\"ok\"} 1000\n"
-	"# iceway_relay_allocations_active 5000\n"
-	"iceway_relay_permissions_active 3\n";
+static const char expo[] = "# HELP iceway_relay_allocations_active Allocations in use.\n"
+			   "# TYPE iceway_relay_allocations_active gauge\n"
+			   "iceway_relay_allocations_active 12\n"
+			   "iceway_relay_allocations_active_peak 99\n"
+			   "iceway_relay_allocations_total{result=\"ok\"} 1000\n"
+			   "# iceway_relay_allocations_active 5000\n"
+			   "iceway_relay_permissions_active 3\n";
 
 static void gauge_found(void **state)
 {
 	(void)state;
 	double v = -1;
-	assert_int_equal(iw_relays_gauge_parse(expo, strlen(expo),
-					       "iceway_relay_allocations_active", &v), 0);
+	assert_int_equal(iw_relays_gauge_parse(expo, strlen(expo), "iceway_relay_allocations_active", &v), 0);
 	assert_true(v == 12.0);
-	assert_int_equal(iw_relays_gauge_parse(expo, strlen(expo),
-					       "iceway_relay_permissions_active", &v), 0);
+	assert_int_equal(iw_relays_gauge_parse(expo, strlen(expo), "iceway_relay_permissions_active", &v), 0);
 	assert_true(v == 3.0);
 }
 
@@ -107,7 +104,9 @@ static void spec_parse(void **state)
 	struct iw_relay_spec s;
 	const char *why = NULL;
 	assert_int_equal(iw_relays_spec_parse("turn:10.0.0.1:3478?transport=udp,metrics="
-					      "http://10.0.0.1:9641/metrics", &s, &why), 0);
+					      "http://10.0.0.1:9641/metrics",
+					      &s, &why),
+			 0);
 	assert_string_equal(s.turn, "turn:10.0.0.1:3478?transport=udp");
 	assert_string_equal(s.stun, "stun:10.0.0.1:3478");
 	assert_string_equal(s.metrics, "http://10.0.0.1:9641/metrics");
@@ -158,10 +157,12 @@ static void pick_all_when_none_up(void **state)
 	unsigned int nt, ns;
 	char m[2048];
 	/* port 1 on loopback: nothing listens there, the connect is refused at once */
-	assert_int_equal(iw_relays_spec_parse("turn:127.0.0.1:1001,metrics=http://127.0.0.1:1/m",
-					      &cfg.relay[0], &why), 0);
+	assert_int_equal(
+		iw_relays_spec_parse("turn:127.0.0.1:1001,metrics=http://127.0.0.1:1/m", &cfg.relay[0], &why),
+		0);
 	assert_int_equal(iw_relays_spec_parse("turns:127.0.0.1:1002,metrics=http://127.0.0.1:1/m",
-					      &cfg.relay[1], &why), 0);
+					      &cfg.relay[1], &why),
+			 0);
 	struct iw_relays *r = iw_relays_create(&cfg, &why);
 	assert_non_null(r);
 	iw_relays_pick(r, turn, &nt, stun, &ns, 8);
@@ -179,11 +180,16 @@ static void pick_all_when_none_up(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(least_loaded_wins),   cmocka_unit_test(unhealthy_skipped),
-		cmocka_unit_test(none_up),             cmocka_unit_test(ties_take_turns),
-		cmocka_unit_test(gauge_found),         cmocka_unit_test(gauge_labels_summed),
-		cmocka_unit_test(gauge_missing_or_bad), cmocka_unit_test(spec_parse),
-		cmocka_unit_test(pick_round_robin),    cmocka_unit_test(pick_all_when_none_up),
+		cmocka_unit_test(least_loaded_wins),
+		cmocka_unit_test(unhealthy_skipped),
+		cmocka_unit_test(none_up),
+		cmocka_unit_test(ties_take_turns),
+		cmocka_unit_test(gauge_found),
+		cmocka_unit_test(gauge_labels_summed),
+		cmocka_unit_test(gauge_missing_or_bad),
+		cmocka_unit_test(spec_parse),
+		cmocka_unit_test(pick_round_robin),
+		cmocka_unit_test(pick_all_when_none_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

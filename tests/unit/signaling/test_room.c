@@ -91,8 +91,7 @@ static void test_offered_id_and_resume(void **state)
 	strcpy(tok, a.peer->resume);
 	/* taken: no token, wrong token, short token */
 	assert_int_equal(iw_room_join(s, "r", "alice", NULL, &conn_b, &b, &why), -EEXIST);
-	assert_int_equal(iw_room_join(s, "r", "alice", "00000000000000000000000000000000",
-				      &conn_b, &b, &why),
+	assert_int_equal(iw_room_join(s, "r", "alice", "00000000000000000000000000000000", &conn_b, &b, &why),
 			 -EEXIST);
 	assert_int_equal(iw_room_join(s, "r", "alice", "abc", &conn_b, &b, &why), -EEXIST);
 	/* the same id in another room is a different peer */
@@ -168,12 +167,9 @@ static void test_remove_frees_room(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_id_rules),
-		cmocka_unit_test(test_join_assigns_ids),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_offered_id_and_resume),
-		cmocka_unit_test(test_grace_and_sweep),
-		cmocka_unit_test(test_remove_frees_room),
+		cmocka_unit_test(test_id_rules),        cmocka_unit_test(test_join_assigns_ids),
+		cmocka_unit_test(test_bounds),          cmocka_unit_test(test_offered_id_and_resume),
+		cmocka_unit_test(test_grace_and_sweep), cmocka_unit_test(test_remove_frees_room),
 	};
 	return cmocka_run_group_tests_name("room", tests, NULL, NULL);
 }

@@ -23,9 +23,8 @@ static void test_capacity(void **state)
 	(void)state;
 	struct iw_alloc_tab t;
 	assert_int_equal(iw_alloc_tab_init(&t, 4, 1, 0), 0);
-	struct iw_addr c[5] = { addr("192.0.2.1:1000"), addr("192.0.2.1:1001"),
-				addr("192.0.2.2:1000"), addr("[2001:db8::1]:1000"),
-				addr("192.0.2.9:9") };
+	struct iw_addr c[5] = { addr("192.0.2.1:1000"), addr("192.0.2.1:1001"), addr("192.0.2.2:1000"),
+				addr("[2001:db8::1]:1000"), addr("192.0.2.9:9") };
 	for (int i = 0; i < 4; i++)
 		assert_non_null(iw_alloc_new(&t, &c[i], 0));
 	assert_null(iw_alloc_new(&t, &c[4], 0));
@@ -225,9 +224,9 @@ static void test_quota(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capacity),       cmocka_unit_test(test_tombstone_reuse),
-		cmocka_unit_test(test_expiry_order),   cmocka_unit_test(test_perm_prune_by_timer),
-		cmocka_unit_test(test_perm_limits),    cmocka_unit_test(test_channel_rules),
+		cmocka_unit_test(test_capacity),     cmocka_unit_test(test_tombstone_reuse),
+		cmocka_unit_test(test_expiry_order), cmocka_unit_test(test_perm_prune_by_timer),
+		cmocka_unit_test(test_perm_limits),  cmocka_unit_test(test_channel_rules),
 		cmocka_unit_test(test_quota),
 	};
 	return cmocka_run_group_tests_name("turn/alloc", tests, NULL, NULL);

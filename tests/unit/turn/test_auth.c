@@ -128,16 +128,21 @@ static void test_static_user(void **state)
 	iw_auth_check(a, build(&(struct req){ .user = "alice" }), &c, NOW, &r);
 	assert_int_equal(r.code, 401);
 	/* Classic MD5 key and MESSAGE-INTEGRITY. */
-	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = md5, .key_len = 16 }),
-		      &c, NOW, &r);
+	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = md5, .key_len = 16 }), &c,
+		      NOW, &r);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.key_len, 16);
 	assert_memory_equal(r.key, md5, 16);
 	assert_int_equal(r.user_len, 5);
 	/* RFC 8489: SHA-256 password algorithm and MESSAGE-INTEGRITY-SHA256. */
-	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = sha, .key_len = 32,
-					      .sha256_mi = true, .send_algs = true,
-					      .alg = STUN_PASSWORD_ALG_SHA256 }),
+	iw_auth_check(a,
+		      build(&(struct req){ .user = "alice",
+					   .nonce = n,
+					   .key = sha,
+					   .key_len = 32,
+					   .sha256_mi = true,
+					   .send_algs = true,
+					   .alg = STUN_PASSWORD_ALG_SHA256 }),
 		      &c, NOW, &r);
 	assert_int_equal(r.code, 0);
 	assert_true(r.sha256_mi);
@@ -145,32 +150,30 @@ static void test_static_user(void **state)
 	/* Wrong password. */
 	uint8_t bad[IW_STUN_KEY_MAX];
 	iw_stun_lt_key(bad, STUN_PASSWORD_ALG_MD5, "alice", 5, "iceway", 6, "wonderlan", 9);
-	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = bad, .key_len = 16 }),
-		      &c, NOW, &r);
+	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = bad, .key_len = 16 }), &c,
+		      NOW, &r);
 	assert_int_equal(r.code, 401);
 	assert_int_equal(r.key_len, 0);
 	/* Unknown user. */
-	iw_auth_check(a, build(&(struct req){ .user = "mallory", .nonce = n, .key = md5,
-					      .key_len = 16 }),
-		      &c, NOW, &r);
+	iw_auth_check(a, build(&(struct req){ .user = "mallory", .nonce = n, .key = md5, .key_len = 16 }), &c,
+		      NOW, &r);
 	assert_int_equal(r.code, 401);
 	/* Stale nonce -> 438, and a nonce made for another client port -> 438. */
-	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = md5, .key_len = 16 }),
-		      &c, NOW + 601, &r);
+	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = md5, .key_len = 16 }), &c,
+		      NOW + 601, &r);
 	assert_int_equal(r.code, 438);
 	struct iw_addr c2 = addr("192.0.2.1:5002");
-	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = md5, .key_len = 16 }),
-		      &c2, NOW, &r);
+	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = md5, .key_len = 16 }), &c2,
+		      NOW, &r);
 	assert_int_equal(r.code, 438);
 	/* Integrity without a nonce -> 400. */
-	iw_auth_check(a, build(&(struct req){ .user = "alice", .key = md5, .key_len = 16 }), &c, NOW,
-		      &r);
+	iw_auth_check(a, build(&(struct req){ .user = "alice", .key = md5, .key_len = 16 }), &c, NOW, &r);
 	assert_int_equal(r.code, 400);
 	/* The coturn 0xHEXKEY user. */
 	uint8_t bk[IW_STUN_KEY_MAX];
 	iw_stun_lt_key(bk, STUN_PASSWORD_ALG_MD5, "bob", 3, "iceway", 6, "builder", 7);
-	iw_auth_check(a, build(&(struct req){ .user = "bob", .nonce = n, .key = bk, .key_len = 16 }),
-		      &c, NOW, &r);
+	iw_auth_check(a, build(&(struct req){ .user = "bob", .nonce = n, .key = bk, .key_len = 16 }), &c, NOW,
+		      &r);
 	assert_int_equal(r.code, 0);
 }
 
@@ -184,17 +187,27 @@ static void test_userhash(void **state)
 	uint8_t uh[STUN_USERHASH_LEN], sha[IW_STUN_KEY_MAX];
 	iw_stun_userhash(uh, "alice", 5, "iceway", 6);
 	iw_stun_lt_key(sha, STUN_PASSWORD_ALG_SHA256, "alice", 5, "iceway", 6, "wonderland", 10);
-	iw_auth_check(a, build(&(struct req){ .userhash = uh, .nonce = n, .key = sha, .key_len = 32,
-					      .sha256_mi = true, .send_algs = true,
-					      .alg = STUN_PASSWORD_ALG_SHA256 }),
+	iw_auth_check(a,
+		      build(&(struct req){ .userhash = uh,
+					   .nonce = n,
+					   .key = sha,
+					   .key_len = 32,
+					   .sha256_mi = true,
+					   .send_algs = true,
+					   .alg = STUN_PASSWORD_ALG_SHA256 }),
 		      &c, NOW, &r);
 	assert_int_equal(r.code, 0);
 	assert_int_equal(r.user_len, 5);
 	assert_memory_equal(r.user, "alice", 5);
 	uh[0] ^= 1;
-	iw_auth_check(a, build(&(struct req){ .userhash = uh, .nonce = n, .key = sha, .key_len = 32,
-					      .sha256_mi = true, .send_algs = true,
-					      .alg = STUN_PASSWORD_ALG_SHA256 }),
+	iw_auth_check(a,
+		      build(&(struct req){ .userhash = uh,
+					   .nonce = n,
+					   .key = sha,
+					   .key_len = 32,
+					   .sha256_mi = true,
+					   .send_algs = true,
+					   .alg = STUN_PASSWORD_ALG_SHA256 }),
 		      &c, NOW, &r);
 	assert_int_equal(r.code, 401);
 }
@@ -209,20 +222,16 @@ static void test_rest(void **state)
 	const char *secrets[] = { "old-secret", "new-secret" };
 	for (int i = 0; i < 2; i++) {
 		char user[64], pass[IW_CRED_REST_PASS_LEN + 1];
-		assert_int_equal(iw_cred_rest_make(user, sizeof user, pass, secrets[i], "carol", NOW,
-						   3600),
+		assert_int_equal(iw_cred_rest_make(user, sizeof user, pass, secrets[i], "carol", NOW, 3600),
 				 0);
 		uint8_t k[IW_STUN_KEY_MAX];
-		iw_stun_lt_key(k, STUN_PASSWORD_ALG_MD5, user, strlen(user), "iceway", 6, pass,
-			       strlen(pass));
-		iw_auth_check(a, build(&(struct req){ .user = user, .nonce = n, .key = k,
-						      .key_len = 16 }),
+		iw_stun_lt_key(k, STUN_PASSWORD_ALG_MD5, user, strlen(user), "iceway", 6, pass, strlen(pass));
+		iw_auth_check(a, build(&(struct req){ .user = user, .nonce = n, .key = k, .key_len = 16 }),
 			      &c, NOW, &r);
 		assert_int_equal(r.code, 0);
 		/* Past its expiry the same credential is refused with 401. */
 		iw_auth_nonce_make(a, &c, NOW + 3700, n);
-		iw_auth_check(a, build(&(struct req){ .user = user, .nonce = n, .key = k,
-						      .key_len = 16 }),
+		iw_auth_check(a, build(&(struct req){ .user = user, .nonce = n, .key = k, .key_len = 16 }),
 			      &c, NOW + 3700, &r);
 		assert_int_equal(r.code, 401);
 		iw_auth_nonce_make(a, &c, NOW, n);
@@ -232,8 +241,8 @@ static void test_rest(void **state)
 	iw_cred_rest_make(user, sizeof user, pass, "other", "carol", NOW, 3600);
 	uint8_t k[IW_STUN_KEY_MAX];
 	iw_stun_lt_key(k, STUN_PASSWORD_ALG_MD5, user, strlen(user), "iceway", 6, pass, strlen(pass));
-	iw_auth_check(a, build(&(struct req){ .user = user, .nonce = n, .key = k, .key_len = 16 }), &c,
-		      NOW, &r);
+	iw_auth_check(a, build(&(struct req){ .user = user, .nonce = n, .key = k, .key_len = 16 }), &c, NOW,
+		      &r);
 	assert_int_equal(r.code, 401);
 	assert_true(a->st.rest_expired >= 2);
 }
@@ -256,8 +265,8 @@ static void test_rate_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nonce),    cmocka_unit_test(test_static_user),
-		cmocka_unit_test(test_userhash), cmocka_unit_test(test_rest),
+		cmocka_unit_test(test_nonce),      cmocka_unit_test(test_static_user),
+		cmocka_unit_test(test_userhash),   cmocka_unit_test(test_rest),
 		cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests_name("turn/auth", tests, setup, teardown);

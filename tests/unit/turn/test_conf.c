@@ -51,14 +51,43 @@ static void test_command_line(void **state)
 	const char *why = NULL;
 	char err[IW_CONFIG_ERR_MAX];
 	iw_conf_init(&c);
-	char *argv[] = { "iceway-relay", "-n", "--listening-ip", "127.0.0.1", "-p", "3490",
-			 "--relay-ip", "::1", "--external-ip", "203.0.113.1/10.0.0.1",
-			 "--min-port=40000", "--max-port", "40100", "--use-auth-secret",
-			 "--static-auth-secret", "s1", "--static-auth-secret", "s2",
-			 "--allowed-peer-ip", "10.0.0.0/8", "--denied-peer-ip", "10.1.0.0-10.1.255.255",
-			 "--allow-loopback-peers", "--user-quota", "5", "--total-quota", "50",
-			 "--max-allocate-lifetime", "120", "--stale-nonce=30", "--fingerprint", "-v",
-			 "--mobility", "--cli-password", "x", "--no-multicast-peers", "--no-tls" };
+	char *argv[] = { "iceway-relay",
+			 "-n",
+			 "--listening-ip",
+			 "127.0.0.1",
+			 "-p",
+			 "3490",
+			 "--relay-ip",
+			 "::1",
+			 "--external-ip",
+			 "203.0.113.1/10.0.0.1",
+			 "--min-port=40000",
+			 "--max-port",
+			 "40100",
+			 "--use-auth-secret",
+			 "--static-auth-secret",
+			 "s1",
+			 "--static-auth-secret",
+			 "s2",
+			 "--allowed-peer-ip",
+			 "10.0.0.0/8",
+			 "--denied-peer-ip",
+			 "10.1.0.0-10.1.255.255",
+			 "--allow-loopback-peers",
+			 "--user-quota",
+			 "5",
+			 "--total-quota",
+			 "50",
+			 "--max-allocate-lifetime",
+			 "120",
+			 "--stale-nonce=30",
+			 "--fingerprint",
+			 "-v",
+			 "--mobility",
+			 "--cli-password",
+			 "x",
+			 "--no-multicast-peers",
+			 "--no-tls" };
 	int argc = (int)(sizeof argv / sizeof argv[0]);
 	assert_int_equal(parse(&c, argv, argc, err), 0);
 	assert_int_equal(iw_conf_finish(&c, &why), 0);
@@ -90,11 +119,11 @@ static void test_bad_values(void **state)
 	static const struct {
 		const char *opt, *val;
 	} bad[] = {
-		{ "--listening-port", "0" },       { "--listening-port", "70000" },
-		{ "--listening-ip", "nowhere" },   { "--relay-ip", "0.0.0.0" },
+		{ "--listening-port", "0" },        { "--listening-port", "70000" },
+		{ "--listening-ip", "nowhere" },    { "--relay-ip", "0.0.0.0" },
 		{ "--external-ip", "1.2.3.4/::1" }, { "--user", "nocolon" },
-		{ "--allowed-peer-ip", "10/99" },  { "--max-allocations", "0" },
-		{ "--user-quota", "-1" },          { "--min-port", "x" },
+		{ "--allowed-peer-ip", "10/99" },   { "--max-allocations", "0" },
+		{ "--user-quota", "-1" },           { "--min-port", "x" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct iw_conf c;
@@ -173,8 +202,8 @@ static void test_cross_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),   cmocka_unit_test(test_command_line),
-		cmocka_unit_test(test_bad_values), cmocka_unit_test(test_file),
+		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_command_line),
+		cmocka_unit_test(test_bad_values),   cmocka_unit_test(test_file),
 		cmocka_unit_test(test_cross_checks),
 	};
 	return cmocka_run_group_tests_name("turn/conf", tests, NULL, NULL);

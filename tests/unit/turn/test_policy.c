@@ -14,12 +14,12 @@
 
 static const struct {
 	const char *addr;
-	bool allowed;     /* default policy */
-	bool allowed_lo;  /* with allow-loopback-peers */
+	bool allowed;    /* default policy */
+	bool allowed_lo; /* with allow-loopback-peers */
 } table[] = {
 	{ "8.8.8.8", true, true },
 	{ "1.1.1.1", true, true },
-	{ "192.0.2.10", true, true },      /* documentation ranges count as public */
+	{ "192.0.2.10", true, true }, /* documentation ranges count as public */
 	{ "198.51.100.7", true, true },
 	{ "203.0.113.200", true, true },
 	{ "2001:db8::1", true, true },
@@ -32,12 +32,12 @@ static const struct {
 	{ "10.255.255.255", false, false },
 	{ "172.16.0.1", false, false },
 	{ "172.31.255.1", false, false },
-	{ "172.32.0.1", true, true },      /* just past 172.16/12 */
+	{ "172.32.0.1", true, true }, /* just past 172.16/12 */
 	{ "192.168.1.1", false, false },
 	{ "fd00::1", false, false },
 	{ "fc00::1", false, false },
-	{ "100.64.0.1", false, false },    /* carrier-grade NAT */
-	{ "100.128.0.1", true, true },     /* just past 100.64/10 */
+	{ "100.64.0.1", false, false },      /* carrier-grade NAT */
+	{ "100.128.0.1", true, true },       /* just past 100.64/10 */
 	{ "169.254.169.254", false, false }, /* cloud metadata */
 	{ "fe80::1", false, false },
 	{ "224.0.0.1", false, false },
@@ -48,12 +48,12 @@ static const struct {
 	{ "0.1.2.3", false, false },
 	{ "::", false, false },
 	{ "240.0.0.1", false, false },
-	{ "::ffff:10.0.0.1", false, false },  /* IPv4-mapped private */
+	{ "::ffff:10.0.0.1", false, false }, /* IPv4-mapped private */
 	{ "::ffff:169.254.169.254", false, false },
-	{ "64:ff9b::a00:1", false, false },   /* NAT64 of 10.0.0.1 */
-	{ "64:ff9b::808:808", true, true },   /* NAT64 of 8.8.8.8 */
-	{ "2002:a00:1::", false, false },     /* 6to4 of 10.0.0.1 */
-	{ "2002:7f00:1::", false, true },     /* 6to4 of 127.0.0.1 */
+	{ "64:ff9b::a00:1", false, false }, /* NAT64 of 10.0.0.1 */
+	{ "64:ff9b::808:808", true, true }, /* NAT64 of 8.8.8.8 */
+	{ "2002:a00:1::", false, false },   /* 6to4 of 10.0.0.1 */
+	{ "2002:7f00:1::", false, true },   /* 6to4 of 127.0.0.1 */
 	{ "::ffff:8.8.4.4", true, true },
 };
 
@@ -118,15 +118,15 @@ static void test_allow_and_deny(void **state)
 		const char *a;
 		int rc;
 	} rows[] = {
-		{ "10.0.0.1", 0 },           /* explicit allow wins over the private class */
-		{ "::ffff:10.0.0.1", 0 },    /* also in its IPv6 forms */
-		{ "10.1.2.3", -EPERM },      /* deny wins over allow */
+		{ "10.0.0.1", 0 },        /* explicit allow wins over the private class */
+		{ "::ffff:10.0.0.1", 0 }, /* also in its IPv6 forms */
+		{ "10.1.2.3", -EPERM },   /* deny wins over allow */
 		{ "::ffff:10.1.2.3", -EPERM },
 		{ "192.168.1.10", 0 },
 		{ "192.168.1.20", 0 },
 		{ "192.168.1.21", -EPERM },
 		{ "192.168.1.9", -EPERM },
-		{ "8.8.8.8", -EPERM },       /* deny wins over the public class */
+		{ "8.8.8.8", -EPERM }, /* deny wins over the public class */
 		{ "64:ff9b::808:808", -EPERM },
 		{ "8.8.4.4", 0 },
 		{ "2001:db8:bad::1", -EPERM },
@@ -150,8 +150,7 @@ static void test_bad_rules(void **state)
 	struct iw_policy p;
 	const char *why = NULL;
 	iw_policy_init(&p);
-	const char *bad[] = { "", "10.0.0.0/33", "nonsense", "10.0.0.9-10.0.0.1", "10.0.0.1-::1",
-			      "::/129" };
+	const char *bad[] = { "", "10.0.0.0/33", "nonsense", "10.0.0.9-10.0.0.1", "10.0.0.1-::1", "::/129" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		why = NULL;
 		if (iw_policy_allow_add(&p, bad[i], &why) != -EINVAL)

@@ -21,24 +21,22 @@
 #include "turn/tls.h"
 
 /* A throw-away self-signed P-256 certificate and its key, for this test only. */
-static const char cert_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBhDCCASmgAwIBAgIUCtceBwhfDxegUAI8FjfTckkIdJowCgYIKoZIzj0EAwIw\n"
-	"FjEUMBIGA1UEAwwLaWNld2F5LXRlc3QwIBcNMjYxMTIyMTkwMjAwWhgPMjEyNjEw\n"
-	"MjkxOTAyMDBaMBYxFDASBgNVBAMMC2ljZXdheS10ZXN0MFkwEwYHKoZIzj0CAQYI\n"
-	"KoZIzj0DAQcDQgAEs/TNR6rwMc58BkOZLklN/17DLmAa8pQu8IQUbYqZ49KNhxd8\n"
-	"C4DsmDVlmWnizrWWC1s2iROKkFLZ1guZlrlDuKNTMFEwHQYDVR0OBBYEFCTmiFpI\n"
-	"/1qUrDh52hnBFwhRDmODMB8GA1UdIwQYMBaAFCTmiFpI/1qUrDh52hnBFwhRDmOD\n"
-	"MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAL9Df+zPLenLQZyF\n"
-	"T6hITTheEEP0+iasHXPY9EGV57xMAiEAkhvMxNqY09YD1x//f/eOWTzMey9DkDcK\n"
-	"0pClY6BYFYE=\n"
-	"-----END CERTIFICATE-----\n";
-static const char key_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUOnslBWhl4pmBouA\n"
-	"MFVSHsb9hLmmFgx2x9jhyKkIFpWhRANCAASz9M1HqvAxznwGQ5kuSU3/XsMuYBry\n"
-	"lC7whBRtipnj0o2HF3wLgOyYNWWZaeLOtZYLWzaJE4qQUtnWC5mWuUO4\n"
-	"-----END PRIVATE KEY-----\n";
+static const char cert_pem[] = "-----BEGIN CERTIFICATE-----\n"
+			       "MIIBhDCCASmgAwIBAgIUCtceBwhfDxegUAI8FjfTckkIdJowCgYIKoZIzj0EAwIw\n"
+			       "FjEUMBIGA1UEAwwLaWNld2F5LXRlc3QwIBcNMjYxMTIyMTkwMjAwWhgPMjEyNjEw\n"
+			       "MjkxOTAyMDBaMBYxFDASBgNVBAMMC2ljZXdheS10ZXN0MFkwEwYHKoZIzj0CAQYI\n"
+			       "KoZIzj0DAQcDQgAEs/TNR6rwMc58BkOZLklN/17DLmAa8pQu8IQUbYqZ49KNhxd8\n"
+			       "C4DsmDVlmWnizrWWC1s2iROKkFLZ1guZlrlDuKNTMFEwHQYDVR0OBBYEFCTmiFpI\n"
+			       "/1qUrDh52hnBFwhRDmODMB8GA1UdIwQYMBaAFCTmiFpI/1qUrDh52hnBFwhRDmOD\n"
+			       "MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAL9Df+zPLenLQZyF\n"
+			       "T6hITTheEEP0+iasHXPY9EGV57xMAiEAkhvMxNqY09YD1x//f/eOWTzMey9DkDcK\n"
+			       "0pClY6BYFYE=\n"
+			       "-----END CERTIFICATE-----\n";
+static const char key_pem[] = "-----BEGIN PRIVATE KEY-----\n"
+			      "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUOnslBWhl4pmBouA\n"
+			      "MFVSHsb9hLmmFgx2x9jhyKkIFpWhRANCAASz9M1HqvAxznwGQ5kuSU3/XsMuYBry\n"
+			      "lC7whBRtipnj0o2HF3wLgOyYNWWZaeLOtZYLWzaJE4qQUtnWC5mWuUO4\n"
+			      "-----END PRIVATE KEY-----\n";
 
 static char dir[64], cert_path[96], key_path[96];
 
@@ -91,8 +89,8 @@ static void test_ciphers(void **state)
 {
 	(void)state;
 	const char *why = NULL;
-	struct iw_tls *t = iw_tls_create(cert_path, key_path,
-					 "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", &why);
+	struct iw_tls *t =
+		iw_tls_create(cert_path, key_path, "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", &why);
 	assert_non_null(t);
 	iw_tls_destroy(t);
 	/* OpenSSL-only names do not map: mbedTLS's defaults stay. */
