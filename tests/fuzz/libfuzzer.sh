@@ -34,8 +34,8 @@ extra=() libs=()
 case "$name" in
 sigmsg)
 	extra=("$src/signaling/msg.c" "$src/signaling/hub.c" "$src/signaling/room.c"
-		"$src/signaling/ice_servers.c")
-	libs=(-ljansson)
+		"$src/signaling/ice_servers.c" "$src/signaling/relays.c" "$src/common/log.c")
+	libs=(-ljansson -lpthread)
 	;;
 esac
 
