@@ -52,4 +52,22 @@ struct iw_log_rl {
 bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned int burst, unsigned int period_ms,
 		     unsigned int *suppressed);
 
+/*
+ * A log line from a call site that a flood can repeat (a refused connection, a refused
+ * request): at most `burst` lines a second from this site and thread; the next line that
+ * gets through says how many were suppressed.
+ */
+#define IW_LOG_RL(lvl, burst, fmt, ...)                                                                  \
+	do {                                                                                             \
+		static __thread struct iw_log_rl rl_;                                                    \
+		unsigned int sup_;                                                                       \
+		if (IW_LOG_ENABLED(lvl) && iw_log_rl_allow(&rl_, (burst), 1000, &sup_)) {                \
+			if (sup_)                                                                        \
+				iw_log_write((lvl), fmt " (%u similar lines suppressed)", ##__VA_ARGS__, \
+					     sup_);                                                      \
+			else                                                                             \
+				iw_log_write((lvl), fmt, ##__VA_ARGS__);                                 \
+		}                                                                                        \
+	} while (0)
+
 #endif

@@ -120,7 +120,8 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		/* A reader that lags this far behind is cut off so that one slow peer cannot
 		 * hold the server's memory. */
 		w->dropped_lag++;
-		IW_INFO("dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
+		IW_LOG_RL(IW_LOG_INFO, 10,
+			  "dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
 		q_free(w, s);
 		if (lws_send_pipe_choked(s->wsi)) {
 			s->close_pending = 1;
@@ -503,7 +504,8 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	}
 	if (w->n_ws >= w->cfg.max_conns) {
 		w->rejected_full++;
-		IW_WARN("refusing a connection: max-connections (%u) reached", w->cfg.max_conns);
+		IW_LOG_RL(IW_LOG_WARN, 10, "refusing a connection: max-connections (%u) reached",
+			  w->cfg.max_conns);
 		return 1;
 	}
 	if (!origin_allowed(w, wsi)) {
@@ -513,7 +515,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (w->cfg.jwt_secret) {
 		if (check_jwt(w, wsi, s->hc.claim_room, s->hc.claim_peer, &why) < 0) {
 			w->rejected_auth++;
-			IW_INFO("refusing a connection: %s", why);
+			IW_LOG_RL(IW_LOG_INFO, 10, "refusing a connection: %s", why);
 			return 1;
 		}
 		s->hc.has_claims = true;

@@ -73,8 +73,9 @@ static void answer_error(struct iw_worker *w, struct iw_listener *l, const struc
 	iw_stun_wr_error(&s, code, reason);
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char a[IW_ADDR_STRLEN];
-		IW_DEBUG("%s: method 0x%03x -> %u %s", iw_addr_fmt(src, true, a, sizeof a), m->method, code,
-			 reason ? reason : iw_stun_err_reason(code));
+		/* a flood of refused requests must not become a flood of log lines */
+		IW_LOG_RL(IW_LOG_DEBUG, 50, "%s: method 0x%03x -> %u %s", iw_addr_fmt(src, true, a, sizeof a),
+			  m->method, code, reason ? reason : iw_stun_err_reason(code));
 	}
 	send_answer(w, l, src, &s, m, ar);
 }

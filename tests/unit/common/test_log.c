@@ -224,6 +224,27 @@ static void test_open_errors_and_errno(void **state)
 	free(s);
 }
 
+/* One call site repeated by a flood writes at most its burst, not every line. */
+static void flood_line(int i)
+{
+	IW_LOG_RL(IW_LOG_WARN, 5, "refusing a connection #%d", i);
+}
+
+static void test_rate_limited_call_site(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 1000; i++)
+		flood_line(i);
+	char *buf = slurp(NULL);
+	int lines = 0;
+	for (const char *p = buf; (p = strstr(p, "refusing a connection #")); p++)
+		lines++;
+	/* 1000 calls; even if the loop straddled a second boundary, at most two bursts pass */
+	assert_true(lines >= 1 && lines <= 10);
+	assert_non_null(strstr(buf, "refusing a connection #0"));
+	free(buf);
+}
+
 static void test_rate_limit(void **state)
 {
 	(void)state;
@@ -262,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_parse_level),
 		cmocka_unit_test_setup_teardown(test_open_errors_and_errno, setup, teardown),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test_setup_teardown(test_rate_limited_call_site, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
