@@ -481,14 +481,22 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		IW_ERROR("cannot allocate the table for %u allocations", conf->max_allocs);
 		goto fail;
 	}
-	/* Workers split the port range, so they never race for the same port. */
+	/* Workers split the port range, so they never race for the same port. Each UDP worker
+	 * takes four parts and the TCP/TLS worker (index threads), when there is one, a single
+	 * part: stream clients are the few that UDP cannot reach, and the default range must hold
+	 * 10,000 UDP allocations. A range too small to split is shared (a taken port is skipped). */
 	uint32_t span = (uint32_t)conf->max_port - conf->min_port + 1;
-	/* The TCP/TLS worker (index threads) takes the last share when there is one. */
-	uint32_t shares = conf->threads + (!conf->no_tcp || !conf->no_tls);
-	uint32_t n = shares > span ? span : shares;
-	uint32_t share = span / (n ? n : 1);
-	uint16_t lo = (uint16_t)(conf->min_port + (idx % n) * share);
-	uint16_t hi = idx % n == n - 1 ? conf->max_port : (uint16_t)(lo + share - 1);
+	bool stream = !conf->no_tcp || !conf->no_tls;
+	uint32_t parts = conf->threads * 4 + (stream ? 1 : 0);
+	uint32_t part = span / (parts ? parts : 1);
+	uint16_t lo = conf->min_port, hi = conf->max_port;
+	if (part > 0) {
+		uint32_t first = idx < conf->threads ? idx * 4 : conf->threads * 4;
+		uint32_t len = idx < conf->threads ? 4 : 1;
+		bool last = stream ? idx >= conf->threads : idx + 1 >= conf->threads;
+		lo = (uint16_t)(conf->min_port + first * part);
+		hi = last ? conf->max_port : (uint16_t)(lo + len * part - 1);
+	}
 	w->port_lo = lo;
 	w->port_hi = hi;
 	if (iw_ports_init(&w->ports[0], lo, hi, seed[1]) || iw_ports_init(&w->ports[1], lo, hi, seed[1])) {
