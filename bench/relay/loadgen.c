@@ -48,6 +48,7 @@ struct opts {
 	long flows, rate, size;
 	double duration;
 	const char *user, *pass, *secret;
+	struct iw_addr bind; /* client sockets' source address (port 0); unset: the kernel picks */
 	bool null_mode, hold;
 	struct iw_addr echo_only; /* run only the echo peer, bound here */
 };
@@ -188,6 +189,7 @@ static double handshake(int ep, long *n_ready)
 {
 	uint64_t t0 = now_ns();
 	long next = 0, done = 0, ready = 0;
+	uint64_t last_scan_ms = now_ns() / 1000000u;
 	uint8_t buf[DGRAM_MAX];
 	while (done < o.flows) {
 		while (next < o.flows && next - done < WINDOW)
@@ -207,6 +209,10 @@ static double handshake(int ep, long *n_ready)
 			}
 		}
 		uint64_t ms = now_ns() / 1000000u;
+		/* retransmissions: a scan of every flow, so only every 100 ms, not per wake-up */
+		if (ms - last_scan_ms < 100)
+			continue;
+		last_scan_ms = ms;
 		for (long i = 0; i < next; i++) {
 			struct flow *f = &flows[i];
 			if (f->st >= F_READY || ms - f->sent_at_ms < 500)
@@ -279,7 +285,7 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s --server ADDR:PORT [--flows K] [--rate PPS] [--duration S] [--size BYTES]\n"
-		"          (--user U --pass P | --secret S) [--null] [--hold]\n"
+		"          (--user U --pass P | --secret S) [--null] [--hold] [--bind ADDR]\n"
 		"       %s --echo-only ADDR:PORT\n"
 		"  --null   talk to bench/relay/nullfwd (no TURN handshake)\n"
 		"  --hold   open the allocations, print 'ready', keep them until SIGTERM (memory runs)\n",
@@ -320,7 +326,10 @@ int main(int argc, char **argv)
 			o.user = v;
 		else if (!strcmp(a, "--pass"))
 			o.pass = v;
-		else if (!strcmp(a, "--secret"))
+		else if (!strcmp(a, "--bind")) {
+			if (iw_addr_parse(&o.bind, v) < 0)
+				usage(argv[0]);
+		} else if (!strcmp(a, "--secret"))
 			o.secret = v;
 		else
 			usage(argv[0]);
@@ -393,7 +402,17 @@ int main(int argc, char **argv)
 		struct flow *f = &flows[i];
 		f->chan = (uint16_t)(TURN_CHANNEL_MIN + (i % (TURN_CHANNEL_MAX - TURN_CHANNEL_MIN + 1)));
 		f->fd = socket(srv.ss_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-		if (f->fd < 0 || connect(f->fd, (struct sockaddr *)&srv, srv_len) < 0) {
+		/* With thousands of flows, the kernel's ephemeral ports would take part of the relay
+		 * range on the same address: --bind puts the clients on other loopback addresses. */
+		struct sockaddr_storage cs;
+		struct iw_addr src = o.bind;
+		/* one source address per 64 flows' worth: a relay may rate-limit 401 challenges
+		 * per source address, as iceway does, and real clients come from many */
+		if (src.family == AF_INET)
+			src.ip[3] = (uint8_t)(src.ip[3] + i % 64);
+		socklen_t cl = o.bind.family ? iw_addr_to_sa(&src, &cs) : 0;
+		if (f->fd < 0 || (cl && bind(f->fd, (struct sockaddr *)&cs, cl) < 0) ||
+		    connect(f->fd, (struct sockaddr *)&srv, srv_len) < 0) {
 			perror("loadgen: flow socket");
 			return 1;
 		}

@@ -179,7 +179,11 @@ def measure_setup_and_memory(args, name, factory, n):
     try:
         rss0 = rss_kib(srv.proc.pid)
         gen = subprocess.Popen(["taskset", "-c", "1", args.loadgen, "--server", f"127.0.0.1:{port}",
-                                "--flows", str(n), "--hold", "--user", USER, "--pass", PASS],
+                                "--flows", str(n), "--hold", "--user", USER, "--pass", PASS,
+                                # clients on 127.0.1.1-64: their ephemeral ports stay out of
+                                # the relay's port range on 127.0.0.1, and iceway's per-source
+                                # limit on 401 challenges sees 64 sources, not one flood
+                                "--bind", "127.0.1.1"],
                                stdout=subprocess.PIPE, text=True)
         line = gen.stdout.readline()
         res = json.loads(line) if line.strip() else {"ready": 0, "setup_s": 0}
