@@ -485,6 +485,27 @@ def free_udp_port(host="127.0.0.1"):
     return port
 
 
+def start_echo_peer(ip, procs):
+    """coturn's turnutils_peer as a UDP echo peer on a free port of ip. The process is appended
+    to procs (stop them with stop_procs); returns the port."""
+    port = free_udp_port(ip)
+    procs.append(subprocess.Popen(["turnutils_peer", "-L", ip, "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return port
+
+
+def stop_procs(procs):
+    """Terminate (then kill) every process in procs that still runs."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
 def free_port_block(count, hosts=("127.0.0.1",)):
     """A block of count consecutive UDP ports, free right now on every host. Blocks are drawn
     at random from 20000-59999, below the kernel's ephemeral range (32768+ is avoided where

@@ -42,22 +42,11 @@ def free_tcp_port(host="127.0.0.1"):
 
 
 def start_peer(ip):
-    port = iwtest.free_udp_port(ip)
-    p = subprocess.Popen(["turnutils_peer", "-L", ip, "-p", str(port)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _procs.append(p)
-    return port
+    return iwtest.start_echo_peer(ip, _procs)
 
 
 def stop_procs():
-    for p in _procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    iwtest.stop_procs(_procs)
 
 
 def vmrss_kb(pid):

@@ -31,22 +31,11 @@ _peers = []
 
 
 def start_peer(ip):
-    port = iwtest.free_udp_port(ip)
-    p = subprocess.Popen(["turnutils_peer", "-L", ip, "-p", str(port)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _peers.append(p)
-    return port
+    return iwtest.start_echo_peer(ip, _peers)
 
 
 def stop_peers():
-    for p in _peers:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    iwtest.stop_procs(_peers)
 
 
 def uclient(server, args, timeout=RUN_TIMEOUT):
