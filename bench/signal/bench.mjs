@@ -4,6 +4,7 @@
 // per message, p50/p99 relay latency and resident memory per connection, side by side.
 //
 //   node bench.mjs --signal ../../build/signaling/iceway-signal [--conns 10000] [--seconds 10]
+//   node bench.mjs --only cluster --conns 2000 --pace 1000   # three instances over one redis-server
 //
 // Latency is one-way, sender to receiver, both ends in this process (one clock). The load
 // generator shares the machine's cores with the server, so absolute rates are a floor; the
@@ -11,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -24,7 +26,9 @@ const arg = (name, def) => {
 const CONNS = +arg('conns', 10000);
 const SECONDS = +arg('seconds', 10);
 const SIGNAL = arg('signal', path.resolve(here, '../../build/signaling/iceway-signal'));
-const ONLY = arg('only', 'both'); // iceway | peerjs | both
+const ONLY = arg('only', 'both'); // iceway | peerjs | cluster | both | all
+const INSTANCES = 3; // cluster: iceway-signal instances sharing one redis-server
+const REDIS = arg('redis-server', 'redis-server');
 // 0: closed loop, each pair bounces one message as fast as it can (throughput). N > 0: open
 // loop, each pair sends one message every N ms and nobody bounces (latency at a fixed load).
 const PACE_MS = +arg('pace', 0);
@@ -73,6 +77,66 @@ async function waitHttp(port, pathName, timeoutMs = 20000) {
 	throw new Error(`server on ${port} did not come up`);
 }
 
+// Ready once /healthz says the instance holds its Redis connection, as the integration test does.
+async function waitRedisUp(port, timeoutMs = 20000) {
+	const end = Date.now() + timeoutMs;
+	while (Date.now() < end) {
+		try {
+			const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+			if (r.status === 200 && (await r.text()) === 'ok\nredis: up\n') return;
+		} catch (e) {
+			/* not up yet */
+		}
+		await sleep(100);
+	}
+	throw new Error(`instance on ${port} did not reach redis`);
+}
+
+function redisPing(port) {
+	return new Promise((resolve) => {
+		const c = net.connect(port, '127.0.0.1', () => c.write('PING\r\n'));
+		c.setTimeout(1000, () => c.destroy());
+		c.on('data', (d) => {
+			c.destroy();
+			resolve(d.toString().startsWith('+PONG'));
+		});
+		c.on('error', () => resolve(false));
+		c.on('close', () => resolve(false));
+	});
+}
+
+async function startRedis() {
+	const port = await freePort();
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iw-bench-redis-'));
+	const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+		'--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'],
+	{ stdio: ['ignore', 'ignore', 'inherit'] });
+	let exited = false;
+	child.on('exit', () => { exited = true; });
+	const end = Date.now() + 20000;
+	while (Date.now() < end && !exited) {
+		if (await redisPing(port)) return { child, port, dir };
+		await sleep(50);
+	}
+	child.kill('SIGKILL');
+	fs.rmSync(dir, { recursive: true, force: true });
+	throw new Error('redis-server did not start');
+}
+
+function spawnIceway(port, extra) {
+	return spawn(SIGNAL, ['--listen', `127.0.0.1:${port}`, '--web-root', here,
+		'--max-connections', String(CONNS + 100), '--max-message-rate', '10000',
+		'--max-message-burst', '10000', '--max-rooms', String(CONNS), '--log-level', 'warn', ...extra],
+	{ stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function stopChild(child, sig = 'SIGTERM') {
+	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+	const done = new Promise((r) => child.on('exit', r));
+	child.kill(sig);
+	return done;
+}
+
 function pct(sorted, p) {
 	if (!sorted.length) return NaN;
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -82,10 +146,7 @@ function pct(sorted, p) {
 const targets = {
 	iceway: {
 		async start(port) {
-			const child = spawn(SIGNAL, ['--listen', `127.0.0.1:${port}`, '--web-root', here,
-				'--max-connections', String(CONNS + 100), '--max-message-rate', '10000',
-				'--max-message-burst', '10000', '--max-rooms', String(CONNS), '--log-level', 'warn'],
-			{ stdio: ['ignore', 'ignore', 'inherit'] });
+			const child = spawnIceway(port, []);
 			await waitHttp(port, '/healthz');
 			return child;
 		},
@@ -99,6 +160,31 @@ const targets = {
 		},
 		payloadTs: (m) => (m.type === 'offer' ? +m.sdp.slice(0, m.sdp.indexOf('\n')) : null),
 		peerId: (idx) => `p${idx}`,
+	},
+	// Three instances over one redis-server; peer A of pair k on instance k mod 3 and peer B on
+	// the next one, so every message crosses Redis.
+	cluster: {
+		async startAll() {
+			const redis = await startRedis();
+			const url = `redis://127.0.0.1:${redis.port}/0`;
+			const procs = [];
+			const ports = [];
+			try {
+				for (let i = 0; i < INSTANCES; i++) {
+					const port = await freePort();
+					procs.push(spawnIceway(port, ['--redis', url]));
+					ports.push(port);
+				}
+				for (const port of ports) await waitRedisUp(port);
+			} catch (e) {
+				for (const c of procs) await stopChild(c);
+				await stopChild(redis.child, 'SIGKILL');
+				fs.rmSync(redis.dir, { recursive: true, force: true });
+				throw e;
+			}
+			return { procs, ports, redis };
+		},
+		instanceOf: (idx) => ((idx >> 1) + (idx & 1)) % INSTANCES,
 	},
 	peerjs: {
 		async start(port) {
@@ -120,11 +206,18 @@ const targets = {
 };
 
 async function runOne(name) {
-	const t = targets[name];
-	const port = await freePort();
-	const child = await t.start(port);
-	const pid = child.pid;
-	const rssBase = rssKb(pid);
+	const t = name === 'cluster' ? { ...targets.iceway, ...targets.cluster } : targets[name];
+	let srv;
+	if (t.startAll) {
+		srv = await t.startAll();
+	} else {
+		const port = await freePort();
+		srv = { procs: [await t.start(port)], ports: [port], redis: null };
+	}
+	const pids = srv.procs.map((c) => c.pid);
+	const portOf = (idx) => srv.ports[t.instanceOf ? t.instanceOf(idx) : 0];
+	const sum = (f) => pids.reduce((a, p) => a + f(p), 0);
+	const rssBase = sum(rssKb);
 	const socks = new Array(CONNS);
 	let running = false;
 	let measuring = false;
@@ -136,7 +229,7 @@ async function runOne(name) {
 		return new Promise((resolve, reject) => {
 			const pair = idx >> 1;
 			const other = idx ^ 1;
-			const ws = new WebSocket(t.url(port, idx), { perMessageDeflate: false });
+			const ws = new WebSocket(t.url(portOf(idx), idx), { perMessageDeflate: false });
 			const timer = setTimeout(() => reject(new Error(`connect ${idx} timed out`)), CONNECT_TIMEOUT_MS);
 			ws.on('open', () => t.open(ws, pair, idx));
 			ws.on('error', (e) => {
@@ -174,7 +267,7 @@ async function runOne(name) {
 	}
 	const connectS = (Date.now() - t0) / 1000;
 	await sleep(500);
-	const rssConnected = rssKb(pid);
+	const rssConnected = sum(rssKb);
 
 	running = true;
 	let pacer = null;
@@ -194,19 +287,25 @@ async function runOne(name) {
 	}
 	await sleep(1000); // warm-up
 	measuring = true;
-	const cpu0 = cpuSeconds(pid);
+	const cpu0 = sum(cpuSeconds);
+	const redisCpu0 = srv.redis ? cpuSeconds(srv.redis.child.pid) : 0;
 	const w0 = process.hrtime.bigint();
 	await sleep(SECONDS * 1000);
 	measuring = false;
 	const wall = Number(process.hrtime.bigint() - w0) / 1e9;
-	const cpu = cpuSeconds(pid) - cpu0;
-	const rssLoaded = rssKb(pid);
+	const cpu = sum(cpuSeconds) - cpu0;
+	const rssLoaded = sum(rssKb);
+	const redisCpu = srv.redis ? cpuSeconds(srv.redis.child.pid) - redisCpu0 : NaN;
+	const redisRss = srv.redis ? rssKb(srv.redis.child.pid) : NaN;
 	running = false;
 	if (pacer) clearInterval(pacer);
 	await sleep(300);
 	for (const ws of socks) ws.terminate();
-	child.kill('SIGTERM');
-	await new Promise((r) => child.on('exit', r));
+	for (const c of srv.procs) await stopChild(c);
+	if (srv.redis) {
+		await stopChild(srv.redis.child, 'SIGKILL');
+		fs.rmSync(srv.redis.dir, { recursive: true, force: true });
+	}
 
 	lat.sort((a, b) => a - b);
 	return {
@@ -223,11 +322,16 @@ async function runOne(name) {
 		rssLoadedKb: Math.max(rssConnected, rssLoaded),
 		kbPerConn: (Math.max(rssConnected, rssLoaded) - rssBase) / CONNS,
 		errors,
+		instances: srv.procs.length,
+		redisCpuS: redisCpu,
+		redisRssKb: redisRss,
 	};
 }
 
 const results = [];
-for (const name of ONLY === 'both' ? ['iceway', 'peerjs'] : [ONLY]) {
+const names = { both: ['iceway', 'peerjs'], all: ['iceway', 'peerjs', 'cluster'] }[ONLY] || [ONLY];
+for (const name of names) {
+	if (!targets[name]) throw new Error(`--only: unknown target ${name}`);
 	process.stderr.write(`bench: ${name}, ${CONNS} connections, ${SECONDS} s ...\n`);
 	results.push(await runOne(name));
 }
@@ -247,8 +351,16 @@ console.log(row('server RSS idle (KB)', (r) => r.rssBaseKb));
 console.log(row('server RSS loaded (KB)', (r) => r.rssLoadedKb));
 console.log(row('RSS per connection (KB)', (r) => r.kbPerConn.toFixed(2)));
 console.log(row('error replies', (r) => r.errors));
-if (results.length === 2) {
-	const [a, b] = results;
+if (results.some((r) => r.name === 'cluster')) {
+	// Server CPU and RSS above are summed over the instances; the shared redis-server apart.
+	const na = (v, f) => (Number.isNaN(v) ? '-' : f(v));
+	console.log(row('signal instances', (r) => r.instances));
+	console.log(row('redis-server CPU (s)', (r) => na(r.redisCpuS, (v) => v.toFixed(2))));
+	console.log(row('redis-server RSS loaded (KB)', (r) => na(r.redisRssKb, (v) => v)));
+}
+const a = results.find((r) => r.name === 'iceway');
+const b = results.find((r) => r.name === 'peerjs');
+if (a && b) {
 	console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
 		`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection`);
 }
