@@ -31,6 +31,18 @@ static inline void iw_put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* The value of one hexadecimal digit, or -1 when c is not one. */
+static inline int iw_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Round up to the STUN 4-byte boundary. */
 static inline size_t iw_pad4(size_t n)
 {

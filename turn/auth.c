@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/cred.h"
 
 /* RFC 8489 §9.2: a nonce that starts with this cookie announces the security features. */
@@ -54,17 +55,6 @@ void iw_auth_fini(struct iw_auth *a)
 	memset(a, 0, sizeof *a);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why)
 {
 	const char *colon = strchr(spec, ':');
@@ -92,7 +82,8 @@ int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why)
 	if (pwlen == 34 && pw[0] == '0' && (pw[1] == 'x' || pw[1] == 'X')) {
 		/* coturn's form: the MD5 long-term key itself, so no SHA-256 key is known. */
 		for (int i = 0; i < 16; i++) {
-			int hi = hexval(pw[2 + 2 * i]), lo = hexval(pw[3 + 2 * i]);
+			int hi = iw_hexval((unsigned char)pw[2 + 2 * i]),
+			    lo = iw_hexval((unsigned char)pw[3 + 2 * i]);
 			if (hi < 0 || lo < 0) {
 				*why = "bad hex key (expected 0x and 32 hex digits)";
 				return -EINVAL;
@@ -174,8 +165,8 @@ int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, c
 		return -EINVAL;
 	uint8_t ts[4], mac[NONCE_MAC];
 	for (int i = 0; i < 4 + NONCE_MAC; i++) {
-		int hi = hexval((char)n[NONCE_PREFIX + 2 * i]);
-		int lo = hexval((char)n[NONCE_PREFIX + 2 * i + 1]);
+		int hi = iw_hexval((unsigned char)n[NONCE_PREFIX + 2 * i]);
+		int lo = iw_hexval((unsigned char)n[NONCE_PREFIX + 2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		uint8_t v = (uint8_t)(hi << 4 | lo);

@@ -2,6 +2,8 @@
  * caller-fed datagram queue, SRTP key export. Knows nothing about ICE or sockets. */
 #include "tools/probe/dtls.h"
 
+#include "common/bytes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,24 +27,13 @@ static void fp_format(char out[IW_PROBE_FP_STRLEN], const uint8_t fp[IW_PROBE_FP
 	*o = '\0';
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int iw_probe_fp_parse(uint8_t fp[IW_PROBE_FP_LEN], const char *s)
 {
 	for (int i = 0; i < IW_PROBE_FP_LEN; i++) {
 		if (i && *s++ != ':')
 			return -EINVAL;
-		int hi = hexval((unsigned char)s[0]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
+		int hi = iw_hexval((unsigned char)s[0]);
+		int lo = hi < 0 ? -1 : iw_hexval((unsigned char)s[1]);
 		if (lo < 0)
 			return -EINVAL;
 		fp[i] = (uint8_t)(hi << 4 | lo);
