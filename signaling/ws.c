@@ -3,6 +3,7 @@
 #include "signaling/ws.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <jwt.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -58,6 +60,7 @@ struct sess {
 struct iw_ws {
 	struct iw_ws_cfg cfg;
 	struct lws_context *ctx;
+	struct ev_loop *loop; /* epoll through libev: lws's own loop polls every socket per wake-up */
 	struct iw_hub *hub;
 	struct iw_cluster *cl; /* NULL for a single instance */
 	lws_sorted_usec_list_t sul;
@@ -97,15 +100,17 @@ static void q_free(struct iw_ws *w, struct sess *s)
 
 static void request_close(struct iw_ws *w, struct sess *s, int code, const char *reason)
 {
-	(void)w;
 	if (s->close_pending)
 		return;
 	s->close_pending = 1;
 	s->close_code = code;
 	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
 	lws_callback_on_writable(s->wsi);
-	/* If the peer never reads, WRITEABLE never comes: do not wait for it forever. */
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
+	/* If the peer never reads, WRITEABLE never comes: do not wait for it forever. While
+	 * draining the drain deadline bounds it, and lws's sorted timer list would make closing
+	 * every connection quadratic. */
+	if (!w->draining)
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
 }
 
 static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t len)
@@ -595,6 +600,13 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	}
 	if (s->rx_skip)
 		goto done;
+	if (first && last && !lws_remaining_packet_payload(wsi) && len <= w->cfg.max_msg_size &&
+	    !lws_frame_is_binary(wsi)) {
+		/* The usual case: the whole message in one callback, parsed where lws put it. */
+		w->msgs_in++;
+		iw_hub_receive(w->hub, &s->hc, in, len, now);
+		return 0;
+	}
 	if (s->rx_len + len > w->cfg.max_msg_size) {
 		s->rx_skip = 1;
 		s->rx_len = 0;
@@ -646,10 +658,8 @@ static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
 				 strlen(s->close_reason));
 		return -1;
 	}
-	if (lws_send_pipe_choked(wsi)) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
+	/* WRITEABLE means the socket takes at least this one write; lws holds back any
+	 * partial send itself. */
 	if (s->need_ping) {
 		/* lws 4.1 reports a pong only when it carries a payload. */
 		unsigned char pb[LWS_PRE + 4] = { [LWS_PRE] = 'i', 'w' };
@@ -820,6 +830,17 @@ static void tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
 }
 
+static void raise_fd_limit(rlim_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		IW_WARN("open-file limit %llu is below max-connections + 256 (%llu): raise it (ulimit -n)",
+			(unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
 static int split_listen(const char *spec, char *host, size_t cap, int *port)
 {
 	const char *colon;
@@ -890,13 +911,23 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	w->loop = ev_loop_new(EVBACKEND_EPOLL);
+	if (!w->loop) {
+		*why = "cannot create the event loop (epoll)";
+		goto fail;
+	}
+	void *foreign[1] = { w->loop };
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.options =
+		LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = foreign;
 	if (cfg->tls_cert)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = w;
 	info.count_threads = 1;
-	info.fd_limit_per_thread = cfg->max_conns + 256;
+	/* lws sizes its fd table from RLIMIT_NOFILE; setting fd_limit_per_thread instead
+	 * turns every fd lookup into a linear search. */
+	raise_fd_limit(cfg->max_conns + 256);
 	info.pt_serv_buf_size = 65536; /* one read takes a whole offer-sized frame and more */
 	w->ctx = lws_create_context(&info);
 	if (!w->ctx) {
@@ -979,8 +1010,8 @@ fail:
 int iw_ws_run(struct iw_ws *w)
 {
 	for (;;) {
-		if (lws_service(w->ctx, 0) < 0)
-			break;
+		/* One pass: lws's watchers, its timers (our tick among them) and the cancel pipe. */
+		ev_run(w->loop, EVRUN_ONCE);
 		if (w->stop && !w->draining)
 			start_drain(w);
 		if (w->draining && (w->n_ws == 0 || iw_clock_ms() >= w->drain_deadline_ms))
@@ -1015,6 +1046,8 @@ void iw_ws_destroy(struct iw_ws *w)
 		lws_sul_cancel(&w->sul);
 		lws_context_destroy(w->ctx);
 	}
+	if (w->loop)
+		ev_loop_destroy(w->loop);
 	iw_hub_destroy(w->hub);
 	free(w);
 }
