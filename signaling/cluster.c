@@ -6,7 +6,10 @@
  * Keys (in the configured db): iw:room:<room> hash peer -> instance, refreshed with an expiry
  * while an instance has peers in it; iw:live:<inst> with a TTL refreshed every beat. An
  * instance whose live key is gone is dead: whoever sweeping the room first removes its peers
- * (HDEL decides who) and tells every instance in the room. */
+ * (HDEL decides who) and tells every instance in the room. iw:tok:<room> hash peer -> digest
+ * of the peer's current resume token (never the token itself), with the same expiry: another
+ * instance checks a resume against it, and takes the id over with a compare-and-set, after
+ * which one "j" message moves the peer everywhere without a left/joined pair. */
 #include "signaling/cluster.h"
 
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/cred.h"
 #include "common/log.h"
 
 enum {
@@ -31,6 +35,7 @@ enum {
 	OPS_PER_TURN = 1024, /* then beats and the subscription get their turn */
 	LOCALS_MAX = 1 << 20,
 	IO_TIMEOUT_S = 1, /* a command slower than this counts as Redis down */
+	DIGEST_HEX = 64,  /* HMAC-SHA256 of a resume token, in hex */
 };
 
 enum op_kind { OP_JOIN, OP_LEAVE, OP_SEND };
@@ -43,6 +48,11 @@ struct op {
 	char inst[IW_ROOM_ID_MAX + 1];
 	char *text;
 	size_t len;
+	/* OP_JOIN from iw_cluster_member_join: the token digest, a resume claim, the room bound */
+	bool member;
+	char digest[DIGEST_HEX + 1];
+	char claim[IW_ROOM_RESUME_LEN + 1];
+	unsigned int max_peers;
 };
 
 struct ring {
@@ -53,6 +63,7 @@ struct ring {
 struct local {
 	char room[IW_ROOM_ID_MAX + 1];
 	char peer[IW_ROOM_ID_MAX + 1];
+	char digest[DIGEST_HEX + 1]; /* empty: joined through iw_cluster_join (no token) */
 };
 
 struct iw_cluster {
@@ -91,9 +102,38 @@ static const char join_lua[] = "local ok = redis.call('HSETNX', KEYS[1], ARGV[1]
 			       "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
 			       "return {ok, redis.call('HGETALL', KEYS[1])}";
 
+/* A member join with a token digest (KEYS room, tok; ARGV peer, inst, ttl, live prefix, digest,
+ * max peers). 1: registered; 0: held by a live instance (its owner and digest come back for a
+ * resume check); -1: the room is full. Redis is the truth for membership, so the bound counts
+ * every instance's peers. */
+static const char member_lua[] =
+	"local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+	"local ok = 1 "
+	"if cur and cur ~= ARGV[2] and redis.call('EXISTS', ARGV[4] .. cur) == 1 then ok = 0 "
+	"elseif not cur and tonumber(ARGV[6]) > 0 and "
+	"       redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then ok = -1 "
+	"else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+	"     redis.call('HSET', KEYS[2], ARGV[1], ARGV[5]) end "
+	"redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+	"redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+	"local held = false "
+	"if ok == 0 then held = redis.call('HGET', KEYS[2], ARGV[1]) end "
+	"return {ok, redis.call('HGETALL', KEYS[1]), cur or false, held or false}";
+
+/* Take a peer over from instance ARGV[2] only if it still holds it under the digest that was
+ * checked (ARGV[3]); nil when anything moved meanwhile. Then the room's members. */
+static const char takeover_lua[] = "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] or "
+				   "   redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[3] then return false end "
+				   "redis.call('HSET', KEYS[1], ARGV[1], ARGV[4]) "
+				   "redis.call('HSET', KEYS[2], ARGV[1], ARGV[5]) "
+				   "redis.call('PEXPIRE', KEYS[1], ARGV[6]) "
+				   "redis.call('PEXPIRE', KEYS[2], ARGV[6]) "
+				   "return redis.call('HGETALL', KEYS[1])";
+
 /* Remove peer only while it is still ours (or the dead instance's); then who is left. */
 static const char leave_lua[] = "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end "
 				"redis.call('HDEL', KEYS[1], ARGV[1]) "
+				"redis.call('HDEL', KEYS[2], ARGV[1]) "
 				"return redis.call('HVALS', KEYS[1])";
 
 /* ---- rings ---- */
@@ -166,6 +206,22 @@ static int push_op(struct iw_cluster *cl, struct op *o)
 	return 0;
 }
 
+/* What Redis keeps of a resume token: a keyed digest, so that reading Redis does not give
+ * anyone a token that resumes a peer. */
+static void digest_hex(char out[DIGEST_HEX + 1], const char *token)
+{
+	static const char key[] = "iceway resume token v1";
+	static const char hx[] = "0123456789abcdef";
+	uint8_t d[32];
+
+	iw_cred_hmac_sha256(d, key, sizeof(key) - 1, token, strlen(token));
+	for (size_t i = 0; i < sizeof(d); i++) {
+		out[2 * i] = hx[d[i] >> 4];
+		out[2 * i + 1] = hx[d[i] & 15];
+	}
+	out[DIGEST_HEX] = '\0';
+}
+
 static struct op *op_new(enum op_kind k, const char *room, const char *peer)
 {
 	struct op *o = calloc(1, sizeof(*o));
@@ -181,6 +237,25 @@ int iw_cluster_join(struct iw_cluster *cl, const char *room, const char *peer)
 {
 	struct op *o = op_new(OP_JOIN, room, peer);
 	return o ? push_op(cl, o) : -ENOMEM;
+}
+
+int iw_cluster_member_join(struct iw_cluster *cl, const char *room, const char *peer, const char *token,
+			   const char *claim, unsigned int max_peers)
+{
+	struct op *o;
+
+	if (!token || strlen(token) != IW_ROOM_RESUME_LEN)
+		return -EINVAL;
+	o = op_new(OP_JOIN, room, peer);
+	if (!o)
+		return -ENOMEM;
+	o->member = true;
+	o->max_peers = max_peers;
+	digest_hex(o->digest, token);
+	/* Only a token of the right shape can match; anything else is a plain join. */
+	if (claim && strlen(claim) == IW_ROOM_RESUME_LEN)
+		snprintf(o->claim, sizeof(o->claim), "%s", claim);
+	return push_op(cl, o);
 }
 
 int iw_cluster_leave(struct iw_cluster *cl, const char *room, const char *peer)
@@ -373,6 +448,11 @@ static void room_key(char *out, size_t cap, const char *room)
 	snprintf(out, cap, "iw:room:%s", room);
 }
 
+static void tok_key(char *out, size_t cap, const char *room)
+{
+	snprintf(out, cap, "iw:tok:%s", room);
+}
+
 static int publish(struct iw_cluster *cl, const char *inst, json_t *msg)
 {
 	char chan[96], *txt = json_dumps(msg, JSON_COMPACT);
@@ -395,8 +475,9 @@ static int publish(struct iw_cluster *cl, const char *inst, json_t *msg)
 }
 
 /* Publish msg once to each distinct instance in vals (an array reply: every element from
- * `first` on, `step` apart), except ours. */
-static void publish_to_all(struct iw_cluster *cl, redisReply *vals, size_t first, size_t step, json_t *msg)
+ * `first` on, `step` apart) and to `also` (may be NULL), except ours. */
+static void publish_to_all(struct iw_cluster *cl, redisReply *vals, size_t first, size_t step, json_t *msg,
+			   const char *also)
 {
 	json_t *seen = json_object();
 	for (size_t i = first; seen && i < vals->elements && cl->cmd; i += step) {
@@ -406,11 +487,27 @@ static void publish_to_all(struct iw_cluster *cl, redisReply *vals, size_t first
 		json_object_set_new(seen, inst, json_true());
 		publish(cl, inst, msg);
 	}
+	if (seen && also && cl->cmd && strcmp(also, cl->inst) != 0 && !json_object_get(seen, also))
+		publish(cl, also, msg);
 	json_decref(seen);
 }
 
-static void locals_add(struct iw_cluster *cl, const char *room, const char *peer)
+static struct local *locals_find(struct iw_cluster *cl, const char *room, const char *peer)
 {
+	for (size_t i = 0; i < cl->n_locals; i++)
+		if (strcmp(cl->locals[i].room, room) == 0 && strcmp(cl->locals[i].peer, peer) == 0)
+			return &cl->locals[i];
+	return NULL;
+}
+
+/* Track a local peer (once) with its current token digest ("" for none). */
+static void locals_add(struct iw_cluster *cl, const char *room, const char *peer, const char *digest)
+{
+	struct local *l = locals_find(cl, room, peer);
+	if (l) {
+		snprintf(l->digest, sizeof(l->digest), "%s", digest);
+		return;
+	}
 	if (cl->n_locals == cl->cap_locals) {
 		size_t nc = cl->cap_locals ? cl->cap_locals * 2 : 64;
 		struct local *nl;
@@ -423,17 +520,15 @@ static void locals_add(struct iw_cluster *cl, const char *room, const char *peer
 	}
 	snprintf(cl->locals[cl->n_locals].room, IW_ROOM_ID_MAX + 1, "%s", room);
 	snprintf(cl->locals[cl->n_locals].peer, IW_ROOM_ID_MAX + 1, "%s", peer);
+	snprintf(cl->locals[cl->n_locals].digest, DIGEST_HEX + 1, "%s", digest);
 	cl->n_locals++;
 }
 
 static void locals_remove(struct iw_cluster *cl, const char *room, const char *peer)
 {
-	for (size_t i = 0; i < cl->n_locals; i++) {
-		if (strcmp(cl->locals[i].room, room) == 0 && strcmp(cl->locals[i].peer, peer) == 0) {
-			cl->locals[i] = cl->locals[--cl->n_locals];
-			return;
-		}
-	}
+	struct local *l = locals_find(cl, room, peer);
+	if (l)
+		*l = cl->locals[--cl->n_locals];
 }
 
 static void do_join(struct iw_cluster *cl, struct op *o)
@@ -466,7 +561,7 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 			json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "k", "j", "r", o->room, "p", o->peer,
 					      "i", cl->inst);
 			if (m)
-				publish_to_all(cl, kv, 1, 2, m);
+				publish_to_all(cl, kv, 1, 2, m, NULL);
 			json_decref(m);
 		}
 	} else if (r) {
@@ -474,9 +569,110 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 	}
 	/* Without Redis the join is local only; the next beat after a reconnect registers it. */
 	if (ok)
-		locals_add(cl, o->room, o->peer);
+		locals_add(cl, o->room, o->peer, "");
 	else
 		e.status = -EEXIST;
+	if (r)
+		freeReplyObject(r);
+	push_ev(cl, &e);
+}
+
+/* The members of a room reply ({peer, inst, ...}) except ours, as {peer: instance}. */
+static void members_fill(struct iw_cluster *cl, json_t *out, const redisReply *kv)
+{
+	for (size_t i = 0; out && i + 1 < kv->elements; i += 2) {
+		const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
+		if (p && inst && strcmp(inst, cl->inst) != 0)
+			json_object_set_new(out, p, json_string(inst));
+	}
+}
+
+static void announce_join(struct iw_cluster *cl, const char *room, const char *peer, redisReply *kv,
+			  const char *also)
+{
+	json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "k", "j", "r", room, "p", peer, "i", cl->inst);
+	if (m)
+		publish_to_all(cl, kv, 1, 2, m, also);
+	json_decref(m);
+}
+
+/* A resume of a peer that live instance `owner` holds under digest `held`: the claim must
+ * match it, then a compare-and-set moves the id here. Returns the members reply, or NULL. */
+static redisReply *take_over(struct iw_cluster *cl, const struct op *o, const char *owner, const char *held)
+{
+	char key[96], tkey[96], ttl[16], claimed[DIGEST_HEX + 1];
+	const char *argv[] = { "EVAL", takeover_lua, "2",      key,       tkey, o->peer,
+			       owner,  held,         cl->inst, o->digest, ttl };
+	redisReply *r;
+
+	if (!o->claim[0] || strlen(held) != DIGEST_HEX)
+		return NULL;
+	digest_hex(claimed, o->claim);
+	if (!iw_cred_equal(claimed, held, DIGEST_HEX))
+		return NULL;
+	room_key(key, sizeof(key), o->room);
+	tok_key(tkey, sizeof(tkey), o->room);
+	snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
+	r = command(cl, 11, argv, NULL);
+	if (r && r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* A join through iw_cluster_member_join. Status 0: registered (fresh); 1: resumed from
+ * another instance; -EEXIST: held elsewhere and not claimed with its token; -ENOSPC: full. */
+static void do_member_join(struct iw_cluster *cl, struct op *o)
+{
+	struct iw_cluster_ev e = { .kind = IW_CLUSTER_JOINED };
+	char key[96], tkey[96], ttl[16], max[16];
+	const char *argv[] = { "EVAL",   member_lua, "2",        key,       tkey, o->peer,
+			       cl->inst, ttl,        "iw:live:", o->digest, max };
+	redisReply *r = NULL, *moved = NULL;
+	long long ok = 1;
+
+	snprintf(e.room, sizeof(e.room), "%s", o->room);
+	snprintf(e.peer, sizeof(e.peer), "%s", o->peer);
+	e.members = json_object();
+	if (cl->cmd) {
+		room_key(key, sizeof(key), o->room);
+		tok_key(tkey, sizeof(tkey), o->room);
+		snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
+		snprintf(max, sizeof(max), "%u", o->max_peers);
+		r = command(cl, 11, argv, NULL);
+	}
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_ARRAY) {
+		const char *cur = r->element[2]->str, *held = r->element[3]->str;
+		ok = r->element[0]->integer;
+		if (ok == 1) {
+			members_fill(cl, e.members, r->element[1]);
+			/* Already ours (a token refreshed by a local resume): nothing to announce. */
+			if (!cur || strcmp(cur, cl->inst) != 0)
+				announce_join(cl, o->room, o->peer, r->element[1], NULL);
+		} else if (ok == 0 && cur && held && (moved = take_over(cl, o, cur, held))) {
+			ok = 1;
+			e.status = 1;
+			members_fill(cl, e.members, moved);
+			/* The previous owner may have no other peer left in the room. */
+			announce_join(cl, o->room, o->peer, moved, cur);
+			IW_INFO("redis: peer %s in room %s resumed here from instance %s", o->peer, o->room,
+				cur);
+		}
+	} else if (r) {
+		IW_WARN("redis: join script failed: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+	}
+	/* Without Redis the join is local only; the next beat after a reconnect registers it.
+	 * A resume claim cannot be checked without Redis: the client retries. */
+	if (!r && o->claim[0])
+		e.status = -EAGAIN;
+	else if (ok == 1)
+		locals_add(cl, o->room, o->peer, o->digest);
+	else
+		e.status = ok == -1 ? -ENOSPC : -EEXIST;
+	if (moved)
+		freeReplyObject(moved);
 	if (r)
 		freeReplyObject(r);
 	push_ev(cl, &e);
@@ -485,17 +681,18 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 /* Remove peer (ours, or a dead instance's) and tell the others; true when this call did. */
 static bool remove_member(struct iw_cluster *cl, const char *room, const char *peer, const char *inst)
 {
-	char key[96];
-	const char *argv[] = { "EVAL", leave_lua, "1", key, peer, inst };
+	char key[96], tkey[96];
+	const char *argv[] = { "EVAL", leave_lua, "2", key, tkey, peer, inst };
 	redisReply *r;
 	bool done = false;
 
 	room_key(key, sizeof(key), room);
-	r = command(cl, 6, argv, NULL);
+	tok_key(tkey, sizeof(tkey), room);
+	r = command(cl, 7, argv, NULL);
 	if (r && r->type == REDIS_REPLY_ARRAY) {
 		json_t *m = json_pack("{s:s, s:s, s:s}", "k", "l", "r", room, "p", peer);
 		if (m)
-			publish_to_all(cl, r, 0, 1, m);
+			publish_to_all(cl, r, 0, 1, m, NULL);
 		json_decref(m);
 		done = true;
 	}
@@ -582,6 +779,14 @@ static void sweep(struct iw_cluster *cl, json_t *rooms)
 	json_decref(alive);
 }
 
+static bool owned_elsewhere(const struct iw_cluster *cl, const redisReply *kv, const char *peer)
+{
+	for (size_t i = 0; peer && kv->type == REDIS_REPLY_ARRAY && i + 1 < kv->elements; i += 2)
+		if (kv->element[i]->str && strcmp(kv->element[i]->str, peer) == 0)
+			return kv->element[i + 1]->str && strcmp(kv->element[i + 1]->str, cl->inst) != 0;
+	return false;
+}
+
 /* After a reconnect: presence may have changed while Redis was away. Learn who is in our
  * rooms now, and announce our peers to them, as a join would. Whoever re-registers later sees
  * the earlier ones, so every pair hears of each other. rooms: {room: [local peer ids]}. */
@@ -612,10 +817,14 @@ static void resync(struct iw_cluster *cl, json_t *rooms)
 		}
 		json_array_foreach(list, i, id)
 		{
-			json_t *m = json_pack("{s:s, s:s, s:O, s:s}", "k", "j", "r", room, "p", id, "i",
-					      cl->inst);
+			json_t *m;
+			/* Redis says another instance holds it now (taken over meanwhile): that
+			 * owner announces it, and our copy goes when the PEER_JOINED above lands. */
+			if (owned_elsewhere(cl, r, json_string_value(id)))
+				continue;
+			m = json_pack("{s:s, s:s, s:O, s:s}", "k", "j", "r", room, "p", id, "i", cl->inst);
 			if (m && r->type == REDIS_REPLY_ARRAY)
-				publish_to_all(cl, r, 1, 2, m);
+				publish_to_all(cl, r, 1, 2, m, NULL);
 			json_decref(m);
 		}
 		freeReplyObject(r);
@@ -624,7 +833,7 @@ static void resync(struct iw_cluster *cl, json_t *rooms)
 
 static void beat(struct iw_cluster *cl, uint64_t now)
 {
-	char key[96], ttl[16], live[96], live_ttl[16];
+	char key[96], tkey[96], ttl[16], live[96], live_ttl[16];
 	const char *argv[5];
 	json_t *rooms = json_object();
 	redisReply *r;
@@ -645,11 +854,15 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 	for (size_t i = 0; rooms && i < cl->n_locals && cl->cmd; i++) {
 		const struct local *l = &cl->locals[i];
 		room_key(key, sizeof(key), l->room);
+		tok_key(tkey, sizeof(tkey), l->room);
 		if (cl->reregister) {
 			/* After a reconnect (Redis may have restarted empty): our peers again. */
 			const char *hs[] = { "HSET", key, l->peer, cl->inst };
+			const char *ht[] = { "HSET", tkey, l->peer, l->digest };
 			r = command(cl, 4, hs, NULL);
 			if (r)
+				freeReplyObject(r);
+			if (l->digest[0] && cl->cmd && (r = command(cl, 4, ht, NULL)))
 				freeReplyObject(r);
 		}
 		json_t *list = json_object_get(rooms, l->room);
@@ -661,8 +874,11 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 		json_array_append_new(list, json_string(l->peer));
 		json_object_set_new(rooms, l->room, list);
 		const char *pe[] = { "PEXPIRE", key, ttl };
+		const char *pt[] = { "PEXPIRE", tkey, ttl };
 		r = command(cl, 3, pe, NULL);
 		if (r)
+			freeReplyObject(r);
+		if (cl->cmd && (r = command(cl, 3, pt, NULL)))
 			freeReplyObject(r);
 	}
 	if (!cl->cmd)
@@ -766,7 +982,9 @@ static void *thread_main(void *arg)
 			pthread_mutex_unlock(&cl->mu);
 			if (!o)
 				break;
-			if (o->kind == OP_JOIN)
+			if (o->kind == OP_JOIN && o->member)
+				do_member_join(cl, o);
+			else if (o->kind == OP_JOIN)
 				do_join(cl, o);
 			else if (o->kind == OP_LEAVE)
 				do_leave(cl, o);

@@ -31,8 +31,10 @@ struct iw_cluster_cfg {
 };
 
 enum iw_cluster_ev_kind {
-	IW_CLUSTER_JOINED,      /* our join registered: status 0 (members set) or -EEXIST */
-	IW_CLUSTER_PEER_JOINED, /* peer joined room on instance inst */
+	IW_CLUSTER_JOINED, /* our join registered: status 0 / 1 (members set) or < 0 */
+	/* peer joined room on instance inst; for a peer known on another instance (or held
+	 * here) it means the peer resumed on inst and moved there */
+	IW_CLUSTER_PEER_JOINED,
 	IW_CLUSTER_PEER_LEFT,   /* peer left room (or its instance died) */
 	IW_CLUSTER_DELIVER,     /* text for our local peer `peer` in room */
 	IW_CLUSTER_SEND_FAILED, /* a send from our local peer `peer` to `other` did not go out */
@@ -66,6 +68,15 @@ const char *iw_cluster_instance(const struct iw_cluster *cl);
 
 /* Requests to the Redis thread. Each returns 0 or -ENOBUFS (queue full, counted). */
 int iw_cluster_join(struct iw_cluster *cl, const char *room, const char *peer);
+/* A join that also records the peer's resume token and bounds the room across instances.
+ * token: the token just issued here (Redis keeps only a keyed digest of it). claim: the token
+ * the client presented for an id that may be held by another instance, or NULL. max_peers: the
+ * room bound counted over every instance (0: none). The IW_CLUSTER_JOINED event carries status
+ * 0 (registered), 1 (resumed: taken over from its previous instance, which drops it quietly),
+ * -EEXIST (held elsewhere, no matching token), -ENOSPC (room full) or -EAGAIN (a claim while
+ * Redis is unreachable). -EINVAL: bad token. */
+int iw_cluster_member_join(struct iw_cluster *cl, const char *room, const char *peer, const char *token,
+			   const char *claim, unsigned int max_peers);
 int iw_cluster_leave(struct iw_cluster *cl, const char *room, const char *peer);
 /* Publish text for `to` (on instance inst) from our local peer `from`. -ENOTCONN when Redis is
  * down at the time of the call. A later failure comes back as IW_CLUSTER_SEND_FAILED. */

@@ -158,6 +158,28 @@ static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer 
 		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
 }
 
+/* Add or update what we know of a remote peer. 0 when it is new (announce it), 1 when it was
+ * known (moved quietly if inst changed), < 0 when refused. */
+static int remote_put(struct iw_hub *h, struct iw_room *r, const char *id, const char *inst)
+{
+	struct iw_remote_peer *q = iw_room_remote_find(r, id);
+	if (q) {
+		if (strlen(inst) <= IW_ROOM_ID_MAX)
+			strcpy(q->inst, inst);
+		return 1;
+	}
+	return iw_room_remote_add(h->rooms, r, id, inst);
+}
+
+/* Put back the remote entry that a refused cross-instance resume stepped aside from. */
+static void unstep(struct iw_hub *h, struct iw_hub_conn *c, const char *room, const char *id)
+{
+	struct iw_room *r = iw_room_find(h->rooms, room);
+	if (r && c->moved_from[0])
+		remote_put(h, r, id, c->moved_from);
+	c->moved_from[0] = '\0';
+}
+
 static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
 {
 	struct iw_room_join_res res;
@@ -180,7 +202,21 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		if (c->claim_peer[0])
 			want = c->claim_peer;
 	}
+	/* A resume of an id that lives on another instance: the token is checked there through
+	 * Redis, so the room's remote entry steps aside until the answer comes. */
+	c->moved_from[0] = '\0';
+	c->claiming = want && m->resume && h->ops.cl_member_join;
+	if (c->claiming) {
+		struct iw_room *r = iw_room_find(h->rooms, m->room);
+		struct iw_remote_peer *rp = r ? iw_room_remote_find(r, want) : NULL;
+		if (rp) {
+			snprintf(c->moved_from, sizeof(c->moved_from), "%s", rp->inst);
+			iw_room_remote_remove(r, want);
+		}
+	}
 	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
+	if (rc < 0 && c->moved_from[0])
+		unstep(h, c, m->room, want);
 	if (rc < 0) {
 		enum iw_msg_err e = rc == -ENOSPC    ? IW_ERR_ROOM_FULL
 				    : rc == -ENOBUFS ? IW_ERR_TOO_MANY_ROOMS
@@ -208,12 +244,34 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		h->st.joins++;
 	/* The other instances' peers are known once Redis answers; the welcome waits for that.
 	 * If the request cannot even be queued the join stays local. */
-	if (!res.resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
+	if (h->ops.cl_member_join) {
+		const char *claim = c->claiming && !res.resumed ? m->resume : NULL;
+		rc = h->ops.cl_member_join(h->ops.arg, p->room->name, p->id, p->resume, claim,
+					   h->cfg.rooms.max_peers);
+		/* A local resume only refreshes the token in Redis; it does not wait. */
+		if (!res.resumed && rc == 0) {
+			c->joining = true;
+			c->join_ref = json_incref(m->id);
+			return;
+		}
+		if (!res.resumed && c->moved_from[0]) {
+			/* A local copy of an id held elsewhere must not stand alone. */
+			c->peer = NULL;
+			h->st.joins--;
+			iw_room_peer_remove(h->rooms, p);
+			unstep(h, c, m->room, want);
+			h->st.errors[IW_ERR_UNAVAILABLE]++;
+			put(h, c,
+			    iw_msg_error(IW_ERR_UNAVAILABLE, "cannot reach the other instances now; retry",
+					 m->id, &len));
+			return;
+		}
+	} else if (!res.resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
 		c->joining = true;
+		c->join_ref = json_incref(m->id);
 		return;
 	}
 	finish_join(h, c, p, res.resumed);
-	(void)len;
 }
 
 static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
@@ -327,6 +385,8 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 {
 	struct iw_peer *p = c->peer;
 	c->closing = true;
+	json_decref(c->join_ref);
+	c->join_ref = NULL;
 	if (!p)
 		return;
 	c->peer = NULL;
@@ -358,37 +418,104 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 	struct iw_peer *p = local_peer(h, room, peer);
 	struct iw_hub_conn *c = p ? p->conn : NULL;
 	const char *id;
+	size_t len = 0;
 	json_t *v;
 
 	/* Gone or replaced meanwhile: its leave is already queued behind the join. */
 	if (!c || c->peer != p || !c->joining)
 		return;
 	if (status < 0) {
+		json_t *ref = c->join_ref;
+		c->join_ref = NULL;
 		c->joining = false;
 		c->peer = NULL;
 		iw_room_peer_remove(h->rooms, p);
+		unstep(h, c, room, peer);
 		h->st.joins--;
-		send_error(h, c, IW_ERR_PEER_ID_TAKEN, "peer id is taken (on another instance)", NULL,
-			   now_ms);
+		if (status == -EAGAIN) {
+			/* Not the client's fault: no strike. */
+			h->st.errors[IW_ERR_UNAVAILABLE]++;
+			put(h, c,
+			    iw_msg_error(IW_ERR_UNAVAILABLE,
+					 "cannot reach the other instances to resume; retry", ref, &len));
+		} else if (status == -ENOSPC)
+			send_error(h, c, IW_ERR_ROOM_FULL, "room is full", ref, now_ms);
+		else
+			send_error(h, c, IW_ERR_PEER_ID_TAKEN,
+				   c->claiming ? "peer id is taken and the resume token does not match"
+					       : "peer id is taken (on another instance)",
+				   ref, now_ms);
+		json_decref(ref);
 		return;
 	}
+	json_decref(c->join_ref);
+	c->join_ref = NULL;
 	json_object_foreach(members, id, v)
 	{
 		if (json_is_string(v))
-			iw_room_remote_add(h->rooms, p->room, id, json_string_value(v));
+			remote_put(h, p->room, id, json_string_value(v));
 	}
-	finish_join(h, c, p, false);
+	c->moved_from[0] = '\0';
+	if (status > 0) {
+		/* Resumed from another instance: nobody saw it leave, so nobody sees it join. */
+		h->st.joins--;
+		h->st.resumes++;
+		h->st.moved_in++;
+	}
+	finish_join(h, c, p, status > 0);
+}
+
+/* Our peer p resumed on instance inst: drop it here without a peer-left (the room never saw
+ * it go), and keep it as a remote peer for the rest of the room. */
+static void moved_away(struct iw_hub *h, struct iw_peer *p, const char *inst)
+{
+	struct iw_hub_conn *c = p->conn;
+	char room[IW_ROOM_ID_MAX + 1], id[IW_ROOM_ID_MAX + 1];
+	struct iw_room *r;
+	size_t len = 0;
+
+	strcpy(room, p->room->name);
+	strcpy(id, p->id);
+	h->st.moved_out++;
+	if (c) {
+		c->peer = NULL;
+		if (c->joining) {
+			/* Our own claim lost the race for the id. */
+			c->joining = false;
+			h->st.joins--;
+			h->st.errors[IW_ERR_PEER_ID_TAKEN]++;
+			put(h, c,
+			    iw_msg_error(IW_ERR_PEER_ID_TAKEN, "peer id was taken over meanwhile",
+					 c->join_ref, &len));
+			json_decref(c->join_ref);
+			c->join_ref = NULL;
+		} else if (!c->closing) {
+			h->st.replaced++;
+			c->closing = true;
+			h->ops.close(h->ops.arg, c, IW_CLOSE_REPLACED, "peer id resumed by a new connection");
+		}
+	}
+	iw_room_peer_remove(h->rooms, p);
+	/* Forget it in the cluster's list of ours; Redis keeps the new owner. */
+	if (h->ops.cl_leave)
+		h->ops.cl_leave(h->ops.arg, room, id);
+	r = iw_room_find(h->rooms, room);
+	if (r)
+		remote_put(h, r, id, inst);
 }
 
 void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer, const char *inst)
 {
 	struct iw_room *r = iw_room_find(h->rooms, room);
+	struct iw_peer *p;
 	size_t len = 0;
 
 	if (!r)
 		return;
-	if (inst) {
-		if (iw_room_remote_add(h->rooms, r, peer, inst) == 0)
+	if (inst && (p = iw_room_peer_find(r, peer))) {
+		moved_away(h, p, inst);
+	} else if (inst) {
+		if (remote_put(h, r, peer, inst) == 0)
 			broadcast(h, r, NULL, iw_msg_presence(true, peer, &len));
 	} else if (iw_room_remote_remove(r, peer)) {
 		broadcast(h, r, NULL, iw_msg_presence(false, peer, &len));

@@ -24,6 +24,11 @@ struct iw_hub_conn {
 	bool has_claims; /* joined under a token naming the room (and maybe the peer) */
 	char claim_room[IW_ROOM_ID_MAX + 1];
 	char claim_peer[IW_ROOM_ID_MAX + 1];
+	/* While a resume of an id known on another instance is in flight: that instance, so the
+	 * room's view can be put back if the resume is refused. Empty otherwise. */
+	char moved_from[IW_ROOM_ID_MAX + 1];
+	bool claiming;    /* the join in flight presented a resume token */
+	json_t *join_ref; /* the join's "id" while it waits for the other instances (a reference) */
 };
 
 struct iw_hub_ops {
@@ -39,6 +44,12 @@ struct iw_hub_ops {
 	void (*cl_leave)(void *arg, const char *room, const char *peer);
 	int (*cl_send)(void *arg, const char *inst, const char *room, const char *to, const char *from,
 		       const char *txt, size_t len);
+	/* Optional, preferred over cl_join when set (iw_cluster_member_join): registers the peer
+	 * with its current resume token and the room bound, and presents `claim` (the token the
+	 * client sent, or NULL) for an id another instance holds. Also called after a local
+	 * resume, so Redis knows the fresh token. 0 when queued. */
+	int (*cl_member_join)(void *arg, const char *room, const char *peer, const char *token,
+			      const char *claim, unsigned int max_peers);
 	void *arg;
 };
 
@@ -55,6 +66,7 @@ struct iw_hub_stats {
 	uint64_t errors[IW_ERR_COUNT];       /* error replies, by code */
 	uint64_t joins, resumes, leaves, expired, abuse_closes, replaced;
 	uint64_t remote_sent, remote_received, remote_failed; /* across instances */
+	uint64_t moved_in, moved_out; /* peers resumed here from / away to another instance */
 };
 
 enum {
@@ -88,11 +100,14 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 /* Expire detached peers past their grace period (peer-left to the rest of the room). */
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms);
 
-/* Events from the other instances (see signaling/cluster.h). joined: our cl_join for
- * room/peer finished; status 0 with members {peer: instance} or -EEXIST (id taken there). */
+/* Events from the other instances (see signaling/cluster.h). joined: our cl_join or
+ * cl_member_join for room/peer finished: status 0 (joined) or 1 (resumed from another
+ * instance) with members {peer: instance}, or -EEXIST (id taken there) / -ENOSPC (full). */
 void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status, json_t *members,
 			   uint64_t now_ms);
-/* A peer joined (inst set) or left (inst NULL) room on another instance. */
+/* A peer joined (inst set) or left (inst NULL) room on another instance. A join for an id
+ * held here or known on a different instance means it resumed on inst: it moves there
+ * quietly (a connection still open here is closed with IW_CLOSE_REPLACED). */
 void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *peer, const char *inst);
 /* A forwarded message for our peer `to`; an unknown `to` is answered through cl_send. */
 void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, const char *from,

@@ -165,6 +165,12 @@ static int cl_join(void *arg, const char *room, const char *peer)
 	return iw_cluster_join(((struct iw_ws *)arg)->cl, room, peer);
 }
 
+static int cl_member_join(void *arg, const char *room, const char *peer, const char *token, const char *claim,
+			  unsigned int max_peers)
+{
+	return iw_cluster_member_join(((struct iw_ws *)arg)->cl, room, peer, token, claim, max_peers);
+}
+
 static void cl_leave(void *arg, const char *room, const char *peer)
 {
 	iw_cluster_leave(((struct iw_ws *)arg)->cl, room, peer);
@@ -901,6 +907,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	ops = (struct iw_hub_ops){ .send = hub_send, .close = hub_close, .arg = w };
 	if (cfg->redis_url) {
 		ops.cl_join = cl_join;
+		ops.cl_member_join = cl_member_join;
 		ops.cl_leave = cl_leave;
 		ops.cl_send = cl_send;
 	}

@@ -285,6 +285,50 @@ def close_code(evs):
     return None
 
 
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago (for servers that need one given)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    """A throw-away redis-server on 127.0.0.1:port, data in directory d, no persistence."""
+
+    def __init__(self, port, d):
+        self.port, self.dir = port, d
+        self.proc = None
+        self.url = "redis://127.0.0.1:%d/0" % port
+
+    def start(self):
+        import socket
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--protected-mode", "yes",
+             "--enable-debug-command", "local"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            assert self.proc.poll() is None, "redis-server exited"
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def run(main):
     """Run an async test main with an overall bound."""
     asyncio.run(asyncio.wait_for(main(), 240))

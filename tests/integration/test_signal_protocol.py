@@ -1,6 +1,9 @@
 """iceway-signal protocol with real WebSocket clients (python3-websockets): join, presence,
 addressed forwarding in order with a server-set `from`, every error code, resume, the HTTP
-endpoints, and a valid Prometheus exposition."""
+endpoints, and a valid Prometheus exposition.
+
+Each scenario takes a list of servers and spreads its peers over them (peer i on srvs[i % n]),
+so test_signal_protocol_cluster.py runs the same suite over three instances sharing Redis."""
 import asyncio
 import json
 import shutil
@@ -17,8 +20,13 @@ ICE_ARGS = ["--stun-uri", "stun:127.0.0.1:3478",
             "--max-errors", "100"]
 
 
-async def two_peers(srv):
-    a = await Peer.connect(srv.url)
+def at(srvs, i):
+    """The WebSocket URL of the server that peer number i connects to."""
+    return srvs[i % len(srvs)].url
+
+
+async def two_peers(srvs):
+    a = await Peer.connect(at(srvs, 0))
     wa = await a.join("room-2")
     assert wa["peers"] == [] and wa["room"] == "room-2" and wa["resumed"] is False
     assert len(wa["resume"]) == 32 and wa["peer"]
@@ -29,7 +37,7 @@ async def two_peers(srv):
     assert ice[1]["username"].split(":")[1] == wa["peer"], ice
     assert len(ice[1]["credential"]) == 28
 
-    b = await Peer.connect(srv.url + "?room=room-2")  # the query parameter joins at once
+    b = await Peer.connect(at(srvs, 1) + "?room=room-2")  # the query parameter joins at once
     wb = await b.expect("welcome")
     b.id = wb["peer"]
     assert wb["peers"] == [a.id] and b.id != a.id
@@ -68,10 +76,10 @@ async def two_peers(srv):
     await a.close()
 
 
-async def ten_peers(srv):
+async def ten_peers(srvs):
     peers = []
     for i in range(10):
-        p = await Peer.connect(srv.url)
+        p = await Peer.connect(at(srvs, i))
         w = await p.join("room-10")
         assert sorted(w["peers"]) == sorted(q.id for q in peers)
         for q in peers:
@@ -96,7 +104,7 @@ async def ten_peers(srv):
         assert len(seen) == 9
         await r.nothing(0.1)
     # an 11th peer is refused: room full
-    x = await Peer.connect(srv.url)
+    x = await Peer.connect(at(srvs, 10))
     await x.send({"type": "join", "room": "room-10", "id": "j1"})
     e = await x.expect_error("room-full")
     assert e["ref"] == "j1"
@@ -110,8 +118,8 @@ async def ten_peers(srv):
         await p.close()
 
 
-async def errors(srv):
-    p = await Peer.connect(srv.url)
+async def errors(srvs):
+    p = await Peer.connect(at(srvs, 0))
     await p.send("this is not json")
     await p.expect_error("bad-json")
     await p.send("[1, 2]")
@@ -140,7 +148,7 @@ async def errors(srv):
     assert e["ref"] == "o1"
     await p.send({"type": "offer", "to": p.id, "sdp": "s"})
     await p.expect_error("bad-field")
-    q = await Peer.connect(srv.url)
+    q = await Peer.connect(at(srvs, 1))
     await q.join("err-room")
     await p.expect("peer-joined")
     for bad in ({"type": "offer", "to": q.id},
@@ -157,17 +165,19 @@ async def errors(srv):
         await p.send(bad)
         await p.expect_error("bad-field")
     await q.nothing(0.1)  # nothing invalid reached q
-    # a peer id that is taken, without and with a wrong resume token
-    r = await Peer.connect(srv.url)
+    # a peer id that is taken, without and with a wrong resume token (r is on p's server,
+    # which knows q as a peer of err-room, local or remote)
+    r = await Peer.connect(at(srvs, 0))
     await r.send({"type": "join", "room": "err-room", "peer": q.id})
     await r.expect_error("peer-id-taken")
     await r.send({"type": "join", "room": "err-room", "peer": q.id, "resume": "0" * 32})
     await r.expect_error("peer-id-taken")
-    # too many rooms (max-rooms 3: err-room plus two more)
+    # too many rooms (max-rooms 3: err-room plus two more). The bound is per server (it
+    # bounds that process's memory), so all three rooms are on p's server.
     await r.join("extra-1")
-    s = await Peer.connect(srv.url)
+    s = await Peer.connect(at(srvs, 0))
     await s.join("extra-2")
-    t = await Peer.connect(srv.url)
+    t = await Peer.connect(at(srvs, 0))
     await t.send({"type": "join", "room": "extra-3"})
     await t.expect_error("too-many-rooms")
     # too large: over the 64 KiB default, the connection stays usable
@@ -179,40 +189,70 @@ async def errors(srv):
         await c.close()
 
 
-async def resume(srv):
-    a = await Peer.connect(srv.url)
+async def resume(srvs):
+    # o watches from a third server: a resume is neither a peer-left nor a peer-joined
+    o = await Peer.connect(at(srvs, 2))
+    await o.join("res-room")
+    a = await Peer.connect(at(srvs, 0))
     await a.join("res-room")
-    b = await Peer.connect(srv.url)
+    assert (await o.expect("peer-joined"))["peer"] == a.id
+    b = await Peer.connect(at(srvs, 1))
     await b.join("res-room", peer="bob-1")  # a client may offer its own id
     assert b.id == "bob-1"
     await a.expect("peer-joined")
-    # b's connection drops without a close frame
+    await o.expect("peer-joined")
+    # b's connection drops without a close frame; b comes back on another server (load
+    # balancers are not always sticky)
     b.ws.transport.abort()
     await asyncio.sleep(0)
-    b2 = await Peer.connect(srv.url)
+    b2 = await Peer.connect(at(srvs, 2))
     w = await b2.join("res-room", peer="bob-1", resume=b.resume)
-    assert w["peer"] == "bob-1" and w["resumed"] is True and w["peers"] == [a.id]
+    assert w["peer"] == "bob-1" and w["resumed"] is True, w
+    assert sorted(w["peers"]) == sorted([o.id, a.id]), w
     assert w["resume"] != b.resume  # a fresh token each time
     await a.send({"type": "offer", "to": "bob-1", "sdp": "again"})
     assert (await b2.expect("offer"))["sdp"] == "again"
-    # a takes over its own id from a second connection while the first is still open:
-    # the old connection is closed with 4001, and the room never sees a peer-left
-    a2 = await Peer.connect(srv.url)
+    await o.send({"type": "offer", "to": "bob-1", "sdp": "from o"})
+    m = await b2.expect("offer")
+    assert m["sdp"] == "from o" and m["from"] == o.id, m
+    # the old token is spent
+    x = await Peer.connect(at(srvs, 0))
+    await x.send({"type": "join", "room": "res-room", "peer": "bob-1", "resume": b.resume})
+    await x.expect_error("peer-id-taken")
+    await x.close()
+    # a takes over its own id from a second connection (on another server) while the first
+    # is still open: the old connection is closed with 4001, and the room never sees a
+    # peer-left
+    a2 = await Peer.connect(at(srvs, 1))
     w = await a2.join("res-room", peer=a.id, resume=a.resume)
-    assert w["resumed"] is True
+    assert w["resumed"] is True and w["peer"] == a.id, w
+    assert sorted(w["peers"]) == sorted([o.id, "bob-1"]), w
     try:
         await asyncio.wait_for(a.ws.recv(), sigtest.TIMEOUT)
         raise AssertionError("old connection still open")
     except __import__("websockets").ConnectionClosed as e:
         assert e.code == 4001, e
+    await b2.send({"type": "answer", "to": a.id, "sdp": "to the new a"})
+    m = await a2.expect("answer")
+    assert m["from"] == "bob-1" and m["sdp"] == "to the new a", m
     await b2.nothing(0.2)
+    await o.nothing(0.2)
+    # a deliberate leave after all that is seen once, everywhere
     await a2.close()
+    assert (await b2.expect("peer-left"))["peer"] == a.id
+    assert (await o.expect("peer-left"))["peer"] == a.id
     await b2.close()
+    await o.close()
 
 
-async def http(srv):
+def metric_sum(srvs, name):
+    return sum(s.metric(name) for s in srvs)
+
+
+async def http(srvs):
+    srv = srvs[0]
     st, body = srv.get("/healthz")
-    assert st == 200 and body == "ok\n"
+    assert st == 200 and body == ("ok\n" if len(srvs) == 1 else "ok\nredis: up\n"), body
     st, body = srv.get("/api/turn?service=turn&username=alice")
     assert st == 200
     j = json.loads(body)
@@ -228,9 +268,10 @@ async def http(srv):
     st, metrics = srv.get("/metrics")
     assert st == 200
     assert 'iceway_signal_messages_relayed_total{type="offer"}' in metrics
-    assert srv.metric('iceway_signal_errors_total{code="bad-json"}') >= 2
-    assert srv.metric('iceway_signal_errors_total{code="too-large"}') >= 1
-    assert srv.metric('iceway_signal_messages_relayed_total{type="offer"}') >= 450
+    # counted where they happen: summed over the servers
+    assert metric_sum(srvs, 'iceway_signal_errors_total{code="bad-json"}') >= 2
+    assert metric_sum(srvs, 'iceway_signal_errors_total{code="too-large"}') >= 1
+    assert metric_sum(srvs, 'iceway_signal_messages_relayed_total{type="offer"}') >= 450
     # The exposition must satisfy Prometheus's own linter (Debian `prometheus`).
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing (tools/install-deps.sh test installs prometheus)"
@@ -239,28 +280,35 @@ async def http(srv):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-async def ipv6():
-    with Server(listen="[::1]:0") as srv:
+async def ipv6(srvs):
+    for srv in srvs:
         assert srv.url.startswith("ws://[::1]:")
-        a = await Peer.connect(srv.url)
-        b = await Peer.connect(srv.url)
-        await a.join("v6")
-        await b.join("v6")
-        await a.expect("peer-joined")
-        await b.send({"type": "offer", "to": a.id, "sdp": "over ipv6"})
-        assert (await a.expect("offer"))["from"] == b.id
-        await a.close()
-        await b.close()
+    a = await Peer.connect(at(srvs, 0))
+    b = await Peer.connect(at(srvs, 1))
+    await a.join("v6")
+    await b.join("v6")
+    await a.expect("peer-joined")
+    await b.send({"type": "offer", "to": a.id, "sdp": "over ipv6"})
+    assert (await a.expect("offer"))["from"] == b.id
+    await a.close()
+    await b.close()
+
+
+async def suite(srvs):
+    """Every scenario, in an order that the counters checked by http() rely on."""
+    await two_peers(srvs)
+    await ten_peers(srvs)
+    await errors(srvs)
+    await resume(srvs)
+    await http(srvs)
 
 
 async def main():
-    await ipv6()
+    with Server(listen="[::1]:0") as srv:
+        await ipv6([srv])
     with Server(*ICE_ARGS) as srv:
-        await two_peers(srv)
-        await ten_peers(srv)
-        await errors(srv)
-        await resume(srv)
-        await http(srv)
+        await suite([srv])
 
 
-sigtest.run(main)
+if __name__ == "__main__":
+    sigtest.run(main)

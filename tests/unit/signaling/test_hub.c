@@ -504,6 +504,192 @@ static void test_cluster_id_taken_elsewhere(void **state)
 	iw_hub_destroy(h);
 }
 
+/* ---- across instances with tokens (cl_member_join): resume onto this instance, a peer
+ * resumed elsewhere moving away, the room bound held by Redis ---- */
+
+static struct {
+	unsigned int n;
+	char peer[IW_ROOM_ID_MAX + 1], token[IW_ROOM_RESUME_LEN + 1], claim[IW_ROOM_RESUME_LEN + 1];
+	bool has_claim;
+	unsigned int max_peers;
+} mj;
+
+static int c_member(void *arg, const char *room, const char *peer, const char *token, const char *claim,
+		    unsigned int max_peers)
+{
+	(void)arg;
+	(void)room;
+	mj.n++;
+	snprintf(mj.peer, sizeof(mj.peer), "%s", peer);
+	snprintf(mj.token, sizeof(mj.token), "%s", token);
+	snprintf(mj.claim, sizeof(mj.claim), "%s", claim ? claim : "");
+	mj.has_claim = claim != NULL;
+	mj.max_peers = max_peers;
+	return 0;
+}
+
+static struct iw_hub *mk_member(void)
+{
+	struct iw_hub_cfg cfg = {
+		.rooms = { .max_rooms = 4, .max_peers = 4, .grace_ms = 1000 },
+		.msg_rate = 100,
+		.msg_burst = 100,
+		.max_strikes = 100,
+	};
+	struct iw_hub_ops ops = { .send = f_send,
+				  .close = f_close,
+				  .cl_join = c_join,
+				  .cl_leave = c_leave,
+				  .cl_send = c_send,
+				  .cl_member_join = c_member };
+	struct iw_hub *h = iw_hub_create(&cfg, &ops);
+	assert_non_null(h);
+	memset(&cl, 0, sizeof(cl));
+	memset(&mj, 0, sizeof(mj));
+	for (int i = 0; i < N_CONNS; i++) {
+		conns[i] = (struct fake){ 0 };
+		iw_hub_conn_init(&conns[i].hc, h, 0);
+	}
+	return h;
+}
+
+/* conn 0 joins room x as "a" with remote peer "b" on inst-b. */
+static void member_setup(struct iw_hub *h)
+{
+	json_t *members = json_pack("{s:s}", "b", "inst-b");
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
+	none(0);
+	assert_int_equal(mj.n, 1);
+	assert_false(mj.has_claim);
+	assert_int_equal(strlen(mj.token), IW_ROOM_RESUME_LEN);
+	assert_int_equal(mj.max_peers, 4);
+	iw_hub_cluster_joined(h, "x", "a", 0, members, 2);
+	json_decref(members);
+	json_t *w = next(0);
+	assert_string_equal(str(w, "type"), "welcome");
+	assert_string_equal(str(w, "resume"), mj.token); /* Redis learns the token the client got */
+	assert_false(json_is_true(json_object_get(w, "resumed")));
+	json_decref(w);
+}
+
+static void test_cluster_resume_from_elsewhere(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk_member();
+	const char *claim = "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"b\",\"id\":\"j7\","
+			    "\"resume\":\"0123456789abcdef0123456789abcdef\"}";
+	member_setup(h);
+
+	/* b, held by inst-b, claimed here with a token that inst-b's digest refuses */
+	rx(h, 1, claim, 3);
+	none(1);
+	assert_int_equal(mj.n, 2);
+	assert_true(mj.has_claim);
+	assert_string_equal(mj.claim, "0123456789abcdef0123456789abcdef");
+	assert_string_equal(mj.peer, "b");
+	iw_hub_cluster_joined(h, "x", "b", -EEXIST, NULL, 4);
+	json_t *e = next(1);
+	assert_string_equal(str(e, "code"), "peer-id-taken");
+	assert_string_equal(str(e, "ref"), "j7");
+	json_decref(e);
+	assert_null(conns[1].hc.peer);
+	/* the room's view of b is back: a's offer goes to inst-b */
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"s\"}", 5);
+	assert_int_equal(cl.n_sends, 1);
+	assert_string_equal(cl.send_inst, "inst-b");
+	none(0);
+
+	/* Redis unreachable: the claim cannot be checked, the client hears why and retries */
+	rx(h, 1, claim, 5);
+	iw_hub_cluster_joined(h, "x", "b", -EAGAIN, NULL, 5);
+	e = next(1);
+	assert_string_equal(str(e, "code"), "unavailable");
+	assert_string_equal(str(e, "ref"), "j7");
+	json_decref(e);
+	assert_null(conns[1].hc.peer);
+
+	/* the same claim, accepted: resumed, and a sees neither a peer-left nor a peer-joined */
+	rx(h, 1, claim, 6);
+	iw_hub_cluster_joined(h, "x", "b", 1, NULL, 7);
+	json_t *w = next(1);
+	assert_string_equal(str(w, "type"), "welcome");
+	assert_true(json_is_true(json_object_get(w, "resumed")));
+	assert_string_equal(str(w, "peer"), "b");
+	assert_string_equal(str(w, "resume"), mj.token);
+	assert_int_equal(json_array_size(json_object_get(w, "peers")), 1); /* a */
+	json_decref(w);
+	none(0);
+	assert_int_equal(iw_hub_stats(h)->moved_in, 1);
+	/* b is local now */
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"local\"}", 8);
+	assert_int_equal(cl.n_sends, 1);
+	expect_type(1, "offer");
+	drop_all();
+	iw_hub_destroy(h);
+}
+
+static void test_cluster_moved_away_and_bound(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk_member();
+	char buf[160], tok[IW_ROOM_RESUME_LEN + 1];
+	member_setup(h);
+
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"c\"}", 3);
+	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 4);
+	expect_type(1, "welcome");
+	expect_type(0, "peer-joined");
+
+	/* c resumed on inst-c while its connection here is still open: closed with 4001, and
+	 * nobody here hears of it; c stays in the room as a remote peer */
+	iw_hub_cluster_presence(h, "x", "c", "inst-c");
+	assert_int_equal(conns[1].close_code, IW_CLOSE_REPLACED);
+	assert_null(conns[1].hc.peer);
+	assert_int_equal(cl.n_leaves, 1); /* dropped from the cluster's list of ours */
+	assert_string_equal(cl.last_leave, "c");
+	none(0);
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"c\",\"sdp\":\"s\"}", 5);
+	assert_string_equal(cl.send_inst, "inst-c");
+	/* and moves again, quietly */
+	iw_hub_cluster_presence(h, "x", "c", "inst-d");
+	none(0);
+	rx(h, 0, "{\"type\":\"offer\",\"to\":\"c\",\"sdp\":\"s\"}", 6);
+	assert_string_equal(cl.send_inst, "inst-d");
+	assert_int_equal(iw_hub_stats(h)->moved_out, 1);
+
+	/* the room bound from Redis, answered with the join's id */
+	rx(h, 2, "{\"type\":\"join\",\"room\":\"x\",\"id\":9}", 7);
+	iw_hub_cluster_joined(h, "x", mj.peer, -ENOSPC, NULL, 8);
+	json_t *e = next(2);
+	assert_string_equal(str(e, "code"), "room-full");
+	assert_int_equal(json_integer_value(json_object_get(e, "ref")), 9);
+	json_decref(e);
+	none(0);
+
+	/* a local resume refreshes the token in Redis without waiting for it */
+	json_t *w;
+	rx(h, 3, "{\"type\":\"join\",\"room\":\"y\",\"peer\":\"d\"}", 9);
+	iw_hub_cluster_joined(h, "y", "d", 0, NULL, 9);
+	w = next(3);
+	snprintf(tok, sizeof(tok), "%s", str(w, "resume"));
+	json_decref(w);
+	iw_hub_conn_gone(h, &conns[3].hc, false, 10);
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"y\",\"peer\":\"d\",\"resume\":\"%s\"}",
+		 tok);
+	unsigned int before = mj.n;
+	rx(h, 4, buf, 11);
+	w = next(4);
+	assert_string_equal(str(w, "type"), "welcome");
+	assert_true(json_is_true(json_object_get(w, "resumed")));
+	assert_int_equal(mj.n, before + 1);
+	assert_false(mj.has_claim);
+	assert_string_equal(mj.token, str(w, "resume"));
+	assert_string_not_equal(mj.token, tok);
+	json_decref(w);
+	drop_all();
+	iw_hub_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +701,8 @@ int main(void)
 		cmocka_unit_test(test_takeover_closes_old),
 		cmocka_unit_test(test_cluster_join_waits_for_members),
 		cmocka_unit_test(test_cluster_id_taken_elsewhere),
+		cmocka_unit_test(test_cluster_resume_from_elsewhere),
+		cmocka_unit_test(test_cluster_moved_away_and_bound),
 	};
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }
