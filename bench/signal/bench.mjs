@@ -9,7 +9,7 @@
 // Latency is one-way, sender to receiver, both ends in this process (one clock). The load
 // generator shares the machine's cores with the server, so absolute rates are a floor; the
 // comparison is what matters, and server CPU-seconds are measured from /proc, not inferred.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -363,6 +363,26 @@ const b = results.find((r) => r.name === 'peerjs');
 if (a && b) {
 	console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
 		`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection`);
+}
+// The kernel's floor: a C server that only moves bytes between paired TCP connections (no
+// WebSocket, no JSON), same connections, same message size, closed loop. No server on this
+// machine can spend less CPU per relayed message than this.
+const FLOOR = arg('floor', path.resolve(path.dirname(SIGNAL), '../bench/signal/iw_tcpfloor'));
+if (ONLY !== 'cluster' && fs.existsSync(FLOOR)) {
+	const fl = spawnSync(FLOOR, ['--conns', String(CONNS), '--size', String(SDP_LEN + 100),
+		'--seconds', String(SECONDS)], { encoding: 'utf8' });
+	const f = fl.status === 0 ? JSON.parse(fl.stdout) : null;
+	if (f) {
+		console.log(`\nkernel floor (raw TCP byte relay, ${f.conns} connections, ${f.size} B): ` +
+			`${f.msgs_per_cpu_s} messages per server CPU-second`);
+		if (b) {
+			console.log(`target 5x PeerJS = ${(5 * b.msgsPerCpuS).toFixed(0)} messages per CPU-second, ` +
+				`${(5 * b.msgsPerCpuS / f.msgs_per_cpu_s).toFixed(2)}x the floor`);
+		}
+		results.push({ name: 'floor', ...f });
+	} else {
+		console.log(`\nkernel floor: ${FLOOR} failed: ${fl.stderr || fl.error}`);
+	}
 }
 const out = arg('json', null);
 if (out) fs.writeFileSync(out, JSON.stringify(results, null, 2));
