@@ -12,7 +12,7 @@
 #include <sanitizer/asan_interface.h>
 #define POISON(a, on)                                                         \
 	((on) ? __asan_poison_memory_region : __asan_unpoison_memory_region)( \
-		&(a)->perms, offsetof(struct iw_alloc, quota_slot) - offsetof(struct iw_alloc, perms))
+		&(a)->perm_in, offsetof(struct iw_alloc, quota_slot) - offsetof(struct iw_alloc, perm_in))
 #else
 #define POISON(a, on) ((void)(a), (void)(on))
 #endif
@@ -34,19 +34,21 @@ int iw_alloc_tab_init(struct iw_alloc_tab *t, uint32_t cap, uint32_t seed, uint6
 		return -EINVAL;
 	t->cap = cap;
 	t->seed = seed;
+	/* calloc of this size maps fresh zero pages: a slot costs memory once it is first used,
+	 * so nothing below walks the slab or the overflow pool. */
 	t->slab = calloc(cap, sizeof *t->slab);
+	t->ext_cap = cap / IW_ALLOC_EXT_DIV > IW_ALLOC_EXT_MIN ? cap / IW_ALLOC_EXT_DIV : IW_ALLOC_EXT_MIN;
+	t->ext = calloc(t->ext_cap, sizeof *t->ext);
 	uint32_t hcap = pow2_at_least(cap * 2);
 	t->hash = calloc(hcap, sizeof *t->hash);
 	t->quota = calloc(hcap, sizeof *t->quota);
 	t->wheel = calloc(IW_WHEEL_SLOTS, sizeof *t->wheel);
-	if (!t->slab || !t->hash || !t->quota || !t->wheel) {
+	if (!t->slab || !t->ext || !t->hash || !t->quota || !t->wheel) {
 		iw_alloc_tab_fini(t);
 		return -ENOMEM;
 	}
 	t->hash_mask = t->quota_mask = hcap - 1;
-	for (uint32_t i = 0; i < cap; i++)
-		t->slab[i].next_free = i + 1 < cap ? i + 1 : NO_FREE;
-	t->free_head = 0;
+	t->free_head = t->ext_free = NO_FREE;
 	for (unsigned i = 0; i < IW_WHEEL_SLOTS; i++)
 		t->wheel[i].next = t->wheel[i].prev = &t->wheel[i];
 	t->wheel_s = now_ms / 1000;
@@ -55,9 +57,10 @@ int iw_alloc_tab_init(struct iw_alloc_tab *t, uint32_t cap, uint32_t seed, uint6
 
 void iw_alloc_tab_fini(struct iw_alloc_tab *t)
 {
-	for (uint32_t i = 0; t->slab && i < t->cap; i++)
+	for (uint32_t i = 0; t->slab && i < t->n_fresh; i++)
 		POISON(&t->slab[i], false);
 	free(t->slab);
+	free(t->ext);
 	free(t->hash);
 	free(t->quota);
 	free(t->wheel);
@@ -110,7 +113,7 @@ static void maybe_rehash(struct iw_alloc_tab *t)
 		return;
 	memset(t->hash, 0, (size_t)(t->hash_mask + 1) * sizeof *t->hash);
 	t->n_tomb = 0;
-	for (uint32_t i = 0; i < t->cap; i++)
+	for (uint32_t i = 0; i < t->n_fresh; i++)
 		if (t->slab[i].in_use)
 			hash_insert(t, i);
 	t->st.rehashes++;
@@ -118,15 +121,21 @@ static void maybe_rehash(struct iw_alloc_tab *t)
 
 struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client, uint32_t listener)
 {
-	if (t->free_head == NO_FREE) {
+	uint32_t idx;
+	if (t->free_head != NO_FREE) {
+		idx = t->free_head;
+		t->free_head = t->slab[idx].next_free;
+	} else if (t->n_fresh < t->cap) {
+		idx = t->n_fresh++; /* first use: its page may be faulted in now */
+	} else {
 		t->st.full++;
 		return NULL;
 	}
-	uint32_t idx = t->free_head;
 	struct iw_alloc *a = &t->slab[idx];
-	t->free_head = a->next_free;
 	POISON(a, false);
 	memset(a, 0, sizeof *a);
+	a->perms = a->perm_in;
+	a->chans = a->chan_in;
 	a->in_use = true;
 	a->client = *client;
 	a->listener = listener;
@@ -138,6 +147,59 @@ struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *clie
 	maybe_rehash(t);
 	t->st.created++;
 	return a;
+}
+
+/* Move a's sets into an overflow block. 0, or -ENOMEM when none is left. */
+static int ext_take(struct iw_alloc_tab *t, struct iw_alloc *a)
+{
+	uint32_t i;
+	if (t->ext_free != NO_FREE) {
+		i = t->ext_free;
+		t->ext_free = t->ext[i].next_free;
+	} else if (t->ext_fresh < t->ext_cap) {
+		i = t->ext_fresh++;
+	} else {
+		t->st.ext_full++;
+		return -ENOMEM;
+	}
+	struct iw_alloc_ext *e = &t->ext[i];
+	memcpy(e->perms, a->perms, a->n_perms * sizeof *a->perms);
+	memcpy(e->chans, a->chans, a->n_chans * sizeof *a->chans);
+	a->perms = e->perms;
+	a->chans = e->chans;
+	a->ext = i + 1;
+	t->ext_used++;
+	t->st.ext_taken++;
+	return 0;
+}
+
+/* The block back to the pool; with keep, the sets move back inline (the caller checked
+ * that they fit). */
+static void ext_put(struct iw_alloc_tab *t, struct iw_alloc *a, bool keep)
+{
+	if (!a->ext)
+		return;
+	uint32_t i = a->ext - 1;
+	if (keep) {
+		memcpy(a->perm_in, a->perms, a->n_perms * sizeof *a->perms);
+		memcpy(a->chan_in, a->chans, a->n_chans * sizeof *a->chans);
+	}
+	a->perms = a->perm_in;
+	a->chans = a->chan_in;
+	a->ext = 0;
+	t->ext[i].next_free = t->ext_free;
+	t->ext_free = i;
+	t->ext_used--;
+}
+
+int iw_alloc_room(struct iw_alloc_tab *t, struct iw_alloc *a, unsigned perms, unsigned chans)
+{
+	unsigned np = a->n_perms + perms, nc = a->n_chans + chans;
+	if (np > IW_MAX_PERMS || nc > IW_MAX_CHANS)
+		return -ENOBUFS;
+	if (a->ext || (np <= IW_ALLOC_INLINE_PERMS && nc <= IW_ALLOC_INLINE_CHANS))
+		return 0;
+	return ext_take(t, a);
 }
 
 static void timer_unlink(struct iw_timer *tm)
@@ -157,6 +219,8 @@ void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a)
 		t->n_tomb++;
 	}
 	timer_unlink(&a->timer);
+	ext_put(t, a, false);
+	a->n_perms = a->n_chans = 0;
 	uint32_t idx = (uint32_t)(a - t->slab);
 	a->in_use = false;
 	POISON(a, true);
@@ -182,6 +246,8 @@ int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct i
 		t->st.perms_full++;
 		return -ENOBUFS;
 	}
+	if (iw_alloc_room(t, a, 1, 0))
+		return -ENOBUFS;
 	a->perms[a->n_perms++] = (struct iw_perm){ .ip = k, .expires_ms = expires_ms };
 	return 0;
 }
@@ -207,11 +273,13 @@ int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num,
 		t->st.chans_full++;
 		return -ENOBUFS;
 	}
+	if (iw_alloc_room(t, a, 0, 1))
+		return -ENOBUFS;
 	a->chans[a->n_chans++] = (struct iw_chan){ .peer = *peer, .num = num, .expires_ms = expires_ms };
 	return 0;
 }
 
-void iw_alloc_prune(struct iw_alloc *a, uint64_t now_ms)
+void iw_alloc_prune(struct iw_alloc_tab *t, struct iw_alloc *a, uint64_t now_ms)
 {
 	unsigned j = 0;
 	for (unsigned i = 0; i < a->n_perms; i++)
@@ -223,6 +291,8 @@ void iw_alloc_prune(struct iw_alloc *a, uint64_t now_ms)
 		if (a->chans[i].expires_ms > now_ms)
 			a->chans[j++] = a->chans[i];
 	a->n_chans = (uint8_t)j;
+	if (a->ext && a->n_perms <= IW_ALLOC_INLINE_PERMS && a->n_chans <= IW_ALLOC_INLINE_CHANS)
+		ext_put(t, a, true);
 }
 
 /* Keyed FNV-1a, never 0 or 1 (those mark empty and dead quota slots). */
@@ -351,7 +421,7 @@ size_t iw_alloc_tick(struct iw_alloc_tab *t, uint64_t now_ms, iw_alloc_expire_fn
 				fn(ctx, a);
 				continue;
 			}
-			iw_alloc_prune(a, now_ms);
+			iw_alloc_prune(t, a, now_ms);
 			iw_alloc_timer_arm(t, a);
 		}
 	}

@@ -1,6 +1,9 @@
 /* Fixed-capacity allocation table: a slab of allocations sized at start-up, the client 5-tuple
  * hash (open addressing with tombstones), per-user quota counts and the 1-second timing wheel
- * that expires allocations, permissions and channels. Plain data, no I/O. */
+ * that expires allocations, permissions and channels. Each allocation holds a few permissions
+ * and channels inline; past those it borrows an overflow block from a pool sized with the
+ * table. Slab and pool pages are first written when a slot is first used, so memory that is
+ * never used stays unfaulted. Plain data, no I/O. */
 #ifndef IW_TURN_ALLOC_H
 #define IW_TURN_ALLOC_H
 
@@ -12,8 +15,14 @@
 #include "common/addr.h"
 
 enum {
-	IW_MAX_PERMS = 16,     /* permissions per allocation; full -> 508 */
-	IW_MAX_CHANS = 16,     /* channels per allocation; full -> 508 */
+	IW_MAX_PERMS = 16, /* permissions per allocation; full -> 508 */
+	IW_MAX_CHANS = 16, /* channels per allocation; full -> 508 */
+	/* Held in the allocation itself: a WebRTC client needs a permission per remote
+	 * candidate address and a channel per peer in use, rarely more than a few. */
+	IW_ALLOC_INLINE_PERMS = 4,
+	IW_ALLOC_INLINE_CHANS = 4,
+	IW_ALLOC_EXT_DIV = 8, /* overflow blocks: one per 8 slots (at least IW_ALLOC_EXT_MIN) */
+	IW_ALLOC_EXT_MIN = 64,
 	IW_WHEEL_SLOTS = 4096, /* 1-second slots, longer than the longest lifetime */
 	IW_ALLOC_USER_MAX = 256,
 	IW_ALLOC_KEY_MAX = 32,
@@ -32,8 +41,16 @@ struct iw_perm {
 
 struct iw_chan {
 	struct iw_addr peer;
-	uint64_t expires_ms;
 	uint16_t num;
+	uint64_t expires_ms;
+};
+
+/* Room for the largest permission and channel sets, borrowed by an allocation that outgrows
+ * its inline ones. */
+struct iw_alloc_ext {
+	struct iw_perm perms[IW_MAX_PERMS];
+	struct iw_chan chans[IW_MAX_CHANS];
+	uint32_t next_free;
 };
 
 /* What an epoll data.ptr points at: the first byte says which. */
@@ -58,8 +75,12 @@ struct iw_alloc {
 	uint8_t n_perms, n_chans;
 	struct iw_rsock rs[2]; /* one per family (dual allocation) */
 	uint64_t expires_ms;
-	struct iw_perm perms[IW_MAX_PERMS];
-	struct iw_chan chans[IW_MAX_CHANS];
+	/* The live sets: the inline arrays, or an overflow block's (ext != 0). */
+	struct iw_perm *perms;
+	struct iw_chan *chans;
+	uint32_t ext; /* overflow block index + 1, 0 when none */
+	struct iw_perm perm_in[IW_ALLOC_INLINE_PERMS];
+	struct iw_chan chan_in[IW_ALLOC_INLINE_CHANS];
 	uint8_t tid[12]; /* the Allocate that created it, for retransmissions */
 	uint8_t key[IW_ALLOC_KEY_MAX];
 	uint8_t key_len;
@@ -83,11 +104,15 @@ struct iw_quota_ent {
 struct iw_alloc_stats {
 	uint64_t created, deleted, expired, full, quota_refused;
 	uint64_t perms_full, chans_full, rehashes;
+	uint64_t ext_taken, ext_full; /* overflow blocks borrowed; refused because none was left */
 };
 
 struct iw_alloc_tab {
 	struct iw_alloc *slab;
 	uint32_t cap, n_used, free_head;
+	uint32_t n_fresh; /* slots [n_fresh, cap) were never used (and never written) */
+	struct iw_alloc_ext *ext;
+	uint32_t ext_cap, ext_used, ext_fresh, ext_free;
 	uint32_t *hash; /* 0 empty, UINT32_MAX tombstone, else slab index + 1 */
 	uint32_t hash_mask, n_tomb;
 	struct iw_quota_ent *quota;
@@ -111,7 +136,13 @@ struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *clie
 /* Unindex, disarm and return to the free list. Sockets are the caller's business. */
 void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a);
 
-/* Install or refresh a permission for ip (port ignored). 0, or -ENOBUFS when full. */
+/* Make room for perms more permissions and chans more channels, borrowing an overflow block
+ * when the inline sets are too small. 0, -ENOBUFS past IW_MAX_PERMS/IW_MAX_CHANS, or -ENOMEM
+ * when no overflow block is left (counted in ext_full). */
+int iw_alloc_room(struct iw_alloc_tab *t, struct iw_alloc *a, unsigned perms, unsigned chans);
+
+/* Install or refresh a permission for ip (port ignored). 0, or -ENOBUFS when full (or no
+ * overflow block is left). */
 int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct iw_addr *ip,
 		      uint64_t expires_ms);
 /* True if a live permission covers ip. */
@@ -165,7 +196,8 @@ typedef void (*iw_alloc_expire_fn)(void *ctx, struct iw_alloc *a);
  */
 size_t iw_alloc_tick(struct iw_alloc_tab *t, uint64_t now_ms, iw_alloc_expire_fn fn, void *ctx);
 
-/* Remove expired permissions and channels from a. */
-void iw_alloc_prune(struct iw_alloc *a, uint64_t now_ms);
+/* Remove expired permissions and channels from a; an overflow block goes back to the pool
+ * once the inline sets hold what is left. */
+void iw_alloc_prune(struct iw_alloc_tab *t, struct iw_alloc *a, uint64_t now_ms);
 
 #endif

@@ -10,6 +10,14 @@
 
 #include "common/log.h"
 
+uint32_t iw_conf_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > IW_CONF_MAX_THREADS ? IW_CONF_MAX_THREADS : (uint32_t)n;
+}
+
 void iw_conf_init(struct iw_conf *c)
 {
 	memset(c, 0, sizeof *c);
@@ -22,10 +30,11 @@ void iw_conf_init(struct iw_conf *c)
 	c->chan_lifetime_s = 600;
 	c->stale_nonce_s = 600;
 	c->max_allocs = 16384;
-	/* One worker until EVEN-PORT reservations are shared between workers: a client's
-	 * follow-up Allocate with a RESERVATION-TOKEN comes from another source port, which
-	 * SO_REUSEPORT may hand to another worker. relay-threads N gives N workers. */
-	c->threads = 1;
+	/* One UDP worker per online CPU. Relay ports and EVEN-PORT reservations are shared by
+	 * all of them (turn/ports.c), so a RESERVATION-TOKEN that SO_REUSEPORT hands to another
+	 * worker is still redeemed. */
+	c->threads = iw_conf_default_threads();
+	c->batch_wait_us = 100;
 	c->prom_port = 9641;
 	c->log_level = -1;
 	c->tls_port = 5349;
@@ -312,6 +321,11 @@ static int o_max_allocs(void *cfg, const char *val, const char **why)
 	return set_u32(&((struct iw_conf *)cfg)->max_allocs, val, 1, 1 << 22, why);
 }
 
+static int o_batch_wait(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->batch_wait_us, val, 0, 1000, why);
+}
+
 static int o_threads(void *cfg, const char *val, const char **why)
 {
 	return set_u32(&((struct iw_conf *)cfg)->threads, val, 1, IW_CONF_MAX_THREADS, why);
@@ -506,7 +520,10 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "pidfile", 0, IW_OPT_REQUIRED, o_pidfile, "FILE: write the process id here" },
 	{ "max-allocations", 0, IW_OPT_REQUIRED, o_max_allocs,
 	  "N: allocation table capacity (default 16384)" },
-	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads, "N: UDP worker threads (default 1)" },
+	{ "relay-batch-wait", 0, IW_OPT_REQUIRED, o_batch_wait,
+	  "MICROSECONDS: under load, let datagrams gather this long between wake-ups (0-1000, default 100)" },
+	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads,
+	  "N: UDP worker threads (default: one per online CPU, at most 64)" },
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },
 	{ "no-config", 'n', IW_OPT_NONE, o_noop, "do not read a config file" },
 	{ "help", 'h', IW_OPT_NONE, o_help, "print this help" },

@@ -48,6 +48,7 @@ struct iw_conf {
 	uint32_t stale_nonce_s;
 	uint32_t max_allocs;
 	uint32_t threads;
+	uint32_t batch_wait_us; /* see batch_wait() in relay.c; 0 turns it off */
 	char *log_file, *pidfile;
 	/* Operations: metrics, drain, logs, health check. */
 	bool prometheus;           /* serve /metrics */
@@ -72,8 +73,11 @@ struct iw_conf {
 extern const struct iw_opt iw_conf_opts[];
 
 /* Defaults: port 3478, min-port 49152, max-port 65535, realm "iceway", lifetime 600/3600 s,
- * stale-nonce 600 s, max-allocations 16384, loopback peers refused. */
+ * stale-nonce 600 s, max-allocations 16384, one UDP worker per online CPU, loopback peers
+ * refused. */
 void iw_conf_init(struct iw_conf *c);
+/* The default relay-threads: online CPUs (sysconf), clamped to 1..IW_CONF_MAX_THREADS. */
+uint32_t iw_conf_default_threads(void);
 /* Wipe secrets and passwords and free everything. */
 void iw_conf_fini(struct iw_conf *c);
 /* Cross-option checks after parsing: listeners default to 0.0.0.0 and ::, port range order,

@@ -159,19 +159,14 @@ static int bind_port(struct iw_worker *w, unsigned f, uint16_t port)
 	return fd;
 }
 
-/* Bind a relay socket from the pool; a port another process holds is skipped. With pair,
- * an even port and the odd one above it (EVEN-PORT R=1): *fd2 gets the second socket. */
+/* Bind a relay socket from the shared pool; a port another process holds is skipped. With
+ * pair, an even port and the odd one above it (EVEN-PORT R=1): *fd2 gets the second socket. */
 static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint16_t *port, int *fd2)
 {
-	struct iw_ports *pp = &w->ports[f];
 	for (int t = 0; t < BIND_TRIES; t++) {
-		int p = iw_ports_take(pp, even || pair);
+		int p = pair ? iw_ports_pool_take_pair(w->pool, f) : iw_ports_pool_take(w->pool, f, even);
 		if (p < 0)
 			return -ENOBUFS;
-		if (pair && iw_ports_take_exact(pp, (uint16_t)(p + 1))) {
-			iw_ports_put(pp, (uint16_t)p);
-			continue;
-		}
 		int fd = bind_port(w, f, (uint16_t)p);
 		if (fd >= 0 && pair) {
 			*fd2 = bind_port(w, f, (uint16_t)(p + 1));
@@ -184,9 +179,9 @@ static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint
 			*port = (uint16_t)p;
 			return fd;
 		}
-		iw_ports_put(pp, (uint16_t)p);
+		iw_ports_pool_put(w->pool, f, (uint16_t)p);
 		if (pair)
-			iw_ports_put(pp, (uint16_t)(p + 1));
+			iw_ports_pool_put(w->pool, f, (uint16_t)(p + 1));
 		if (fd != -EADDRINUSE)
 			return fd;
 	}
@@ -204,41 +199,16 @@ static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		int e = -errno;
 		close(fd);
-		iw_ports_put(&w->ports[f], port);
+		iw_ports_pool_put(w->pool, f, port);
 		return e;
 	}
 	a->n_rsock++;
 	return 0;
 }
 
-static struct iw_resv *resv_find(struct iw_worker *w, const uint8_t *token)
-{
-	uint64_t t;
-	memcpy(&t, token, 8);
-	for (unsigned i = 0; i < IW_MAX_RESV; i++)
-		if (w->resv[i].token && w->resv[i].token == t)
-			return &w->resv[i];
-	return NULL;
-}
-
-static void resv_release(struct iw_worker *w, struct iw_resv *r, bool close_fd)
-{
-	if (close_fd && r->fd >= 0) {
-		close(r->fd);
-		iw_ports_put(&w->ports[r->fam], r->port);
-	}
-	r->fd = -1;
-	r->token = 0;
-}
-
 void iw_control_resv_expire(struct iw_worker *w)
 {
-	for (unsigned i = 0; i < IW_MAX_RESV; i++) {
-		if (w->resv[i].token && w->resv[i].expires_ms <= w->now_ms) {
-			w->st.resv_expired++;
-			resv_release(w, &w->resv[i], true);
-		}
-	}
+	w->st.resv_expired += iw_ports_resv_expire(w->pool, w->now_ms);
 }
 
 static void quota_put(struct iw_worker *w, int32_t slot, const void *user, size_t len)
@@ -255,7 +225,8 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 		struct iw_rsock *rs = &a->rs[i];
 		if (rs->fd >= 0) {
 			close(rs->fd); /* also leaves the epoll set */
-			iw_ports_put(&w->ports[iw_relay_fam(rs->bound.family)], rs->bound.port);
+			/* Back to the shared pool, whichever worker took the port. */
+			iw_ports_pool_put(w->pool, iw_relay_fam(rs->bound.family), rs->bound.port);
 		}
 		rs->fd = -1;
 	}
@@ -367,19 +338,21 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		FAIL(bad_request, STUN_ERR_BAD_REQUEST, "Bad Request: username too long");
 
 	unsigned f = 0;
-	struct iw_resv *rv = NULL;
+	uint64_t tok = 0;
 	if (m->present & IW_STUN_HAS_REQ_FAMILY) {
 		if (m->req_family != STUN_FAMILY_IPV4 && m->req_family != STUN_FAMILY_IPV6)
 			FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
 		f = m->req_family == STUN_FAMILY_IPV6;
 	}
 	if (has_token) {
-		/* RFC 8656 §7.2: an unknown or expired token -> 508. */
-		rv = resv_find(w, m->res_token.p);
-		if (!rv)
+		/* RFC 8656 §7.2: an unknown or expired token -> 508. The reservation may have
+		 * been made on another worker: redeeming it hands its socket to this one. */
+		memcpy(&tok, m->res_token.p, sizeof tok);
+		int rf = iw_ports_resv_peek(w->pool, tok, w->now_ms);
+		if (rf < 0)
 			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     "Insufficient Capacity: unknown RESERVATION-TOKEN");
-		f = rv->fam;
+		f = (unsigned)rf;
 	}
 	if (!w->has_relay[f])
 		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
@@ -418,19 +391,22 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 	a->pw_alg = ar->pw_alg;
 
 	int rc;
-	if (rv) {
-		rc = rsock_add(w, a, f, rv->fd, rv->port);
-		resv_release(w, rv, false);
-		w->st.resv_used++;
+	if (has_token) {
+		/* Taken out of the table only now: a failure above leaves it redeemable. */
+		struct iw_resv rv;
+		rc = iw_ports_resv_redeem(w->pool, tok, w->now_ms, &rv);
+		if (rc == 0) {
+			/* The socket joins this worker's epoll set, whoever bound it. */
+			rc = rsock_add(w, a, rv.fam, rv.fd, rv.port);
+			w->st.resv_used++;
+			if (rv.worker != w->idx)
+				w->st.resv_handover++;
+		}
 	} else {
 		int fd2 = -1;
 		uint16_t port = 0;
 		bool pair = even && m->even_port_reserve;
-		struct iw_resv *slot = NULL;
-		for (unsigned i = 0; pair && i < IW_MAX_RESV && !slot; i++)
-			if (!w->resv[i].token)
-				slot = &w->resv[i];
-		if (pair && !slot) {
+		if (pair && !iw_ports_resv_has_room(w->pool)) {
 			iw_control_alloc_free(w, a);
 			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     "Insufficient Capacity: no reservation slot");
@@ -438,25 +414,34 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		int fd = open_port(w, f, even, pair, &port, &fd2);
 		rc = fd < 0 ? fd : rsock_add(w, a, f, fd, port);
 		if (rc == 0 && pair) {
-			uint64_t tok = 0;
-			if (iw_cred_random(&tok, sizeof tok) || !tok)
-				tok = (w->rng ^ (w->now_ms << 20)) | 1; /* never 0: 0 marks a free slot */
-			*slot = (struct iw_resv){ .token = tok,
-						  .fd = fd2,
-						  .fam = (uint8_t)f,
-						  .port = (uint16_t)(port + 1),
-						  .expires_ms = w->now_ms + IW_RESV_MS };
-			a->res_token = tok;
-			w->st.resv_made++;
-		} else if (fd2 >= 0) {
+			uint64_t t = 0;
+			if (iw_cred_random(&t, sizeof t) || !t)
+				t = (w->rng ^ (w->now_ms << 20)) | 1; /* never 0: 0 marks a free slot */
+			struct iw_resv r = { .token = t,
+					     .fd = fd2,
+					     .fam = (uint8_t)f,
+					     .port = (uint16_t)(port + 1),
+					     .worker = w->idx,
+					     .expires_ms = w->now_ms + IW_RESV_MS };
+			/* The pool owns the second socket from here, until redeemed or expired. */
+			if (iw_ports_resv_add(w->pool, &r) == 0) {
+				a->res_token = t;
+				w->st.resv_made++;
+				fd2 = -1;
+			} else {
+				rc = -ENOBUFS; /* another worker took the last slot meanwhile */
+			}
+		}
+		if (fd2 >= 0) {
 			close(fd2);
-			iw_ports_put(&w->ports[f], (uint16_t)(port + 1));
+			iw_ports_pool_put(w->pool, f, (uint16_t)(port + 1));
 		}
 	}
 	if (rc < 0) {
 		iw_control_alloc_free(w, a);
 		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
-		     "Insufficient Capacity: no relay port available");
+		     rc == -ENOENT ? "Insufficient Capacity: unknown RESERVATION-TOKEN"
+				   : "Insufficient Capacity: no relay port available");
 	}
 	/* RFC 8656 §7.2: dual allocation. A failure for the additional family is reported
 	 * in ADDRESS-ERROR-CODE while the first family succeeds. */
@@ -593,13 +578,21 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 	for (unsigned i = 0; i < m->n_peers; i++)
 		need += !iw_alloc_perm_has(a, &m->peers[i], 0);
 	if (need > room) {
-		iw_alloc_prune(a, w->now_ms);
+		iw_alloc_prune(&w->tab, a, w->now_ms);
 		room = IW_MAX_PERMS - a->n_perms;
 	}
 	if (need > room) {
 		w->st.perm_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     "Insufficient Capacity: too many permissions");
+		return;
+	}
+	/* Room for all of them first (an overflow block past the inline few), so that the adds
+	 * below cannot fail half-way. */
+	if (iw_alloc_room(&w->tab, a, need, 0)) {
+		w->st.perm_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: no room for more permissions on this server");
 		return;
 	}
 	uint64_t exp = w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000;
@@ -637,11 +630,21 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	const struct iw_addr *peer = &m->peers[0];
 	if (!peer_ok(w, l, src, m, ar, a, peer))
 		return;
-	iw_alloc_prune(a, w->now_ms);
-	if (!iw_alloc_perm_has(a, peer, 0) && a->n_perms == IW_MAX_PERMS) {
+	iw_alloc_prune(&w->tab, a, w->now_ms);
+	bool new_perm = !iw_alloc_perm_has(a, peer, 0);
+	if (new_perm && a->n_perms == IW_MAX_PERMS) {
 		w->st.perm_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     "Insufficient Capacity: too many permissions");
+		return;
+	}
+	/* The channel and its permission both fit, or neither is installed. A full channel
+	 * set is answered by iw_alloc_chan_bind below. */
+	bool new_chan = !iw_alloc_chan_by_num(a, m->channel, 0);
+	if (iw_alloc_room(&w->tab, a, new_perm, new_chan) == -ENOMEM) {
+		w->st.chan_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: no room for more channels on this server");
 		return;
 	}
 	int rc = iw_alloc_chan_bind(&w->tab, a, m->channel, peer,

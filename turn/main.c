@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/cred.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "turn/conf.h"
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 	bool stream_started = false;
 	unsigned n_started = 0;
 	struct iw_ops ops = { 0 };
+	struct iw_ports_pool pool = { 0 };
 	struct iw_relay_metrics mx;
 	struct iw_metrics_http *prom = NULL;
 	char err[IW_CONFIG_ERR_MAX];
@@ -125,17 +127,28 @@ int main(int argc, char **argv)
 		IW_ERROR("out of memory for the quota table");
 		goto out;
 	}
+	/* One pool of relay ports and reservations for every worker: an EVEN-PORT reservation
+	 * made on one is redeemed on whichever worker the client's next source port lands. */
+	uint32_t seed;
+	if (iw_cred_random(&seed, sizeof seed))
+		seed = (uint32_t)getpid();
+	if (iw_ports_pool_init(&pool, conf.min_port, conf.max_port, seed)) {
+		IW_ERROR("cannot set up the port range %u-%u", conf.min_port, conf.max_port);
+		goto out;
+	}
 	for (unsigned i = 0; i < conf.threads; i++) {
 		w[i] = iw_relay_create(&conf, i, &stop_flag);
 		if (!w[i])
 			goto out;
 		w[i]->ops = &ops;
+		iw_relay_ports_share(w[i], &pool);
 	}
 	if (!conf.no_tcp || !conf.no_tls) {
 		streams = iw_stream_create(&conf, &stop_flag);
 		if (!streams)
 			goto out;
 		iw_stream_worker(streams)->ops = &ops;
+		iw_relay_ports_share(iw_stream_worker(streams), &pool);
 		ops.stream = iw_stream_worker(streams);
 	}
 	ops.conf = &conf;
@@ -200,6 +213,8 @@ out:
 	iw_stream_destroy(streams);
 	for (unsigned i = 0; i < IW_CONF_MAX_THREADS; i++)
 		iw_relay_destroy(w[i]);
+	/* After the workers: their allocations' ports went back here as they were freed. */
+	iw_ports_pool_fini(&pool);
 	iw_ops_fini(&ops);
 	iw_ops_quota_fini(&ops.quota);
 	iw_conf_fini(&conf);

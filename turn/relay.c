@@ -292,6 +292,16 @@ void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw
 	tx_flush(w);
 }
 
+void iw_relay_client_frame_defer(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
+{
+	from_client(w, l, d, len);
+}
+
+void iw_relay_tx_flush(struct iw_worker *w)
+{
+	tx_flush(w);
+}
+
 void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs)
 {
 	on_readable(w, rs);
@@ -325,16 +335,35 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	return n;
 }
 
+/* Under steady load a wake-up that found only a few datagrams pays a whole epoll_wait and
+ * its context switch for them. Waiting batch_wait_us before the next epoll_wait lets the
+ * sockets fill, so each wake-up carries a batch: fewer wake-ups per datagram, at most
+ * batch_wait_us more latency. Only when datagrams keep coming (the last wake-up was recent);
+ * an idle relay or a single call answers at once. */
+static void batch_wait(struct iw_worker *w, uint64_t pkts_before, uint64_t *last_us)
+{
+	uint64_t now = iw_clock_us(), got = w->st.rx_client_pkts + w->st.rx_peer_pkts - pkts_before;
+	bool busy = now - *last_us < 4u * w->conf->batch_wait_us;
+	*last_us = now;
+	if (!w->conf->batch_wait_us || !got || got >= IW_RELAY_BATCH || !busy)
+		return;
+	struct timespec ts = { 0, (long)w->conf->batch_wait_us * 1000 };
+	nanosleep(&ts, NULL);
+}
+
 int iw_relay_run(struct iw_worker *w)
 {
+	uint64_t last_us = 0;
 	while (!*w->stop) {
 		if (w->ops)
 			iw_ops_worker_sync(w);
+		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {
 			IW_ERROR("epoll_wait: %s", strerror(-rc));
 			return rc;
 		}
+		batch_wait(w, before, &last_us);
 	}
 	return 0;
 }
@@ -363,10 +392,24 @@ static int open_listener(struct iw_worker *w, const struct iw_addr *ip, uint16_t
 	int one = 1;
 	if (a.family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	socklen_t sl = iw_addr_to_sa(&a, &ss);
+	if (w->conf->threads > 1 && w->idx == 0 && port != 0) {
+		/* SO_REUSEPORT would also let this bind join another process's group on the same
+		 * port (same user) and share its traffic: the first worker binds once without it,
+		 * so a port already taken fails as it does with one worker. */
+		int rc = bind(fd, (struct sockaddr *)&ss, sl) ? -errno : 0;
+		close(fd);
+		if (rc)
+			return rc;
+		fd = socket(a.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (a.family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	}
 	if (w->conf->threads > 1)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
 	iw_relay_sock_bufs(fd, IW_LISTENER_BUF);
-	socklen_t sl = iw_addr_to_sa(&a, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, sl)) {
 		int e = -errno;
 		close(fd);
@@ -455,9 +498,8 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 	}
 	w->conf = conf;
 	w->stop = stop;
+	w->idx = idx;
 	w->epfd = -1;
-	for (unsigned i = 0; i < IW_MAX_RESV; i++)
-		w->resv[i].fd = -1;
 	uint32_t seed[3];
 	if (iw_cred_random(seed, sizeof seed)) {
 		IW_ERROR("no randomness");
@@ -481,28 +523,13 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		IW_ERROR("cannot allocate the table for %u allocations", conf->max_allocs);
 		goto fail;
 	}
-	/* Workers split the port range, so they never race for the same port. Each UDP worker
-	 * takes four parts and the TCP/TLS worker (index threads), when there is one, a single
-	 * part: stream clients are the few that UDP cannot reach, and the default range must hold
-	 * 10,000 UDP allocations. A range too small to split is shared (a taken port is skipped). */
-	uint32_t span = (uint32_t)conf->max_port - conf->min_port + 1;
-	bool stream = !conf->no_tcp || !conf->no_tls;
-	uint32_t parts = conf->threads * 4 + (stream ? 1 : 0);
-	uint32_t part = span / (parts ? parts : 1);
-	uint16_t lo = conf->min_port, hi = conf->max_port;
-	if (part > 0) {
-		uint32_t first = idx < conf->threads ? idx * 4 : conf->threads * 4;
-		uint32_t len = idx < conf->threads ? 4 : 1;
-		bool last = stream ? idx >= conf->threads : idx + 1 >= conf->threads;
-		lo = (uint16_t)(conf->min_port + first * part);
-		hi = last ? conf->max_port : (uint16_t)(lo + len * part - 1);
-	}
-	w->port_lo = lo;
-	w->port_hi = hi;
-	if (iw_ports_init(&w->ports[0], lo, hi, seed[1]) || iw_ports_init(&w->ports[1], lo, hi, seed[1])) {
-		IW_ERROR("cannot set up the port range %u-%u", lo, hi);
+	/* The whole range: workers that run side by side share main's pool instead. */
+	w->own_pool = calloc(1, sizeof *w->own_pool);
+	if (!w->own_pool || iw_ports_pool_init(w->own_pool, conf->min_port, conf->max_port, seed[1])) {
+		IW_ERROR("cannot set up the port range %u-%u", conf->min_port, conf->max_port);
 		goto fail;
 	}
+	w->pool = w->own_pool;
 	if (iw_auth_init(&w->auth, conf->realm, conf->stale_nonce_s)) {
 		IW_ERROR("cannot set up authentication");
 		goto fail;
@@ -553,10 +580,11 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 	pick_relay(w, AF_INET6);
 	for (unsigned f = 0; f < 2; f++) {
 		char b[IW_ADDR_STRLEN], a[IW_ADDR_STRLEN];
-		if (w->has_relay[f])
+		if (w->has_relay[f] && idx == 0) /* the same for every worker */
 			IW_INFO("relay %s: bind %s, advertise %s, ports %u-%u", f ? "IPv6" : "IPv4",
 				iw_addr_fmt(&w->relay_bind[f], false, b, sizeof b),
-				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), w->port_lo, w->port_hi);
+				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), conf->min_port,
+				conf->max_port);
 	}
 	return w;
 fail:
@@ -564,24 +592,36 @@ fail:
 	return NULL;
 }
 
+int iw_relay_ports_share(struct iw_worker *w, struct iw_ports_pool *pool)
+{
+	if (w->tab.n_used)
+		return -EBUSY;
+	if (w->own_pool) {
+		iw_ports_pool_fini(w->own_pool);
+		free(w->own_pool);
+		w->own_pool = NULL;
+	}
+	w->pool = pool;
+	return 0;
+}
+
 void iw_relay_destroy(struct iw_worker *w)
 {
 	if (!w)
 		return;
 	if (w->tab.slab)
-		for (uint32_t i = 0; i < w->tab.cap; i++)
+		for (uint32_t i = 0; i < w->tab.n_fresh; i++) /* the rest were never used */
 			if (w->tab.slab[i].in_use)
 				iw_control_alloc_free(w, &w->tab.slab[i]);
-	for (unsigned i = 0; i < IW_MAX_RESV; i++)
-		if (w->resv[i].fd >= 0)
-			close(w->resv[i].fd);
 	for (unsigned i = 0; i < w->n_lis; i++)
 		close(w->lis[i].fd);
 	if (w->epfd >= 0)
 		close(w->epfd);
 	iw_alloc_tab_fini(&w->tab);
-	iw_ports_fini(&w->ports[0]);
-	iw_ports_fini(&w->ports[1]);
+	if (w->own_pool) {
+		iw_ports_pool_fini(w->own_pool);
+		free(w->own_pool);
+	}
 	iw_auth_fini(&w->auth);
 	free(w);
 }
@@ -608,12 +648,19 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		F(alloc_auth_fail),   F(refresh_ok),        F(refresh_delete),    F(perm_ok),
 		F(perm_full),         F(chan_ok),           F(chan_bad),          F(chan_full),
 		F(peers_refused),     F(wrong_creds),       F(resv_made),         F(resv_used),
-		F(resv_expired),
+		F(resv_expired),      F(resv_handover),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		if (f[i].v)
 			IW_DEBUG("counter %s %llu", f[i].name, (unsigned long long)f[i].v);
+	/* Process-wide, so the same in every worker's dump. */
+	IW_DEBUG("counter ports_in_use %u %u resv_held %u resv_full %llu ports_exhausted %llu "
+		 "overflow_blocks %u overflow_full %llu",
+		 iw_ports_pool_in_use(w->pool, 0), iw_ports_pool_in_use(w->pool, 1),
+		 iw_ports_resv_count(w->pool), (unsigned long long)w->pool->st.resv_full,
+		 (unsigned long long)w->pool->st.exhausted, w->tab.ext_used,
+		 (unsigned long long)w->tab.st.ext_full);
 	IW_DEBUG("counter allocations_created %llu expired %llu auth_ok %llu auth_401 %llu "
 		 "auth_438 %llu",
 		 (unsigned long long)w->tab.st.created, (unsigned long long)w->tab.st.expired,

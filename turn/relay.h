@@ -1,6 +1,7 @@
 /* The relay worker: its sockets, batches, allocations and counters, and the packet loop
- * (epoll -> recvmmsg -> classify -> forward -> sendmmsg). One worker owns everything it
- * touches, so several can run side by side without locks. */
+ * (epoll -> recvmmsg -> classify -> forward -> sendmmsg). One worker owns everything the
+ * packet path touches, so several run side by side without locks there; only the relay port
+ * pool and its reservations are shared, under a mutex taken on the control path. */
 #ifndef IW_TURN_RELAY_H
 #define IW_TURN_RELAY_H
 
@@ -24,8 +25,6 @@ enum {
 	/* Room for a Data indication header with an IPv6 XOR-PEER-ADDRESS in front of the
 	 * payload; ChannelData needs only the last 4 bytes of it. */
 	IW_HEADROOM = IW_STUN_DATA_IND_HEADROOM,
-	IW_MAX_RESV = 64,
-	IW_RESV_MS = 30000, /* RFC 8656 §7.2: a reserved port is kept about 30 s */
 	/* Socket buffer limits: a listener carries every client of the worker; a relay socket
 	 * one allocation's peers. Limits, not reservations: the kernel's udp_mem bounds the sum. */
 	IW_LISTENER_BUF = 4 << 20,
@@ -47,15 +46,6 @@ struct iw_listener {
 	struct iw_addr addr;
 };
 
-/* A port held for an EVEN-PORT R=1 allocation, redeemed with RESERVATION-TOKEN. */
-struct iw_resv {
-	uint64_t token; /* 0 when the slot is free */
-	int fd;
-	uint8_t fam; /* 0 IPv4, 1 IPv6 */
-	uint16_t port;
-	uint64_t expires_ms;
-};
-
 /* Per-worker counters: plain fields, summed across workers when scraped. */
 struct iw_relay_stats {
 	uint64_t rx_client_pkts, rx_client_bytes, tx_client_pkts, tx_client_bytes;
@@ -68,6 +58,7 @@ struct iw_relay_stats {
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
 	uint64_t resv_made, resv_used, resv_expired;
+	uint64_t resv_handover; /* redeemed here, reserved by another worker */
 	/* Operations: loop activity, refusals by class, answers while draining. */
 	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
 	uint64_t peers_refused_class[IW_ADDR_CLASS_COUNT];
@@ -85,16 +76,18 @@ struct iw_stream;
 struct iw_worker {
 	const struct iw_conf *conf;
 	volatile sig_atomic_t *stop;
+	unsigned idx; /* 0..threads-1 the UDP workers, threads the TCP/TLS worker */
 	int epfd;
 	struct iw_listener lis[IW_CONF_MAX_LISTEN];
 	unsigned n_lis;
 	struct iw_addr relay_bind[2], relay_adv[2]; /* per family: [0] IPv4, [1] IPv6 */
 	bool has_relay[2];
-	uint16_t port_lo, port_hi; /* this worker's share of min-port..max-port */
 	struct iw_alloc_tab tab;
-	struct iw_ports ports[2];
+	/* Relay ports and EVEN-PORT reservations: the process-wide pool once main shares it
+	 * (iw_relay_ports_share), else own_pool (a worker on its own, as in tests). */
+	struct iw_ports_pool *pool;
+	struct iw_ports_pool *own_pool;
 	struct iw_auth auth;
-	struct iw_resv resv[IW_MAX_RESV];
 	uint64_t now_ms; /* monotonic, refreshed once per wake-up */
 	int64_t now_s;   /* wall clock, for nonces and REST expiry */
 	uint64_t rng;    /* xorshift state for Data indication transaction ids */
@@ -120,9 +113,12 @@ struct iw_worker {
 
 /* Build worker idx of conf->threads: tables, listeners bound to conf's listening-ip x
  * listening-port (SO_REUSEPORT when there are several workers), relay addresses resolved, and
- * its own share of the relay port range. NULL on failure (logged). stop is polled between
- * wake-ups. */
+ * a port pool of its own over the whole relay range. NULL on failure (logged). stop is polled
+ * between wake-ups. */
 struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, volatile sig_atomic_t *stop);
+/* Before the worker runs: make it take relay ports and reservations from pool (shared by
+ * every worker, outliving them) instead of its own. 0, or -EBUSY once it has allocations. */
+int iw_relay_ports_share(struct iw_worker *w, struct iw_ports_pool *pool);
 /* Close every socket and free everything. Accepts NULL. */
 void iw_relay_destroy(struct iw_worker *w);
 /* Run the loop until *stop. Returns 0, or -errno on a fatal epoll error. */
@@ -139,6 +135,11 @@ void iw_relay_stats_dump(const struct iw_worker *w);
  * socket of a stream allocation is drained. */
 void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
 void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
+/* The same without the flush, for a run of ChannelData frames (no request can close a socket
+ * in between): each in its own d, left untouched, at most IW_RELAY_BATCH before
+ * iw_relay_tx_flush sends them with one sendmmsg per relay socket. */
+void iw_relay_client_frame_defer(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
+void iw_relay_tx_flush(struct iw_worker *w);
 
 /* Family index for per-family arrays: 0 IPv4, 1 IPv6. */
 static inline unsigned iw_relay_fam(uint8_t family)

@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest  # noqa: E402
 
 CLIENTS, MESSAGES, LENGTH = 50, 1000, 120
+# The two-worker run: RTCP mode only, smaller, so the suite stays about as long on two cores.
+CLIENTS2, MESSAGES2 = 20, 500
 # uclient's per-session packet interval in ms (-z). 0 is unpaced, as specified; a heavily
 # shared machine may set a small pace, which changes the offered load, not the assertions.
 INTERVAL = int(os.environ.get("IW_UCLIENT_INTERVAL", "0"))
@@ -103,10 +105,70 @@ def assert_clean_run(c, srv, name, args, expect_msgs):
                st["drops_peers"]))
 
 
+def log_counter(text, name):
+    """Sum of a counter over the workers' "counter NAME N" lines (logged at exit, verbose)."""
+    return sum(int(v) for v in re.findall(r"counter %s (\d+)$" % re.escape(name), text, re.M))
+
+
+def second_on_same_port(c, srv):
+    """SO_REUSEPORT lets any socket of the same user join a port's group: a second relay
+    started on a running one's port must fail as it does with one worker, not quietly take
+    half of that relay's clients."""
+    cmd = [os.environ["IW_RELAY"], "-n", "--listening-ip", srv.host, "--listening-port",
+           str(srv.port), "--min-port", str(srv.min_port), "--max-port", str(srv.max_port),
+           "--no-tcp", "--no-tls", "--no-auth", "--relay-threads", "2"]
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=10 * iwtest.SLOW)
+        rc, out = p.returncode, p.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:  # run() has killed it
+        rc, out = None, "still running after 10 s"
+    c.check(rc not in (0, None) and "Address already in use" in out,
+            "two workers: a second relay on the same port refuses to start", "%s: %s" %
+            (rc, out[-300:]))
+
+
+def two_workers(c, to4, user):
+    """RTCP mode against two workers. uclient asks for EVEN-PORT with R=1, then allocates
+    the odd port with RESERVATION-TOKEN from another source port, which SO_REUSEPORT hands to
+    either worker: the reservation is process-wide, so no 508, and nothing is lost."""
+    srv2 = iwtest.Server(relay=["127.0.0.1"], nports=400,
+                         extra=EXTRA + ["--relay-threads", "2"]).start()
+    print("two workers: %s pid %d port %d" % (srv2.kind, srv2.pid, srv2.port))
+    args = ["-m", str(CLIENTS2), "-n", str(MESSAGES2), "-l", str(LENGTH), "-z", str(INTERVAL)]
+    assert_clean_run(c, srv2, "two workers, channels with RTCP allocations", args + to4 + user,
+                     CLIENTS2 * MESSAGES2)
+    c.check(srv2.alive(), "two workers: server alive")
+    if srv2.kind == "iceway":
+        second_on_same_port(c, srv2)
+    if iwtest.SANITIZED:
+        c.check(not srv2.sanitizer_report(), "two workers: no sanitizer report in the log",
+                "; ".join(srv2.sanitizer_report()[:3]))
+    status = srv2.stop()
+    if srv2.kind != "iceway":
+        return
+    c.check(status == 0, "two workers: server exits 0 on SIGTERM", "status %s" % status)
+    text = srv2.log_text()
+    made, used = log_counter(text, "resv_made"), log_counter(text, "resv_used")
+    handover = log_counter(text, "resv_handover")
+    refused = len(re.findall(r"-> 508 ", text))
+    print("  two workers: %d reservations made, %d redeemed, %d of them on the other worker, "
+          "%d answers 508" % (made, used, handover, refused))
+    # uclient decides how many of its sessions reserve (15 of 20 with one worker, too).
+    c.check(made > 0 and used == made, "two workers: every RTCP reservation redeemed",
+            "made %d, redeemed %d" % (made, used))
+    # With 15 reservations, every one landing on the reserving worker has odds of 2^-15.
+    c.check(handover > 0, "two workers: reservations redeemed on the other worker",
+            "made %d, redeemed %d, across workers %d" % (made, used, handover))
+    c.check(refused == 0, "two workers: no 508 answered", "%d answers 508" % refused)
+
+
 def body(c):
     base = ["-m", str(CLIENTS), "-n", str(MESSAGES), "-l", str(LENGTH), "-z", str(INTERVAL)]
     total = CLIENTS * MESSAGES
-    srv = iwtest.Server(relay=["127.0.0.1", "::1"], nports=1500, extra=EXTRA).start()
+    # One worker for the full matrix (relay-threads defaults to one per CPU); two below.
+    srv = iwtest.Server(relay=["127.0.0.1", "::1"], nports=1500,
+                        extra=EXTRA + ["--relay-threads", "1"]).start()
     print("server: %s pid %d port %d relay ports %d-%d" %
           (srv.kind, srv.pid, srv.port, srv.min_port, srv.max_port))
     p4 = start_peer("127.0.0.1")
@@ -126,6 +188,8 @@ def body(c):
     for name, args, expect in modes:
         assert_clean_run(c, srv, name, args, expect)
     c.check(srv.alive(), "server alive after the relaying modes")
+
+    two_workers(c, to4, user)
 
     rest = iwtest.Server(auth="rest", extra=EXTRA).start()
     print("REST server: %s pid %d port %d" % (rest.kind, rest.pid, rest.port))

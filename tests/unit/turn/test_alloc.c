@@ -1,5 +1,6 @@
 /* turn/alloc: capacity, 5-tuple lookups with tombstones, timer expiry order, permission and
- * channel limits and rules, user quotas. */
+ * channel limits and rules, user quotas; slots used lazily, inline sets and overflow blocks,
+ * the per-allocation record size. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,7 +193,7 @@ static void test_channel_rules(void **state)
 	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4FFF, &p, 5000), -ENOBUFS);
 	assert_int_equal(t.st.chans_full, 1);
 	/* Once pruned, an expired binding's slot is free again. */
-	iw_alloc_prune(a, 6000);
+	iw_alloc_prune(&t, a, 6000);
 	assert_int_equal(a->n_chans, 0);
 	assert_int_equal(iw_alloc_chan_bind(&t, a, 0x4000, &p2, 9000), 0);
 	iw_alloc_tab_fini(&t);
@@ -221,13 +222,170 @@ static void test_quota(void **state)
 	iw_alloc_tab_fini(&t);
 }
 
+static void test_lazy_slots(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 1000, 5, 0), 0);
+	/* Nothing of the slab is written at start-up. */
+	assert_int_equal(t.n_fresh, 0);
+	struct iw_addr c = addr("192.0.2.1:1");
+	struct iw_alloc *a[3];
+	for (int i = 0; i < 3; i++) {
+		c.port = (uint16_t)(1000 + i);
+		a[i] = iw_alloc_new(&t, &c, 0);
+		assert_non_null(a[i]);
+	}
+	assert_int_equal(t.n_fresh, 3);
+	/* A freed slot is used again before a fresh one. */
+	iw_alloc_del(&t, a[1]);
+	c.port = 2000;
+	assert_ptr_equal(iw_alloc_new(&t, &c, 0), a[1]);
+	assert_int_equal(t.n_fresh, 3);
+	for (int i = 3; i < 1000; i++) {
+		c.port = (uint16_t)(3000 + i);
+		assert_non_null(iw_alloc_new(&t, &c, 0));
+	}
+	assert_int_equal(t.n_fresh, 1000);
+	c.port = 9;
+	assert_null(iw_alloc_new(&t, &c, 0));
+	assert_int_equal(t.st.full, 1);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_overflow_block(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 4, 5, 0), 0);
+	struct iw_addr c = addr("192.0.2.1:1");
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	struct iw_addr p = addr("198.51.100.1:5");
+	for (int i = 0; i < IW_ALLOC_INLINE_PERMS; i++) {
+		p.ip[3] = (uint8_t)(i + 1);
+		assert_int_equal(iw_alloc_perm_add(&t, a, &p, 1000 + (uint64_t)i), 0);
+	}
+	assert_int_equal(a->ext, 0);
+	assert_ptr_equal(a->perms, a->perm_in);
+	/* One more: the sets move to a block, in order, and every lookup still finds them. */
+	p.ip[3] = 100;
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p, 50000), 0);
+	assert_int_not_equal(a->ext, 0);
+	assert_int_equal(t.ext_used, 1);
+	assert_int_equal(t.st.ext_taken, 1);
+	for (int i = 0; i < IW_ALLOC_INLINE_PERMS; i++) {
+		p.ip[3] = (uint8_t)(i + 1);
+		assert_true(iw_alloc_perm_has(a, &p, 999));
+	}
+	p.ip[3] = 100;
+	assert_true(iw_alloc_perm_has(a, &p, 999));
+	for (int i = 0; i < IW_MAX_CHANS; i++) {
+		struct iw_addr q = addr("203.0.113.1:1");
+		q.port = (uint16_t)(2000 + i);
+		assert_int_equal(iw_alloc_chan_bind(&t, a, (uint16_t)(0x4000 + i), &q, 60000), 0);
+	}
+	assert_int_equal(t.ext_used, 1); /* the same block holds both sets */
+	assert_non_null(iw_alloc_chan_by_num(a, 0x400F, 10));
+	/* Pruned back to what fits inline: the block goes back, the survivors stay. */
+	iw_alloc_prune(&t, a, 59999);
+	assert_int_not_equal(a->ext, 0); /* the 16 channels are still live */
+	iw_alloc_prune(&t, a, 60000);
+	assert_int_equal(a->n_perms, 0);
+	assert_int_equal(a->n_chans, 0);
+	assert_int_equal(a->ext, 0);
+	assert_int_equal(t.ext_used, 0);
+	assert_ptr_equal(a->perms, a->perm_in);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_overflow_keeps_survivors(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 4, 5, 0), 0);
+	struct iw_addr c = addr("192.0.2.1:1"), p = addr("198.51.100.1:5");
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	for (int i = 0; i < 8; i++) {
+		p.ip[3] = (uint8_t)(i + 1);
+		/* odd ones outlive the even ones */
+		assert_int_equal(iw_alloc_perm_add(&t, a, &p, i % 2 ? 9000 : 1000), 0);
+	}
+	assert_int_not_equal(a->ext, 0);
+	iw_alloc_prune(&t, a, 1000);
+	assert_int_equal(a->n_perms, 4);
+	assert_int_equal(a->ext, 0);
+	for (int i = 0; i < 8; i++) {
+		p.ip[3] = (uint8_t)(i + 1);
+		assert_int_equal(iw_alloc_perm_has(a, &p, 1000), i % 2 == 1);
+	}
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_overflow_exhausted(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	uint32_t cap = IW_ALLOC_EXT_MIN * IW_ALLOC_EXT_DIV + 8;
+	assert_int_equal(iw_alloc_tab_init(&t, cap, 5, 0), 0);
+	uint32_t blocks = t.ext_cap;
+	assert_true(blocks >= IW_ALLOC_EXT_MIN && blocks < cap);
+	struct iw_addr c = addr("192.0.2.1:1");
+	struct iw_alloc *first = NULL;
+	for (uint32_t i = 0; i < blocks; i++) {
+		c.port = (uint16_t)(1000 + i);
+		struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+		assert_int_equal(iw_alloc_room(&t, a, IW_ALLOC_INLINE_PERMS + 1, 0), 0);
+		first = first ? first : a;
+	}
+	c.port = 9;
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	/* Inline room needs no block; more is refused, and counted, when none is left. */
+	assert_int_equal(iw_alloc_room(&t, a, IW_ALLOC_INLINE_PERMS, IW_ALLOC_INLINE_CHANS), 0);
+	assert_int_equal(iw_alloc_room(&t, a, 0, IW_ALLOC_INLINE_CHANS + 1), -ENOMEM);
+	assert_int_equal(t.st.ext_full, 1);
+	struct iw_addr p = addr("198.51.100.1:5");
+	for (int i = 0; i < IW_ALLOC_INLINE_PERMS; i++) {
+		p.ip[3] = (uint8_t)(i + 1);
+		assert_int_equal(iw_alloc_perm_add(&t, a, &p, 1000), 0);
+	}
+	p.ip[3] = 99;
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p, 1000), -ENOBUFS);
+	assert_int_equal(iw_alloc_room(&t, a, 0, 0), 0);
+	assert_int_equal(iw_alloc_room(&t, a, IW_MAX_PERMS, 0), -ENOBUFS); /* past the limit */
+	/* A deleted allocation's block is the next one handed out. */
+	iw_alloc_del(&t, first);
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p, 1000), 0);
+	assert_int_not_equal(a->ext, 0);
+	assert_int_equal(t.ext_used, blocks);
+	iw_alloc_tab_fini(&t);
+}
+
+static void test_record_size(void **state)
+{
+	(void)state;
+	/* The issue's memory target: under 1 KiB resident per allocation, the slab record plus
+	 * its two 5-tuple hash slots (the table is twice the capacity). */
+	size_t per = sizeof(struct iw_alloc) + 2 * sizeof(uint32_t);
+	print_message("struct iw_alloc: %zu bytes, with hash slots %zu; overflow block %zu bytes\n",
+		      sizeof(struct iw_alloc), per, sizeof(struct iw_alloc_ext));
+	assert_true(per < 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capacity),     cmocka_unit_test(test_tombstone_reuse),
-		cmocka_unit_test(test_expiry_order), cmocka_unit_test(test_perm_prune_by_timer),
-		cmocka_unit_test(test_perm_limits),  cmocka_unit_test(test_channel_rules),
+		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_tombstone_reuse),
+		cmocka_unit_test(test_expiry_order),
+		cmocka_unit_test(test_perm_prune_by_timer),
+		cmocka_unit_test(test_perm_limits),
+		cmocka_unit_test(test_channel_rules),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_lazy_slots),
+		cmocka_unit_test(test_overflow_block),
+		cmocka_unit_test(test_overflow_keeps_survivors),
+		cmocka_unit_test(test_overflow_exhausted),
+		cmocka_unit_test(test_record_size),
 	};
 	return cmocka_run_group_tests_name("turn/alloc", tests, NULL, NULL);
 }
