@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "turn/ops.h"
+#include "turn/stream.h"
 
 #ifndef IW_VERSION
 #define IW_VERSION "unknown"
@@ -157,6 +158,36 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	gauge1(b, "iceway_relay_channels_active", "Channels bound (refreshed each second).",
 	       (double)SUM(chans_active));
 
+	/* The bounded pools behind allocations: overflow blocks for permission and channel sets
+	 * past the inline ones (per worker, summed), relay ports and EVEN-PORT reservations
+	 * (shared by every worker). */
+	uint64_t ext_used = 0, ext_cap = 0, ext_full = 0;
+	for (unsigned i = 0; i < n_all(m); i++) {
+		ext_used += LD(worker_at(m, i)->tab.ext_used);
+		ext_cap += worker_at(m, i)->tab.ext_cap;
+		ext_full += LD(worker_at(m, i)->tab.st.ext_full);
+	}
+	gauge1(b, "iceway_relay_overflow_blocks_in_use",
+	       "Overflow blocks lent to allocations with more permissions or channels than fit inline.",
+	       (double)ext_used);
+	gauge1(b, "iceway_relay_overflow_blocks_capacity", "Overflow blocks preallocated.", (double)ext_cap);
+	counter1(b, "iceway_relay_overflow_blocks_exhausted_total",
+		 "Permission or channel requests refused (508) because no overflow block was left.",
+		 ext_full);
+	if (m->n_workers && m->workers[0]->pool) {
+		struct iw_ports_pool *pp = m->workers[0]->pool;
+		static const char pn[] = "iceway_relay_ports_in_use";
+		iw_metrics_header(b, pn, IW_METRICS_GAUGE,
+				  "Relay ports held by allocations and reservations, by family.");
+		struct iw_metrics_label l4 = { "family", "ipv4" }, l6 = { "family", "ipv6" };
+		iw_metrics_gauge(b, pn, &l4, 1, (double)iw_ports_pool_in_use(pp, 0));
+		iw_metrics_gauge(b, pn, &l6, 1, (double)iw_ports_pool_in_use(pp, 1));
+		gauge1(b, "iceway_relay_ports_capacity", "Relay ports in min-port..max-port, per family.",
+		       (double)((uint32_t)m->workers[0]->conf->max_port - m->workers[0]->conf->min_port + 1));
+		gauge1(b, "iceway_relay_reservations_active", "EVEN-PORT reservations held (RFC 8656 §7.2).",
+		       (double)iw_ports_resv_count(pp));
+	}
+
 	static const char n[] = "iceway_relay_allocations_total";
 	iw_metrics_header(b, n, IW_METRICS_COUNTER,
 			  "Allocate requests answered, by result (success or error code).");
@@ -236,6 +267,96 @@ static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	}
 }
 
+/* The TCP/TLS worker's connections, labelled by client transport. */
+static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
+{
+	static const char *const tr[IW_STREAM_N_TRANSPORTS] = { "tcp", "tls" };
+	static const char op[] = "iceway_relay_stream_connections_open";
+	static const char cn[] = "iceway_relay_stream_connections_total";
+	static const char cl[] = "iceway_relay_stream_closed_total";
+	static const char hs[] = "iceway_relay_stream_tls_handshakes_total";
+	static const char by[] = "iceway_relay_stream_bytes_total";
+	static const char fr[] = "iceway_relay_stream_frames_total";
+	static const char dr[] = "iceway_relay_stream_frames_dropped_total";
+	static const char io[] = "iceway_relay_stream_calls_total";
+	const struct iw_stream_stats *st[IW_STREAM_N_TRANSPORTS];
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		st[t] = iw_stream_stats(s, (enum iw_stream_transport)t);
+
+	iw_metrics_header(b, op, IW_METRICS_GAUGE, "Open client connections, by transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++) {
+		struct iw_metrics_label l = { "transport", tr[t] };
+		iw_metrics_gauge(b, op, &l, 1, (double)LD(st[t]->open));
+	}
+	iw_metrics_header(b, cn, IW_METRICS_COUNTER,
+			  "Client connections accepted, or refused at max-tcp-connections, by transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++) {
+		struct iw_metrics_label l[2] = { { "result", "accepted" }, { "transport", tr[t] } };
+		iw_metrics_counter(b, cn, l, 2, LD(st[t]->accepted));
+		l[0].value = "refused";
+		iw_metrics_counter(b, cn, l, 2, LD(st[t]->refused_cap));
+	}
+	static const struct {
+		const char *reason;
+		size_t off;
+	} why[] = {
+		{ "peer_closed", offsetof(struct iw_stream_stats, closed_eof) },
+		{ "error", offsetof(struct iw_stream_stats, closed_err) },
+		{ "timeout", offsetof(struct iw_stream_stats, closed_timeout) },
+		{ "idle", offsetof(struct iw_stream_stats, closed_idle) },
+		{ "frame_too_long", offsetof(struct iw_stream_stats, closed_too_long) },
+		{ "bad_frame", offsetof(struct iw_stream_stats, closed_bad_frame) },
+		{ "tls_handshake", offsetof(struct iw_stream_stats, tls_fail) },
+	};
+	iw_metrics_header(b, cl, IW_METRICS_COUNTER,
+			  "Client connections closed, by reason (timeout: a handshake or partial frame "
+			  "stalled; idle: no allocation and no input) and transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		for (size_t k = 0; k < sizeof why / sizeof why[0]; k++) {
+			if (t == IW_STREAM_TCP && why[k].off == offsetof(struct iw_stream_stats, tls_fail))
+				continue;
+			const uint64_t *p = (const uint64_t *)((const char *)st[t] + why[k].off);
+			struct iw_metrics_label l[2] = { { "reason", why[k].reason },
+							 { "transport", tr[t] } };
+			iw_metrics_counter(b, cl, l, 2, __atomic_load_n(p, __ATOMIC_RELAXED));
+		}
+	iw_metrics_header(b, hs, IW_METRICS_COUNTER, "TLS handshakes with clients, by result.");
+	lab1(b, hs, "result", "completed", LD(st[IW_STREAM_TLS]->tls_handshakes));
+	lab1(b, hs, "result", "failed", LD(st[IW_STREAM_TLS]->tls_fail));
+
+	static const char *const dir[2] = { "in", "out" };
+	iw_metrics_header(b, by, IW_METRICS_COUNTER,
+			  "Stream bytes read from and written to clients (TLS: application data), by "
+			  "direction and transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "direction", dir[d] }, { "transport", tr[t] } };
+			iw_metrics_counter(b, by, l, 2, d ? LD(st[t]->bytes_out) : LD(st[t]->bytes_in));
+		}
+	iw_metrics_header(b, fr, IW_METRICS_COUNTER,
+			  "STUN and ChannelData frames read from and queued to clients, by direction and "
+			  "transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "direction", dir[d] }, { "transport", tr[t] } };
+			iw_metrics_counter(b, fr, l, 2, d ? LD(st[t]->frames_out) : LD(st[t]->frames_in));
+		}
+	iw_metrics_header(b, dr, IW_METRICS_COUNTER,
+			  "Frames dropped because a client's output buffer was full (it does not read), "
+			  "by transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		lab1(b, dr, "transport", tr[t], LD(st[t]->drop_out_full));
+	iw_metrics_header(b, io, IW_METRICS_COUNTER,
+			  "Reads and writes on client connections that moved bytes (TLS: records' "
+			  "worth), by operation and transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "op", d ? "write" : "read" },
+							 { "transport", tr[t] } };
+			iw_metrics_counter(b, io, l, 2, d ? LD(st[t]->writes) : LD(st[t]->reads));
+		}
+}
+
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 {
 	const struct iw_relay_metrics *m = arg;
@@ -248,6 +369,8 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 	auth(b, m);
 	counter1(b, "iceway_relay_stun_requests_total", "STUN requests handled.", SUM(stun_requests));
 	loops(b, m);
+	if (m->ops && m->ops->stream && m->ops->stream->streams)
+		streams(b, m->ops->stream->streams);
 	if (m->ops) {
 		const struct iw_ops *o = m->ops;
 		counter1(b, "iceway_relay_config_reloads_total", "Configuration reloads accepted.",

@@ -1,6 +1,7 @@
 /* TCP and TLS client connections: accept, TLS handshake, frame, answer, time out. Each
  * connection is a state machine (HANDSHAKE -> OPEN -> closed) with a fixed input buffer for one
- * frame plus the next one's start and a bounded output buffer. */
+ * frame plus the next one's start and a bounded output buffer. Output is gathered during a
+ * wake-up and written once per connection at its end (one send, or one TLS record). */
 #include "turn/stream.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "turn/control.h"
+#include "turn/metrics.h"
 #include "turn/ops.h"
 #include "turn/tls.h"
 
@@ -32,7 +34,8 @@ struct conn {
 	struct sockaddr_storage peer_sa;
 	struct iw_addr peer;
 	uint32_t slot;
-	uint8_t state;
+	uint32_t dirty_at; /* 1 + index in the stream's dirty list, 0 when not listed */
+	uint8_t state, tr; /* tr: enum iw_stream_transport */
 	bool dead, want_out;
 	struct iw_tls_conn *tls;
 	uint64_t stall_ms; /* handshake start, or when a partial frame last made no progress */
@@ -52,15 +55,21 @@ struct iw_stream {
 	unsigned n_lis;
 	struct conn **conns;
 	uint32_t *free_slots;
-	uint32_t cap, n_conns, n_free;
+	struct conn **dirty; /* connections with output gathered during this wake-up */
+	uint32_t cap, n_conns, n_free, n_dirty;
 	uint64_t sweep_ms;
 	unsigned seen_gen;
-	struct iw_stream_stats st;
+	struct iw_stream_stats st[IW_STREAM_N_TRANSPORTS];
 };
 
 static struct conn *conn_of(struct iw_listener *l)
 {
 	return (struct conn *)l; /* lis is the first member */
+}
+
+static struct iw_stream_stats *stats(struct iw_stream *s, const struct conn *c)
+{
+	return &s->st[c->tr];
 }
 
 static void set_events(struct iw_stream *s, struct conn *c, bool out)
@@ -72,8 +81,21 @@ static void set_events(struct iw_stream *s, struct conn *c, bool out)
 	c->want_out = out;
 }
 
+static void undirty(struct iw_stream *s, struct conn *c)
+{
+	if (!c->dirty_at)
+		return;
+	uint32_t i = c->dirty_at - 1;
+	struct conn *last = s->dirty[--s->n_dirty];
+	s->dirty[i] = last;
+	last->dirty_at = i + 1;
+	c->dirty_at = 0;
+}
+
 static void conn_close(struct iw_stream *s, struct conn *c)
 {
+	undirty(s, c);
+	stats(s, c)->open--;
 	struct iw_alloc *a = iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx);
 	if (a)
 		iw_control_alloc_free(s->w, a); /* its 5-tuple is this connection: it ends here */
@@ -85,29 +107,73 @@ static void conn_close(struct iw_stream *s, struct conn *c)
 	free(c);
 }
 
-/* Push buffered output: 0, or -1 when the connection failed (marked dead). */
-static int flush(struct iw_stream *s, struct conn *c)
+static void fail_write(struct iw_stream *s, struct conn *c, ssize_t r)
 {
+	c->dead = true;
+	if (r == -ECONNRESET || r == -EPIPE)
+		stats(s, c)->closed_eof++; /* the client went away */
+	else
+		stats(s, c)->closed_err++;
+}
+
+/* TLS: one record per frame, since clients such as coturn's take a record for a message, and
+ * the records of the whole flush leave in one send. 0, or -1 when the connection failed. */
+static int flush_tls(struct iw_stream *s, struct conn *c)
+{
+	struct iw_stream_stats *st = stats(s, c);
+	bool had = iw_tls_conn_has_pending(c->tls);
 	while (c->out_off < c->out_len) {
-		size_t n = c->out_len - c->out_off;
-		ssize_t r;
-		if (c->tls) {
-			r = iw_tls_conn_write(c->tls, c->out + c->out_off, n);
-		} else {
-			r = send(c->lis.fd, c->out + c->out_off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (r < 0)
-				r = (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN
-												: -errno;
-		}
+		/* The frames in out are ours, whole and padded: their headers give the length. */
+		const uint8_t *p = c->out + c->out_off;
+		size_t n = (p[0] & 0xC0) == 0x40 ? TURN_CHANDATA_HDR + iw_pad4(iw_be16(p + 2))
+						 : STUN_HEADER_LEN + (size_t)iw_be16(p + 2);
+		int r = iw_tls_conn_write(c->tls, p, n);
 		if (r == -EAGAIN)
 			break;
 		if (r <= 0) {
-			c->dead = true;
-			s->st.closed_err++;
+			fail_write(s, c, r);
 			return -1;
 		}
 		c->out_off += (size_t)r;
-		s->st.bytes_out += (uint64_t)r;
+		st->bytes_out += (uint64_t)r;
+		had = true;
+	}
+	int r = had ? iw_tls_conn_push(c->tls) : 0;
+	if (r < 0 && r != -EAGAIN) {
+		fail_write(s, c, r);
+		return -1;
+	}
+	if (had)
+		st->writes++;
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	set_events(s, c, c->out_len != 0 || iw_tls_conn_has_pending(c->tls));
+	return 0;
+}
+
+/* Push gathered output: for TCP one send for everything queued, as the bytes sit contiguous
+ * in out. 0, or -1 when the connection failed (marked dead). */
+static int flush(struct iw_stream *s, struct conn *c)
+{
+	if (c->tls)
+		return flush_tls(s, c);
+	struct iw_stream_stats *st = stats(s, c);
+	while (c->out_off < c->out_len) {
+		size_t n = c->out_len - c->out_off;
+		ssize_t r = send(c->lis.fd, c->out + c->out_off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			break;
+		if (r <= 0) {
+			fail_write(s, c, r < 0 ? -errno : -EPIPE);
+			return -1;
+		}
+		c->out_off += (size_t)r;
+		st->bytes_out += (uint64_t)r;
+		st->writes++;
+		/* A short send means the socket buffer is full: wait for EPOLLOUT rather than
+		 * spend a call on EAGAIN. */
+		if ((size_t)r < n)
+			break;
 	}
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
@@ -115,15 +181,40 @@ static int flush(struct iw_stream *s, struct conn *c)
 	return 0;
 }
 
+/* Gathered output is written at the end of the wake-up; a connection already waiting for
+ * EPOLLOUT is written when the socket drains instead. */
+static void mark_dirty(struct iw_stream *s, struct conn *c)
+{
+	if (c->dirty_at || c->want_out)
+		return;
+	s->dirty[s->n_dirty++] = c;
+	c->dirty_at = s->n_dirty;
+}
+
+static void flush_dirty(struct iw_stream *s)
+{
+	while (s->n_dirty) {
+		struct conn *c = s->dirty[--s->n_dirty];
+		c->dirty_at = 0;
+		if (!c->dead)
+			flush(s, c);
+	}
+}
+
 /* Queue one frame padded to 4 (RFC 8656 §12.5: over streams ChannelData MUST be padded).
  * false when the bound is reached: the frame is dropped, never queued past it. */
 static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t len)
 {
+	struct iw_stream_stats *st = stats(s, c);
 	size_t padded = iw_pad4(len);
 	if (c->dead || c->state != C_OPEN)
 		return false;
+	/* Full with a socket that took the last write: write now, so that only a client that
+	 * does not read loses frames, not one that got a burst within a single wake-up. */
+	if (c->out_len - c->out_off + padded > sizeof c->out && !c->want_out && flush(s, c))
+		return false;
 	if (c->out_len - c->out_off + padded > sizeof c->out) {
-		s->st.drop_out_full++;
+		st->drop_out_full++;
 		return false;
 	}
 	if (c->out_len + padded > sizeof c->out) {
@@ -134,7 +225,8 @@ static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t 
 	memcpy(c->out + c->out_len, p, len);
 	memset(c->out + c->out_len + len, 0, padded - len);
 	c->out_len += padded;
-	flush(s, c);
+	st->frames_out++;
+	mark_dirty(s, c);
 	return true;
 }
 
@@ -157,47 +249,72 @@ void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const ui
 	w->st.tx_client_bytes += len;
 }
 
-/* Cut whole frames off the input and hand each to the datagram path. -1: close. */
+/* Cut whole frames off the input and hand each to the datagram path. A run of ChannelData
+ * frames leaves toward the peers in one sendmmsg per relay socket; a STUN frame (which may
+ * be a request that frees an allocation) first sends what is pending. -1: close. */
 static int frames(struct iw_stream *s, struct conn *c)
 {
+	struct iw_stream_stats *st = stats(s, c);
+	struct iw_worker *w = s->w;
 	size_t off = 0;
+	unsigned k = 0; /* ChannelData frames waiting in w->dg[0..k) */
 	bool progress = false;
+	int rc = 0;
 	while (c->in_len - off >= 4) {
 		const uint8_t *p = c->in + off;
 		size_t len, total;
 		uint16_t l = iw_be16(p + 2);
+		bool chan = (p[0] & 0xC0) == 0x40;
 		if ((p[0] & 0xC0) == 0) {
 			/* RFC 8489 §5: a STUN message's length excludes the 20-byte header and
 			 * is a multiple of 4. */
 			if (l % 4) {
-				s->st.closed_bad_frame++;
-				return -1;
+				st->closed_bad_frame++;
+				rc = -1;
+				break;
 			}
 			len = total = STUN_HEADER_LEN + (size_t)l;
-		} else if ((p[0] & 0xC0) == 0x40) {
+		} else if (chan) {
 			len = TURN_CHANDATA_HDR + (size_t)l;
 			total = iw_pad4(len);
 		} else {
 			/* Neither STUN nor ChannelData: the stream cannot be re-synchronised. */
-			s->st.closed_bad_frame++;
-			return -1;
+			st->closed_bad_frame++;
+			rc = -1;
+			break;
 		}
 		if (total > IW_STREAM_FRAME_MAX) {
-			s->st.closed_too_long++;
-			return -1;
+			st->closed_too_long++;
+			rc = -1;
+			break;
 		}
 		if (c->in_len - off < total)
 			break;
-		struct iw_dgram *d = &s->w->dg[0];
+		if (k && (!chan || k == IW_RELAY_BATCH)) {
+			iw_relay_tx_flush(w);
+			k = 0;
+		}
+		struct iw_dgram *d = &w->dg[k];
 		memcpy(d->buf, p, len);
 		d->src = c->peer_sa;
-		s->st.frames_in++;
-		iw_relay_client_frame(s->w, &c->lis, d, len);
+		st->frames_in++;
+		if (chan) {
+			iw_relay_client_frame_defer(w, &c->lis, d, len);
+			k++;
+		} else {
+			iw_relay_client_frame(w, &c->lis, d, len);
+		}
 		off += total;
 		progress = true;
-		if (c->dead)
-			return -1;
+		if (c->dead) {
+			rc = -1;
+			break;
+		}
 	}
+	if (k)
+		iw_relay_tx_flush(w);
+	if (rc)
+		return rc;
 	if (off) {
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
@@ -207,8 +324,12 @@ static int frames(struct iw_stream *s, struct conn *c)
 	return 0;
 }
 
+/* Read what the socket holds, in chunks of up to the free input space, and frame it. A TLS
+ * session reads until it would block, since decrypted bytes may wait inside it where epoll
+ * cannot see them. -1: close. */
 static int do_read(struct iw_stream *s, struct conn *c)
 {
+	struct iw_stream_stats *st = stats(s, c);
 	for (int round = 0; c->tls || round < TCP_ROUNDS; round++) {
 		size_t room = sizeof c->in - c->in_len;
 		ssize_t n;
@@ -226,19 +347,28 @@ static int do_read(struct iw_stream *s, struct conn *c)
 				set_events(s, c, true);
 			return 0;
 		}
-		if (n == 0) {
-			s->st.closed_eof++;
+		if (n == 0 || n == -ECONNRESET) {
+			st->closed_eof++; /* FIN, close_notify or a reset: the client went away */
 			return -1;
 		}
 		if (n < 0) {
-			s->st.closed_err++;
+			st->closed_err++;
 			return -1;
 		}
 		c->in_len += (size_t)n;
 		c->last_ms = s->w->now_ms;
-		s->st.bytes_in += (uint64_t)n;
-		if (frames(s, c))
+		st->bytes_in += (uint64_t)n;
+		st->reads++;
+		if (frames(s, c)) {
+			/* Answers to the frames before the bad one still go out. */
+			if (!c->dead)
+				flush(s, c);
 			return -1;
+		}
+		/* Less than asked for: the socket is drained (level-triggered epoll reports
+		 * anything that arrives later), so skip the call that would say EAGAIN. */
+		if (!c->tls && (size_t)n < room)
+			return 0;
 	}
 	return 0;
 }
@@ -251,15 +381,18 @@ static void on_conn(struct iw_stream *s, struct conn *c, uint32_t events)
 		bool ww = false;
 		int rc = iw_tls_conn_handshake(c->tls, &ww);
 		if (rc < 0) {
-			s->st.tls_fail++;
+			stats(s, c)->tls_fail++;
 			c->dead = true;
 			return;
 		}
 		set_events(s, c, ww);
 		if (rc == 0)
 			return;
+		stats(s, c)->tls_handshakes++;
 		c->state = C_OPEN;
 		c->stall_ms = c->last_ms = s->w->now_ms;
+		/* Application data may have come in with the client's last flight. */
+		events |= EPOLLIN;
 	}
 	if ((events & EPOLLOUT) && flush(s, c))
 		return;
@@ -269,6 +402,7 @@ static void on_conn(struct iw_stream *s, struct conn *c, uint32_t events)
 
 static void on_accept(struct iw_stream *s, struct slis *sl)
 {
+	struct iw_stream_stats *st = &s->st[sl->tls ? IW_STREAM_TLS : IW_STREAM_TCP];
 	for (int i = 0; i < ACCEPT_ROUNDS; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
@@ -278,7 +412,7 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		struct conn *c = NULL;
 		if (!s->n_free || !(c = calloc(1, sizeof *c))) {
 			/* max-tcp-connections reached (or no memory): refused at once. */
-			s->st.refused_cap++;
+			st->refused_cap++;
 			close(fd);
 			continue;
 		}
@@ -290,11 +424,12 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 					       .fd = fd,
 					       .idx = IW_STREAM_LIS_BASE + slot };
 		c->peer_sa = ss;
+		c->tr = sl->tls ? IW_STREAM_TLS : IW_STREAM_TCP;
 		c->state = C_OPEN;
 		c->stall_ms = c->last_ms = s->w->now_ms;
 		if (iw_addr_from_sa(&c->peer, (struct sockaddr *)&ss) ||
 		    (sl->tls && !(c->tls = iw_tls_conn_create(s->tls, fd)))) {
-			s->st.refused_cap++;
+			st->refused_cap++;
 			free(c);
 			close(fd);
 			s->free_slots[s->n_free++] = slot;
@@ -312,7 +447,8 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		}
 		s->conns[slot] = c;
 		s->n_conns++;
-		s->st.accepted++;
+		st->accepted++;
+		st->open++;
 	}
 }
 
@@ -333,10 +469,10 @@ static void sweep(struct iw_stream *s)
 		}
 		bool partial = c->state == C_HANDSHAKE || c->in_len;
 		if (partial && now - c->stall_ms >= stall) {
-			s->st.closed_timeout++;
+			stats(s, c)->closed_timeout++;
 			conn_close(s, c);
 		} else if (now - c->last_ms >= idle && !iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx)) {
-			s->st.closed_idle++;
+			stats(s, c)->closed_idle++;
 			conn_close(s, c);
 		}
 	}
@@ -378,6 +514,7 @@ int iw_stream_run(struct iw_stream *s)
 			}
 			n = 0;
 		}
+		w->st.wakeups++;
 		w->now_ms = iw_clock_ms();
 		w->now_s = iw_clock_wall_s();
 		unsigned n_touched = 0;
@@ -393,14 +530,18 @@ int iw_stream_run(struct iw_stream *s)
 				touched[n_touched++] = c;
 			}
 		}
+		/* One write per connection for everything this wake-up queued on it. */
+		flush_dirty(s);
 		/* Closed after the batch, so no later event of it points at freed memory. */
 		for (unsigned i = 0; i < n_touched; i++)
 			if (touched[i]->dead)
 				conn_close(s, touched[i]);
 		uint64_t before = w->tab.wheel_s;
 		iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
-		if (w->tab.wheel_s != before)
+		if (w->tab.wheel_s != before) {
 			iw_control_resv_expire(w);
+			iw_relay_metrics_gauges(w);
+		}
 		if (w->now_ms - s->sweep_ms >= 1000) {
 			s->sweep_ms = w->now_ms;
 			sweep(s);
@@ -433,9 +574,9 @@ struct iw_worker *iw_stream_worker(struct iw_stream *s)
 	return s->w;
 }
 
-const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s)
+const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw_stream_transport t)
 {
-	return &s->st;
+	return &s->st[t];
 }
 
 static int open_slis(struct iw_stream *s, const struct iw_addr *ip, uint16_t port, bool tls)
@@ -517,7 +658,8 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 	s->cap = conf->max_tcp_conns;
 	s->conns = calloc(s->cap, sizeof *s->conns);
 	s->free_slots = calloc(s->cap, sizeof *s->free_slots);
-	if (!s->conns || !s->free_slots) {
+	s->dirty = calloc(s->cap, sizeof *s->dirty);
+	if (!s->conns || !s->free_slots || !s->dirty) {
 		IW_ERROR("out of memory for %u connections", s->cap);
 		goto fail;
 	}
@@ -555,19 +697,27 @@ void iw_stream_destroy(struct iw_stream *s)
 			conn_close(s, s->conns[i]);
 	for (unsigned i = 0; i < s->n_lis; i++)
 		close(s->lis[i].fd);
-	if (IW_LOG_ENABLED(IW_LOG_DEBUG))
-		IW_DEBUG("stream counters: accepted %llu refused %llu eof %llu err %llu timeout %llu "
-			 "idle %llu too_long %llu bad_frame %llu tls_fail %llu frames %llu "
-			 "drop_out_full %llu",
-			 (unsigned long long)s->st.accepted, (unsigned long long)s->st.refused_cap,
-			 (unsigned long long)s->st.closed_eof, (unsigned long long)s->st.closed_err,
-			 (unsigned long long)s->st.closed_timeout, (unsigned long long)s->st.closed_idle,
-			 (unsigned long long)s->st.closed_too_long,
-			 (unsigned long long)s->st.closed_bad_frame, (unsigned long long)s->st.tls_fail,
-			 (unsigned long long)s->st.frames_in, (unsigned long long)s->st.drop_out_full);
+	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
+		static const char *const name[IW_STREAM_N_TRANSPORTS] = { "tcp", "tls" };
+		for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++) {
+			const struct iw_stream_stats *st = &s->st[t];
+			IW_DEBUG("stream counters %s: accepted %llu refused %llu eof %llu err %llu "
+				 "timeout %llu idle %llu too_long %llu bad_frame %llu handshakes %llu "
+				 "tls_fail %llu frames %llu/%llu writes %llu drop_out_full %llu",
+				 name[t], (unsigned long long)st->accepted,
+				 (unsigned long long)st->refused_cap, (unsigned long long)st->closed_eof,
+				 (unsigned long long)st->closed_err, (unsigned long long)st->closed_timeout,
+				 (unsigned long long)st->closed_idle, (unsigned long long)st->closed_too_long,
+				 (unsigned long long)st->closed_bad_frame,
+				 (unsigned long long)st->tls_handshakes, (unsigned long long)st->tls_fail,
+				 (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
+				 (unsigned long long)st->writes, (unsigned long long)st->drop_out_full);
+		}
+	}
 	iw_relay_destroy(s->w);
 	iw_tls_destroy(s->tls);
 	free(s->conns);
 	free(s->free_slots);
+	free(s->dirty);
 	free(s);
 }

@@ -1,7 +1,8 @@
 /* TURN over TCP and TLS (RFC 8656 §3.1, stream framing per §12.5): one worker thread with
  * its own epoll, allocation table and relay sockets runs every client connection as a small
  * state machine with fixed buffers. Requests go through control.c and frames through the
- * datagram path in relay.c; the relayed leg to peers stays UDP. */
+ * datagram path in relay.c; the relayed leg to peers stays UDP. Per wake-up, each connection
+ * gets one read of what its socket holds and one write of what was queued for it. */
 #ifndef IW_TURN_STREAM_H
 #define IW_TURN_STREAM_H
 
@@ -28,10 +29,18 @@ enum {
 	IW_STREAM_OUT_CAP = 32 * 1024,
 };
 
+/* Client transports of the stream worker; the "transport" label of its metrics. */
+enum iw_stream_transport { IW_STREAM_TCP, IW_STREAM_TLS, IW_STREAM_N_TRANSPORTS };
+
+/* Per-transport counters, written by the stream thread only and read with relaxed loads when
+ * scraped. open is a gauge. Bytes are the stream's payload (after TLS decryption); reads and
+ * writes count recv/send (or mbedTLS read/write) calls that moved bytes, so frames per write
+ * shows how well output is gathered. */
 struct iw_stream_stats {
-	uint64_t accepted, refused_cap, closed_eof, closed_err, closed_timeout, closed_idle;
-	uint64_t closed_too_long, closed_bad_frame, tls_fail, frames_in, drop_out_full;
-	uint64_t bytes_in, bytes_out;
+	uint64_t accepted, refused_cap, open, tls_handshakes, tls_fail;
+	uint64_t closed_eof, closed_err, closed_timeout, closed_idle, closed_too_long, closed_bad_frame;
+	uint64_t frames_in, frames_out, drop_out_full;
+	uint64_t bytes_in, bytes_out, reads, writes;
 };
 
 struct iw_stream;
@@ -47,7 +56,8 @@ int iw_stream_run(struct iw_stream *s);
 /* Ask the stream thread to load cert and pkey again (SIGHUP; safe from any thread): new
  * connections get the new certificate, open sessions keep theirs. A bad file keeps the old. */
 void iw_stream_tls_reload(struct iw_stream *s);
-const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s);
+/* The counters of one transport; valid until iw_stream_destroy. */
+const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw_stream_transport t);
 /* The worker that owns the connections' allocations (for main to attach ops). */
 struct iw_worker *iw_stream_worker(struct iw_stream *s);
 

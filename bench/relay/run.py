@@ -22,6 +22,20 @@ def free_port(kind=socket.SOCK_DGRAM):
     return p
 
 
+def free_port_udp_tcp():
+    """A port free for both UDP and TCP on 127.0.0.1 (a relay listens on both)."""
+    for _ in range(50):
+        p = free_port()
+        try:
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind(("127.0.0.1", p))
+            t.close()
+            return p
+        except OSError:
+            t.close()
+    raise RuntimeError("no port free for UDP and TCP")
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -63,8 +77,10 @@ class Server:
         self.proc = subprocess.Popen(pin + argv, stdout=self.log, stderr=subprocess.STDOUT)
         ok = stun_ready(port) if ready == "stun" else self._wait_line(ready)
         if not ok or self.proc.poll() is not None:
+            with open(self.log.name, errors="replace") as f:
+                tail = f.read()[-1500:]
             self.stop()
-            raise RuntimeError(f"{name} did not start; log: {self.log.name}")
+            raise RuntimeError(f"{name} did not start; its log ends:\n{tail}")
 
     def _wait_line(self, text, deadline=10.0):
         end = time.time() + deadline
@@ -98,8 +114,7 @@ def servers(args, threads):
             # RFC 8656 reserves; coturn accepts them, iceway only when told to
             argv = [args.relay, "-n", "--listening-port", str(port), "--allow-rfc5766-channels"] + common
             argv += list(extra)
-            if threads > 1:
-                argv += ["--relay-threads", str(threads)]
+            argv += ["--relay-threads", str(threads)]  # the default is one per CPU
             return Server("iceway", argv, port, cores=cores)
         out.append(("iceway", iceway))
     if shutil.which("turnserver"):
@@ -204,7 +219,7 @@ def uclient_standard(args, name, factory, transport="udp"):
     and with -t (TCP) and -t -S (TLS) for the stream transports, the relayed leg staying UDP."""
     if name == "null" or not shutil.which("turnutils_uclient"):
         return None
-    port, peer_port, tls_port = free_port(), free_port(), free_port(socket.SOCK_STREAM)
+    port, peer_port, tls_port = free_port_udp_tcp(), free_port(), free_port(socket.SOCK_STREAM)
     peer = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(peer_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     extra, flags, target = [], [], port
@@ -213,13 +228,18 @@ def uclient_standard(args, name, factory, transport="udp"):
         flags, target = ["-t", "-S"], tls_port
     elif transport == "tcp":
         flags = ["-t"]
-    srv = factory(port, "0", extra)
+    try:
+        srv = factory(port, "0", extra)
+    except Exception:
+        peer.terminate()  # a relay that did not start must not leave the echo peer behind
+        peer.wait()
+        raise
     env = dict(os.environ)
     if os.path.exists(args.rcvbuf):
         env["LD_PRELOAD"] = args.rcvbuf  # uclient's own buffers, the same for every relay
     try:
         before = cpu_ticks(srv.proc.pid)
-        m, n = (50, 1000) if not args.smoke else (5, 50)
+        m, n = args.uclient_load
         r = subprocess.run(["taskset", "-c", "1", "turnutils_uclient", "-m", str(m), "-n", str(n), "-l", "120",
                             "-z", "0"] + flags + ["-e", "127.0.0.1", "-r", str(peer_port), "-u", USER, "-w", PASS,
                             "-p", str(target), "127.0.0.1"], capture_output=True, text=True, timeout=300, env=env)
@@ -241,6 +261,26 @@ def uclient_standard(args, name, factory, transport="udp"):
             "cpu_ns_per_dgram": (after - before) / CLK_TCK * 1e9 / (2 * sent)}
 
 
+def stream_rows(args):
+    """Only the uclient rows over TCP and TLS, iceway against coturn, one relay thread each."""
+    res = {}
+    for name, factory in servers(args, 1):
+        if name == "null" or (args.only and name not in args.only.split(",")):
+            continue
+        for transport in ("tcp", "tls"):
+            r = res[(name, transport)] = uclient_standard(args, name, factory, transport)
+            print(f"{name:7} uclient {transport}: loss {fmt((r or {}).get('loss_pct'), '{:.2f}')} % "
+                  f"cpu {fmt((r or {}).get('cpu_s'), '{:.2f}')} s "
+                  f"ns/dgram {fmt((r or {}).get('cpu_ns_per_dgram'))}", flush=True)
+    for transport in ("tcp", "tls"):
+        a, b = res.get(("iceway", transport)) or {}, res.get(("coturn", transport)) or {}
+        if a.get("cpu_ns_per_dgram") and b.get("cpu_ns_per_dgram"):
+            print(f"- uclient m{args.uclient_load[0]} n{args.uclient_load[1]} over {transport.upper()}, "
+                  f"relay CPU per datagram iceway / coturn: {a['cpu_ns_per_dgram'] / b['cpu_ns_per_dgram']:.2f}")
+    ok = [r for r in res.values() if r and r.get("loss_pct") is not None]
+    return 0 if ok and len(ok) == len(res) else 1
+
+
 def fmt(v, spec="{:.0f}"):
     if v is None or (isinstance(v, float) and v != v):
         return "n/a"
@@ -257,8 +297,15 @@ def main():
     ap.add_argument("--size", type=int, default=120)
     ap.add_argument("--mem-allocs", type=int, default=10000)
     ap.add_argument("--only", default="", help="comma list of iceway,coturn,null")
+    ap.add_argument("--rows", default="all", choices=("all", "stream"),
+                    help="stream: only the uclient TCP and TLS rows (no rates, no file written)")
+    ap.add_argument("--uclient-load", default="", metavar="MxN",
+                    help="uclient clients x messages (default 50x1000, 5x50 with --smoke)")
+    ap.add_argument("--relay", default="", help="iceway-relay binary (default: the build's)")
     args = ap.parse_args()
-    args.relay = os.path.join(args.build, "turn", "iceway-relay")
+    args.relay = args.relay or os.path.join(args.build, "turn", "iceway-relay")
+    load = args.uclient_load or ("5x50" if args.smoke else "50x1000")
+    args.uclient_load = tuple(int(v) for v in load.split("x"))
     args.loadgen = os.path.join(args.build, "bench", "relay", "iw_loadgen")
     args.nullfwd = os.path.join(args.build, "bench", "relay", "iw_nullfwd")
     args.rcvbuf = os.path.join(args.build, "tests", "integration", "libiw_rcvbuf.so")
@@ -274,6 +321,8 @@ def main():
     rates = [int(r) for r in args.rates.split(",")]
     if (not args.only or "iceway" in args.only) and not os.path.exists(args.relay):
         sys.exit(f"bench: {args.relay} is missing: build the tree first (tools/build.sh)")
+    if args.rows == "stream":
+        return stream_rows(args)
     if not os.path.exists(args.loadgen):
         sys.exit(f"bench: {args.loadgen} is missing: build the tree first (tools/build.sh)")
 

@@ -185,6 +185,11 @@ static void test_round_trip(void **state)
 	assert_memory_equal(buf, msg, sizeof msg);
 	assert_int_equal(iw_tls_conn_read(s, buf, sizeof buf, &ww), -EAGAIN);
 	assert_int_equal(iw_tls_conn_write(s, msg, sizeof msg), (int)sizeof msg);
+	/* Gathered until pushed. */
+	assert_true(iw_tls_conn_has_pending(s));
+	assert_int_equal(mbedtls_ssl_read(&c.ssl, buf, sizeof buf), MBEDTLS_ERR_SSL_WANT_READ);
+	assert_int_equal(iw_tls_conn_push(s), 0);
+	assert_false(iw_tls_conn_has_pending(s));
 	assert_int_equal(mbedtls_ssl_read(&c.ssl, buf, sizeof buf), (int)sizeof msg);
 	assert_memory_equal(buf, msg, sizeof msg);
 	/* close_notify reads as the end of the stream. */
@@ -194,6 +199,154 @@ static void test_round_trip(void **state)
 	iw_tls_conn_destroy(s);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* A server session and an mbedTLS client over a socketpair, handshake done. */
+static struct iw_tls_conn *pair_open(struct client *c, int sv[2])
+{
+	const char *why = NULL;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, &why);
+	assert_non_null(t);
+	struct iw_tls_conn *s = iw_tls_conn_create(t, sv[0]);
+	assert_non_null(s);
+	iw_tls_destroy(t);
+	client_init(c, sv[1]);
+	int sdone = 0, cdone = 0;
+	for (int i = 0; i < 100 && !(sdone && cdone); i++) {
+		bool ww;
+		if (!cdone)
+			cdone = mbedtls_ssl_handshake(&c->ssl) == 0;
+		if (!sdone) {
+			int rc = iw_tls_conn_handshake(s, &ww);
+			assert_true(rc >= 0);
+			sdone = rc == 1;
+		}
+	}
+	assert_true(sdone && cdone);
+	return s;
+}
+
+static void pair_close(struct client *c, struct iw_tls_conn *s, int sv[2])
+{
+	client_fini(c);
+	iw_tls_conn_destroy(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Several records in the socket at once, small ones and one larger than the read-ahead: each
+ * read returns one record's bytes, in order, until the socket is empty. */
+static void test_records_in_one_read(void **state)
+{
+	(void)state;
+	struct client c;
+	int sv[2];
+	struct iw_tls_conn *s = pair_open(&c, sv);
+	/* Record k is big + k: room for the offset past the largest one. */
+	static uint8_t big[12000 + 8];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 7);
+	const size_t lens[] = { 124, 20, 124, 12000, 36, 124 };
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++)
+		assert_int_equal(mbedtls_ssl_write(&c.ssl, big + k, lens[k]), (int)lens[k]);
+	static uint8_t buf[16384];
+	bool ww;
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+		size_t got = 0;
+		while (got < lens[k]) {
+			int n = iw_tls_conn_read(s, buf + got, sizeof buf - got, &ww);
+			assert_true(n > 0);
+			got += (size_t)n;
+		}
+		assert_int_equal(got, lens[k]);
+		assert_memory_equal(buf, big + k, lens[k]);
+	}
+	assert_int_equal(iw_tls_conn_read(s, buf, sizeof buf, &ww), -EAGAIN);
+	pair_close(&c, s, sv);
+}
+
+/* A client that does not read: writes block, and the caller retries with more bytes gathered
+ * behind the first ones. Each byte must reach the client once, in order (mbedTLS would count
+ * the extra bytes of a longer retry as written without sending them). */
+static void test_write_retry_longer(void **state)
+{
+	(void)state;
+	struct client c;
+	int sv[2];
+	struct iw_tls_conn *s = pair_open(&c, sv);
+	int small = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+	enum { TOTAL = 256 * 1024 };
+	static uint8_t src[TOTAL], dst[TOTAL];
+	for (size_t i = 0; i < TOTAL; i++)
+		src[i] = (uint8_t)(i * 31 + (i >> 8));
+	size_t sent = 0, avail = 1000, got = 0;
+	int blocked = 0;
+	for (int round = 0; round < 100000 && got < TOTAL; round++) {
+		/* The gathered output grows while the socket is full. */
+		avail = avail + 700 > TOTAL ? TOTAL : avail + 700;
+		if (sent < avail) {
+			int n = iw_tls_conn_write(s, src + sent, avail - sent);
+			if (n == -EAGAIN)
+				blocked++;
+			else
+				assert_true(n > 0);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		int rc = iw_tls_conn_push(s);
+		assert_true(rc == 0 || rc == -EAGAIN);
+		/* The client reads only every few rounds, so the server's writes block. */
+		if (round % 64 == 63) {
+			int n;
+			while ((n = mbedtls_ssl_read(&c.ssl, dst + got, TOTAL - got)) > 0)
+				got += (size_t)n;
+		}
+	}
+	assert_true(blocked > 0);
+	assert_int_equal(got, TOTAL);
+	assert_false(iw_tls_conn_has_pending(s));
+	assert_memory_equal(dst, src, TOTAL);
+	pair_close(&c, s, sv);
+}
+
+/* Records written in a row leave as separate records (a client may take a record for a
+ * message) but in one send: the client reads each one back whole. */
+static void test_records_gathered(void **state)
+{
+	(void)state;
+	struct client c;
+	int sv[2];
+	struct iw_tls_conn *s = pair_open(&c, sv);
+	uint8_t frame[124], buf[4096];
+	for (int k = 0; k < 20; k++) {
+		memset(frame, k, sizeof frame);
+		assert_int_equal(iw_tls_conn_write(s, frame, sizeof frame), (int)sizeof frame);
+	}
+	/* Nothing on the socket until the push. */
+	assert_int_equal(recv(sv[1], buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT), -1);
+	assert_int_equal(iw_tls_conn_push(s), 0);
+	for (int k = 0; k < 20; k++) {
+		memset(frame, k, sizeof frame);
+		assert_int_equal(mbedtls_ssl_read(&c.ssl, buf, sizeof buf), (int)sizeof frame);
+		assert_memory_equal(buf, frame, sizeof frame);
+	}
+	pair_close(&c, s, sv);
+}
+
+/* A client that closes its socket without close_notify, or resets it: the peer is gone. */
+static void test_eof_without_notify(void **state)
+{
+	(void)state;
+	struct client c;
+	int sv[2];
+	struct iw_tls_conn *s = pair_open(&c, sv);
+	uint8_t buf[64];
+	bool ww;
+	shutdown(sv[1], SHUT_WR);
+	assert_int_equal(iw_tls_conn_read(s, buf, sizeof buf, &ww), 0);
+	pair_close(&c, s, sv);
 }
 
 static void test_garbage_handshake(void **state)
@@ -220,10 +373,10 @@ static void test_garbage_handshake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),
-		cmocka_unit_test(test_ciphers),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_garbage_handshake),
+		cmocka_unit_test(test_bad_files),           cmocka_unit_test(test_ciphers),
+		cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_garbage_handshake),
+		cmocka_unit_test(test_records_in_one_read), cmocka_unit_test(test_write_retry_longer),
+		cmocka_unit_test(test_eof_without_notify),  cmocka_unit_test(test_records_gathered),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
