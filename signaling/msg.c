@@ -211,7 +211,8 @@ char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len)
 	switch (m->type) {
 	case IW_MSG_OFFER:
 	case IW_MSG_ANSWER:
-		json_object_set_new(o, "sdp", json_string(m->sdp));
+		/* The parsed string itself (shared, not copied and checked again). */
+		json_object_set(o, "sdp", json_object_get(m->root, "sdp"));
 		break;
 	case IW_MSG_CANDIDATE: {
 		json_t *c = json_object();
