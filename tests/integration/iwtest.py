@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 # STUN/TURN numbers, with their RFC names.
 MAGIC_COOKIE = 0x2112A442
@@ -871,3 +873,23 @@ def _main(argv):
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv))
+
+
+def metrics_scrape(port):
+    """The relay's /metrics text from 127.0.0.1:port."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        return r.read().decode()
+
+
+def metrics_parse(text):
+    """{(name, ((label, value), ...)): float} from the Prometheus text format."""
+    out = {}
+    for ln in text.splitlines():
+        if not ln or ln.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', ln)
+        if m:
+            labels = tuple(sorted(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                             m.group(3) or "")))
+            out[(m.group(1), labels)] = float(m.group(4))
+    return out

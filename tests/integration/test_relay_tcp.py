@@ -20,7 +20,6 @@ import struct
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest  # noqa: E402
@@ -54,23 +53,8 @@ def stop_procs():
     iwtest.stop_procs(_procs)
 
 
-def scrape(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-        return r.read().decode()
-
-
-def parse(text):
-    """{(name, ((label, value), ...)): float} from the Prometheus text format."""
-    out = {}
-    for ln in text.splitlines():
-        if not ln or ln.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', ln)
-        if m:
-            labels = tuple(sorted(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
-                                             m.group(3) or "")))
-            out[(m.group(1), labels)] = float(m.group(4))
-    return out
+scrape = iwtest.metrics_scrape
+parse = iwtest.metrics_parse
 
 
 def metric(port, name, **labels):
