@@ -345,6 +345,12 @@ def main():
                     break  # far past the knee: higher rates say nothing new
             ok = [r for r, v in row["rates"].items() if v.get("loss_pct", 100) < 0.1 and v.get("exit") == 0]
             row["max_lossfree"] = max(ok) if ok else 0
+            # the stricter reading: the highest rate up to which every step was clean
+            row["clean_upto"] = 0
+            for r in sorted(row["rates"]):
+                if r not in ok:
+                    break
+                row["clean_upto"] = r
             if threads == 1:
                 row["setup"] = measure_setup_and_memory(args, name, factory, args.mem_allocs)
                 row["uclient"] = uclient_standard(args, name, factory)
@@ -392,7 +398,8 @@ def main():
         a, b = rows["iceway x1"]["max_lossfree"], rows["coturn x1"]["max_lossfree"]
         if b:
             ratios.append(f"- max loss-free rate, iceway / coturn: {a / b:.2f} ({a} vs {b} pps; "
-                          f"offered rates tried: {args.rates})")
+                          f"offered rates tried: {args.rates}); every step clean up to "
+                          f"{rows['iceway x1']['clean_upto']} vs {rows['coturn x1']['clean_upto']} pps")
         sa, sb = (rows["iceway x1"].get("setup") or {}), (rows["coturn x1"].get("setup") or {})
         if sa.get("allocs_per_s") and sb.get("allocs_per_s"):
             ratios.append(f"- allocation setup rate, iceway / coturn: {sa['allocs_per_s'] / sb['allocs_per_s']:.2f}")
