@@ -338,16 +338,16 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 /* Under steady load a wake-up that found only a few datagrams pays a whole epoll_wait and
  * its context switch for them. Waiting batch_wait_us before the next epoll_wait lets the
  * sockets fill, so each wake-up carries a batch: fewer wake-ups per datagram, at most
- * batch_wait_us more latency. Only when datagrams keep coming (the last wake-up was recent);
- * an idle relay or a single call answers at once. */
+ * batch_wait_us more latency. Only while wake-ups come close together (within four waits); a
+ * quiet relay or a single call is answered at once. */
 static void batch_wait(struct iw_worker *w, uint64_t pkts_before, uint64_t *last_us)
 {
 	uint64_t now = iw_clock_us(), got = w->st.rx_client_pkts + w->st.rx_peer_pkts - pkts_before;
-	bool busy = now - *last_us < 4u * w->conf->batch_wait_us;
+	uint64_t span = now - *last_us, wait = w->conf->batch_wait_us;
 	*last_us = now;
-	if (!w->conf->batch_wait_us || !got || got >= IW_RELAY_BATCH || !busy)
+	if (!wait || !got || got >= IW_RELAY_BATCH || span > 4 * wait)
 		return;
-	struct timespec ts = { 0, (long)w->conf->batch_wait_us * 1000 };
+	struct timespec ts = { 0, (long)wait * 1000 };
 	nanosleep(&ts, NULL);
 }
 
