@@ -34,7 +34,7 @@ void iw_conf_init(struct iw_conf *c)
 	 * all of them (turn/ports.c), so a RESERVATION-TOKEN that SO_REUSEPORT hands to another
 	 * worker is still redeemed. */
 	c->threads = iw_conf_default_threads();
-	c->batch_wait_us = 300;
+	c->batch_wait_us = 100;
 	c->prom_port = 9641;
 	c->log_level = -1;
 	c->tls_port = 5349;
@@ -521,7 +521,7 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "max-allocations", 0, IW_OPT_REQUIRED, o_max_allocs,
 	  "N: allocation table capacity (default 16384)" },
 	{ "relay-batch-wait", 0, IW_OPT_REQUIRED, o_batch_wait,
-	  "MICROSECONDS: under load, let datagrams gather this long between wake-ups (0-1000, default 300)" },
+	  "MICROSECONDS: under load, let datagrams gather this long between wake-ups (0-1000, default 100)" },
 	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads,
 	  "N: UDP worker threads (default: one per online CPU, at most 64)" },
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },

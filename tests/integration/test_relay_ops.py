@@ -177,8 +177,15 @@ def metrics(c):
             "peers_refused_total{class=private} == 1")
     # SO_REUSEPORT hashes each client to one worker, so which worker saw the batches varies:
     # every worker must be waking, and the batches must be counted somewhere.
-    wake = [v for (nm, _), v in mt.items() if nm == "iceway_relay_worker_wakeups_total"]
-    bat = [v for (nm, _), v in mt.items() if nm == "iceway_relay_worker_batches_total"]
+    # An idle worker wakes at least every 500 ms: give each one the time to do so.
+    deadline = time.monotonic() + 5 * t.SLOW
+    while True:
+        wake = [v for (nm, _), v in mt.items() if nm == "iceway_relay_worker_wakeups_total"]
+        bat = [v for (nm, _), v in mt.items() if nm == "iceway_relay_worker_batches_total"]
+        if (wake and all(v > 0 for v in wake)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+        mt = parse(scrape(mport))
     c.check(len(wake) > 0 and all(v > 0 for v in wake) and sum(bat) > 0,
             "per-worker loop counters move (every worker wakes, batches counted)", str((wake, bat)))
     c.check(wait_metric(mport, "iceway_relay_channels_active", 1) == 1,
