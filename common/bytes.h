@@ -43,6 +43,19 @@ static inline int iw_hexval(int c)
 	return -1;
 }
 
+/* 64-bit FNV-1a with a per-process seed mixed in (so clients cannot aim at one bucket of an
+ * open-addressing table), and the length folded in last. */
+static inline uint64_t iw_hash_keyed(uint64_t seed, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ^ len;
+}
+
 /* Round up to the STUN 4-byte boundary. */
 static inline size_t iw_pad4(size_t n)
 {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
+
 /* A freed slab entry's per-allocation state is poisoned under ASan, so a use after delete is
  * reported. The relay socket fields stay readable: a stale epoll event may still look at them
  * (it finds fd -1 and stops). */
@@ -295,16 +297,10 @@ void iw_alloc_prune(struct iw_alloc_tab *t, struct iw_alloc *a, uint64_t now_ms)
 		ext_put(t, a, true);
 }
 
-/* Keyed FNV-1a, never 0 or 1 (those mark empty and dead quota slots). */
+/* Never 0 or 1 (those mark empty and dead quota slots). */
 static uint64_t user_hash(const struct iw_alloc_tab *t, const void *user, size_t len)
 {
-	const uint8_t *p = user;
-	uint64_t h = 0xcbf29ce484222325ull ^ t->seed;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= len;
+	uint64_t h = iw_hash_keyed(t->seed, user, len);
 	return h < 2 ? h + 2 : h;
 }
 

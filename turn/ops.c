@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/cred.h"
 #include "common/log.h"
 #include "common/stun.h"
@@ -196,16 +197,10 @@ void iw_ops_quota_fini(struct iw_ops_quota *q)
 	memset(q, 0, sizeof *q);
 }
 
-/* Keyed FNV-1a, never 0 (an empty slot). */
+/* Never 0 (an empty slot). */
 static uint64_t quota_hash(const struct iw_ops_quota *q, const void *user, size_t len)
 {
-	const uint8_t *p = user;
-	uint64_t h = 0xcbf29ce484222325ull ^ q->seed;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= len;
+	uint64_t h = iw_hash_keyed(q->seed, user, len);
 	return h ? h : 1;
 }
 

@@ -487,6 +487,14 @@ def free_udp_port(host="127.0.0.1"):
     return port
 
 
+def free_tcp_port(host="127.0.0.1"):
+    s = socket.socket(family_of(host), socket.SOCK_STREAM)
+    s.bind(sockaddr(host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def start_echo_peer(ip, procs):
     """coturn's turnutils_peer as a UDP echo peer on a free port of ip. The process is appended
     to procs (stop them with stop_procs); returns the port."""

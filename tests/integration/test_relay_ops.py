@@ -45,12 +45,7 @@ def show(m):
     return repr(m) if m is not None else "no response"
 
 
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_tcp_port = t.free_tcp_port
 
 
 scrape = t.metrics_scrape

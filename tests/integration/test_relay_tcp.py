@@ -37,12 +37,7 @@ CLOSE_WAIT_S = 30 * iwtest.SLOW
 _procs = []
 
 
-def free_tcp_port(host="127.0.0.1"):
-    s = socket.socket(iwtest.family_of(host), socket.SOCK_STREAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_tcp_port = iwtest.free_tcp_port
 
 
 def start_peer(ip):

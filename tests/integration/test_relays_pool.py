@@ -20,12 +20,7 @@ POLL = 1  # --relay-poll-interval, seconds
 WAIT = 15.0 * t.SLOW  # bound on every wait for the poller to notice a change
 
 
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_tcp_port = t.free_tcp_port
 
 
 def scrape_ok(port):
