@@ -650,9 +650,27 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	int rc = iw_alloc_chan_bind(&w->tab, a, m->channel, peer,
 				    w->now_ms + (uint64_t)w->conf->chan_lifetime_s * 1000);
 	if (rc == -EINVAL) {
+		/* Name the binding in the way: a client that picks channel numbers at random
+		 * (coturn's uclient does) can tell its own collision from a relay fault. */
+		const struct iw_chan *c = iw_alloc_chan_by_num(a, m->channel, 0);
+		char why[80];
+		if (c)
+			snprintf(why, sizeof why, "Bad Request: channel 0x%04x is bound to another peer",
+				 m->channel);
+		else if ((c = iw_alloc_chan_by_peer(a, peer, 0)))
+			snprintf(why, sizeof why, "Bad Request: peer is bound to channel 0x%04x", c->num);
+		else
+			snprintf(why, sizeof why, "Bad Request: channel or peer bound differently");
+		if (c && IW_LOG_ENABLED(IW_LOG_DEBUG)) {
+			char cs[IW_ADDR_STRLEN], ps[IW_ADDR_STRLEN], bs[IW_ADDR_STRLEN];
+			IW_LOG_RL(IW_LOG_DEBUG, 50,
+				  "%s: channel bind 0x%04x -> %s refused: 0x%04x is bound to %s",
+				  iw_addr_fmt(src, true, cs, sizeof cs), m->channel,
+				  iw_addr_fmt(peer, true, ps, sizeof ps), c->num,
+				  iw_addr_fmt(&c->peer, true, bs, sizeof bs));
+		}
 		w->st.chan_bad++;
-		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
-			     "Bad Request: channel or peer already bound differently");
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST, why);
 		return;
 	}
 	if (rc < 0) {

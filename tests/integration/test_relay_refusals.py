@@ -130,8 +130,23 @@ def auth_refusals(c):
     m = cl.channel_bind(0x4000, *peer)
     c.check(ok(m), "ChannelBind to channel 0x4000 succeeds", show(m))
     # The same channel to another peer is a 400 (RFC 8656 §11.2).
-    expect_error(c, cl.channel_bind(0x4000, "127.0.0.1", peer[1] + 1 if peer[1] < 65535 else 1),
-                 400, "ChannelBind of a bound channel to another peer")
+    other = peer[1] + 1 if peer[1] < 65535 else 1
+    m = cl.channel_bind(0x4000, "127.0.0.1", other)
+    expect_error(c, m, 400, "ChannelBind of a bound channel to another peer")
+    # And the bound peer to a second channel. iceway names the binding in the way, so a
+    # client can tell its own reuse of a number from a relay fault.
+    m2 = cl.channel_bind(0x4001, *peer)
+    expect_error(c, m2, 400, "ChannelBind of a bound peer to another channel")
+    if not t.is_coturn():
+        c.check(m is not None and m.error is not None and
+                m.error[1] == "Bad Request: channel 0x4000 is bound to another peer",
+                "the 400 names the bound channel", show(m))
+        c.check(m2 is not None and m2.error is not None and
+                m2.error[1] == "Bad Request: peer is bound to channel 0x4000",
+                "the 400 names the peer's channel", show(m2))
+        want = "channel bind 0x4000 -> 127.0.0.1:%d refused: 0x4000 is bound to 127.0.0.1:%d" % (
+            other, peer[1])
+        c.check(want in srv.log_text(), "the relay's log names both peers", want)
 
     # 420: an unknown comprehension-required attribute in a Binding request.
     cb = t.Client(srv)
