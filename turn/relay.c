@@ -27,9 +27,14 @@ _Static_assert(offsetof(struct iw_dgram, tail) == IW_HEADROOM + IW_DGRAM_MAX, "t
 
 enum { RX_ROUNDS = 4, EPOLL_EVENTS = 64 };
 
+static void tx_send(struct iw_worker *w);
+
 static void tx_add(struct iw_worker *w, int fd, void *p, size_t len, const struct iw_addr *dst,
 		   bool to_client)
 {
+	/* At most one send per taken slot, so this cannot fill; the bound is kept anyway. */
+	if (w->n_tx == IW_RELAY_POOL)
+		tx_send(w);
 	unsigned i = w->n_tx++;
 	w->txiov[i].iov_base = p;
 	w->txiov[i].iov_len = len;
@@ -54,20 +59,19 @@ static void sent(struct iw_worker *w, const struct mmsghdr *m, bool to_client)
 }
 
 /* One sendmmsg per destination socket. Would-block and errors are counted drops: UDP has no
- * backpressure worth queueing for. */
-static void tx_flush(struct iw_worker *w)
+ * backpressure worth queueing for. The slots stay taken (a batch may still be in hand). */
+static void tx_send(struct iw_worker *w)
 {
-	uint32_t done = 0;
 	for (unsigned i = 0; i < w->n_tx; i++) {
-		if (done >> i & 1)
-			continue;
 		int fd = w->txfd[i];
+		if (fd < 0)
+			continue; /* gathered into an earlier socket's run */
 		bool to_client = w->txdir[i];
 		unsigned n = 0;
 		for (unsigned j = i; j < w->n_tx; j++) {
-			if (!(done >> j & 1) && w->txfd[j] == fd) {
+			if (w->txfd[j] == fd) {
 				w->txsend[n++] = w->tx[j];
-				done |= 1u << j;
+				w->txfd[j] = -1;
 			}
 		}
 		unsigned off = 0;
@@ -91,6 +95,13 @@ static void tx_flush(struct iw_worker *w)
 		}
 	}
 	w->n_tx = 0;
+}
+
+/* Send everything queued and give every slot back: only where no batch is in hand. */
+static void tx_flush(struct iw_worker *w)
+{
+	tx_send(w);
+	w->rx_at = 0;
 }
 
 static const struct iw_rsock *rsock_for(const struct iw_alloc *a, uint8_t family)
@@ -178,6 +189,9 @@ static void from_client(struct iw_worker *w, struct iw_listener *l, struct iw_dg
 			send_ind(w, l, &src, &m);
 			return;
 		}
+		/* A request may close relay sockets (Refresh 0) and a new allocation may get the
+		 * same fd number: what is queued leaves first, through the sockets it was meant for. */
+		tx_send(w);
 		iw_control_handle(w, l, &src, &m);
 		return;
 	}
@@ -253,7 +267,8 @@ static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram 
 	to_client(w, a, msg, total);
 }
 
-/* Drain a ready socket in batches; a few rounds at most so other sockets get their turn. */
+/* Drain a ready socket in batches; a few rounds at most so other sockets get their turn. The
+ * sends wait in the queue, so one wake-up's datagrams from many relay sockets leave together. */
 static void on_readable(struct iw_worker *w, void *ptr)
 {
 	uint8_t kind = *(uint8_t *)ptr;
@@ -261,13 +276,17 @@ static void on_readable(struct iw_worker *w, void *ptr)
 	if (fd < 0)
 		return;
 	for (int round = 0; round < RX_ROUNDS; round++) {
-		for (unsigned i = 0; i < IW_RELAY_BATCH; i++)
+		if (w->rx_at + IW_RELAY_BATCH > IW_RELAY_POOL)
+			tx_flush(w);
+		unsigned base = w->rx_at;
+		for (unsigned i = base; i < base + IW_RELAY_BATCH; i++)
 			w->rx[i].msg_hdr.msg_namelen = sizeof w->dg[i].src;
-		int n = recvmmsg(fd, w->rx, IW_RELAY_BATCH, MSG_DONTWAIT, NULL);
+		int n = recvmmsg(fd, w->rx + base, IW_RELAY_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		w->rx_at = base + (unsigned)n;
 		w->st.batches++;
-		for (int i = 0; i < n; i++) {
+		for (unsigned i = base; i < w->rx_at; i++) {
 			struct iw_dgram *d = &w->dg[i];
 			if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				/* Never forward a datagram cut short. */
@@ -279,11 +298,17 @@ static void on_readable(struct iw_worker *w, void *ptr)
 			else
 				from_peer(w, ptr, d, w->rx[i].msg_len);
 		}
-		tx_flush(w);
 		/* A Refresh with lifetime 0 may have closed this very socket. */
 		if (n < IW_RELAY_BATCH || (kind == IW_EV_RELAY && ((struct iw_rsock *)ptr)->fd != fd))
 			break;
 	}
+}
+
+struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w)
+{
+	if (w->rx_at == IW_RELAY_POOL)
+		tx_flush(w);
+	return &w->dg[w->rx_at++];
 }
 
 void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
@@ -305,6 +330,7 @@ void iw_relay_tx_flush(struct iw_worker *w)
 void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs)
 {
 	on_readable(w, rs);
+	tx_flush(w);
 }
 
 static void expire_cb(void *ctx, struct iw_alloc *a)
@@ -326,6 +352,8 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	w->now_s = iw_clock_wall_s();
 	for (int i = 0; i < n; i++)
 		on_readable(w, ev[i].data.ptr);
+	/* Before the timers, which may close sockets that queued sends point at. */
+	tx_flush(w);
 	uint64_t before = w->tab.wheel_s;
 	iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
 	if (w->tab.wheel_s != before) {
@@ -507,7 +535,7 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 	}
 	w->rng = (uint64_t)seed[2] << 32 | seed[0] | 1;
 	/* The receive batch points into the datagram slots once, for the worker's life. */
-	for (unsigned i = 0; i < IW_RELAY_BATCH; i++) {
+	for (unsigned i = 0; i < IW_RELAY_POOL; i++) {
 		w->rxiov[i] = (struct iovec){ .iov_base = w->dg[i].buf, .iov_len = IW_DGRAM_MAX };
 		w->rx[i].msg_hdr = (struct msghdr){ .msg_name = &w->dg[i].src,
 						    .msg_namelen = sizeof w->dg[i].src,

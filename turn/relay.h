@@ -21,6 +21,9 @@
 
 enum {
 	IW_RELAY_BATCH = 32,
+	/* Datagram slots a wake-up may fill before its sends leave: four batches. Datagrams
+	 * from many relay sockets then go to clients in one sendmmsg on the listener. */
+	IW_RELAY_POOL = 4 * IW_RELAY_BATCH,
 	IW_DGRAM_MAX = 2048,
 	/* Room for a Data indication header with an IPv6 XOR-PEER-ADDRESS in front of the
 	 * payload; ChannelData needs only the last 4 bytes of it. */
@@ -98,16 +101,19 @@ struct iw_worker {
 	struct iw_metrics_hist life;
 
 	uint8_t out[IW_DGRAM_MAX]; /* control-path responses */
-	struct iw_dgram dg[IW_RELAY_BATCH];
-	struct mmsghdr rx[IW_RELAY_BATCH];
-	struct iovec rxiov[IW_RELAY_BATCH];
-	struct mmsghdr tx[IW_RELAY_BATCH];
-	struct iovec txiov[IW_RELAY_BATCH];
-	struct sockaddr_storage txaddr[IW_RELAY_BATCH];
-	int txfd[IW_RELAY_BATCH];
-	uint8_t txdir[IW_RELAY_BATCH]; /* 1: toward a client, 0: toward a peer */
+	/* Received datagrams stay in their slots until the sends that point into them leave:
+	 * dg[0, rx_at) are taken, and are given back only once the tx queue is empty. */
+	struct iw_dgram dg[IW_RELAY_POOL];
+	struct mmsghdr rx[IW_RELAY_POOL];
+	struct iovec rxiov[IW_RELAY_POOL];
+	unsigned rx_at;
+	struct mmsghdr tx[IW_RELAY_POOL];
+	struct iovec txiov[IW_RELAY_POOL];
+	struct sockaddr_storage txaddr[IW_RELAY_POOL];
+	int txfd[IW_RELAY_POOL];
+	uint8_t txdir[IW_RELAY_POOL]; /* 1: toward a client, 0: toward a peer */
 	unsigned n_tx;
-	struct mmsghdr txsend[IW_RELAY_BATCH]; /* one socket's run, gathered for sendmmsg */
+	struct mmsghdr txsend[IW_RELAY_POOL]; /* one socket's run, gathered for sendmmsg */
 	struct iw_stream *streams; /* the TCP/TLS worker's connections (turn/stream.c), else NULL */
 };
 
@@ -135,9 +141,10 @@ void iw_relay_stats_dump(const struct iw_worker *w);
  * socket of a stream allocation is drained. */
 void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
 void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
-/* The same without the flush, for a run of ChannelData frames (no request can close a socket
- * in between): each in its own d, left untouched, at most IW_RELAY_BATCH before
- * iw_relay_tx_flush sends them with one sendmmsg per relay socket. */
+/* A free datagram slot for a stream frame; it stays taken until iw_relay_tx_flush. */
+struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w);
+/* The same as iw_relay_client_frame without the flush, for a run of frames, each in its own
+ * slot from iw_relay_dgram_take; iw_relay_tx_flush sends them with one sendmmsg per socket. */
 void iw_relay_client_frame_defer(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
 void iw_relay_tx_flush(struct iw_worker *w);
 

@@ -257,7 +257,7 @@ static int frames(struct iw_stream *s, struct conn *c)
 	struct iw_stream_stats *st = stats(s, c);
 	struct iw_worker *w = s->w;
 	size_t off = 0;
-	unsigned k = 0; /* ChannelData frames waiting in w->dg[0..k) */
+	unsigned k = 0; /* ChannelData frames waiting in taken slots */
 	bool progress = false;
 	int rc = 0;
 	while (c->in_len - off >= 4) {
@@ -294,7 +294,7 @@ static int frames(struct iw_stream *s, struct conn *c)
 			iw_relay_tx_flush(w);
 			k = 0;
 		}
-		struct iw_dgram *d = &w->dg[k];
+		struct iw_dgram *d = iw_relay_dgram_take(w);
 		memcpy(d->buf, p, len);
 		d->src = c->peer_sa;
 		st->frames_in++;
