@@ -60,7 +60,8 @@ struct iw_alloc;
 
 /* A relayed transport address and its socket. */
 struct iw_rsock {
-	uint8_t kind; /* IW_EV_RELAY */
+	uint8_t kind;    /* IW_EV_RELAY */
+	uint8_t rx_hint; /* datagrams read at its last wake-up (relay.c reads one more) */
 	int fd;
 	struct iw_addr bound; /* what the socket is bound to */
 	struct iw_addr adv;   /* what XOR-RELAYED-ADDRESS says (external-ip) */

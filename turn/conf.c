@@ -326,6 +326,22 @@ static int o_batch_wait(void *cfg, const char *val, const char **why)
 	return set_u32(&((struct iw_conf *)cfg)->batch_wait_us, val, 0, 1000, why);
 }
 
+static int o_relay_io(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (val && !strcmp(val, "auto"))
+		c->relay_io = IW_RELAY_IO_AUTO;
+	else if (val && !strcmp(val, "io_uring"))
+		c->relay_io = IW_RELAY_IO_URING;
+	else if (val && !strcmp(val, "syscalls"))
+		c->relay_io = IW_RELAY_IO_SYSCALLS;
+	else {
+		*why = "must be auto, io_uring or syscalls";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int o_threads(void *cfg, const char *val, const char **why)
 {
 	return set_u32(&((struct iw_conf *)cfg)->threads, val, 1, IW_CONF_MAX_THREADS, why);
@@ -522,6 +538,9 @@ const struct iw_opt iw_conf_opts[] = {
 	  "N: allocation table capacity (default 16384)" },
 	{ "relay-batch-wait", 0, IW_OPT_REQUIRED, o_batch_wait,
 	  "MICROSECONDS: under load, let datagrams gather this long between wake-ups (0-1000, default 100)" },
+	{ "relay-io", 0, IW_OPT_REQUIRED, o_relay_io,
+	  "auto|io_uring|syscalls: batch the packet path's syscalls with io_uring (auto: when the "
+	  "kernel allows it)" },
 	{ "relay-threads", 0, IW_OPT_REQUIRED, o_threads,
 	  "N: UDP worker threads (default: one per online CPU, at most 64)" },
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },

@@ -25,6 +25,10 @@ struct iw_conf_ext {
 	bool has_priv;
 };
 
+/* relay-io: io_uring batches syscalls across sockets; auto uses it when the kernel lets us
+ * (seccomp, as in Docker's default profile, or kernel.io_uring_disabled may not). */
+enum { IW_RELAY_IO_AUTO, IW_RELAY_IO_URING, IW_RELAY_IO_SYSCALLS };
+
 struct iw_conf {
 	struct iw_addr listen[IW_CONF_MAX_LISTEN];
 	unsigned n_listen;
@@ -49,6 +53,7 @@ struct iw_conf {
 	uint32_t max_allocs;
 	uint32_t threads;
 	uint32_t batch_wait_us; /* see batch_wait() in relay.c; 0 turns it off */
+	uint8_t relay_io;       /* IW_RELAY_IO_*: how the packet path batches syscalls */
 	char *log_file, *pidfile;
 	/* Operations: metrics, drain, logs, health check. */
 	bool prometheus;           /* serve /metrics */

@@ -260,10 +260,21 @@ static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
 		lab1(b, wk, "worker", idx, LD(worker_at(m, i)->st.wakeups));
 	}
-	iw_metrics_header(b, bt, IW_METRICS_COUNTER, "Receive batches (recvmmsg), per worker.");
+	iw_metrics_header(b, bt, IW_METRICS_COUNTER,
+			  "Receives that returned datagrams (a recvmmsg batch, or one io_uring receive), "
+			  "per worker.");
 	for (unsigned i = 0; i < n_all(m); i++) {
 		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
 		lab1(b, bt, "worker", idx, LD(worker_at(m, i)->st.batches));
+	}
+	static const char io[] = "iceway_relay_worker_io_uring";
+	iw_metrics_header(b, io, IW_METRICS_GAUGE,
+			  "1 when the worker batches its syscalls with io_uring, 0 when it uses "
+			  "recvmmsg/sendmmsg (relay-io).");
+	for (unsigned i = 0; i < n_all(m); i++) {
+		struct iw_metrics_label l = { "worker", idx };
+		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
+		iw_metrics_gauge(b, io, &l, 1, LD(worker_at(m, i)->ring) ? 1 : 0);
 	}
 }
 

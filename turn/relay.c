@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 _Static_assert(offsetof(struct iw_dgram, buf) == IW_HEADROOM, "headroom precedes buf");
 _Static_assert(offsetof(struct iw_dgram, tail) == IW_HEADROOM + IW_DGRAM_MAX, "tail follows");
 
-enum { RX_ROUNDS = 4, EPOLL_EVENTS = 64 };
+enum { RX_ROUNDS = 4, EPOLL_EVENTS = 64, RX_RING_MAX = 8 };
 
 static void tx_send(struct iw_worker *w);
 
@@ -60,7 +61,7 @@ static void sent(struct iw_worker *w, const struct mmsghdr *m, bool to_client)
 
 /* One sendmmsg per destination socket. Would-block and errors are counted drops: UDP has no
  * backpressure worth queueing for. The slots stay taken (a batch may still be in hand). */
-static void tx_send(struct iw_worker *w)
+static void tx_send_mmsg(struct iw_worker *w)
 {
 	for (unsigned i = 0; i < w->n_tx; i++) {
 		int fd = w->txfd[i];
@@ -95,6 +96,65 @@ static void tx_send(struct iw_worker *w)
 		}
 	}
 	w->n_tx = 0;
+}
+
+/* Submit the n entries prepared and wait for their n completions. Should the kernel refuse
+ * (it has no reason to with MSG_DONTWAIT and a ring as large as the pool), the ring is given up
+ * for good and the worker goes on with plain syscalls: nothing may stay in flight. */
+static int ring_run(struct iw_worker *w, unsigned n)
+{
+	int rc;
+	while ((rc = io_uring_submit_and_wait(w->ring, n)) == -EINTR)
+		;
+	if (rc >= 0)
+		return 0;
+	IW_ERROR("io_uring_submit_and_wait: %s: worker %u goes on without io_uring", strerror(-rc), w->idx);
+	struct io_uring *r = w->ring;
+	__atomic_store_n(&w->ring, NULL, __ATOMIC_RELAXED); /* the metrics thread reads it */
+	io_uring_queue_exit(r);
+	free(r);
+	return rc;
+}
+
+/* With a ring: one io_uring_enter for every send queued, whatever its socket. MSG_DONTWAIT
+ * makes a full socket complete at once with -EAGAIN (a counted drop, as with sendmmsg), so
+ * every completion is posted before submit returns and the slots are free again. */
+static void tx_send_ring(struct iw_worker *w)
+{
+	struct io_uring *r = w->ring;
+	unsigned n = w->n_tx;
+	for (unsigned i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+		io_uring_prep_sendmsg(sqe, w->txfd[i], &w->tx[i].msg_hdr, MSG_DONTWAIT);
+		sqe->user_data = i;
+	}
+	if (ring_run(w, n)) {
+		w->st.drop_send_err += n;
+		w->n_tx = 0;
+		return;
+	}
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	io_uring_for_each_cqe(r, head, cqe)
+	{
+		if (cqe->res >= 0)
+			sent(w, &w->tx[cqe->user_data], w->txdir[cqe->user_data]);
+		else
+			w->st.drop_send_err++;
+		seen++;
+	}
+	io_uring_cq_advance(r, seen);
+	w->n_tx = 0;
+}
+
+static void tx_send(struct iw_worker *w)
+{
+	if (!w->n_tx)
+		return;
+	if (w->ring)
+		tx_send_ring(w);
+	else
+		tx_send_mmsg(w);
 }
 
 /* Send everything queued and give every slot back: only where no batch is in hand. */
@@ -304,6 +364,72 @@ static void on_readable(struct iw_worker *w, void *ptr)
 	}
 }
 
+/* With a ring: every ready relay socket read in one io_uring_enter, as many receives for
+ * each as it had datagrams at its last wake-up plus one (at most RX_RING_MAX), so a steady
+ * flow costs one receive that finds nothing. A socket with still more stays readable and
+ * epoll reports it again. Slots are handed out in order and read back in order, so one
+ * socket's datagrams keep theirs. */
+static void relay_read_ring(struct iw_worker *w, unsigned n)
+{
+	int32_t res[IW_RELAY_POOL];
+	uint8_t who[IW_RELAY_POOL];
+	for (unsigned k = 0; k < n;) {
+		if (w->rx_at + RX_RING_MAX > IW_RELAY_POOL)
+			tx_flush(w);
+		struct io_uring *r = w->ring;
+		if (!r) { /* given up by ring_run just now */
+			for (; k < n; k++)
+				on_readable(w, w->ready[k]);
+			return;
+		}
+		unsigned base = w->rx_at, m = 0, first = k;
+		for (; k < n; k++) {
+			struct iw_rsock *rs = w->ready[k];
+			unsigned want = rs->rx_hint + 1u;
+			if (want > RX_RING_MAX)
+				want = RX_RING_MAX;
+			if (base + m + want > IW_RELAY_POOL)
+				break;
+			rs->rx_hint = 0;
+			for (unsigned j = 0; j < want; j++, m++) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+				struct msghdr *mh = &w->rx[base + m].msg_hdr;
+				mh->msg_namelen = sizeof w->dg[base + m].src;
+				if (rs->fd < 0) /* closed by a request earlier in this wake-up */
+					io_uring_prep_nop(sqe);
+				else
+					io_uring_prep_recvmsg(sqe, rs->fd, mh, MSG_DONTWAIT);
+				sqe->user_data = m;
+				res[m] = -EAGAIN;
+				who[m] = (uint8_t)(k - first);
+			}
+		}
+		if (ring_run(w, m))
+			return; /* the sockets stay readable: the next wake-up reads them */
+		w->rx_at = base + m;
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(r, head, cqe)
+		{
+			res[cqe->user_data] = cqe->res;
+			seen++;
+		}
+		io_uring_cq_advance(r, seen);
+		for (unsigned i = 0; i < m; i++) {
+			struct iw_rsock *rs = w->ready[first + who[i]];
+			if (res[i] <= 0 || rs->fd < 0)
+				continue;
+			rs->rx_hint++;
+			w->st.batches++;
+			if (w->rx[base + i].msg_hdr.msg_flags & MSG_TRUNC) {
+				w->st.drop_trunc++;
+				continue;
+			}
+			from_peer(w, rs, &w->dg[base + i], (size_t)res[i]);
+		}
+	}
+}
+
 struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w)
 {
 	if (w->rx_at == IW_RELAY_POOL)
@@ -350,8 +476,15 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	w->st.wakeups++;
 	w->now_ms = iw_clock_ms();
 	w->now_s = iw_clock_wall_s();
-	for (int i = 0; i < n; i++)
-		on_readable(w, ev[i].data.ptr);
+	unsigned n_ready = 0;
+	for (int i = 0; i < n; i++) {
+		if (w->ring && *(uint8_t *)ev[i].data.ptr == IW_EV_RELAY)
+			w->ready[n_ready++] = ev[i].data.ptr;
+		else
+			on_readable(w, ev[i].data.ptr);
+	}
+	if (n_ready)
+		relay_read_ring(w, n_ready);
 	/* Before the timers, which may close sockets that queued sends point at. */
 	tx_flush(w);
 	uint64_t before = w->tab.wheel_s;
@@ -517,6 +650,29 @@ static void pick_relay(struct iw_worker *w, uint8_t family)
 	}
 }
 
+/* Room for every slot's receive or send at once, so get_sqe never comes back empty. */
+static int ring_open(struct iw_worker *w, bool required)
+{
+	w->ring = calloc(1, sizeof *w->ring);
+	if (!w->ring)
+		return -ENOMEM;
+	int rc = io_uring_queue_init(IW_RELAY_POOL, w->ring, 0);
+	if (rc == 0) {
+		if (w->idx == 0)
+			IW_INFO("relay I/O: io_uring (one submit per wake-up for every relay socket)");
+		return 0;
+	}
+	free(w->ring);
+	w->ring = NULL;
+	if (required) {
+		IW_ERROR("relay-io io_uring: io_uring_queue_init: %s", strerror(-rc));
+		return rc;
+	}
+	if (w->idx == 0)
+		IW_INFO("relay I/O: recvmmsg/sendmmsg (io_uring unavailable: %s)", strerror(-rc));
+	return 0;
+}
+
 struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, volatile sig_atomic_t *stop)
 {
 	struct iw_worker *w = calloc(1, sizeof *w);
@@ -558,6 +714,12 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		goto fail;
 	}
 	w->pool = w->own_pool;
+	if (conf->relay_io == IW_RELAY_IO_SYSCALLS) {
+		if (idx == 0)
+			IW_INFO("relay I/O: recvmmsg/sendmmsg (relay-io syscalls)");
+	} else if (ring_open(w, conf->relay_io == IW_RELAY_IO_URING)) {
+		goto fail;
+	}
 	if (iw_auth_init(&w->auth, conf->realm, conf->stale_nonce_s)) {
 		IW_ERROR("cannot set up authentication");
 		goto fail;
@@ -651,6 +813,10 @@ void iw_relay_destroy(struct iw_worker *w)
 		free(w->own_pool);
 	}
 	iw_auth_fini(&w->auth);
+	if (w->ring) {
+		io_uring_queue_exit(w->ring);
+		free(w->ring);
+	}
 	free(w);
 }
 

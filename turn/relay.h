@@ -19,6 +19,8 @@
 #include "turn/conf.h"
 #include "turn/ports.h"
 
+struct io_uring;
+
 enum {
 	IW_RELAY_BATCH = 32,
 	/* Datagram slots a wake-up may fill before its sends leave: four batches. Datagrams
@@ -114,7 +116,9 @@ struct iw_worker {
 	uint8_t txdir[IW_RELAY_POOL]; /* 1: toward a client, 0: toward a peer */
 	unsigned n_tx;
 	struct mmsghdr txsend[IW_RELAY_POOL]; /* one socket's run, gathered for sendmmsg */
-	struct iw_stream *streams; /* the TCP/TLS worker's connections (turn/stream.c), else NULL */
+	struct io_uring *ring;      /* batches syscalls across sockets when io_uring is there, else NULL */
+	void *ready[IW_RELAY_POOL]; /* relay sockets epoll found readable, for one ring submit */
+	struct iw_stream *streams;  /* the TCP/TLS worker's connections (turn/stream.c), else NULL */
 };
 
 /* Build worker idx of conf->threads: tables, listeners bound to conf's listening-ip x

@@ -339,6 +339,10 @@ timeout 120 turnutils_uclient -m 5 -n 100 -l 120 -c -e 127.0.0.1 -r "$peer_port"
 	docker logs "$c_relay" 2>&1 | tail -n 20 >&2
 	fail "turnutils_uclient failed"
 }
+# relay-io auto: io_uring where the container's seccomp profile allows it, else syscalls.
+io_line=$(docker logs "$c_relay" 2>&1 | grep -o 'relay I/O: .*' | head -n 1)
+[ -n "$io_line" ] || fail "the relay does not log which I/O path it took"
+log "in the container, $io_line"
 sent=$(sed -n -E 's/.*tot_send_msgs=([0-9]+).*/\1/p' "$W/uclient.log" | tail -n 1)
 recv=$(sed -n -E 's/.*tot_recv_msgs=([0-9]+).*/\1/p' "$W/uclient.log" | tail -n 1)
 lost=$(sed -n -E 's/.*Total lost packets ([0-9]+) .*/\1/p' "$W/uclient.log" | tail -n 1)

@@ -183,6 +183,10 @@ def metrics(c):
         mt = parse(scrape(mport))
     c.check(len(wake) > 0 and all(v > 0 for v in wake) and sum(bat) > 0,
             "per-worker loop counters move (every worker wakes, batches counted)", str((wake, bat)))
+    io = {lbl: v for (nm, lbl), v in mt.items() if nm == "iceway_relay_worker_io_uring"}
+    want = 1 if "relay I/O: io_uring" in srv.log_text() else 0
+    c.check(len(io) == len(wake) and all(v == want for v in io.values()),
+            "worker_io_uring is %d for every worker, as the start-up log says" % want, str(io))
     c.check(wait_metric(mport, "iceway_relay_channels_active", 1) == 1,
             "channels_active == 1 (gauge refreshed each second)")
     c.check(wait_metric(mport, "iceway_relay_permissions_active", 1) == 1,
@@ -393,6 +397,39 @@ def quotas(c):
     srv.stop()
 
 
+def io_modes(c):
+    """relay-io: syscalls always works and says so in the metrics; io_uring either works or
+    fails at start-up naming the option; a bad value fails at start-up naming the option."""
+    for mode in ("syscalls", "io_uring"):
+        mport = free_tcp_port()
+        srv = t.Server(users=((t.USER, PASSWORD),), extra=[
+            "--relay-io", mode, "--relay-threads", "2", "--prometheus", "--prometheus-port",
+            str(mport)])
+        try:
+            srv.start()
+        except Exception as e:  # noqa: BLE001 (the server's own words are the check)
+            c.check(mode == "io_uring" and "relay-io io_uring" in srv.log_text(),
+                    "relay-io %s: fails at start-up naming the option" % mode, str(e)[:300])
+            continue
+        cl = t.Client(srv, password=PASSWORD)
+        peer = Peer()
+        c.check(ok(cl.allocate()) and ok(cl.channel_bind(0x4001, "127.0.0.1", peer.port)) and
+                channel_roundtrip(cl, peer, 0x4001, b"io mode " + mode.encode()),
+                "relay-io %s: ChannelData relayed both ways" % mode)
+        mt = parse(scrape(mport))
+        io = [v for (nm, _), v in mt.items() if nm == "iceway_relay_worker_io_uring"]
+        want = 1 if mode == "io_uring" else 0
+        c.check(len(io) >= 2 and all(v == want for v in io), "relay-io %s: worker_io_uring is %d "
+                "for every worker" % (mode, want), str(io))
+        peer.sock.close()
+        srv.stop()
+    r = subprocess.run([os.environ["IW_RELAY"], "-n", "--relay-io", "fast"], capture_output=True,
+                       timeout=10 * t.SLOW)
+    err = (r.stdout + r.stderr).decode("utf-8", "replace")
+    c.check(r.returncode != 0 and "relay-io" in err and "auto, io_uring or syscalls" in err,
+            "relay-io fast: refused at start-up with the choices named", err[:300])
+
+
 def body(c):
     if t.is_coturn():
         c.skip("relay operations", "iceway-specific options")
@@ -403,6 +440,7 @@ def body(c):
     external_ip(c)
     quotas(c)
     check_mode(c)
+    io_modes(c)
     if t.SANITIZED:
         for s in t._servers:
             c.check(not s.sanitizer_report(), "no sanitizer report in %s" % s.log_path)
