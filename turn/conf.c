@@ -85,6 +85,20 @@ static int set_str(char **dst, const char *val, const char **why)
 	return 0;
 }
 
+/* val is one of names[0..n): its index, or -EINVAL with must as the reason. */
+static int set_choice(unsigned *dst, const char *val, const char *const *names, unsigned n, const char *must,
+		      const char **why)
+{
+	for (unsigned i = 0; val && i < n; i++) {
+		if (!strcmp(val, names[i])) {
+			*dst = i;
+			return 0;
+		}
+	}
+	*why = must;
+	return -EINVAL;
+}
+
 static int set_u32(uint32_t *dst, const char *val, long long min, long long max, const char **why)
 {
 	long long v;
@@ -328,18 +342,13 @@ static int o_batch_wait(void *cfg, const char *val, const char **why)
 
 static int o_relay_io(void *cfg, const char *val, const char **why)
 {
-	struct iw_conf *c = cfg;
-	if (val && !strcmp(val, "auto"))
-		c->relay_io = IW_RELAY_IO_AUTO;
-	else if (val && !strcmp(val, "io_uring"))
-		c->relay_io = IW_RELAY_IO_URING;
-	else if (val && !strcmp(val, "syscalls"))
-		c->relay_io = IW_RELAY_IO_SYSCALLS;
-	else {
-		*why = "must be auto, io_uring or syscalls";
-		return -EINVAL;
-	}
-	return 0;
+	/* In the order of IW_RELAY_IO_*. */
+	static const char *const modes[] = { "auto", "io_uring", "syscalls" };
+	unsigned i;
+	int rc = set_choice(&i, val, modes, 3, "must be auto, io_uring or syscalls", why);
+	if (rc == 0)
+		((struct iw_conf *)cfg)->relay_io = (uint8_t)i;
+	return rc;
 }
 
 static int o_threads(void *cfg, const char *val, const char **why)
@@ -455,16 +464,12 @@ static int o_drain_timeout(void *cfg, const char *val, const char **why)
 
 static int o_log_format(void *cfg, const char *val, const char **why)
 {
-	struct iw_conf *c = cfg;
-	if (val && !strcmp(val, "json"))
-		c->log_json = true;
-	else if (val && !strcmp(val, "plain"))
-		c->log_json = false;
-	else {
-		*why = "must be plain or json";
-		return -EINVAL;
-	}
-	return 0;
+	static const char *const formats[] = { "plain", "json" };
+	unsigned i;
+	int rc = set_choice(&i, val, formats, 2, "must be plain or json", why);
+	if (rc == 0)
+		((struct iw_conf *)cfg)->log_json = i == 1;
+	return rc;
 }
 
 static int o_log_level(void *cfg, const char *val, const char **why)
