@@ -1,4 +1,4 @@
-/* Allocation table: slab, 5-tuple hash, quota counts and timing wheel. No I/O, no logging. */
+/* Allocation table: slab, 5-tuple hash and timing wheel. No I/O, no logging. */
 #include "turn/alloc.h"
 
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <sanitizer/asan_interface.h>
 #define POISON(a, on)                                                         \
 	((on) ? __asan_poison_memory_region : __asan_unpoison_memory_region)( \
-		&(a)->perm_in, offsetof(struct iw_alloc, quota_slot) - offsetof(struct iw_alloc, perm_in))
+		&(a)->perm_in, offsetof(struct iw_alloc, quota_held) - offsetof(struct iw_alloc, perm_in))
 #else
 #define POISON(a, on) ((void)(a), (void)(on))
 #endif
@@ -43,13 +43,12 @@ int iw_alloc_tab_init(struct iw_alloc_tab *t, uint32_t cap, uint32_t seed, uint6
 	t->ext = calloc(t->ext_cap, sizeof *t->ext);
 	uint32_t hcap = pow2_at_least(cap * 2);
 	t->hash = calloc(hcap, sizeof *t->hash);
-	t->quota = calloc(hcap, sizeof *t->quota);
 	t->wheel = calloc(IW_WHEEL_SLOTS, sizeof *t->wheel);
-	if (!t->slab || !t->ext || !t->hash || !t->quota || !t->wheel) {
+	if (!t->slab || !t->ext || !t->hash || !t->wheel) {
 		iw_alloc_tab_fini(t);
 		return -ENOMEM;
 	}
-	t->hash_mask = t->quota_mask = hcap - 1;
+	t->hash_mask = hcap - 1;
 	t->free_head = t->ext_free = NO_FREE;
 	for (unsigned i = 0; i < IW_WHEEL_SLOTS; i++)
 		t->wheel[i].next = t->wheel[i].prev = &t->wheel[i];
@@ -64,7 +63,6 @@ void iw_alloc_tab_fini(struct iw_alloc_tab *t)
 	free(t->slab);
 	free(t->ext);
 	free(t->hash);
-	free(t->quota);
 	free(t->wheel);
 	memset(t, 0, sizeof *t);
 }
@@ -141,7 +139,6 @@ struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *clie
 	a->in_use = true;
 	a->client = *client;
 	a->listener = listener;
-	a->quota_slot = -1;
 	a->rs[0].fd = a->rs[1].fd = -1;
 	a->timer.next = a->timer.prev = &a->timer;
 	t->n_used++;
@@ -295,68 +292,6 @@ void iw_alloc_prune(struct iw_alloc_tab *t, struct iw_alloc *a, uint64_t now_ms)
 	a->n_chans = (uint8_t)j;
 	if (a->ext && a->n_perms <= IW_ALLOC_INLINE_PERMS && a->n_chans <= IW_ALLOC_INLINE_CHANS)
 		ext_put(t, a, true);
-}
-
-/* Never 0 or 1 (those mark empty and dead quota slots). */
-static uint64_t user_hash(const struct iw_alloc_tab *t, const void *user, size_t len)
-{
-	uint64_t h = iw_hash_keyed(t->seed, user, len);
-	return h < 2 ? h + 2 : h;
-}
-
-static int32_t quota_find(const struct iw_alloc_tab *t, uint64_t h, int32_t *free_slot)
-{
-	uint32_t i = (uint32_t)h & t->quota_mask;
-	*free_slot = -1;
-	for (uint32_t n = 0; n <= t->quota_mask; n++, i = (i + 1) & t->quota_mask) {
-		uint64_t v = t->quota[i].h;
-		if (v == h)
-			return (int32_t)i;
-		if (v == 1 && *free_slot < 0)
-			*free_slot = (int32_t)i;
-		if (v == 0) {
-			if (*free_slot < 0)
-				*free_slot = (int32_t)i;
-			return -1;
-		}
-	}
-	return -1;
-}
-
-int iw_alloc_quota_take(struct iw_alloc_tab *t, const void *user, size_t len, uint32_t limit)
-{
-	uint64_t h = user_hash(t, user, len);
-	int32_t fs, s = quota_find(t, h, &fs);
-	if (s >= 0) {
-		if (limit && t->quota[s].count >= limit) {
-			t->st.quota_refused++;
-			return -EDQUOT;
-		}
-		t->quota[s].count++;
-		return s;
-	}
-	if (fs < 0)
-		return -ENOBUFS;
-	if (t->quota[fs].h == 1)
-		t->quota_tomb--;
-	t->quota[fs] = (struct iw_quota_ent){ .h = h, .count = 1 };
-	return fs;
-}
-
-void iw_alloc_quota_put(struct iw_alloc_tab *t, int32_t slot)
-{
-	if (slot < 0 || (uint32_t)slot > t->quota_mask || t->quota[slot].h < 2)
-		return;
-	if (--t->quota[slot].count == 0) {
-		t->quota[slot].h = 1;
-		t->quota_tomb++;
-	}
-}
-
-uint32_t iw_alloc_quota_count(const struct iw_alloc_tab *t, const void *user, size_t len)
-{
-	int32_t fs, s = quota_find(t, user_hash(t, user, len), &fs);
-	return s >= 0 ? t->quota[s].count : 0;
 }
 
 static uint64_t earliest(const struct iw_alloc *a)

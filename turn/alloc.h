@@ -88,22 +88,15 @@ struct iw_alloc {
 	uint16_t pw_alg;
 	uint16_t user_len;
 	char user[IW_ALLOC_USER_MAX];
-	int32_t quota_slot;  /* -1 when none, IW_ALLOC_QUOTA_SHARED when counted process-wide */
+	bool quota_held;     /* counted in the quota table (turn/ops.h) */
 	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
 	uint64_t created_ms; /* for the lifetime histogram */
 	struct iw_timer timer;
 	uint32_t next_free;
 };
 
-enum { IW_ALLOC_QUOTA_SHARED = -2 };
-
-struct iw_quota_ent {
-	uint64_t h; /* 0 empty, 1 tombstone */
-	uint32_t count;
-};
-
 struct iw_alloc_stats {
-	uint64_t created, deleted, expired, full, quota_refused;
+	uint64_t created, deleted, expired, full;
 	uint64_t perms_full, chans_full, rehashes;
 	uint64_t ext_taken, ext_full; /* overflow blocks borrowed; refused because none was left */
 };
@@ -116,8 +109,6 @@ struct iw_alloc_tab {
 	uint32_t ext_cap, ext_used, ext_fresh, ext_free;
 	uint32_t *hash; /* 0 empty, UINT32_MAX tombstone, else slab index + 1 */
 	uint32_t hash_mask, n_tomb;
-	struct iw_quota_ent *quota;
-	uint32_t quota_mask, quota_tomb;
 	uint32_t seed;
 	struct iw_timer *wheel; /* IW_WHEEL_SLOTS sentinels */
 	uint64_t wheel_s;       /* last second processed */
@@ -179,12 +170,6 @@ static inline const struct iw_chan *iw_alloc_chan_by_peer(const struct iw_alloc 
 			return &a->chans[i];
 	return NULL;
 }
-
-/* Per-user allocation counts. take: slot index, or -EDQUOT when limit (0 = none) is reached,
- * -ENOBUFS when the table is full. put: release one. */
-int iw_alloc_quota_take(struct iw_alloc_tab *t, const void *user, size_t len, uint32_t limit);
-void iw_alloc_quota_put(struct iw_alloc_tab *t, int32_t slot);
-uint32_t iw_alloc_quota_count(const struct iw_alloc_tab *t, const void *user, size_t len);
 
 /* (Re)schedule a's timer at its earliest expiry (allocation, permission or channel). */
 void iw_alloc_timer_arm(struct iw_alloc_tab *t, struct iw_alloc *a);

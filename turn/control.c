@@ -211,12 +211,10 @@ void iw_control_resv_expire(struct iw_worker *w)
 	w->st.resv_expired += iw_ports_resv_expire(w->pool, w->now_ms);
 }
 
-static void quota_put(struct iw_worker *w, int32_t slot, const void *user, size_t len)
+/* Process-wide in the relay: the same user's allocations may sit on other workers. */
+static struct iw_ops_quota *quota_of(struct iw_worker *w)
 {
-	if (slot == IW_ALLOC_QUOTA_SHARED)
-		iw_ops_quota_put(&w->ops->quota, user, len);
-	else
-		iw_alloc_quota_put(&w->tab, slot);
+	return w->ops && w->ops->quota.ready ? &w->ops->quota : w->own_quota;
 }
 
 void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
@@ -231,8 +229,9 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 		rs->fd = -1;
 	}
 	a->n_rsock = 0;
-	quota_put(w, a->quota_slot, a->user, a->user_len);
-	a->quota_slot = -1;
+	if (a->quota_held)
+		iw_ops_quota_put(quota_of(w), a->user, a->user_len);
+	a->quota_held = false;
 	if (a->in_use && a->created_ms)
 		iw_metrics_hist_observe(&w->life, (double)(w->now_ms - a->created_ms) / 1000.0);
 	iw_alloc_del(&w->tab, a);
@@ -357,31 +356,16 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 	if (!w->has_relay[f])
 		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
 	/* RFC 8656 §7.2 step 8: quotas -> 486. */
-	int qs;
-	if (w->ops && w->ops->quota.ready) {
-		/* Process-wide: the same user's allocations may sit on other workers. */
-		const char *qwhy = NULL;
-		if (iw_ops_quota_take(&w->ops->quota, ar->user, ar->user_len, c->user_quota, c->total_quota,
-				      &qwhy))
-			FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
-		qs = IW_ALLOC_QUOTA_SHARED;
-	} else {
-		if (w->tab.n_used >= c->total_quota)
-			FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
-			     "Allocation Quota Reached: server total");
-		qs = iw_alloc_quota_take(&w->tab, ar->user, ar->user_len, c->user_quota);
-		if (qs == -EDQUOT)
-			FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, "Allocation Quota Reached: user quota");
-		if (qs < 0)
-			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY, NULL);
-	}
+	const char *qwhy = NULL;
+	if (iw_ops_quota_take(quota_of(w), ar->user, ar->user_len, c->user_quota, c->total_quota, &qwhy))
+		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 	a = iw_alloc_new(&w->tab, src, l->idx);
 	if (!a) {
-		quota_put(w, qs, ar->user, ar->user_len);
+		iw_ops_quota_put(quota_of(w), ar->user, ar->user_len);
 		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 		     "Insufficient Capacity: allocation table full");
 	}
-	a->quota_slot = qs;
+	a->quota_held = true;
 	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, m->tid, STUN_TID_LEN);
 	memcpy(a->user, ar->user, ar->user_len);

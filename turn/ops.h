@@ -18,6 +18,11 @@ enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has mov
 /* Allocation quotas over every worker: a client's allocations from different source ports can
  * land on different workers, so user-quota and total-quota are counted here, under a mutex
  * taken only on Allocate and on deletion, never per packet. */
+struct iw_quota_ent {
+	uint64_t h; /* 0 empty */
+	uint32_t count;
+};
+
 struct iw_ops_quota {
 	pthread_mutex_t mu;
 	struct iw_quota_ent *ent; /* keyed by user hash; linear probing, backward-shift delete */

@@ -26,7 +26,7 @@
 _Static_assert(offsetof(struct iw_dgram, buf) == IW_HEADROOM, "headroom precedes buf");
 _Static_assert(offsetof(struct iw_dgram, tail) == IW_HEADROOM + IW_DGRAM_MAX, "tail follows");
 
-enum { RX_ROUNDS = 4, EPOLL_EVENTS = 64, RX_RING_MAX = 8 };
+enum { RX_ROUNDS = 4, EPOLL_EVENTS = 64, RX_RING_MAX = 2 };
 
 static void tx_send(struct iw_worker *w);
 
@@ -59,45 +59,6 @@ static void sent(struct iw_worker *w, const struct mmsghdr *m, bool to_client)
 	}
 }
 
-/* One sendmmsg per destination socket. Would-block and errors are counted drops: UDP has no
- * backpressure worth queueing for. The slots stay taken (a batch may still be in hand). */
-static void tx_send_mmsg(struct iw_worker *w)
-{
-	for (unsigned i = 0; i < w->n_tx; i++) {
-		int fd = w->txfd[i];
-		if (fd < 0)
-			continue; /* gathered into an earlier socket's run */
-		bool to_client = w->txdir[i];
-		unsigned n = 0;
-		for (unsigned j = i; j < w->n_tx; j++) {
-			if (w->txfd[j] == fd) {
-				w->txsend[n++] = w->tx[j];
-				w->txfd[j] = -1;
-			}
-		}
-		unsigned off = 0;
-		while (off < n) {
-			int r = sendmmsg(fd, w->txsend + off, n - off, MSG_DONTWAIT);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					w->st.drop_send_err += n - off;
-					break;
-				}
-				/* The first message failed (e.g. unreachable): skip it. */
-				w->st.drop_send_err++;
-				off++;
-				continue;
-			}
-			for (int k = 0; k < r; k++)
-				sent(w, &w->txsend[off + (unsigned)k], to_client);
-			off += (unsigned)r;
-		}
-	}
-	w->n_tx = 0;
-}
-
 /* Submit the n entries prepared and wait for their n completions. Should the kernel refuse
  * (it has no reason to with MSG_DONTWAIT and a ring as large as the pool), the ring is given up
  * for good and the worker goes on with plain syscalls: nothing may stay in flight. */
@@ -116,21 +77,67 @@ static int ring_run(struct iw_worker *w, unsigned n)
 	return rc;
 }
 
-/* With a ring: one io_uring_enter for every send queued, whatever its socket. MSG_DONTWAIT
- * makes a full socket complete at once with -EAGAIN (a counted drop, as with sendmmsg), so
- * every completion is posted before submit returns and the slots are free again. */
-static void tx_send_ring(struct iw_worker *w)
+/* One socket's run, gathered in txsend[0..n): sendmmsg until it is all out. Would-block and
+ * errors are counted drops: UDP has no backpressure worth queueing for. */
+static void send_run(struct iw_worker *w, int fd, unsigned n, bool to_client)
+{
+	unsigned off = 0;
+	while (off < n) {
+		int r = sendmmsg(fd, w->txsend + off, n - off, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				w->st.drop_send_err += n - off;
+				break;
+			}
+			/* The first message failed (e.g. unreachable): skip it. */
+			w->st.drop_send_err++;
+			off++;
+			continue;
+		}
+		for (int k = 0; k < r; k++)
+			sent(w, &w->txsend[off + (unsigned)k], to_client);
+		off += (unsigned)r;
+	}
+}
+
+/* Everything queued, gathered per destination socket. A run of several datagrams leaves in a
+ * sendmmsg of its own (toward clients, that is most of them: they share the listener). With a
+ * ring, the lone datagrams of the other sockets (a client's to its peer, through the
+ * allocation's own socket) all leave in one io_uring_enter; MSG_DONTWAIT keeps each one inline,
+ * so every completion is in before the submit returns and the slots are free again. The slots
+ * stay taken (a batch may still be in hand). */
+static void tx_send(struct iw_worker *w)
 {
 	struct io_uring *r = w->ring;
-	unsigned n = w->n_tx;
-	for (unsigned i = 0; i < n; i++) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(r);
-		io_uring_prep_sendmsg(sqe, w->txfd[i], &w->tx[i].msg_hdr, MSG_DONTWAIT);
-		sqe->user_data = i;
+	unsigned n_sqe = 0;
+	for (unsigned i = 0; i < w->n_tx; i++) {
+		int fd = w->txfd[i];
+		if (fd < 0)
+			continue; /* gathered into an earlier socket's run */
+		bool to_client = w->txdir[i];
+		unsigned n = 0;
+		for (unsigned j = i; j < w->n_tx; j++) {
+			if (w->txfd[j] == fd) {
+				w->txsend[n++] = w->tx[j];
+				w->txfd[j] = -1;
+			}
+		}
+		if (r && n == 1) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+			io_uring_prep_sendmsg(sqe, fd, &w->tx[i].msg_hdr, MSG_DONTWAIT);
+			sqe->user_data = i;
+			n_sqe++;
+		} else {
+			send_run(w, fd, n, to_client);
+		}
 	}
-	if (ring_run(w, n)) {
-		w->st.drop_send_err += n;
-		w->n_tx = 0;
+	w->n_tx = 0;
+	if (!n_sqe)
+		return;
+	if (ring_run(w, n_sqe)) {
+		w->st.drop_send_err += n_sqe;
 		return;
 	}
 	struct io_uring_cqe *cqe;
@@ -144,17 +151,6 @@ static void tx_send_ring(struct iw_worker *w)
 		seen++;
 	}
 	io_uring_cq_advance(r, seen);
-	w->n_tx = 0;
-}
-
-static void tx_send(struct iw_worker *w)
-{
-	if (!w->n_tx)
-		return;
-	if (w->ring)
-		tx_send_ring(w);
-	else
-		tx_send_mmsg(w);
 }
 
 /* Send everything queued and give every slot back: only where no batch is in hand. */
@@ -335,6 +331,7 @@ static void on_readable(struct iw_worker *w, void *ptr)
 	int fd = kind == IW_EV_LISTENER ? ((struct iw_listener *)ptr)->fd : ((struct iw_rsock *)ptr)->fd;
 	if (fd < 0)
 		return;
+	unsigned got = 0;
 	for (int round = 0; round < RX_ROUNDS; round++) {
 		if (w->rx_at + IW_RELAY_BATCH > IW_RELAY_POOL)
 			tx_flush(w);
@@ -346,6 +343,7 @@ static void on_readable(struct iw_worker *w, void *ptr)
 			break;
 		w->rx_at = base + (unsigned)n;
 		w->st.batches++;
+		got += (unsigned)n;
 		for (unsigned i = base; i < w->rx_at; i++) {
 			struct iw_dgram *d = &w->dg[i];
 			if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -362,13 +360,15 @@ static void on_readable(struct iw_worker *w, void *ptr)
 		if (n < IW_RELAY_BATCH || (kind == IW_EV_RELAY && ((struct iw_rsock *)ptr)->fd != fd))
 			break;
 	}
+	if (kind == IW_EV_RELAY)
+		((struct iw_rsock *)ptr)->rx_hint = got > UINT8_MAX ? UINT8_MAX : (uint8_t)got;
 }
 
 /* With a ring: every ready relay socket read in one io_uring_enter, as many receives for
- * each as it had datagrams at its last wake-up plus one (at most RX_RING_MAX), so a steady
- * flow costs one receive that finds nothing. A socket with still more stays readable and
- * epoll reports it again. Slots are handed out in order and read back in order, so one
- * socket's datagrams keep theirs. */
+ * each as it had datagrams at its last wake-up plus one, so a steady flow costs one receive
+ * that finds nothing. A socket that filled all of them stays readable, epoll reports it again,
+ * and it is read with recvmmsg batches until its bursts shrink (see iw_relay_poll). Slots are
+ * handed out in order and read back in order, so one socket's datagrams keep theirs. */
 static void relay_read_ring(struct iw_worker *w, unsigned n)
 {
 	int32_t res[IW_RELAY_POOL];
@@ -385,9 +385,7 @@ static void relay_read_ring(struct iw_worker *w, unsigned n)
 		unsigned base = w->rx_at, m = 0, first = k;
 		for (; k < n; k++) {
 			struct iw_rsock *rs = w->ready[k];
-			unsigned want = rs->rx_hint + 1u;
-			if (want > RX_RING_MAX)
-				want = RX_RING_MAX;
+			unsigned want = rs->rx_hint < RX_RING_MAX ? rs->rx_hint + 1u : RX_RING_MAX;
 			if (base + m + want > IW_RELAY_POOL)
 				break;
 			rs->rx_hint = 0;
@@ -478,8 +476,11 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	w->now_s = iw_clock_wall_s();
 	unsigned n_ready = 0;
 	for (int i = 0; i < n; i++) {
-		if (w->ring && *(uint8_t *)ev[i].data.ptr == IW_EV_RELAY)
-			w->ready[n_ready++] = ev[i].data.ptr;
+		/* Sockets with a datagram or a few go to the ring together; one with bursts
+		 * larger than that is cheaper read by a recvmmsg of its own. */
+		struct iw_rsock *rs = ev[i].data.ptr;
+		if (w->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
+			w->ready[n_ready++] = rs;
 		else
 			on_readable(w, ev[i].data.ptr);
 	}
@@ -714,6 +715,11 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		goto fail;
 	}
 	w->pool = w->own_pool;
+	w->own_quota = calloc(1, sizeof *w->own_quota);
+	if (!w->own_quota || iw_ops_quota_init(w->own_quota, conf->max_allocs)) {
+		IW_ERROR("out of memory for the quota table");
+		goto fail;
+	}
 	if (conf->relay_io == IW_RELAY_IO_SYSCALLS) {
 		if (idx == 0)
 			IW_INFO("relay I/O: recvmmsg/sendmmsg (relay-io syscalls)");
@@ -812,6 +818,10 @@ void iw_relay_destroy(struct iw_worker *w)
 		iw_ports_pool_fini(w->own_pool);
 		free(w->own_pool);
 	}
+	if (w->own_quota) {
+		iw_ops_quota_fini(w->own_quota);
+		free(w->own_quota);
+	}
 	iw_auth_fini(&w->auth);
 	if (w->ring) {
 		io_uring_queue_exit(w->ring);
@@ -842,7 +852,7 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		F(alloc_auth_fail),   F(refresh_ok),        F(refresh_delete),    F(perm_ok),
 		F(perm_full),         F(chan_ok),           F(chan_bad),          F(chan_full),
 		F(peers_refused),     F(wrong_creds),       F(resv_made),         F(resv_used),
-		F(resv_expired),      F(resv_handover),
+		F(resv_expired),      F(resv_handover),     F(wakeups),           F(batches),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

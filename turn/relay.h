@@ -20,6 +20,7 @@
 #include "turn/ports.h"
 
 struct io_uring;
+struct iw_ops_quota;
 
 enum {
 	IW_RELAY_BATCH = 32,
@@ -92,6 +93,9 @@ struct iw_worker {
 	 * (iw_relay_ports_share), else own_pool (a worker on its own, as in tests). */
 	struct iw_ports_pool *pool;
 	struct iw_ports_pool *own_pool;
+	/* Allocation quotas: the process-wide table of ops once there is one, else this (a worker
+	 * on its own, as in tests). */
+	struct iw_ops_quota *own_quota;
 	struct iw_auth auth;
 	uint64_t now_ms; /* monotonic, refreshed once per wake-up */
 	int64_t now_s;   /* wall clock, for nonces and REST expiry */

@@ -1,5 +1,5 @@
 /* turn/alloc: capacity, 5-tuple lookups with tombstones, timer expiry order, permission and
- * channel limits and rules, user quotas; slots used lazily, inline sets and overflow blocks,
+ * channel limits and rules; slots used lazily, inline sets and overflow blocks,
  * the per-allocation record size. */
 #include <errno.h>
 #include <setjmp.h>
@@ -199,29 +199,6 @@ static void test_channel_rules(void **state)
 	iw_alloc_tab_fini(&t);
 }
 
-static void test_quota(void **state)
-{
-	(void)state;
-	struct iw_alloc_tab t;
-	assert_int_equal(iw_alloc_tab_init(&t, 8, 3, 0), 0);
-	int s1 = iw_alloc_quota_take(&t, "alice", 5, 2);
-	int s2 = iw_alloc_quota_take(&t, "alice", 5, 2);
-	assert_true(s1 >= 0 && s1 == s2);
-	assert_int_equal(iw_alloc_quota_take(&t, "alice", 5, 2), -EDQUOT);
-	assert_true(iw_alloc_quota_take(&t, "bob", 3, 2) >= 0);
-	assert_int_equal(iw_alloc_quota_count(&t, "alice", 5), 2);
-	iw_alloc_quota_put(&t, s1);
-	assert_int_equal(iw_alloc_quota_count(&t, "alice", 5), 1);
-	assert_true(iw_alloc_quota_take(&t, "alice", 5, 2) >= 0);
-	iw_alloc_quota_put(&t, s1);
-	iw_alloc_quota_put(&t, s1);
-	assert_int_equal(iw_alloc_quota_count(&t, "alice", 5), 0);
-	/* 0 means no per-user limit. */
-	for (int i = 0; i < 100; i++)
-		assert_true(iw_alloc_quota_take(&t, "carol", 5, 0) >= 0);
-	iw_alloc_tab_fini(&t);
-}
-
 static void test_lazy_slots(void **state)
 {
 	(void)state;
@@ -380,7 +357,6 @@ int main(void)
 		cmocka_unit_test(test_perm_prune_by_timer),
 		cmocka_unit_test(test_perm_limits),
 		cmocka_unit_test(test_channel_rules),
-		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_lazy_slots),
 		cmocka_unit_test(test_overflow_block),
 		cmocka_unit_test(test_overflow_keeps_survivors),
