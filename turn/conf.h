@@ -26,7 +26,7 @@ struct iw_conf_ext {
 };
 
 /* relay-io: io_uring batches syscalls across sockets; auto uses it when the kernel lets us
- * (seccomp, as in Docker's default profile, or kernel.io_uring_disabled may not). */
+ * (a seccomp profile, as Docker's from release 25 on, or kernel.io_uring_disabled may not). */
 enum { IW_RELAY_IO_AUTO, IW_RELAY_IO_URING, IW_RELAY_IO_SYSCALLS };
 
 struct iw_conf {
