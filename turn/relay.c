@@ -660,7 +660,7 @@ static int ring_open(struct iw_worker *w, bool required)
 	int rc = io_uring_queue_init(IW_RELAY_POOL, w->ring, 0);
 	if (rc == 0) {
 		if (w->idx == 0)
-			IW_INFO("relay I/O: io_uring (one submit per wake-up for every relay socket)");
+			IW_INFO("relay I/O: io_uring (lone receives and sends batched across sockets)");
 		return 0;
 	}
 	free(w->ring);
