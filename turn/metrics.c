@@ -380,6 +380,11 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 	auth(b, m);
 	counter1(b, "iceway_relay_stun_requests_total", "STUN requests handled.", SUM(stun_requests));
 	loops(b, m);
+	counter1(b, "iceway_relay_udp_gso_sends_total",
+		 "Runs of datagrams to one address sent as one UDP GSO send (the kernel splits them).",
+		 SUM(gso_sends));
+	counter1(b, "iceway_relay_udp_gso_datagrams_total", "Datagrams that left in UDP GSO sends.",
+		 SUM(gso_segments));
 	if (m->ops && m->ops->stream && m->ops->stream->streams)
 		streams(b, m->ops->stream->streams);
 	if (m->ops) {

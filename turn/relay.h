@@ -67,6 +67,7 @@ struct iw_relay_stats {
 	uint64_t resv_handover; /* redeemed here, reserved by another worker */
 	/* Operations: loop activity, refusals by class, answers while draining. */
 	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
+	uint64_t gso_sends, gso_segments; /* UDP GSO sends, and the datagrams they carried */
 	uint64_t peers_refused_class[IW_ADDR_CLASS_COUNT];
 	uint64_t perms_active, chans_active; /* gauges, refreshed once a second */
 };
@@ -120,9 +121,18 @@ struct iw_worker {
 	uint8_t txdir[IW_RELAY_POOL]; /* 1: toward a client, 0: toward a peer */
 	unsigned n_tx;
 	struct mmsghdr txsend[IW_RELAY_POOL]; /* one socket's run, gathered for sendmmsg */
-	struct io_uring *ring;      /* batches syscalls across sockets when io_uring is there, else NULL */
-	void *ready[IW_RELAY_POOL]; /* relay sockets epoll found readable, for one ring submit */
-	struct iw_stream *streams;  /* the TCP/TLS worker's connections (turn/stream.c), else NULL */
+	/* That run with consecutive datagrams to one address folded into UDP GSO sends. */
+	struct mmsghdr gso[IW_RELAY_POOL];
+	struct iovec gsoiov[IW_RELAY_POOL];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} gsoctl[IW_RELAY_POOL];
+	uint8_t gson[IW_RELAY_POOL]; /* datagrams in gso[i] */
+	bool no_gso;                 /* the kernel refused a GSO send: none from now on */
+	struct io_uring *ring;       /* batches syscalls across sockets when io_uring is there, else NULL */
+	void *ready[IW_RELAY_POOL];  /* relay sockets epoll found readable, for one ring submit */
+	struct iw_stream *streams;   /* the TCP/TLS worker's connections (turn/stream.c), else NULL */
 };
 
 /* Build worker idx of conf->threads: tables, listeners bound to conf's listening-ip x

@@ -245,6 +245,13 @@ def body(c):
     status = srv.stop()
     if srv.kind == "iceway":
         c.check(status == 0, "server exits 0 on SIGTERM", "status %s" % status)
+        # uclient sends in bursts, so runs of datagrams to one address leave as UDP GSO sends
+        # (every one of them still arrived whole: the loss checks above).
+        text = srv.log_text()
+        sends, segs = log_counter(text, "gso_sends"), log_counter(text, "gso_segments")
+        print("  UDP GSO: %d sends carried %d datagrams" % (sends, segs))
+        c.check(sends > 0 and segs >= 2 * sends, "runs to one address left as UDP GSO sends",
+                "%d sends, %d datagrams" % (sends, segs))
 
 
 try:
