@@ -5,7 +5,9 @@
 #      authenticated and in order, relay/relay;
 #   2. the same as one --pair command;
 #   3. a wrong TURN secret, an unreachable relay, a tampered fingerprint and an unreachable
-#      signaling URL each fail at the right stage with a non-zero exit.
+#      signaling URL each fail at the right stage with a non-zero exit;
+#   4. signaling over wss:// with a throwaway certificate: trusted with --ca, skipped with
+#      --insecure, and refused at the signaling stage, with what to do, when neither is given.
 set -euo pipefail
 
 build=${IW_BUILD:?IW_BUILD is not set (run through ctest)}
@@ -67,13 +69,14 @@ rpid=$!
 pids+=("$rpid")
 wait_log "$tmp/relay.log" "ready" "$rpid"
 
-start_signal() { # name secret turn-port -> sets sig_port
-	local port
+start_signal() { # name secret turn-port [more options] -> sets sig_port
+	local port name=$1 sec=$2 turn=$3
+	shift 3
 	port=$(free_port tcp)
-	"$signal" --listen "127.0.0.1:$port" --static-auth-secret "$2" \
-		--turn-uri "turn:127.0.0.1:$3?transport=udp" --log-level warn >"$tmp/$1.log" 2>&1 &
+	"$signal" --listen "127.0.0.1:$port" --static-auth-secret "$sec" \
+		--turn-uri "turn:127.0.0.1:$turn?transport=udp" --log-level warn "$@" >"$tmp/$name.log" 2>&1 &
 	pids+=("$!")
-	wait_tcp "$port" "$!" "$tmp/$1.log"
+	wait_tcp "$port" "$!" "$tmp/$name.log"
 	sig_port=$port
 }
 
@@ -155,5 +158,22 @@ dead_tcp=$(free_port tcp)
 run_probe "$tmp/nosig.json" nonzero --signal "ws://127.0.0.1:$dead_tcp/ws" --room x
 check "$tmp/nosig.json" 'not r["ok"] and r["stage"] == "signaling" and "unreachable" in r["error"]' \
 	"signaling unreachable"
+
+# 4. wss://
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
+	-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+start_signal signal-tls "$secret" "$tport" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+tls=$sig_port
+run_probe "$tmp/wss-ca.json" 0 --pair --signal "wss://127.0.0.1:$tls/ws" --ca "$tmp/cert.pem" \
+	--room "w$RANDOM" --policy relay --packets 200 --rate 100
+check "$tmp/wss-ca.json" 'r["ok"] and r["pair"] == "relay/relay" and r["packets_received"] == 400 and r["packets_lost"] == 0' \
+	"wss:// with --ca: 200 SRTP packets each way, relay/relay"
+run_probe "$tmp/wss-insecure.json" 0 --pair --signal "wss://127.0.0.1:$tls/ws" --insecure \
+	--room "w$RANDOM" --policy relay --packets 200 --rate 100
+check "$tmp/wss-insecure.json" 'r["ok"] and r["packets_received"] == 400' "wss:// with --insecure"
+run_probe "$tmp/wss-untrusted.json" nonzero --pair --signal "wss://127.0.0.1:$tls/ws" \
+	--room "w$RANDOM" --policy relay --duration 1
+check "$tmp/wss-untrusted.json" 'not r["ok"] and r["stage"] == "signaling" and "not trusted" in r["error"] and "--ca" in r["error"]' \
+	"wss:// with an untrusted certificate: refused at signaling, saying what to do"
 
 echo "PASS: test_probe_pair"

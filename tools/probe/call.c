@@ -730,7 +730,8 @@ static int start_calls(struct iw_probe_run *run, const char **why)
 			continue;
 		}
 		for (unsigned k = 0; k < per; k++) {
-			ep[k].sig = iw_probe_sig_ws_create(o->signal_url, o->insecure, &sig_cbs, &ep[k], why);
+			ep[k].sig = iw_probe_sig_ws_create(o->signal_url, o->insecure, o->ca_file, &sig_cbs,
+							   &ep[k], why);
 			if (!ep[k].sig)
 				return -EINVAL;
 		}

@@ -46,7 +46,8 @@ struct iw_probe_opts {
 	unsigned ramp_ms;   /* start one call every ramp_ms */
 	bool tamper_fp;     /* fault injection: send a corrupted a=fingerprint */
 	bool insecure;
-	int relay_pid; /* report this process's CPU time over the media phase */
+	const char *ca_file; /* --ca: CAs for wss://, PEM */
+	int relay_pid;       /* report this process's CPU time over the media phase */
 	bool verbose;
 };
 

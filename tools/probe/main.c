@@ -43,6 +43,7 @@ static void usage(FILE *f)
 	      "  --relay-pid PID     report the CPU time PID used during media\n"
 	      "  --tamper-fingerprint  send a corrupted a=fingerprint (checks the peer refuses it)\n"
 	      "  --insecure          accept any wss:// server certificate\n"
+	      "  --ca FILE           trust the CAs in FILE (PEM) for wss:// instead of the system's\n"
 	      "  --json              one JSON object on stdout\n"
 	      "  -v, --verbose       progress on stderr\n"
 	      "exit status: 0 pass, 1 fail, 2 usage\n",
@@ -99,6 +100,7 @@ static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
 		{ "relay-pid", required_argument, 0, 'i' },
 		{ "tamper-fingerprint", no_argument, 0, 'F' },
 		{ "insecure", no_argument, 0, 'k' },
+		{ "ca", required_argument, 0, 'C' },
 		{ "json", no_argument, 0, 'j' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "ramp", required_argument, 0, 'A' },
@@ -211,6 +213,9 @@ static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
 			break;
 		case 'k':
 			o->insecure = true;
+			break;
+		case 'C':
+			o->ca_file = optarg;
 			break;
 		case 'j':
 			o->json = true;

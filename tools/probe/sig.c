@@ -187,8 +187,15 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		connect_next();
 		if (!s)
 			break;
-		snprintf(msg, sizeof msg, "signaling unreachable: %s",
-			 in ? (const char *)in : "connection failed");
+		if (s->tls && !s->insecure && in && strstr((const char *)in, "SSL"))
+			/* The TLS library's own words are cryptic: say what to do about it. */
+			snprintf(msg, sizeof msg,
+				 "signaling unreachable: TLS handshake failed, the server's certificate is "
+				 "not trusted (--ca FILE for a private CA, --insecure to skip the check): %s",
+				 (const char *)in);
+		else
+			snprintf(msg, sizeof msg, "signaling unreachable: %s",
+				 in ? (const char *)in : "connection failed");
 		pthread_mutex_lock(&lock);
 		s->wsi = NULL;
 		pthread_mutex_unlock(&lock);
@@ -269,7 +276,7 @@ static void *svc_main(void *arg)
 	return NULL;
 }
 
-static int ctx_start(void)
+static int ctx_start(const char *ca_file)
 {
 	struct lws_context_creation_info info;
 
@@ -280,6 +287,7 @@ static int ctx_start(void)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_ca_filepath = ca_file; /* NULL: the system's CAs */
 	info.gid = -1;
 	info.uid = -1;
 	ctx = lws_create_context(&info);
@@ -301,7 +309,7 @@ static void link_sig(struct iw_probe_sig *s)
 	pthread_mutex_unlock(&lock);
 }
 
-struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure,
+struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure, const char *ca_file,
 					    const struct iw_probe_sig_cbs *cbs, void *arg, const char **why)
 {
 	const char *proto = NULL, *path = NULL;
@@ -333,7 +341,7 @@ struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure,
 	s->insecure = insecure;
 	s->cbs = *cbs;
 	s->arg = arg;
-	if (ctx_start()) {
+	if (ctx_start(ca_file)) {
 		*why = "cannot create the WebSocket client context";
 		goto fail;
 	}

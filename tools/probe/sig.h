@@ -24,8 +24,9 @@ struct iw_probe_sig_cbs {
 };
 
 /* Start connecting to ws://host:port/path or wss://... (insecure: accept any server
- * certificate). Returns NULL with *why on a bad URL. */
-struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure,
+ * certificate; ca_file: trust these CAs, PEM, instead of the system's; the first call's
+ * choice holds for the process). Returns NULL with *why on a bad URL. */
+struct iw_probe_sig *iw_probe_sig_ws_create(const char *url, bool insecure, const char *ca_file,
 					    const struct iw_probe_sig_cbs *cbs, void *arg, const char **why);
 
 /* Two connected loopback clients in one room; the room answers "join" with "welcome"
