@@ -517,12 +517,6 @@ struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w)
 void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
 {
 	from_client(w, l, d, len);
-	tx_flush(w);
-}
-
-void iw_relay_client_frame_defer(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
-{
-	from_client(w, l, d, len);
 }
 
 void iw_relay_tx_flush(struct iw_worker *w)
@@ -555,8 +549,8 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	w->now_s = iw_clock_wall_s();
 	unsigned n_ready = 0;
 	for (int i = 0; i < n; i++) {
-		/* Sockets with a datagram or a few go to the ring together; one with bursts
-		 * larger than that is cheaper read by a recvmmsg of its own. */
+		/* Sockets that had at most one datagram last time go to the ring together; one
+		 * with bursts is cheaper read by a recvmmsg of its own. */
 		struct iw_rsock *rs = ev[i].data.ptr;
 		if (w->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
 			w->ready[n_ready++] = rs;

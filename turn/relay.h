@@ -154,17 +154,15 @@ void iw_relay_sock_bufs(int fd, int bytes);
 /* Log the counters at debug level. */
 void iw_relay_stats_dump(const struct iw_worker *w);
 
-/* For the TCP/TLS worker (turn/stream.c): one whole frame from a stream connection, copied
- * into d->buf with the client's address in d->src, takes the datagram path; and a relay
- * socket of a stream allocation is drained. */
-void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
-void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
-/* A free datagram slot for a stream frame; it stays taken until iw_relay_tx_flush. */
+/* For the TCP/TLS worker (turn/stream.c): a free datagram slot, taken until
+ * iw_relay_tx_flush; one whole frame from a stream connection, copied into such a slot's buf
+ * with the client's address in src, takes the datagram path, its sends queued as a UDP
+ * wake-up's are (a STUN request sends what is queued first); iw_relay_tx_flush sends the
+ * queue and gives the slots back; and a relay socket of a stream allocation is drained. */
 struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w);
-/* The same as iw_relay_client_frame without the flush, for a run of frames, each in its own
- * slot from iw_relay_dgram_take; iw_relay_tx_flush sends them with one sendmmsg per socket. */
-void iw_relay_client_frame_defer(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
+void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len);
 void iw_relay_tx_flush(struct iw_worker *w);
+void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
 
 /* Family index for per-family arrays: 0 IPv4, 1 IPv6. */
 static inline unsigned iw_relay_fam(uint8_t family)

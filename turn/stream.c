@@ -249,15 +249,13 @@ void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const ui
 	w->st.tx_client_bytes += len;
 }
 
-/* Cut whole frames off the input and hand each to the datagram path. A run of ChannelData
- * frames leaves toward the peers in one sendmmsg per relay socket; a STUN frame (which may
- * be a request that frees an allocation) first sends what is pending. -1: close. */
+/* Cut whole frames off the input and hand each to the datagram path; what they send toward
+ * peers leaves together at the end, gathered per relay socket. -1: close. */
 static int frames(struct iw_stream *s, struct conn *c)
 {
 	struct iw_stream_stats *st = stats(s, c);
 	struct iw_worker *w = s->w;
 	size_t off = 0;
-	unsigned k = 0; /* ChannelData frames waiting in taken slots */
 	bool progress = false;
 	int rc = 0;
 	while (c->in_len - off >= 4) {
@@ -290,20 +288,11 @@ static int frames(struct iw_stream *s, struct conn *c)
 		}
 		if (c->in_len - off < total)
 			break;
-		if (k && (!chan || k == IW_RELAY_BATCH)) {
-			iw_relay_tx_flush(w);
-			k = 0;
-		}
 		struct iw_dgram *d = iw_relay_dgram_take(w);
 		memcpy(d->buf, p, len);
 		d->src = c->peer_sa;
 		st->frames_in++;
-		if (chan) {
-			iw_relay_client_frame_defer(w, &c->lis, d, len);
-			k++;
-		} else {
-			iw_relay_client_frame(w, &c->lis, d, len);
-		}
+		iw_relay_client_frame(w, &c->lis, d, len);
 		off += total;
 		progress = true;
 		if (c->dead) {
@@ -311,7 +300,7 @@ static int frames(struct iw_stream *s, struct conn *c)
 			break;
 		}
 	}
-	if (k)
+	if (off)
 		iw_relay_tx_flush(w);
 	if (rc)
 		return rc;
