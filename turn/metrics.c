@@ -279,9 +279,30 @@ static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 }
 
 /* The TCP/TLS worker's connections, labelled by client transport. */
+static const char *const stream_tr[IW_STREAM_N_TRANSPORTS] = { "tcp", "tls" };
+
+static uint64_t stat_at(const struct iw_stream_stats *st, size_t off)
+{
+	return __atomic_load_n((const uint64_t *)((const char *)st + off), __ATOMIC_RELAXED);
+}
+
+/* One counter family with two values of label per transport (in/out, read/write). */
+static void pair_by_transport(struct iw_metrics_buf *b, const struct iw_stream_stats *const *st,
+			      const char *name, const char *help, const char *label,
+			      const char *const values[2], size_t off0, size_t off1)
+{
+	iw_metrics_header(b, name, IW_METRICS_COUNTER, help);
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { label, values[d] },
+							 { "transport", stream_tr[t] } };
+			iw_metrics_counter(b, name, l, 2, stat_at(st[t], d ? off1 : off0));
+		}
+}
+
 static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 {
-	static const char *const tr[IW_STREAM_N_TRANSPORTS] = { "tcp", "tls" };
+	const char *const *tr = stream_tr;
 	static const char op[] = "iceway_relay_stream_connections_open";
 	static const char cn[] = "iceway_relay_stream_connections_total";
 	static const char cl[] = "iceway_relay_stream_closed_total";
@@ -326,46 +347,36 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 		for (size_t k = 0; k < sizeof why / sizeof why[0]; k++) {
 			if (t == IW_STREAM_TCP && why[k].off == offsetof(struct iw_stream_stats, tls_fail))
 				continue;
-			const uint64_t *p = (const uint64_t *)((const char *)st[t] + why[k].off);
 			struct iw_metrics_label l[2] = { { "reason", why[k].reason },
 							 { "transport", tr[t] } };
-			iw_metrics_counter(b, cl, l, 2, __atomic_load_n(p, __ATOMIC_RELAXED));
+			iw_metrics_counter(b, cl, l, 2, stat_at(st[t], why[k].off));
 		}
 	iw_metrics_header(b, hs, IW_METRICS_COUNTER, "TLS handshakes with clients, by result.");
 	lab1(b, hs, "result", "completed", LD(st[IW_STREAM_TLS]->tls_handshakes));
 	lab1(b, hs, "result", "failed", LD(st[IW_STREAM_TLS]->tls_fail));
 
 	static const char *const dir[2] = { "in", "out" };
-	iw_metrics_header(b, by, IW_METRICS_COUNTER,
+	static const char *const ops[2] = { "read", "write" };
+	pair_by_transport(b, st, by,
 			  "Stream bytes read from and written to clients (TLS: application data), by "
-			  "direction and transport.");
-	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
-		for (unsigned d = 0; d < 2; d++) {
-			struct iw_metrics_label l[2] = { { "direction", dir[d] }, { "transport", tr[t] } };
-			iw_metrics_counter(b, by, l, 2, d ? LD(st[t]->bytes_out) : LD(st[t]->bytes_in));
-		}
-	iw_metrics_header(b, fr, IW_METRICS_COUNTER,
+			  "direction and transport.",
+			  "direction", dir, offsetof(struct iw_stream_stats, bytes_in),
+			  offsetof(struct iw_stream_stats, bytes_out));
+	pair_by_transport(b, st, fr,
 			  "STUN and ChannelData frames read from and queued to clients, by direction and "
-			  "transport.");
-	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
-		for (unsigned d = 0; d < 2; d++) {
-			struct iw_metrics_label l[2] = { { "direction", dir[d] }, { "transport", tr[t] } };
-			iw_metrics_counter(b, fr, l, 2, d ? LD(st[t]->frames_out) : LD(st[t]->frames_in));
-		}
+			  "transport.",
+			  "direction", dir, offsetof(struct iw_stream_stats, frames_in),
+			  offsetof(struct iw_stream_stats, frames_out));
 	iw_metrics_header(b, dr, IW_METRICS_COUNTER,
 			  "Frames dropped because a client's output buffer was full (it does not read), "
 			  "by transport.");
 	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
-		lab1(b, dr, "transport", tr[t], LD(st[t]->drop_out_full));
-	iw_metrics_header(b, io, IW_METRICS_COUNTER,
+		lab1(b, dr, "transport", stream_tr[t], LD(st[t]->drop_out_full));
+	pair_by_transport(b, st, io,
 			  "Reads and writes on client connections that moved bytes (TLS: records' "
-			  "worth), by operation and transport.");
-	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
-		for (unsigned d = 0; d < 2; d++) {
-			struct iw_metrics_label l[2] = { { "op", d ? "write" : "read" },
-							 { "transport", tr[t] } };
-			iw_metrics_counter(b, io, l, 2, d ? LD(st[t]->writes) : LD(st[t]->reads));
-		}
+			  "worth), by operation and transport.",
+			  "op", ops, offsetof(struct iw_stream_stats, reads),
+			  offsetof(struct iw_stream_stats, writes));
 }
 
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
