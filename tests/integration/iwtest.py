@@ -479,20 +479,20 @@ def tmpdir(prefix="iwtest-"):
     return d
 
 
-def free_udp_port(host="127.0.0.1"):
-    s = socket.socket(family_of(host), socket.SOCK_DGRAM)
+def _free_port(kind, host):
+    s = socket.socket(family_of(host), kind)
     s.bind(sockaddr(host, 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def free_udp_port(host="127.0.0.1"):
+    return _free_port(socket.SOCK_DGRAM, host)
 
 
 def free_tcp_port(host="127.0.0.1"):
-    s = socket.socket(family_of(host), socket.SOCK_STREAM)
-    s.bind(sockaddr(host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return _free_port(socket.SOCK_STREAM, host)
 
 
 def start_echo_peer(ip, procs):
