@@ -430,6 +430,64 @@ def io_modes(c):
             "relay-io fast: refused at start-up with the choices named", err[:300])
 
 
+def wait_stopped(pid, timeout=5.0):
+    """SIGSTOP is asynchronous: wait (bounded) until every thread of pid shows state T."""
+    deadline = time.monotonic() + timeout * t.SLOW
+    while time.monotonic() < deadline:
+        states = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        if states and all(st == "T" for st in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError("relay %d did not stop" % pid)
+
+
+def gso_bounds(c):
+    """UDP GSO's two bounds: a burst from a peer waits in its relay socket while the relay is
+    stopped (SIGSTOP), so one wake-up reads all of it into one run toward the client. 120
+    datagrams of 1,200 bytes (1,204 with ChannelData) fold 49 to a send (the 60,000-byte bound):
+    3 sends. 120 of 120 bytes fold 64 to a send (the segment bound): 2 sends. Every datagram
+    reaches the client whole and in order. Plain syscalls, one worker: the io_uring path reads
+    a quiet socket one datagram at a time at first, so it would not put the burst in one run."""
+    mport = free_tcp_port()
+    srv = t.Server(users=((t.USER, PASSWORD),), extra=[
+        "--relay-io", "syscalls", "--relay-threads", "1", "--prometheus", "--prometheus-port",
+        str(mport)]).start()
+    cl = t.Client(srv, password=PASSWORD)
+    cl.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    peer = Peer()
+    c.check(ok(cl.allocate()) and ok(cl.channel_bind(0x4001, "127.0.0.1", peer.port)) and
+            channel_roundtrip(cl, peer, 0x4001, b"warm-up"), "GSO: channel bound and relaying")
+    for size, sends, bound in ((1200, 3, "60,000-byte"), (120, 2, "64-segment")):
+        m0 = parse(scrape(mport))
+        burst = [struct.pack("!I", i) + bytes([i]) * (size - 4) for i in range(120)]
+        os.kill(srv.pid, signal.SIGSTOP)
+        try:
+            wait_stopped(srv.pid)
+            for d in burst:
+                peer.sock.sendto(d, ("127.0.0.1", cl.relayed[1]))
+        finally:
+            os.kill(srv.pid, signal.SIGCONT)
+        got = []
+        for _ in burst:
+            r = cl.recv_data(2 * t.SLOW)
+            if r is None:
+                break
+            got.append(r[2])
+        c.check(got == burst, "GSO, %d-byte burst: 120 datagrams arrive whole and in order" % size,
+                "%d arrived" % len(got))
+        m1 = parse(scrape(mport))
+        d_sends = val(m1, "iceway_relay_udp_gso_sends_total") - val(m0, "iceway_relay_udp_gso_sends_total")
+        d_dgrams = (val(m1, "iceway_relay_udp_gso_datagrams_total") -
+                    val(m0, "iceway_relay_udp_gso_datagrams_total"))
+        c.check(d_sends == sends and d_dgrams == 120, "GSO, %d-byte burst: %d sends carry the 120 "
+                "(the %s bound)" % (size, sends, bound), "%s sends, %s datagrams" % (d_sends, d_dgrams))
+    peer.sock.close()
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("relay operations", "iceway-specific options")
@@ -441,6 +499,7 @@ def body(c):
     quotas(c)
     check_mode(c)
     io_modes(c)
+    gso_bounds(c)
     if t.SANITIZED:
         for s in t._servers:
             c.check(not s.sanitizer_report(), "no sanitizer report in %s" % s.log_path)
