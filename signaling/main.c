@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "signaling/relays.h"
 #include "signaling/ws.h"
 
@@ -24,6 +25,7 @@ struct opts {
 	const char *log_file;
 	bool json_log;
 	bool help;
+	bool version;
 	bool listen_from_cli; /* a command-line --listen replaces the file's list */
 };
 
@@ -236,6 +238,14 @@ static int set_help(void *c, const char *v, const char **why)
 	return 0;
 }
 
+static int set_version(void *c, const char *v, const char **why)
+{
+	(void)v;
+	(void)why;
+	((struct opts *)c)->version = true;
+	return 0;
+}
+
 static int set_ignore(void *c, const char *v, const char **why)
 {
 	(void)c;
@@ -290,6 +300,7 @@ static const struct iw_opt opt_tab[] = {
 	{ "log-file", 0, IW_OPT_REQUIRED, set_log_file, "FILE: log here instead of stderr" },
 	{ "log-json", 0, IW_OPT_OPTIONAL, set_json_log, "one JSON object per log line" },
 	{ "help", 'h', IW_OPT_NONE, set_help, "show this help" },
+	{ "version", 0, IW_OPT_NONE, set_version, "print the version" },
 	{ NULL, 0, IW_OPT_NONE, NULL, NULL },
 };
 
@@ -421,6 +432,10 @@ int main(int argc, char **argv)
 		iw_config_print_help(opt_tab);
 		return 0;
 	}
+	if (o.version) {
+		printf("iceway-signal %s\n", iw_version());
+		return 0;
+	}
 	if (!o.ws.n_listen)
 		o.ws.listen[o.ws.n_listen++] = "127.0.0.1:8080";
 	if (o.ws.msg_burst < o.ws.msg_rate)
@@ -442,6 +457,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	IW_INFO("iceway-signal %s", iw_version());
 	if (!o.ws.jwt_secret)
 		IW_WARN("no jwt-secret: running open, anyone who reaches this port may join any room");
 	if (!o.ws.ice.secret)

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
 #include "signaling/relays.h"
@@ -255,6 +256,10 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	const struct iw_room_set *rs = iw_hub_rooms(w->hub);
 	size_t o = 0;
 
+	append(b, cap, &o,
+	       "# HELP iceway_build_info Build information.\n# TYPE iceway_build_info gauge\n"
+	       "iceway_build_info{version=\"%s\"} 1\n",
+	       iw_version());
 	METRIC("iceway_signal_connections", "gauge", "Open WebSocket connections.", w->n_ws);
 	METRIC("iceway_signal_connections_accepted_total", "counter", "WebSocket connections accepted.",
 	       w->accepted);

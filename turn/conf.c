@@ -364,6 +364,14 @@ static int o_help(void *cfg, const char *val, const char **why)
 	return 0;
 }
 
+static int o_version(void *cfg, const char *val, const char **why)
+{
+	(void)val;
+	(void)why;
+	((struct iw_conf *)cfg)->version = true;
+	return 0;
+}
+
 static int o_tls_port(void *cfg, const char *val, const char **why)
 {
 	return set_u16(&((struct iw_conf *)cfg)->tls_port, val, why);
@@ -551,6 +559,7 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "config", 'c', IW_OPT_REQUIRED, o_noop, "FILE: read options from FILE first" },
 	{ "no-config", 'n', IW_OPT_NONE, o_noop, "do not read a config file" },
 	{ "help", 'h', IW_OPT_NONE, o_help, "print this help" },
+	{ "version", 0, IW_OPT_NONE, o_version, "print the version" },
 	{ "no-tls", 0, IW_OPT_NONE, o_no_tls, "no TLS listener" },
 	{ "no-dtls", 0, IW_OPT_NONE, o_noop, "no DTLS listener (iceway has none yet)" },
 	{ "no-cli", 0, IW_OPT_NONE, o_noop, "no telnet CLI (iceway has none)" },

@@ -39,7 +39,7 @@ struct iw_conf {
 	unsigned n_ext;
 	uint16_t min_port, max_port;
 	char *realm;
-	bool lt_cred, use_secret, fingerprint, verbose, help;
+	bool lt_cred, use_secret, fingerprint, verbose, help, version;
 	bool no_auth;                   /* TURN without credentials (coturn's no-auth): testing only */
 	bool rfc5766_channels;          /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */
 	char *users[IW_CONF_MAX_USERS]; /* "NAME:PASS" as given; handed to auth, then wiped */

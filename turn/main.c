@@ -11,6 +11,7 @@
 #include "common/cred.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/version.h"
 #include "turn/conf.h"
 #include "turn/metrics.h"
 #include "turn/ops.h"
@@ -86,6 +87,11 @@ int main(int argc, char **argv)
 		       "A STUN/TURN relay over UDP (RFC 8489, RFC 8656). Options (also in FILE as "
 		       "name=value):\n");
 		iw_config_print_help(iw_conf_opts);
+		status = 0;
+		goto out;
+	}
+	if (conf.version) {
+		printf("iceway-relay %s\n", iw_version());
 		status = 0;
 		goto out;
 	}
@@ -171,8 +177,8 @@ int main(int argc, char **argv)
 	}
 	if (conf.no_auth)
 		IW_WARN("no-auth: TURN requests need no credentials; use on test networks only");
-	IW_INFO("ready: realm %s, %s%s, %u worker%s, %u allocations max", conf.realm,
-		conf.lt_cred ? "long-term credentials" : "",
+	IW_INFO("ready: iceway-relay %s, realm %s, %s%s, %u worker%s, %u allocations max", iw_version(),
+		conf.realm, conf.lt_cred ? "long-term credentials" : "",
 		conf.use_secret ? (conf.lt_cred ? " + REST secret" : "REST secret") : "", conf.threads,
 		conf.threads > 1 ? "s" : "", conf.max_allocs);
 

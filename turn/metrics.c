@@ -4,12 +4,9 @@
 
 #include <stdio.h>
 
+#include "common/version.h"
 #include "turn/ops.h"
 #include "turn/stream.h"
-
-#ifndef IW_VERSION
-#define IW_VERSION "unknown"
-#endif
 
 const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS] = {
 	1, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600
@@ -382,7 +379,7 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 {
 	const struct iw_relay_metrics *m = arg;
-	struct iw_metrics_label v = { "version", IW_VERSION };
+	struct iw_metrics_label v = { "version", iw_version() };
 	iw_metrics_header(b, "iceway_build_info", IW_METRICS_GAUGE, "Build information.");
 	iw_metrics_gauge(b, "iceway_build_info", &v, 1, 1);
 	allocations(b, m);

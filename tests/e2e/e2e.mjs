@@ -42,6 +42,7 @@ const results = [];
 let browser = null;
 let pki = null; // { dir, cert, key, spki }: the throwaway CA and the relay's TLS certificate
 const demoPages = {};
+const badResponses = []; // what the demo pages fetched and got a 4xx/5xx for
 
 fs.mkdirSync(ART, { recursive: true });
 for (const f of fs.readdirSync(ART))
@@ -226,6 +227,7 @@ async function openPage(ctx, tag, port = SIG_PORT, query = '') {
 	const page = await ctx.newPage();
 	page.on('console', (m) => consoles[tag].push(`${new Date().toISOString()} ${m.type()}: ${m.text()}`));
 	page.on('pageerror', (e) => consoles[tag].push(`${new Date().toISOString()} pageerror: ${e}`));
+	page.on('response', (r) => r.status() >= 400 && badResponses.push(`${tag}: ${r.status()} ${r.url()}`));
 	await gotoDemo(page, port, query);
 	return page;
 }
@@ -419,6 +421,15 @@ async function main() {
 			const log = await p.textContent('#log');
 			assert(!/error|server:/.test(log), 'the demo page logged no errors', log);
 		}
+	});
+
+	await scenario('the demo page loads without a 4xx or 5xx in its console', async () => {
+		assert(badResponses.length === 0, 'every request of the demo pages succeeded', badResponses);
+		// Headless Chromium fetches no favicon, a desktop browser does: without a declared
+		// icon it asks for /favicon.ico and logs the 404.
+		const icon = await ev(a, () => document.querySelector('link[rel~="icon"]')?.href || null);
+		if (!icon)
+			assert((await httpGet(SIG_PORT, '/favicon.ico')).status === 200, 'the demo page declares an icon or /favicon.ico answers');
 	});
 
 	await scenario('srflx candidate from iceway-relay (policy all)', async () => {

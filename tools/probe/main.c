@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/version.h"
 #include "tools/probe/call.h"
 
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 	      "  --ca FILE           trust the CAs in FILE (PEM) for wss:// instead of the system's\n"
 	      "  --json              one JSON object on stdout\n"
 	      "  -v, --verbose       progress on stderr\n"
+	      "  --version           print the version\n"
 	      "exit status: 0 pass, 1 fail, 2 usage\n",
 	      f);
 }
@@ -105,6 +107,7 @@ static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' },
 		{ "ramp", required_argument, 0, 'A' },
 		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
 	long n;
@@ -225,6 +228,9 @@ static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(EXIT_PASS);
+		case 'V':
+			printf("iceway-probe %s\n", iw_version());
 			exit(EXIT_PASS);
 		default:
 			usage(stderr);
