@@ -14,26 +14,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 USER, PASS, REALM = "bench", "bench-pass", "bench"
 
 
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import ports  # noqa: E402  (every port a server binds: drawn and held so parallel runs never meet)
+
+
 def free_port(kind=socket.SOCK_DGRAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    return ports.reserve(1, ("udp",) if kind == socket.SOCK_DGRAM else ("tcp",))
 
 
 def free_port_udp_tcp():
     """A port free for both UDP and TCP on 127.0.0.1 (a relay listens on both)."""
-    for _ in range(50):
-        p = free_port()
-        try:
-            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            t.bind(("127.0.0.1", p))
-            t.close()
-            return p
-        except OSError:
-            t.close()
-    raise RuntimeError("no port free for UDP and TCP")
+    return ports.reserve(1, ("udp", "tcp"))
 
 
 def cpu_ticks(pid):
@@ -104,7 +95,7 @@ class Server:
 
 def servers(args, threads):
     """(name, factory) for each relay under test, same options where they share names."""
-    lo, hi = 50000, 65000
+    lo, hi = args.relay_ports
     common = ["--listening-ip", "127.0.0.1", "--min-port", str(lo), "--max-port", str(hi),
               "--realm", REALM, "--lt-cred-mech", "--user", f"{USER}:{PASS}", "--allow-loopback-peers"]
     out = []
@@ -120,7 +111,9 @@ def servers(args, threads):
     if shutil.which("turnserver"):
         def coturn(port, cores, extra=()):
             tls = [] if "--cert" in extra else ["--no-tls"]
-            argv = ["turnserver", "-n", "--no-cli", "--no-dtls", "--log-file", "stdout",
+            # every port coturn binds is named: no DTLS, no RFC 5780 alternate port, TLS only
+            # on the port the caller passes with its certificate
+            argv = ["turnserver", "-n", "--no-cli", "--no-dtls", "--no-rfc5780", "--log-file", "stdout",
                     "--listening-port", str(port), "--relay-threads", str(threads),
                     "--total-quota", "0", "--user-quota", "0"] + tls + common + list(extra)
             return Server("coturn", argv, port, cores=cores)
@@ -318,6 +311,10 @@ def main():
                    capture_output=True)
     if args.smoke:
         args.rates, args.duration, args.flows, args.mem_allocs = "2000,5000", 1.0, 10, 200
+    # the relays' port range: room for the held allocations and the loadgen's flows
+    n_relay_ports = max(1000, args.mem_allocs + 2000)
+    lo = ports.reserve(n_relay_ports, ("udp",))
+    args.relay_ports = (lo, lo + n_relay_ports - 1)
     rates = [int(r) for r in args.rates.split(",")]
     if (not args.only or "iceway" in args.only) and not os.path.exists(args.relay):
         sys.exit(f"bench: {args.relay} is missing: build the tree first (tools/build.sh)")

@@ -32,6 +32,9 @@ import time
 import traceback
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ports  # noqa: E402
+
 # STUN/TURN numbers, with their RFC names.
 MAGIC_COOKIE = 0x2112A442
 METHOD_BINDING = 0x001
@@ -479,20 +482,14 @@ def tmpdir(prefix="iwtest-"):
     return d
 
 
-def _free_port(kind, host):
-    s = socket.socket(family_of(host), kind)
-    s.bind(sockaddr(host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def free_udp_port(host="127.0.0.1"):
-    return _free_port(socket.SOCK_DGRAM, host)
+    """A UDP port for a server to bind on host, held for this test (ports.py)."""
+    return ports.reserve(1, ("udp",), (host,))
 
 
 def free_tcp_port(host="127.0.0.1"):
-    return _free_port(socket.SOCK_STREAM, host)
+    """A TCP port for a server to bind on host, held for this test (ports.py)."""
+    return ports.reserve(1, ("tcp",), (host,))
 
 
 def start_echo_peer(ip, procs):
@@ -517,26 +514,10 @@ def stop_procs(procs):
 
 
 def free_port_block(count, hosts=("127.0.0.1",)):
-    """A block of count consecutive UDP ports, free right now on every host. Blocks are drawn
-    at random from 20000-59999, below the kernel's ephemeral range (32768+ is avoided where
-    possible), so parallel tests rarely meet."""
-    rnd = random.Random()
-    for _ in range(200):
-        base = rnd.randrange(20000, 60000 - count, 2)
-        socks = []
-        try:
-            for p in range(base, base + count):
-                for h in hosts:
-                    s = socket.socket(family_of(h), socket.SOCK_DGRAM)
-                    socks.append(s)
-                    s.bind(sockaddr(h, p))
-            return base, base + count - 1
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free block of %d UDP ports" % count)
+    """A block of count consecutive UDP ports (a relay's port range), free on every host and
+    held for this test (ports.py); returns (first, last)."""
+    base = ports.reserve(count, ("udp",), tuple(hosts))
+    return base, base + count - 1
 
 
 class Server:
@@ -565,20 +546,7 @@ class Server:
         self.logf = None
 
     def _free_listen_port(self):
-        for _ in range(50):
-            p = free_udp_port(self.listen[0])
-            try:
-                for h in self.listen:
-                    for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                        s = socket.socket(family_of(h), typ)
-                        try:
-                            s.bind(sockaddr(h, p))
-                        finally:
-                            s.close()
-                return p
-            except OSError:
-                continue
-        raise RuntimeError("no free listening port")
+        return ports.reserve(1, ("udp", "tcp"), tuple(self.listen))
 
     def _args(self, auth, users, secret, loopback_peers, extra):
         a = ["-n"]
@@ -854,8 +822,9 @@ def _main(argv):
                      env={k[4:]: v for k, v in kw.items() if k.startswith("env.")})
         if "preload" in kw:
             srv.env["LD_PRELOAD"] = kw["preload"]
-        # The shell test owns the process from here: it must outlive this interpreter.
+        # The shell test owns the process and its ports from here: they outlive this interpreter.
         _tmpdirs.remove(srv.dir)
+        ports.hand_over(os.getppid())
         srv.logf = open(srv.log_path, "ab")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")

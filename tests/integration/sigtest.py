@@ -23,6 +23,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ports  # noqa: E402
+
 import websockets
 
 SRC = os.environ.get("IW_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
@@ -33,9 +36,11 @@ TIMEOUT = 10.0  # every wait is bounded by this many seconds
 
 
 class Server:
-    """One iceway-signal process listening on 127.0.0.1:<ephemeral>."""
+    """One iceway-signal process listening on 127.0.0.1 on a port held for the test (ports.py)."""
 
-    def __init__(self, *args, listen="127.0.0.1:0", web_root=None, env=None, ssl_ctx=None):
+    def __init__(self, *args, listen=None, web_root=None, env=None, ssl_ctx=None):
+        if listen is None:
+            listen = "127.0.0.1:%d" % free_port()
         if not os.access(SIGNAL, os.X_OK):
             raise SystemExit("FAIL: iceway-signal binary not found at %s" % SIGNAL)
         self.log = tempfile.NamedTemporaryFile(prefix="iw-signal-", suffix=".log", delete=False)
@@ -286,13 +291,8 @@ def close_code(evs):
 
 
 def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago (for servers that need one given)."""
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port on 127.0.0.1 for a server to bind, held for this test (ports.py)."""
+    return ports.reserve(1, ("tcp",))
 
 
 class Redis:

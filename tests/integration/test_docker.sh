@@ -95,27 +95,12 @@ wait_for() {
 	return 1
 }
 
-# A port on 127.0.0.1 that is free for the given socket types (udp, tcp or both: the relay
-# listens on UDP and TCP with one port number), from the kernel.
+# A port on 127.0.0.1 free for the given socket types (udp, tcp or both: the relay listens on
+# UDP and TCP with one port number), held for this test (ports.py).
 free_port() {
-	"$py" - "$1" <<'EOF'
-import socket, sys
-kinds = {"udp": [socket.SOCK_DGRAM], "tcp": [socket.SOCK_STREAM],
-         "both": [socket.SOCK_DGRAM, socket.SOCK_STREAM]}[sys.argv[1]]
-for _ in range(100):
-    first = socket.socket(socket.AF_INET, kinds[0])
-    first.bind(("127.0.0.1", 0))
-    port = first.getsockname()[1]
-    try:
-        for k in kinds[1:]:
-            socket.socket(socket.AF_INET, k).bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-else:
-    sys.exit("no free port")
-EOF
+	local k=$1
+	[ "$k" = both ] && k=udp,tcp
+	"$py" "$src/tests/integration/ports.py" --owner $$ --kinds "$k"
 }
 
 # The host's Debian mirror, read from apt's own sources at run time.

@@ -19,11 +19,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { # TCP port free on 127.0.0.1 right now
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+free_port() { # a TCP port on 127.0.0.1, held for this test (ports.py)
+	python3 "$SRC/tests/integration/ports.py" --owner $$ --kinds tcp
 }
 free_udp() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 "$SRC/tests/integration/ports.py" --owner $$ --kinds udp
 }
 fail() {
 	echo "FAIL: $*"

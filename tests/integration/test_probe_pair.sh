@@ -35,10 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { # $1 = udp|tcp
-	python3 -c 'import socket,sys
-t = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
-s = socket.socket(socket.AF_INET, t); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+free_port() { # $1 = udp|tcp: held for this test (ports.py)
+	python3 "$(dirname "$0")/ports.py" --owner $$ --kinds "$1"
 }
 
 # Wait (bounded) until a log line shows up or a TCP port accepts.

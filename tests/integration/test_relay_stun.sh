@@ -64,8 +64,7 @@ check "turnutils_stunclient ::1 gets reflexive ::1" stunclient_reflexive ::1 '::
 # It exits with the NAT type (1 = open); 255 means it got no usable answer.
 stun_mapped() {
 	local sp out rc
-	sp=$(python3 -c "import sys; sys.path.insert(0, '$here'); import iwtest; \
-print(iwtest.free_port_block(2)[0])")
+	sp=$(python3 "$here/ports.py" --owner $$ --count 2 --kinds udp)
 	out=$(timeout $((30 * slow)) stun "127.0.0.1:$IW_SRV_PORT" -v -p "$sp" 2>&1)
 	rc=$?
 	echo "$out" | grep -E "MappedAddress|ErrorCode|Primary|Return value" | sed 's/^/    /'

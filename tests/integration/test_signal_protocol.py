@@ -304,7 +304,7 @@ async def suite(srvs):
 
 
 async def main():
-    with Server(listen="[::1]:0") as srv:
+    with Server(listen="[::1]:%d" % sigtest.ports.reserve(1, ("tcp",), ("::1",))) as srv:
         await ipv6([srv])
     with Server(*ICE_ARGS) as srv:
         await suite([srv])

@@ -77,7 +77,7 @@ async def main():
     try:
         redis.start()
         for _ in range(3):
-            servers.append(Server("--redis", redis.url, listen="[::1]:0"))
+            servers.append(Server("--redis", redis.url, listen="[::1]:%d" % sigtest.ports.reserve(1, ("tcp",), ("::1",))))
         await wait_up(servers)
         await proto.ipv6(servers)
         for s in servers:

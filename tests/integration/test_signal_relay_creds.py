@@ -88,30 +88,25 @@ class TurnClient:
                                        attr(A_NONCE, nonce)], key))
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_relay():
     if not os.access(sigtest.RELAY, os.X_OK):
         raise SystemExit("FAIL: iceway-relay not found at %s: this test needs the relay binary "
                          "(build turn/ first)" % sigtest.RELAY)
-    # The free port may be taken by a parallel test before the relay binds it: retry.
-    for _ in range(3):
-        r = try_relay()
-        if r:
-            return r
+    r = try_relay()
+    if r:
+        return r
     raise SystemExit("FAIL: iceway-relay did not start")
 
 
 def try_relay():
     log = tempfile.NamedTemporaryFile(prefix="iw-relay-", suffix=".log", delete=False)
-    port = free_udp_port()
-    proc = subprocess.Popen([sigtest.RELAY, "-n", "-L", "127.0.0.1", "-p", str(port),
+    # every port the relay binds is held for this test (ports.py)
+    port = sigtest.ports.reserve(1, ("udp", "tcp"))
+    lo = sigtest.ports.reserve(100, ("udp",))
+    proc = subprocess.Popen([sigtest.RELAY, "-n", "-L", "127.0.0.1", "-p", str(port), "--no-tls",
+                             "--min-port", str(lo), "--max-port", str(lo + 99),
                              "--use-auth-secret", "--static-auth-secret", SECRET,
                              "--realm", "iceway.test"], stdout=log, stderr=log)
     # ready when it answers a Binding request
