@@ -5,7 +5,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash tools/install-deps.sh run
-bash tools/build.sh build
+# Only what running needs: no tests (cmocka) and no benchmark tools.
+bash tools/build.sh build -DIW_TESTS=OFF -DIW_WITH_BENCH=OFF
 
 conf=${ICEWAY_CONF:-$top/docker/iceway-relay.conf}
 sconf=${ICEWAY_SIGNAL_CONF:-$top/docker/iceway-signal.conf}

@@ -7,7 +7,8 @@ cd "$top"
 
 bash tools/install-deps.sh test
 
-bash tools/build.sh build
+# Tests on explicitly: `build` may have been configured by tools/run.sh without them.
+bash tools/build.sh build -DIW_TESTS=ON -DIW_WITH_BENCH=ON
 bash tools/build.sh build-asan -DIW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
 
 # Formatting is not a review topic: every C file matches .clang-format.

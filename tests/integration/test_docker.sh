@@ -12,6 +12,7 @@
 set -euo pipefail
 
 src=${IW_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/debian_base.sh"
 cache=${IW_DOCKER_CACHE:-/var/cache/iceway-test}
 secret=docker-test-secret-$RANDOM$RANDOM
 t0=$SECONDS
@@ -103,49 +104,6 @@ free_port() {
 	"$py" "$src/tests/integration/ports.py" --owner $$ --kinds "$k"
 }
 
-# The host's Debian mirror, read from apt's own sources at run time.
-apt_mirror() {
-	local f=/etc/apt/sources.list.d/debian.sources
-	if [ -r "$f" ]; then
-		awk '
-			/^[[:space:]]*$/ { if (uri != "" && suite) { print uri; exit } uri = ""; suite = 0; next }
-			/^URIs:/ { uri = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
-			END { if (uri != "" && suite) print uri }' "$f" | head -n 1
-		return
-	fi
-	f=/etc/apt/sources.list
-	[ -r "$f" ] && awk '$1 == "deb" {
-		i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++; if ($i ~ /^\[/ || $i ~ /\]$/) i++
-		if ($(i + 1) == "bookworm") { print $i; exit } }' "$f"
-}
-
-# What the official debian:bookworm-slim image sets up on top of minbase: dpkg without fsync
-# (a layer is thrown away whole, never half-written), no docs, man pages or translations, and
-# apt caches cleaned after each install.
-slim_tweaks() {
-	local r=$1
-	echo 'force-unsafe-io' >"$r/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
-	cat >"$r/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-path-include /usr/share/locale/locale.alias
-path-exclude /usr/share/lintian/*
-EOF
-	cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-EOF
-	echo 'Acquire::Languages "none";' >"$r/etc/apt/apt.conf.d/docker-no-languages"
-	echo 'APT::Install-Recommends "false";' >"$r/etc/apt/apt.conf.d/docker-no-recommends"
-	rm -rf "$r/usr/share/doc"/* "$r/usr/share/man"/* "$r/usr/share/info"/* "$r/usr/share/locale"/*
-}
-
 # The compose file parses and names what it requires (when a compose client is installed).
 if command -v docker-compose >/dev/null; then
 	ICEWAY_SECRET=x ICEWAY_TURN_URI=turn:turn.test:3478 ICEWAY_STUN_URI=stun:turn.test:3478 \
@@ -170,25 +128,7 @@ wait_for 300 docker version || {
 
 # ---- the base image, cached ----
 base_tar=$cache/debian-bookworm-slim.tar
-mkdir -p "$cache"
-(
-	# One run at a time makes the tarball; the others wait for it.
-	flock -w 600 9 || fail "lock on $cache"
-	if [ ! -s "$base_tar" ]; then
-		mirror=$(apt_mirror)
-		[ -n "$mirror" ] || fail "no bookworm mirror in apt's sources"
-		log "debootstrap --variant=minbase bookworm (cached afterwards in $base_tar)"
-		debootstrap --variant=minbase bookworm "$W/rootfs" "$mirror" >"$W/debootstrap.log" 2>&1 || {
-			tail -n 20 "$W/debootstrap.log" >&2
-			fail "debootstrap"
-		}
-		rm -rf "$W/rootfs/var/cache/apt/archives"/*.deb "$W/rootfs/var/lib/apt/lists"/*
-		slim_tweaks "$W/rootfs"
-		tar -C "$W/rootfs" -cf "$base_tar.tmp.$$" .
-		mv -f "$base_tar.tmp.$$" "$base_tar"
-		rm -rf "$W/rootfs"
-	fi
-) 9>"$cache/.lock"
+iw_debian_base "$base_tar" "$W" || fail "no Debian base"
 
 # The build stage's dependency layer (tools/install-deps.sh build, a few minutes of apt) is
 # cached too, together with the base image it sits on, as one `docker save` archive: loaded
