@@ -69,6 +69,7 @@ struct local {
 struct iw_cluster {
 	char host[256];
 	int port, db;
+	unsigned int queue_max; /* requests waiting for the Redis thread */
 	char inst[IW_ROOM_ID_MAX + 1];
 	char chan_prefix[32];
 	char chan[96];
@@ -1029,7 +1030,7 @@ static void *thread_main(void *arg)
 
 static int parse_url(struct iw_cluster *cl, const char *url)
 {
-	const char *p = url, *colon, *slash;
+	const char *p = url, *colon, *slash, *q;
 	char *end;
 	long v;
 
@@ -1053,11 +1054,24 @@ static int parse_url(struct iw_cluster *cl, const char *url)
 		cl->port = (int)v;
 	}
 	cl->db = 0;
-	if (slash && slash[1]) {
-		v = strtol(slash + 1, &end, 10);
-		if (*end || v < 0 || v > 1000)
+	q = slash ? slash + 1 : "";
+	if (*q && *q != '?') {
+		v = strtol(q, &end, 10);
+		if ((*end && *end != '?') || v < 0 || v > 1000)
 			return -EINVAL;
 		cl->db = (int)v;
+		q = end;
+	}
+	cl->queue_max = IW_CLUSTER_QUEUE_MAX;
+	/* ?queue=N: how many requests may wait for the Redis thread (a smaller bound shows, in
+	 * the tests, what happens when it is full). */
+	if (*q) {
+		if (strncmp(q, "?queue=", 7) != 0)
+			return -EINVAL;
+		v = strtol(q + 7, &end, 10);
+		if (end == q + 7 || *end || v < 1 || v > IW_CLUSTER_QUEUE_MAX)
+			return -EINVAL;
+		cl->queue_max = (unsigned int)v;
 	}
 	return 0;
 }
@@ -1074,7 +1088,7 @@ struct iw_cluster *iw_cluster_create(const struct iw_cluster_cfg *cfg, const cha
 	cl->pipe_fd[0] = cl->pipe_fd[1] = -1;
 	pthread_mutex_init(&cl->mu, NULL);
 	if (parse_url(cl, cfg->url) < 0) {
-		*why = "redis must be redis://HOST[:PORT][/DB]";
+		*why = "redis must be redis://HOST[:PORT][/DB][?queue=N] (N: 1-8192)";
 		goto fail;
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -1088,7 +1102,7 @@ struct iw_cluster *iw_cluster_create(const struct iw_cluster_cfg *cfg, const cha
 	cl->wake = cfg->wake;
 	cl->wake_arg = cfg->wake_arg;
 	cl->backoff_ms = BACKOFF_MIN_MS;
-	if (ring_init(&cl->ops, IW_CLUSTER_QUEUE_MAX) < 0 || ring_init(&cl->evs, IW_CLUSTER_QUEUE_MAX) < 0 ||
+	if (ring_init(&cl->ops, cl->queue_max) < 0 || ring_init(&cl->evs, IW_CLUSTER_QUEUE_MAX) < 0 ||
 	    pipe2(cl->pipe_fd, O_NONBLOCK) < 0) {
 		*why = "out of memory";
 		goto fail;
