@@ -9,7 +9,12 @@
  * (HDEL decides who) and tells every instance in the room. iw:tok:<room> hash peer -> digest
  * of the peer's current resume token (never the token itself), with the same expiry: another
  * instance checks a resume against it, and takes the id over with a compare-and-set, after
- * which one "j" message moves the peer everywhere without a left/joined pair. */
+ * which one "j" message moves the peer everywhere without a left/joined pair.
+ *
+ * Each instance keeps a table of its own peers, written before a join or leave is queued. After
+ * a reconnect, or when the full queue dropped a join or leave, a beat reconciles Redis with it:
+ * leaves Redis missed are carried out, our peers are registered again where no other live
+ * instance took their ids, and entries Redis still lists as ours but we do not have go. */
 #include "signaling/cluster.h"
 
 #include <errno.h>
@@ -31,8 +36,8 @@
 enum {
 	ROOM_TTL_MS = 60000,
 	BACKOFF_MIN_MS = 100,
-	BACKOFF_MAX_MS = 5000,
-	OPS_PER_TURN = 1024, /* then beats and the subscription get their turn */
+	BACKOFF_MAX_MS = 1000, /* well inside the live TTL: a healed link is used within 1 s */
+	OPS_PER_TURN = 1024,   /* then beats and the subscription get their turn */
 	LOCALS_MAX = 1 << 20,
 	IO_TIMEOUT_S = 1, /* a command slower than this counts as Redis down */
 	DIGEST_HEX = 64,  /* HMAC-SHA256 of a resume token, in hex */
@@ -53,6 +58,7 @@ struct op {
 	char digest[DIGEST_HEX + 1];
 	char claim[IW_ROOM_RESUME_LEN + 1];
 	unsigned int max_peers;
+	uint64_t seq; /* OP_JOIN, OP_LEAVE: which state of the peer's entry this request carries */
 };
 
 struct ring {
@@ -60,15 +66,22 @@ struct ring {
 	unsigned int head, n, cap;
 };
 
+/* One of our peers as Redis must hold it. The service thread writes an entry before it queues
+ * the request, so the table stays right when the request is dropped (queue full) or cannot
+ * reach Redis; the Redis thread reconciles Redis with it after either. */
 struct local {
 	char room[IW_ROOM_ID_MAX + 1];
 	char peer[IW_ROOM_ID_MAX + 1];
 	char digest[DIGEST_HEX + 1]; /* empty: joined through iw_cluster_join (no token) */
+	uint64_t seq;                /* the request that set this state */
+	bool gone;                   /* left: Redis still lists it (until the leave is carried out) */
+	bool queued;                 /* that request is in the queue and will tell Redis itself */
 };
 
 struct iw_cluster {
 	char host[256];
 	int port, db;
+	unsigned int queue_max; /* requests waiting for the Redis thread */
 	char inst[IW_ROOM_ID_MAX + 1];
 	char chan_prefix[32];
 	char chan[96];
@@ -80,16 +93,20 @@ struct iw_cluster {
 	atomic_bool stop;
 	atomic_bool up;
 
-	pthread_mutex_t mu; /* guards the rings and st */
+	pthread_mutex_t mu; /* guards the rings, st and the table of our peers */
 	struct ring ops, evs;
 	struct iw_cluster_stats st;
+	struct local *locals;
+	size_t n_locals, cap_locals;
+	uint64_t seq;
+	bool reconcile; /* a join or leave was dropped: the next beat reconciles Redis */
 
 	/* Redis thread only */
 	redisContext *cmd, *sub;
 	uint64_t next_try_ms, backoff_ms, next_beat_ms, sweep_from_ms;
 	bool reregister, ever_up;
-	struct local *locals;
-	size_t n_locals, cap_locals;
+	struct local *snap; /* a copy of the table for a beat */
+	size_t cap_snap;
 	bool evs_pushed;
 };
 
@@ -135,6 +152,17 @@ static const char leave_lua[] = "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV
 				"redis.call('HDEL', KEYS[1], ARGV[1]) "
 				"redis.call('HDEL', KEYS[2], ARGV[1]) "
 				"return redis.call('HVALS', KEYS[1])";
+
+/* Register our peer again after an outage, unless another live instance holds the id now
+ * (KEYS room, tok; ARGV peer, inst, ttl, live prefix, digest). 1: ours; 0: held elsewhere. */
+static const char reg_lua[] = "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+			      "if cur and cur ~= ARGV[2] and redis.call('EXISTS', ARGV[4] .. cur) == 1 then "
+			      "  return 0 end "
+			      "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+			      "if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[5]) end "
+			      "redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+			      "redis.call('PEXPIRE', KEYS[2], ARGV[3]) "
+			      "return 1";
 
 /* ---- rings ---- */
 
@@ -190,13 +218,109 @@ static void wake_thread(struct iw_cluster *cl)
 		return;
 }
 
+/* ---- the table of our peers (under mu) ---- */
+
+static struct local *locals_find(struct iw_cluster *cl, const char *room, const char *peer, bool gone)
+{
+	for (size_t i = 0; i < cl->n_locals; i++) {
+		struct local *l = &cl->locals[i];
+		if (l->gone == gone && strcmp(l->room, room) == 0 && strcmp(l->peer, peer) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+static struct local *locals_add(struct iw_cluster *cl, const char *room, const char *peer)
+{
+	struct local *l;
+	if (cl->n_locals == cl->cap_locals) {
+		size_t nc = cl->cap_locals ? cl->cap_locals * 2 : 64;
+		struct local *nl;
+		if (nc > LOCALS_MAX || !(nl = realloc(cl->locals, nc * sizeof(*nl)))) {
+			IW_WARN("redis: too many local peers to track; %s/%s not refreshed", room, peer);
+			return NULL;
+		}
+		cl->locals = nl;
+		cl->cap_locals = nc;
+	}
+	l = &cl->locals[cl->n_locals++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->room, sizeof(l->room), "%s", room);
+	snprintf(l->peer, sizeof(l->peer), "%s", peer);
+	return l;
+}
+
+static void locals_drop(struct iw_cluster *cl, struct local *l)
+{
+	*l = cl->locals[--cl->n_locals];
+}
+
+/* Record what request o makes of its peer's entry; the entry, or NULL. *fresh: a new entry. */
+static struct local *locals_apply(struct iw_cluster *cl, const struct op *o, bool *fresh)
+{
+	struct local *l, *g;
+
+	*fresh = false;
+	if (o->kind == OP_JOIN) {
+		l = locals_find(cl, o->room, o->peer, false);
+		if (!l && (l = locals_add(cl, o->room, o->peer)))
+			*fresh = true;
+		if (l)
+			snprintf(l->digest, sizeof(l->digest), "%s", o->member ? o->digest : "");
+	} else {
+		/* One tombstone per id is enough: this leave supersedes an earlier one. */
+		if ((g = locals_find(cl, o->room, o->peer, true)))
+			locals_drop(cl, g);
+		l = locals_find(cl, o->room, o->peer, false);
+		if (!l)
+			l = locals_add(cl, o->room, o->peer);
+		if (l)
+			l->gone = true;
+	}
+	if (l)
+		l->seq = o->seq;
+	return l;
+}
+
+/* The Redis thread carried out (or refused) request o. drop: its entry goes (a refused join, a
+ * leave Redis has seen); else it stays and needs nothing more for this request. */
+static void locals_settle(struct iw_cluster *cl, const struct op *o, bool drop)
+{
+	struct local *l;
+	pthread_mutex_lock(&cl->mu);
+	l = locals_find(cl, o->room, o->peer, o->kind == OP_LEAVE);
+	if (l && l->seq == o->seq) {
+		if (drop)
+			locals_drop(cl, l);
+		else
+			l->queued = false;
+	}
+	pthread_mutex_unlock(&cl->mu);
+}
+
+/* Queue a request. A join or leave is written to the table of our peers first, so that one the
+ * full queue drops is not lost: the next beat reconciles Redis with the table instead. */
 static int push_op(struct iw_cluster *cl, struct op *o)
 {
-	bool ok;
+	struct local *l = NULL;
+	bool ok, fresh = false;
+
 	pthread_mutex_lock(&cl->mu);
+	if (o->kind != OP_SEND) {
+		o->seq = ++cl->seq;
+		l = locals_apply(cl, o, &fresh);
+	}
 	ok = ring_push(&cl->ops, o);
 	if (!ok)
 		cl->st.ops_dropped++;
+	if (l && !ok && o->kind == OP_JOIN && fresh && o->claim[0]) {
+		/* A claim that cannot be checked is refused or kept local by the caller: do not
+		 * register it later behind its back. */
+		locals_drop(cl, l);
+	} else if (l) {
+		l->queued = ok;
+		cl->reconcile |= !ok;
+	}
 	pthread_mutex_unlock(&cl->mu);
 	if (!ok) {
 		op_free(o);
@@ -354,6 +478,13 @@ static void count(struct iw_cluster *cl, uint64_t *field)
 	pthread_mutex_unlock(&cl->mu);
 }
 
+/* One of our peers that Redis still listed after it had left: removed now, others told. */
+static void count_stale(struct iw_cluster *cl, const char *room, const char *peer)
+{
+	count(cl, &cl->st.stale_removed);
+	IW_INFO("redis: peer %s in room %s had left while Redis could not be told; removed now", peer, room);
+}
+
 static void disconnect(struct iw_cluster *cl, const char *why)
 {
 	if (cl->cmd || cl->sub)
@@ -492,45 +623,6 @@ static void publish_to_all(struct iw_cluster *cl, redisReply *vals, size_t first
 	json_decref(seen);
 }
 
-static struct local *locals_find(struct iw_cluster *cl, const char *room, const char *peer)
-{
-	for (size_t i = 0; i < cl->n_locals; i++)
-		if (strcmp(cl->locals[i].room, room) == 0 && strcmp(cl->locals[i].peer, peer) == 0)
-			return &cl->locals[i];
-	return NULL;
-}
-
-/* Track a local peer (once) with its current token digest ("" for none). */
-static void locals_add(struct iw_cluster *cl, const char *room, const char *peer, const char *digest)
-{
-	struct local *l = locals_find(cl, room, peer);
-	if (l) {
-		snprintf(l->digest, sizeof(l->digest), "%s", digest);
-		return;
-	}
-	if (cl->n_locals == cl->cap_locals) {
-		size_t nc = cl->cap_locals ? cl->cap_locals * 2 : 64;
-		struct local *nl;
-		if (nc > LOCALS_MAX || !(nl = realloc(cl->locals, nc * sizeof(*nl)))) {
-			IW_WARN("redis: too many local peers to track; %s/%s not refreshed", room, peer);
-			return;
-		}
-		cl->locals = nl;
-		cl->cap_locals = nc;
-	}
-	snprintf(cl->locals[cl->n_locals].room, IW_ROOM_ID_MAX + 1, "%s", room);
-	snprintf(cl->locals[cl->n_locals].peer, IW_ROOM_ID_MAX + 1, "%s", peer);
-	snprintf(cl->locals[cl->n_locals].digest, DIGEST_HEX + 1, "%s", digest);
-	cl->n_locals++;
-}
-
-static void locals_remove(struct iw_cluster *cl, const char *room, const char *peer)
-{
-	struct local *l = locals_find(cl, room, peer);
-	if (l)
-		*l = cl->locals[--cl->n_locals];
-}
-
 static void do_join(struct iw_cluster *cl, struct op *o)
 {
 	struct iw_cluster_ev e = { .kind = IW_CLUSTER_JOINED };
@@ -568,9 +660,8 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 		IW_WARN("redis: join script failed: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
 	}
 	/* Without Redis the join is local only; the next beat after a reconnect registers it. */
-	if (ok)
-		locals_add(cl, o->room, o->peer, "");
-	else
+	locals_settle(cl, o, !ok);
+	if (!ok)
 		e.status = -EEXIST;
 	if (r)
 		freeReplyObject(r);
@@ -667,10 +758,9 @@ static void do_member_join(struct iw_cluster *cl, struct op *o)
 	 * A resume claim cannot be checked without Redis: the client retries. */
 	if (!r && o->claim[0])
 		e.status = -EAGAIN;
-	else if (ok == 1)
-		locals_add(cl, o->room, o->peer, o->digest);
-	else
+	else if (ok != 1)
 		e.status = ok == -1 ? -ENOSPC : -EEXIST;
+	locals_settle(cl, o, e.status < 0);
 	if (moved)
 		freeReplyObject(moved);
 	if (r)
@@ -678,13 +768,14 @@ static void do_member_join(struct iw_cluster *cl, struct op *o)
 	push_ev(cl, &e);
 }
 
-/* Remove peer (ours, or a dead instance's) and tell the others; true when this call did. */
-static bool remove_member(struct iw_cluster *cl, const char *room, const char *peer, const char *inst)
+/* Remove peer (ours, or a dead instance's) and tell the others. 1: this call did; 0: it was
+ * not inst's (gone, or held by another instance now); -1: Redis did not answer. */
+static int remove_member(struct iw_cluster *cl, const char *room, const char *peer, const char *inst)
 {
 	char key[96], tkey[96];
 	const char *argv[] = { "EVAL", leave_lua, "2", key, tkey, peer, inst };
 	redisReply *r;
-	bool done = false;
+	int done = -1;
 
 	room_key(key, sizeof(key), room);
 	tok_key(tkey, sizeof(tkey), room);
@@ -694,18 +785,21 @@ static bool remove_member(struct iw_cluster *cl, const char *room, const char *p
 		if (m)
 			publish_to_all(cl, r, 0, 1, m, NULL);
 		json_decref(m);
-		done = true;
+		done = 1;
+	} else if (r && r->type != REDIS_REPLY_ERROR) {
+		done = 0;
 	}
 	if (r)
 		freeReplyObject(r);
 	return done;
 }
 
+/* Without Redis (or when it fails to answer) the entry stays as a tombstone, and the first beat
+ * after the reconnect removes the peer from Redis and tells the other instances. */
 static void do_leave(struct iw_cluster *cl, struct op *o)
 {
-	locals_remove(cl, o->room, o->peer);
-	if (cl->cmd)
-		remove_member(cl, o->room, o->peer, cl->inst);
+	int rc = cl->cmd ? remove_member(cl, o->room, o->peer, cl->inst) : -1;
+	locals_settle(cl, o, rc >= 0);
 }
 
 static void do_send(struct iw_cluster *cl, struct op *o)
@@ -767,7 +861,7 @@ static void sweep(struct iw_cluster *cl, json_t *rooms)
 				continue;
 			if (!cl->cmd)
 				break;
-			if (remove_member(cl, room, p, inst)) {
+			if (remove_member(cl, room, p, inst) == 1) {
 				count(cl, &cl->st.peers_reaped);
 				IW_INFO("redis: peer %s in room %s left with its instance %s", p, room, inst);
 				ev_simple(cl, IW_CLUSTER_PEER_LEFT, room, p, NULL, inst);
@@ -787,9 +881,22 @@ static bool owned_elsewhere(const struct iw_cluster *cl, const redisReply *kv, c
 	return false;
 }
 
-/* After a reconnect: presence may have changed while Redis was away. Learn who is in our
- * rooms now, and announce our peers to them, as a join would. Whoever re-registers later sees
- * the earlier ones, so every pair hears of each other. rooms: {room: [local peer ids]}. */
+static bool listed(json_t *list, const char *peer)
+{
+	size_t i;
+	json_t *id;
+	json_array_foreach(list, i, id)
+	{
+		if (strcmp(json_string_value(id), peer) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* After a reconnect or a dropped request: presence may have changed meanwhile. Learn who is in
+ * our rooms now, remove what Redis still lists as ours but is not (a leave it never heard of),
+ * and announce our peers to the others, as a join would. Whoever re-registers later sees the
+ * earlier ones, so every pair hears of each other. rooms: {room: [local peer ids]}. */
 static void resync(struct iw_cluster *cl, json_t *rooms)
 {
 	const char *room;
@@ -811,9 +918,12 @@ static void resync(struct iw_cluster *cl, json_t *rooms)
 			break;
 		for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
 			const char *p = r->element[i]->str, *inst = r->element[i + 1]->str;
-			if (p && inst && strcmp(inst, cl->inst) != 0 && strlen(p) <= IW_ROOM_ID_MAX &&
-			    strlen(inst) <= IW_ROOM_ID_MAX)
+			if (!p || !inst || strlen(p) > IW_ROOM_ID_MAX || strlen(inst) > IW_ROOM_ID_MAX)
+				continue;
+			if (strcmp(inst, cl->inst) != 0)
 				ev_simple(cl, IW_CLUSTER_PEER_JOINED, room, p, NULL, inst);
+			else if (!listed(list, p) && cl->cmd && remove_member(cl, room, p, cl->inst) == 1)
+				count_stale(cl, room, p);
 		}
 		json_array_foreach(list, i, id)
 		{
@@ -831,11 +941,57 @@ static void resync(struct iw_cluster *cl, json_t *rooms)
 	}
 }
 
+/* Copy the table of our peers for a beat (the service thread keeps writing it meanwhile).
+ * *full becomes true when a dropped request asks for a reconcile. */
+static size_t snapshot(struct iw_cluster *cl, bool *full)
+{
+	size_t n;
+	pthread_mutex_lock(&cl->mu);
+	n = cl->n_locals;
+	if (n > cl->cap_snap) {
+		struct local *s = realloc(cl->snap, n * sizeof(*s));
+		if (!s) {
+			pthread_mutex_unlock(&cl->mu);
+			return 0;
+		}
+		cl->snap = s;
+		cl->cap_snap = n;
+	}
+	if (n)
+		memcpy(cl->snap, cl->locals, n * sizeof(*cl->snap));
+	*full |= cl->reconcile;
+	cl->reconcile = false;
+	pthread_mutex_unlock(&cl->mu);
+	return n;
+}
+
+/* Our peer l in Redis again, unless another live instance has taken the id meanwhile (then
+ * resync's PEER_JOINED moves our copy out). */
+static void reregister(struct iw_cluster *cl, const struct local *l)
+{
+	char key[96], tkey[96], ttl[16];
+	const char *argv[] = {
+		"EVAL", reg_lua, "2", key, tkey, l->peer, cl->inst, ttl, "iw:live:", l->digest
+	};
+	redisReply *r;
+
+	room_key(key, sizeof(key), l->room);
+	tok_key(tkey, sizeof(tkey), l->room);
+	snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
+	r = command(cl, 10, argv, NULL);
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+		IW_INFO("redis: peer %s in room %s is held by another instance now", l->peer, l->room);
+	if (r)
+		freeReplyObject(r);
+}
+
 static void beat(struct iw_cluster *cl, uint64_t now)
 {
 	char key[96], tkey[96], ttl[16], live[96], live_ttl[16];
 	const char *argv[5];
 	json_t *rooms = json_object();
+	bool full = cl->reregister;
+	size_t n = snapshot(cl, &full);
 	redisReply *r;
 
 	cl->next_beat_ms = now + IW_CLUSTER_BEAT_MS;
@@ -851,20 +1007,34 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 		goto out;
 	freeReplyObject(r);
 	snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
-	for (size_t i = 0; rooms && i < cl->n_locals && cl->cmd; i++) {
-		const struct local *l = &cl->locals[i];
+	for (size_t i = 0; full && i < n && cl->cmd; i++) {
+		/* Leaves Redis has not seen (it was away, or the queue was full): tell it now. A
+		 * leave still queued does it itself. */
+		const struct local *l = &cl->snap[i];
+		struct op o = { .kind = OP_LEAVE, .seq = l->seq };
+		int rc;
+		if (!l->gone || l->queued)
+			continue;
+		rc = remove_member(cl, l->room, l->peer, cl->inst);
+		if (rc == 1)
+			count_stale(cl, l->room, l->peer);
+		if (rc >= 0) {
+			snprintf(o.room, sizeof(o.room), "%s", l->room);
+			snprintf(o.peer, sizeof(o.peer), "%s", l->peer);
+			locals_settle(cl, &o, true);
+		}
+	}
+	for (size_t i = 0; rooms && i < n && cl->cmd; i++) {
+		const struct local *l = &cl->snap[i];
+		if (l->gone)
+			continue;
 		room_key(key, sizeof(key), l->room);
 		tok_key(tkey, sizeof(tkey), l->room);
-		if (cl->reregister) {
-			/* After a reconnect (Redis may have restarted empty): our peers again. */
-			const char *hs[] = { "HSET", key, l->peer, cl->inst };
-			const char *ht[] = { "HSET", tkey, l->peer, l->digest };
-			r = command(cl, 4, hs, NULL);
-			if (r)
-				freeReplyObject(r);
-			if (l->digest[0] && cl->cmd && (r = command(cl, 4, ht, NULL)))
-				freeReplyObject(r);
-		}
+		/* After a reconnect (Redis may have restarted empty) or a dropped join: our peers
+		 * again, where nobody else has taken their ids. A join still queued registers
+		 * itself, with the room bound checked. */
+		if (full && !l->queued)
+			reregister(cl, l);
 		json_t *list = json_object_get(rooms, l->room);
 		if (list) {
 			json_array_append_new(list, json_string(l->peer));
@@ -883,12 +1053,15 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 	}
 	if (!cl->cmd)
 		goto out;
-	if (cl->reregister)
+	if (full)
 		resync(cl, rooms);
+	if (!cl->cmd)
+		goto out;
 	cl->reregister = false;
 	if (now >= cl->sweep_from_ms)
 		sweep(cl, rooms);
 out:
+	/* Cut short by a lost connection: the reconnect's full beat does it all again. */
 	json_decref(rooms);
 }
 
@@ -1029,7 +1202,7 @@ static void *thread_main(void *arg)
 
 static int parse_url(struct iw_cluster *cl, const char *url)
 {
-	const char *p = url, *colon, *slash;
+	const char *p = url, *colon, *slash, *q;
 	char *end;
 	long v;
 
@@ -1053,11 +1226,24 @@ static int parse_url(struct iw_cluster *cl, const char *url)
 		cl->port = (int)v;
 	}
 	cl->db = 0;
-	if (slash && slash[1]) {
-		v = strtol(slash + 1, &end, 10);
-		if (*end || v < 0 || v > 1000)
+	q = slash ? slash + 1 : "";
+	if (*q && *q != '?') {
+		v = strtol(q, &end, 10);
+		if ((*end && *end != '?') || v < 0 || v > 1000)
 			return -EINVAL;
 		cl->db = (int)v;
+		q = end;
+	}
+	cl->queue_max = IW_CLUSTER_QUEUE_MAX;
+	/* ?queue=N: how many requests may wait for the Redis thread (a smaller bound shows, in
+	 * the tests, what happens when it is full). */
+	if (*q) {
+		if (strncmp(q, "?queue=", 7) != 0)
+			return -EINVAL;
+		v = strtol(q + 7, &end, 10);
+		if (end == q + 7 || *end || v < 1 || v > IW_CLUSTER_QUEUE_MAX)
+			return -EINVAL;
+		cl->queue_max = (unsigned int)v;
 	}
 	return 0;
 }
@@ -1074,7 +1260,7 @@ struct iw_cluster *iw_cluster_create(const struct iw_cluster_cfg *cfg, const cha
 	cl->pipe_fd[0] = cl->pipe_fd[1] = -1;
 	pthread_mutex_init(&cl->mu, NULL);
 	if (parse_url(cl, cfg->url) < 0) {
-		*why = "redis must be redis://HOST[:PORT][/DB]";
+		*why = "redis must be redis://HOST[:PORT][/DB][?queue=N] (N: 1-8192)";
 		goto fail;
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -1088,7 +1274,7 @@ struct iw_cluster *iw_cluster_create(const struct iw_cluster_cfg *cfg, const cha
 	cl->wake = cfg->wake;
 	cl->wake_arg = cfg->wake_arg;
 	cl->backoff_ms = BACKOFF_MIN_MS;
-	if (ring_init(&cl->ops, IW_CLUSTER_QUEUE_MAX) < 0 || ring_init(&cl->evs, IW_CLUSTER_QUEUE_MAX) < 0 ||
+	if (ring_init(&cl->ops, cl->queue_max) < 0 || ring_init(&cl->evs, IW_CLUSTER_QUEUE_MAX) < 0 ||
 	    pipe2(cl->pipe_fd, O_NONBLOCK) < 0) {
 		*why = "out of memory";
 		goto fail;
@@ -1127,6 +1313,7 @@ void iw_cluster_destroy(struct iw_cluster *cl)
 	free(cl->ops.slot);
 	free(cl->evs.slot);
 	free(cl->locals);
+	free(cl->snap);
 	if (cl->pipe_fd[0] >= 0)
 		close(cl->pipe_fd[0]);
 	if (cl->pipe_fd[1] >= 0)

@@ -15,12 +15,16 @@
 #include "signaling/room.h"
 
 enum {
-	IW_CLUSTER_QUEUE_MAX = 8192,   /* entries per direction */
-	IW_CLUSTER_LIVE_TTL_MS = 6000, /* an instance silent this long is dead */
-	IW_CLUSTER_BEAT_MS = 2000,     /* liveness refresh and sweep period */
+	IW_CLUSTER_QUEUE_MAX = 8192, /* entries per direction */
+	/* An instance silent this long is dead. This bounds the outages (Redis gone, or this
+	 * instance cut off from it) that the other instances' clients do not see, less one beat
+	 * and one reconnect attempt: about 9 s. After a longer one its peers are announced as
+	 * left, and as joined again when it returns. */
+	IW_CLUSTER_LIVE_TTL_MS = 12000,
+	IW_CLUSTER_BEAT_MS = 2000, /* liveness refresh and sweep period */
 	/* A dead instance's peers leave their rooms within TTL + two beats (the live key expires,
 	 * then the next sweep). After this instance reconnects to Redis, sweeps pause for
-	 * TTL + the longest backoff (11 s) so that no live instance is taken for dead. */
+	 * TTL + the longest backoff (13 s) so that no live instance is taken for dead. */
 	IW_CLUSTER_LEAVE_BOUND_MS = IW_CLUSTER_LIVE_TTL_MS + 2 * IW_CLUSTER_BEAT_MS,
 };
 
@@ -53,7 +57,8 @@ struct iw_cluster_ev {
 };
 
 struct iw_cluster_stats {
-	uint64_t published, received, send_failed, ops_dropped, events_dropped, reconnects, peers_reaped;
+	uint64_t published, received, send_failed, ops_dropped, events_dropped, reconnects, peers_reaped,
+		stale_removed;
 	bool up;
 };
 

@@ -334,6 +334,10 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 		METRIC("iceway_signal_remote_peers_reaped_total", "counter",
 		       "Peers removed because their instance stopped refreshing its liveness.",
 		       cs.peers_reaped);
+		METRIC("iceway_signal_redis_stale_removed_total", "counter",
+		       "Own peers removed from Redis late: they left while it was unreachable or the "
+		       "queue to it was full.",
+		       cs.stale_removed);
 	}
 	if (w->cfg.ice.relays && o < cap)
 		o += iw_relays_metrics_text(w->cfg.ice.relays, b + o, cap - o);

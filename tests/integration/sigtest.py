@@ -333,3 +333,92 @@ def run(main):
     """Run an async test main with an overall bound."""
     asyncio.run(asyncio.wait_for(main(), 240))
     print("PASS")
+
+
+class CutProxy:
+    """A TCP proxy on 127.0.0.1:<ephemeral> to upstream_port that a test can cut and restore,
+    to take one instance's link to Redis away while the others keep theirs. cut() closes every
+    proxied connection and the listener (new connections are refused, as by a host that is
+    gone); restore() listens again on the same port."""
+
+    def __init__(self, upstream_port):
+        import threading
+        self.upstream = upstream_port
+        self.lock = threading.Lock()
+        self.conns = []
+        self.lsock = None
+        self.port = 0
+        self._listen()
+
+    def _listen(self):
+        import socket
+        import threading
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(64)
+        self.port = s.getsockname()[1]
+        self.lsock = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, lsock):
+        import socket
+        import threading
+        while True:
+            try:
+                down, _ = lsock.accept()
+            except OSError:
+                return  # the listener was closed by cut()
+            try:
+                up = socket.create_connection(("127.0.0.1", self.upstream), timeout=TIMEOUT)
+                up.settimeout(None)
+            except OSError:
+                down.close()
+                continue
+            with self.lock:
+                if self.lsock is not lsock:
+                    down.close()
+                    up.close()
+                    continue
+                self.conns += [down, up]
+            for a, b in ((down, up), (up, down)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        import socket
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        import socket
+        with self.lock:
+            lsock, self.lsock = self.lsock, None
+            conns, self.conns = self.conns, []
+        lsock.close()
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def restore(self):
+        with self.lock:
+            assert self.lsock is None, "not cut"
+        self._listen()
+
+    def close(self):
+        if self.lsock is not None:
+            self.cut()
