@@ -336,7 +336,7 @@ def run(main):
 
 
 class CutProxy:
-    """A TCP proxy on 127.0.0.1:<ephemeral> to upstream_port that a test can cut and restore,
+    """A TCP proxy on 127.0.0.1 (a port held for the test) to upstream_port that a test can cut and restore,
     to take one instance's link to Redis away while the others keep theirs. cut() closes every
     proxied connection and the listener (new connections are refused, as by a host that is
     gone); restore() listens again on the same port."""
@@ -347,7 +347,7 @@ class CutProxy:
         self.lock = threading.Lock()
         self.conns = []
         self.lsock = None
-        self.port = 0
+        self.port = free_port()
         self._listen()
 
     def _listen(self):
