@@ -1,4 +1,5 @@
 /* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -206,6 +207,7 @@ INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
 INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
 INT_SETTER(set_relay_poll, relay_poll_s, unsigned int, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
+INT_SETTER(set_prom_port, ws.prom_port, unsigned int, 0, 65535)
 
 static int set_level(void *c, const char *v, const char **why)
 {
@@ -226,6 +228,23 @@ static int set_log_file(void *c, const char *v, const char **why)
 static int set_json_log(void *c, const char *v, const char **why)
 {
 	return iw_config_bool(v, &((struct opts *)c)->json_log, why);
+}
+
+static int set_prometheus(void *c, const char *v, const char **why)
+{
+	return iw_config_bool(v, &((struct opts *)c)->ws.prometheus, why);
+}
+
+static int set_prom_addr(void *c, const char *v, const char **why)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (inet_pton(AF_INET, v, &a4) != 1 && inet_pton(AF_INET6, v, &a6) != 1) {
+		*why = "must be an IPv4 or IPv6 address";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.prom_addr = keep(v);
+	return 0;
 }
 
 static int set_help(void *c, const char *v, const char **why)
@@ -286,6 +305,11 @@ static const struct iw_opt opt_tab[] = {
 	  "SECONDS: a dropped peer keeps its id this long for resume (10)" },
 	{ "shutdown-timeout", 0, IW_OPT_REQUIRED, set_shutdown,
 	  "SECONDS: longest graceful shutdown on SIGTERM (5)" },
+	{ "prometheus", 0, IW_OPT_OPTIONAL, set_prometheus,
+	  "serve Prometheus metrics at http://prometheus-address:prometheus-port/metrics, never on listen" },
+	{ "prometheus-port", 0, IW_OPT_REQUIRED, set_prom_port,
+	  "PORT: metrics port, 0 picks a free one (9642)" },
+	{ "prometheus-address", 0, IW_OPT_REQUIRED, set_prom_addr, "IP: metrics address (127.0.0.1)" },
 	{ "log-level", 0, IW_OPT_REQUIRED, set_level, "LEVEL: error, warn, info, debug (info)" },
 	{ "log-file", 0, IW_OPT_REQUIRED, set_log_file, "FILE: log here instead of stderr" },
 	{ "log-json", 0, IW_OPT_OPTIONAL, set_json_log, "one JSON object per log line" },
@@ -376,6 +400,8 @@ static void defaults(struct opts *o)
 	o->ws.idle_timeout_s = 60;
 	o->ws.resume_grace_s = 10;
 	o->ws.shutdown_timeout_s = 5;
+	o->ws.prom_addr = "127.0.0.1";
+	o->ws.prom_port = 9642;
 	o->level = IW_LOG_INFO;
 }
 

@@ -75,7 +75,8 @@ struct iw_ws {
 	/* counters for /metrics */
 	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path, rejected_draining,
 		dropped_lag, closed_idle, closed_too_big, http_requests, msgs_in, bytes_in;
-	struct lws_http_mount mounts[4];
+	struct lws_http_mount mounts[3], metrics_mount;
+	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
 	char listen_host[IW_WS_LISTEN_MAX][64];
 };
 
@@ -432,6 +433,16 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	w->http_requests++;
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
 		return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad request\n");
+	/* The metrics listener serves /metrics and nothing else; the public ones never do. */
+	if (lws_get_vhost(wsi) == w->metrics_vh) {
+		if (strcmp(path, "/metrics") != 0)
+			return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
+		body = malloc(HTTP_BODY_MAX);
+		if (!body)
+			return 1;
+		len = metrics_text(w, body, HTTP_BODY_MAX);
+		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		if (w->stop)
 			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down\n");
@@ -447,13 +458,6 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			return reply_text(wsi, s, HTTP_STATUS_OK, "ok\nredis: up\n");
 		}
 		return reply_text(wsi, s, HTTP_STATUS_OK, "ok\n");
-	}
-	if (strcmp(path, "/metrics") == 0) {
-		body = malloc(HTTP_BODY_MAX);
-		if (!body)
-			return 1;
-		len = metrics_text(w, body, HTTP_BODY_MAX);
-		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
 	}
 	if (strcmp(path, "/api/turn") == 0) {
 		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof(buf));
@@ -505,7 +509,8 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	const char *why = NULL, *room;
 
 	memset(s, 0, sizeof(*s));
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
+	if (lws_get_vhost(wsi) == w->metrics_vh ||
+	    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
 		w->rejected_path++;
 		return 1;
 	}
@@ -883,6 +888,37 @@ static void lws_log(int level, const char *line)
 		IW_DEBUG("lws: %.*s", (int)n, line);
 }
 
+/* Plain HTTP on prom_addr:prom_port, /metrics only: what the metrics show (rooms, peers,
+ * errors) is for the operator, so it never shares a public listener. */
+static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_info *info, const char **why)
+{
+	const char *ip = w->cfg.prom_addr ? w->cfg.prom_addr : "127.0.0.1";
+	bool v6 = strchr(ip, ':') != NULL;
+
+	w->metrics_mount = (struct lws_http_mount){
+		.mountpoint = "/metrics",
+		.origin = "iceway-signal",
+		.origin_protocol = LWSMPRO_CALLBACK,
+		.mountpoint_len = 8,
+	};
+	memset(info, 0, sizeof(*info));
+	info->port = (int)w->cfg.prom_port;
+	info->iface = ip;
+	info->protocols = protocols;
+	info->mounts = &w->metrics_mount;
+	info->vhost_name = "metrics";
+	info->options = v6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
+			   : LWS_SERVER_OPTION_DISABLE_IPV6;
+	w->metrics_vh = lws_create_vhost(w->ctx, info);
+	if (!w->metrics_vh) {
+		*why = "cannot listen for metrics (prometheus-address/prometheus-port in use or not local?)";
+		return -1;
+	}
+	IW_INFO("metrics on http://%s%s%s:%d/metrics", v6 ? "[" : "", ip, v6 ? "]" : "",
+		lws_get_vhost_listen_port(w->metrics_vh));
+	return 0;
+}
+
 struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 {
 	struct lws_context_creation_info info;
@@ -943,8 +979,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	}
 
 	/* Longest mountpoint wins: the dynamic endpoints shadow the static tree at "/". */
-	static const char *const dyn[] = { "/healthz", "/metrics", "/api/turn" };
-	for (int i = 0; i < 3; i++) {
+	static const char *const dyn[] = { "/healthz", "/api/turn" };
+	for (int i = 0; i < 2; i++) {
 		w->mounts[i] = (struct lws_http_mount){
 			.mount_next = &w->mounts[i + 1],
 			.mountpoint = dyn[i],
@@ -953,7 +989,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 			.mountpoint_len = (unsigned char)strlen(dyn[i]),
 		};
 	}
-	w->mounts[3] = (struct lws_http_mount){
+	w->mounts[2] = (struct lws_http_mount){
 		.mountpoint = "/",
 		.origin = cfg->web_root,
 		.def = "index.html",
@@ -999,6 +1035,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)", cfg->tls_cert ? "https" : "http",
 				w->listen_host[i], lws_get_vhost_listen_port(vh));
 	}
+	if (cfg->prometheus && add_metrics_listener(w, &info, why) < 0)
+		goto fail;
 	if (cfg->redis_url) {
 		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake, .wake_arg = w };
 		w->cl = iw_cluster_create(&ccfg, why);

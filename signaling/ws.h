@@ -3,6 +3,7 @@
 #ifndef IW_SIGNALING_WS_H
 #define IW_SIGNALING_WS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,11 @@ struct iw_ws_cfg {
 	unsigned int max_peers, max_rooms, max_conns;
 	unsigned int ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
 	size_t queue_max; /* bytes queued per connection before it is dropped as too slow */
+	/* /metrics on a listener of its own, never on the public ones (it shows rooms, peers and
+	 * errors): prom_addr (an IP) and prom_port (0 = ephemeral, logged). Off unless set. */
+	bool prometheus;
+	const char *prom_addr;
+	unsigned int prom_port;
 	/*
 	 * SIGHUP: called on the service thread to re-read the configuration into *cfg, which holds
 	 * the running values. It changes only what can change without dropping a connection
