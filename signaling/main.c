@@ -207,6 +207,7 @@ INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
 INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
 INT_SETTER(set_relay_poll, relay_poll_s, unsigned int, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
+INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned int, 0, 600)
 INT_SETTER(set_prom_port, ws.prom_port, unsigned int, 0, 65535)
 
 static int set_level(void *c, const char *v, const char **why)
@@ -245,6 +246,11 @@ static int set_prom_addr(void *c, const char *v, const char **why)
 	}
 	((struct opts *)c)->ws.prom_addr = keep(v);
 	return 0;
+}
+
+static int set_jwt_no_exp(void *c, const char *v, const char **why)
+{
+	return iw_config_bool(v, &((struct opts *)c)->ws.jwt_allow_no_exp, why);
 }
 
 static int set_help(void *c, const char *v, const char **why)
@@ -287,6 +293,10 @@ static const struct iw_opt opt_tab[] = {
 	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl, "SECONDS: lifetime of TURN credentials (86400)" },
 	{ "jwt-secret", 0, IW_OPT_REQUIRED, set_jwt,
 	  "SECRET: require HS256 access tokens naming room (and peer); open without it" },
+	{ "jwt-allow-no-exp", 0, IW_OPT_OPTIONAL, set_jwt_no_exp,
+	  "accept access tokens without exp, which then never expire (refused by default)" },
+	{ "jwt-leeway", 0, IW_OPT_REQUIRED, set_jwt_leeway,
+	  "SECONDS: clock skew allowed when checking a token's exp and nbf (30)" },
 	{ "allowed-origin", 0, IW_OPT_REQUIRED, set_origin,
 	  "ORIGIN: accept WebSockets only from this Origin, repeatable (any)" },
 	{ "max-message-size", 0, IW_OPT_REQUIRED, set_max_msg, "BYTES: largest message (65536)" },
@@ -342,6 +352,8 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 		n.ws.msg_burst = n.ws.msg_rate;
 	/* listeners, TLS files, web root, Redis and room limits need a restart */
 	cfg->jwt_secret = n.ws.jwt_secret;
+	cfg->jwt_allow_no_exp = n.ws.jwt_allow_no_exp;
+	cfg->jwt_leeway_s = n.ws.jwt_leeway_s;
 	memcpy(cfg->origins, n.ws.origins, sizeof(cfg->origins));
 	cfg->n_origins = n.ws.n_origins;
 	n.ws.ice.relays = cfg->ice.relays;
@@ -400,6 +412,7 @@ static void defaults(struct opts *o)
 	o->ws.idle_timeout_s = 60;
 	o->ws.resume_grace_s = 10;
 	o->ws.shutdown_timeout_s = 5;
+	o->ws.jwt_leeway_s = 30;
 	o->ws.prom_addr = "127.0.0.1";
 	o->ws.prom_port = 9642;
 	o->level = IW_LOG_INFO;

@@ -354,13 +354,55 @@ static int get_token(struct lws *wsi, char *buf, int cap)
 	return -ENOENT;
 }
 
+/* A NumericDate claim (RFC 7519 §2: seconds, a fraction allowed). 0 with *t, -ENOENT when
+ * absent, -EINVAL when present but not a number. */
+static int numeric_date(const json_t *claims, const char *name, double *t)
+{
+	const json_t *v = json_object_get(claims, name);
+	if (!v)
+		return -ENOENT;
+	if (!json_is_number(v))
+		return -EINVAL;
+	*t = json_number_value(v);
+	return 0;
+}
+
+/* exp and nbf against now, with the stated leeway (RFC 7519 §4.1.4, §4.1.5). */
+static int check_times(struct iw_ws *w, jwt_t *jwt, const char **why)
+{
+	char *txt = jwt_get_grants_json(jwt, NULL);
+	json_t *claims = txt ? json_loads(txt, 0, NULL) : NULL;
+	double now = (double)time(NULL), leeway = (double)w->cfg.jwt_leeway_s, exp = 0, nbf = 0;
+	int rc = -EACCES, e, n;
+
+	free(txt);
+	if (!json_is_object(claims)) {
+		*why = "access token claims are not a JSON object";
+		goto out;
+	}
+	e = numeric_date(claims, "exp", &exp);
+	n = numeric_date(claims, "nbf", &nbf);
+	if (e == -EINVAL || n == -EINVAL)
+		*why = "exp and nbf must be NumericDate numbers";
+	else if (e == -ENOENT && !w->cfg.jwt_allow_no_exp)
+		*why = "access token has no exp";
+	else if (e == 0 && now >= exp + leeway)
+		*why = "access token expired";
+	else if (n == 0 && now + leeway < nbf)
+		*why = "access token not valid yet (nbf)";
+	else
+		rc = 0;
+out:
+	json_decref(claims);
+	return rc;
+}
+
 /* Verify an HS256 token; fills room/peer claims. Returns 0 or -EACCES with *why. */
 static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, const char **why)
 {
 	char tok[2048];
 	jwt_t *jwt = NULL;
 	const char *r, *p;
-	long exp;
 	int rc = -EACCES;
 
 	if (get_token(wsi, tok, sizeof(tok)) < 0) {
@@ -377,12 +419,8 @@ static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, c
 		*why = "access token must be HS256";
 		goto out;
 	}
-	errno = 0;
-	exp = jwt_get_grant_int(jwt, "exp");
-	if (errno == 0 && exp < (long)time(NULL)) {
-		*why = "access token expired";
+	if (check_times(w, jwt, why) < 0)
 		goto out;
-	}
 	r = jwt_get_grant(jwt, "room");
 	p = jwt_get_grant(jwt, "peer");
 	if (!p)

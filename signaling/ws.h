@@ -18,6 +18,8 @@ struct iw_ws_cfg {
 	const char *redis_url;          /* NULL: a single instance; else signaling across instances */
 	const char *tls_cert, *tls_key; /* PEM files: every listener serves https:// and wss:// */
 	const char *jwt_secret;         /* NULL: open */
+	bool jwt_allow_no_exp;          /* accept tokens without exp (they never expire) */
+	unsigned int jwt_leeway_s;      /* clock skew allowed on exp and nbf */
 	const char *origins[IW_WS_ORIGINS_MAX];
 	unsigned int n_origins;
 	struct iw_ice_cfg ice;
