@@ -47,7 +47,9 @@ struct sess {
 	uint64_t last_rx_ms;
 	int close_code;
 	char close_reason[96];
-	char auto_room[IW_ROOM_ID_MAX + 1];
+	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
+	 * refused there like a JSON join, rather than cut to a valid name. */
+	char auto_room[IW_ROOM_ID_MAX + 2];
 	char *http_body; /* HTTP responses */
 	size_t http_len;
 	unsigned int rx_skip : 1; /* discarding the rest of an oversize message */
@@ -543,7 +545,9 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 
 static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
-	char path[256], buf[128];
+	/* lws_get_urlarg_by_name() skips an argument longer than its buffer: size buf for any
+	 * header lws takes (max_http_header_data, 4096), so a long ?room= is seen and refused. */
+	char path[256], buf[4096];
 	const char *why = NULL, *room;
 
 	memset(s, 0, sizeof(*s));
