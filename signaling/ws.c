@@ -304,6 +304,10 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       "Connections closed for a frame far over the size limit.", w->closed_too_big);
 	METRIC("iceway_signal_closed_abuse_total", "counter",
 	       "Connections closed for sustained bad messages.", st->abuse_closes);
+	METRIC("iceway_signal_errors_excused_total", "counter",
+	       "Error replies not counted toward max-errors: messages to a peer that just left or is "
+	       "reconnecting.",
+	       st->errors_excused);
 	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.", w->queue_bytes);
 	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
 	       w->cfg.queue_max);
