@@ -207,6 +207,8 @@ INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
 INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
 INT_SETTER(set_relay_poll, relay_poll_s, unsigned int, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
+INT_SETTER(set_queue_total, ws.queue_total_max, size_t, 65536, 1024LL * 1024 * 1024 * 1024)
+INT_SETTER(set_conns_per_ip, ws.max_conns_per_ip, unsigned int, 0, 1000000)
 INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned int, 0, 600)
 INT_SETTER(set_prom_port, ws.prom_port, unsigned int, 0, 65535)
 
@@ -309,6 +311,12 @@ static const struct iw_opt opt_tab[] = {
 	{ "max-connections", 0, IW_OPT_REQUIRED, set_conns, "N: WebSocket connections (20000)" },
 	{ "send-queue-max", 0, IW_OPT_REQUIRED, set_queue,
 	  "BYTES: queued output per connection before a slow reader is dropped (1048576)" },
+	{ "send-queue-total-max", 0, IW_OPT_REQUIRED, set_queue_total,
+	  "BYTES: queued output of all connections together; past it the slowest reader is dropped "
+	  "(268435456)" },
+	{ "max-connections-per-ip", 0, IW_OPT_REQUIRED, set_conns_per_ip,
+	  "N: WebSocket connections per source address, an IPv6 /64 counting as one; 0: no limit "
+	  "(0; behind a reverse proxy every client has the proxy's address)" },
 	{ "ping-interval", 0, IW_OPT_REQUIRED, set_ping, "SECONDS: WebSocket ping interval (20)" },
 	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle, "SECONDS: close a connection silent this long (60)" },
 	{ "resume-grace", 0, IW_OPT_REQUIRED, set_grace,
@@ -364,6 +372,8 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	cfg->max_strikes = n.ws.max_strikes;
 	cfg->max_conns = n.ws.max_conns;
 	cfg->queue_max = n.ws.queue_max;
+	cfg->queue_total_max = n.ws.queue_total_max;
+	cfg->max_conns_per_ip = n.ws.max_conns_per_ip;
 	iw_log_set_level(n.level);
 	iw_log_set_json(n.json_log);
 	if (!cfg->jwt_secret)
@@ -408,6 +418,7 @@ static void defaults(struct opts *o)
 	o->ws.max_rooms = 100000;
 	o->ws.max_conns = 20000;
 	o->ws.queue_max = 1024 * 1024;
+	o->ws.queue_total_max = 256u * 1024 * 1024;
 	o->ws.ping_interval_s = 20;
 	o->ws.idle_timeout_s = 60;
 	o->ws.resume_grace_s = 10;

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "signaling/addr_count.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
 #include "signaling/relays.h"
@@ -52,11 +53,13 @@ struct sess {
 	char auto_room[IW_ROOM_ID_MAX + 2];
 	char *http_body; /* HTTP responses */
 	size_t http_len;
+	struct iw_addr addr_key;  /* source address as counted for max-connections-per-ip */
 	unsigned int rx_skip : 1; /* discarding the rest of an oversize message */
 	unsigned int close_pending : 1;
 	unsigned int need_ping : 1;
 	unsigned int is_ws : 1;
 	unsigned int clean_close : 1;
+	unsigned int addr_counted : 1;
 };
 
 struct iw_ws {
@@ -69,6 +72,7 @@ struct iw_ws {
 	struct sess *sessions;
 	unsigned int n_ws;
 	size_t queue_bytes;
+	struct iw_addr_count *per_addr;
 	volatile sig_atomic_t stop;
 	atomic_int reload_pending;
 	uint64_t reloads, reload_errors;
@@ -76,7 +80,8 @@ struct iw_ws {
 	uint64_t drain_deadline_ms;
 	/* counters for /metrics */
 	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path, rejected_draining,
-		dropped_lag, closed_idle, closed_too_big, http_requests, msgs_in, bytes_in;
+		rejected_per_addr, dropped_lag, dropped_budget, closed_idle, closed_too_big, http_requests,
+		msgs_in, bytes_in;
 	struct lws_http_mount mounts[3], metrics_mount;
 	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
 	char listen_host[IW_WS_LISTEN_MAX][64];
@@ -116,6 +121,29 @@ static void request_close(struct iw_ws *w, struct sess *s, int code, const char 
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
 }
 
+/* Cut s off as too slow: its queue goes now, and a close frame only if the socket takes it. */
+static void drop_slow(struct iw_ws *w, struct sess *s)
+{
+	q_free(w, s);
+	if (lws_send_pipe_choked(s->wsi)) {
+		s->close_pending = 1;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	} else {
+		request_close(w, s, 1008, "send queue overflow: reading too slowly");
+	}
+}
+
+/* The connection with the most bytes queued, NULL when nothing is queued. A walk over the
+ * connections, but only when the global budget is full, and each drop frees the largest queue. */
+static struct sess *slowest(struct iw_ws *w)
+{
+	struct sess *v = NULL;
+	for (struct sess *s = w->sessions; s; s = s->next)
+		if (s->qbytes && (!v || s->qbytes > v->qbytes))
+			v = s;
+	return v;
+}
+
 static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t len)
 {
 	struct iw_ws *w = arg;
@@ -130,14 +158,23 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		w->dropped_lag++;
 		IW_LOG_RL(IW_LOG_INFO, 10,
 			  "dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
-		q_free(w, s);
-		if (lws_send_pipe_choked(s->wsi)) {
-			s->close_pending = 1;
-			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-		} else {
-			request_close(w, s, 1008, "send queue overflow: reading too slowly");
-		}
+		drop_slow(w, s);
 		return -ENOBUFS;
+	}
+	/* All queues together stay within send-queue-total-max: many slow readers each under
+	 * their own bound must not add up to the server's memory. The slowest goes first. */
+	while (w->queue_bytes + len > w->cfg.queue_total_max) {
+		struct sess *v = slowest(w);
+		if (!v)
+			break;
+		w->dropped_budget++;
+		IW_LOG_RL(IW_LOG_WARN, 10,
+			  "send queues at send-queue-total-max (%zu bytes): dropping the slowest reader "
+			  "(%zu bytes queued)",
+			  w->cfg.queue_total_max, v->qbytes);
+		drop_slow(w, v);
+		if (v == s)
+			return -ENOBUFS;
 	}
 	m = malloc(sizeof(*m) + LWS_PRE + len);
 	if (!m)
@@ -269,10 +306,16 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       "iceway_signal_connections_rejected_total{reason=\"auth\"} %llu\n"
 	       "iceway_signal_connections_rejected_total{reason=\"limit\"} %llu\n"
 	       "iceway_signal_connections_rejected_total{reason=\"path\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n",
+	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n"
+	       "iceway_signal_connections_rejected_total{reason=\"per_address\"} %llu\n",
 	       (unsigned long long)w->rejected_origin, (unsigned long long)w->rejected_auth,
 	       (unsigned long long)w->rejected_full, (unsigned long long)w->rejected_path,
-	       (unsigned long long)w->rejected_draining);
+	       (unsigned long long)w->rejected_draining, (unsigned long long)w->rejected_per_addr);
+	METRIC("iceway_signal_source_addresses", "gauge",
+	       "Source addresses (IPv6: /64s) with an open WebSocket connection.",
+	       iw_addr_count_n(w->per_addr));
+	METRIC("iceway_signal_connections_per_address_limit", "gauge",
+	       "max-connections-per-ip (0: no limit).", w->cfg.max_conns_per_ip);
 	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.", iw_room_set_count(rs));
 	METRIC("iceway_signal_peers", "gauge",
 	       "Peers in rooms, including those within their resume grace period.", iw_room_set_n_peers(rs));
@@ -298,6 +341,9 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 		       iw_msg_err_name((enum iw_msg_err)e), (unsigned long long)st->errors[e]);
 	METRIC("iceway_signal_peers_dropped_lag_total", "counter",
 	       "Connections closed because their send queue overflowed.", w->dropped_lag);
+	METRIC("iceway_signal_peers_dropped_budget_total", "counter",
+	       "Slowest readers closed because all send queues together reached their bound.",
+	       w->dropped_budget);
 	METRIC("iceway_signal_closed_idle_total", "counter",
 	       "Connections closed after the idle timeout (no pong).", w->closed_idle);
 	METRIC("iceway_signal_closed_too_big_total", "counter",
@@ -311,6 +357,8 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.", w->queue_bytes);
 	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
 	       w->cfg.queue_max);
+	METRIC("iceway_signal_queue_total_limit_bytes", "gauge", "Bound on all send queues together.",
+	       w->cfg.queue_total_max);
 	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
 	       w->http_requests);
 	METRIC("iceway_signal_config_reloads_total", "counter", "Configurations reloaded on SIGHUP.",
@@ -547,6 +595,21 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 	return false;
 }
 
+/* The source address as counted for max-connections-per-ip; -1 when it cannot be read. */
+static int source_key(struct lws *wsi, struct iw_addr *key)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct iw_addr a;
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    iw_addr_from_sa(&a, (struct sockaddr *)&ss) < 0)
+		return -1;
+	iw_addr_count_key(&a, key);
+	return 0;
+}
+
 static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
 	/* lws_get_urlarg_by_name() skips an argument longer than its buffer: size buf for any
@@ -568,6 +631,15 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		w->rejected_full++;
 		IW_LOG_RL(IW_LOG_WARN, 10, "refusing a connection: max-connections (%u) reached",
 			  w->cfg.max_conns);
+		return 1;
+	}
+	if (source_key(wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
+	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
+		char a[IW_ADDR_STRLEN];
+		w->rejected_per_addr++;
+		IW_LOG_RL(IW_LOG_WARN, 10,
+			  "refusing a connection: max-connections-per-ip (%u) reached for %s",
+			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof(a)));
 		return 1;
 	}
 	if (!origin_allowed(w, wsi)) {
@@ -606,6 +678,9 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	w->sessions = s;
 	w->n_ws++;
 	w->accepted++;
+	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
+	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
+		s->addr_counted = 1;
 	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
 	if (s->auto_room[0]) {
 		json_t *j = json_pack("{s:s, s:s}", "type", "join", "room", s->auto_room);
@@ -630,6 +705,9 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	w->n_ws--;
+	if (s->addr_counted)
+		iw_addr_count_del(w->per_addr, &s->addr_key);
+	s->addr_counted = 0;
 	q_free(w, s);
 	free(s->rx);
 	s->rx = NULL;
@@ -994,7 +1072,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		ops.cl_send = cl_send;
 	}
 	w->hub = iw_hub_create(&hcfg, &ops);
-	if (!w->hub) {
+	w->per_addr = iw_addr_count_create();
+	if (!w->hub || !w->per_addr) {
 		*why = "out of memory";
 		goto fail;
 	}
@@ -1140,5 +1219,6 @@ void iw_ws_destroy(struct iw_ws *w)
 	if (w->loop)
 		ev_loop_destroy(w->loop);
 	iw_hub_destroy(w->hub);
+	iw_addr_count_destroy(w->per_addr);
 	free(w);
 }

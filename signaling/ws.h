@@ -27,7 +27,9 @@ struct iw_ws_cfg {
 	unsigned int msg_rate, msg_burst, max_strikes;
 	unsigned int max_peers, max_rooms, max_conns;
 	unsigned int ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
-	size_t queue_max; /* bytes queued per connection before it is dropped as too slow */
+	size_t queue_max;              /* bytes queued per connection before it is dropped as too slow */
+	size_t queue_total_max;        /* all queues together: past it the slowest reader is dropped */
+	unsigned int max_conns_per_ip; /* WebSockets per source address (IPv6: /64); 0 = no limit */
 	/* /metrics on a listener of its own, never on the public ones (it shows rooms, peers and
 	 * errors): prom_addr (an IP) and prom_port (0 = ephemeral, logged). Off unless set. */
 	bool prometheus;
