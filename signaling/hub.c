@@ -348,12 +348,31 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 	finish_join(h, c, p, res.resumed);
 }
 
+/* A peer still waiting for its welcome was never announced: it goes without a peer-left,
+ * and its pending join is forgotten (a late answer finds no such peer and is ignored). */
+static bool leave_unannounced(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p)
+{
+	if (!c->joining)
+		return false;
+	c->joining = false;
+	json_decref(c->join_ref);
+	c->join_ref = NULL;
+	unstep(h, c, p->room->name, p->id);
+	h->st.joins--;
+	if (h->ops.cl_leave)
+		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
+	iw_room_peer_remove(h->rooms, p);
+	return true;
+}
+
 static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
 {
 	struct iw_peer *p = c->peer;
 	if (!p)
 		return;
 	c->peer = NULL;
+	if (leave_unannounced(h, c, p))
+		return;
 	h->st.leaves++;
 	announce_left(h, p);
 	iw_room_peer_remove(h->rooms, p);
@@ -451,6 +470,9 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", m.id, now_ms);
 	} else if (m.type == IW_MSG_LEAVE) {
 		do_leave(h, c);
+	} else if (c->joining) {
+		/* The room does not know this peer yet: nothing goes out before the welcome. */
+		send_error(h, c, IW_ERR_NOT_JOINED, "wait for welcome before sending to peers", m.id, now_ms);
 	} else {
 		do_forward(h, c, &m, now_ms);
 	}
@@ -462,11 +484,16 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 	struct iw_peer *p = c->peer;
 	h->now_ms = now_ms;
 	c->closing = true;
+	if (!p) {
+		json_decref(c->join_ref);
+		c->join_ref = NULL;
+		return;
+	}
+	c->peer = NULL;
+	if (leave_unannounced(h, c, p))
+		return;
 	json_decref(c->join_ref);
 	c->join_ref = NULL;
-	if (!p)
-		return;
-	c->peer = NULL;
 	if (leave_now || h->cfg.rooms.grace_ms == 0) {
 		h->st.leaves++;
 		announce_left(h, p);

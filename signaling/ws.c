@@ -60,6 +60,7 @@ struct sess {
 	unsigned int is_ws : 1;
 	unsigned int clean_close : 1;
 	unsigned int addr_counted : 1;
+	unsigned int head_only : 1; /* HEAD: the headers of the GET answer, no body */
 };
 
 struct iw_ws {
@@ -515,6 +516,20 @@ static int reply_text(struct lws *wsi, struct sess *s, unsigned int status, cons
 	return http_reply(wsi, s, status, "text/plain", b, strlen(b));
 }
 
+/* 204 to OPTIONS, 405 to any other method than GET and HEAD: both say what is allowed. */
+static int reply_allow(struct lws *wsi, unsigned int status)
+{
+	static const char allow[] = "GET, HEAD, OPTIONS";
+	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:", (const unsigned char *)allow,
+					(int)strlen(allow), &p, end) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
 	char path[256], user[160], buf[256];
@@ -523,8 +538,15 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 	memset(s, 0, sizeof(*s));
 	w->http_requests++;
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
-		return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad request\n");
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+		/* The dynamic endpoints answer HEAD like GET, and OPTIONS with what they allow. */
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_HEAD_URI) > 0)
+			s->head_only = 1;
+		else if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_OPTIONS_URI) > 0)
+			return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
+		else
+			return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
+	}
 	/* The metrics listener serves /metrics and nothing else; the public ones never do. */
 	if (lws_get_vhost(wsi) == w->metrics_vh) {
 		if (strcmp(path, "/metrics") != 0)
@@ -561,6 +583,15 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		if (w->cfg.jwt_secret && check_jwt(w, wsi, room, peer, &why) < 0) {
 			w->rejected_auth++;
 			return reply_text(wsi, s, HTTP_STATUS_UNAUTHORIZED, "unauthorized\n");
+		}
+		/* A token that names its peer gets credentials for that peer only. */
+		if (w->cfg.jwt_secret && peer[0]) {
+			if (u && strcmp(u, peer) != 0) {
+				w->rejected_auth++;
+				return reply_text(wsi, s, HTTP_STATUS_FORBIDDEN,
+						  "username must be the access token's peer\n");
+			}
+			u = peer;
 		}
 		if (!svc || strcmp(svc, "turn") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "service must be turn\n");
@@ -871,7 +902,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (!s || !s->http_body)
 			return -1;
-		{
+		if (s->head_only) {
+			free(s->http_body);
+			s->http_body = NULL;
+		} else {
 			unsigned char *b = malloc(LWS_PRE + s->http_len + 1);
 			int n;
 			if (!b)

@@ -71,9 +71,10 @@ async def auth():
         assert srv.metric('iceway_signal_connections_rejected_total{reason="origin"}') >= 2
         # /api/turn wants a token too when a jwt secret is set
         assert srv.get("/api/turn?service=turn&username=x")[0] == 401
-        st, body = srv.get("/api/turn?service=turn&username=x",
+        # ... and mints credentials for the token's peer only (test_signal_api_turn)
+        st, body = srv.get("/api/turn?service=turn&username=ann",
                            {"Authorization": "Bearer " + ok})
-        assert st == 200 and json.loads(body)["username"].endswith(":x")
+        assert st == 200 and json.loads(body)["username"].endswith(":ann")
         await p.close()
         await q.close()
 
