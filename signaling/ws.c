@@ -504,6 +504,13 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, cons
 					(const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
+	if (s->head_only) {
+		/* Done in this callback: a request read before a later WRITEABLE would be parsed
+		 * on top of this one's headers. */
+		free(s->http_body);
+		s->http_body = NULL;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -902,10 +909,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (!s || !s->http_body)
 			return -1;
-		if (s->head_only) {
-			free(s->http_body);
-			s->http_body = NULL;
-		} else {
+		{
 			unsigned char *b = malloc(LWS_PRE + s->http_len + 1);
 			int n;
 			if (!b)

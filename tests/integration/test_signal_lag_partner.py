@@ -58,7 +58,7 @@ async def main():
         # every sender is still there and answers
         for s in senders:
             await s.send({"type": "ping", "id": "alive"})
-            for _ in range(4 * AFTER):  # answers still queued from the loop above come first
+            for _ in range(5000):  # answers still queued from the loop above come first
                 m = await s.recv()
                 if m["type"] != "error":
                     break
