@@ -8,14 +8,67 @@
 #include <string.h>
 #include <time.h>
 
-enum { STRIKE_WINDOW_MS = 10000 };
+enum {
+	STRIKE_WINDOW_MS = 10000,
+	/* Recently departed peers, so that a message to one is answered without a strike: a
+	 * 4-way set-associative table of (room, peer) hashes, 64 KiB, oldest entry evicted. */
+	GONE_SETS = 1024,
+	GONE_WAYS = 4,
+	GONE_MS = 60000,
+};
+
+struct gone {
+	uint64_t key; /* 0: empty */
+	uint64_t at_ms;
+};
 
 struct iw_hub {
 	struct iw_hub_cfg cfg;
 	struct iw_hub_ops ops;
 	struct iw_room_set *rooms;
 	struct iw_hub_stats st;
+	uint64_t now_ms; /* the latest time handed in */
+	struct gone gone[GONE_SETS][GONE_WAYS];
 };
+
+/* FNV-1a over room, a separator and peer; never 0. */
+static uint64_t gone_key(const char *room, const char *peer)
+{
+	uint64_t x = 0xcbf29ce484222325ULL;
+	for (const char *q = room; *q; q++)
+		x = (x ^ (uint8_t)*q) * 0x100000001b3ULL;
+	x = (x ^ '/') * 0x100000001b3ULL;
+	for (const char *q = peer; *q; q++)
+		x = (x ^ (uint8_t)*q) * 0x100000001b3ULL;
+	return x ? x : 1;
+}
+
+static void gone_add(struct iw_hub *h, const char *room, const char *peer)
+{
+	uint64_t k = gone_key(room, peer);
+	struct gone *set = h->gone[k % GONE_SETS], *slot = &set[0];
+	for (int i = 0; i < GONE_WAYS; i++) {
+		if (set[i].key == k) {
+			slot = &set[i];
+			break;
+		}
+		if (set[i].at_ms < slot->at_ms)
+			slot = &set[i];
+	}
+	slot->key = k;
+	slot->at_ms = h->now_ms ? h->now_ms : 1;
+}
+
+/* peer left room within the last GONE_MS (as far as the table still remembers). */
+static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
+{
+	uint64_t k = gone_key(room, peer);
+	const struct gone *set = h->gone[k % GONE_SETS];
+	for (int i = 0; i < GONE_WAYS; i++)
+		if (set[i].key == k && h->now_ms - set[i].at_ms < GONE_MS)
+			return true;
+	return false;
+}
 
 struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops)
 {
@@ -93,6 +146,26 @@ static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err 
 	}
 }
 
+/* An error that is nobody's fault (a race with a peer leaving, or the server's own action):
+ * answered and counted by code, but no strike toward max-errors. */
+static void send_notice(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
+			json_t *ref)
+{
+	size_t len = 0;
+	h->st.errors[e]++;
+	h->st.errors_excused++;
+	put(h, c, iw_msg_error(e, why, ref, &len));
+}
+
+/* `to` is in no list of the room: a peer that just left is a race, anything else a strike. */
+static void no_such_peer(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
+{
+	if (gone_has(h, c->peer->room->name, m->to))
+		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer has left the room", m->id);
+	else
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+}
+
 void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
 		   uint64_t now_ms)
 {
@@ -115,6 +188,7 @@ static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer 
 static void announce_left(struct iw_hub *h, struct iw_peer *p)
 {
 	size_t len = 0;
+	gone_add(h, p->room->name, p->id);
 	broadcast(h, p->room, p, iw_msg_presence(false, p->id, &len));
 	if (h->ops.cl_leave)
 		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
@@ -274,12 +348,31 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 	finish_join(h, c, p, res.resumed);
 }
 
+/* A peer still waiting for its welcome was never announced: it goes without a peer-left,
+ * and its pending join is forgotten (a late answer finds no such peer and is ignored). */
+static bool leave_unannounced(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p)
+{
+	if (!c->joining)
+		return false;
+	c->joining = false;
+	json_decref(c->join_ref);
+	c->join_ref = NULL;
+	unstep(h, c, p->room->name, p->id);
+	h->st.joins--;
+	if (h->ops.cl_leave)
+		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
+	iw_room_peer_remove(h->rooms, p);
+	return true;
+}
+
 static void do_leave(struct iw_hub *h, struct iw_hub_conn *c)
 {
 	struct iw_peer *p = c->peer;
 	if (!p)
 		return;
 	c->peer = NULL;
+	if (leave_unannounced(h, c, p))
+		return;
 	h->st.leaves++;
 	announce_left(h, p);
 	iw_room_peer_remove(h->rooms, p);
@@ -293,7 +386,7 @@ static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct
 	int rc;
 
 	if (!rp) {
-		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+		no_such_peer(h, c, m, now_ms);
 		return;
 	}
 	txt = iw_msg_forward(m, c->peer->id, &len);
@@ -332,11 +425,12 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 		return;
 	}
 	if (!to) {
-		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+		no_such_peer(h, c, m, now_ms);
 		return;
 	}
 	if (!to->conn) {
-		send_error(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", m->id, now_ms);
+		/* Dropped (by the server too, e.g. as a slow reader) and within its resume grace. */
+		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", m->id);
 		return;
 	}
 	char *txt = iw_msg_forward(m, c->peer->id, &len);
@@ -355,6 +449,7 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 	const char *why = NULL;
 	size_t olen = 0;
 
+	h->now_ms = now_ms;
 	if (c->closing)
 		return;
 	if (!take_token(h, c, now_ms)) {
@@ -375,6 +470,9 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", m.id, now_ms);
 	} else if (m.type == IW_MSG_LEAVE) {
 		do_leave(h, c);
+	} else if (c->joining) {
+		/* The room does not know this peer yet: nothing goes out before the welcome. */
+		send_error(h, c, IW_ERR_NOT_JOINED, "wait for welcome before sending to peers", m.id, now_ms);
 	} else {
 		do_forward(h, c, &m, now_ms);
 	}
@@ -384,12 +482,18 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, uint64_t now_ms)
 {
 	struct iw_peer *p = c->peer;
+	h->now_ms = now_ms;
 	c->closing = true;
+	if (!p) {
+		json_decref(c->join_ref);
+		c->join_ref = NULL;
+		return;
+	}
+	c->peer = NULL;
+	if (leave_unannounced(h, c, p))
+		return;
 	json_decref(c->join_ref);
 	c->join_ref = NULL;
-	if (!p)
-		return;
-	c->peer = NULL;
 	if (leave_now || h->cfg.rooms.grace_ms == 0) {
 		h->st.leaves++;
 		announce_left(h, p);
@@ -401,6 +505,7 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)
 {
+	h->now_ms = now_ms;
 	iw_room_sweep(h->rooms, now_ms, on_expire, h);
 }
 
@@ -421,6 +526,7 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 	size_t len = 0;
 	json_t *v;
 
+	h->now_ms = now_ms;
 	/* Gone or replaced meanwhile: its leave is already queued behind the join. */
 	if (!c || c->peer != p || !c->joining)
 		return;
@@ -518,6 +624,7 @@ void iw_hub_cluster_presence(struct iw_hub *h, const char *room, const char *pee
 		if (remote_put(h, r, peer, inst) == 0)
 			broadcast(h, r, NULL, iw_msg_presence(true, peer, &len));
 	} else if (iw_room_remote_remove(r, peer)) {
+		gone_add(h, room, peer);
 		broadcast(h, r, NULL, iw_msg_presence(false, peer, &len));
 	}
 }

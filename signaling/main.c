@@ -1,4 +1,5 @@
 /* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -208,6 +209,10 @@ INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
 INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
 INT_SETTER(set_relay_poll, relay_poll_s, unsigned int, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
+INT_SETTER(set_queue_total, ws.queue_total_max, size_t, 65536, 1024LL * 1024 * 1024 * 1024)
+INT_SETTER(set_conns_per_ip, ws.max_conns_per_ip, unsigned int, 0, 1000000)
+INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned int, 0, 600)
+INT_SETTER(set_prom_port, ws.prom_port, unsigned int, 0, 65535)
 
 static int set_level(void *c, const char *v, const char **why)
 {
@@ -228,6 +233,28 @@ static int set_log_file(void *c, const char *v, const char **why)
 static int set_json_log(void *c, const char *v, const char **why)
 {
 	return iw_config_bool(v, &((struct opts *)c)->json_log, why);
+}
+
+static int set_prometheus(void *c, const char *v, const char **why)
+{
+	return iw_config_bool(v, &((struct opts *)c)->ws.prometheus, why);
+}
+
+static int set_prom_addr(void *c, const char *v, const char **why)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (inet_pton(AF_INET, v, &a4) != 1 && inet_pton(AF_INET6, v, &a6) != 1) {
+		*why = "must be an IPv4 or IPv6 address";
+		return -EINVAL;
+	}
+	((struct opts *)c)->ws.prom_addr = keep(v);
+	return 0;
+}
+
+static int set_jwt_no_exp(void *c, const char *v, const char **why)
+{
+	return iw_config_bool(v, &((struct opts *)c)->ws.jwt_allow_no_exp, why);
 }
 
 static int set_help(void *c, const char *v, const char **why)
@@ -278,6 +305,10 @@ static const struct iw_opt opt_tab[] = {
 	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl, "SECONDS: lifetime of TURN credentials (86400)" },
 	{ "jwt-secret", 0, IW_OPT_REQUIRED, set_jwt,
 	  "SECRET: require HS256 access tokens naming room (and peer); open without it" },
+	{ "jwt-allow-no-exp", 0, IW_OPT_OPTIONAL, set_jwt_no_exp,
+	  "accept access tokens without exp, which then never expire (refused by default)" },
+	{ "jwt-leeway", 0, IW_OPT_REQUIRED, set_jwt_leeway,
+	  "SECONDS: clock skew allowed when checking a token's exp and nbf (30)" },
 	{ "allowed-origin", 0, IW_OPT_REQUIRED, set_origin,
 	  "ORIGIN: accept WebSockets only from this Origin, repeatable (any)" },
 	{ "max-message-size", 0, IW_OPT_REQUIRED, set_max_msg, "BYTES: largest message (65536)" },
@@ -290,12 +321,23 @@ static const struct iw_opt opt_tab[] = {
 	{ "max-connections", 0, IW_OPT_REQUIRED, set_conns, "N: WebSocket connections (20000)" },
 	{ "send-queue-max", 0, IW_OPT_REQUIRED, set_queue,
 	  "BYTES: queued output per connection before a slow reader is dropped (1048576)" },
+	{ "send-queue-total-max", 0, IW_OPT_REQUIRED, set_queue_total,
+	  "BYTES: queued output of all connections together; past it the slowest reader is dropped "
+	  "(268435456)" },
+	{ "max-connections-per-ip", 0, IW_OPT_REQUIRED, set_conns_per_ip,
+	  "N: WebSocket connections per source address, an IPv6 /64 counting as one; 0: no limit "
+	  "(0; behind a reverse proxy every client has the proxy's address)" },
 	{ "ping-interval", 0, IW_OPT_REQUIRED, set_ping, "SECONDS: WebSocket ping interval (20)" },
 	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle, "SECONDS: close a connection silent this long (60)" },
 	{ "resume-grace", 0, IW_OPT_REQUIRED, set_grace,
 	  "SECONDS: a dropped peer keeps its id this long for resume (10)" },
 	{ "shutdown-timeout", 0, IW_OPT_REQUIRED, set_shutdown,
 	  "SECONDS: longest graceful shutdown on SIGTERM (5)" },
+	{ "prometheus", 0, IW_OPT_OPTIONAL, set_prometheus,
+	  "serve Prometheus metrics at http://prometheus-address:prometheus-port/metrics, never on listen" },
+	{ "prometheus-port", 0, IW_OPT_REQUIRED, set_prom_port,
+	  "PORT: metrics port, 0 picks a free one (9642)" },
+	{ "prometheus-address", 0, IW_OPT_REQUIRED, set_prom_addr, "IP: metrics address (127.0.0.1)" },
 	{ "log-level", 0, IW_OPT_REQUIRED, set_level, "LEVEL: error, warn, info, debug (info)" },
 	{ "log-file", 0, IW_OPT_REQUIRED, set_log_file, "FILE: log here instead of stderr" },
 	{ "log-json", 0, IW_OPT_OPTIONAL, set_json_log, "one JSON object per log line" },
@@ -329,6 +371,8 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 		n.ws.msg_burst = n.ws.msg_rate;
 	/* listeners, TLS files, web root, Redis and room limits need a restart */
 	cfg->jwt_secret = n.ws.jwt_secret;
+	cfg->jwt_allow_no_exp = n.ws.jwt_allow_no_exp;
+	cfg->jwt_leeway_s = n.ws.jwt_leeway_s;
 	memcpy(cfg->origins, n.ws.origins, sizeof(cfg->origins));
 	cfg->n_origins = n.ws.n_origins;
 	n.ws.ice.relays = cfg->ice.relays;
@@ -339,6 +383,8 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	cfg->max_strikes = n.ws.max_strikes;
 	cfg->max_conns = n.ws.max_conns;
 	cfg->queue_max = n.ws.queue_max;
+	cfg->queue_total_max = n.ws.queue_total_max;
+	cfg->max_conns_per_ip = n.ws.max_conns_per_ip;
 	iw_log_set_level(n.level);
 	iw_log_set_json(n.json_log);
 	if (!cfg->jwt_secret)
@@ -383,10 +429,14 @@ static void defaults(struct opts *o)
 	o->ws.max_rooms = 100000;
 	o->ws.max_conns = 20000;
 	o->ws.queue_max = 1024 * 1024;
+	o->ws.queue_total_max = 256u * 1024 * 1024;
 	o->ws.ping_interval_s = 20;
 	o->ws.idle_timeout_s = 60;
 	o->ws.resume_grace_s = 10;
 	o->ws.shutdown_timeout_s = 5;
+	o->ws.jwt_leeway_s = 30;
+	o->ws.prom_addr = "127.0.0.1";
+	o->ws.prom_port = 9642;
 	o->level = IW_LOG_INFO;
 }
 

@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "signaling/addr_count.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
 #include "signaling/relays.h"
@@ -48,14 +49,19 @@ struct sess {
 	uint64_t last_rx_ms;
 	int close_code;
 	char close_reason[96];
-	char auto_room[IW_ROOM_ID_MAX + 1];
+	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
+	 * refused there like a JSON join, rather than cut to a valid name. */
+	char auto_room[IW_ROOM_ID_MAX + 2];
 	char *http_body; /* HTTP responses */
 	size_t http_len;
+	struct iw_addr addr_key;  /* source address as counted for max-connections-per-ip */
 	unsigned int rx_skip : 1; /* discarding the rest of an oversize message */
 	unsigned int close_pending : 1;
 	unsigned int need_ping : 1;
 	unsigned int is_ws : 1;
 	unsigned int clean_close : 1;
+	unsigned int addr_counted : 1;
+	unsigned int head_only : 1; /* HEAD: the headers of the GET answer, no body */
 };
 
 struct iw_ws {
@@ -68,6 +74,7 @@ struct iw_ws {
 	struct sess *sessions;
 	unsigned int n_ws;
 	size_t queue_bytes;
+	struct iw_addr_count *per_addr;
 	volatile sig_atomic_t stop;
 	atomic_int reload_pending;
 	uint64_t reloads, reload_errors;
@@ -75,8 +82,10 @@ struct iw_ws {
 	uint64_t drain_deadline_ms;
 	/* counters for /metrics */
 	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path, rejected_draining,
-		dropped_lag, closed_idle, closed_too_big, http_requests, msgs_in, bytes_in;
-	struct lws_http_mount mounts[4];
+		rejected_per_addr, dropped_lag, dropped_budget, closed_idle, closed_too_big, http_requests,
+		msgs_in, bytes_in;
+	struct lws_http_mount mounts[3], metrics_mount;
+	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
 	char listen_host[IW_WS_LISTEN_MAX][64];
 };
 
@@ -114,6 +123,29 @@ static void request_close(struct iw_ws *w, struct sess *s, int code, const char 
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
 }
 
+/* Cut s off as too slow: its queue goes now, and a close frame only if the socket takes it. */
+static void drop_slow(struct iw_ws *w, struct sess *s)
+{
+	q_free(w, s);
+	if (lws_send_pipe_choked(s->wsi)) {
+		s->close_pending = 1;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	} else {
+		request_close(w, s, 1008, "send queue overflow: reading too slowly");
+	}
+}
+
+/* The connection with the most bytes queued, NULL when nothing is queued. A walk over the
+ * connections, but only when the global budget is full, and each drop frees the largest queue. */
+static struct sess *slowest(struct iw_ws *w)
+{
+	struct sess *v = NULL;
+	for (struct sess *s = w->sessions; s; s = s->next)
+		if (s->qbytes && (!v || s->qbytes > v->qbytes))
+			v = s;
+	return v;
+}
+
 static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t len)
 {
 	struct iw_ws *w = arg;
@@ -128,14 +160,23 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		w->dropped_lag++;
 		IW_LOG_RL(IW_LOG_INFO, 10,
 			  "dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
-		q_free(w, s);
-		if (lws_send_pipe_choked(s->wsi)) {
-			s->close_pending = 1;
-			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-		} else {
-			request_close(w, s, 1008, "send queue overflow: reading too slowly");
-		}
+		drop_slow(w, s);
 		return -ENOBUFS;
+	}
+	/* All queues together stay within send-queue-total-max: many slow readers each under
+	 * their own bound must not add up to the server's memory. The slowest goes first. */
+	while (w->queue_bytes + len > w->cfg.queue_total_max) {
+		struct sess *v = slowest(w);
+		if (!v)
+			break;
+		w->dropped_budget++;
+		IW_LOG_RL(IW_LOG_WARN, 10,
+			  "send queues at send-queue-total-max (%zu bytes): dropping the slowest reader "
+			  "(%zu bytes queued)",
+			  w->cfg.queue_total_max, v->qbytes);
+		drop_slow(w, v);
+		if (v == s)
+			return -ENOBUFS;
 	}
 	m = malloc(sizeof(*m) + LWS_PRE + len);
 	if (!m)
@@ -271,10 +312,16 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 	       "iceway_signal_connections_rejected_total{reason=\"auth\"} %llu\n"
 	       "iceway_signal_connections_rejected_total{reason=\"limit\"} %llu\n"
 	       "iceway_signal_connections_rejected_total{reason=\"path\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n",
+	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n"
+	       "iceway_signal_connections_rejected_total{reason=\"per_address\"} %llu\n",
 	       (unsigned long long)w->rejected_origin, (unsigned long long)w->rejected_auth,
 	       (unsigned long long)w->rejected_full, (unsigned long long)w->rejected_path,
-	       (unsigned long long)w->rejected_draining);
+	       (unsigned long long)w->rejected_draining, (unsigned long long)w->rejected_per_addr);
+	METRIC("iceway_signal_source_addresses", "gauge",
+	       "Source addresses (IPv6: /64s) with an open WebSocket connection.",
+	       iw_addr_count_n(w->per_addr));
+	METRIC("iceway_signal_connections_per_address_limit", "gauge",
+	       "max-connections-per-ip (0: no limit).", w->cfg.max_conns_per_ip);
 	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.", iw_room_set_count(rs));
 	METRIC("iceway_signal_peers", "gauge",
 	       "Peers in rooms, including those within their resume grace period.", iw_room_set_n_peers(rs));
@@ -300,15 +347,24 @@ static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
 		       iw_msg_err_name((enum iw_msg_err)e), (unsigned long long)st->errors[e]);
 	METRIC("iceway_signal_peers_dropped_lag_total", "counter",
 	       "Connections closed because their send queue overflowed.", w->dropped_lag);
+	METRIC("iceway_signal_peers_dropped_budget_total", "counter",
+	       "Slowest readers closed because all send queues together reached their bound.",
+	       w->dropped_budget);
 	METRIC("iceway_signal_closed_idle_total", "counter",
 	       "Connections closed after the idle timeout (no pong).", w->closed_idle);
 	METRIC("iceway_signal_closed_too_big_total", "counter",
 	       "Connections closed for a frame far over the size limit.", w->closed_too_big);
 	METRIC("iceway_signal_closed_abuse_total", "counter",
 	       "Connections closed for sustained bad messages.", st->abuse_closes);
+	METRIC("iceway_signal_errors_excused_total", "counter",
+	       "Error replies not counted toward max-errors: messages to a peer that just left or is "
+	       "reconnecting.",
+	       st->errors_excused);
 	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.", w->queue_bytes);
 	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
 	       w->cfg.queue_max);
+	METRIC("iceway_signal_queue_total_limit_bytes", "gauge", "Bound on all send queues together.",
+	       w->cfg.queue_total_max);
 	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
 	       w->http_requests);
 	METRIC("iceway_signal_config_reloads_total", "counter", "Configurations reloaded on SIGHUP.",
@@ -362,13 +418,55 @@ static int get_token(struct lws *wsi, char *buf, int cap)
 	return -ENOENT;
 }
 
+/* A NumericDate claim (RFC 7519 §2: seconds, a fraction allowed). 0 with *t, -ENOENT when
+ * absent, -EINVAL when present but not a number. */
+static int numeric_date(const json_t *claims, const char *name, double *t)
+{
+	const json_t *v = json_object_get(claims, name);
+	if (!v)
+		return -ENOENT;
+	if (!json_is_number(v))
+		return -EINVAL;
+	*t = json_number_value(v);
+	return 0;
+}
+
+/* exp and nbf against now, with the stated leeway (RFC 7519 §4.1.4, §4.1.5). */
+static int check_times(struct iw_ws *w, jwt_t *jwt, const char **why)
+{
+	char *txt = jwt_get_grants_json(jwt, NULL);
+	json_t *claims = txt ? json_loads(txt, 0, NULL) : NULL;
+	double now = (double)time(NULL), leeway = (double)w->cfg.jwt_leeway_s, exp = 0, nbf = 0;
+	int rc = -EACCES, e, n;
+
+	free(txt);
+	if (!json_is_object(claims)) {
+		*why = "access token claims are not a JSON object";
+		goto out;
+	}
+	e = numeric_date(claims, "exp", &exp);
+	n = numeric_date(claims, "nbf", &nbf);
+	if (e == -EINVAL || n == -EINVAL)
+		*why = "exp and nbf must be NumericDate numbers";
+	else if (e == -ENOENT && !w->cfg.jwt_allow_no_exp)
+		*why = "access token has no exp";
+	else if (e == 0 && now >= exp + leeway)
+		*why = "access token expired";
+	else if (n == 0 && now + leeway < nbf)
+		*why = "access token not valid yet (nbf)";
+	else
+		rc = 0;
+out:
+	json_decref(claims);
+	return rc;
+}
+
 /* Verify an HS256 token; fills room/peer claims. Returns 0 or -EACCES with *why. */
 static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, const char **why)
 {
 	char tok[2048];
 	jwt_t *jwt = NULL;
 	const char *r, *p;
-	long exp;
 	int rc = -EACCES;
 
 	if (get_token(wsi, tok, sizeof(tok)) < 0) {
@@ -385,12 +483,8 @@ static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, c
 		*why = "access token must be HS256";
 		goto out;
 	}
-	errno = 0;
-	exp = jwt_get_grant_int(jwt, "exp");
-	if (errno == 0 && exp < (long)time(NULL)) {
-		*why = "access token expired";
+	if (check_times(w, jwt, why) < 0)
 		goto out;
-	}
 	r = jwt_get_grant(jwt, "room");
 	p = jwt_get_grant(jwt, "peer");
 	if (!p)
@@ -419,6 +513,13 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, cons
 					(const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
+	if (s->head_only) {
+		/* Done in this callback: a request read before a later WRITEABLE would be parsed
+		 * on top of this one's headers. */
+		free(s->http_body);
+		s->http_body = NULL;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -431,6 +532,20 @@ static int reply_text(struct lws *wsi, struct sess *s, unsigned int status, cons
 	return http_reply(wsi, s, status, "text/plain", b, strlen(b));
 }
 
+/* 204 to OPTIONS, 405 to any other method than GET and HEAD: both say what is allowed. */
+static int reply_allow(struct lws *wsi, unsigned int status)
+{
+	static const char allow[] = "GET, HEAD, OPTIONS";
+	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:", (const unsigned char *)allow,
+					(int)strlen(allow), &p, end) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
 	char path[256], user[160], buf[256];
@@ -439,8 +554,25 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 	memset(s, 0, sizeof(*s));
 	w->http_requests++;
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
-		return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad request\n");
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+		/* The dynamic endpoints answer HEAD like GET, and OPTIONS with what they allow. */
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_HEAD_URI) > 0)
+			s->head_only = 1;
+		else if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_OPTIONS_URI) > 0)
+			return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
+		else
+			return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
+	}
+	/* The metrics listener serves /metrics and nothing else; the public ones never do. */
+	if (lws_get_vhost(wsi) == w->metrics_vh) {
+		if (strcmp(path, "/metrics") != 0)
+			return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
+		body = malloc(HTTP_BODY_MAX);
+		if (!body)
+			return 1;
+		len = metrics_text(w, body, HTTP_BODY_MAX);
+		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		if (w->stop)
 			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down\n");
@@ -457,13 +589,6 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		}
 		return reply_text(wsi, s, HTTP_STATUS_OK, "ok\n");
 	}
-	if (strcmp(path, "/metrics") == 0) {
-		body = malloc(HTTP_BODY_MAX);
-		if (!body)
-			return 1;
-		len = metrics_text(w, body, HTTP_BODY_MAX);
-		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
-	}
 	if (strcmp(path, "/api/turn") == 0) {
 		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof(buf));
 		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof(user));
@@ -474,6 +599,15 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		if (w->cfg.jwt_secret && check_jwt(w, wsi, room, peer, &why) < 0) {
 			w->rejected_auth++;
 			return reply_text(wsi, s, HTTP_STATUS_UNAUTHORIZED, "unauthorized\n");
+		}
+		/* A token that names its peer gets credentials for that peer only. */
+		if (w->cfg.jwt_secret && peer[0]) {
+			if (u && strcmp(u, peer) != 0) {
+				w->rejected_auth++;
+				return reply_text(wsi, s, HTTP_STATUS_FORBIDDEN,
+						  "username must be the access token's peer\n");
+			}
+			u = peer;
 		}
 		if (!svc || strcmp(svc, "turn") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "service must be turn\n");
@@ -508,13 +642,31 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 	return false;
 }
 
+/* The source address as counted for max-connections-per-ip; -1 when it cannot be read. */
+static int source_key(struct lws *wsi, struct iw_addr *key)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct iw_addr a;
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    iw_addr_from_sa(&a, (struct sockaddr *)&ss) < 0)
+		return -1;
+	iw_addr_count_key(&a, key);
+	return 0;
+}
+
 static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
-	char path[256], buf[128];
+	/* lws_get_urlarg_by_name() skips an argument longer than its buffer: size buf for any
+	 * header lws takes (max_http_header_data, 4096), so a long ?room= is seen and refused. */
+	char path[256], buf[4096];
 	const char *why = NULL, *room;
 
 	memset(s, 0, sizeof(*s));
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
+	if (lws_get_vhost(wsi) == w->metrics_vh ||
+	    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
 		w->rejected_path++;
 		return 1;
 	}
@@ -526,6 +678,15 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		w->rejected_full++;
 		IW_LOG_RL(IW_LOG_WARN, 10, "refusing a connection: max-connections (%u) reached",
 			  w->cfg.max_conns);
+		return 1;
+	}
+	if (source_key(wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
+	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
+		char a[IW_ADDR_STRLEN];
+		w->rejected_per_addr++;
+		IW_LOG_RL(IW_LOG_WARN, 10,
+			  "refusing a connection: max-connections-per-ip (%u) reached for %s",
+			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof(a)));
 		return 1;
 	}
 	if (!origin_allowed(w, wsi)) {
@@ -564,6 +725,9 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	w->sessions = s;
 	w->n_ws++;
 	w->accepted++;
+	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
+	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
+		s->addr_counted = 1;
 	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
 	if (s->auto_room[0]) {
 		json_t *j = json_pack("{s:s, s:s}", "type", "join", "room", s->auto_room);
@@ -588,6 +752,9 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	w->n_ws--;
+	if (s->addr_counted)
+		iw_addr_count_del(w->per_addr, &s->addr_key);
+	s->addr_counted = 0;
 	q_free(w, s);
 	free(s->rx);
 	s->rx = NULL;
@@ -892,6 +1059,37 @@ static void lws_log(int level, const char *line)
 		IW_DEBUG("lws: %.*s", (int)n, line);
 }
 
+/* Plain HTTP on prom_addr:prom_port, /metrics only: what the metrics show (rooms, peers,
+ * errors) is for the operator, so it never shares a public listener. */
+static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_info *info, const char **why)
+{
+	const char *ip = w->cfg.prom_addr ? w->cfg.prom_addr : "127.0.0.1";
+	bool v6 = strchr(ip, ':') != NULL;
+
+	w->metrics_mount = (struct lws_http_mount){
+		.mountpoint = "/metrics",
+		.origin = "iceway-signal",
+		.origin_protocol = LWSMPRO_CALLBACK,
+		.mountpoint_len = 8,
+	};
+	memset(info, 0, sizeof(*info));
+	info->port = (int)w->cfg.prom_port;
+	info->iface = ip;
+	info->protocols = protocols;
+	info->mounts = &w->metrics_mount;
+	info->vhost_name = "metrics";
+	info->options = v6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
+			   : LWS_SERVER_OPTION_DISABLE_IPV6;
+	w->metrics_vh = lws_create_vhost(w->ctx, info);
+	if (!w->metrics_vh) {
+		*why = "cannot listen for metrics (prometheus-address/prometheus-port in use or not local?)";
+		return -1;
+	}
+	IW_INFO("metrics on http://%s%s%s:%d/metrics", v6 ? "[" : "", ip, v6 ? "]" : "",
+		lws_get_vhost_listen_port(w->metrics_vh));
+	return 0;
+}
+
 struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 {
 	struct lws_context_creation_info info;
@@ -921,7 +1119,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		ops.cl_send = cl_send;
 	}
 	w->hub = iw_hub_create(&hcfg, &ops);
-	if (!w->hub) {
+	w->per_addr = iw_addr_count_create();
+	if (!w->hub || !w->per_addr) {
 		*why = "out of memory";
 		goto fail;
 	}
@@ -952,8 +1151,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	}
 
 	/* Longest mountpoint wins: the dynamic endpoints shadow the static tree at "/". */
-	static const char *const dyn[] = { "/healthz", "/metrics", "/api/turn" };
-	for (int i = 0; i < 3; i++) {
+	static const char *const dyn[] = { "/healthz", "/api/turn" };
+	for (int i = 0; i < 2; i++) {
 		w->mounts[i] = (struct lws_http_mount){
 			.mount_next = &w->mounts[i + 1],
 			.mountpoint = dyn[i],
@@ -962,7 +1161,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 			.mountpoint_len = (unsigned char)strlen(dyn[i]),
 		};
 	}
-	w->mounts[3] = (struct lws_http_mount){
+	w->mounts[2] = (struct lws_http_mount){
 		.mountpoint = "/",
 		.origin = cfg->web_root,
 		.def = "index.html",
@@ -1008,6 +1207,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)", cfg->tls_cert ? "https" : "http",
 				w->listen_host[i], lws_get_vhost_listen_port(vh));
 	}
+	if (cfg->prometheus && add_metrics_listener(w, &info, why) < 0)
+		goto fail;
 	if (cfg->redis_url) {
 		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake, .wake_arg = w };
 		w->cl = iw_cluster_create(&ccfg, why);
@@ -1065,5 +1266,6 @@ void iw_ws_destroy(struct iw_ws *w)
 	if (w->loop)
 		ev_loop_destroy(w->loop);
 	iw_hub_destroy(w->hub);
+	iw_addr_count_destroy(w->per_addr);
 	free(w);
 }

@@ -26,6 +26,7 @@ const TLS_PORT = 5349;
 const SIG_PORT = 8080;
 const SIG_SHORT_PORT = 8081; // a second signaling instance with a short credential TTL
 const RELAY_METRICS_PORT = 9641;
+const SIG_METRICS_PORT = 9642; // iceway-signal serves /metrics only on a listener of its own
 const SHORT_TTL = 10; // iceway-signal's smallest --credential-ttl
 const BLOB = 4 * 1024 * 1024;
 const STREAM_BLOB = 1024 * 1024; // over TURN-over-TCP and TURN-over-TLS
@@ -218,6 +219,8 @@ function startSignal(name, port, ttl) {
 		'--turn-uri', `turn:${HOST}:${TURN_PORT}?transport=udp`, '--web-root', WEB_ROOT];
 	if (ttl)
 		args.push('--credential-ttl', String(ttl));
+	else
+		args.push('--prometheus', '--prometheus-port', String(SIG_METRICS_PORT));
 	return start(name, SIGNAL, args);
 }
 
@@ -372,7 +375,7 @@ async function main() {
 		(await tcpOpen(TURN_PORT)) && (await tcpOpen(TLS_PORT)), T.start, 200);
 	await waitSignal(SIG_PORT);
 	await waitSignal(SIG_SHORT_PORT);
-	const sigBefore = await httpGet(SIG_PORT, '/metrics');
+	const sigBefore = await httpGet(SIG_METRICS_PORT, '/metrics');
 
 	browser = await chromium.launch({
 		executablePath: CHROMIUM,
@@ -483,9 +486,11 @@ async function main() {
 	});
 
 	await scenario('signaling /metrics show the run', async () => {
-		const sig = await httpGet(SIG_PORT, '/metrics');
+		const sig = await httpGet(SIG_METRICS_PORT, '/metrics');
 		fs.writeFileSync(path.join(ART, 'signal-metrics.txt'), sig.body);
 		assert(sig.status === 200, 'signaling /metrics answers 200', sig.status);
+		const pub = await httpGet(SIG_PORT, '/metrics');
+		assert(pub.status === 404, 'the public listener has no /metrics', pub.status);
 		const m = (name, label) => metricValue(sig.body, name, label);
 		const before = metricValue(sigBefore.body, 'iceway_signal_messages_received_total') || 0;
 		const got = {
@@ -599,7 +604,7 @@ async function main() {
 		}, T.connect, 100);
 		assert(res.peer === ids.a && res.resumed === true, 'welcome after a drop resumes the peer', res);
 		assert(!/left/.test(await b.textContent('#log')), 'b never saw a leave during the resume');
-		const resumes = metricValue((await httpGet(SIG_PORT, '/metrics')).body, 'iceway_signal_resumes_total');
+		const resumes = metricValue((await httpGet(SIG_METRICS_PORT, '/metrics')).body, 'iceway_signal_resumes_total');
 		assert(resumes >= 1, 'signaling counted the resume', resumes);
 
 		const pingsBefore = (await ev(b, () => window.iwE2E.received('chat')))?.pings || 0;

@@ -38,7 +38,8 @@ TIMEOUT = 10.0  # every wait is bounded by this many seconds
 class Server:
     """One iceway-signal process listening on 127.0.0.1 on a port held for the test (ports.py)."""
 
-    def __init__(self, *args, listen=None, web_root=None, env=None, ssl_ctx=None):
+    def __init__(self, *args, listen=None, web_root=None, env=None, ssl_ctx=None,
+                 metrics=True):
         if listen is None:
             listen = "127.0.0.1:%d" % free_port()
         if not os.access(SIGNAL, os.X_OK):
@@ -46,16 +47,21 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="iw-signal-", suffix=".log", delete=False)
         cmd = [SIGNAL, "--listen", listen, "--web-root", web_root or os.path.join(SRC, "web"),
                "--log-level", "debug"] + list(args)
+        if metrics:  # metrics on a loopback listener of their own, never on `listen`
+            cmd += ["--prometheus", "--prometheus-port", str(free_port())]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      env=dict(os.environ, **(env or {})))
         self.port = None
+        self.metrics_port = None
         self.ssl_ctx = ssl_ctx  # trusts the server's certificate when it serves TLS
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             m = re.search(r"listening on (https?)://(127\.0\.0\.1|\[::1\]):(\d+)/", self.text())
-            if m:
+            mm = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", self.text())
+            if m and (mm or not metrics):
                 self.tls = m.group(1) == "https"
                 self.host, self.port = m.group(2), int(m.group(3))
+                self.metrics_port = int(mm.group(1)) if mm else None
                 break
             if self.proc.poll() is not None:
                 break
@@ -79,8 +85,17 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def metrics_get(self, path="/metrics"):
+        """GET from the metrics listener (plain HTTP on 127.0.0.1)."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.metrics_port, path),
+                                        timeout=TIMEOUT) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
     def metric(self, name):
-        status, body = self.get("/metrics")
+        status, body = self.metrics_get()
         assert status == 200
         for line in body.splitlines():
             if line.startswith(name + " "):

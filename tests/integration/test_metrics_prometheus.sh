@@ -37,27 +37,31 @@ fail() {
 relay_port=$(free_udp)
 relay_mport=$(free_port)
 prom_port=$(free_port)
-minp=$(( (RANDOM % 500) * 40 + 20000 ))
+minp=$(python3 "$SRC/tests/integration/ports.py" --owner $$ --count 40 --kinds udp)
 "$IW_RELAY" -n --listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --listening-port "$relay_port" \
 	--min-port "$minp" --max-port $((minp + 39)) --lt-cred-mech --user alice:secret \
 	--realm iceway --allow-loopback-peers --prometheus --prometheus-port "$relay_mport" \
 	>"$dir/relay.log" 2>&1 &
 pids+=($!)
-"$IW_SIGNAL" --listen 127.0.0.1:0 --web-root "$SRC/web" >"$dir/signal.log" 2>&1 &
+"$IW_SIGNAL" --listen "127.0.0.1:$(free_port)" --web-root "$SRC/web" --prometheus \
+	--prometheus-port "$(free_port)" \
+	>"$dir/signal.log" 2>&1 &
 pids+=($!)
 
 # Both services up (bounded waits on their own readiness).
 python3 "$SRC/tests/integration/iwtest.py" binding 127.0.0.1 "$relay_port" 20 ||
 	fail "relay did not answer a Binding"
 signal_port=
+signal_mport=
 for _ in $(seq 200); do
 	signal_port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$dir/signal.log" | head -n1)
-	[ -n "$signal_port" ] && break
+	signal_mport=$(sed -n 's|.*metrics on http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p' "$dir/signal.log" | head -n1)
+	[ -n "$signal_port" ] && [ -n "$signal_mport" ] && break
 	sleep 0.05
 done
-[ -n "$signal_port" ] || fail "signaling did not start"
+[ -n "$signal_port" ] && [ -n "$signal_mport" ] || fail "signaling did not start"
 
-for url in "http://127.0.0.1:$relay_mport/metrics" "http://127.0.0.1:$signal_port/metrics"; do
+for url in "http://127.0.0.1:$relay_mport/metrics" "http://127.0.0.1:$signal_mport/metrics"; do
 	curl -fsS "$url" >"$dir/exp.txt" || fail "cannot scrape $url"
 	promtool check metrics <"$dir/exp.txt" || fail "promtool refuses $url"
 	echo "ok   promtool check metrics accepts $url"
@@ -73,7 +77,7 @@ scrape_configs:
       - targets: ['127.0.0.1:$relay_mport']
   - job_name: iceway-signal
     static_configs:
-      - targets: ['127.0.0.1:$signal_port']
+      - targets: ['127.0.0.1:$signal_mport']
 EOF
 promtool check config "$dir/prometheus.yml" >/dev/null || fail "promtool refuses the config"
 prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \

@@ -1,6 +1,7 @@
 """HTTP/1.1 keep-alive on iceway-signal: several requests on one TCP connection, mixing the
-static tree (/, /iceway.js, /style.css) and the dynamic endpoints (/healthz, /metrics), each
-answered in full without waiting for the keep-alive idle timeout."""
+static tree (/, /iceway.js, /style.css) and the dynamic endpoints (/healthz; /metrics is not
+served here, it has a listener of its own), each answered in full without waiting for the
+keep-alive idle timeout."""
 import os
 import socket
 
@@ -68,9 +69,7 @@ def main():
                     status, hdrs, body = c.request(path)
                     if path == "/healthz":
                         assert status == 200 and body == b"ok\n", (path, status, body)
-                    elif path == "/metrics":
-                        assert status == 200 and b"iceway_signal_connections" in body, path
-                    elif path == "/nope.txt":
+                    elif path in ("/nope.txt", "/metrics"):
                         assert status == 404, (path, status)
                     else:
                         assert status == 200, (path, status)

@@ -265,7 +265,8 @@ async def http(srvs):
     st, body = srv.get("/iceway.js")
     assert st == 200 and "export" in body
     assert srv.get("/nope.html")[0] == 404
-    st, metrics = srv.get("/metrics")
+    assert srv.get("/metrics")[0] == 404  # only on the metrics listener
+    st, metrics = srv.metrics_get()
     assert st == 200
     assert 'iceway_signal_messages_relayed_total{type="offer"}' in metrics
     # counted where they happen: summed over the servers

@@ -480,6 +480,49 @@ static void test_cluster_join_waits_for_members(void **state)
 	iw_hub_destroy(h);
 }
 
+/* Before its welcome a joining peer is unknown to the room: it cannot send to peers, and a
+ * leave (or a close) then announces nothing and forgets the pending join. */
+static void test_cluster_leave_while_joining(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk_cluster();
+	json_t *members = json_object();
+
+	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
+	iw_hub_cluster_joined(h, "x", "a", 0, members, 2);
+	expect_type(0, "welcome");
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"b\",\"id\":\"j1\"}", 3);
+	none(1);
+	assert_true(conns[1].hc.joining);
+	/* no forwarding before the welcome */
+	rx(h, 1, "{\"type\":\"offer\",\"to\":\"a\",\"sdp\":\"v=0\"}", 4);
+	expect_err(1, "not-joined");
+	none(0);
+	/* a leave now: a never saw b join, so it hears nothing; Redis is told */
+	rx(h, 1, "{\"type\":\"leave\"}", 5);
+	none(0);
+	assert_false(conns[1].hc.joining);
+	assert_null(conns[1].hc.join_ref);
+	assert_null(conns[1].hc.peer);
+	assert_int_equal(cl.n_leaves, 1);
+	assert_string_equal(cl.last_leave, "b");
+	/* the late answer to the join finds nobody */
+	iw_hub_cluster_joined(h, "x", "b", 0, members, 6);
+	none(0);
+	none(1);
+	/* the same for a close while joining */
+	rx(h, 2, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"c\",\"id\":\"j2\"}", 7);
+	iw_hub_conn_gone(h, &conns[2].hc, true, 8);
+	none(0);
+	assert_null(conns[2].hc.join_ref);
+	assert_int_equal(cl.n_leaves, 2);
+	iw_hub_cluster_joined(h, "x", "c", 0, members, 9);
+	none(0);
+	json_decref(members);
+	drop_all();
+	iw_hub_destroy(h);
+}
+
 static void test_cluster_id_taken_elsewhere(void **state)
 {
 	(void)state;
@@ -700,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_resume_and_expiry),
 		cmocka_unit_test(test_takeover_closes_old),
 		cmocka_unit_test(test_cluster_join_waits_for_members),
+		cmocka_unit_test(test_cluster_leave_while_joining),
 		cmocka_unit_test(test_cluster_id_taken_elsewhere),
 		cmocka_unit_test(test_cluster_resume_from_elsewhere),
 		cmocka_unit_test(test_cluster_moved_away_and_bound),
