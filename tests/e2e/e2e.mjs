@@ -216,7 +216,8 @@ function startRelay() {
 function startSignal(name, port, ttl) {
 	const args = ['--listen', `${HOST}:${port}`, '--static-auth-secret', secret,
 		'--stun-uri', `stun:${HOST}:${TURN_PORT}`,
-		'--turn-uri', `turn:${HOST}:${TURN_PORT}?transport=udp`, '--web-root', WEB_ROOT];
+		'--turn-uri', `turn:${HOST}:${TURN_PORT}?transport=udp`, '--web-root', WEB_ROOT,
+		'--log-level', 'debug'];
 	if (ttl)
 		args.push('--credential-ttl', String(ttl));
 	else
@@ -314,6 +315,22 @@ async function scenario(name, fn) {
 	} catch (e) {
 		results.push({ name, ok: false, err: e });
 		note(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
+		await pageStates(`after "${name}" failed`);
+	}
+}
+
+// What the demo pages show, into their console records: taken when a scenario fails, while
+// the pages are still open (later scenarios navigate them away).
+async function pageStates(when) {
+	for (const [tag, p] of Object.entries(demoPages)) {
+		try {
+			const t = await p.evaluate(() => ['sig-state', 'me', 'call-state', 'cand', 'log']
+				.map((id) => `${id}: ${document.getElementById(id)?.textContent}`).join('\n'), null);
+			consoles[tag].push(`demo page state ${when}:\n${t}`);
+			await p.screenshot({ path: path.join(ART, `failure-${tag}.png`), fullPage: true });
+		} catch (e) {
+			consoles[tag].push(`demo page state ${when} unavailable: ${e}`);
+		}
 	}
 }
 
@@ -664,17 +681,8 @@ try {
 	note('FATAL', e && e.stack ? e.stack : e);
 }
 // What the demo pages showed, for the failure report (before the browser goes away).
-if (fatal || results.some((r) => !r.ok))
-	for (const [tag, p] of Object.entries(demoPages)) {
-		try {
-			const t = await p.evaluate(() => ['sig-state', 'me', 'call-state', 'cand', 'log']
-				.map((id) => `${id}: ${document.getElementById(id)?.textContent}`).join('\n'), null);
-			consoles[tag].push(`demo page state:\n${t}`);
-			await p.screenshot({ path: path.join(ART, `failure-${tag}.png`), fullPage: true });
-		} catch (e) {
-			consoles[tag].push(`demo page state unavailable: ${e}`);
-		}
-	}
+if (fatal)
+	await pageStates('at the fatal error');
 try {
 	if (browser)
 		await browser.close();

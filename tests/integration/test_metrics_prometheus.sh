@@ -43,9 +43,10 @@ minp=$(python3 "$SRC/tests/integration/ports.py" --owner $$ --count 40 --kinds u
 	--realm iceway --allow-loopback-peers --prometheus --prometheus-port "$relay_mport" \
 	>"$dir/relay.log" 2>&1 &
 pids+=($!)
-"$IW_SIGNAL" --listen "127.0.0.1:$(free_port)" --web-root "$SRC/web" --prometheus \
-	--prometheus-port "$(free_port)" \
-	>"$dir/signal.log" 2>&1 &
+sig_port=$(free_port)
+sig_mport=$(free_port)
+"$IW_SIGNAL" --listen "127.0.0.1:$sig_port" --web-root "$SRC/web" --prometheus \
+	--prometheus-port "$sig_mport" >"$dir/signal.log" 2>&1 &
 pids+=($!)
 
 # Both services up (bounded waits on their own readiness).
