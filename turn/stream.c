@@ -41,6 +41,7 @@ struct conn {
 	uint64_t stall_ms; /* handshake start, or when a partial frame last made no progress */
 	uint64_t last_ms;  /* last input */
 	size_t in_len, out_off, out_len;
+	size_t out_rec; /* TLS: bytes of the frame at out_off not yet taken by mbedTLS */
 	uint8_t in[IW_STREAM_IN_CAP];
 	uint8_t out[IW_STREAM_OUT_CAP];
 };
@@ -117,24 +118,32 @@ static void fail_write(struct iw_stream *s, struct conn *c, ssize_t r)
 }
 
 /* TLS: one record per frame, since clients such as coturn's take a record for a message, and
- * the records of the whole flush leave in one send. 0, or -1 when the connection failed. */
+ * the records of the whole flush leave in one send. mbedTLS may take less than a frame (a
+ * client that negotiated a smaller max_fragment_length gets several records per frame), and
+ * after WANT_WRITE must be given the same bytes again: out_rec counts what is left of the
+ * current frame, so a frame's length is read only at a frame's start. 0, or -1 when the
+ * connection failed. */
 static int flush_tls(struct iw_stream *s, struct conn *c)
 {
 	struct iw_stream_stats *st = stats(s, c);
 	bool had = iw_tls_conn_has_pending(c->tls);
 	while (c->out_off < c->out_len) {
-		/* The frames in out are ours, whole and padded: their headers give the length. */
-		const uint8_t *p = c->out + c->out_off;
-		size_t n = (p[0] & 0xC0) == 0x40 ? TURN_CHANDATA_HDR + iw_pad4(iw_be16(p + 2))
-						 : STUN_HEADER_LEN + (size_t)iw_be16(p + 2);
-		int r = iw_tls_conn_write(c->tls, p, n);
+		size_t avail = c->out_len - c->out_off;
+		if (!c->out_rec) {
+			/* The frames in out are ours, whole and padded. */
+			size_t len;
+			if (iw_stun_frame_next(c->out + c->out_off, avail, avail, &len, &c->out_rec) != 1)
+				c->out_rec = avail; /* cannot happen; never read past what is queued */
+		}
+		int r = iw_tls_conn_write(c->tls, c->out + c->out_off, c->out_rec);
 		if (r == -EAGAIN)
 			break;
-		if (r <= 0) {
-			fail_write(s, c, r);
+		if (r <= 0 || (size_t)r > c->out_rec) {
+			fail_write(s, c, r > 0 ? -EPROTO : r);
 			return -1;
 		}
 		c->out_off += (size_t)r;
+		c->out_rec -= (size_t)r;
 		st->bytes_out += (uint64_t)r;
 		had = true;
 	}
@@ -258,36 +267,22 @@ static int frames(struct iw_stream *s, struct conn *c)
 	size_t off = 0;
 	bool progress = false;
 	int rc = 0;
-	while (c->in_len - off >= 4) {
+	while (off < c->in_len) {
 		const uint8_t *p = c->in + off;
 		size_t len, total;
-		uint16_t l = iw_be16(p + 2);
-		bool chan = (p[0] & 0xC0) == 0x40;
-		if ((p[0] & 0xC0) == 0) {
-			/* RFC 8489 §5: a STUN message's length excludes the 20-byte header and
-			 * is a multiple of 4. */
-			if (l % 4) {
+		int r = iw_stun_frame_next(p, c->in_len - off, IW_STREAM_FRAME_MAX, &len, &total);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			/* Bytes that start no frame (the stream cannot be re-synchronised), or
+			 * a frame longer than a datagram could be. */
+			if (r == -EMSGSIZE)
+				st->closed_too_long++;
+			else
 				st->closed_bad_frame++;
-				rc = -1;
-				break;
-			}
-			len = total = STUN_HEADER_LEN + (size_t)l;
-		} else if (chan) {
-			len = TURN_CHANDATA_HDR + (size_t)l;
-			total = iw_pad4(len);
-		} else {
-			/* Neither STUN nor ChannelData: the stream cannot be re-synchronised. */
-			st->closed_bad_frame++;
 			rc = -1;
 			break;
 		}
-		if (total > IW_STREAM_FRAME_MAX) {
-			st->closed_too_long++;
-			rc = -1;
-			break;
-		}
-		if (c->in_len - off < total)
-			break;
 		struct iw_dgram *d = iw_relay_dgram_take(w);
 		memcpy(d->buf, p, len);
 		d->src = c->peer_sa;

@@ -516,6 +516,13 @@ def stop_procs(procs):
                 p.wait()
 
 
+def make_cert(cert, key, cn="localhost"):
+    """A self-signed RSA certificate and its unencrypted key (PEM), valid for a day."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    key, "-out", cert, "-days", "1", "-subj", "/CN=" + cn],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def free_port_block(count, hosts=("127.0.0.1",)):
     """A block of count consecutive UDP ports, free right now on every host. Blocks are drawn
     at random from 20000-59999, below the kernel's ephemeral range (32768+ is avoided where
