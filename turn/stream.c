@@ -292,16 +292,20 @@ static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t 
 void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len)
 {
 	struct conn *c = conn_of(l);
-	if (!w->streams || !queue(w->streams, c, p, len)) {
+	if (!w->streams) {
 		w->st.drop_send_err++;
 		return;
 	}
+	/* Before queueing: the request was valid even if a client that does not read loses
+	 * the answer (its allocation exists either way). */
 	uint16_t type = len >= STUN_HEADER_LEN ? iw_be16(p) : 0xFFFF;
 	if ((type & 0xC000) == 0 && STUN_TYPE_CLASS(type) == STUN_CLASS_SUCCESS) {
 		c->last_ms = w->now_ms;
 		if (STUN_TYPE_METHOD(type) == TURN_METHOD_ALLOCATE)
 			c->allocated = true;
 	}
+	if (!queue(w->streams, c, p, len))
+		w->st.drop_send_err++;
 }
 
 void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p, size_t len)
