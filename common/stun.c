@@ -31,6 +31,27 @@ enum iw_pkt_kind iw_stun_classify(const uint8_t *p, size_t len)
 	return IW_PKT_OTHER;
 }
 
+int iw_stun_frame_next(const uint8_t *p, size_t avail, size_t max, size_t *len, size_t *total)
+{
+	*len = *total = 0;
+	if (avail < TURN_CHANDATA_HDR)
+		return 0;
+	size_t l = iw_be16(p + 2);
+	if ((p[0] & 0xC0) == 0) {
+		if (l % 4)
+			return -EBADMSG;
+		*len = *total = STUN_HEADER_LEN + l;
+	} else if ((p[0] & 0xC0) == 0x40) {
+		*len = TURN_CHANDATA_HDR + l;
+		*total = iw_pad4(*len);
+	} else {
+		return -EBADMSG;
+	}
+	if (*total > max)
+		return -EMSGSIZE;
+	return avail >= *total;
+}
+
 static int bad(const char **why, const char *reason)
 {
 	if (why)

@@ -312,6 +312,17 @@ static inline bool iw_chandata_parse(const uint8_t *p, size_t len, uint16_t *cha
 	return true;
 }
 
+/*
+ * RFC 8656 §12.5 stream framing (TCP and TLS): a STUN message is 20 bytes plus its length
+ * field, a multiple of 4 (RFC 8489 §5); a ChannelData message (first two bits 01) is 4 bytes
+ * plus its length field, then padding to 4. Finds the frame at the start of p[0..avail) from
+ * its first 4 bytes, without decoding it. Returns 1 when the whole frame is there (*len: the
+ * message, *total: with its padding), 0 when more bytes are needed (*total: the frame's size
+ * once its header is in, else 0), -EBADMSG when the bytes start no frame (a stream cannot be
+ * re-synchronised after that), -EMSGSIZE when the frame would be longer than max.
+ */
+int iw_stun_frame_next(const uint8_t *p, size_t avail, size_t max, size_t *len, size_t *total);
+
 /* Write a ChannelData header into the 4 bytes at p (headroom before the payload). */
 static inline void iw_chandata_put(uint8_t *p, uint16_t chan, uint16_t dlen)
 {

@@ -41,6 +41,8 @@ void iw_conf_init(struct iw_conf *c)
 	c->max_tcp_conns = 4096;
 	c->stream_timeout_s = 10;
 	c->stream_idle_s = 60;
+	c->stream_auth_s = 10;
+	c->max_tcp_per_ip = 64;
 	iw_policy_init(&c->policy);
 }
 
@@ -417,6 +419,16 @@ static int o_stream_idle(void *cfg, const char *val, const char **why)
 	return set_u32(&((struct iw_conf *)cfg)->stream_idle_s, val, 1, 86400, why);
 }
 
+static int o_stream_auth(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->stream_auth_s, val, 1, 86400, why);
+}
+
+static int o_max_tcp_per_ip(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->max_tcp_per_ip, val, 1, 1 << 20, why);
+}
+
 /* Accepted and ignored: what iceway does anyway, or handled before the table is applied. */
 /* --- operations --- */
 
@@ -575,7 +587,13 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "stream-timeout", 0, IW_OPT_REQUIRED, o_stream_timeout,
 	  "SECONDS: close a TLS handshake or a partial frame that stalls this long (default 10)" },
 	{ "stream-idle-timeout", 0, IW_OPT_REQUIRED, o_stream_idle,
-	  "SECONDS: close a TCP/TLS connection without an allocation idle this long (default 60)" },
+	  "SECONDS: close a TCP/TLS connection without an allocation that sent no valid request "
+	  "this long (default 60)" },
+	{ "stream-auth-timeout", 0, IW_OPT_REQUIRED, o_stream_auth,
+	  "SECONDS: close a TCP/TLS connection that has not allocated this long after it opened "
+	  "(default 10)" },
+	{ "max-tcp-per-ip", 0, IW_OPT_REQUIRED, o_max_tcp_per_ip,
+	  "N: TCP and TLS connections at most from one client address (default 64)" },
 	{ "no-tcp-relay", 0, IW_OPT_NONE, o_noop, "no TCP relay (iceway has none)" },
 	{ "no-multicast-peers", 0, IW_OPT_NONE, o_noop, "refuse multicast peers (always)" },
 	{ "no-udp", 0, IW_OPT_UNSUPPORTED, NULL, NULL },

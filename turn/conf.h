@@ -71,7 +71,9 @@ struct iw_conf {
 	char *cert, *pkey, *cipher_list;
 	uint32_t max_tcp_conns;
 	uint32_t stream_timeout_s; /* TLS handshake or a partial frame */
-	uint32_t stream_idle_s;    /* a connection without an allocation */
+	uint32_t stream_idle_s;    /* a connection without an allocation and no valid request */
+	uint32_t stream_auth_s;    /* from accept to a successful Allocate */
+	uint32_t max_tcp_per_ip;   /* open connections from one client address */
 };
 
 /* The option table (NULL-name terminated). */

@@ -318,12 +318,15 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 		iw_metrics_gauge(b, op, &l, 1, (double)LD(st[t]->open));
 	}
 	iw_metrics_header(b, cn, IW_METRICS_COUNTER,
-			  "Client connections accepted, or refused at max-tcp-connections, by transport.");
+			  "Client connections accepted, or refused at max-tcp-connections (refused) or "
+			  "max-tcp-per-ip (refused_per_ip), by transport.");
 	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++) {
 		struct iw_metrics_label l[2] = { { "result", "accepted" }, { "transport", tr[t] } };
 		iw_metrics_counter(b, cn, l, 2, LD(st[t]->accepted));
 		l[0].value = "refused";
 		iw_metrics_counter(b, cn, l, 2, LD(st[t]->refused_cap));
+		l[0].value = "refused_per_ip";
+		iw_metrics_counter(b, cn, l, 2, LD(st[t]->refused_per_ip));
 	}
 	static const struct {
 		const char *reason;
@@ -333,13 +336,15 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 		{ "error", offsetof(struct iw_stream_stats, closed_err) },
 		{ "timeout", offsetof(struct iw_stream_stats, closed_timeout) },
 		{ "idle", offsetof(struct iw_stream_stats, closed_idle) },
+		{ "auth_timeout", offsetof(struct iw_stream_stats, closed_auth) },
 		{ "frame_too_long", offsetof(struct iw_stream_stats, closed_too_long) },
 		{ "bad_frame", offsetof(struct iw_stream_stats, closed_bad_frame) },
 		{ "tls_handshake", offsetof(struct iw_stream_stats, tls_fail) },
 	};
 	iw_metrics_header(b, cl, IW_METRICS_COUNTER,
 			  "Client connections closed, by reason (timeout: a handshake or partial frame "
-			  "stalled; idle: no allocation and no input) and transport.");
+			  "stalled; idle: no allocation and no request answered with success; "
+			  "auth_timeout: no successful Allocate in time) and transport.");
 	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
 		for (size_t k = 0; k < sizeof why / sizeof why[0]; k++) {
 			if (t == IW_STREAM_TCP && why[k].off == offsetof(struct iw_stream_stats, tls_fail))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -37,12 +38,22 @@ struct conn {
 	uint32_t dirty_at; /* 1 + index in the stream's dirty list, 0 when not listed */
 	uint8_t state, tr; /* tr: enum iw_stream_transport */
 	bool dead, want_out;
+	bool allocated; /* a successful Allocate was answered: past the stream-auth-timeout check */
 	struct iw_tls_conn *tls;
 	uint64_t stall_ms; /* handshake start, or when a partial frame last made no progress */
-	uint64_t last_ms;  /* last input */
+	uint64_t last_ms;  /* opened, or last answered a request with success (valid traffic) */
+	uint64_t born_ms;  /* accepted */
 	size_t in_len, out_off, out_len;
+	size_t out_rec; /* TLS: bytes of the frame at out_off not yet taken by mbedTLS */
 	uint8_t in[IW_STREAM_IN_CAP];
 	uint8_t out[IW_STREAM_OUT_CAP];
+};
+
+/* Open connections per client address (the port ignored): a linear-probing table of at least
+ * twice max-tcp-connections slots, so it never fills. n == 0 marks an empty slot. */
+struct ipcount {
+	struct iw_addr ip;
+	uint32_t n;
 };
 
 struct iw_stream {
@@ -56,6 +67,8 @@ struct iw_stream {
 	struct conn **conns;
 	uint32_t *free_slots;
 	struct conn **dirty; /* connections with output gathered during this wake-up */
+	struct ipcount *ipc;
+	uint32_t ipc_mask, ipc_seed;
 	uint32_t cap, n_conns, n_free, n_dirty;
 	uint64_t sweep_ms;
 	unsigned seen_gen;
@@ -92,9 +105,44 @@ static void undirty(struct iw_stream *s, struct conn *c)
 	c->dirty_at = 0;
 }
 
+static struct iw_addr ip_only(const struct iw_addr *a)
+{
+	struct iw_addr k = *a;
+	k.port = 0;
+	return k;
+}
+
+/* The slot holding ip (port 0), or the empty slot where it would go. */
+static uint32_t ipc_find(const struct iw_stream *s, const struct iw_addr *ip)
+{
+	uint32_t i = iw_addr_hash(ip, s->ipc_seed) & s->ipc_mask;
+	while (s->ipc[i].n && !iw_addr_eq(&s->ipc[i].ip, ip))
+		i = (i + 1) & s->ipc_mask;
+	return i;
+}
+
+static void ipc_drop(struct iw_stream *s, const struct iw_addr *peer)
+{
+	struct iw_addr ip = ip_only(peer);
+	uint32_t i = ipc_find(s, &ip), m = s->ipc_mask;
+	if (!s->ipc[i].n || --s->ipc[i].n)
+		return;
+	/* Backward-shift deletion: an entry after the hole moves into it unless its home slot
+	 * lies between the two, so every probe chain stays unbroken without tombstones. */
+	for (uint32_t j = (i + 1) & m; s->ipc[j].n; j = (j + 1) & m) {
+		uint32_t home = iw_addr_hash(&s->ipc[j].ip, s->ipc_seed) & m;
+		if (((j - home) & m) >= ((j - i) & m)) {
+			s->ipc[i] = s->ipc[j];
+			s->ipc[j].n = 0;
+			i = j;
+		}
+	}
+}
+
 static void conn_close(struct iw_stream *s, struct conn *c)
 {
 	undirty(s, c);
+	ipc_drop(s, &c->peer);
 	stats(s, c)->open--;
 	struct iw_alloc *a = iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx);
 	if (a)
@@ -117,24 +165,32 @@ static void fail_write(struct iw_stream *s, struct conn *c, ssize_t r)
 }
 
 /* TLS: one record per frame, since clients such as coturn's take a record for a message, and
- * the records of the whole flush leave in one send. 0, or -1 when the connection failed. */
+ * the records of the whole flush leave in one send. mbedTLS may take less than a frame (a
+ * client that negotiated a smaller max_fragment_length gets several records per frame), and
+ * after WANT_WRITE must be given the same bytes again: out_rec counts what is left of the
+ * current frame, so a frame's length is read only at a frame's start. 0, or -1 when the
+ * connection failed. */
 static int flush_tls(struct iw_stream *s, struct conn *c)
 {
 	struct iw_stream_stats *st = stats(s, c);
 	bool had = iw_tls_conn_has_pending(c->tls);
 	while (c->out_off < c->out_len) {
-		/* The frames in out are ours, whole and padded: their headers give the length. */
-		const uint8_t *p = c->out + c->out_off;
-		size_t n = (p[0] & 0xC0) == 0x40 ? TURN_CHANDATA_HDR + iw_pad4(iw_be16(p + 2))
-						 : STUN_HEADER_LEN + (size_t)iw_be16(p + 2);
-		int r = iw_tls_conn_write(c->tls, p, n);
+		size_t avail = c->out_len - c->out_off;
+		if (!c->out_rec) {
+			/* The frames in out are ours, whole and padded. */
+			size_t len;
+			if (iw_stun_frame_next(c->out + c->out_off, avail, avail, &len, &c->out_rec) != 1)
+				c->out_rec = avail; /* cannot happen; never read past what is queued */
+		}
+		int r = iw_tls_conn_write(c->tls, c->out + c->out_off, c->out_rec);
 		if (r == -EAGAIN)
 			break;
-		if (r <= 0) {
-			fail_write(s, c, r);
+		if (r <= 0 || (size_t)r > c->out_rec) {
+			fail_write(s, c, r > 0 ? -EPROTO : r);
 			return -1;
 		}
 		c->out_off += (size_t)r;
+		c->out_rec -= (size_t)r;
 		st->bytes_out += (uint64_t)r;
 		had = true;
 	}
@@ -230,9 +286,25 @@ static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t 
 	return true;
 }
 
+/* Answers from control.c. Only a request answered with success counts as traffic for the idle
+ * timer (bytes alone, such as an empty ChannelData frame, do not), and a successful Allocate
+ * ends the stream-auth-timeout watch. */
 void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len)
 {
-	if (!w->streams || !queue(w->streams, conn_of(l), p, len))
+	struct conn *c = conn_of(l);
+	if (!w->streams) {
+		w->st.drop_send_err++;
+		return;
+	}
+	/* Before queueing: the request was valid even if a client that does not read loses
+	 * the answer (its allocation exists either way). */
+	uint16_t type = len >= STUN_HEADER_LEN ? iw_be16(p) : 0xFFFF;
+	if ((type & 0xC000) == 0 && STUN_TYPE_CLASS(type) == STUN_CLASS_SUCCESS) {
+		c->last_ms = w->now_ms;
+		if (STUN_TYPE_METHOD(type) == TURN_METHOD_ALLOCATE)
+			c->allocated = true;
+	}
+	if (!queue(w->streams, c, p, len))
 		w->st.drop_send_err++;
 }
 
@@ -258,36 +330,22 @@ static int frames(struct iw_stream *s, struct conn *c)
 	size_t off = 0;
 	bool progress = false;
 	int rc = 0;
-	while (c->in_len - off >= 4) {
+	while (off < c->in_len) {
 		const uint8_t *p = c->in + off;
 		size_t len, total;
-		uint16_t l = iw_be16(p + 2);
-		bool chan = (p[0] & 0xC0) == 0x40;
-		if ((p[0] & 0xC0) == 0) {
-			/* RFC 8489 §5: a STUN message's length excludes the 20-byte header and
-			 * is a multiple of 4. */
-			if (l % 4) {
+		int r = iw_stun_frame_next(p, c->in_len - off, IW_STREAM_FRAME_MAX, &len, &total);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			/* Bytes that start no frame (the stream cannot be re-synchronised), or
+			 * a frame longer than a datagram could be. */
+			if (r == -EMSGSIZE)
+				st->closed_too_long++;
+			else
 				st->closed_bad_frame++;
-				rc = -1;
-				break;
-			}
-			len = total = STUN_HEADER_LEN + (size_t)l;
-		} else if (chan) {
-			len = TURN_CHANDATA_HDR + (size_t)l;
-			total = iw_pad4(len);
-		} else {
-			/* Neither STUN nor ChannelData: the stream cannot be re-synchronised. */
-			st->closed_bad_frame++;
 			rc = -1;
 			break;
 		}
-		if (total > IW_STREAM_FRAME_MAX) {
-			st->closed_too_long++;
-			rc = -1;
-			break;
-		}
-		if (c->in_len - off < total)
-			break;
 		struct iw_dgram *d = iw_relay_dgram_take(w);
 		memcpy(d->buf, p, len);
 		d->src = c->peer_sa;
@@ -345,7 +403,6 @@ static int do_read(struct iw_stream *s, struct conn *c)
 			return -1;
 		}
 		c->in_len += (size_t)n;
-		c->last_ms = s->w->now_ms;
 		st->bytes_in += (uint64_t)n;
 		st->reads++;
 		if (frames(s, c)) {
@@ -399,6 +456,20 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		if (fd < 0)
 			return;
 		struct conn *c = NULL;
+		struct iw_addr peer, ip;
+		if (iw_addr_from_sa(&peer, (struct sockaddr *)&ss)) {
+			st->refused_cap++;
+			close(fd);
+			continue;
+		}
+		ip = ip_only(&peer);
+		uint32_t at = ipc_find(s, &ip);
+		if (s->ipc[at].n >= s->conf.max_tcp_per_ip) {
+			/* max-tcp-per-ip: one address cannot take the slots everyone shares. */
+			st->refused_per_ip++;
+			close(fd);
+			continue;
+		}
 		if (!s->n_free || !(c = calloc(1, sizeof *c))) {
 			/* max-tcp-connections reached (or no memory): refused at once. */
 			st->refused_cap++;
@@ -413,11 +484,11 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 					       .fd = fd,
 					       .idx = IW_STREAM_LIS_BASE + slot };
 		c->peer_sa = ss;
+		c->peer = peer;
 		c->tr = sl->tls ? IW_STREAM_TLS : IW_STREAM_TCP;
 		c->state = C_OPEN;
-		c->stall_ms = c->last_ms = s->w->now_ms;
-		if (iw_addr_from_sa(&c->peer, (struct sockaddr *)&ss) ||
-		    (sl->tls && !(c->tls = iw_tls_conn_create(s->tls, fd)))) {
+		c->stall_ms = c->last_ms = c->born_ms = s->w->now_ms;
+		if (sl->tls && !(c->tls = iw_tls_conn_create(s->tls, fd))) {
 			st->refused_cap++;
 			free(c);
 			close(fd);
@@ -436,18 +507,23 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		}
 		s->conns[slot] = c;
 		s->n_conns++;
+		s->ipc[at].ip = ip;
+		s->ipc[at].n++;
 		st->accepted++;
 		st->open++;
 	}
 }
 
-/* Once a second: handshakes and partial frames that stall, idle connections without an
- * allocation. A connection with one lives as long as its allocation. */
+/* Once a second: handshakes and partial frames that stall, connections that did not allocate
+ * within stream-auth-timeout, and connections without an allocation that answered no request
+ * with success for stream-idle-timeout. A connection with one lives as long as its
+ * allocation. */
 static void sweep(struct iw_stream *s)
 {
 	uint64_t now = s->w->now_ms;
 	uint64_t stall = (uint64_t)s->conf.stream_timeout_s * 1000;
 	uint64_t idle = (uint64_t)s->conf.stream_idle_s * 1000;
+	uint64_t auth = (uint64_t)s->conf.stream_auth_s * 1000;
 	for (uint32_t i = 0; i < s->cap; i++) {
 		struct conn *c = s->conns[i];
 		if (!c)
@@ -462,6 +538,9 @@ static void sweep(struct iw_stream *s)
 			conn_close(s, c);
 		} else if (now - c->last_ms >= idle && !iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx)) {
 			stats(s, c)->closed_idle++;
+			conn_close(s, c);
+		} else if (!c->allocated && now - c->born_ms >= auth) {
+			stats(s, c)->closed_auth++;
 			conn_close(s, c);
 		}
 	}
@@ -648,7 +727,15 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 	s->conns = calloc(s->cap, sizeof *s->conns);
 	s->free_slots = calloc(s->cap, sizeof *s->free_slots);
 	s->dirty = calloc(s->cap, sizeof *s->dirty);
-	if (!s->conns || !s->free_slots || !s->dirty) {
+	uint32_t n_ipc = 2;
+	while (n_ipc < 2 * (uint64_t)s->cap)
+		n_ipc *= 2;
+	s->ipc = calloc(n_ipc, sizeof *s->ipc);
+	s->ipc_mask = n_ipc - 1;
+	/* A random seed: an address cannot be picked to collide with another's probe chain. */
+	if (getrandom(&s->ipc_seed, sizeof s->ipc_seed, GRND_NONBLOCK) != sizeof s->ipc_seed)
+		s->ipc_seed = (uint32_t)iw_clock_ms();
+	if (!s->conns || !s->free_slots || !s->dirty || !s->ipc) {
 		IW_ERROR("out of memory for %u connections", s->cap);
 		goto fail;
 	}
@@ -691,12 +778,15 @@ void iw_stream_destroy(struct iw_stream *s)
 		for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++) {
 			const struct iw_stream_stats *st = &s->st[t];
 			IW_DEBUG("stream counters %s: accepted %llu refused %llu eof %llu err %llu "
-				 "timeout %llu idle %llu too_long %llu bad_frame %llu handshakes %llu "
+				 "timeout %llu idle %llu auth %llu refused_ip %llu too_long %llu "
+				 "bad_frame %llu handshakes %llu "
 				 "tls_fail %llu frames %llu/%llu writes %llu drop_out_full %llu",
 				 name[t], (unsigned long long)st->accepted,
 				 (unsigned long long)st->refused_cap, (unsigned long long)st->closed_eof,
 				 (unsigned long long)st->closed_err, (unsigned long long)st->closed_timeout,
-				 (unsigned long long)st->closed_idle, (unsigned long long)st->closed_too_long,
+				 (unsigned long long)st->closed_idle, (unsigned long long)st->closed_auth,
+				 (unsigned long long)st->refused_per_ip,
+				 (unsigned long long)st->closed_too_long,
 				 (unsigned long long)st->closed_bad_frame,
 				 (unsigned long long)st->tls_handshakes, (unsigned long long)st->tls_fail,
 				 (unsigned long long)st->frames_in, (unsigned long long)st->frames_out,
@@ -708,5 +798,6 @@ void iw_stream_destroy(struct iw_stream *s)
 	free(s->conns);
 	free(s->free_slots);
 	free(s->dirty);
+	free(s->ipc);
 	free(s);
 }

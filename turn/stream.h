@@ -37,8 +37,9 @@ enum iw_stream_transport { IW_STREAM_TCP, IW_STREAM_TLS, IW_STREAM_N_TRANSPORTS 
  * writes count recv/send (or mbedTLS read/write) calls that moved bytes, so frames per write
  * shows how well output is gathered. */
 struct iw_stream_stats {
-	uint64_t accepted, refused_cap, open, tls_handshakes, tls_fail;
-	uint64_t closed_eof, closed_err, closed_timeout, closed_idle, closed_too_long, closed_bad_frame;
+	uint64_t accepted, refused_cap, refused_per_ip, open, tls_handshakes, tls_fail;
+	uint64_t closed_eof, closed_err, closed_timeout, closed_idle, closed_auth, closed_too_long;
+	uint64_t closed_bad_frame;
 	uint64_t frames_in, frames_out, drop_out_full;
 	uint64_t bytes_in, bytes_out, reads, writes;
 };

@@ -26,10 +26,12 @@ int iw_tls_conn_handshake(struct iw_tls_conn *c, bool *want_write);
 /* Read application data: bytes (> 0), 0 when the peer closed (close_notify, FIN or reset),
  * -EAGAIN would block (with *want_write), other negative errno on failure. */
 int iw_tls_conn_read(struct iw_tls_conn *c, uint8_t *p, size_t cap, bool *want_write);
-/* Write application data as one record (at most 16 KiB): bytes taken (> 0), -EAGAIN would
- * block, -ECONNRESET when the peer is gone, -EPROTO on other failures. After -EAGAIN the next
- * call must pass the same bytes again at the front of p (more may follow). Records are
- * gathered for iw_tls_conn_push, and sent early only when that buffer fills. */
+/* Write application data as one record: bytes taken (> 0), which may be fewer than len when
+ * records are smaller (16 KiB, or the max_fragment_length the client negotiated; the caller
+ * writes the rest next), -EAGAIN would block, -ECONNRESET when the peer is gone, -EPROTO on
+ * other failures. After -EAGAIN the next call must pass the same bytes again at the front of
+ * p (more may follow). Records are gathered for iw_tls_conn_push, and sent early only when
+ * that buffer fills. */
 int iw_tls_conn_write(struct iw_tls_conn *c, const uint8_t *p, size_t len);
 /* Send the gathered records in one call: 0 when all went, -EAGAIN when some wait for the
  * socket to drain, -ECONNRESET or -EPROTO on failure. */

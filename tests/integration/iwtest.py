@@ -21,9 +21,11 @@ import ipaddress
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -442,6 +444,92 @@ class Client:
                 return "data", m.xor_addr(ATTR_XOR_PEER_ADDRESS), m.get(ATTR_DATA)
 
 
+# ---------------------------------------------------------------------------------------------
+# Streams (TCP, TLS)
+
+
+def recv_frame(s, timeout, rest=None):
+    """One frame off a stream (RFC 8656 §12.5 framing: STUN, or ChannelData padded to 4), or
+    None. rest: a bytearray that keeps what was read past the frame, for the next call."""
+    buf = rest if rest is not None else bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        if len(buf) >= 4:
+            ln = struct.unpack("!H", bytes(buf[2:4]))[0]
+            need = 20 + ln if buf[0] < 0x40 else 4 + pad4(ln)
+            if len(buf) >= need:
+                d = bytes(buf[:need])
+                del buf[:need]
+                return d
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        s.settimeout(left)
+        try:
+            d = s.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError, ConnectionResetError):
+            return None
+        if not d:
+            return None
+        buf += d
+
+
+def closed_by_server(s, timeout):
+    """Wait until the server closes s (EOF or reset); False if it stays open."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        if not p.poll(left * 1000):
+            return False
+        try:
+            if not s.recv(4096):
+                return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+
+class StreamClient:
+    """A TURN client over one TCP (or TLS) connection, long-term credentials (RFC 8489 §9.2)."""
+
+    def __init__(self, host, port, tls=False, local=None):
+        self.s = socket.create_connection((host, port), timeout=5,
+                                          source_address=(local, 0) if local else None)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.s = ctx.wrap_socket(self.s)
+        self.nonce = self.key = None
+        self.realm = REALM
+        self.rest = bytearray()
+
+    def request(self, method, attrs, xpeer=None):
+        for _ in range(2):
+            tid = os.urandom(12)
+            a = list(attrs)
+            if xpeer:
+                a.append((ATTR_XOR_PEER_ADDRESS, xor_addr_value(*xpeer, tid)))
+            if self.nonce:
+                a += [(ATTR_USERNAME, USER.encode()),
+                      (ATTR_REALM, self.realm.encode()), (ATTR_NONCE, self.nonce)]
+            self.s.sendall(encode(method, CLASS_REQUEST, a, tid=tid, key=self.key))
+            d = recv_frame(self.s, 5 * SLOW, self.rest)
+            if d is None:
+                return None
+            m = Msg(d)
+            if m.code in (401, 438) and m.has(ATTR_NONCE):
+                self.nonce = m.get(ATTR_NONCE)
+                self.realm = m.get(ATTR_REALM).decode()
+                self.key = long_term_key(USER, self.realm, PASSWORD)
+                continue
+            return m
+        return m
+
+
 def binding_ok(host, port, timeout=2.0):
     """True if host:port answers a Binding request with a success response."""
     s = socket.socket(family_of(host), socket.SOCK_DGRAM)
@@ -511,6 +599,13 @@ def stop_procs(procs):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def make_cert(cert, key, cn="localhost"):
+    """A self-signed RSA certificate and its unencrypted key (PEM), valid for a day."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    key, "-out", cert, "-days", "1", "-subj", "/CN=" + cn],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def free_port_block(count, hosts=("127.0.0.1",)):
@@ -870,3 +965,19 @@ def metrics_parse(text):
                                              m.group(3) or "")))
             out[(m.group(1), labels)] = float(m.group(4))
     return out
+
+
+def metric(port, name, **labels):
+    """One series' value now (None when it is not exposed)."""
+    return metrics_parse(metrics_scrape(port)).get((name, tuple(sorted(labels.items()))))
+
+
+def wait_metric(port, name, pred, timeout=10.0, **labels):
+    """Poll until pred(value) holds (connection closes are seen a wake-up later); the last
+    value either way."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        v = metric(port, name, **labels)
+        if (v is not None and pred(v)) or time.monotonic() > deadline:
+            return v
+        time.sleep(0.1)

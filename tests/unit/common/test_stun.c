@@ -445,6 +445,48 @@ static void test_classify(void **state)
 }
 
 /* RFC 8656 §12: channel numbers 0x4000-0x4FFF; the length must fit the datagram. */
+/* RFC 8656 §12.5 stream framing: one row per rule. */
+static void test_frame_next(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		uint8_t hdr[4];
+		size_t avail, max;
+		int rc;
+		size_t len, total;
+	} rows[] = {
+		{ "STUN header only", { 0x00, 0x01, 0x00, 0x08 }, 20, 1500, 0, 28, 28 },
+		{ "STUN whole", { 0x00, 0x01, 0x00, 0x08 }, 28, 1500, 1, 28, 28 },
+		{ "STUN and more", { 0x01, 0x01, 0x00, 0x00 }, 100, 1500, 1, 20, 20 },
+		{ "STUN length not a multiple of 4", { 0x00, 0x01, 0x00, 0x06 }, 26, 1500, -EBADMSG, 0, 0 },
+		{ "ChannelData padded", { 0x40, 0x00, 0x00, 0x05 }, 12, 1500, 1, 9, 12 },
+		{ "ChannelData without its padding", { 0x40, 0x00, 0x00, 0x05 }, 9, 1500, 0, 9, 12 },
+		{ "ChannelData empty", { 0x40, 0x00, 0x00, 0x00 }, 4, 1500, 1, 4, 4 },
+		{ "RFC 5766 channel 0x7FFF", { 0x7f, 0xff, 0x00, 0x01 }, 8, 1500, 1, 5, 8 },
+		{ "first bits 11", { 0xc0, 0x00, 0x00, 0x04 }, 8, 1500, -EBADMSG, 0, 0 },
+		{ "first bits 10", { 0x80, 0x60, 0x00, 0x01 }, 12, 1500, -EBADMSG, 0, 0 },
+		{ "over max, known from the header",
+		  { 0x40, 0x00, 0x07, 0xfc },
+		  4,
+		  1500,
+		  -EMSGSIZE,
+		  2044,
+		  2044 },
+		{ "exactly max", { 0x40, 0x00, 0x05, 0xd8 }, 1500, 1500, 1, 1500, 1500 },
+		{ "three bytes", { 0x40, 0x00, 0x00, 0x00 }, 3, 1500, 0, 0, 0 },
+	};
+	static uint8_t buf[2048];
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		size_t len = 7, total = 7;
+		memset(buf, 0, sizeof buf);
+		memcpy(buf, rows[i].hdr, 4);
+		int rc = iw_stun_frame_next(buf, rows[i].avail, rows[i].max, &len, &total);
+		if (rc != rows[i].rc || (rc >= 0 && (len != rows[i].len || total != rows[i].total)))
+			fail_msg("%s: rc %d len %zu total %zu", rows[i].name, rc, len, total);
+	}
+}
+
 static void test_chandata_bad(void **state)
 {
 	(void)state;
@@ -963,6 +1005,7 @@ int main(void)
 		cmocka_unit_test(test_coturn_fields),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_chandata_bad),
+		cmocka_unit_test(test_frame_next),
 		cmocka_unit_test(test_malformed_packets),
 		cmocka_unit_test(test_malformed_attrs),
 		cmocka_unit_test(test_length_limits_accepted),
