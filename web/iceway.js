@@ -158,6 +158,7 @@ export class Call extends EventTarget {
         this.makingOffer = true;
         await this.pc.setLocalDescription();
         sig.send(remote, this.pc.localDescription.type, { sdp: this.pc.localDescription.sdp });
+        this._emit('negotiation', { step: `${this.pc.localDescription.type} sent` });
       } catch (e) {
         this._emit('failure', { error: String(e) });
       } finally {
@@ -221,11 +222,13 @@ export class Call extends EventTarget {
       if (m.type === 'offer' || m.type === 'answer') {
         const collision = m.type === 'offer' && (this.makingOffer || this.pc.signalingState !== 'stable');
         this.ignoreOffer = !this.polite && collision;
+        this._emit('negotiation', { step: `${m.type} received${this.ignoreOffer ? ', ignored (both offered; the other side yields)' : ''}` });
         if (this.ignoreOffer) return;
         await this.pc.setRemoteDescription({ type: m.type, sdp: m.sdp });
         if (m.type === 'offer') {
           await this.pc.setLocalDescription();
           this.sig.send(this.remote, 'answer', { sdp: this.pc.localDescription.sdp });
+          this._emit('negotiation', { step: 'answer sent' });
         }
       } else if (m.type === 'candidate') {
         try {
