@@ -48,6 +48,8 @@ struct iw_conf {
 	unsigned n_secrets;
 	struct iw_policy policy;
 	uint32_t user_quota, total_quota; /* 0 = unlimited */
+	/* The answer budget of a source without credentials (iw_auth_rl_take); 0 = no limit. */
+	uint32_t unauth_rate, unauth_ratio;
 	uint32_t max_lifetime_s, default_lifetime_s, perm_lifetime_s, chan_lifetime_s;
 	uint32_t stale_nonce_s;
 	uint32_t max_allocs;

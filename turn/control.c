@@ -35,6 +35,35 @@ static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr
 		w->st.drop_send_err++;
 }
 
+/* Answers to a source that has not authenticated (ar NULL: Binding, challenges, 400s before
+ * or instead of authentication) spend that source's budget (iw_auth_rl_take): a spoofed
+ * source must not turn the relay into an amplifier, and past the budget no answer leaves.
+ * A TCP/TLS handshake already proved the address, so stream answers are not limited. */
+static bool unauth_ok(struct iw_worker *w, const struct iw_listener *l, const struct iw_addr *src,
+		      size_t in_len, size_t out_len)
+{
+	if (l->kind == IW_EV_STREAM)
+		return true;
+	if (iw_auth_rl_take(&w->auth, src, w->now_ms, in_len, out_len, w->conf->unauth_rate,
+			    w->conf->unauth_ratio) == 0)
+		return true;
+	w->st.drop_unauth_rl++;
+	return false;
+}
+
+/* The reason phrase for an error to a source without credentials: none when the answer,
+ * rest bytes of attributes after ERROR-CODE included, would be longer than
+ * unauth-answer-ratio times the request (the code says it all; iw_auth_rl_take still counts
+ * the bytes). */
+static const char *unauth_reason(const struct iw_worker *w, const struct iw_stun_msg *m, uint16_t code,
+				 const char *reason, size_t rest)
+{
+	size_t r = strlen(reason ? reason : iw_stun_err_reason(code));
+	size_t full = STUN_HEADER_LEN + 4 + iw_pad4(4 + (r > 127 ? 127 : r)) + rest +
+		      (w->conf->fingerprint || (m->present & IW_STUN_HAS_FINGERPRINT) ? 8 : 0);
+	return w->conf->unauth_ratio && full > m->len * w->conf->unauth_ratio ? "" : reason;
+}
+
 static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m, uint8_t cls)
 {
 	iw_stun_wr_init(s, w->out, sizeof w->out, m->method, cls, m->tid);
@@ -45,7 +74,9 @@ static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stu
 static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
 			struct iw_stun_wr *s, const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
-	iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
+	/* Unauthenticated answers stay short: SOFTWARE is optional (RFC 8489 §14.14). */
+	if (ar)
+		iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
 	if (ar && ar->key_len) {
 		/* RFC 8489 §9.2.4: the response carries integrity with the same key, and the
 		 * same integrity attribute the request used. */
@@ -61,6 +92,8 @@ static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct
 		w->st.drop_send_err++;
 		return;
 	}
+	if (!ar && !unauth_ok(w, l, dst, m->len, (size_t)n))
+		return;
 	out(w, l, dst, (size_t)n);
 }
 
@@ -70,7 +103,7 @@ static void answer_error(struct iw_worker *w, struct iw_listener *l, const struc
 {
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_ERROR);
-	iw_stun_wr_error(&s, code, reason);
+	iw_stun_wr_error(&s, code, ar ? reason : unauth_reason(w, m, code, reason, 0));
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char a[IW_ADDR_STRLEN];
 		/* a flood of refused requests must not become a flood of log lines */
@@ -92,6 +125,7 @@ void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	memset(&m, 0, sizeof m);
 	m.method = STUN_TYPE_METHOD(iw_be16(p) & 0x3FFF);
 	m.tid = p + 8;
+	m.len = len;
 	char reason[REASON_MAX];
 	snprintf(reason, sizeof reason, "Bad Request: %s", why ? why : "malformed");
 	w->st.bad_request++;
@@ -107,7 +141,9 @@ static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420. */
 		w->st.unknown_attr++;
 		begin(w, &s, m, STUN_CLASS_ERROR);
-		iw_stun_wr_error(&s, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL);
+		iw_stun_wr_error(
+			&s, STUN_ERR_UNKNOWN_ATTRIBUTE,
+			unauth_reason(w, m, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL, 4 + iw_pad4(2 * m->n_unknown)));
 		iw_stun_wr_unknown(&s, m->unknown, m->n_unknown);
 		send_answer(w, l, src, &s, m, NULL);
 		return;
@@ -122,13 +158,12 @@ static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_
 void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 			const uint8_t *p, size_t len)
 {
-	(void)len;
 	struct iw_stun_wr s;
 	w->st.binding++;
 	iw_stun_wr_init(&s, w->out, sizeof w->out, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, p + 8);
 	iw_stun_wr_addr(&s, STUN_ATTR_MAPPED_ADDRESS, src);
 	int n = iw_stun_wr_finish(&s);
-	if (n < 0)
+	if (n < 0 || !unauth_ok(w, l, src, len, (size_t)n))
 		return;
 	memcpy(w->out + 4, p + 4, 4); /* the first 32 bits of the RFC 3489 transaction id */
 	out(w, l, src, (size_t)n);
@@ -675,15 +710,13 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 static void challenge(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		      const struct iw_stun_msg *m, uint16_t code, const char *reason)
 {
-	/* Unauthenticated answers are rate-limited per source so the relay is no amplifier;
-	 * past the limit they are dropped, and no per-client state is ever created. */
-	if (!iw_auth_rl_allow(&w->auth, src, w->now_ms)) {
-		w->st.drop_challenge_rl++;
-		return;
-	}
+	/* Sent within the source's answer budget (send_answer), and no per-client state is
+	 * ever created. */
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_ERROR);
-	iw_stun_wr_error(&s, code, reason);
+	/* REALM, NONCE and PASSWORD-ALGORITHMS follow. */
+	size_t rest = 4 + iw_pad4(w->auth.realm_len) + 4 + iw_pad4(IW_AUTH_NONCE_LEN) + 4 + 8;
+	iw_stun_wr_error(&s, code, unauth_reason(w, m, code, reason, rest));
 	iw_auth_wr_challenge(&w->auth, &s, src, w->now_s);
 	send_answer(w, l, src, &s, m, NULL);
 }

@@ -58,7 +58,7 @@ struct iw_relay_stats {
 	uint64_t rx_peer_pkts, rx_peer_bytes, tx_peer_pkts, tx_peer_bytes;
 	uint64_t drop_trunc, drop_unknown_kind, drop_bad_chandata, drop_no_alloc, drop_no_chan;
 	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad;
-	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_challenge_rl;
+	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_unauth_rl;
 	uint64_t stun_requests, binding, bad_request, unknown_attr;
 	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
