@@ -269,6 +269,11 @@ static int o_allow_loopback(void *cfg, const char *val, const char **why)
 	return iw_config_bool(val, &((struct iw_conf *)cfg)->policy.allow_loopback, why);
 }
 
+static int o_allow_self(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->policy.allow_self, why);
+}
+
 static int o_no_loopback(void *cfg, const char *val, const char **why)
 {
 	bool b;
@@ -539,6 +544,9 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "allow-loopback-peers", 0, IW_OPT_NONE, o_allow_loopback,
 	  "allow loopback peers (single-host testing only)" },
 	{ "no-loopback-peers", 0, IW_OPT_NONE, o_no_loopback, "refuse loopback peers (default)" },
+	{ "allow-self-peers", 0, IW_OPT_NONE, o_allow_self,
+	  "allow the relay's own addresses as peers outside the relay range (never on a reachable "
+	  "address)" },
 	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota, "N: allocations per user (default 0: unlimited)" },
 	{ "unauth-answer-rate", 0, IW_OPT_REQUIRED, o_unauth_rate,
 	  "N: UDP answers per second to a source without credentials (burst 2N; default 500; 0: no "

@@ -4,6 +4,7 @@
 #include "turn/control.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -549,10 +550,50 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	send_answer(w, l, src, &s, m, ar);
 }
 
+/* The relay's own addresses: listeners (every interface address for a wildcard one), relay
+ * and external addresses, with the listening ports and the relay range. */
+static void self_refresh(struct iw_worker *w)
+{
+	const struct iw_conf *c = w->conf;
+	struct iw_policy_self *s = &w->self;
+	memset(s, 0, sizeof *s);
+	s->lis_port[0] = c->port;
+	s->lis_port[1] = c->tls_port;
+	s->min_port = c->min_port;
+	s->max_port = c->max_port;
+	bool any[2] = { false, false };
+	for (unsigned i = 0; i < c->n_listen; i++) {
+		if (iw_addr_is_any(&c->listen[i]))
+			any[iw_relay_fam(c->listen[i].family)] = true;
+		else
+			iw_policy_self_add(s, &c->listen[i]);
+	}
+	for (unsigned f = 0; f < 2; f++)
+		if (w->has_relay[f]) {
+			iw_policy_self_add(s, &w->relay_bind[f]);
+			iw_policy_self_add(s, &w->relay_adv[f]);
+		}
+	for (unsigned i = 0; i < c->n_ext; i++) {
+		iw_policy_self_add(s, &c->ext[i].pub);
+		if (c->ext[i].has_priv)
+			iw_policy_self_add(s, &c->ext[i].priv);
+	}
+	struct ifaddrs *ifa;
+	if ((any[0] || any[1]) && getifaddrs(&ifa) == 0) {
+		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+			struct iw_addr a;
+			if (i->ifa_addr && !iw_addr_from_sa(&a, i->ifa_addr) && any[iw_relay_fam(a.family)])
+				iw_policy_self_add(s, &a);
+		}
+		freeifaddrs(ifa);
+	}
+	w->self_ms = w->now_ms ? w->now_ms : 1;
+}
+
 /* Family and policy checks for one peer; answers 443/403 and returns false on refusal. */
 static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		    const struct iw_stun_msg *m, const struct iw_auth_result *ar, const struct iw_alloc *a,
-		    const struct iw_addr *peer)
+		    const struct iw_addr *peer, bool has_port)
 {
 	bool fam = false;
 	for (unsigned i = 0; i < a->n_rsock; i++)
@@ -569,6 +610,15 @@ static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		const char *range;
 		w->st.peers_refused++;
 		w->st.peers_refused_class[iw_addr_classify(peer, &range)]++;
+		answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN, why);
+		return false;
+	}
+	if (!w->self_ms || w->now_ms - w->self_ms >= IW_RELAY_SELF_MS)
+		self_refresh(w);
+	/* Whatever the allow rules said: the relay never relays to itself (policy.h). */
+	if (iw_policy_self_check(&w->conf->policy, &w->self, peer, has_port, why, sizeof why)) {
+		w->st.peers_refused++;
+		w->st.peers_refused_self++;
 		answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN, why);
 		return false;
 	}
@@ -590,7 +640,7 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 	}
 	/* RFC 8656 §9.2: all or nothing, so check every peer before installing any. */
 	for (unsigned i = 0; i < m->n_peers; i++)
-		if (!peer_ok(w, l, src, m, ar, a, &m->peers[i]))
+		if (!peer_ok(w, l, src, m, ar, a, &m->peers[i], false))
 			return;
 	unsigned room = IW_MAX_PERMS - a->n_perms;
 	unsigned need = 0;
@@ -647,7 +697,7 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 		return;
 	}
 	const struct iw_addr *peer = &m->peers[0];
-	if (!peer_ok(w, l, src, m, ar, a, peer))
+	if (!peer_ok(w, l, src, m, ar, a, peer, true))
 		return;
 	iw_alloc_prune(&w->tab, a, w->now_ms);
 	bool new_perm = !iw_alloc_perm_has(a, peer, 0);

@@ -141,6 +141,7 @@ static void drops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	     SUM(drop_unknown_kind) + SUM(drop_bad_chandata) + SUM(drop_bad_stun) + SUM(drop_fingerprint) +
 		     SUM(drop_send_bad) + SUM(drop_not_request));
 	lab1(b, n, "reason", "no_permission", SUM(drop_send_no_perm) + SUM(drop_peer_no_perm));
+	lab1(b, n, "reason", "self", SUM(drop_send_self));
 	lab1(b, n, "reason", "no_allocation", SUM(drop_no_alloc) + SUM(drop_no_chan));
 	lab1(b, n, "reason", "rate", SUM(drop_unauth_rl));
 	lab1(b, n, "reason", "truncated", SUM(drop_trunc));
@@ -271,6 +272,8 @@ static void auth(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 			  "Peer addresses refused by the peer policy, by address class.");
 	for (unsigned c = 0; c < IW_ADDR_CLASS_COUNT; c++)
 		lab1(b, pr, "class", iw_addr_class_name((enum iw_addr_class)c), SUM(peers_refused_class[c]));
+	/* The relay's own address (allow-self-peers), whatever its class. */
+	lab1(b, pr, "class", "self", SUM(peers_refused_self));
 }
 
 static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)

@@ -245,9 +245,59 @@ def peer_policy(c):
     c.check(srv.alive(), "server alive after the peer table")
 
 
+def self_peers(c):
+    """The relay never relays to itself: its listener, and its own addresses outside the relay
+    range, are refused whatever the allow rules say (allow-self-peers would allow them);
+    another allocation's relayed address stays an ordinary peer."""
+    if t.is_coturn():
+        c.skip("the relay's own addresses as peers", "iceway's policy")
+        return
+    ext = "203.0.113.9"  # advertised (external-ip), a public-looking address of the relay
+    srv = t.Server(extra=["--external-ip", ext + "/127.0.0.1", "--allowed-peer-ip", "0.0.0.0"]).start()
+    a, b = t.Client(srv), t.Client(srv)
+    c.check(ok(a.allocate()) and ok(b.allocate()), "two allocations for the self-peer checks")
+    for i, (peer, what) in enumerate(((("127.0.0.1", srv.port), "listening port"),
+                                      ((ext, 53), "address outside the relay port range"),
+                                      ((ext, srv.port), "listening port"))):
+        m = a.channel_bind(0x4100 + i, *peer)
+        expect_error(c, m, 403, "ChannelBind to the relay's own %s:%d" % peer)
+        c.check(m is not None and m.error is not None and "own " + what in m.error[1] and
+                "allow-self-peers" in m.error[1], "the 403 says why (own %s)" % what, show(m))
+    # 0.0.0.0 is "this host": refused even where an allow rule covers it.
+    expect_error(c, a.create_permission("0.0.0.0"), 403,
+                 "CreatePermission 0.0.0.0 with allowed-peer-ip=0.0.0.0")
+    # A Send indication to the listener: with a permission for 127.0.0.1 (loopback peers are
+    # allowed here), a Binding request sent through the relay to its own listener must not
+    # come back as a Data indication.
+    c.check(ok(a.create_permission("127.0.0.1")), "permission for 127.0.0.1")
+    a.pending.clear()
+    inner = t.encode(t.METHOD_BINDING, t.CLASS_REQUEST)
+    a.send_indication("127.0.0.1", srv.port, inner)
+    got = a.recv_data(1.0 * t.SLOW)  # checks an absence
+    c.check(got is None, "a Send indication to the relay's own listener is not relayed",
+            repr(got))
+    # Relay to relay through one server still works: b's relayed address is a peer.
+    rip, rport = b.relayed
+    c.check(ok(a.channel_bind(0x4200, "127.0.0.1", rport)),
+            "ChannelBind to another allocation's relayed port succeeds", repr(b.relayed))
+    c.check(ok(b.create_permission("127.0.0.1")), "the other allocation permits the first")
+    a.send_raw(t.channel_data(0x4200, b"relay-to-relay"))
+    got = b.recv_data(2.0 * t.SLOW)
+    c.check(got is not None and got[2] == b"relay-to-relay",
+            "relay to relay through one relay arrives", repr(got))
+    c.check(srv.alive(), "server alive after the self-peer checks")
+    # allow-self-peers opens the listener again (single-host tests only).
+    op = t.Server(extra=["--allow-self-peers"]).start()
+    o = t.Client(op)
+    c.check(ok(o.allocate()), "allocation with allow-self-peers")
+    c.check(ok(o.channel_bind(0x4000, "127.0.0.1", op.port)),
+            "allow-self-peers: ChannelBind to the listener succeeds")
+
+
 def body(c):
     auth_refusals(c)
     peer_policy(c)
+    self_peers(c)
     if t.SANITIZED:
         for s in t._servers:
             c.check(not s.sanitizer_report(), "no sanitizer report in %s" % s.log_path)
