@@ -101,9 +101,12 @@ int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char 
 			 iw_addr_fmt(peer, false, txt, sizeof txt), r->text);
 		return -EPERM;
 	}
-	if (match(p->allow, p->n_allow, peer, &norm))
+	/* Allow rules and classes see the normalised form only: an IPv4 address inside IPv6
+	 * passes the IPv4 policy on its own, so an allow rule for the IPv6 form (64:ff9b::/96,
+	 * a normal NAT64 set-up) does not reopen 169.254.169.254 or 127.0.0.1 inside it, and
+	 * ::ffff:10.0.0.1 is refused as 10.0.0.1 is. */
+	if (match(p->allow, p->n_allow, &norm, &norm))
 		return 0;
-	/* The normalised form first: ::ffff:10.0.0.1 is refused as 10.0.0.1 is. */
 	const struct iw_addr *forms[2] = { &norm, peer };
 	for (unsigned i = 0; i < 2; i++) {
 		const char *range = NULL;

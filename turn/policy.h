@@ -33,9 +33,10 @@ int iw_policy_allow_add(struct iw_policy *p, const char *s, const char **why);
 int iw_policy_deny_add(struct iw_policy *p, const char *s, const char **why);
 
 /*
- * May a client reach peer? Checks the address as given and its normalised form (IPv4 inside
- * IPv6). An explicit denied-peer-ip match refuses; an explicit allowed-peer-ip match allows;
- * otherwise every non-public class is refused (loopback only when allow_loopback).
+ * May a client reach peer? A denied-peer-ip match on the address as given or on its
+ * normalised form (IPv4 inside IPv6) refuses; then the normalised form alone decides: an
+ * allowed-peer-ip match allows, otherwise every non-public class is refused (loopback only
+ * when allow_loopback). So an embedded IPv4 address passes the IPv4 policy on its own.
  * Returns 0, or -EPERM with a reason phrase in why (e.g. "Forbidden: peer 10.0.0.1 is in
  * private range 10.0.0.0/8 (allowed-peer-ip=10.0.0.0/8 would allow it)").
  */

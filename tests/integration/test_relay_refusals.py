@@ -245,6 +245,27 @@ def peer_policy(c):
     c.check(srv.alive(), "server alive after the peer table")
 
 
+def embedded_allow(c):
+    """An allow rule for an IPv6 form (64:ff9b::/96, a normal NAT64 set-up) does not reopen
+    the special IPv4 addresses it embeds: each passes the IPv4 policy on its own."""
+    srv = t.Server(loopback_peers=False, relay=["127.0.0.1", "::1"],
+                   extra=["--allowed-peer-ip", "64:ff9b::/96"]).start()
+    c6 = t.Client(srv)
+    c.check(ok(c6.allocate(family=t.FAMILY_V6)), "IPv6 allocation under allowed-peer-ip=64:ff9b::/96")
+    for ip, rng in (("64:ff9b::a9fe:a9fe", "169.254.0.0/16"), ("64:ff9b::7f00:1", "127.0.0.0/8"),
+                    ("64:ff9b::a00:1", "10.0.0.0/8"), ("64:ff9b::c0a8:101", "192.168.0.0/16")):
+        m = c6.create_permission(ip)
+        if t.is_coturn():
+            print("info %-40s coturn answers %s" % (ip, show(m)))
+            continue
+        expect_error(c, m, 403, "CreatePermission %s with allowed-peer-ip=64:ff9b::/96" % ip)
+        c.check(m is not None and m.error is not None and rng in m.error[1],
+                "the 403 for %s names %s" % (ip, rng), show(m))
+    m = c6.create_permission("64:ff9b::cb00:7101")  # 203.0.113.1, public
+    c.check(ok(m), "CreatePermission 64:ff9b::cb00:7101 (a public IPv4 address) succeeds", show(m))
+    c.check(srv.alive(), "server alive after the embedded-address checks")
+
+
 def self_peers(c):
     """The relay never relays to itself: its listener, and its own addresses outside the relay
     range, are refused whatever the allow rules say (allow-self-peers would allow them);
@@ -297,6 +318,7 @@ def self_peers(c):
 def body(c):
     auth_refusals(c)
     peer_policy(c)
+    embedded_allow(c)
     self_peers(c)
     if t.SANITIZED:
         for s in t._servers:

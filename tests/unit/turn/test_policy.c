@@ -152,6 +152,47 @@ static void test_allow_and_deny(void **state)
 	assert_non_null(strstr(reason, "denied-peer-ip=10.1.0.0/16"));
 }
 
+/* An allow rule for an IPv6 form does not reopen the IPv4 addresses it embeds: NAT64's
+ * 64:ff9b::/96 allowed, 169.254.169.254 and 127.0.0.1 inside it stay refused. */
+static void test_allow_embedded(void **state)
+{
+	(void)state;
+	struct iw_policy p;
+	const char *why = NULL;
+	char reason[256];
+	iw_policy_init(&p);
+	assert_int_equal(iw_policy_allow_add(&p, "64:ff9b::/96", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "2002::/16", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "::ffff:0:0/96", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "192.168.7.0/24", &why), 0);
+	struct {
+		const char *a;
+		int rc;
+	} rows[] = {
+		{ "64:ff9b::a9fe:a9fe", -EPERM }, /* 169.254.169.254, cloud metadata */
+		{ "64:ff9b::7f00:1", -EPERM },    /* 127.0.0.1 */
+		{ "64:ff9b::a00:1", -EPERM },     /* 10.0.0.1 */
+		{ "2002:a9fe:a9fe::1", -EPERM },  /* 6to4 169.254.169.254 */
+		{ "::ffff:127.0.0.1", -EPERM },   /* mapped */
+		{ "64:ff9b::cb00:7101", 0 },      /* 203.0.113.1: public */
+		{ "64:ff9b::c0a8:701", 0 },       /* 192.168.7.1: its IPv4 rule allows it */
+		{ "::ffff:192.168.7.1", 0 },      { "64:ff9b::c0a8:801", -EPERM }, /* 192.168.8.1 */
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct iw_addr a = addr(rows[i].a);
+		int rc = iw_policy_check(&p, &a, reason, sizeof reason);
+		if (rc != rows[i].rc)
+			fail_msg("%s: got %d (%s)", rows[i].a, rc, rc ? reason : "");
+	}
+	struct iw_addr m = addr("64:ff9b::a9fe:a9fe");
+	iw_policy_check(&p, &m, reason, sizeof reason);
+	assert_non_null(strstr(reason, "169.254.0.0/16"));
+	/* With loopback peers allowed, the embedded loopback address passes like 127.0.0.1. */
+	p.allow_loopback = true;
+	m = addr("64:ff9b::7f00:1");
+	assert_int_equal(iw_policy_check(&p, &m, reason, sizeof reason), 0);
+}
+
 /* The relay's own addresses: listening port and addresses outside the relay range refused
  * whatever the allow rules say; the relay range open (relay to relay); loopback at other ports
  * only with allow-loopback-peers; allow-self-peers opens everything. */
@@ -238,7 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_table),  cmocka_unit_test(test_reason_phrase),
 		cmocka_unit_test(test_allow_and_deny), cmocka_unit_test(test_bad_rules),
-		cmocka_unit_test(test_self),
+		cmocka_unit_test(test_self),           cmocka_unit_test(test_allow_embedded),
 	};
 	return cmocka_run_group_tests_name("turn/policy", tests, NULL, NULL);
 }
