@@ -642,13 +642,17 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 	for (unsigned i = 0; i < m->n_peers; i++)
 		if (!peer_ok(w, l, src, m, ar, a, &m->peers[i], false))
 			return;
+	/* Expired permissions go first: one past its time that the timer (about once a second)
+	 * has not pruned yet is not present, and its peer needs a slot again. Counted as present,
+	 * the room check came out short and a peer was left out of a success. */
+	iw_alloc_prune(&w->tab, a, w->now_ms);
 	unsigned room = IW_MAX_PERMS - a->n_perms;
 	unsigned need = 0;
-	for (unsigned i = 0; i < m->n_peers; i++)
-		need += !iw_alloc_perm_has(a, &m->peers[i], 0);
-	if (need > room) {
-		iw_alloc_prune(&w->tab, a, w->now_ms);
-		room = IW_MAX_PERMS - a->n_perms;
+	for (unsigned i = 0; i < m->n_peers; i++) {
+		bool again = false; /* the same address twice in one request takes one slot */
+		for (unsigned j = 0; j < i && !again; j++)
+			again = iw_addr_ip_eq(&m->peers[j], &m->peers[i]);
+		need += !again && !iw_alloc_perm_has(a, &m->peers[i], w->now_ms);
 	}
 	if (need > room) {
 		w->st.perm_full++;
@@ -665,9 +669,17 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 		return;
 	}
 	uint64_t exp = w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000;
-	for (unsigned i = 0; i < m->n_peers; i++)
-		iw_alloc_perm_add(&w->tab, a, &m->peers[i], exp);
+	int rc = 0;
+	for (unsigned i = 0; i < m->n_peers && rc == 0; i++)
+		rc = iw_alloc_perm_add(&w->tab, a, &m->peers[i], exp);
 	iw_alloc_timer_arm(&w->tab, a);
+	if (rc) {
+		/* Not reached with the room made above; never a success with a peer left out. */
+		w->st.perm_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: too many permissions");
+		return;
+	}
 	w->st.perm_ok++;
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_SUCCESS);
@@ -700,7 +712,7 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	if (!peer_ok(w, l, src, m, ar, a, peer, true))
 		return;
 	iw_alloc_prune(&w->tab, a, w->now_ms);
-	bool new_perm = !iw_alloc_perm_has(a, peer, 0);
+	bool new_perm = !iw_alloc_perm_has(a, peer, w->now_ms);
 	if (new_perm && a->n_perms == IW_MAX_PERMS) {
 		w->st.perm_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
