@@ -87,6 +87,7 @@ struct iw_alloc {
 	uint8_t key_len;
 	uint16_t pw_alg;
 	uint16_t user_len;
+	uint16_t quota_off; /* quotas count user + quota_off (iw_auth_result) */
 	char user[IW_ALLOC_USER_MAX];
 	bool quota_held;     /* counted in the quota table (turn/ops.h) */
 	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */

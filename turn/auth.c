@@ -30,6 +30,7 @@ int iw_auth_init(struct iw_auth *a, const char *realm, uint32_t stale_nonce_s)
 	memcpy(a->realm, realm, n + 1);
 	a->realm_len = n;
 	a->stale_nonce_s = stale_nonce_s;
+	a->rest_sep = ':';
 	a->rl = calloc(IW_AUTH_RL_SLOTS, sizeof *a->rl);
 	if (!a->rl)
 		return -ENOMEM;
@@ -340,7 +341,8 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 	}
 	/* TURN REST API: "EXPIRY:user", password = base64(HMAC-SHA1(secret, username)). */
 	int64_t expiry;
-	if (iw_cred_rest_expiry(r->user, r->user_len, &expiry)) {
+	size_t uoff, ulen;
+	if (iw_cred_rest_parse(r->user, r->user_len, a->rest_sep, &expiry, &uoff, &ulen)) {
 		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.unknown_user);
 		return;
 	}
@@ -356,6 +358,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		memset(pw, 0, sizeof pw);
 		if (klen > 0 && check_mi(m, r->key, (size_t)klen)) {
 			r->key_len = (uint8_t)klen;
+			r->quota_off = ulen ? uoff : 0;
 			a->st.ok++;
 			return;
 		}

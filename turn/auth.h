@@ -51,6 +51,7 @@ struct iw_auth {
 	size_t realm_len;
 	uint32_t stale_nonce_s;
 	bool use_secret;
+	char rest_sep; /* rest-api-separator: between expiry and user in REST usernames */
 	struct iw_auth_user *users;
 	size_t n_users, cap_users;
 	char *secrets[IW_AUTH_MAX_SECRETS];
@@ -101,6 +102,10 @@ struct iw_auth_result {
 	bool sha256_mi;      /* answer with MESSAGE-INTEGRITY-SHA256 */
 	const uint8_t *user; /* the username (from the message, or the static user for USERHASH) */
 	size_t user_len;
+	/* Who quotas count: user + quota_off. The user part of a REST username (after
+	 * rest-api-separator, so every credential minted for one user counts together); the
+	 * whole name for a static user, or a REST name without a user part. */
+	size_t quota_off;
 };
 
 /*

@@ -30,6 +30,7 @@ void iw_conf_init(struct iw_conf *c)
 	c->perm_lifetime_s = 300;
 	c->chan_lifetime_s = 600;
 	c->stale_nonce_s = 600;
+	c->rest_sep = ':';
 	c->unauth_rate = IW_AUTH_RL_RATE;
 	c->unauth_ratio = IW_AUTH_RL_RATIO;
 	c->max_allocs = 16384;
@@ -286,6 +287,17 @@ static int o_no_loopback(void *cfg, const char *val, const char **why)
 static int o_user_quota(void *cfg, const char *val, const char **why)
 {
 	return set_u32(&((struct iw_conf *)cfg)->user_quota, val, 0, 1000000, why);
+}
+
+static int o_rest_sep(void *cfg, const char *val, const char **why)
+{
+	/* One printable character that cannot start a decimal expiry. */
+	if (!val || strlen(val) != 1 || val[0] <= ' ' || val[0] > '~' || (val[0] >= '0' && val[0] <= '9')) {
+		*why = "expected one printable character other than a digit";
+		return -EINVAL;
+	}
+	((struct iw_conf *)cfg)->rest_sep = val[0];
+	return 0;
 }
 
 static int o_unauth_rate(void *cfg, const char *val, const char **why)
@@ -548,6 +560,9 @@ const struct iw_opt iw_conf_opts[] = {
 	  "allow the relay's own addresses as peers outside the relay range (never on a reachable "
 	  "address)" },
 	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota, "N: allocations per user (default 0: unlimited)" },
+	{ "rest-api-separator", 0, IW_OPT_REQUIRED, o_rest_sep,
+	  "C: the character between expiry and user in TURN REST usernames (default ':'); quotas "
+	  "count the user part" },
 	{ "unauth-answer-rate", 0, IW_OPT_REQUIRED, o_unauth_rate,
 	  "N: UDP answers per second to a source without credentials (burst 2N; default 500; 0: no "
 	  "limit)" },

@@ -52,6 +52,7 @@ struct iw_conf {
 	uint32_t unauth_rate, unauth_ratio;
 	uint32_t max_lifetime_s, default_lifetime_s, perm_lifetime_s, chan_lifetime_s;
 	uint32_t stale_nonce_s;
+	char rest_sep; /* rest-api-separator, default ':' */
 	uint32_t max_allocs;
 	uint32_t threads;
 	uint32_t batch_wait_us; /* see batch_wait() in relay.c; 0 turns it off */

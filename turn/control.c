@@ -266,7 +266,7 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 	}
 	a->n_rsock = 0;
 	if (a->quota_held)
-		iw_ops_quota_put(quota_of(w), a->user, a->user_len);
+		iw_ops_quota_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
 	a->quota_held = false;
 	if (a->in_use && a->created_ms)
 		iw_metrics_hist_observe(&w->life, (double)(w->now_ms - a->created_ms) / 1000.0);
@@ -393,11 +393,13 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
 	/* RFC 8656 §7.2 step 8: quotas -> 486. */
 	const char *qwhy = NULL;
-	if (iw_ops_quota_take(quota_of(w), ar->user, ar->user_len, c->user_quota, c->total_quota, &qwhy))
+	const uint8_t *who = ar->user + ar->quota_off;
+	size_t who_len = ar->user_len - ar->quota_off;
+	if (iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &qwhy))
 		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 	a = iw_alloc_new(&w->tab, src, l->idx);
 	if (!a) {
-		iw_ops_quota_put(quota_of(w), ar->user, ar->user_len);
+		iw_ops_quota_put(quota_of(w), who, who_len);
 		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 		     "Insufficient Capacity: allocation table full");
 	}
@@ -406,6 +408,7 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 	memcpy(a->tid, m->tid, STUN_TID_LEN);
 	memcpy(a->user, ar->user, ar->user_len);
 	a->user_len = (uint16_t)ar->user_len;
+	a->quota_off = (uint16_t)ar->quota_off;
 	memcpy(a->key, ar->key, ar->key_len);
 	a->key_len = ar->key_len;
 	a->pw_alg = ar->pw_alg;

@@ -39,6 +39,7 @@ void iw_ops_worker_sync(struct iw_worker *w)
 		/* Same nonce key and counters: outstanding nonces stay valid, metrics monotonic. */
 		memcpy(na.nonce_key, w->auth.nonce_key, sizeof na.nonce_key);
 		na.rl_seed = w->auth.rl_seed; /* the buckets below stay where this seed put them */
+		na.rest_sep = c->rest_sep;
 		na.st = w->auth.st;
 		struct iw_auth_bucket *rl = na.rl;
 		na.rl = w->auth.rl;

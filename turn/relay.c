@@ -809,6 +809,7 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		IW_ERROR("cannot set up authentication");
 		goto fail;
 	}
+	w->auth.rest_sep = conf->rest_sep;
 	for (unsigned i = 0; i < conf->n_users; i++) {
 		const char *why = "invalid";
 		if (iw_auth_user_add(&w->auth, conf->users[i], &why)) {
