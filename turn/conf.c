@@ -310,6 +310,11 @@ static int o_unauth_ratio(void *cfg, const char *val, const char **why)
 	return set_u32(&((struct iw_conf *)cfg)->unauth_ratio, val, 0, 100, why);
 }
 
+static int o_user_ext_quota(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->user_ext_quota, val, 0, 1000000, why);
+}
+
 static int o_total_quota(void *cfg, const char *val, const char **why)
 {
 	return set_u32(&((struct iw_conf *)cfg)->total_quota, val, 0, 1000000, why);
@@ -560,6 +565,9 @@ const struct iw_opt iw_conf_opts[] = {
 	  "allow the relay's own addresses as peers outside the relay range (never on a reachable "
 	  "address)" },
 	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota, "N: allocations per user (default 0: unlimited)" },
+	{ "user-overflow-quota", 0, IW_OPT_REQUIRED, o_user_ext_quota,
+	  "N: overflow blocks (permission/channel sets past the inline four) one user's allocations "
+	  "may hold (default 0: a quarter of a worker's pool)" },
 	{ "rest-api-separator", 0, IW_OPT_REQUIRED, o_rest_sep,
 	  "C: the character between expiry and user in TURN REST usernames (default ':'); quotas "
 	  "count the user part" },

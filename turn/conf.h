@@ -50,6 +50,7 @@ struct iw_conf {
 	uint32_t user_quota, total_quota; /* 0 = unlimited */
 	/* The answer budget of a source without credentials (iw_auth_rl_take); 0 = no limit. */
 	uint32_t unauth_rate, unauth_ratio;
+	uint32_t user_ext_quota; /* overflow blocks per user; 0: a quarter of a worker's pool */
 	uint32_t max_lifetime_s, default_lifetime_s, perm_lifetime_s, chan_lifetime_s;
 	uint32_t stale_nonce_s;
 	char rest_sep; /* rest-api-separator, default ':' */

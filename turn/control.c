@@ -265,6 +265,9 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 		rs->fd = -1;
 	}
 	a->n_rsock = 0;
+	if (a->ext_held)
+		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+	a->ext_held = false;
 	if (a->quota_held)
 		iw_ops_quota_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
 	a->quota_held = false;
@@ -553,6 +556,35 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	send_answer(w, l, src, &s, m, ar);
 }
 
+/* Room for perms more permissions and chans more channels (iw_alloc_room). Overflow blocks
+ * are a per-worker pool: an allocation borrows one only while its user holds fewer than
+ * user-overflow-quota of them (process-wide), so one user cannot leave the others with 508.
+ * The count stays with the allocation until it is freed. 0, -ENOBUFS, -ENOMEM, or -EDQUOT. */
+static int room_for(struct iw_worker *w, struct iw_alloc *a, unsigned perms, unsigned chans)
+{
+	unsigned np = a->n_perms + perms, nc = a->n_chans + chans;
+	bool borrow = !a->ext && np <= IW_MAX_PERMS && nc <= IW_MAX_CHANS &&
+		      (np > IW_ALLOC_INLINE_PERMS || nc > IW_ALLOC_INLINE_CHANS);
+	bool counted = false;
+	if (borrow && !a->ext_held && a->quota_held) {
+		uint32_t limit = w->conf->user_ext_quota;
+		if (!limit)
+			limit = w->tab.ext_cap / 4 ? w->tab.ext_cap / 4 : 1;
+		if (iw_ops_quota_ext_take(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off,
+					  limit)) {
+			w->st.ext_user_quota++;
+			return -EDQUOT;
+		}
+		a->ext_held = counted = true;
+	}
+	int rc = iw_alloc_room(&w->tab, a, perms, chans);
+	if (rc && counted) {
+		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+		a->ext_held = false;
+	}
+	return rc;
+}
+
 /* The relay's own addresses: listeners (every interface address for a wildcard one), relay
  * and external addresses, with the listening ports and the relay range. */
 static void self_refresh(struct iw_worker *w)
@@ -665,14 +697,16 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 	}
 	/* Room for all of them first (an overflow block past the inline few), so that the adds
 	 * below cannot fail half-way. */
-	if (iw_alloc_room(&w->tab, a, need, 0)) {
+	int rc = room_for(w, a, need, 0);
+	if (rc) {
 		w->st.perm_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
-			     "Insufficient Capacity: no room for more permissions on this server");
+			     rc == -EDQUOT
+				     ? "Insufficient Capacity: user-overflow-quota reached"
+				     : "Insufficient Capacity: no room for more permissions on this server");
 		return;
 	}
 	uint64_t exp = w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000;
-	int rc = 0;
 	for (unsigned i = 0; i < m->n_peers && rc == 0; i++)
 		rc = iw_alloc_perm_add(&w->tab, a, &m->peers[i], exp);
 	iw_alloc_timer_arm(&w->tab, a);
@@ -725,10 +759,13 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	/* The channel and its permission both fit, or neither is installed. A full channel
 	 * set is answered by iw_alloc_chan_bind below. */
 	bool new_chan = !iw_alloc_chan_by_num(a, m->channel, 0);
-	if (iw_alloc_room(&w->tab, a, new_perm, new_chan) == -ENOMEM) {
+	int room_rc = room_for(w, a, new_perm, new_chan);
+	if (room_rc == -ENOMEM || room_rc == -EDQUOT) {
 		w->st.chan_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
-			     "Insufficient Capacity: no room for more channels on this server");
+			     room_rc == -EDQUOT
+				     ? "Insufficient Capacity: user-overflow-quota reached"
+				     : "Insufficient Capacity: no room for more channels on this server");
 		return;
 	}
 	int rc = iw_alloc_chan_bind(&w->tab, a, m->channel, peer,

@@ -172,6 +172,10 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	       "Overflow blocks lent to allocations with more permissions or channels than fit inline.",
 	       (double)ext_used);
 	gauge1(b, "iceway_relay_overflow_blocks_capacity", "Overflow blocks preallocated.", (double)ext_cap);
+	counter1(b, "iceway_relay_overflow_blocks_user_quota_total",
+		 "Permission or channel requests refused (508) because the user's allocations hold "
+		 "user-overflow-quota overflow blocks.",
+		 SUM(ext_user_quota));
 	counter1(b, "iceway_relay_overflow_blocks_exhausted_total",
 		 "Permission or channel requests refused (508) because no overflow block was left.",
 		 ext_full);

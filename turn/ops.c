@@ -271,6 +271,30 @@ out:
 	pthread_mutex_unlock(&q->mu);
 }
 
+int iw_ops_quota_ext_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t limit)
+{
+	uint64_t h = quota_hash(q, user, len);
+	int rc = -EDQUOT;
+	pthread_mutex_lock(&q->mu);
+	struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
+	if (e->h && (!limit || e->ext < limit)) {
+		e->ext++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+void iw_ops_quota_ext_put(struct iw_ops_quota *q, const void *user, size_t len)
+{
+	uint64_t h = quota_hash(q, user, len);
+	pthread_mutex_lock(&q->mu);
+	struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
+	if (e->h && e->ext)
+		e->ext--;
+	pthread_mutex_unlock(&q->mu);
+}
+
 uint32_t iw_ops_quota_count(struct iw_ops_quota *q, const void *user, size_t len)
 {
 	uint64_t h = quota_hash(q, user, len);

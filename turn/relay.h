@@ -65,6 +65,7 @@ struct iw_relay_stats {
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
 	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
+	uint64_t ext_user_quota;     /* an overflow block refused: the user holds its share */
 	uint64_t resv_made, resv_used, resv_expired;
 	uint64_t resv_handover; /* redeemed here, reserved by another worker */
 	/* Operations: loop activity, refusals by class, answers while draining. */

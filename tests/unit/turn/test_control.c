@@ -72,7 +72,7 @@ struct attrs {
 	uint64_t token;
 };
 
-/* One request from c; authenticated once a 401 has given the nonce (fetched on demand). */
+/* One request from c; authenticated once a 401 or 438 has given the nonce (fetched on demand). */
 static void transact(const struct cli *c, struct iw_stun_msg *m, uint8_t *rbuf, size_t cap, uint16_t method,
 		     const struct attrs *at)
 {
@@ -107,7 +107,9 @@ static void transact(const struct cli *c, struct iw_stun_msg *m, uint8_t *rbuf, 
 		const char *why = NULL;
 		assert_int_equal(iw_stun_decode(m, rbuf, len, &why), 0);
 		assert_memory_equal(m->tid, tid, 12);
-		if (m->cls == STUN_CLASS_ERROR && m->error_code == 401 && !nonce[0]) {
+		/* Nonces are bound to the client's address: each new client learns its own. */
+		if (m->cls == STUN_CLASS_ERROR && (m->error_code == 401 || m->error_code == 438) &&
+		    (m->present & IW_STUN_HAS_NONCE) && round == 0) {
 			assert_true(m->nonce.len < sizeof nonce);
 			memcpy(nonce, m->nonce.p, m->nonce.len);
 			nonce[m->nonce.len] = 0;
@@ -133,6 +135,7 @@ static int setup(void **state)
 	conf.port = 0; /* ephemeral: read back below */
 	conf.min_port = 46000;
 	conf.max_port = 46999;
+	conf.max_allocs = 256; /* a small overflow pool: 64 blocks */
 	conf.users[conf.n_users++] = strdup("user:pass");
 	conf.policy.allow_loopback = true;
 	const char *why = NULL;
@@ -210,10 +213,59 @@ static void test_perm_expired_not_pruned(void **state)
 	close(c.fd);
 }
 
+/* Overflow blocks (permission sets past the inline four) are a per-worker pool: one user's
+ * allocations may hold at most user-overflow-quota of them, by default a quarter of a
+ * worker's pool, so that one credential cannot leave everyone else with 508. */
+static void test_overflow_per_user(void **state)
+{
+	(void)state;
+	uint8_t r[2048];
+	struct iw_stun_msg m;
+	uint32_t cap = w->tab.ext_cap, limit = cap / 4;
+	assert_true(limit >= 1 && limit + 1 <= 64);
+	struct cli c[64];
+	struct iw_addr five[5];
+	for (unsigned i = 0; i < 5; i++) {
+		char s[32];
+		snprintf(s, sizeof s, "127.0.3.%u", i + 1);
+		five[i] = ip4(s);
+	}
+	unsigned ok = 0;
+	for (unsigned i = 0; i <= limit; i++) {
+		c[i] = cli_open();
+		transact(&c[i], &m, r, sizeof r, TURN_METHOD_ALLOCATE, &(struct attrs){ .transport = true });
+		assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+		transact(&c[i], &m, r, sizeof r, TURN_METHOD_CREATE_PERMISSION,
+			 &(struct attrs){ .peers = five, .n_peers = 5 });
+		if (m.cls == STUN_CLASS_SUCCESS) {
+			ok++;
+			continue;
+		}
+		assert_int_equal(m.error_code, STUN_ERR_INSUFFICIENT_CAPACITY);
+		assert_true(m.reason.len > 0 && memmem(m.reason.p, m.reason.len, "user-overflow-quota", 19));
+	}
+	if (ok != limit)
+		fail_msg("%u of %u allocations of one user got an overflow block (pool %u, limit %u)", ok,
+			 limit + 1, cap, limit);
+	/* One of them goes: its block and its count come back, and the last one gets room. */
+	transact(&c[0], &m, r, sizeof r, TURN_METHOD_REFRESH, &(struct attrs){ .has_lifetime = true });
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	transact(&c[limit], &m, r, sizeof r, TURN_METHOD_CREATE_PERMISSION,
+		 &(struct attrs){ .peers = five, .n_peers = 5 });
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	for (unsigned i = 1; i <= limit; i++) {
+		transact(&c[i], &m, r, sizeof r, TURN_METHOD_REFRESH,
+			 &(struct attrs){ .has_lifetime = true });
+		close(c[i].fd);
+	}
+	close(c[0].fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_perm_expired_not_pruned),
+		cmocka_unit_test(test_overflow_per_user),
 	};
 	return cmocka_run_group_tests_name("turn/control", tests, setup, teardown);
 }
