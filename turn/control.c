@@ -242,15 +242,21 @@ static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd
 	return 0;
 }
 
-void iw_control_resv_expire(struct iw_worker *w)
-{
-	w->st.resv_expired += iw_ports_resv_expire(w->pool, w->now_ms);
-}
-
 /* Process-wide in the relay: the same user's allocations may sit on other workers. */
 static struct iw_ops_quota *quota_of(struct iw_worker *w)
 {
 	return w->ops && w->ops->quota.ready ? &w->ops->quota : w->own_quota;
+}
+
+/* A reservation counts as an allocation of its user until redeemed or ended. */
+static void resv_uncount(void *ctx, const struct iw_resv *r)
+{
+	iw_ops_quota_put(quota_of(ctx), r->user, r->user_len);
+}
+
+void iw_control_resv_expire(struct iw_worker *w)
+{
+	w->st.resv_expired += iw_ports_resv_expire_each(w->pool, w->now_ms, resv_uncount, w);
 }
 
 void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
@@ -265,6 +271,13 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 		rs->fd = -1;
 	}
 	a->n_rsock = 0;
+	struct iw_resv r;
+	if (a->res_token && iw_ports_resv_cancel(w->pool, a->res_token, &r) == 0) {
+		/* The reservation was for this allocation's pair: it goes with it. */
+		resv_uncount(w, &r);
+		w->st.resv_cancelled++;
+	}
+	a->res_token = 0;
 	if (a->ext_held)
 		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
 	a->ext_held = false;
@@ -377,6 +390,9 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 
 	unsigned f = 0;
 	uint64_t tok = 0;
+	const uint8_t *who = ar->user + ar->quota_off; /* the quota key */
+	size_t who_len = ar->user_len - ar->quota_off;
+	bool transfer = false; /* the reservation's quota count passes to this allocation */
 	if (m->present & IW_STUN_HAS_REQ_FAMILY) {
 		if (m->req_family != STUN_FAMILY_IPV4 && m->req_family != STUN_FAMILY_IPV6)
 			FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
@@ -386,27 +402,29 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		/* RFC 8656 §7.2: an unknown or expired token -> 508. The reservation may have
 		 * been made on another worker: redeeming it hands its socket to this one. */
 		memcpy(&tok, m->res_token.p, sizeof tok);
-		int rf = iw_ports_resv_peek(w->pool, tok, w->now_ms);
+		struct iw_resv held;
+		int rf = iw_ports_resv_get(w->pool, tok, w->now_ms, &held);
 		if (rf < 0)
 			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     "Insufficient Capacity: unknown RESERVATION-TOKEN");
 		f = (unsigned)rf;
+		/* The user who reserved it was counted then: redeeming takes no second count. */
+		transfer = held.user_len == who_len && !memcmp(held.user, who, who_len);
 	}
 	if (!w->has_relay[f])
 		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
 	/* RFC 8656 §7.2 step 8: quotas -> 486. */
 	const char *qwhy = NULL;
-	const uint8_t *who = ar->user + ar->quota_off;
-	size_t who_len = ar->user_len - ar->quota_off;
-	if (iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &qwhy))
+	if (!transfer && iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &qwhy))
 		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 	a = iw_alloc_new(&w->tab, src, l->idx);
 	if (!a) {
-		iw_ops_quota_put(quota_of(w), who, who_len);
+		if (!transfer)
+			iw_ops_quota_put(quota_of(w), who, who_len);
 		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 		     "Insufficient Capacity: allocation table full");
 	}
-	a->quota_held = true;
+	a->quota_held = !transfer; /* with transfer, once the reservation is redeemed */
 	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, m->tid, STUN_TID_LEN);
 	memcpy(a->user, ar->user, ar->user_len);
@@ -422,6 +440,12 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		struct iw_resv rv;
 		rc = iw_ports_resv_redeem(w->pool, tok, w->now_ms, &rv);
 		if (rc == 0) {
+			/* The reservation's count becomes this allocation's, or goes back to the
+			 * user who reserved it when another user redeems it. */
+			if (transfer)
+				a->quota_held = true;
+			else
+				resv_uncount(w, &rv);
 			/* The socket joins this worker's epoll set, whoever bound it. */
 			rc = rsock_add(w, a, rv.fam, rv.fd, rv.port);
 			w->st.resv_used++;
@@ -439,6 +463,12 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		}
 		int fd = open_port(w, f, even, pair, &port, &fd2);
 		rc = fd < 0 ? fd : rsock_add(w, a, f, fd, port);
+		const char *rwhy = NULL;
+		/* RFC 8656 §7.2 step 8: the reserved port is for another allocation of the
+		 * user, so it counts as one (it outlives neither its time nor this allocation). */
+		if (rc == 0 && pair &&
+		    iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &rwhy))
+			rc = -EDQUOT;
 		if (rc == 0 && pair) {
 			uint64_t t = 0;
 			if (iw_cred_random(&t, sizeof t) || !t)
@@ -448,13 +478,16 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 					     .fam = (uint8_t)f,
 					     .port = (uint16_t)(port + 1),
 					     .worker = w->idx,
-					     .expires_ms = w->now_ms + IW_RESV_MS };
+					     .expires_ms = w->now_ms + IW_RESV_MS,
+					     .user_len = (uint16_t)who_len };
+			memcpy(r.user, who, who_len);
 			/* The pool owns the second socket from here, until redeemed or expired. */
 			if (iw_ports_resv_add(w->pool, &r) == 0) {
 				a->res_token = t;
 				w->st.resv_made++;
 				fd2 = -1;
 			} else {
+				iw_ops_quota_put(quota_of(w), who, who_len);
 				rc = -ENOBUFS; /* another worker took the last slot meanwhile */
 			}
 		}
@@ -462,6 +495,12 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			close(fd2);
 			iw_ports_pool_put(w->pool, f, (uint16_t)(port + 1));
 		}
+	}
+	if (rc == -EDQUOT) {
+		iw_control_alloc_free(w, a);
+		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
+		     "Allocation Quota Reached: user quota (an EVEN-PORT reservation counts as an "
+		     "allocation)");
 	}
 	if (rc < 0) {
 		iw_control_alloc_free(w, a);

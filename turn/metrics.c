@@ -191,6 +191,9 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 		       (double)((uint32_t)m->workers[0]->conf->max_port - m->workers[0]->conf->min_port + 1));
 		gauge1(b, "iceway_relay_reservations_active", "EVEN-PORT reservations held (RFC 8656 §7.2).",
 		       (double)iw_ports_resv_count(pp));
+		counter1(b, "iceway_relay_reservations_cancelled_total",
+			 "EVEN-PORT reservations ended with the allocation that made them.",
+			 SUM(resv_cancelled));
 	}
 
 	static const char n[] = "iceway_relay_allocations_total";

@@ -933,8 +933,8 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		F(perm_ok),          F(perm_full),         F(chan_ok),           F(chan_bad),
 		F(chan_full),        F(peers_refused),     F(wrong_creds),       F(peers_refused_self),
 		F(ext_user_quota),   F(resv_made),         F(resv_used),         F(resv_expired),
-		F(resv_handover),    F(wakeups),           F(batches),           F(gso_sends),
-		F(gso_segments),
+		F(resv_cancelled),   F(resv_handover),     F(wakeups),           F(batches),
+		F(gso_sends),        F(gso_segments),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

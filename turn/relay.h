@@ -67,7 +67,8 @@ struct iw_relay_stats {
 	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
 	uint64_t ext_user_quota;     /* an overflow block refused: the user holds its share */
 	uint64_t resv_made, resv_used, resv_expired;
-	uint64_t resv_handover; /* redeemed here, reserved by another worker */
+	uint64_t resv_cancelled; /* ended with the allocation that made them */
+	uint64_t resv_handover;  /* redeemed here, reserved by another worker */
 	/* Operations: loop activity, refusals by class, answers while draining. */
 	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
 	uint64_t gso_sends, gso_segments; /* UDP GSO sends, and the datagrams they carried */

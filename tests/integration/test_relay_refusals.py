@@ -266,6 +266,68 @@ def embedded_allow(c):
     c.check(srv.alive(), "server alive after the embedded-address checks")
 
 
+ATTR_RESERVATION_TOKEN = 0x0022
+
+
+def even_port_quota(c):
+    """EVEN-PORT reservations (RFC 8656 §7.2) count against user-quota and end with the
+    allocation that made them: 70 rounds of Allocate with EVEN-PORT R=1 then Refresh 0 leave
+    nothing held (the process holds 64 reservations at most), and the reserved port counts as
+    an allocation of the user until it is redeemed."""
+    if t.is_coturn():
+        c.skip("EVEN-PORT reservations and user-quota", "iceway's accounting")
+        return
+    srv = t.Server(users=((t.USER, t.PASSWORD), ("bob", "bobpw")),
+                   extra=["--user-quota", "2"]).start()
+    even = [(t.ATTR_EVEN_PORT, b"\x80")]
+    fails = 0
+    for i in range(70):
+        cl = t.Client(srv)
+        m = cl.allocate(extra=even)
+        if not (ok(m) and m.has(ATTR_RESERVATION_TOKEN)):
+            fails += 1
+            print("  round %d: %s" % (i, show(m)))
+            if fails > 3:
+                break
+            continue
+        if not ok(cl.refresh(0)):
+            fails += 1
+        cl.close()
+    c.check(fails == 0, "70 rounds of EVEN-PORT R=1 then Refresh 0 all succeed "
+            "(each reservation ends with its allocation)", "%d failed" % fails)
+    mb = t.Client(srv, user="bob", password="bobpw").allocate(extra=even)
+    c.check(ok(mb) and mb.has(ATTR_RESERVATION_TOKEN), "then another user's EVEN-PORT R=1 succeeds",
+            show(mb))
+
+    # Under --user-quota 2, an allocation with a reservation is two of the user's.
+    a = t.Client(srv)
+    m = a.allocate(extra=even)
+    c.check(ok(m) and m.has(ATTR_RESERVATION_TOKEN), "EVEN-PORT R=1 under --user-quota 2", show(m))
+    token = m.get(ATTR_RESERVATION_TOKEN) if m is not None else None
+    m2 = t.Client(srv).allocate()
+    c.check(m2 is not None and m2.code == 486,
+            "a second allocation of the user while the reservation is held -> 486", show(m2))
+    # Redeeming the token takes no second count: the reserved port was counted already.
+    r = t.Client(srv)
+    m3 = r.allocate(extra=[(ATTR_RESERVATION_TOKEN, token or b"\0" * 8)])
+    c.check(ok(m3), "the user redeems the RESERVATION-TOKEN within the quota", show(m3))
+    if ok(m) and ok(m3):
+        c.check(m3.xor_addr(t.ATTR_XOR_RELAYED_ADDRESS)[1] ==
+                m.xor_addr(t.ATTR_XOR_RELAYED_ADDRESS)[1] + 1, "on the odd port above the even one")
+    m4 = t.Client(srv).allocate()
+    c.check(m4 is not None and m4.code == 486, "a third allocation of the user -> 486", show(m4))
+    # A user with one allocation left cannot reserve: the pair would be two more.
+    for cl in (a, r):
+        cl.refresh(0)
+    one = t.Client(srv)
+    c.check(ok(one.allocate()), "one plain allocation")
+    m5 = t.Client(srv).allocate(extra=even)
+    c.check(m5 is not None and m5.code == 486 and "EVEN-PORT" in (m5.error or (0, ""))[1],
+            "EVEN-PORT R=1 with one allocation left of the quota -> 486 naming the reservation",
+            show(m5))
+    c.check(srv.alive(), "server alive after the EVEN-PORT checks")
+
+
 def self_peers(c):
     """The relay never relays to itself: its listener, and its own addresses outside the relay
     range, are refused whatever the allow rules say (allow-self-peers would allow them);
@@ -320,6 +382,7 @@ def body(c):
     peer_policy(c)
     embedded_allow(c)
     self_peers(c)
+    even_port_quota(c)
     if t.SANITIZED:
         for s in t._servers:
             c.check(not s.sanitizer_report(), "no sanitizer report in %s" % s.log_path)
