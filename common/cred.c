@@ -124,23 +124,42 @@ static bool parse_ts(const char *p, size_t len, int64_t *out)
 	return true;
 }
 
-int iw_cred_rest_expiry(const void *username, size_t len, int64_t *expiry)
+int iw_cred_rest_parse(const void *username, size_t len, char sep, int64_t *expiry, size_t *user_off,
+		       size_t *user_len)
 {
 	const char *s = username;
-	const char *colon;
+	const char *at;
 
 	if (!s || len == 0 || len > IW_CRED_MAX_USER)
 		return -EINVAL;
-	colon = memchr(s, ':', len);
-	if (!colon)
-		return parse_ts(s, len, expiry) ? 0 : -EINVAL;
+	at = memchr(s, sep, len);
+	if (!at) {
+		if (!parse_ts(s, len, expiry))
+			return -EINVAL;
+		*user_off = len;
+		*user_len = 0;
+		return 0;
+	}
 	/* coturn: "EXPIRY:user"; when the first part is not a number, "user:EXPIRY" with the
-	 * timestamp after the first ':'. */
-	if (parse_ts(s, (size_t)(colon - s), expiry))
+	 * timestamp after the first separator. */
+	size_t head = (size_t)(at - s);
+	if (parse_ts(s, head, expiry)) {
+		*user_off = head + 1;
+		*user_len = len - head - 1;
 		return 0;
-	if (parse_ts(colon + 1, (size_t)(s + len - colon - 1), expiry))
+	}
+	if (parse_ts(at + 1, len - head - 1, expiry)) {
+		*user_off = 0;
+		*user_len = head;
 		return 0;
+	}
 	return -EINVAL;
+}
+
+int iw_cred_rest_expiry(const void *username, size_t len, int64_t *expiry)
+{
+	size_t off, n;
+	return iw_cred_rest_parse(username, len, ':', expiry, &off, &n);
 }
 
 int iw_cred_random(void *buf, size_t len)

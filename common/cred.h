@@ -36,6 +36,14 @@ void iw_cred_rest_password(char out[IW_CRED_REST_PASS_LEN + 1], const char *secr
  * number. Returns 0 with *expiry set, or -EINVAL when no timestamp is found.
  */
 int iw_cred_rest_expiry(const void *username, size_t len, int64_t *expiry);
+/*
+ * The same with another separator (coturn's rest-api-separator), also finding the user part:
+ * "EXPIRY<sep>user" or "user<sep>EXPIRY" give user at username + *user_off, *user_len bytes
+ * (it may be empty, or hold further separators); a bare "EXPIRY" gives *user_len 0. 0, or
+ * -EINVAL (nothing else set) when no timestamp is found or len is 0 or past IW_CRED_MAX_USER.
+ */
+int iw_cred_rest_parse(const void *username, size_t len, char sep, int64_t *expiry, size_t *user_off,
+		       size_t *user_len);
 
 /* HMAC-SHA1 and HMAC-SHA256 (mbedTLS). */
 void iw_cred_hmac_sha1(uint8_t out[20], const void *key, size_t key_len, const void *msg, size_t msg_len);

@@ -87,8 +87,10 @@ struct iw_alloc {
 	uint8_t key_len;
 	uint16_t pw_alg;
 	uint16_t user_len;
+	uint16_t quota_off; /* quotas count user + quota_off (iw_auth_result) */
 	char user[IW_ALLOC_USER_MAX];
 	bool quota_held;     /* counted in the quota table (turn/ops.h) */
+	bool ext_held;       /* an overflow block counted for the user, until the allocation goes */
 	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
 	uint64_t created_ms; /* for the lifetime histogram */
 	struct iw_timer timer;

@@ -16,6 +16,7 @@ static const char nonce_cookie[] = "obMatJos2";
  * anonymity (USERHASH), counted from the most significant bit: 0xC00000 -> "wAAA". */
 static const char nonce_features[] = "wAAA";
 enum { NONCE_PREFIX = 13, NONCE_TS_HEX = 8, NONCE_MAC = 12, NONCE_LEN = 13 + 8 + 24 };
+_Static_assert((int)NONCE_LEN == (int)IW_AUTH_NONCE_LEN, "auth.h states the nonce length");
 
 /* PASSWORD-ALGORITHMS we offer: MD5 then SHA-256, no parameters. */
 static const uint8_t pw_algs_offer[8] = { 0, 1, 0, 0, 0, 2, 0, 0 };
@@ -29,10 +30,13 @@ int iw_auth_init(struct iw_auth *a, const char *realm, uint32_t stale_nonce_s)
 	memcpy(a->realm, realm, n + 1);
 	a->realm_len = n;
 	a->stale_nonce_s = stale_nonce_s;
+	a->rest_sep = ':';
 	a->rl = calloc(IW_AUTH_RL_SLOTS, sizeof *a->rl);
 	if (!a->rl)
 		return -ENOMEM;
 	int rc = iw_cred_random(a->nonce_key, sizeof a->nonce_key);
+	if (rc == 0)
+		rc = iw_cred_random(&a->rl_seed, sizeof a->rl_seed);
 	if (rc < 0) {
 		iw_auth_fini(a);
 		return rc;
@@ -186,30 +190,45 @@ int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, c
 	return 0;
 }
 
-bool iw_auth_rl_allow(struct iw_auth *a, const struct iw_addr *client, uint64_t now_ms)
+int iw_auth_rl_take(struct iw_auth *a, const struct iw_addr *client, uint64_t now_ms, size_t in_len,
+		    size_t out_len, uint32_t rate, uint32_t ratio)
 {
 	struct iw_addr ip = *client;
 	ip.port = 0;
-	struct iw_auth_bucket *b = &a->rl[iw_addr_hash(&ip, 0x5eed) % IW_AUTH_RL_SLOTS];
+	struct iw_auth_bucket *b = &a->rl[iw_addr_hash(&ip, a->rl_seed) % IW_AUTH_RL_SLOTS];
+	uint64_t burst = 2000ull * rate;
 	if (!iw_addr_eq(&b->ip, &ip)) {
-		/* A colliding address takes the slot over with a full bucket: the table stays
-		 * fixed-size whatever the number of sources. */
+		/* A slot never used starts with a full burst; one taken over from another address
+		 * starts empty: alternating addresses that share a slot share one budget. */
+		bool fresh = b->ip.family == 0;
 		b->ip = ip;
-		b->milli_tokens = IW_AUTH_RL_BURST * 1000u;
+		b->milli_tokens = fresh ? (uint32_t)burst : 0;
+		b->credit = 0;
 		b->last_ms = now_ms;
 	}
-	uint64_t add = (now_ms - b->last_ms) * IW_AUTH_RL_RATE;
+	uint64_t credit = b->credit + (uint64_t)in_len * ratio;
+	b->credit = (uint32_t)(credit > IW_AUTH_RL_CREDIT_MAX ? IW_AUTH_RL_CREDIT_MAX : credit);
+	uint64_t tok = b->milli_tokens + (now_ms - b->last_ms) * rate;
 	b->last_ms = now_ms;
-	uint64_t tok = b->milli_tokens + add;
-	if (tok > IW_AUTH_RL_BURST * 1000u)
-		tok = IW_AUTH_RL_BURST * 1000u;
-	if (tok < 1000) {
-		b->milli_tokens = (uint32_t)tok;
+	if (tok > burst)
+		tok = burst;
+	b->milli_tokens = (uint32_t)tok;
+	a->st.rl_request_bytes += in_len;
+	if (rate && tok < 1000) {
 		a->st.rl_dropped++;
-		return false;
+		return -EAGAIN;
 	}
-	b->milli_tokens = (uint32_t)(tok - 1000);
-	return true;
+	if (ratio && b->credit < out_len) {
+		a->st.rl_ratio_dropped++;
+		return -EMSGSIZE;
+	}
+	if (rate)
+		b->milli_tokens = (uint32_t)(tok - 1000);
+	if (ratio)
+		b->credit -= (uint32_t)out_len;
+	a->st.rl_answered++;
+	a->st.rl_answered_bytes += out_len;
+	return 0;
 }
 
 static const struct iw_auth_user *user_by_name(const struct iw_auth *a, const uint8_t *n, size_t len)
@@ -322,7 +341,8 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 	}
 	/* TURN REST API: "EXPIRY:user", password = base64(HMAC-SHA1(secret, username)). */
 	int64_t expiry;
-	if (iw_cred_rest_expiry(r->user, r->user_len, &expiry)) {
+	size_t uoff, ulen;
+	if (iw_cred_rest_parse(r->user, r->user_len, a->rest_sep, &expiry, &uoff, &ulen)) {
 		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.unknown_user);
 		return;
 	}
@@ -338,6 +358,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		memset(pw, 0, sizeof pw);
 		if (klen > 0 && check_mi(m, r->key, (size_t)klen)) {
 			r->key_len = (uint8_t)klen;
+			r->quota_off = ulen ? uoff : 0;
 			a->st.ok++;
 			return;
 		}

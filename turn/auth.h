@@ -14,9 +14,11 @@
 
 enum {
 	IW_AUTH_NONCE_MAX = 64,
-	IW_AUTH_RL_SLOTS = 4096, /* 401 rate-limit buckets, hashed by source IP */
-	IW_AUTH_RL_BURST = 1000, /* challenges a source may get at once (many clients behind one NAT) */
-	IW_AUTH_RL_RATE = 500,   /* challenges per second refilled */
+	IW_AUTH_NONCE_LEN = 45,        /* what iw_auth_nonce_make writes */
+	IW_AUTH_RL_SLOTS = 4096,       /* answer budgets of unauthenticated sources, hashed by source IP */
+	IW_AUTH_RL_RATE = 500,         /* default unauth-answer-rate: answers per second refilled */
+	IW_AUTH_RL_RATIO = 4,          /* default unauth-answer-ratio: answer bytes per request byte */
+	IW_AUTH_RL_CREDIT_MAX = 65536, /* answer bytes a source may have in hand */
 	IW_AUTH_MAX_SECRETS = 16,
 };
 
@@ -31,13 +33,16 @@ struct iw_auth_user {
 };
 
 struct iw_auth_bucket {
-	struct iw_addr ip; /* port zero */
+	struct iw_addr ip; /* port zero; family 0 while the slot was never used */
 	uint32_t milli_tokens;
+	uint32_t credit; /* answer bytes earned by request bytes (ratio per byte) */
 	uint64_t last_ms;
 };
 
 struct iw_auth_stats {
-	uint64_t ok, challenged, rl_dropped, bad_request, stale_nonce, bad_nonce;
+	uint64_t ok, challenged, bad_request, stale_nonce, bad_nonce;
+	uint64_t rl_answered, rl_answered_bytes, rl_request_bytes; /* limited answers sent */
+	uint64_t rl_dropped, rl_ratio_dropped;                     /* past the rate, past the byte ratio */
 	uint64_t unknown_user, rest_expired, bad_integrity, bad_algorithm;
 };
 
@@ -46,11 +51,13 @@ struct iw_auth {
 	size_t realm_len;
 	uint32_t stale_nonce_s;
 	bool use_secret;
+	char rest_sep; /* rest-api-separator: between expiry and user in REST usernames */
 	struct iw_auth_user *users;
 	size_t n_users, cap_users;
 	char *secrets[IW_AUTH_MAX_SECRETS];
 	size_t n_secrets;
 	uint8_t nonce_key[32];     /* random per process */
+	uint32_t rl_seed;          /* random per process: nobody can aim two addresses at a slot */
 	struct iw_auth_bucket *rl; /* IW_AUTH_RL_SLOTS */
 	struct iw_auth_stats st;
 };
@@ -73,8 +80,17 @@ size_t iw_auth_nonce_make(const struct iw_auth *a, const struct iw_addr *client,
 int iw_auth_nonce_check(const struct iw_auth *a, const struct iw_addr *client, const uint8_t *n, size_t len,
 			int64_t now_s);
 
-/* Token bucket per source IP for 401 challenges: true when one may be sent now. */
-bool iw_auth_rl_allow(struct iw_auth *a, const struct iw_addr *client, uint64_t now_ms);
+/*
+ * The answer budget of a source that has not authenticated (challenges, errors, Binding
+ * answers over UDP), per source IP: at most rate answers a second (a burst of 2 x rate), and
+ * answer bytes at most ratio times the request bytes the source sent (the request of in_len
+ * bytes is credited first). 0 when an answer of out_len bytes may be sent now (and it is
+ * counted); -EAGAIN past the rate; -EMSGSIZE past the byte ratio. rate or ratio 0: no such
+ * limit. A slot is keyed with a random seed, and an address that takes a slot over from
+ * another starts with an empty budget, so alternating addresses never get more than one.
+ */
+int iw_auth_rl_take(struct iw_auth *a, const struct iw_addr *client, uint64_t now_ms, size_t in_len,
+		    size_t out_len, uint32_t rate, uint32_t ratio);
 
 /* The outcome of checking a request's credentials. */
 struct iw_auth_result {
@@ -86,6 +102,10 @@ struct iw_auth_result {
 	bool sha256_mi;      /* answer with MESSAGE-INTEGRITY-SHA256 */
 	const uint8_t *user; /* the username (from the message, or the static user for USERHASH) */
 	size_t user_len;
+	/* Who quotas count: user + quota_off. The user part of a REST username (after
+	 * rest-api-separator, so every credential minted for one user counts together); the
+	 * whole name for a static user, or a REST name without a user part. */
+	size_t quota_off;
 };
 
 /*

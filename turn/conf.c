@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "turn/auth.h"
 
 uint32_t iw_conf_default_threads(void)
 {
@@ -29,6 +30,9 @@ void iw_conf_init(struct iw_conf *c)
 	c->perm_lifetime_s = 300;
 	c->chan_lifetime_s = 600;
 	c->stale_nonce_s = 600;
+	c->rest_sep = ':';
+	c->unauth_rate = IW_AUTH_RL_RATE;
+	c->unauth_ratio = IW_AUTH_RL_RATIO;
 	c->max_allocs = 16384;
 	/* One UDP worker per online CPU. Relay ports and EVEN-PORT reservations are shared by
 	 * all of them (turn/ports.c), so a RESERVATION-TOKEN that SO_REUSEPORT hands to another
@@ -268,6 +272,11 @@ static int o_allow_loopback(void *cfg, const char *val, const char **why)
 	return iw_config_bool(val, &((struct iw_conf *)cfg)->policy.allow_loopback, why);
 }
 
+static int o_allow_self(void *cfg, const char *val, const char **why)
+{
+	return iw_config_bool(val, &((struct iw_conf *)cfg)->policy.allow_self, why);
+}
+
 static int o_no_loopback(void *cfg, const char *val, const char **why)
 {
 	bool b;
@@ -280,6 +289,32 @@ static int o_no_loopback(void *cfg, const char *val, const char **why)
 static int o_user_quota(void *cfg, const char *val, const char **why)
 {
 	return set_u32(&((struct iw_conf *)cfg)->user_quota, val, 0, 1000000, why);
+}
+
+static int o_rest_sep(void *cfg, const char *val, const char **why)
+{
+	/* One printable character that cannot start a decimal expiry. */
+	if (!val || strlen(val) != 1 || val[0] <= ' ' || val[0] > '~' || (val[0] >= '0' && val[0] <= '9')) {
+		*why = "expected one printable character other than a digit";
+		return -EINVAL;
+	}
+	((struct iw_conf *)cfg)->rest_sep = val[0];
+	return 0;
+}
+
+static int o_unauth_rate(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->unauth_rate, val, 0, 1000000, why);
+}
+
+static int o_unauth_ratio(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->unauth_ratio, val, 0, 100, why);
+}
+
+static int o_user_ext_quota(void *cfg, const char *val, const char **why)
+{
+	return set_u32(&((struct iw_conf *)cfg)->user_ext_quota, val, 0, 1000000, why);
 }
 
 static int o_total_quota(void *cfg, const char *val, const char **why)
@@ -546,7 +581,22 @@ const struct iw_opt iw_conf_opts[] = {
 	{ "allow-loopback-peers", 0, IW_OPT_NONE, o_allow_loopback,
 	  "allow loopback peers (single-host testing only)" },
 	{ "no-loopback-peers", 0, IW_OPT_NONE, o_no_loopback, "refuse loopback peers (default)" },
+	{ "allow-self-peers", 0, IW_OPT_NONE, o_allow_self,
+	  "allow the relay's own addresses as peers outside the relay range (never on a reachable "
+	  "address)" },
 	{ "user-quota", 0, IW_OPT_REQUIRED, o_user_quota, "N: allocations per user (default 0: unlimited)" },
+	{ "user-overflow-quota", 0, IW_OPT_REQUIRED, o_user_ext_quota,
+	  "N: overflow blocks (permission/channel sets past the inline four) one user's allocations "
+	  "may hold (default 0: a quarter of a worker's pool)" },
+	{ "rest-api-separator", 0, IW_OPT_REQUIRED, o_rest_sep,
+	  "C: the character between expiry and user in TURN REST usernames (default ':'); quotas "
+	  "count the user part" },
+	{ "unauth-answer-rate", 0, IW_OPT_REQUIRED, o_unauth_rate,
+	  "N: UDP answers per second to a source without credentials (burst 2N; default 500; 0: no "
+	  "limit)" },
+	{ "unauth-answer-ratio", 0, IW_OPT_REQUIRED, o_unauth_ratio,
+	  "N: answer bytes to a source without credentials at most N times its request bytes "
+	  "(default 4; 0: no limit)" },
 	{ "total-quota", 0, IW_OPT_REQUIRED, o_total_quota,
 	  "N: allocations in total (default 0: max-allocations)" },
 	{ "max-allocate-lifetime", 0, IW_OPT_REQUIRED, o_max_lifetime,

@@ -48,8 +48,12 @@ struct iw_conf {
 	unsigned n_secrets;
 	struct iw_policy policy;
 	uint32_t user_quota, total_quota; /* 0 = unlimited */
+	/* The answer budget of a source without credentials (iw_auth_rl_take); 0 = no limit. */
+	uint32_t unauth_rate, unauth_ratio;
+	uint32_t user_ext_quota; /* overflow blocks per user; 0: a quarter of a worker's pool */
 	uint32_t max_lifetime_s, default_lifetime_s, perm_lifetime_s, chan_lifetime_s;
 	uint32_t stale_nonce_s;
+	char rest_sep; /* rest-api-separator, default ':' */
 	uint32_t max_allocs;
 	uint32_t threads;
 	uint32_t batch_wait_us; /* see batch_wait() in relay.c; 0 turns it off */

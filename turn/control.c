@@ -4,6 +4,7 @@
 #include "turn/control.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,35 @@ static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr
 		w->st.drop_send_err++;
 }
 
+/* Answers to a source that has not authenticated (ar NULL: Binding, challenges, 400s before
+ * or instead of authentication) spend that source's budget (iw_auth_rl_take): a spoofed
+ * source must not turn the relay into an amplifier, and past the budget no answer leaves.
+ * A TCP/TLS handshake already proved the address, so stream answers are not limited. */
+static bool unauth_ok(struct iw_worker *w, const struct iw_listener *l, const struct iw_addr *src,
+		      size_t in_len, size_t out_len)
+{
+	if (l->kind == IW_EV_STREAM)
+		return true;
+	if (iw_auth_rl_take(&w->auth, src, w->now_ms, in_len, out_len, w->conf->unauth_rate,
+			    w->conf->unauth_ratio) == 0)
+		return true;
+	w->st.drop_unauth_rl++;
+	return false;
+}
+
+/* The reason phrase for an error to a source without credentials: none when the answer,
+ * rest bytes of attributes after ERROR-CODE included, would be longer than
+ * unauth-answer-ratio times the request (the code says it all; iw_auth_rl_take still counts
+ * the bytes). */
+static const char *unauth_reason(const struct iw_worker *w, const struct iw_stun_msg *m, uint16_t code,
+				 const char *reason, size_t rest)
+{
+	size_t r = strlen(reason ? reason : iw_stun_err_reason(code));
+	size_t full = STUN_HEADER_LEN + 4 + iw_pad4(4 + (r > 127 ? 127 : r)) + rest +
+		      (w->conf->fingerprint || (m->present & IW_STUN_HAS_FINGERPRINT) ? 8 : 0);
+	return w->conf->unauth_ratio && full > m->len * w->conf->unauth_ratio ? "" : reason;
+}
+
 static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m, uint8_t cls)
 {
 	iw_stun_wr_init(s, w->out, sizeof w->out, m->method, cls, m->tid);
@@ -45,7 +75,9 @@ static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stu
 static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
 			struct iw_stun_wr *s, const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
-	iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
+	/* Unauthenticated answers stay short: SOFTWARE is optional (RFC 8489 §14.14). */
+	if (ar)
+		iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
 	if (ar && ar->key_len) {
 		/* RFC 8489 §9.2.4: the response carries integrity with the same key, and the
 		 * same integrity attribute the request used. */
@@ -61,6 +93,8 @@ static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct
 		w->st.drop_send_err++;
 		return;
 	}
+	if (!ar && !unauth_ok(w, l, dst, m->len, (size_t)n))
+		return;
 	out(w, l, dst, (size_t)n);
 }
 
@@ -70,7 +104,7 @@ static void answer_error(struct iw_worker *w, struct iw_listener *l, const struc
 {
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_ERROR);
-	iw_stun_wr_error(&s, code, reason);
+	iw_stun_wr_error(&s, code, ar ? reason : unauth_reason(w, m, code, reason, 0));
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char a[IW_ADDR_STRLEN];
 		/* a flood of refused requests must not become a flood of log lines */
@@ -92,6 +126,7 @@ void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	memset(&m, 0, sizeof m);
 	m.method = STUN_TYPE_METHOD(iw_be16(p) & 0x3FFF);
 	m.tid = p + 8;
+	m.len = len;
 	char reason[REASON_MAX];
 	snprintf(reason, sizeof reason, "Bad Request: %s", why ? why : "malformed");
 	w->st.bad_request++;
@@ -107,7 +142,9 @@ static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420. */
 		w->st.unknown_attr++;
 		begin(w, &s, m, STUN_CLASS_ERROR);
-		iw_stun_wr_error(&s, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL);
+		iw_stun_wr_error(
+			&s, STUN_ERR_UNKNOWN_ATTRIBUTE,
+			unauth_reason(w, m, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL, 4 + iw_pad4(2 * m->n_unknown)));
 		iw_stun_wr_unknown(&s, m->unknown, m->n_unknown);
 		send_answer(w, l, src, &s, m, NULL);
 		return;
@@ -122,13 +159,12 @@ static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_
 void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 			const uint8_t *p, size_t len)
 {
-	(void)len;
 	struct iw_stun_wr s;
 	w->st.binding++;
 	iw_stun_wr_init(&s, w->out, sizeof w->out, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, p + 8);
 	iw_stun_wr_addr(&s, STUN_ATTR_MAPPED_ADDRESS, src);
 	int n = iw_stun_wr_finish(&s);
-	if (n < 0)
+	if (n < 0 || !unauth_ok(w, l, src, len, (size_t)n))
 		return;
 	memcpy(w->out + 4, p + 4, 4); /* the first 32 bits of the RFC 3489 transaction id */
 	out(w, l, src, (size_t)n);
@@ -206,15 +242,21 @@ static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd
 	return 0;
 }
 
-void iw_control_resv_expire(struct iw_worker *w)
-{
-	w->st.resv_expired += iw_ports_resv_expire(w->pool, w->now_ms);
-}
-
 /* Process-wide in the relay: the same user's allocations may sit on other workers. */
 static struct iw_ops_quota *quota_of(struct iw_worker *w)
 {
 	return w->ops && w->ops->quota.ready ? &w->ops->quota : w->own_quota;
+}
+
+/* A reservation counts as an allocation of its user until redeemed or ended. */
+static void resv_uncount(void *ctx, const struct iw_resv *r)
+{
+	iw_ops_quota_put(quota_of(ctx), r->user, r->user_len);
+}
+
+void iw_control_resv_expire(struct iw_worker *w)
+{
+	w->st.resv_expired += iw_ports_resv_expire_each(w->pool, w->now_ms, resv_uncount, w);
 }
 
 void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
@@ -229,8 +271,18 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 		rs->fd = -1;
 	}
 	a->n_rsock = 0;
+	struct iw_resv r;
+	if (a->res_token && iw_ports_resv_cancel(w->pool, a->res_token, &r) == 0) {
+		/* The reservation was for this allocation's pair: it goes with it. */
+		resv_uncount(w, &r);
+		w->st.resv_cancelled++;
+	}
+	a->res_token = 0;
+	if (a->ext_held)
+		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+	a->ext_held = false;
 	if (a->quota_held)
-		iw_ops_quota_put(quota_of(w), a->user, a->user_len);
+		iw_ops_quota_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
 	a->quota_held = false;
 	if (a->in_use && a->created_ms)
 		iw_metrics_hist_observe(&w->life, (double)(w->now_ms - a->created_ms) / 1000.0);
@@ -338,6 +390,9 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 
 	unsigned f = 0;
 	uint64_t tok = 0;
+	const uint8_t *who = ar->user + ar->quota_off; /* the quota key */
+	size_t who_len = ar->user_len - ar->quota_off;
+	bool transfer = false; /* the reservation's quota count passes to this allocation */
 	if (m->present & IW_STUN_HAS_REQ_FAMILY) {
 		if (m->req_family != STUN_FAMILY_IPV4 && m->req_family != STUN_FAMILY_IPV6)
 			FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
@@ -347,29 +402,34 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		/* RFC 8656 §7.2: an unknown or expired token -> 508. The reservation may have
 		 * been made on another worker: redeeming it hands its socket to this one. */
 		memcpy(&tok, m->res_token.p, sizeof tok);
-		int rf = iw_ports_resv_peek(w->pool, tok, w->now_ms);
+		struct iw_resv held;
+		int rf = iw_ports_resv_get(w->pool, tok, w->now_ms, &held);
 		if (rf < 0)
 			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     "Insufficient Capacity: unknown RESERVATION-TOKEN");
 		f = (unsigned)rf;
+		/* The user who reserved it was counted then: redeeming takes no second count. */
+		transfer = held.user_len == who_len && !memcmp(held.user, who, who_len);
 	}
 	if (!w->has_relay[f])
 		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
 	/* RFC 8656 §7.2 step 8: quotas -> 486. */
 	const char *qwhy = NULL;
-	if (iw_ops_quota_take(quota_of(w), ar->user, ar->user_len, c->user_quota, c->total_quota, &qwhy))
+	if (!transfer && iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &qwhy))
 		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 	a = iw_alloc_new(&w->tab, src, l->idx);
 	if (!a) {
-		iw_ops_quota_put(quota_of(w), ar->user, ar->user_len);
+		if (!transfer)
+			iw_ops_quota_put(quota_of(w), who, who_len);
 		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 		     "Insufficient Capacity: allocation table full");
 	}
-	a->quota_held = true;
+	a->quota_held = !transfer; /* with transfer, once the reservation is redeemed */
 	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, m->tid, STUN_TID_LEN);
 	memcpy(a->user, ar->user, ar->user_len);
 	a->user_len = (uint16_t)ar->user_len;
+	a->quota_off = (uint16_t)ar->quota_off;
 	memcpy(a->key, ar->key, ar->key_len);
 	a->key_len = ar->key_len;
 	a->pw_alg = ar->pw_alg;
@@ -380,6 +440,12 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		struct iw_resv rv;
 		rc = iw_ports_resv_redeem(w->pool, tok, w->now_ms, &rv);
 		if (rc == 0) {
+			/* The reservation's count becomes this allocation's, or goes back to the
+			 * user who reserved it when another user redeems it. */
+			if (transfer)
+				a->quota_held = true;
+			else
+				resv_uncount(w, &rv);
 			/* The socket joins this worker's epoll set, whoever bound it. */
 			rc = rsock_add(w, a, rv.fam, rv.fd, rv.port);
 			w->st.resv_used++;
@@ -397,6 +463,12 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 		}
 		int fd = open_port(w, f, even, pair, &port, &fd2);
 		rc = fd < 0 ? fd : rsock_add(w, a, f, fd, port);
+		const char *rwhy = NULL;
+		/* RFC 8656 §7.2 step 8: the reserved port is for another allocation of the
+		 * user, so it counts as one (it outlives neither its time nor this allocation). */
+		if (rc == 0 && pair &&
+		    iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &rwhy))
+			rc = -EDQUOT;
 		if (rc == 0 && pair) {
 			uint64_t t = 0;
 			if (iw_cred_random(&t, sizeof t) || !t)
@@ -406,13 +478,16 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 					     .fam = (uint8_t)f,
 					     .port = (uint16_t)(port + 1),
 					     .worker = w->idx,
-					     .expires_ms = w->now_ms + IW_RESV_MS };
+					     .expires_ms = w->now_ms + IW_RESV_MS,
+					     .user_len = (uint16_t)who_len };
+			memcpy(r.user, who, who_len);
 			/* The pool owns the second socket from here, until redeemed or expired. */
 			if (iw_ports_resv_add(w->pool, &r) == 0) {
 				a->res_token = t;
 				w->st.resv_made++;
 				fd2 = -1;
 			} else {
+				iw_ops_quota_put(quota_of(w), who, who_len);
 				rc = -ENOBUFS; /* another worker took the last slot meanwhile */
 			}
 		}
@@ -420,6 +495,12 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			close(fd2);
 			iw_ports_pool_put(w->pool, f, (uint16_t)(port + 1));
 		}
+	}
+	if (rc == -EDQUOT) {
+		iw_control_alloc_free(w, a);
+		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
+		     "Allocation Quota Reached: user quota (an EVEN-PORT reservation counts as an "
+		     "allocation)");
 	}
 	if (rc < 0) {
 		iw_control_alloc_free(w, a);
@@ -514,10 +595,79 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	send_answer(w, l, src, &s, m, ar);
 }
 
+/* Room for perms more permissions and chans more channels (iw_alloc_room). Overflow blocks
+ * are a per-worker pool: an allocation borrows one only while its user holds fewer than
+ * user-overflow-quota of them (process-wide), so one user cannot leave the others with 508.
+ * The count stays with the allocation until it is freed. 0, -ENOBUFS, -ENOMEM, or -EDQUOT. */
+static int room_for(struct iw_worker *w, struct iw_alloc *a, unsigned perms, unsigned chans)
+{
+	unsigned np = a->n_perms + perms, nc = a->n_chans + chans;
+	bool borrow = !a->ext && np <= IW_MAX_PERMS && nc <= IW_MAX_CHANS &&
+		      (np > IW_ALLOC_INLINE_PERMS || nc > IW_ALLOC_INLINE_CHANS);
+	bool counted = false;
+	if (borrow && !a->ext_held && a->quota_held) {
+		uint32_t limit = w->conf->user_ext_quota;
+		if (!limit)
+			limit = w->tab.ext_cap / 4 ? w->tab.ext_cap / 4 : 1;
+		if (iw_ops_quota_ext_take(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off,
+					  limit)) {
+			w->st.ext_user_quota++;
+			return -EDQUOT;
+		}
+		a->ext_held = counted = true;
+	}
+	int rc = iw_alloc_room(&w->tab, a, perms, chans);
+	if (rc && counted) {
+		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+		a->ext_held = false;
+	}
+	return rc;
+}
+
+/* The relay's own addresses: listeners (every interface address for a wildcard one), relay
+ * and external addresses, with the listening ports and the relay range. */
+static void self_refresh(struct iw_worker *w)
+{
+	const struct iw_conf *c = w->conf;
+	struct iw_policy_self *s = &w->self;
+	memset(s, 0, sizeof *s);
+	s->lis_port[0] = c->port;
+	s->lis_port[1] = c->tls_port;
+	s->min_port = c->min_port;
+	s->max_port = c->max_port;
+	bool any[2] = { false, false };
+	for (unsigned i = 0; i < c->n_listen; i++) {
+		if (iw_addr_is_any(&c->listen[i]))
+			any[iw_relay_fam(c->listen[i].family)] = true;
+		else
+			iw_policy_self_add(s, &c->listen[i]);
+	}
+	for (unsigned f = 0; f < 2; f++)
+		if (w->has_relay[f]) {
+			iw_policy_self_add(s, &w->relay_bind[f]);
+			iw_policy_self_add(s, &w->relay_adv[f]);
+		}
+	for (unsigned i = 0; i < c->n_ext; i++) {
+		iw_policy_self_add(s, &c->ext[i].pub);
+		if (c->ext[i].has_priv)
+			iw_policy_self_add(s, &c->ext[i].priv);
+	}
+	struct ifaddrs *ifa;
+	if ((any[0] || any[1]) && getifaddrs(&ifa) == 0) {
+		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+			struct iw_addr a;
+			if (i->ifa_addr && !iw_addr_from_sa(&a, i->ifa_addr) && any[iw_relay_fam(a.family)])
+				iw_policy_self_add(s, &a);
+		}
+		freeifaddrs(ifa);
+	}
+	w->self_ms = w->now_ms ? w->now_ms : 1;
+}
+
 /* Family and policy checks for one peer; answers 443/403 and returns false on refusal. */
 static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		    const struct iw_stun_msg *m, const struct iw_auth_result *ar, const struct iw_alloc *a,
-		    const struct iw_addr *peer)
+		    const struct iw_addr *peer, bool has_port)
 {
 	bool fam = false;
 	for (unsigned i = 0; i < a->n_rsock; i++)
@@ -534,6 +684,15 @@ static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		const char *range;
 		w->st.peers_refused++;
 		w->st.peers_refused_class[iw_addr_classify(peer, &range)]++;
+		answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN, why);
+		return false;
+	}
+	if (!w->self_ms || w->now_ms - w->self_ms >= IW_RELAY_SELF_MS)
+		self_refresh(w);
+	/* Whatever the allow rules said: the relay never relays to itself (policy.h). */
+	if (iw_policy_self_check(&w->conf->policy, &w->self, peer, has_port, why, sizeof why)) {
+		w->st.peers_refused++;
+		w->st.peers_refused_self++;
 		answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN, why);
 		return false;
 	}
@@ -555,15 +714,19 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 	}
 	/* RFC 8656 §9.2: all or nothing, so check every peer before installing any. */
 	for (unsigned i = 0; i < m->n_peers; i++)
-		if (!peer_ok(w, l, src, m, ar, a, &m->peers[i]))
+		if (!peer_ok(w, l, src, m, ar, a, &m->peers[i], false))
 			return;
+	/* Expired permissions go first: one past its time that the timer (about once a second)
+	 * has not pruned yet is not present, and its peer needs a slot again. Counted as present,
+	 * the room check came out short and a peer was left out of a success. */
+	iw_alloc_prune(&w->tab, a, w->now_ms);
 	unsigned room = IW_MAX_PERMS - a->n_perms;
 	unsigned need = 0;
-	for (unsigned i = 0; i < m->n_peers; i++)
-		need += !iw_alloc_perm_has(a, &m->peers[i], 0);
-	if (need > room) {
-		iw_alloc_prune(&w->tab, a, w->now_ms);
-		room = IW_MAX_PERMS - a->n_perms;
+	for (unsigned i = 0; i < m->n_peers; i++) {
+		bool again = false; /* the same address twice in one request takes one slot */
+		for (unsigned j = 0; j < i && !again; j++)
+			again = iw_addr_ip_eq(&m->peers[j], &m->peers[i]);
+		need += !again && !iw_alloc_perm_has(a, &m->peers[i], w->now_ms);
 	}
 	if (need > room) {
 		w->st.perm_full++;
@@ -573,16 +736,26 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 	}
 	/* Room for all of them first (an overflow block past the inline few), so that the adds
 	 * below cannot fail half-way. */
-	if (iw_alloc_room(&w->tab, a, need, 0)) {
+	int rc = room_for(w, a, need, 0);
+	if (rc) {
 		w->st.perm_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
-			     "Insufficient Capacity: no room for more permissions on this server");
+			     rc == -EDQUOT
+				     ? "Insufficient Capacity: user-overflow-quota reached"
+				     : "Insufficient Capacity: no room for more permissions on this server");
 		return;
 	}
 	uint64_t exp = w->now_ms + (uint64_t)w->conf->perm_lifetime_s * 1000;
-	for (unsigned i = 0; i < m->n_peers; i++)
-		iw_alloc_perm_add(&w->tab, a, &m->peers[i], exp);
+	for (unsigned i = 0; i < m->n_peers && rc == 0; i++)
+		rc = iw_alloc_perm_add(&w->tab, a, &m->peers[i], exp);
 	iw_alloc_timer_arm(&w->tab, a);
+	if (rc) {
+		/* Not reached with the room made above; never a success with a peer left out. */
+		w->st.perm_full++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     "Insufficient Capacity: too many permissions");
+		return;
+	}
 	w->st.perm_ok++;
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_SUCCESS);
@@ -612,10 +785,10 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 		return;
 	}
 	const struct iw_addr *peer = &m->peers[0];
-	if (!peer_ok(w, l, src, m, ar, a, peer))
+	if (!peer_ok(w, l, src, m, ar, a, peer, true))
 		return;
 	iw_alloc_prune(&w->tab, a, w->now_ms);
-	bool new_perm = !iw_alloc_perm_has(a, peer, 0);
+	bool new_perm = !iw_alloc_perm_has(a, peer, w->now_ms);
 	if (new_perm && a->n_perms == IW_MAX_PERMS) {
 		w->st.perm_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
@@ -625,10 +798,13 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	/* The channel and its permission both fit, or neither is installed. A full channel
 	 * set is answered by iw_alloc_chan_bind below. */
 	bool new_chan = !iw_alloc_chan_by_num(a, m->channel, 0);
-	if (iw_alloc_room(&w->tab, a, new_perm, new_chan) == -ENOMEM) {
+	int room_rc = room_for(w, a, new_perm, new_chan);
+	if (room_rc == -ENOMEM || room_rc == -EDQUOT) {
 		w->st.chan_full++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
-			     "Insufficient Capacity: no room for more channels on this server");
+			     room_rc == -EDQUOT
+				     ? "Insufficient Capacity: user-overflow-quota reached"
+				     : "Insufficient Capacity: no room for more channels on this server");
 		return;
 	}
 	int rc = iw_alloc_chan_bind(&w->tab, a, m->channel, peer,
@@ -675,15 +851,13 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 static void challenge(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		      const struct iw_stun_msg *m, uint16_t code, const char *reason)
 {
-	/* Unauthenticated answers are rate-limited per source so the relay is no amplifier;
-	 * past the limit they are dropped, and no per-client state is ever created. */
-	if (!iw_auth_rl_allow(&w->auth, src, w->now_ms)) {
-		w->st.drop_challenge_rl++;
-		return;
-	}
+	/* Sent within the source's answer budget (send_answer), and no per-client state is
+	 * ever created. */
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_ERROR);
-	iw_stun_wr_error(&s, code, reason);
+	/* REALM, NONCE and PASSWORD-ALGORITHMS follow. */
+	size_t rest = 4 + iw_pad4(w->auth.realm_len) + 4 + iw_pad4(IW_AUTH_NONCE_LEN) + 4 + 8;
+	iw_stun_wr_error(&s, code, unauth_reason(w, m, code, reason, rest));
 	iw_auth_wr_challenge(&w->auth, &s, src, w->now_s);
 	send_answer(w, l, src, &s, m, NULL);
 }

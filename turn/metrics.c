@@ -138,8 +138,9 @@ static void drops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	     SUM(drop_unknown_kind) + SUM(drop_bad_chandata) + SUM(drop_bad_stun) + SUM(drop_fingerprint) +
 		     SUM(drop_send_bad) + SUM(drop_not_request));
 	lab1(b, n, "reason", "no_permission", SUM(drop_send_no_perm) + SUM(drop_peer_no_perm));
+	lab1(b, n, "reason", "self", SUM(drop_send_self));
 	lab1(b, n, "reason", "no_allocation", SUM(drop_no_alloc) + SUM(drop_no_chan));
-	lab1(b, n, "reason", "rate", SUM(drop_challenge_rl));
+	lab1(b, n, "reason", "rate", SUM(drop_unauth_rl));
 	lab1(b, n, "reason", "truncated", SUM(drop_trunc));
 	lab1(b, n, "reason", "send_error", SUM(drop_send_err));
 }
@@ -168,6 +169,10 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	       "Overflow blocks lent to allocations with more permissions or channels than fit inline.",
 	       (double)ext_used);
 	gauge1(b, "iceway_relay_overflow_blocks_capacity", "Overflow blocks preallocated.", (double)ext_cap);
+	counter1(b, "iceway_relay_overflow_blocks_user_quota_total",
+		 "Permission or channel requests refused (508) because the user's allocations hold "
+		 "user-overflow-quota overflow blocks.",
+		 SUM(ext_user_quota));
 	counter1(b, "iceway_relay_overflow_blocks_exhausted_total",
 		 "Permission or channel requests refused (508) because no overflow block was left.",
 		 ext_full);
@@ -183,6 +188,9 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 		       (double)((uint32_t)m->workers[0]->conf->max_port - m->workers[0]->conf->min_port + 1));
 		gauge1(b, "iceway_relay_reservations_active", "EVEN-PORT reservations held (RFC 8656 §7.2).",
 		       (double)iw_ports_resv_count(pp));
+		counter1(b, "iceway_relay_reservations_cancelled_total",
+			 "EVEN-PORT reservations ended with the allocation that made them.",
+			 SUM(resv_cancelled));
 	}
 
 	static const char n[] = "iceway_relay_allocations_total";
@@ -239,11 +247,37 @@ static void auth(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 		lab1(b, n, "reason", r[k].reason, v);
 	}
 
+	/* The answer budget of sources without credentials (unauth-answer-rate/-ratio). */
+	uint64_t u[5] = { 0 };
+	for (unsigned i = 0; i < n_all(m); i++) {
+		const struct iw_auth_stats *st = &worker_at(m, i)->auth.st;
+		u[0] += LD(st->rl_answered);
+		u[1] += LD(st->rl_dropped);
+		u[2] += LD(st->rl_ratio_dropped);
+		u[3] += LD(st->rl_request_bytes);
+		u[4] += LD(st->rl_answered_bytes);
+	}
+	static const char ua[] = "iceway_relay_unauth_answers_total";
+	iw_metrics_header(b, ua, IW_METRICS_COUNTER,
+			  "UDP answers to requests without valid credentials, by result: sent, or dropped "
+			  "past unauth-answer-rate (rate) or unauth-answer-ratio (ratio).");
+	lab1(b, ua, "result", "sent", u[0]);
+	lab1(b, ua, "result", "rate", u[1]);
+	lab1(b, ua, "result", "ratio", u[2]);
+	static const char ub[] = "iceway_relay_unauth_bytes_total";
+	iw_metrics_header(b, ub, IW_METRICS_COUNTER,
+			  "Bytes of UDP requests without valid credentials (in) and of the answers sent "
+			  "to them (out).");
+	lab1(b, ub, "direction", "in", u[3]);
+	lab1(b, ub, "direction", "out", u[4]);
+
 	static const char pr[] = "iceway_relay_peers_refused_total";
 	iw_metrics_header(b, pr, IW_METRICS_COUNTER,
 			  "Peer addresses refused by the peer policy, by address class.");
 	for (unsigned c = 0; c < IW_ADDR_CLASS_COUNT; c++)
 		lab1(b, pr, "class", iw_addr_class_name((enum iw_addr_class)c), SUM(peers_refused_class[c]));
+	/* The relay's own address (allow-self-peers), whatever its class. */
+	lab1(b, pr, "class", "self", SUM(peers_refused_self));
 }
 
 static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)

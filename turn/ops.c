@@ -38,6 +38,8 @@ void iw_ops_worker_sync(struct iw_worker *w)
 	} else {
 		/* Same nonce key and counters: outstanding nonces stay valid, metrics monotonic. */
 		memcpy(na.nonce_key, w->auth.nonce_key, sizeof na.nonce_key);
+		na.rl_seed = w->auth.rl_seed; /* the buckets below stay where this seed put them */
+		na.rest_sep = c->rest_sep;
 		na.st = w->auth.st;
 		struct iw_auth_bucket *rl = na.rl;
 		na.rl = w->auth.rl;
@@ -266,6 +268,30 @@ void iw_ops_quota_put(struct iw_ops_quota *q, const void *user, size_t len)
 		i = j;
 	}
 out:
+	pthread_mutex_unlock(&q->mu);
+}
+
+int iw_ops_quota_ext_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t limit)
+{
+	uint64_t h = quota_hash(q, user, len);
+	int rc = -EDQUOT;
+	pthread_mutex_lock(&q->mu);
+	struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
+	if (e->h && (!limit || e->ext < limit)) {
+		e->ext++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+void iw_ops_quota_ext_put(struct iw_ops_quota *q, const void *user, size_t len)
+{
+	uint64_t h = quota_hash(q, user, len);
+	pthread_mutex_lock(&q->mu);
+	struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
+	if (e->h && e->ext)
+		e->ext--;
 	pthread_mutex_unlock(&q->mu);
 }
 

@@ -21,6 +21,7 @@ enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has mov
 struct iw_quota_ent {
 	uint64_t h; /* 0 empty */
 	uint32_t count;
+	uint32_t ext; /* of those allocations, the ones counted for an overflow block */
 };
 
 struct iw_ops_quota {
@@ -81,6 +82,11 @@ void iw_ops_quota_fini(struct iw_ops_quota *q);
  * total_limit in all (0: no limit). 0, or -EDQUOT with *why. */
 int iw_ops_quota_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t user_limit,
 		      uint32_t total_limit, const char **why);
+/* Count one overflow block for user (who holds an allocation), unless that makes more than
+ * limit (0: no limit). 0, or -EDQUOT. */
+int iw_ops_quota_ext_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t limit);
+/* Uncount one overflow block (before the allocation that held it is uncounted). */
+void iw_ops_quota_ext_put(struct iw_ops_quota *q, const void *user, size_t len);
 /* Uncount one allocation taken for user. */
 void iw_ops_quota_put(struct iw_ops_quota *q, const void *user, size_t len);
 /* The allocation count for user (a monitoring and test read). */

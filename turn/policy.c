@@ -101,9 +101,12 @@ int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char 
 			 iw_addr_fmt(peer, false, txt, sizeof txt), r->text);
 		return -EPERM;
 	}
-	if (match(p->allow, p->n_allow, peer, &norm))
+	/* Allow rules and classes see the normalised form only: an IPv4 address inside IPv6
+	 * passes the IPv4 policy on its own, so an allow rule for the IPv6 form (64:ff9b::/96,
+	 * a normal NAT64 set-up) does not reopen 169.254.169.254 or 127.0.0.1 inside it, and
+	 * ::ffff:10.0.0.1 is refused as 10.0.0.1 is. */
+	if (match(p->allow, p->n_allow, &norm, &norm))
 		return 0;
-	/* The normalised form first: ::ffff:10.0.0.1 is refused as 10.0.0.1 is. */
 	const struct iw_addr *forms[2] = { &norm, peer };
 	for (unsigned i = 0; i < 2; i++) {
 		const char *range = NULL;
@@ -117,4 +120,56 @@ int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char 
 		return -EPERM;
 	}
 	return 0;
+}
+
+void iw_policy_self_add(struct iw_policy_self *s, const struct iw_addr *a)
+{
+	struct iw_addr n;
+	iw_addr_normalize(a, &n);
+	n.port = 0;
+	for (unsigned i = 0; i < s->n_addr; i++)
+		if (iw_addr_eq(&s->addr[i], &n))
+			return;
+	if (s->n_addr < IW_POLICY_MAX_SELF)
+		s->addr[s->n_addr++] = n;
+}
+
+bool iw_policy_is_self(const struct iw_policy_self *s, const struct iw_addr *peer)
+{
+	struct iw_addr n;
+	iw_addr_normalize(peer, &n);
+	if (iw_addr_is_any(&n) || iw_addr_is_any(peer))
+		return true; /* "this host" */
+	n.port = 0;
+	for (unsigned i = 0; i < s->n_addr; i++)
+		if (iw_addr_eq(&s->addr[i], &n))
+			return true;
+	return false;
+}
+
+int iw_policy_self_check(const struct iw_policy *p, const struct iw_policy_self *s,
+			 const struct iw_addr *peer, bool has_port, char *why, size_t why_cap)
+{
+	if (p->allow_self || !iw_policy_is_self(s, peer))
+		return 0;
+	struct iw_addr n;
+	iw_addr_normalize(peer, &n);
+	bool any = iw_addr_is_any(&n) || iw_addr_is_any(peer);
+	if (!has_port && !any)
+		return 0;
+	bool lis = peer->port == s->lis_port[0] || peer->port == s->lis_port[1];
+	const char *range = NULL;
+	bool loop = iw_addr_classify(&n, &range) == IW_ADDR_LOOPBACK;
+	if (!any && !lis &&
+	    ((peer->port >= s->min_port && peer->port <= s->max_port) || (loop && p->allow_loopback)))
+		return 0;
+	if (!why)
+		return -EPERM;
+	char txt[IW_ADDR_STRLEN];
+	snprintf(why, why_cap, "Forbidden: peer %s is this relay's own %s (allow-self-peers would allow it)",
+		 iw_addr_fmt(peer, has_port, txt, sizeof txt),
+		 any   ? "address"
+		 : lis ? "listening port"
+		       : "address outside the relay port range");
+	return -EPERM;
 }

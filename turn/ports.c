@@ -235,7 +235,56 @@ int iw_ports_resv_peek(struct iw_ports_pool *pp, uint64_t token, uint64_t now_ms
 	return rc;
 }
 
+int iw_ports_resv_get(struct iw_ports_pool *pp, uint64_t token, uint64_t now_ms, struct iw_resv *out)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&pp->mu);
+	for (unsigned i = 0; token && i < IW_MAX_RESV; i++)
+		if (pp->resv[i].token == token && pp->resv[i].expires_ms > now_ms) {
+			*out = pp->resv[i];
+			rc = out->fam;
+		}
+	pthread_mutex_unlock(&pp->mu);
+	return rc;
+}
+
 unsigned iw_ports_resv_expire(struct iw_ports_pool *pp, uint64_t now_ms)
+{
+	return iw_ports_resv_expire_each(pp, now_ms, NULL, NULL);
+}
+
+/* Close before the port is freed, so whoever takes it next can bind it. */
+static void resv_end(struct iw_ports_pool *pp, struct iw_resv *r, iw_ports_resv_fn fn, void *ctx)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	iw_ports_put(&pp->fam[r->fam], r->port);
+	if (fn)
+		fn(ctx, r);
+	resv_clear(pp, r);
+}
+
+int iw_ports_resv_cancel(struct iw_ports_pool *pp, uint64_t token, struct iw_resv *out)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&pp->mu);
+	for (unsigned i = 0; token && i < IW_MAX_RESV; i++) {
+		struct iw_resv *r = &pp->resv[i];
+		if (r->token != token)
+			continue;
+		*out = *r;
+		out->fd = -1;
+		resv_end(pp, r, NULL, NULL);
+		pp->st.resv_cancelled++;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&pp->mu);
+	return rc;
+}
+
+unsigned iw_ports_resv_expire_each(struct iw_ports_pool *pp, uint64_t now_ms, iw_ports_resv_fn fn, void *ctx)
 {
 	unsigned n = 0;
 	pthread_mutex_lock(&pp->mu);
@@ -243,11 +292,7 @@ unsigned iw_ports_resv_expire(struct iw_ports_pool *pp, uint64_t now_ms)
 		struct iw_resv *r = &pp->resv[i];
 		if (!r->token || r->expires_ms > now_ms)
 			continue;
-		/* Closed before the port is freed, so whoever takes it next can bind it. */
-		if (r->fd >= 0)
-			close(r->fd);
-		iw_ports_put(&pp->fam[r->fam], r->port);
-		resv_clear(pp, r);
+		resv_end(pp, r, fn, ctx);
 		n++;
 	}
 	pp->st.resv_expired += n;

@@ -10,8 +10,9 @@
 #include <stdint.h>
 
 enum {
-	IW_MAX_RESV = 64,   /* reservations held at once, process-wide; full -> 508 */
-	IW_RESV_MS = 30000, /* RFC 8656 §7.2: a reserved port is kept about 30 s */
+	IW_MAX_RESV = 64,       /* reservations held at once, process-wide; full -> 508 */
+	IW_RESV_MS = 30000,     /* RFC 8656 §7.2: a reserved port is kept about 30 s */
+	IW_RESV_USER_MAX = 256, /* the quota key of the user a reservation counts for */
 };
 
 struct iw_ports {
@@ -47,10 +48,17 @@ struct iw_resv {
 	uint16_t port;
 	uint32_t worker;     /* the worker that reserved it (a counter tells handovers) */
 	uint64_t expires_ms; /* monotonic, the same clock in every worker */
+	/* Who the reservation is counted for in the quota table (turn/ops.h), so that whoever
+	 * ends it (redeem, cancel, expiry) can uncount it. */
+	uint16_t user_len;
+	uint8_t user[IW_RESV_USER_MAX];
 };
 
+/* Called for each reservation the pool ends (its socket closed, its port freed). */
+typedef void (*iw_ports_resv_fn)(void *ctx, const struct iw_resv *r);
+
 struct iw_ports_pool_stats {
-	uint64_t resv_made, resv_used, resv_expired, resv_full, resv_unknown;
+	uint64_t resv_made, resv_used, resv_expired, resv_full, resv_unknown, resv_cancelled;
 	uint64_t exhausted; /* a take found no free port */
 };
 
@@ -94,8 +102,16 @@ int iw_ports_resv_add(struct iw_ports_pool *pp, const struct iw_resv *r);
 int iw_ports_resv_redeem(struct iw_ports_pool *pp, uint64_t token, uint64_t now_ms, struct iw_resv *out);
 /* The family (0/1) of the live reservation for token, or -ENOENT; it stays in the table. */
 int iw_ports_resv_peek(struct iw_ports_pool *pp, uint64_t token, uint64_t now_ms);
-/* Close and free reservations past their time. Returns how many. */
+/* A copy of the live reservation for token in *out (its fd stays the pool's). Its family
+ * (0/1), or -ENOENT. */
+int iw_ports_resv_get(struct iw_ports_pool *pp, uint64_t token, uint64_t now_ms, struct iw_resv *out);
+/* Close and free reservations past their time; fn (may be NULL) sees each one, under the
+ * pool's mutex. Returns how many. */
 unsigned iw_ports_resv_expire(struct iw_ports_pool *pp, uint64_t now_ms);
+unsigned iw_ports_resv_expire_each(struct iw_ports_pool *pp, uint64_t now_ms, iw_ports_resv_fn fn, void *ctx);
+/* End the reservation for token now, expired or not (its allocation is gone): socket closed,
+ * port freed, *out a copy. 0, or -ENOENT when redeemed or ended already. */
+int iw_ports_resv_cancel(struct iw_ports_pool *pp, uint64_t token, struct iw_resv *out);
 /* Reservations held now: a monitoring read. */
 uint32_t iw_ports_resv_count(struct iw_ports_pool *pp);
 

@@ -267,6 +267,12 @@ static void send_ind(struct iw_worker *w, struct iw_listener *l, const struct iw
 		w->st.drop_send_no_perm++;
 		return;
 	}
+	/* A permission for the relay's own address serves relay-to-relay traffic: only its
+	 * relay ports are peers, never its listener (policy.h). No formatting here. */
+	if (iw_policy_self_check(&w->conf->policy, &w->self, peer, true, NULL, 0)) {
+		w->st.drop_send_self++;
+		return;
+	}
 	/* The DATA view points into the receive buffer: forwarded without a copy. */
 	tx_add(w, rs->fd, (void *)(uintptr_t)m->data.p, m->data.len, peer, false);
 }
@@ -803,6 +809,7 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		IW_ERROR("cannot set up authentication");
 		goto fail;
 	}
+	w->auth.rest_sep = conf->rest_sep;
 	for (unsigned i = 0; i < conf->n_users; i++) {
 		const char *why = "invalid";
 		if (iw_auth_user_add(&w->auth, conf->users[i], &why)) {
@@ -914,19 +921,20 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		const char *name;
 		uint64_t v;
 	} f[] = {
-		F(rx_client_pkts),    F(rx_client_bytes),   F(tx_client_pkts),    F(tx_client_bytes),
-		F(rx_peer_pkts),      F(rx_peer_bytes),     F(tx_peer_pkts),      F(tx_peer_bytes),
-		F(drop_trunc),        F(drop_unknown_kind), F(drop_bad_chandata), F(drop_no_alloc),
-		F(drop_no_chan),      F(drop_send_no_perm), F(drop_peer_no_perm), F(drop_send_err),
-		F(drop_send_bad),     F(drop_bad_stun),     F(drop_fingerprint),  F(drop_not_request),
-		F(drop_challenge_rl), F(stun_requests),     F(binding),           F(bad_request),
-		F(unknown_attr),      F(alloc_ok),          F(alloc_retrans),     F(alloc_mismatch),
-		F(alloc_quota),       F(alloc_capacity),    F(alloc_family),      F(alloc_transport),
-		F(alloc_auth_fail),   F(refresh_ok),        F(refresh_delete),    F(perm_ok),
-		F(perm_full),         F(chan_ok),           F(chan_bad),          F(chan_full),
-		F(peers_refused),     F(wrong_creds),       F(resv_made),         F(resv_used),
-		F(resv_expired),      F(resv_handover),     F(wakeups),           F(batches),
-		F(gso_sends),         F(gso_segments),
+		F(rx_client_pkts),   F(rx_client_bytes),   F(tx_client_pkts),    F(tx_client_bytes),
+		F(rx_peer_pkts),     F(rx_peer_bytes),     F(tx_peer_pkts),      F(tx_peer_bytes),
+		F(drop_trunc),       F(drop_unknown_kind), F(drop_bad_chandata), F(drop_no_alloc),
+		F(drop_no_chan),     F(drop_send_no_perm), F(drop_peer_no_perm), F(drop_send_err),
+		F(drop_send_bad),    F(drop_send_self),    F(drop_bad_stun),     F(drop_fingerprint),
+		F(drop_not_request), F(drop_unauth_rl),    F(stun_requests),     F(binding),
+		F(bad_request),      F(unknown_attr),      F(alloc_ok),          F(alloc_retrans),
+		F(alloc_mismatch),   F(alloc_quota),       F(alloc_capacity),    F(alloc_family),
+		F(alloc_transport),  F(alloc_auth_fail),   F(refresh_ok),        F(refresh_delete),
+		F(perm_ok),          F(perm_full),         F(chan_ok),           F(chan_bad),
+		F(chan_full),        F(peers_refused),     F(wrong_creds),       F(peers_refused_self),
+		F(ext_user_quota),   F(resv_made),         F(resv_used),         F(resv_expired),
+		F(resv_cancelled),   F(resv_handover),     F(wakeups),           F(batches),
+		F(gso_sends),        F(gso_segments),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

@@ -35,6 +35,7 @@ enum {
 	 * one allocation's peers. Limits, not reservations: the kernel's udp_mem bounds the sum. */
 	IW_LISTENER_BUF = 4 << 20,
 	IW_RELAY_SOCK_BUF = 1 << 20,
+	IW_RELAY_SELF_MS = 30000, /* interface addresses are looked up again after this */
 };
 
 /* One datagram slot: headroom, payload, tailroom for DATA padding, source address. */
@@ -57,14 +58,17 @@ struct iw_relay_stats {
 	uint64_t rx_client_pkts, rx_client_bytes, tx_client_pkts, tx_client_bytes;
 	uint64_t rx_peer_pkts, rx_peer_bytes, tx_peer_pkts, tx_peer_bytes;
 	uint64_t drop_trunc, drop_unknown_kind, drop_bad_chandata, drop_no_alloc, drop_no_chan;
-	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad;
-	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_challenge_rl;
+	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad, drop_send_self;
+	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_unauth_rl;
 	uint64_t stun_requests, binding, bad_request, unknown_attr;
 	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
+	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
+	uint64_t ext_user_quota;     /* an overflow block refused: the user holds its share */
 	uint64_t resv_made, resv_used, resv_expired;
-	uint64_t resv_handover; /* redeemed here, reserved by another worker */
+	uint64_t resv_cancelled; /* ended with the allocation that made them */
+	uint64_t resv_handover;  /* redeemed here, reserved by another worker */
 	/* Operations: loop activity, refusals by class, answers while draining. */
 	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
 	uint64_t gso_sends, gso_segments; /* UDP GSO sends, and the datagrams they carried */
@@ -102,6 +106,10 @@ struct iw_worker {
 	int64_t now_s;   /* wall clock, for nonces and REST expiry */
 	uint64_t rng;    /* xorshift state for Data indication transaction ids */
 	struct iw_relay_stats st;
+	/* The relay's own addresses, which peers must not be (turn/policy.h): refreshed on the
+	 * control path every IW_RELAY_SELF_MS, read by Send indications. */
+	struct iw_policy_self self;
+	uint64_t self_ms;
 	struct iw_ops *ops; /* reload and drain state from main; NULL in tests */
 	unsigned gen;       /* the configuration generation this worker runs */
 	uint64_t life_counts[IW_RELAY_LIFE_BUCKETS + 1];

@@ -245,9 +245,144 @@ def peer_policy(c):
     c.check(srv.alive(), "server alive after the peer table")
 
 
+def embedded_allow(c):
+    """An allow rule for an IPv6 form (64:ff9b::/96, a normal NAT64 set-up) does not reopen
+    the special IPv4 addresses it embeds: each passes the IPv4 policy on its own."""
+    srv = t.Server(loopback_peers=False, relay=["127.0.0.1", "::1"],
+                   extra=["--allowed-peer-ip", "64:ff9b::/96"]).start()
+    c6 = t.Client(srv)
+    c.check(ok(c6.allocate(family=t.FAMILY_V6)), "IPv6 allocation under allowed-peer-ip=64:ff9b::/96")
+    for ip, rng in (("64:ff9b::a9fe:a9fe", "169.254.0.0/16"), ("64:ff9b::7f00:1", "127.0.0.0/8"),
+                    ("64:ff9b::a00:1", "10.0.0.0/8"), ("64:ff9b::c0a8:101", "192.168.0.0/16")):
+        m = c6.create_permission(ip)
+        if t.is_coturn():
+            print("info %-40s coturn answers %s" % (ip, show(m)))
+            continue
+        expect_error(c, m, 403, "CreatePermission %s with allowed-peer-ip=64:ff9b::/96" % ip)
+        c.check(m is not None and m.error is not None and rng in m.error[1],
+                "the 403 for %s names %s" % (ip, rng), show(m))
+    m = c6.create_permission("64:ff9b::cb00:7101")  # 203.0.113.1, public
+    c.check(ok(m), "CreatePermission 64:ff9b::cb00:7101 (a public IPv4 address) succeeds", show(m))
+    c.check(srv.alive(), "server alive after the embedded-address checks")
+
+
+ATTR_RESERVATION_TOKEN = 0x0022
+
+
+def even_port_quota(c):
+    """EVEN-PORT reservations (RFC 8656 §7.2) count against user-quota and end with the
+    allocation that made them: 70 rounds of Allocate with EVEN-PORT R=1 then Refresh 0 leave
+    nothing held (the process holds 64 reservations at most), and the reserved port counts as
+    an allocation of the user until it is redeemed."""
+    if t.is_coturn():
+        c.skip("EVEN-PORT reservations and user-quota", "iceway's accounting")
+        return
+    srv = t.Server(users=((t.USER, t.PASSWORD), ("bob", "bobpw")),
+                   extra=["--user-quota", "2"]).start()
+    even = [(t.ATTR_EVEN_PORT, b"\x80")]
+    fails = 0
+    for i in range(70):
+        cl = t.Client(srv)
+        m = cl.allocate(extra=even)
+        if not (ok(m) and m.has(ATTR_RESERVATION_TOKEN)):
+            fails += 1
+            print("  round %d: %s" % (i, show(m)))
+            if fails > 3:
+                break
+            continue
+        if not ok(cl.refresh(0)):
+            fails += 1
+        cl.close()
+    c.check(fails == 0, "70 rounds of EVEN-PORT R=1 then Refresh 0 all succeed "
+            "(each reservation ends with its allocation)", "%d failed" % fails)
+    mb = t.Client(srv, user="bob", password="bobpw").allocate(extra=even)
+    c.check(ok(mb) and mb.has(ATTR_RESERVATION_TOKEN), "then another user's EVEN-PORT R=1 succeeds",
+            show(mb))
+
+    # Under --user-quota 2, an allocation with a reservation is two of the user's.
+    a = t.Client(srv)
+    m = a.allocate(extra=even)
+    c.check(ok(m) and m.has(ATTR_RESERVATION_TOKEN), "EVEN-PORT R=1 under --user-quota 2", show(m))
+    token = m.get(ATTR_RESERVATION_TOKEN) if m is not None else None
+    m2 = t.Client(srv).allocate()
+    c.check(m2 is not None and m2.code == 486,
+            "a second allocation of the user while the reservation is held -> 486", show(m2))
+    # Redeeming the token takes no second count: the reserved port was counted already.
+    r = t.Client(srv)
+    m3 = r.allocate(extra=[(ATTR_RESERVATION_TOKEN, token or b"\0" * 8)])
+    c.check(ok(m3), "the user redeems the RESERVATION-TOKEN within the quota", show(m3))
+    if ok(m) and ok(m3):
+        c.check(m3.xor_addr(t.ATTR_XOR_RELAYED_ADDRESS)[1] ==
+                m.xor_addr(t.ATTR_XOR_RELAYED_ADDRESS)[1] + 1, "on the odd port above the even one")
+    m4 = t.Client(srv).allocate()
+    c.check(m4 is not None and m4.code == 486, "a third allocation of the user -> 486", show(m4))
+    # A user with one allocation left cannot reserve: the pair would be two more.
+    for cl in (a, r):
+        cl.refresh(0)
+    one = t.Client(srv)
+    c.check(ok(one.allocate()), "one plain allocation")
+    m5 = t.Client(srv).allocate(extra=even)
+    c.check(m5 is not None and m5.code == 486 and "EVEN-PORT" in (m5.error or (0, ""))[1],
+            "EVEN-PORT R=1 with one allocation left of the quota -> 486 naming the reservation",
+            show(m5))
+    c.check(srv.alive(), "server alive after the EVEN-PORT checks")
+
+
+def self_peers(c):
+    """The relay never relays to itself: its listener, and its own addresses outside the relay
+    range, are refused whatever the allow rules say (allow-self-peers would allow them);
+    another allocation's relayed address stays an ordinary peer."""
+    if t.is_coturn():
+        c.skip("the relay's own addresses as peers", "iceway's policy")
+        return
+    ext = "203.0.113.9"  # advertised (external-ip), a public-looking address of the relay
+    srv = t.Server(extra=["--external-ip", ext + "/127.0.0.1", "--allowed-peer-ip", "0.0.0.0"]).start()
+    a, b = t.Client(srv), t.Client(srv)
+    c.check(ok(a.allocate()) and ok(b.allocate()), "two allocations for the self-peer checks")
+    for i, (peer, what) in enumerate(((("127.0.0.1", srv.port), "listening port"),
+                                      ((ext, 53), "address outside the relay port range"),
+                                      ((ext, srv.port), "listening port"))):
+        m = a.channel_bind(0x4100 + i, *peer)
+        expect_error(c, m, 403, "ChannelBind to the relay's own %s:%d" % peer)
+        c.check(m is not None and m.error is not None and "own " + what in m.error[1] and
+                "allow-self-peers" in m.error[1], "the 403 says why (own %s)" % what, show(m))
+    # 0.0.0.0 is "this host": refused even where an allow rule covers it.
+    expect_error(c, a.create_permission("0.0.0.0"), 403,
+                 "CreatePermission 0.0.0.0 with allowed-peer-ip=0.0.0.0")
+    # A Send indication to the listener: with a permission for 127.0.0.1 (loopback peers are
+    # allowed here), a Binding request sent through the relay to its own listener must not
+    # come back as a Data indication.
+    c.check(ok(a.create_permission("127.0.0.1")), "permission for 127.0.0.1")
+    a.pending.clear()
+    inner = t.encode(t.METHOD_BINDING, t.CLASS_REQUEST)
+    a.send_indication("127.0.0.1", srv.port, inner)
+    got = a.recv_data(1.0 * t.SLOW)  # checks an absence
+    c.check(got is None, "a Send indication to the relay's own listener is not relayed",
+            repr(got))
+    # Relay to relay through one server still works: b's relayed address is a peer.
+    rip, rport = b.relayed
+    c.check(ok(a.channel_bind(0x4200, "127.0.0.1", rport)),
+            "ChannelBind to another allocation's relayed port succeeds", repr(b.relayed))
+    c.check(ok(b.create_permission("127.0.0.1")), "the other allocation permits the first")
+    a.send_raw(t.channel_data(0x4200, b"relay-to-relay"))
+    got = b.recv_data(2.0 * t.SLOW)
+    c.check(got is not None and got[2] == b"relay-to-relay",
+            "relay to relay through one relay arrives", repr(got))
+    c.check(srv.alive(), "server alive after the self-peer checks")
+    # allow-self-peers opens the listener again (single-host tests only).
+    op = t.Server(extra=["--allow-self-peers"]).start()
+    o = t.Client(op)
+    c.check(ok(o.allocate()), "allocation with allow-self-peers")
+    c.check(ok(o.channel_bind(0x4000, "127.0.0.1", op.port)),
+            "allow-self-peers: ChannelBind to the listener succeeds")
+
+
 def body(c):
     auth_refusals(c)
     peer_policy(c)
+    embedded_allow(c)
+    self_peers(c)
+    even_port_quota(c)
     if t.SANITIZED:
         for s in t._servers:
             c.check(not s.sanitizer_report(), "no sanitizer report in %s" % s.log_path)

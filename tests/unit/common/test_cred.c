@@ -120,6 +120,42 @@ static void test_rest_expiry(void **state)
 	assert_int_equal(iw_cred_rest_expiry(big, sizeof big, &e), -EINVAL);
 }
 
+/* The user part for quotas, with coturn's rest-api-separator. */
+static void test_rest_parse(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		char sep;
+		int rc;
+		int64_t expiry;
+		const char *user;
+	} rows[] = {
+		{ "1700000000:alice", ':', 0, 1700000000, "alice" },
+		{ "alice:1700000000", ':', 0, 1700000000, "alice" },
+		{ "1700000000", ':', 0, 1700000000, "" },
+		{ "1700000000:", ':', 0, 1700000000, "" },
+		{ "1700000000:a:b", ':', 0, 1700000000, "a:b" },
+		{ "1700000000#alice", '#', 0, 1700000000, "alice" },
+		{ "alice#1700000000", '#', 0, 1700000000, "alice" },
+		{ "1700000000:alice", '#', -EINVAL, 0, NULL }, /* not this separator */
+		{ "alice:bob", ':', -EINVAL, 0, NULL },
+		{ "", ':', -EINVAL, 0, NULL },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		int64_t e = 0;
+		size_t off = 0, n = 0;
+		int rc = iw_cred_rest_parse(rows[i].name, strlen(rows[i].name), rows[i].sep, &e, &off, &n);
+		if (rc != rows[i].rc)
+			fail_msg("%s: got %d", rows[i].name, rc);
+		if (rc)
+			continue;
+		assert_true(e == rows[i].expiry);
+		assert_int_equal(n, strlen(rows[i].user));
+		assert_memory_equal(rows[i].name + off, rows[i].user, n);
+	}
+}
+
 static void test_hmac_known_answers(void **state)
 {
 	(void)state;
@@ -204,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_rest_make_small_buffer),
 		cmocka_unit_test(test_rest_password),
 		cmocka_unit_test(test_rest_expiry),
+		cmocka_unit_test(test_rest_parse),
 		cmocka_unit_test(test_hmac_known_answers),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_equal),

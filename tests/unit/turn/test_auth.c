@@ -247,27 +247,102 @@ static void test_rest(void **state)
 	assert_true(a->st.rest_expired >= 2);
 }
 
+static uint32_t rl_slot(const struct iw_auth *a, struct iw_addr ip)
+{
+	ip.port = 0;
+	return iw_addr_hash(&ip, a->rl_seed) % IW_AUTH_RL_SLOTS;
+}
+
+/* An address in 198.51.x.y other than c that shares c's slot (or not, when want_same is
+ * false) under this process's seed. */
+static struct iw_addr rl_neighbour(const struct iw_auth *a, const struct iw_addr *c, bool want_same)
+{
+	struct iw_addr d = *c;
+	for (unsigned i = 1; i < 65536; i++) {
+		d.ip[2] = (uint8_t)(i >> 8);
+		d.ip[3] = (uint8_t)i;
+		if (!iw_addr_eq(&d, c) && (rl_slot(a, d) == rl_slot(a, *c)) == want_same)
+			return d;
+	}
+	fail_msg("no address found");
+	return d;
+}
+
 static void test_rate_limit(void **state)
 {
 	struct iw_auth *a = *state;
-	struct iw_addr c = addr("198.51.100.9:1"), d = addr("198.51.100.10:1");
+	struct iw_addr c = addr("198.51.100.9:1");
+	struct iw_addr d = rl_neighbour(a, &c, false);
+	enum { BURST = 2 * IW_AUTH_RL_RATE };
 	uint64_t t = 1000;
 	int allowed = 0;
-	for (int i = 0; i < 3 * IW_AUTH_RL_BURST; i++)
-		allowed += iw_auth_rl_allow(a, &c, t);
-	assert_int_equal(allowed, IW_AUTH_RL_BURST);
+	for (int i = 0; i < 3 * BURST; i++)
+		allowed += iw_auth_rl_take(a, &c, t, 0, 0, IW_AUTH_RL_RATE, 0) == 0;
+	assert_int_equal(allowed, BURST);
 	/* Another source has its own bucket; time refills. */
-	assert_true(iw_auth_rl_allow(a, &d, t));
-	assert_false(iw_auth_rl_allow(a, &c, t));
-	assert_true(iw_auth_rl_allow(a, &c, t + 1000 / IW_AUTH_RL_RATE + 1));
+	assert_int_equal(iw_auth_rl_take(a, &d, t, 0, 0, IW_AUTH_RL_RATE, 0), 0);
+	assert_int_equal(iw_auth_rl_take(a, &c, t, 0, 0, IW_AUTH_RL_RATE, 0), -EAGAIN);
+	assert_int_equal(iw_auth_rl_take(a, &c, t + 1000 / IW_AUTH_RL_RATE + 1, 0, 0, IW_AUTH_RL_RATE, 0), 0);
+}
+
+/* Two addresses that share a slot, alternating: a taken-over slot starts empty, so together
+ * they get one budget (with a fresh full bucket on every takeover, all 20,000 were allowed). */
+static void test_rate_limit_collision(void **state)
+{
+	struct iw_auth *a = *state;
+	struct iw_addr c = addr("198.51.101.7:1");
+	struct iw_addr e = rl_neighbour(a, &c, true);
+	uint64_t t = 50000;
+	int allowed = 0;
+	for (int i = 0; i < 20000; i++)
+		allowed += iw_auth_rl_take(a, i % 2 ? &e : &c, t, 20, 20, IW_AUTH_RL_RATE, 0) == 0;
+	assert_true(allowed <= 2 * IW_AUTH_RL_RATE);
+	/* The same with time passing, 0.1 ms per request: at most the burst and the refill. */
+	allowed = 0;
+	for (int i = 0; i < 20000; i++)
+		allowed += iw_auth_rl_take(a, i % 2 ? &e : &c, t + 1000 + i / 10, 20, 20, IW_AUTH_RL_RATE,
+					   0) == 0;
+	assert_true(allowed <= 2 * IW_AUTH_RL_RATE + 2 * IW_AUTH_RL_RATE + 1);
+	/* The seed is drawn per process: another table keys the slots differently. */
+	struct iw_auth b;
+	assert_int_equal(iw_auth_init(&b, "iceway", 600), 0);
+	bool differs = b.rl_seed != a->rl_seed;
+	iw_auth_fini(&b);
+	assert_true(differs);
+}
+
+/* Answer bytes never exceed ratio x request bytes, whatever the answer sizes. */
+static void test_rate_limit_ratio(void **state)
+{
+	struct iw_auth *a = *state;
+	struct iw_addr c = addr("198.51.102.7:1");
+	uint64_t in = 0, out = 0;
+	int sent = 0;
+	/* A bare 20-byte Allocate and a 128-byte 401: the first is not answered, the second is. */
+	assert_int_equal(iw_auth_rl_take(a, &c, 1000, 20, 128, 0, 4), -EMSGSIZE);
+	assert_int_equal(iw_auth_rl_take(a, &c, 1000, 20, 128, 0, 4), 0);
+	for (int i = 0; i < 20000; i++) {
+		size_t req = 20 + 4 * (size_t)(i % 7), ans = 56 + 4 * (size_t)(i % 23);
+		in += req;
+		if (iw_auth_rl_take(a, &c, 2000, req, ans, 0, 4) == 0) {
+			out += ans;
+			sent++;
+		}
+	}
+	assert_true(sent > 0);
+	assert_true(out <= 4 * in);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nonce),      cmocka_unit_test(test_static_user),
-		cmocka_unit_test(test_userhash),   cmocka_unit_test(test_rest),
+		cmocka_unit_test(test_nonce),
+		cmocka_unit_test(test_static_user),
+		cmocka_unit_test(test_userhash),
+		cmocka_unit_test(test_rest),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_rate_limit_collision),
+		cmocka_unit_test(test_rate_limit_ratio),
 	};
 	return cmocka_run_group_tests_name("turn/auth", tests, setup, teardown);
 }

@@ -65,6 +65,14 @@ static struct iw_addr addr(const char *s)
 	return a;
 }
 
+/* With the port as written (0 when none). */
+static struct iw_addr addr_port(const char *s)
+{
+	struct iw_addr a;
+	assert_int_equal(iw_addr_parse(&a, s), 0);
+	return a;
+}
+
 static void test_default_table(void **state)
 {
 	(void)state;
@@ -144,6 +152,109 @@ static void test_allow_and_deny(void **state)
 	assert_non_null(strstr(reason, "denied-peer-ip=10.1.0.0/16"));
 }
 
+/* An allow rule for an IPv6 form does not reopen the IPv4 addresses it embeds: NAT64's
+ * 64:ff9b::/96 allowed, 169.254.169.254 and 127.0.0.1 inside it stay refused. */
+static void test_allow_embedded(void **state)
+{
+	(void)state;
+	struct iw_policy p;
+	const char *why = NULL;
+	char reason[256];
+	iw_policy_init(&p);
+	assert_int_equal(iw_policy_allow_add(&p, "64:ff9b::/96", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "2002::/16", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "::ffff:0:0/96", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "192.168.7.0/24", &why), 0);
+	struct {
+		const char *a;
+		int rc;
+	} rows[] = {
+		{ "64:ff9b::a9fe:a9fe", -EPERM }, /* 169.254.169.254, cloud metadata */
+		{ "64:ff9b::7f00:1", -EPERM },    /* 127.0.0.1 */
+		{ "64:ff9b::a00:1", -EPERM },     /* 10.0.0.1 */
+		{ "2002:a9fe:a9fe::1", -EPERM },  /* 6to4 169.254.169.254 */
+		{ "::ffff:127.0.0.1", -EPERM },   /* mapped */
+		{ "64:ff9b::cb00:7101", 0 },      /* 203.0.113.1: public */
+		{ "64:ff9b::c0a8:701", 0 },       /* 192.168.7.1: its IPv4 rule allows it */
+		{ "::ffff:192.168.7.1", 0 },      { "64:ff9b::c0a8:801", -EPERM }, /* 192.168.8.1 */
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct iw_addr a = addr(rows[i].a);
+		int rc = iw_policy_check(&p, &a, reason, sizeof reason);
+		if (rc != rows[i].rc)
+			fail_msg("%s: got %d (%s)", rows[i].a, rc, rc ? reason : "");
+	}
+	struct iw_addr m = addr("64:ff9b::a9fe:a9fe");
+	iw_policy_check(&p, &m, reason, sizeof reason);
+	assert_non_null(strstr(reason, "169.254.0.0/16"));
+	/* With loopback peers allowed, the embedded loopback address passes like 127.0.0.1. */
+	p.allow_loopback = true;
+	m = addr("64:ff9b::7f00:1");
+	assert_int_equal(iw_policy_check(&p, &m, reason, sizeof reason), 0);
+}
+
+/* The relay's own addresses: listening port and addresses outside the relay range refused
+ * whatever the allow rules say; the relay range open (relay to relay); loopback at other ports
+ * only with allow-loopback-peers; allow-self-peers opens everything. */
+static void test_self(void **state)
+{
+	(void)state;
+	struct iw_policy p;
+	const char *why = NULL;
+	char reason[256];
+	iw_policy_init(&p);
+	assert_int_equal(iw_policy_allow_add(&p, "0.0.0.0/0", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "::/0", &why), 0);
+	struct iw_policy_self s;
+	memset(&s, 0, sizeof s);
+	struct iw_addr own[] = { addr_port("203.0.113.5"), addr_port("127.0.0.1"), addr_port("2001:db8::5") };
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+		iw_policy_self_add(&s, &own[i]);
+	iw_policy_self_add(&s, &own[0]); /* once only */
+	assert_int_equal(s.n_addr, 3);
+	s.lis_port[0] = 3478;
+	s.lis_port[1] = 5349;
+	s.min_port = 49152;
+	s.max_port = 65535;
+	struct {
+		const char *a;
+		bool has_port, loopback;
+		int rc;
+	} rows[] = {
+		{ "203.0.113.5:3478", true, false, -EPERM },        /* the listener */
+		{ "203.0.113.5:53", true, false, -EPERM },          /* a service on the relay host */
+		{ "203.0.113.5:50000", true, false, 0 },            /* another allocation's relayed address */
+		{ "[::ffff:203.0.113.5]:53", true, false, -EPERM }, /* in its IPv6 form */
+		{ "[2001:db8::5]:5349", true, false, -EPERM },
+		{ "[2001:db8::5]:60000", true, false, 0 },
+		{ "203.0.113.5", false, false, 0 },  /* a permission: the port is checked on sending */
+		{ "0.0.0.0", false, false, -EPERM }, /* "this host", whatever the allow rules */
+		{ "0.0.0.0:50000", true, false, -EPERM },
+		{ "[::]:50000", true, false, -EPERM },
+		{ "[::ffff:0.0.0.0]:9", true, false, -EPERM },
+		{ "127.0.0.1:3478", true, true, -EPERM }, /* the listener, loopback allowed or not */
+		{ "127.0.0.1:5349", true, true, -EPERM },
+		{ "127.0.0.1:40000", true, true, 0 }, /* another service on loopback, loopback allowed */
+		{ "127.0.0.1:40000", true, false, -EPERM },
+		{ "203.0.113.6:3478", true, false, 0 }, /* not ours */
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct iw_addr a = addr_port(rows[i].a);
+		p.allow_loopback = rows[i].loopback;
+		int rc = iw_policy_self_check(&p, &s, &a, rows[i].has_port, reason, sizeof reason);
+		if (rc != rows[i].rc)
+			fail_msg("%s: got %d (%s)", rows[i].a, rc, rc ? reason : "");
+		/* Without a buffer: the same answer, nothing formatted. */
+		assert_int_equal(iw_policy_self_check(&p, &s, &a, rows[i].has_port, NULL, 0), rc);
+	}
+	struct iw_addr a = addr_port("203.0.113.5:3478");
+	assert_int_equal(iw_policy_self_check(&p, &s, &a, true, reason, sizeof reason), -EPERM);
+	assert_string_equal(reason, "Forbidden: peer 203.0.113.5:3478 is this relay's own listening port "
+				    "(allow-self-peers would allow it)");
+	p.allow_self = true;
+	assert_int_equal(iw_policy_self_check(&p, &s, &a, true, reason, sizeof reason), 0);
+}
+
 static void test_bad_rules(void **state)
 {
 	(void)state;
@@ -166,10 +277,9 @@ static void test_bad_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_table),
-		cmocka_unit_test(test_reason_phrase),
-		cmocka_unit_test(test_allow_and_deny),
-		cmocka_unit_test(test_bad_rules),
+		cmocka_unit_test(test_default_table),  cmocka_unit_test(test_reason_phrase),
+		cmocka_unit_test(test_allow_and_deny), cmocka_unit_test(test_bad_rules),
+		cmocka_unit_test(test_self),           cmocka_unit_test(test_allow_embedded),
 	};
 	return cmocka_run_group_tests_name("turn/policy", tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -174,6 +175,54 @@ static void test_resv_other_thread(void **state)
 	iw_ports_pool_fini(&pp);
 }
 
+static void count_ended(void *ctx, const struct iw_resv *r)
+{
+	unsigned *n = ctx;
+	assert_int_equal(r->user_len, 5);
+	assert_memory_equal(r->user, "alice", 5);
+	(*n)++;
+}
+
+/* A reservation ends with its allocation (cancel), and expiry shows each one it ends, with
+ * the user it was counted for. */
+static void test_resv_cancel(void **state)
+{
+	(void)state;
+	struct iw_ports_pool pp;
+	assert_int_equal(iw_ports_pool_init(&pp, 50100, 50199, 7), 0);
+	int p = iw_ports_pool_take_pair(&pp, 0);
+	assert_true(p >= 50100);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct iw_resv r = { .token = 7,
+			     .fd = fd,
+			     .port = (uint16_t)(p + 1),
+			     .expires_ms = 1000 + IW_RESV_MS,
+			     .user_len = 5 };
+	memcpy(r.user, "alice", 5);
+	assert_int_equal(iw_ports_resv_add(&pp, &r), 0);
+	struct iw_resv got;
+	assert_int_equal(iw_ports_resv_get(&pp, 7, 1000, &got), 0);
+	assert_int_equal(got.user_len, 5);
+	assert_int_equal(iw_ports_resv_cancel(&pp, 7, &got), 0);
+	assert_memory_equal(got.user, "alice", 5);
+	assert_false(fd_open(fd));
+	assert_false(iw_ports_is_used(&pp.fam[0], (uint16_t)(p + 1)));
+	assert_int_equal(iw_ports_resv_count(&pp), 0);
+	assert_int_equal(iw_ports_resv_cancel(&pp, 7, &got), -ENOENT);
+	assert_int_equal(iw_ports_resv_get(&pp, 7, 1000, &got), -ENOENT);
+
+	r.token = 8;
+	r.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(iw_ports_pool_take(&pp, 0, false) >= 0, 1);
+	assert_int_equal(iw_ports_resv_add(&pp, &r), 0);
+	unsigned ended = 0;
+	assert_int_equal(iw_ports_resv_expire_each(&pp, 1000 + IW_RESV_MS, count_ended, &ended), 1);
+	assert_int_equal(ended, 1);
+	assert_false(fd_open(r.fd));
+	iw_ports_pool_put(&pp, 0, (uint16_t)p);
+	iw_ports_pool_fini(&pp);
+}
+
 static void test_resv_expiry(void **state)
 {
 	(void)state;
@@ -297,7 +346,7 @@ int main(void)
 		cmocka_unit_test(test_even_and_exact),    cmocka_unit_test(test_bad_range),
 		cmocka_unit_test(test_pool_pairs),        cmocka_unit_test(test_resv_other_thread),
 		cmocka_unit_test(test_resv_expiry),       cmocka_unit_test(test_resv_bound),
-		cmocka_unit_test(test_pool_two_threads),
+		cmocka_unit_test(test_pool_two_threads),  cmocka_unit_test(test_resv_cancel),
 	};
 	return cmocka_run_group_tests_name("turn/ports", tests, NULL, NULL);
 }
