@@ -2,7 +2,13 @@
 //
 //   import { Signaling, Call } from '/iceway.js';
 //   const sig = new Signaling('ws://127.0.0.1:8080/ws', { room: 'demo' });
-//   sig.addEventListener('peer-joined', (e) => { const call = new Call(sig, e.detail.peer); });
+//   // the newcomer calls the peers already there; they answer its offer
+//   const calls = new Map();
+//   sig.addEventListener('peer', (e) => calls.set(e.detail.peer, new Call(sig, e.detail.peer)));
+//   sig.addEventListener('signal', (e) => {
+//     if (e.detail.type === 'offer' && !calls.has(e.detail.from))
+//       calls.set(e.detail.from, new Call(sig, e.detail.from, { offer: e.detail }));
+//   });
 //   sig.connect();
 //
 // Signaling keeps one WebSocket, joins the room, reconnects with exponential backoff and
@@ -137,7 +143,8 @@ export class Signaling extends EventTarget {
 // One RTCPeerConnection to one remote peer, negotiated with perfect negotiation: the peer
 // with the smaller id is polite and yields on glare.
 export class Call extends EventTarget {
-  // opts: { relayOnly, dataChannel (bool), stream (MediaStream) }
+  // opts: { relayOnly, dataChannel (bool), stream (MediaStream), offer (the signal message
+  // with the remote peer's offer, when this call answers one) }
   constructor(sig, remote, opts = {}) {
     super();
     this.sig = sig;
@@ -174,7 +181,10 @@ export class Call extends EventTarget {
     this.onSignal = (ev) => this._onSignal(ev.detail);
     sig.addEventListener('signal', this.onSignal);
     if (opts.stream) for (const t of opts.stream.getTracks()) this.pc.addTrack(t, opts.stream);
-    if (opts.dataChannel && !this.polite) this._channel(this.pc.createDataChannel('chat'));
+    // The caller opens the channel (its offer carries it); the answerer gets it by ondatachannel.
+    if (opts.dataChannel && !opts.offer) this._channel(this.pc.createDataChannel('chat'));
+    // Created while that offer's 'signal' event is dispatched: the listener above misses it.
+    if (opts.offer) this._onSignal(opts.offer);
   }
 
   send(text) {
