@@ -258,6 +258,11 @@ async function demoCall(a, b, room, { camera = false } = {}) {
 		(await a.textContent('#call-state')) === 'connected' && (await b.textContent('#call-state')) === 'connected', T.connect);
 	const ids = { a: await a.textContent('#me'), b: await b.textContent('#me') };
 	assert(ids.a !== ids.b, 'distinct peer ids', ids);
+	// One offer, from the newcomer: had both pages offered, a rollback would have settled it,
+	// after which Chromium at times gathered nothing for its answer (a call that never connects).
+	const logs = { a: await a.textContent('#log'), b: await b.textContent('#log') };
+	assert(/offer sent/.test(logs.b) && !/offer received/.test(logs.b), 'the newcomer b made the offer', logs);
+	assert(/offer received\nanswer sent/.test(logs.a) && !/offer sent/.test(logs.a), 'a answered it and offered nothing', logs);
 	return ids;
 }
 
