@@ -184,7 +184,8 @@ export class Call extends EventTarget {
     // The caller opens the channel (its offer carries it); the answerer gets it by ondatachannel.
     if (opts.dataChannel && !opts.offer) this._channel(this.pc.createDataChannel('chat'));
     // Created while that offer's 'signal' event is dispatched: the listener above misses it.
-    if (opts.offer) this._onSignal(opts.offer);
+    // A microtask later, so the caller's listeners on this call are in place.
+    if (opts.offer) queueMicrotask(() => this._onSignal(opts.offer));
   }
 
   send(text) {
