@@ -73,6 +73,10 @@ explain() { # LOG STEP
 		sort -u | head -n 20 >&2 || true
 }
 
+# One bare system at a time on a machine: they share the demo's ports.
+mkdir -p /tmp/iceway-test-ports
+exec 8>/tmp/iceway-test-ports/bare-debian.lock
+flock -w 2400 8 || fail "another test_bare_debian held the demo's ports for 40 minutes"
 for p in 3478/udp 8080/tcp; do
 	ss -Hln "$([ "${p#*/}" = udp ] && echo -u || echo -t)" "sport = :${p%/*}" | grep -q . &&
 		fail "port $p is in use on this host: the demo's default config needs it"
