@@ -71,6 +71,12 @@ explain() { # LOG STEP
 	echo "---- what $2 names as missing ----" >&2
 	grep -E "No package '[^']*' found|Could NOT find|not found|No such file|E: |missing" "$1" |
 		sort -u | head -n 20 >&2 || true
+	# CMake names the line that asked for a package (its own "No package" line goes to the
+	# build script's hidden output): show that line, which names the package.
+	grep -oE "[A-Za-z0-9_/.-]*CMakeLists.txt:[0-9]+ \((pkg_check_modules|find_package|find_library|find_path)\)" "$1" |
+		sort -u | while read -r where _; do
+			sed -n "${where##*:}p" "$root/src/${where%:*}" | sed "s|^ *|  ${where}: |" >&2
+		done
 }
 
 # One bare system at a time on a machine: they share the demo's ports.
