@@ -43,12 +43,14 @@ def body(c):
                         "--turn-uri", "turn:127.0.0.1:%d?transport=udp" % relay.port) as sig:
         creds = []
         for i in range(3):
-            if i:
-                # a new second, so a new expiry and a new username
-                deadline = int(time.time()) + 1
-                while time.time() < deadline:
-                    time.sleep(0.05)
-            creds.append(mint(sig, "alice"))
+            # a new expiry, so a new username: the service stamps whole seconds of its own
+            # clock, so mint again until it moved on (bounded)
+            deadline = time.monotonic() + 10
+            cred = mint(sig, "alice")
+            while creds and cred[0] == creds[-1][0] and time.monotonic() < deadline:
+                time.sleep(0.1)
+                cred = mint(sig, "alice")
+            creds.append(cred)
         other = mint(sig, "bob")
     names = [u for u, _ in creds]
     print("  credentials: %s" % names)
