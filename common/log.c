@@ -30,7 +30,7 @@ void iw_log_set_level(enum iw_log_level lvl)
 		lvl = IW_LOG_ERROR;
 	if ((int)lvl > IW_LOG_DEBUG)
 		lvl = IW_LOG_DEBUG;
-	iw_log_level_cur = (int)lvl;
+	__atomic_store_n(&iw_log_level_cur, (int)lvl, __ATOMIC_RELAXED);
 }
 
 int iw_log_parse_level(const char *s, enum iw_log_level *lvl)
@@ -51,7 +51,7 @@ int iw_log_parse_level(const char *s, enum iw_log_level *lvl)
 
 void iw_log_set_json(bool json)
 {
-	log_json = json;
+	__atomic_store_n(&log_json, json, __ATOMIC_RELAXED);
 }
 
 int iw_log_open(const char *path)
@@ -219,7 +219,7 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 
 	/* Leave room for the closing "\"}\n" or "\n" whatever the message length. */
 	struct out o = { line, line + sizeof line - 8, false };
-	if (log_json) {
+	if (__atomic_load_n(&log_json, __ATOMIC_RELAXED)) {
 		puts_(&o, "{\"ts\":\"");
 		puts_(&o, ts);
 		puts_(&o, "\",\"level\":\"");

@@ -12,9 +12,11 @@ enum iw_log_level {
 	IW_LOG_DEBUG = 3,
 };
 
-extern int iw_log_level_cur; /* read on every guarded call; set by iw_log_set_level */
+/* Read on every guarded call; set by iw_log_set_level, also while other threads log (a reload):
+ * relaxed atomic loads and stores, plain moves on the machine. */
+extern int iw_log_level_cur;
 
-#define IW_LOG_ENABLED(lvl) ((int)(lvl) <= iw_log_level_cur)
+#define IW_LOG_ENABLED(lvl) ((int)(lvl) <= __atomic_load_n(&iw_log_level_cur, __ATOMIC_RELAXED))
 /* Formats only when the level is enabled: safe to leave on the packet path. */
 #define IW_LOG(lvl, ...)                                  \
 	do {                                              \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, builds iceway twice (a -Werror build and an
-# ASan/UBSan build) and runs every test (unit, integration, fuzz replay, end to end) on both.
+# ASan/UBSan build) and runs every test (unit, integration, fuzz replay, end to end) on both,
+# then builds iceway-relay under ThreadSanitizer and runs the tsan-labelled test there.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -10,6 +11,10 @@ bash tools/install-deps.sh test
 # Tests on explicitly: `build` may have been configured by tools/run.sh without them.
 bash tools/build.sh build -DIW_TESTS=ON -DIW_WITH_BENCH=ON
 bash tools/build.sh build-asan -DIW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+# ThreadSanitizer: iceway-relay alone, for the reload-under-load test (label tsan).
+cmake -S "$top" -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIW_SANITIZE=thread -DIW_WITH_SIGNAL=OFF \
+	-DIW_WITH_PROBE=OFF -DIW_WITH_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$(nproc)" --target iceway-relay
 
 # Formatting is not a review topic: every C file matches .clang-format.
 unformatted=$(git ls-files '*.c' '*.h' | while read -r f; do
@@ -35,4 +40,6 @@ echo "== tests: release build"
 ctest --test-dir build --output-on-failure -j2 || status=1
 echo "== tests: address,undefined sanitizer build"
 ctest --test-dir build-asan --output-on-failure -j2 -LE no-asan || status=1
+echo "== tests: thread sanitizer build (SIGHUP under load)"
+ctest --test-dir build-tsan --output-on-failure -L tsan || status=1
 exit $status

@@ -128,6 +128,27 @@ int iw_auth_secret_add(struct iw_auth *a, const char *secret, const char **why)
 	return 0;
 }
 
+void iw_auth_creds_swap(struct iw_auth *a, struct iw_auth *b)
+{
+	struct iw_auth t = *a;
+	a->stale_nonce_s = b->stale_nonce_s;
+	a->use_secret = b->use_secret;
+	a->users = b->users;
+	a->n_users = b->n_users;
+	a->cap_users = b->cap_users;
+	memcpy(a->secrets, b->secrets, sizeof a->secrets);
+	a->n_secrets = b->n_secrets;
+	a->rest_sep = b->rest_sep;
+	b->stale_nonce_s = t.stale_nonce_s;
+	b->use_secret = t.use_secret;
+	b->users = t.users;
+	b->n_users = t.n_users;
+	b->cap_users = t.cap_users;
+	memcpy(b->secrets, t.secrets, sizeof b->secrets);
+	b->n_secrets = t.n_secrets;
+	b->rest_sep = t.rest_sep;
+}
+
 static void nonce_mac(const struct iw_auth *a, const struct iw_addr *c, uint32_t ts, uint8_t out[NONCE_MAC])
 {
 	uint8_t msg[4 + 1 + 16 + 2], full[32];

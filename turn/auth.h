@@ -71,6 +71,10 @@ void iw_auth_fini(struct iw_auth *a);
 int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why);
 /* Add a REST shared secret (copied). 0, -EINVAL (empty) or -ENOBUFS. */
 int iw_auth_secret_add(struct iw_auth *a, const char *secret, const char **why);
+/* Swap what the configuration sets (users, secrets, nonce lifetime, REST separator) between a and b. The realm,
+ * nonce key, rate-limit buckets and counters stay where they are: a reload builds b, swaps, and
+ * frees b, without a store to the counters that /metrics reads from another thread. */
+void iw_auth_creds_swap(struct iw_auth *a, struct iw_auth *b);
 
 /* Write a fresh nonce for client at now_s into out (NUL-terminated). Returns its length. */
 size_t iw_auth_nonce_make(const struct iw_auth *a, const struct iw_addr *client, int64_t now_s,

@@ -18,6 +18,9 @@
 #include "turn/relay.h"
 #include "turn/stream.h"
 
+/* Set by the main thread or a failing worker, polled by every loop: atomic loads and stores
+ * (relaxed: it only asks to stop; pthread_join orders the rest). No signal handler writes it,
+ * signals are taken with sigtimedwait. */
 static volatile sig_atomic_t stop_flag;
 
 static volatile sig_atomic_t worker_failed;
@@ -26,7 +29,7 @@ static void *stream_main(void *arg)
 {
 	if (iw_stream_run(arg)) {
 		worker_failed = 1;
-		stop_flag = 1;
+		__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -35,7 +38,7 @@ static void *worker_main(void *arg)
 {
 	if (iw_relay_run(arg)) {
 		worker_failed = 1;
-		stop_flag = 1;
+		__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -185,23 +188,23 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < conf.threads; i++) {
 		if (pthread_create(&th[i], NULL, worker_main, w[i])) {
 			IW_ERROR("cannot start worker %u", i);
-			stop_flag = 1;
+			__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 			worker_failed = 1;
 			break;
 		}
 		n_started++;
 	}
-	if (streams && !stop_flag) {
+	if (streams && !__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) {
 		if (pthread_create(&sth, NULL, stream_main, streams)) {
 			IW_ERROR("cannot start the TCP/TLS worker");
-			stop_flag = 1;
+			__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 			worker_failed = 1;
 		} else {
 			stream_started = true;
 		}
 	}
 	iw_ops_supervise(&ops, &stop_flag, argc, argv);
-	stop_flag = 1;
+	__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < n_started; i++)
 		pthread_join(th[i], NULL);
 	if (stream_started)

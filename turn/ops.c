@@ -19,6 +19,9 @@
 
 void iw_ops_worker_sync(struct iw_worker *w)
 {
+	/* The generation first, then the pointer: the snapshot loaded is that generation's or a
+	 * newer one, so the generation recorded below never claims more than this worker holds
+	 * (the supervisor keeps an old snapshot a little longer, never too short). */
 	unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
 	if (g == w->gen)
 		return;
@@ -30,25 +33,20 @@ void iw_ops_worker_sync(struct iw_worker *w)
 		rc = iw_auth_user_add(&na, c->users[i], &why);
 	for (unsigned i = 0; rc == 0 && i < c->n_secrets; i++)
 		rc = iw_auth_secret_add(&na, c->secrets[i], &why);
-	if (rc) {
+	if (rc)
 		/* Checked by the supervisor already, so only memory can fail here: keep the
 		 * running credentials rather than none. */
 		IW_ERROR("reload: worker keeps its credentials: %s", why);
-		iw_auth_fini(&na);
-	} else {
-		/* Same nonce key and counters: outstanding nonces stay valid, metrics monotonic. */
-		memcpy(na.nonce_key, w->auth.nonce_key, sizeof na.nonce_key);
-		na.rl_seed = w->auth.rl_seed; /* the buckets below stay where this seed put them */
+	else {
+		/* Only what the configuration sets moves: the nonce key (outstanding nonces stay
+		 * valid), the rate-limit buckets and their seed, and the counters /metrics reads
+		 * stay in place. */
 		na.rest_sep = c->rest_sep;
-		na.st = w->auth.st;
-		struct iw_auth_bucket *rl = na.rl;
-		na.rl = w->auth.rl;
-		w->auth.rl = rl;
-		struct iw_auth old = w->auth;
-		w->auth = na;
-		iw_auth_fini(&old);
+		iw_auth_creds_swap(&w->auth, &na);
 	}
+	iw_auth_fini(&na);
 	w->conf = c;
+	/* From here this worker holds no older snapshot: the supervisor may free them. */
 	__atomic_store_n(&w->gen, g, __ATOMIC_RELEASE);
 }
 
@@ -380,7 +378,7 @@ int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, ch
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	uint64_t drain_end = 0;
-	while (!*stop) {
+	while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = 250 * 1000 * 1000 };
 		int sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGHUP) {
@@ -393,10 +391,10 @@ int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, ch
 					o->conf->n_secrets == 1 ? "" : "s");
 		} else if (sig == SIGINT || (sig == SIGTERM && o->draining)) {
 			IW_INFO("stopping now (%s)", sig == SIGINT ? "SIGINT" : "second SIGTERM");
-			*stop = 1;
+			__atomic_store_n(stop, 1, __ATOMIC_RELAXED);
 		} else if (sig == SIGTERM && o->conf->drain_timeout_s == 0) {
 			IW_INFO("stopping on SIGTERM (drain-timeout 0)");
-			*stop = 1;
+			__atomic_store_n(stop, 1, __ATOMIC_RELAXED);
 		} else if (sig == SIGTERM) {
 			uint32_t t = o->conf->drain_timeout_s;
 			__atomic_store_n(&o->draining, 1, __ATOMIC_RELAXED);
@@ -406,11 +404,11 @@ int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, ch
 				iw_ops_allocs_active(o), t);
 		}
 		iw_ops_collect(o);
-		if (o->draining && !*stop) {
+		if (o->draining && !__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 			unsigned n = iw_ops_allocs_active(o);
 			if (n == 0 || iw_clock_ms() >= drain_end) {
 				IW_INFO("drained: %u allocation%s left", n, n == 1 ? "" : "s");
-				*stop = 1;
+				__atomic_store_n(stop, 1, __ATOMIC_RELAXED);
 			}
 		}
 	}

@@ -32,10 +32,21 @@ struct iw_ops_quota {
 	bool ready;
 };
 
-/* Shared between the supervising main thread and the workers. Workers only read it, with
- * relaxed atomic loads, once per loop iteration or on an Allocate. */
+/*
+ * Shared between the supervising main thread and the workers.
+ *
+ * Configuration snapshots: each accepted reload builds a whole new struct iw_conf off the packet
+ * path and publishes it (release store of conf, then of gen). A published snapshot is never
+ * written again. Each worker (the UDP ones and the TCP/TLS one) loads gen at the top of its
+ * loop, where it holds no snapshot, and when it changed loads conf (acquire), rebuilds its
+ * credentials from it and records gen (release, iw_ops_worker_sync); until the next change it
+ * reads w->conf only. The supervisor frees an old snapshot once every worker has recorded a
+ * newer generation (iw_ops_collect). So w->conf belongs to its worker: no other thread may
+ * follow it (the metrics thread reads only start-up values and counters). The packet path pays
+ * one atomic load per wake-up; reloads are refused while IW_OPS_MAX_GENS snapshots wait.
+ */
 struct iw_ops {
-	struct iw_conf *conf; /* newest generation */
+	struct iw_conf *conf; /* newest snapshot */
 	unsigned gen;         /* bumped with each accepted reload */
 	int draining;         /* 1 after the first SIGTERM */
 	struct iw_worker **workers;

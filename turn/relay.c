@@ -595,7 +595,8 @@ static void batch_wait(struct iw_worker *w, uint64_t pkts_before, uint64_t *last
 int iw_relay_run(struct iw_worker *w)
 {
 	uint64_t last_us = 0;
-	while (!*w->stop) {
+	/* Set by the main thread, or by a worker that failed. */
+	while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
 		if (w->ops)
 			iw_ops_worker_sync(w);
 		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;

@@ -85,7 +85,7 @@ struct iw_ops;
 struct iw_stream;
 
 struct iw_worker {
-	const struct iw_conf *conf;
+	const struct iw_conf *conf; /* this worker's snapshot (turn/ops.h): no other thread reads it */
 	volatile sig_atomic_t *stop;
 	unsigned idx; /* 0..threads-1 the UDP workers, threads the TCP/TLS worker */
 	int epfd;

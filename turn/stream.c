@@ -569,7 +569,7 @@ int iw_stream_run(struct iw_stream *s)
 	struct iw_worker *w = s->w;
 	struct epoll_event ev[EPOLL_EVENTS];
 	struct conn *touched[EPOLL_EVENTS];
-	while (!*s->stop) {
+	while (!__atomic_load_n(s->stop, __ATOMIC_RELAXED)) {
 		/* SIGHUP's users and secrets, as the UDP workers adopt them; it also tells the
 		 * supervisor this thread left the older generation, so it can be freed. */
 		if (w->ops)

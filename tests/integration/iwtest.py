@@ -722,7 +722,7 @@ class Server:
         """Lines of a sanitizer report in the log, if any."""
         return [ln for ln in self.log_text().splitlines()
                 if "ERROR: AddressSanitizer" in ln or "runtime error" in ln or
-                "ERROR: LeakSanitizer" in ln]
+                "ERROR: LeakSanitizer" in ln or "WARNING: ThreadSanitizer" in ln]
 
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.pid) as f:
