@@ -583,7 +583,10 @@ void iw_stun_wr_addr(struct iw_stun_wr *s, uint16_t type, const struct iw_addr *
 	wr_address(s, type, a, false);
 }
 
-void iw_stun_wr_error(struct iw_stun_wr *s, uint16_t code, const char *reason)
+/* The value ERROR-CODE and ADDRESS-ERROR-CODE share: a first byte (0, or the family), a
+ * reserved byte, class, number, then the reason phrase. */
+static void wr_error_value(struct iw_stun_wr *s, uint16_t type, uint8_t first, uint16_t code,
+			   const char *reason)
 {
 	if (!reason)
 		reason = iw_stun_err_reason(code);
@@ -594,13 +597,25 @@ void iw_stun_wr_error(struct iw_stun_wr *s, uint16_t code, const char *reason)
 		while (rlen > 0 && ((uint8_t)reason[rlen] & 0xC0) == 0x80)
 			rlen--;
 	}
-	uint8_t *v = wr_attr_start(s, STUN_ATTR_ERROR_CODE, 4 + rlen);
+	uint8_t *v = wr_attr_start(s, type, 4 + rlen);
 	if (!v)
 		return;
-	v[0] = v[1] = 0;
+	v[0] = first;
+	v[1] = 0;
 	v[2] = (uint8_t)((code / 100) & 0x07);
 	v[3] = (uint8_t)(code % 100);
 	memcpy(v + 4, reason, rlen);
+}
+
+void iw_stun_wr_error(struct iw_stun_wr *s, uint16_t code, const char *reason)
+{
+	wr_error_value(s, STUN_ATTR_ERROR_CODE, 0, code, reason);
+}
+
+void iw_stun_wr_addr_error(struct iw_stun_wr *s, uint8_t family, uint16_t code, const char *reason)
+{
+	/* RFC 8656 §18.12: ERROR-CODE's layout with the family in the first byte. */
+	wr_error_value(s, STUN_ATTR_ADDRESS_ERROR_CODE, family, code, reason);
 }
 
 void iw_stun_wr_unknown(struct iw_stun_wr *s, const uint16_t *types, size_t n)

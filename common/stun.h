@@ -265,6 +265,9 @@ void iw_stun_wr_xaddr(struct iw_stun_wr *s, uint16_t type, const struct iw_addr 
 void iw_stun_wr_addr(struct iw_stun_wr *s, uint16_t type, const struct iw_addr *a);
 /* ERROR-CODE with class/number split and the reason phrase (NULL: the RFC's phrase). */
 void iw_stun_wr_error(struct iw_stun_wr *s, uint16_t code, const char *reason);
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.12): why the allocation for one family (STUN_FAMILY_IPV4
+ * or STUN_FAMILY_IPV6) failed while another succeeded; reason as for iw_stun_wr_error. */
+void iw_stun_wr_addr_error(struct iw_stun_wr *s, uint8_t family, uint16_t code, const char *reason);
 void iw_stun_wr_unknown(struct iw_stun_wr *s, const uint16_t *types, size_t n);
 /* Finish: returns the total message length, or -EMSGSIZE if anything did not fit. */
 int iw_stun_wr_finish(struct iw_stun_wr *s);

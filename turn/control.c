@@ -308,7 +308,7 @@ static uint32_t remaining_s(const struct iw_worker *w, const struct iw_alloc *a)
 
 static void alloc_success(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 			  const struct iw_stun_msg *m, const struct iw_auth_result *ar,
-			  const struct iw_alloc *a, const uint8_t *addr_err, size_t addr_err_len)
+			  const struct iw_alloc *a, uint16_t add_code, const char *add_why)
 {
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_SUCCESS);
@@ -318,8 +318,8 @@ static void alloc_success(struct iw_worker *w, struct iw_listener *l, const stru
 	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, src);
 	if (a->res_token)
 		iw_stun_wr_attr(&s, STUN_ATTR_RESERVATION_TOKEN, &a->res_token, 8);
-	if (addr_err_len)
-		iw_stun_wr_attr(&s, STUN_ATTR_ADDRESS_ERROR_CODE, addr_err, addr_err_len);
+	if (add_code)
+		iw_stun_wr_addr_error(&s, STUN_FAMILY_IPV6, add_code, add_why);
 	send_answer(w, l, src, &s, m, ar);
 }
 
@@ -328,227 +328,311 @@ static bool same_user(const struct iw_alloc *a, const struct iw_auth_result *ar)
 	return a->user_len == ar->user_len && !memcmp(a->user, ar->user, ar->user_len);
 }
 
-static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
-{
-	const struct iw_conf *c = w->conf;
-#define FAIL(ctr, code, reason)                               \
-	do {                                                  \
-		w->st.ctr++;                                  \
-		answer_error(w, l, src, m, ar, code, reason); \
-		return;                                       \
-	} while (0)
+/* One authenticated Allocate on its way through the steps below. Each step either moves it
+ * on (returns 0) or answers it and ends it (returns -1). */
+struct alloc_req {
+	struct iw_worker *w;
+	struct iw_listener *l;
+	const struct iw_addr *src;
+	const struct iw_stun_msg *m;
+	const struct iw_auth_result *ar;
+	const uint8_t *who; /* the quota key */
+	size_t who_len;
+	unsigned fam;      /* relay family of the first socket: 0 IPv4, 1 IPv6 */
+	uint64_t tok;      /* RESERVATION-TOKEN to redeem */
+	bool transfer;     /* the reservation's quota count passes to this allocation */
+	uint16_t add_code; /* why the ADDITIONAL-ADDRESS-FAMILY socket failed, 0 if it did not */
+	const char *add_why;
+};
 
-	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
-	if (a) {
-		/* RFC 8656 §7.2: a retransmitted Allocate gets the same success answer. */
-		if (!memcmp(a->tid, m->tid, STUN_TID_LEN) && same_user(a, ar)) {
-			w->st.alloc_retrans++;
-			alloc_success(w, l, src, m, ar, a, NULL, 0);
-			return;
-		}
-		/* RFC 8656 §7.2 step 2: the 5-tuple already has an allocation -> 437. */
-		FAIL(alloc_mismatch, STUN_ERR_ALLOCATION_MISMATCH, NULL);
+static int refuse(struct alloc_req *q, uint64_t *ctr, uint16_t code, const char *reason)
+{
+	(*ctr)++;
+	answer_error(q->w, q->l, q->src, q->m, q->ar, code, reason);
+	return -1;
+}
+
+/* RFC 8656 §7.2 step 2: the 5-tuple already has an allocation. A retransmission of the
+ * request that made it gets the same success answer; anything else is a mismatch. */
+static int alloc_known(struct alloc_req *q)
+{
+	struct iw_alloc *a = iw_alloc_find(&q->w->tab, q->src, q->l->idx);
+	if (!a)
+		return 0;
+	if (!memcmp(a->tid, q->m->tid, STUN_TID_LEN) && same_user(a, q->ar)) {
+		q->w->st.alloc_retrans++;
+		alloc_success(q->w, q->l, q->src, q->m, q->ar, a, 0, NULL);
+		return -1;
 	}
-	if (iw_ops_draining(w)) {
-		/* RFC 8489 §10: 300 Try Alternate with ALTERNATE-SERVER sends the client to
-		 * another relay; without one, 508 tells it to look elsewhere. */
-		if (c->has_alt_server) {
-			struct iw_stun_wr s;
-			w->st.alloc_redirect++;
-			begin(w, &s, m, STUN_CLASS_ERROR);
-			iw_stun_wr_error(&s, STUN_ERR_TRY_ALTERNATE, "Try Alternate: draining");
-			iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, &c->alt_server);
-			send_answer(w, l, src, &s, m, ar);
-			return;
-		}
-		FAIL(alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,
-		     "Insufficient Capacity: server is shutting down");
-	}
+	return refuse(q, &q->w->st.alloc_mismatch, STUN_ERR_ALLOCATION_MISMATCH, NULL);
+}
+
+/* A draining relay takes no new allocation. RFC 8489 §10: 300 Try Alternate with
+ * ALTERNATE-SERVER sends the client to another relay; without one, 508 tells it to look
+ * elsewhere. */
+static int alloc_draining(struct alloc_req *q)
+{
+	struct iw_worker *w = q->w;
+	if (!iw_ops_draining(w))
+		return 0;
+	if (!w->conf->has_alt_server)
+		return refuse(q, &w->st.alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,
+			      "Insufficient Capacity: server is shutting down");
+	struct iw_stun_wr s;
+	w->st.alloc_redirect++;
+	begin(w, &s, q->m, STUN_CLASS_ERROR);
+	iw_stun_wr_error(&s, STUN_ERR_TRY_ALTERNATE, "Try Alternate: draining");
+	iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, &w->conf->alt_server);
+	send_answer(w, q->l, q->src, &s, q->m, q->ar);
+	return -1;
+}
+
+/* The request's attributes on their own, before anything is looked up or taken. */
+static int alloc_check_attrs(struct alloc_req *q)
+{
+	const struct iw_stun_msg *m = q->m;
+	uint64_t *bad = &q->w->st.bad_request;
 	/* RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is required and must be UDP here. */
 	if (!(m->present & IW_STUN_HAS_REQ_TRANSPORT))
-		FAIL(bad_request, STUN_ERR_BAD_REQUEST, "Bad Request: missing REQUESTED-TRANSPORT");
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST, "Bad Request: missing REQUESTED-TRANSPORT");
 	if (m->req_transport != TURN_TRANSPORT_UDP)
-		FAIL(alloc_transport, STUN_ERR_UNSUPPORTED_TRANSPORT, NULL);
-	bool has_token = m->present & IW_STUN_HAS_RES_TOKEN;
-	bool even = m->present & IW_STUN_HAS_EVEN_PORT;
+		return refuse(q, &q->w->st.alloc_transport, STUN_ERR_UNSUPPORTED_TRANSPORT, NULL);
 	/* RFC 8656 §7.2 step 5: RESERVATION-TOKEN excludes EVEN-PORT and the family
 	 * attributes. */
-	if (has_token && (even || (m->present & (IW_STUN_HAS_REQ_FAMILY | IW_STUN_HAS_ADD_FAMILY))))
-		FAIL(bad_request, STUN_ERR_BAD_REQUEST,
-		     "Bad Request: RESERVATION-TOKEN with EVEN-PORT or an address family");
+	if ((m->present & IW_STUN_HAS_RES_TOKEN) &&
+	    (m->present & (IW_STUN_HAS_EVEN_PORT | IW_STUN_HAS_REQ_FAMILY | IW_STUN_HAS_ADD_FAMILY)))
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+			      "Bad Request: RESERVATION-TOKEN with EVEN-PORT or an address family");
 	/* RFC 8656 §7.2 step 7: REQUESTED- and ADDITIONAL-ADDRESS-FAMILY are exclusive, and
 	 * the additional family can only be IPv6. */
 	if ((m->present & IW_STUN_HAS_REQ_FAMILY) && (m->present & IW_STUN_HAS_ADD_FAMILY))
-		FAIL(bad_request, STUN_ERR_BAD_REQUEST,
-		     "Bad Request: REQUESTED-ADDRESS-FAMILY with ADDITIONAL-ADDRESS-FAMILY");
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+			      "Bad Request: REQUESTED-ADDRESS-FAMILY with ADDITIONAL-ADDRESS-FAMILY");
 	if ((m->present & IW_STUN_HAS_ADD_FAMILY) && m->add_family != STUN_FAMILY_IPV6)
-		FAIL(bad_request, STUN_ERR_BAD_REQUEST,
-		     "Bad Request: ADDITIONAL-ADDRESS-FAMILY must be IPv6");
-	if (ar->user_len >= IW_ALLOC_USER_MAX)
-		FAIL(bad_request, STUN_ERR_BAD_REQUEST, "Bad Request: username too long");
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+			      "Bad Request: ADDITIONAL-ADDRESS-FAMILY must be IPv6");
+	/* The allocation keeps a copy of the username. */
+	if (q->ar->user_len >= IW_ALLOC_USER_MAX)
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST, "Bad Request: username too long");
+	if ((m->present & IW_STUN_HAS_REQ_FAMILY) && m->req_family != STUN_FAMILY_IPV4 &&
+	    m->req_family != STUN_FAMILY_IPV6)
+		return refuse(q, &q->w->st.alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
+	return 0;
+}
 
-	unsigned f = 0;
-	uint64_t tok = 0;
-	const uint8_t *who = ar->user + ar->quota_off; /* the quota key */
-	size_t who_len = ar->user_len - ar->quota_off;
-	bool transfer = false; /* the reservation's quota count passes to this allocation */
-	if (m->present & IW_STUN_HAS_REQ_FAMILY) {
-		if (m->req_family != STUN_FAMILY_IPV4 && m->req_family != STUN_FAMILY_IPV6)
-			FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
-		f = m->req_family == STUN_FAMILY_IPV6;
-	}
-	if (has_token) {
+/* The family of the first relay socket: the requested one, or the reservation's. */
+static int alloc_pick_family(struct alloc_req *q)
+{
+	struct iw_worker *w = q->w;
+	const struct iw_stun_msg *m = q->m;
+	if (m->present & IW_STUN_HAS_REQ_FAMILY)
+		q->fam = m->req_family == STUN_FAMILY_IPV6;
+	if (m->present & IW_STUN_HAS_RES_TOKEN) {
 		/* RFC 8656 §7.2: an unknown or expired token -> 508. The reservation may have
 		 * been made on another worker: redeeming it hands its socket to this one. */
-		memcpy(&tok, m->res_token.p, sizeof tok);
+		memcpy(&q->tok, m->res_token.p, sizeof q->tok);
 		struct iw_resv held;
-		int rf = iw_ports_resv_get(w->pool, tok, w->now_ms, &held);
+		int rf = iw_ports_resv_get(w->pool, q->tok, w->now_ms, &held);
 		if (rf < 0)
-			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
-			     "Insufficient Capacity: unknown RESERVATION-TOKEN");
-		f = (unsigned)rf;
+			return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+				      "Insufficient Capacity: unknown RESERVATION-TOKEN");
+		q->fam = (unsigned)rf;
 		/* The user who reserved it was counted then: redeeming takes no second count. */
-		transfer = held.user_len == who_len && !memcmp(held.user, who, who_len);
+		q->transfer = held.user_len == q->who_len && !memcmp(held.user, q->who, q->who_len);
 	}
-	if (!w->has_relay[f])
-		FAIL(alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
-	/* RFC 8656 §7.2 step 8: quotas -> 486. */
-	const char *qwhy = NULL;
-	if (!transfer && iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &qwhy))
-		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
-	a = iw_alloc_new(&w->tab, src, l->idx);
-	if (!a) {
-		if (!transfer)
-			iw_ops_quota_put(quota_of(w), who, who_len);
-		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
-		     "Insufficient Capacity: allocation table full");
-	}
-	a->quota_held = !transfer; /* with transfer, once the reservation is redeemed */
-	a->created_ms = w->now_ms ? w->now_ms : 1;
-	memcpy(a->tid, m->tid, STUN_TID_LEN);
-	memcpy(a->user, ar->user, ar->user_len);
-	a->user_len = (uint16_t)ar->user_len;
-	a->quota_off = (uint16_t)ar->quota_off;
-	memcpy(a->key, ar->key, ar->key_len);
-	a->key_len = ar->key_len;
-	a->pw_alg = ar->pw_alg;
+	if (!w->has_relay[q->fam])
+		return refuse(q, &w->st.alloc_family, STUN_ERR_ADDRESS_FAMILY, NULL);
+	return 0;
+}
 
-	int rc;
-	if (has_token) {
-		/* Taken out of the table only now: a failure above leaves it redeemable. */
-		struct iw_resv rv;
-		rc = iw_ports_resv_redeem(w->pool, tok, w->now_ms, &rv);
-		if (rc == 0) {
-			/* The reservation's count becomes this allocation's, or goes back to the
-			 * user who reserved it when another user redeems it. */
-			if (transfer)
-				a->quota_held = true;
-			else
-				resv_uncount(w, &rv);
-			/* The socket joins this worker's epoll set, whoever bound it. */
-			rc = rsock_add(w, a, rv.fam, rv.fd, rv.port);
-			w->st.resv_used++;
-			if (rv.worker != w->idx)
-				w->st.resv_handover++;
-		}
-	} else {
-		int fd2 = -1;
-		uint16_t port = 0;
-		bool pair = even && m->even_port_reserve;
-		if (pair && !iw_ports_resv_has_room(w->pool)) {
-			iw_control_alloc_free(w, a);
-			FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
-			     "Insufficient Capacity: no reservation slot");
-		}
-		int fd = open_port(w, f, even, pair, &port, &fd2);
-		rc = fd < 0 ? fd : rsock_add(w, a, f, fd, port);
-		const char *rwhy = NULL;
-		/* RFC 8656 §7.2 step 8: the reserved port is for another allocation of the
-		 * user, so it counts as one (it outlives neither its time nor this allocation). */
-		if (rc == 0 && pair &&
-		    iw_ops_quota_take(quota_of(w), who, who_len, c->user_quota, c->total_quota, &rwhy))
-			rc = -EDQUOT;
-		if (rc == 0 && pair) {
-			uint64_t t = 0;
-			if (iw_cred_random(&t, sizeof t) || !t)
-				t = (w->rng ^ (w->now_ms << 20)) | 1; /* never 0: 0 marks a free slot */
-			struct iw_resv r = { .token = t,
-					     .fd = fd2,
-					     .fam = (uint8_t)f,
-					     .port = (uint16_t)(port + 1),
-					     .worker = w->idx,
-					     .expires_ms = w->now_ms + IW_RESV_MS,
-					     .user_len = (uint16_t)who_len };
-			memcpy(r.user, who, who_len);
-			/* The pool owns the second socket from here, until redeemed or expired. */
-			if (iw_ports_resv_add(w->pool, &r) == 0) {
-				a->res_token = t;
-				w->st.resv_made++;
-				fd2 = -1;
-			} else {
-				iw_ops_quota_put(quota_of(w), who, who_len);
-				rc = -ENOBUFS; /* another worker took the last slot meanwhile */
-			}
-		}
-		if (fd2 >= 0) {
-			close(fd2);
-			iw_ports_pool_put(w->pool, f, (uint16_t)(port + 1));
-		}
+/* RFC 8656 §7.2 step 8: the user's quota (486), then a table entry that holds the
+ * request's identity; *out is NULL when the request was answered. */
+static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
+{
+	struct iw_worker *w = q->w;
+	const struct iw_conf *c = w->conf;
+	const char *qwhy = NULL;
+	*out = NULL;
+	if (!q->transfer &&
+	    iw_ops_quota_take(quota_of(w), q->who, q->who_len, c->user_quota, c->total_quota, &qwhy))
+		return refuse(q, &w->st.alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
+	struct iw_alloc *a = iw_alloc_new(&w->tab, q->src, q->l->idx);
+	if (!a) {
+		if (!q->transfer)
+			iw_ops_quota_put(quota_of(w), q->who, q->who_len);
+		return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+			      "Insufficient Capacity: allocation table full");
 	}
-	if (rc == -EDQUOT) {
+	a->quota_held = !q->transfer; /* with transfer, once the reservation is redeemed */
+	a->created_ms = w->now_ms ? w->now_ms : 1;
+	memcpy(a->tid, q->m->tid, STUN_TID_LEN);
+	memcpy(a->user, q->ar->user, q->ar->user_len);
+	a->user_len = (uint16_t)q->ar->user_len;
+	a->quota_off = (uint16_t)q->ar->quota_off;
+	memcpy(a->key, q->ar->key, q->ar->key_len);
+	a->key_len = q->ar->key_len;
+	a->pw_alg = q->ar->pw_alg;
+	*out = a;
+	return 0;
+}
+
+/* The reserved socket becomes the allocation's. Taken out of the table only now: a refusal
+ * before this step leaves the token redeemable. Returns 0 or -errno. */
+static int alloc_redeem(struct alloc_req *q, struct iw_alloc *a)
+{
+	struct iw_worker *w = q->w;
+	struct iw_resv rv;
+	int rc = iw_ports_resv_redeem(w->pool, q->tok, w->now_ms, &rv);
+	if (rc < 0)
+		return rc;
+	/* The reservation's count becomes this allocation's, or goes back to the user who
+	 * reserved it when another user redeems it. */
+	if (q->transfer)
+		a->quota_held = true;
+	else
+		resv_uncount(w, &rv);
+	/* The socket joins this worker's epoll set, whoever bound it. */
+	rc = rsock_add(w, a, rv.fam, rv.fd, rv.port);
+	w->st.resv_used++;
+	if (rv.worker != w->idx)
+		w->st.resv_handover++;
+	return rc;
+}
+
+/* EVEN-PORT R=1: keep the odd port above the allocation's (fd2) for a later Allocate with
+ * the token. RFC 8656 §7.2 step 8: the reserved port is for another allocation of the user,
+ * so it counts as one (it outlives neither its time nor this allocation). On success the
+ * pool owns fd2; otherwise the caller still does. Returns 0 or -errno. */
+static int alloc_reserve_pair(struct alloc_req *q, struct iw_alloc *a, int fd2, uint16_t port)
+{
+	struct iw_worker *w = q->w;
+	const struct iw_conf *c = w->conf;
+	const char *rwhy = NULL;
+	if (iw_ops_quota_take(quota_of(w), q->who, q->who_len, c->user_quota, c->total_quota, &rwhy))
+		return -EDQUOT;
+	uint64_t t = 0;
+	if (iw_cred_random(&t, sizeof t) || !t)
+		t = (w->rng ^ (w->now_ms << 20)) | 1; /* never 0: 0 marks a free slot */
+	struct iw_resv r = { .token = t,
+			     .fd = fd2,
+			     .fam = (uint8_t)q->fam,
+			     .port = (uint16_t)(port + 1),
+			     .worker = w->idx,
+			     .expires_ms = w->now_ms + IW_RESV_MS,
+			     .user_len = (uint16_t)q->who_len };
+	memcpy(r.user, q->who, q->who_len);
+	if (iw_ports_resv_add(w->pool, &r)) {
+		iw_ops_quota_put(quota_of(w), q->who, q->who_len);
+		return -ENOBUFS; /* another worker took the last slot meanwhile */
+	}
+	a->res_token = t;
+	w->st.resv_made++;
+	return 0;
+}
+
+/* A fresh relay socket from the pool (an even port with EVEN-PORT, and the pair above it
+ * reserved with R=1). Returns 0 or -errno. */
+static int alloc_bind_fresh(struct alloc_req *q, struct iw_alloc *a)
+{
+	struct iw_worker *w = q->w;
+	bool even = q->m->present & IW_STUN_HAS_EVEN_PORT;
+	bool pair = even && q->m->even_port_reserve;
+	int fd2 = -1;
+	uint16_t port = 0;
+	int fd = open_port(w, q->fam, even, pair, &port, &fd2);
+	int rc = fd < 0 ? fd : rsock_add(w, a, q->fam, fd, port);
+	if (rc == 0 && pair) {
+		rc = alloc_reserve_pair(q, a, fd2, port);
+		if (rc == 0)
+			fd2 = -1;
+	}
+	if (fd2 >= 0) {
+		close(fd2);
+		iw_ports_pool_put(w->pool, q->fam, (uint16_t)(port + 1));
+	}
+	return rc;
+}
+
+/* The first relay socket, redeemed or freshly bound; a failure frees the allocation and
+ * answers 486 or 508. */
+static int alloc_open_relay(struct alloc_req *q, struct iw_alloc *a)
+{
+	struct iw_worker *w = q->w;
+	bool has_token = q->m->present & IW_STUN_HAS_RES_TOKEN;
+	bool pair = (q->m->present & IW_STUN_HAS_EVEN_PORT) && q->m->even_port_reserve;
+	if (!has_token && pair && !iw_ports_resv_has_room(w->pool)) {
 		iw_control_alloc_free(w, a);
-		FAIL(alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
-		     "Allocation Quota Reached: user quota (an EVEN-PORT reservation counts as an "
-		     "allocation)");
+		return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+			      "Insufficient Capacity: no reservation slot");
 	}
-	if (rc < 0) {
-		iw_control_alloc_free(w, a);
-		FAIL(alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
-		     rc == -ENOENT ? "Insufficient Capacity: unknown RESERVATION-TOKEN"
-				   : "Insufficient Capacity: no relay port available");
+	int rc = has_token ? alloc_redeem(q, a) : alloc_bind_fresh(q, a);
+	if (rc == 0)
+		return 0;
+	iw_control_alloc_free(w, a);
+	if (rc == -EDQUOT)
+		return refuse(q, &w->st.alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
+			      "Allocation Quota Reached: user quota (an EVEN-PORT reservation counts as an "
+			      "allocation)");
+	return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+		      rc == -ENOENT ? "Insufficient Capacity: unknown RESERVATION-TOKEN"
+				    : "Insufficient Capacity: no relay port available");
+}
+
+/* RFC 8656 §7.2: dual allocation. A failure for the additional (IPv6) family does not fail
+ * the request: it is reported in ADDRESS-ERROR-CODE while the first family succeeds. */
+static void alloc_open_additional(struct alloc_req *q, struct iw_alloc *a)
+{
+	struct iw_worker *w = q->w;
+	if (!(q->m->present & IW_STUN_HAS_ADD_FAMILY))
+		return;
+	if (!w->has_relay[1]) {
+		q->add_code = STUN_ERR_ADDRESS_FAMILY;
+		q->add_why = "Address Family not Supported";
+		return;
 	}
-	/* RFC 8656 §7.2: dual allocation. A failure for the additional family is reported
-	 * in ADDRESS-ERROR-CODE while the first family succeeds. */
-	uint8_t aerr[4 + 64];
-	size_t aerr_len = 0;
-	if (m->present & IW_STUN_HAS_ADD_FAMILY) {
-		uint16_t code = 0;
-		const char *why = NULL;
-		uint16_t port = 0;
-		int fd2 = -1;
-		if (!w->has_relay[1]) {
-			code = STUN_ERR_ADDRESS_FAMILY;
-			why = "Address Family not Supported";
-		} else {
-			int fd = open_port(w, 1, false, false, &port, &fd2);
-			if (fd < 0 || rsock_add(w, a, 1, fd, port) < 0) {
-				code = STUN_ERR_INSUFFICIENT_CAPACITY;
-				why = "Insufficient Capacity";
-			}
-		}
-		if (code) {
-			/* RFC 8656 §18.10: family, reserved, class, number, reason. */
-			size_t rl = strlen(why);
-			aerr[0] = STUN_FAMILY_IPV6;
-			aerr[1] = 0;
-			aerr[2] = (uint8_t)(code / 100);
-			aerr[3] = (uint8_t)(code % 100);
-			memcpy(aerr + 4, why, rl);
-			aerr_len = 4 + rl;
-		}
+	uint16_t port = 0;
+	int fd2 = -1;
+	int fd = open_port(w, 1, false, false, &port, &fd2);
+	if (fd < 0 || rsock_add(w, a, 1, fd, port) < 0) {
+		q->add_code = STUN_ERR_INSUFFICIENT_CAPACITY;
+		q->add_why = "Insufficient Capacity";
 	}
-	a->expires_ms = w->now_ms + (uint64_t)lifetime_for(w, m) * 1000;
+}
+
+/* Start the lifetime and answer with the relayed address(es). */
+static void alloc_start(struct alloc_req *q, struct iw_alloc *a)
+{
+	struct iw_worker *w = q->w;
+	a->expires_ms = w->now_ms + (uint64_t)lifetime_for(w, q->m) * 1000;
 	iw_alloc_timer_arm(&w->tab, a);
 	w->st.alloc_ok++;
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char cs[IW_ADDR_STRLEN], rs[IW_ADDR_STRLEN];
-		IW_DEBUG("allocate %s user %.*s -> %s (%u s)", iw_addr_fmt(src, true, cs, sizeof cs),
+		IW_DEBUG("allocate %s user %.*s -> %s (%u s)", iw_addr_fmt(q->src, true, cs, sizeof cs),
 			 (int)a->user_len, a->user, iw_addr_fmt(&a->rs[0].adv, true, rs, sizeof rs),
 			 remaining_s(w, a));
 	}
-	alloc_success(w, l, src, m, ar, a, aerr, aerr_len);
-#undef FAIL
+	alloc_success(w, q->l, q->src, q->m, q->ar, a, q->add_code, q->add_why);
+}
+
+/* RFC 8656 §7.2, in its order: what exists, what the request says, what the user may take,
+ * then the sockets. */
+static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	struct alloc_req q = { .w = w,
+			       .l = l,
+			       .src = src,
+			       .m = m,
+			       .ar = ar,
+			       .who = ar->user + ar->quota_off,
+			       .who_len = ar->user_len - ar->quota_off };
+	struct iw_alloc *a = NULL;
+	if (alloc_known(&q) || alloc_draining(&q) || alloc_check_attrs(&q) || alloc_pick_family(&q) ||
+	    alloc_install(&q, &a) || alloc_open_relay(&q, a))
+		return;
+	alloc_open_additional(&q, a);
+	alloc_start(&q, a);
 }
 
 /* The allocation a Refresh/CreatePermission/ChannelBind is about, or NULL after answering

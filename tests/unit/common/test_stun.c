@@ -887,6 +887,40 @@ static void test_encode_unknown(void **state)
 	assert_int_equal(m.error_code, 420);
 }
 
+/* ADDRESS-ERROR-CODE, built by hand from RFC 8656 §18.12 (Family, 13 reserved bits, Class in
+ * 3 bits, Number) with the reason phrase as in RFC 8489 §14.8. */
+static void test_encode_addr_error(void **state)
+{
+	(void)state;
+	uint8_t buf[128];
+	struct iw_stun_wr s;
+	struct iw_stun_msg m;
+	const char *why = NULL;
+	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_ALLOCATE, STUN_CLASS_SUCCESS, tid0);
+	iw_stun_wr_addr_error(&s, STUN_FAMILY_IPV6, STUN_ERR_INSUFFICIENT_CAPACITY, "Insufficient Capacity");
+	int n = iw_stun_wr_finish(&s);
+	/* type 0x8001, length 4 + 21, IPv6 (0x02), reserved, class 5, number 8, 21 bytes of
+	 * reason and 3 of padding. */
+	const uint8_t want[] = { 0x80, 0x01, 0x00, 0x19, 0x02, 0x00, 0x05, 0x08, 'I',  'n', 's',
+				 'u',  'f',  'f',  'i',  'c',  'i',  'e',  'n',  't',  ' ', 'C',
+				 'a',  'p',  'a',  'c',  'i',  't',  'y',  0x00, 0x00, 0x00 };
+	assert_int_equal(n, STUN_HEADER_LEN + sizeof want);
+	assert_int_equal(iw_be16(buf + 2), sizeof want);
+	assert_memory_equal(buf + STUN_HEADER_LEN, want, sizeof want);
+	/* Comprehension-optional (0x8000-0xFFFF): a decoder that does not know it skips it. */
+	assert_int_equal(iw_stun_decode(&m, buf, (size_t)n, &why), 0);
+	assert_int_equal(m.n_unknown, 0);
+
+	/* No reason: the RFC's phrase, 28 bytes, no padding; an IPv4 family byte. */
+	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_ALLOCATE, STUN_CLASS_SUCCESS, tid0);
+	iw_stun_wr_addr_error(&s, STUN_FAMILY_IPV4, STUN_ERR_ADDRESS_FAMILY, NULL);
+	n = iw_stun_wr_finish(&s);
+	const uint8_t want440[] = { 0x80, 0x01, 0x00, 0x20, 0x01, 0x00, 0x04, 0x28 };
+	assert_int_equal(n, STUN_HEADER_LEN + sizeof want440 + 28);
+	assert_memory_equal(buf + STUN_HEADER_LEN, want440, sizeof want440);
+	assert_memory_equal(buf + STUN_HEADER_LEN + sizeof want440, "Address Family not Supported", 28);
+}
+
 static void test_encode_overflow(void **state)
 {
 	(void)state;
@@ -1016,6 +1050,7 @@ int main(void)
 		cmocka_unit_test(test_after_integrity_ignored),
 		cmocka_unit_test(test_encode_error),
 		cmocka_unit_test(test_encode_unknown),
+		cmocka_unit_test(test_encode_addr_error),
 		cmocka_unit_test(test_encode_overflow),
 		cmocka_unit_test(test_data_ind_wrap),
 	};

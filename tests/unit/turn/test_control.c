@@ -70,6 +70,7 @@ struct attrs {
 	uint32_t lifetime;
 	bool has_lifetime, transport, even_reserve;
 	uint64_t token;
+	uint8_t add_family; /* ADDITIONAL-ADDRESS-FAMILY, 0 for none */
 };
 
 /* One request from c; authenticated once a 401 or 438 has given the nonce (fetched on demand). */
@@ -88,6 +89,9 @@ static void transact(const struct cli *c, struct iw_stun_msg *m, uint8_t *rbuf, 
 			iw_stun_wr_attr(&s, STUN_ATTR_EVEN_PORT, "\x80", 1);
 		if (at->token)
 			iw_stun_wr_attr(&s, STUN_ATTR_RESERVATION_TOKEN, &at->token, 8);
+		if (at->add_family)
+			iw_stun_wr_attr(&s, STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY,
+					(const uint8_t[4]){ at->add_family, 0, 0, 0 }, 4);
 		if (at->has_lifetime)
 			iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, at->lifetime);
 		for (unsigned i = 0; i < at->n_peers; i++)
@@ -261,11 +265,53 @@ static void test_overflow_per_user(void **state)
 	close(c[0].fd);
 }
 
+/* The value of the first attribute of type t in a message of len bytes, or NULL. */
+static const uint8_t *attr_find(const uint8_t *p, size_t len, uint16_t t, size_t *vlen)
+{
+	for (size_t at = STUN_HEADER_LEN; at + 4 <= len;) {
+		size_t l = iw_be16(p + at + 2);
+		if (at + 4 + l > len)
+			break;
+		if (iw_be16(p + at) == t) {
+			*vlen = l;
+			return p + at + 4;
+		}
+		at += 4 + iw_pad4(l);
+	}
+	return NULL;
+}
+
+/* RFC 8656 §7.2 dual allocation on a relay without an IPv6 relay address: the IPv4 one is
+ * allocated and the IPv6 failure is named in ADDRESS-ERROR-CODE. */
+static void test_dual_alloc_no_ipv6(void **state)
+{
+	(void)state;
+	uint8_t r[2048];
+	struct iw_stun_msg m;
+	assert_false(w->has_relay[1]);
+	struct cli c = cli_open();
+	transact(&c, &m, r, sizeof r, TURN_METHOD_ALLOCATE,
+		 &(struct attrs){ .transport = true, .add_family = STUN_FAMILY_IPV6 });
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	assert_int_equal(m.relayed.family, AF_INET);
+	size_t vl = 0;
+	const uint8_t *v = attr_find(r, m.len, STUN_ATTR_ADDRESS_ERROR_CODE, &vl);
+	assert_non_null(v);
+	const uint8_t want[] = { STUN_FAMILY_IPV6, 0, 4, 40 };
+	assert_int_equal(vl, sizeof want + 28);
+	assert_memory_equal(v, want, sizeof want);
+	assert_memory_equal(v + 4, "Address Family not Supported", 28);
+	transact(&c, &m, r, sizeof r, TURN_METHOD_REFRESH, &(struct attrs){ .has_lifetime = true });
+	assert_int_equal(m.cls, STUN_CLASS_SUCCESS);
+	close(c.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_perm_expired_not_pruned),
 		cmocka_unit_test(test_overflow_per_user),
+		cmocka_unit_test(test_dual_alloc_no_ipv6),
 	};
 	return cmocka_run_group_tests_name("turn/control", tests, setup, teardown);
 }
