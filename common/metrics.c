@@ -18,6 +18,7 @@
 #include "common/addr.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sock.h"
 
 void iw_metrics_buf_init(struct iw_metrics_buf *b, char *mem, size_t cap)
 {
@@ -481,7 +482,6 @@ struct iw_metrics_http *iw_metrics_http_start(const char *bind_ip, uint16_t port
 	struct iw_addr a;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int one = 1;
 
 	if (!fill || iw_addr_parse(&a, bind_ip ? bind_ip : "127.0.0.1") < 0 || a.port) {
 		*why = "bad bind address";
@@ -502,21 +502,15 @@ struct iw_metrics_http *iw_metrics_http_start(const char *bind_ip, uint16_t port
 		goto fail;
 	}
 	s->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	s->lfd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->stopfd < 0 || s->lfd < 0) {
+	if (s->stopfd < 0) {
 		*why = "cannot create socket";
 		goto fail;
 	}
-	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	sl = iw_addr_to_sa(&a, &ss);
-	if (bind(s->lfd, (struct sockaddr *)&ss, sl) < 0) {
-		*why = errno == EADDRINUSE ? "address in use" : "cannot bind";
+	s->lfd = iw_sock_open(
+		&a, &(struct iw_sock_spec){ .type = SOCK_STREAM, .flags = IW_SOCK_REUSEADDR, .backlog = 16 },
+		why);
+	if (s->lfd < 0)
 		goto fail;
-	}
-	if (listen(s->lfd, 16) < 0) {
-		*why = "cannot listen";
-		goto fail;
-	}
 	sl = sizeof ss;
 	if (getsockname(s->lfd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    iw_addr_from_sa(&a, (struct sockaddr *)&ss) < 0) {

@@ -13,6 +13,7 @@
 
 #include "common/cred.h"
 #include "common/log.h"
+#include "common/sock.h"
 #include "common/stun_auth.h"
 #include "turn/ops.h"
 #include "turn/policy.h"
@@ -174,25 +175,12 @@ void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct
 
 static int bind_port(struct iw_worker *w, unsigned f, uint16_t port)
 {
+	static const struct iw_sock_spec spec = { .type = SOCK_DGRAM,
+						  .flags = IW_SOCK_V6ONLY,
+						  .buf = IW_RELAY_SOCK_BUF };
 	struct iw_addr a = w->relay_bind[f];
 	a.port = port;
-	struct sockaddr_storage ss;
-	socklen_t sl = iw_addr_to_sa(&a, &ss);
-	int fd = socket(a.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (a.family == AF_INET6) {
-		int one = 1;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	}
-	if (bind(fd, (struct sockaddr *)&ss, sl)) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	/* After bind: a port that is taken costs no buffer set-up. */
-	iw_relay_sock_bufs(fd, IW_RELAY_SOCK_BUF);
-	return fd;
+	return iw_sock_open(&a, &spec, NULL);
 }
 
 /* Bind a relay socket from the shared pool; a port another process holds is skipped. With

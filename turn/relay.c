@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/cred.h"
 #include "common/log.h"
+#include "common/sock.h"
 #include "turn/control.h"
 #include "turn/metrics.h"
 #include "turn/ops.h"
@@ -612,51 +613,27 @@ int iw_relay_run(struct iw_worker *w)
 
 /* --- set-up and tear-down (not the packet path) --- */
 
-void iw_relay_sock_bufs(int fd, int bytes)
-{
-	/* The FORCE variants pass rmem_max/wmem_max when the process may (CAP_NET_ADMIN);
-	 * otherwise the plain ones get what the sysctl allows. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes))
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-}
-
 static int open_listener(struct iw_worker *w, const struct iw_addr *ip, uint16_t port)
 {
 	struct iw_listener *l = &w->lis[w->n_lis];
-	struct sockaddr_storage ss;
 	struct iw_addr a = *ip;
 	a.port = port;
-	int fd = socket(a.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	if (a.family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	socklen_t sl = iw_addr_to_sa(&a, &ss);
+	struct iw_sock_spec spec = { .type = SOCK_DGRAM, .flags = IW_SOCK_V6ONLY };
 	if (w->conf->threads > 1 && w->idx == 0 && port != 0) {
 		/* SO_REUSEPORT would also let this bind join another process's group on the same
 		 * port (same user) and share its traffic: the first worker binds once without it,
 		 * so a port already taken fails as it does with one worker. */
-		int rc = bind(fd, (struct sockaddr *)&ss, sl) ? -errno : 0;
-		close(fd);
-		if (rc)
-			return rc;
-		fd = socket(a.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd = iw_sock_open(&a, &spec, NULL);
 		if (fd < 0)
-			return -errno;
-		if (a.family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+			return fd;
+		close(fd);
 	}
 	if (w->conf->threads > 1)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-	iw_relay_sock_bufs(fd, IW_LISTENER_BUF);
-	if (bind(fd, (struct sockaddr *)&ss, sl)) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
+		spec.flags |= IW_SOCK_REUSEPORT;
+	spec.buf = IW_LISTENER_BUF;
+	int fd = iw_sock_open(&a, &spec, NULL);
+	if (fd < 0)
+		return fd;
 	*l = (struct iw_listener){ .kind = IW_EV_LISTENER, .fd = fd, .idx = w->n_lis, .addr = a };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {

@@ -158,7 +158,6 @@ int iw_relay_run(struct iw_worker *w);
 /* Run one wake-up: wait at most timeout_ms, handle what is ready, fire timers. */
 int iw_relay_poll(struct iw_worker *w, int timeout_ms);
 /* Raise a socket's receive and send buffer limits to bytes (best effort). */
-void iw_relay_sock_bufs(int fd, int bytes);
 /* Log the counters at debug level. */
 void iw_relay_stats_dump(const struct iw_worker *w);
 

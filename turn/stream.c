@@ -16,6 +16,7 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sock.h"
 #include "turn/control.h"
 #include "turn/metrics.h"
 #include "turn/ops.h"
@@ -649,22 +650,14 @@ const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw
 
 static int open_slis(struct iw_stream *s, const struct iw_addr *ip, uint16_t port, bool tls)
 {
+	static const struct iw_sock_spec spec = { .type = SOCK_STREAM,
+						  .flags = IW_SOCK_REUSEADDR | IW_SOCK_V6ONLY,
+						  .backlog = 1024 };
 	struct iw_addr a = *ip;
 	a.port = port;
-	struct sockaddr_storage ss;
-	socklen_t sl = iw_addr_to_sa(&a, &ss);
-	int fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = iw_sock_open(&a, &spec, NULL);
 	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (a.family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
+		return fd;
 	struct slis *l = &s->lis[s->n_lis];
 	*l = (struct slis){ .kind = IW_EV_STREAM_LIS, .fd = fd, .tls = tls };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
