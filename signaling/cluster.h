@@ -81,7 +81,7 @@ int iw_cluster_join(struct iw_cluster *cl, const char *room, const char *peer);
  * -EEXIST (held elsewhere, no matching token), -ENOSPC (room full) or -EAGAIN (a claim while
  * Redis is unreachable). -EINVAL: bad token. */
 int iw_cluster_member_join(struct iw_cluster *cl, const char *room, const char *peer, const char *token,
-			   const char *claim, unsigned int max_peers);
+			   const char *claim, unsigned max_peers);
 int iw_cluster_leave(struct iw_cluster *cl, const char *room, const char *peer);
 /* Publish text for `to` (on instance inst) from our local peer `from`. -ENOTCONN when Redis is
  * down at the time of the call. A later failure comes back as IW_CLUSTER_SEND_FAILED. */
@@ -89,7 +89,7 @@ int iw_cluster_send(struct iw_cluster *cl, const char *inst, const char *room, c
 		    const char *from, const char *text, size_t len);
 
 /* Take up to max waiting events (service thread). Release each with iw_cluster_ev_fini. */
-unsigned int iw_cluster_poll(struct iw_cluster *cl, struct iw_cluster_ev *evs, unsigned int max);
+unsigned iw_cluster_poll(struct iw_cluster *cl, struct iw_cluster_ev *evs, unsigned max);
 void iw_cluster_ev_fini(struct iw_cluster_ev *ev);
 
 /* A snapshot of the counters (taken under the queue lock). */

@@ -72,7 +72,7 @@ static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
 
 struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops)
 {
-	struct iw_hub *h = calloc(1, sizeof(*h));
+	struct iw_hub *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
 	h->cfg = *cfg;
@@ -103,7 +103,7 @@ void iw_hub_destroy(struct iw_hub *h)
 
 void iw_hub_conn_init(struct iw_hub_conn *c, const struct iw_hub *h, uint64_t now_ms)
 {
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, sizeof *c);
 	c->tokens = h->cfg.msg_burst;
 	c->tokens_ms = now_ms;
 	c->strikes_ms = now_ms;
@@ -284,7 +284,7 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		struct iw_room *r = iw_room_find(h->rooms, m->room);
 		struct iw_remote_peer *rp = r ? iw_room_remote_find(r, want) : NULL;
 		if (rp) {
-			snprintf(c->moved_from, sizeof(c->moved_from), "%s", rp->inst);
+			snprintf(c->moved_from, sizeof c->moved_from, "%s", rp->inst);
 			iw_room_remote_remove(r, want);
 		}
 	}

@@ -17,7 +17,7 @@ struct iw_hub_conn {
 	struct iw_peer *peer; /* NULL until joined */
 	double tokens;        /* message rate bucket */
 	uint64_t tokens_ms;
-	unsigned int strikes; /* errors in the current window */
+	unsigned strikes; /* errors in the current window */
 	uint64_t strikes_ms;
 	bool closing;    /* a close was requested; further input is ignored */
 	bool joining;    /* joined locally, waiting for the other instances (welcome pending) */
@@ -49,16 +49,16 @@ struct iw_hub_ops {
 	 * client sent, or NULL) for an id another instance holds. Also called after a local
 	 * resume, so Redis knows the fresh token. 0 when queued. */
 	int (*cl_member_join)(void *arg, const char *room, const char *peer, const char *token,
-			      const char *claim, unsigned int max_peers);
+			      const char *claim, unsigned max_peers);
 	void *arg;
 };
 
 struct iw_hub_cfg {
 	struct iw_room_limits rooms;
 	struct iw_ice_cfg ice;
-	unsigned int msg_rate;    /* messages per second per connection (sustained) */
-	unsigned int msg_burst;   /* bucket depth */
-	unsigned int max_strikes; /* errors within 10 s before the connection is closed */
+	unsigned msg_rate;    /* messages per second per connection (sustained) */
+	unsigned msg_burst;   /* bucket depth */
+	unsigned max_strikes; /* errors within 10 s before the connection is closed */
 };
 
 struct iw_hub_stats {

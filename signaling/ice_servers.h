@@ -13,9 +13,9 @@ enum { IW_ICE_URIS_MAX = 8 };
 
 struct iw_ice_cfg {
 	const char *stun[IW_ICE_URIS_MAX];
-	unsigned int n_stun;
+	unsigned n_stun;
 	const char *turn[IW_ICE_URIS_MAX]; /* turn:/turns: URIs */
-	unsigned int n_turn;
+	unsigned n_turn;
 	const char *secret;       /* the relay's static-auth-secret; NULL: no TURN credentials */
 	uint32_t ttl;             /* seconds */
 	struct iw_relays *relays; /* non-NULL: URIs come from the pool instead of stun/turn */

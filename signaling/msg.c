@@ -31,12 +31,12 @@ static const char *const type_names[IW_MSG_TYPE_COUNT] = {
 
 const char *iw_msg_err_name(enum iw_msg_err e)
 {
-	return (unsigned int)e < IW_ERR_COUNT ? err_names[e] : "internal";
+	return (unsigned)e < IW_ERR_COUNT ? err_names[e] : "internal";
 }
 
 const char *iw_msg_type_name(enum iw_msg_type t)
 {
-	return (unsigned int)t < IW_MSG_TYPE_COUNT ? type_names[t] : "?";
+	return (unsigned)t < IW_MSG_TYPE_COUNT ? type_names[t] : "?";
 }
 
 /* A string field: required or optional, with a maximum length. NULL result when absent. */
@@ -104,7 +104,7 @@ int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err 
 	const char *tn, *k;
 	int i;
 
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, sizeof *m);
 	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!m->root)
 		return fail(err, IW_ERR_BAD_JSON, why, "message is not valid JSON");

@@ -12,8 +12,8 @@ enum { N_BUCKETS = 4096 };
 
 struct iw_room_set {
 	struct iw_room_limits lim;
-	unsigned int n_rooms;
-	unsigned int n_peers;
+	unsigned n_rooms;
+	unsigned n_peers;
 	struct iw_room *buckets[N_BUCKETS];
 };
 
@@ -27,7 +27,7 @@ static uint32_t hash_name(const char *s)
 
 struct iw_room_set *iw_room_set_create(const struct iw_room_limits *lim)
 {
-	struct iw_room_set *s = calloc(1, sizeof(*s));
+	struct iw_room_set *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->lim = *lim;
@@ -48,7 +48,7 @@ void iw_room_set_destroy(struct iw_room_set *s)
 {
 	if (!s)
 		return;
-	for (unsigned int b = 0; b < N_BUCKETS; b++) {
+	for (unsigned b = 0; b < N_BUCKETS; b++) {
 		struct iw_room *r = s->buckets[b];
 		while (r) {
 			struct iw_room *rn = r->next;
@@ -101,14 +101,14 @@ static void hex_random(char *out, size_t n_bytes)
 {
 	static const char hx[] = "0123456789abcdef";
 	uint8_t raw[32];
-	if (n_bytes > sizeof(raw))
-		n_bytes = sizeof(raw);
+	if (n_bytes > sizeof raw)
+		n_bytes = sizeof raw;
 	if (iw_cred_random(raw, n_bytes) < 0) {
 		/* getrandom cannot fail for small sizes once the pool is seeded; keep ids unique
 		 * anyway with a counter mixed into whatever is there. */
 		static uint64_t ctr;
 		ctr++;
-		memcpy(raw, &ctr, sizeof(ctr) < n_bytes ? sizeof(ctr) : n_bytes);
+		memcpy(raw, &ctr, sizeof ctr < n_bytes ? sizeof ctr : n_bytes);
 	}
 	for (size_t i = 0; i < n_bytes; i++) {
 		out[2 * i] = hx[raw[i] >> 4];
@@ -169,7 +169,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 			*why = "too many rooms on this server";
 			return -ENOBUFS;
 		}
-		r = calloc(1, sizeof(*r));
+		r = calloc(1, sizeof *r);
 		if (!r) {
 			*why = "out of memory";
 			return -ENOMEM;
@@ -189,7 +189,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 		free_room_if_empty(s, r);
 		return -ENOSPC;
 	}
-	p = calloc(1, sizeof(*p));
+	p = calloc(1, sizeof *p);
 	if (!p) {
 		*why = "out of memory";
 		free_room_if_empty(s, r);
@@ -236,10 +236,10 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
 	free_room_if_empty(s, r);
 }
 
-unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg)
+unsigned iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg)
 {
-	unsigned int n = 0;
-	for (unsigned int b = 0; b < N_BUCKETS; b++) {
+	unsigned n = 0;
+	for (unsigned b = 0; b < N_BUCKETS; b++) {
 		struct iw_room *r = s->buckets[b];
 		while (r) {
 			struct iw_room *rn = r->next;
@@ -263,12 +263,12 @@ unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expir
 	return n;
 }
 
-unsigned int iw_room_set_count(const struct iw_room_set *s)
+unsigned iw_room_set_count(const struct iw_room_set *s)
 {
 	return s->n_rooms;
 }
 
-unsigned int iw_room_set_n_peers(const struct iw_room_set *s)
+unsigned iw_room_set_n_peers(const struct iw_room_set *s)
 {
 	return s->n_peers;
 }
@@ -296,7 +296,7 @@ int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const cha
 		return -EEXIST;
 	if (r->n_peers + r->n_remote >= s->lim.max_peers)
 		return -ENOSPC;
-	q = calloc(1, sizeof(*q));
+	q = calloc(1, sizeof *q);
 	if (!q)
 		return -ENOMEM;
 	strcpy(q->id, id);

@@ -34,16 +34,16 @@ struct iw_remote_peer {
 struct iw_room {
 	char name[IW_ROOM_ID_MAX + 1];
 	struct iw_peer *peers;
-	unsigned int n_peers;
+	unsigned n_peers;
 	struct iw_remote_peer *remote; /* known while the room has local peers */
-	unsigned int n_remote;
+	unsigned n_remote;
 	struct iw_room *next; /* hash chain */
 };
 
 struct iw_room_limits {
-	unsigned int max_rooms;
-	unsigned int max_peers; /* per room */
-	uint32_t grace_ms;      /* how long a detached peer keeps its id */
+	unsigned max_rooms;
+	unsigned max_peers; /* per room */
+	uint32_t grace_ms;  /* how long a detached peer keeps its id */
 };
 
 struct iw_room_set;
@@ -86,7 +86,7 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p);
 /* Called for each expired peer just before it is removed. */
 typedef void (*iw_room_expire_fn)(void *arg, struct iw_peer *p);
 /* Remove detached peers older than grace_ms, calling fn first. Returns how many. */
-unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg);
+unsigned iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg);
 
 /* Find a room by name; NULL when it has no local peers. */
 struct iw_room *iw_room_find(const struct iw_room_set *s, const char *name);
@@ -98,7 +98,7 @@ struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *
 /* Returns true when id was known. */
 bool iw_room_remote_remove(struct iw_room *r, const char *id);
 
-unsigned int iw_room_set_count(const struct iw_room_set *s);   /* rooms */
-unsigned int iw_room_set_n_peers(const struct iw_room_set *s); /* peers, detached included */
+unsigned iw_room_set_count(const struct iw_room_set *s);   /* rooms */
+unsigned iw_room_set_n_peers(const struct iw_room_set *s); /* peers, detached included */
 
 #endif

@@ -54,14 +54,14 @@ struct sess {
 	char auto_room[IW_ROOM_ID_MAX + 2];
 	char *http_body; /* HTTP responses */
 	size_t http_len;
-	struct iw_addr addr_key;  /* source address as counted for max-connections-per-ip */
-	unsigned int rx_skip : 1; /* discarding the rest of an oversize message */
-	unsigned int close_pending : 1;
-	unsigned int need_ping : 1;
-	unsigned int is_ws : 1;
-	unsigned int clean_close : 1;
-	unsigned int addr_counted : 1;
-	unsigned int head_only : 1; /* HEAD: the headers of the GET answer, no body */
+	struct iw_addr addr_key; /* source address as counted for max-connections-per-ip */
+	unsigned rx_skip : 1;    /* discarding the rest of an oversize message */
+	unsigned close_pending : 1;
+	unsigned need_ping : 1;
+	unsigned is_ws : 1;
+	unsigned clean_close : 1;
+	unsigned addr_counted : 1;
+	unsigned head_only : 1; /* HEAD: the headers of the GET answer, no body */
 };
 
 struct iw_ws {
@@ -72,7 +72,7 @@ struct iw_ws {
 	struct iw_cluster *cl; /* NULL for a single instance */
 	lws_sorted_usec_list_t sul;
 	struct sess *sessions;
-	unsigned int n_ws;
+	unsigned n_ws;
 	size_t queue_bytes;
 	struct iw_addr_count *per_addr;
 	volatile sig_atomic_t stop;
@@ -114,7 +114,7 @@ static void request_close(struct iw_ws *w, struct sess *s, int code, const char 
 		return;
 	s->close_pending = 1;
 	s->close_code = code;
-	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+	snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
 	lws_callback_on_writable(s->wsi);
 	/* If the peer never reads, WRITEABLE never comes: do not wait for it forever. While
 	 * draining the drain deadline bounds it, and lws's sorted timer list would make closing
@@ -178,7 +178,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		if (v == s)
 			return -ENOBUFS;
 	}
-	m = malloc(sizeof(*m) + LWS_PRE + len);
+	m = malloc(sizeof *m + LWS_PRE + len);
 	if (!m)
 		return -ENOMEM;
 	m->next = NULL;
@@ -208,7 +208,7 @@ static int cl_join(void *arg, const char *room, const char *peer)
 }
 
 static int cl_member_join(void *arg, const char *room, const char *peer, const char *token, const char *claim,
-			  unsigned int max_peers)
+			  unsigned max_peers)
 {
 	return iw_cluster_member_join(((struct iw_ws *)arg)->cl, room, peer, token, claim, max_peers);
 }
@@ -235,13 +235,13 @@ static void cl_wake(void *arg)
 static void cl_drain(struct iw_ws *w)
 {
 	struct iw_cluster_ev ev[64];
-	unsigned int n;
+	unsigned n;
 	uint64_t now = iw_clock_ms();
 
 	if (!w->cl)
 		return;
 	while ((n = iw_cluster_poll(w->cl, ev, 64)) > 0) {
-		for (unsigned int i = 0; i < n; i++) {
+		for (unsigned i = 0; i < n; i++) {
 			struct iw_cluster_ev *e = &ev[i];
 			switch (e->kind) {
 			case IW_CLUSTER_JOINED:
@@ -405,12 +405,12 @@ static int get_token(struct lws *wsi, char *buf, int cap)
 {
 	char h[2048];
 	const char *v;
-	if (lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+	if (lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
 	    strncasecmp(h, "Bearer ", 7) == 0) {
 		snprintf(buf, (size_t)cap, "%s", h + 7);
 		return 0;
 	}
-	v = lws_get_urlarg_by_name(wsi, "access_token=", h, sizeof(h));
+	v = lws_get_urlarg_by_name(wsi, "access_token=", h, sizeof h);
 	if (v) {
 		snprintf(buf, (size_t)cap, "%s", v);
 		return 0;
@@ -469,7 +469,7 @@ static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, c
 	const char *r, *p;
 	int rc = -EACCES;
 
-	if (get_token(wsi, tok, sizeof(tok)) < 0) {
+	if (get_token(wsi, tok, sizeof tok) < 0) {
 		*why = "missing access token";
 		return -EACCES;
 	}
@@ -501,10 +501,10 @@ out:
 	return rc;
 }
 
-static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, const char *ctype, char *body,
+static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, char *body,
 		      size_t len)
 {
-	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
 	free(s->http_body);
 	s->http_body = body;
 	s->http_len = len;
@@ -524,7 +524,7 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, cons
 	return 0;
 }
 
-static int reply_text(struct lws *wsi, struct sess *s, unsigned int status, const char *t)
+static int reply_text(struct lws *wsi, struct sess *s, unsigned status, const char *t)
 {
 	char *b = strdup(t);
 	if (!b)
@@ -533,10 +533,10 @@ static int reply_text(struct lws *wsi, struct sess *s, unsigned int status, cons
 }
 
 /* 204 to OPTIONS, 405 to any other method than GET and HEAD: both say what is allowed. */
-static int reply_allow(struct lws *wsi, unsigned int status)
+static int reply_allow(struct lws *wsi, unsigned status)
 {
 	static const char allow[] = "GET, HEAD, OPTIONS";
-	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
 	if (lws_add_http_header_status(wsi, status, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:", (const unsigned char *)allow,
 					(int)strlen(allow), &p, end) ||
@@ -552,13 +552,13 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	size_t len = 0;
 	char *body;
 
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, sizeof *s);
 	w->http_requests++;
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
 		/* The dynamic endpoints answer HEAD like GET, and OPTIONS with what they allow. */
-		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_HEAD_URI) > 0)
+		if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_HEAD_URI) > 0)
 			s->head_only = 1;
-		else if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_OPTIONS_URI) > 0)
+		else if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_OPTIONS_URI) > 0)
 			return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
 		else
 			return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
@@ -590,8 +590,8 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		return reply_text(wsi, s, HTTP_STATUS_OK, "ok\n");
 	}
 	if (strcmp(path, "/api/turn") == 0) {
-		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof(buf));
-		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof(user));
+		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof buf);
+		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof user);
 		char room[IW_ROOM_ID_MAX + 1], peer[IW_ROOM_ID_MAX + 1];
 		const char *why = NULL;
 		json_t *o;
@@ -634,9 +634,9 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 	char origin[256];
 	if (!w->cfg.n_origins)
 		return true;
-	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+	if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
 		return false;
-	for (unsigned int i = 0; i < w->cfg.n_origins; i++)
+	for (unsigned i = 0; i < w->cfg.n_origins; i++)
 		if (strcmp(origin, w->cfg.origins[i]) == 0)
 			return true;
 	return false;
@@ -646,7 +646,7 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 static int source_key(struct lws *wsi, struct iw_addr *key)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	socklen_t sl = sizeof ss;
 	struct iw_addr a;
 	int fd = (int)lws_get_socket_fd(wsi);
 
@@ -664,9 +664,9 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	char path[256], buf[4096];
 	const char *why = NULL, *room;
 
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, sizeof *s);
 	if (lws_get_vhost(wsi) == w->metrics_vh ||
-	    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
+	    lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
 		w->rejected_path++;
 		return 1;
 	}
@@ -686,7 +686,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		w->rejected_per_addr++;
 		IW_LOG_RL(IW_LOG_WARN, 10,
 			  "refusing a connection: max-connections-per-ip (%u) reached for %s",
-			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof(a)));
+			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof a));
 		return 1;
 	}
 	if (!origin_allowed(w, wsi)) {
@@ -701,9 +701,9 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		}
 		s->hc.has_claims = true;
 	}
-	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof(buf));
+	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof buf);
 	if (room)
-		snprintf(s->auto_room, sizeof(s->auto_room), "%s", room);
+		snprintf(s->auto_room, sizeof s->auto_room, "%s", room);
 	return 0;
 }
 
@@ -714,8 +714,8 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 	iw_hub_conn_init(&s->hc, w->hub, now);
 	s->hc.has_claims = claims.has_claims;
-	memcpy(s->hc.claim_room, claims.claim_room, sizeof(claims.claim_room));
-	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof(claims.claim_peer));
+	memcpy(s->hc.claim_room, claims.claim_room, sizeof claims.claim_room);
+	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof claims.claim_peer);
 	s->wsi = wsi;
 	s->is_ws = 1;
 	s->last_rx_ms = now;
@@ -893,7 +893,7 @@ static void do_reload(struct iw_ws *w)
 
 	if (!w->cfg.reload)
 		return;
-	if (w->cfg.reload(w->cfg.reload_arg, &n, err, sizeof(err)) < 0) {
+	if (w->cfg.reload(w->cfg.reload_arg, &n, err, sizeof err) < 0) {
 		w->reload_errors++;
 		IW_ERROR("reload refused, the running configuration stays: %s", err);
 		return;
@@ -1072,7 +1072,7 @@ static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_inf
 		.origin_protocol = LWSMPRO_CALLBACK,
 		.mountpoint_len = 8,
 	};
-	memset(info, 0, sizeof(*info));
+	memset(info, 0, sizeof *info);
 	info->port = (int)w->cfg.prom_port;
 	info->iface = ip;
 	info->protocols = protocols;
@@ -1095,7 +1095,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	struct lws_context_creation_info info;
 	struct iw_hub_cfg hcfg;
 	struct iw_hub_ops ops;
-	struct iw_ws *w = calloc(1, sizeof(*w));
+	struct iw_ws *w = calloc(1, sizeof *w);
 
 	if (!w) {
 		*why = "out of memory";
@@ -1132,7 +1132,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		goto fail;
 	}
 	void *foreign[1] = { w->loop };
-	memset(&info, 0, sizeof(info));
+	memset(&info, 0, sizeof info);
 	info.options =
 		LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign;
@@ -1169,14 +1169,14 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		.mountpoint_len = 1,
 	};
 
-	for (unsigned int i = 0; i < cfg->n_listen; i++) {
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
 		int port;
 		struct lws_vhost *vh;
-		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof(w->listen_host[i]), &port) < 0) {
+		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof w->listen_host[i], &port) < 0) {
 			*why = "listen must be ADDR:PORT or [V6ADDR]:PORT";
 			goto fail;
 		}
-		memset(&info, 0, sizeof(info));
+		memset(&info, 0, sizeof info);
 		info.port = port;
 		info.iface = w->listen_host[i];
 		info.protocols = protocols;
