@@ -8,7 +8,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,67 +417,16 @@ void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned *n_turn, co
 		add_uris(&r->cfg.relay[k], turn, n_turn, stun, n_stun, cap);
 }
 
-static void put(char *b, size_t cap, size_t *o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void put(char *b, size_t cap, size_t *o, const char *fmt, ...)
+void iw_relays_stats_get(struct iw_relays *r, struct iw_relays_stats *out)
 {
-	va_list ap;
-	if (*o >= cap)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(b + *o, cap - *o, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*o += (size_t)n;
-}
-
-/* Label values are escaped per the exposition format: backslash, quote, newline. */
-static void put_label(char *b, size_t cap, size_t *o, const char *v)
-{
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			put(b, cap, o, "\\%c", *v);
-		else if (*v == '\n')
-			put(b, cap, o, "\\n");
-		else
-			put(b, cap, o, "%c", *v);
-	}
-}
-
-size_t iw_relays_metrics_text(struct iw_relays *r, char *b, size_t cap)
-{
-	struct iw_relay_state st[IW_RELAYS_MAX];
-	uint64_t failed[IW_RELAYS_MAX], fallbacks;
-	size_t o = 0;
-	static const char *const name[3] = { "iceway_signal_relay_up", "iceway_signal_relay_allocations",
-					     "iceway_signal_relay_scrapes_failed_total" };
-
-	if (!cap)
-		return 0;
 	pthread_mutex_lock(&r->mu);
-	memcpy(st, r->st, sizeof st);
-	memcpy(failed, r->scrapes_failed, sizeof failed);
-	fallbacks = r->fallbacks;
-	pthread_mutex_unlock(&r->mu);
-
-	static const char *const type[3] = { "gauge", "gauge", "counter" };
-	static const char *const text[3] = {
-		"1 while the relay's metrics answer and it is not draining.",
-		"Active allocations the relay last reported.",
-		"Failed scrapes of the relay's metrics.",
-	};
-	for (int m = 0; m < 3; m++) {
-		put(b, cap, &o, "# HELP %s %s\n# TYPE %s %s\n", name[m], text[m], name[m], type[m]);
-		for (unsigned i = 0; i < r->cfg.n; i++) {
-			uint64_t v = m == 0 ? st[i].up : m == 1 ? st[i].load : failed[i];
-			put(b, cap, &o, "%s{relay=\"", name[m]);
-			put_label(b, cap, &o, r->cfg.relay[i].turn);
-			put(b, cap, &o, "\"} %llu\n", (unsigned long long)v);
-		}
+	out->n = r->cfg.n;
+	for (unsigned i = 0; i < r->cfg.n; i++) {
+		out->relay[i].turn = r->cfg.relay[i].turn;
+		out->relay[i].up = r->st[i].up;
+		out->relay[i].load = r->st[i].load;
+		out->relay[i].scrapes_failed = r->scrapes_failed[i];
 	}
-	put(b, cap, &o,
-	    "# HELP iceway_signal_relay_none_up_total iceServers handed out while no relay was up "
-	    "(all relays listed).\n# TYPE iceway_signal_relay_none_up_total counter\n"
-	    "iceway_signal_relay_none_up_total %llu\n",
-	    (unsigned long long)fallbacks);
-	return o < cap ? o : cap - 1;
+	out->none_up = r->fallbacks;
+	pthread_mutex_unlock(&r->mu);
 }

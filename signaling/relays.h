@@ -64,7 +64,19 @@ void iw_relays_destroy(struct iw_relays *r); /* accepts NULL */
 void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned *n_turn, const char **stun,
 		    unsigned *n_stun, unsigned cap);
 
-/* Append the pool's Prometheus lines to b. Returns the bytes written (< cap). */
-size_t iw_relays_metrics_text(struct iw_relays *r, char *b, size_t cap);
+/* A snapshot of the pool for /metrics (signaling/metrics.c writes it). */
+struct iw_relays_stats {
+	unsigned n;
+	struct {
+		const char *turn; /* the relay's TURN URI (its label), valid until destroy */
+		bool up;
+		uint64_t load;           /* active allocations last reported */
+		uint64_t scrapes_failed; /* failed scrapes of its metrics */
+	} relay[IW_RELAYS_MAX];
+	uint64_t none_up; /* iceServers handed out while no relay was up */
+};
+
+/* Fill *out (taken under the pool's lock; thread-safe). */
+void iw_relays_stats_get(struct iw_relays *r, struct iw_relays_stats *out);
 
 #endif

@@ -7,7 +7,6 @@
 #include <jwt.h>
 #include <libwebsockets.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -24,6 +23,7 @@
 #include "signaling/addr_count.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
+#include "signaling/metrics.h"
 #include "signaling/relays.h"
 
 enum {
@@ -77,13 +77,9 @@ struct iw_ws {
 	struct iw_addr_count *per_addr;
 	volatile sig_atomic_t stop;
 	atomic_int reload_pending;
-	uint64_t reloads, reload_errors;
 	int draining;
 	uint64_t drain_deadline_ms;
-	/* counters for /metrics */
-	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path, rejected_draining,
-		rejected_per_addr, dropped_lag, dropped_budget, closed_idle, closed_too_big, http_requests,
-		msgs_in, bytes_in;
+	struct iw_signal_conn_stats st; /* counters for /metrics */
 	struct lws_http_mount mounts[3], metrics_mount;
 	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
 	char listen_host[IW_WS_LISTEN_MAX][64];
@@ -157,7 +153,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 	if (s->qbytes + len > w->cfg.queue_max) {
 		/* A reader that lags this far behind is cut off so that one slow peer cannot
 		 * hold the server's memory. */
-		w->dropped_lag++;
+		w->st.dropped_lag++;
 		IW_LOG_RL(IW_LOG_INFO, 10,
 			  "dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
 		drop_slow(w, s);
@@ -169,7 +165,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		struct sess *v = slowest(w);
 		if (!v)
 			break;
-		w->dropped_budget++;
+		w->st.dropped_budget++;
 		IW_LOG_RL(IW_LOG_WARN, 10,
 			  "send queues at send-queue-total-max (%zu bytes): dropping the slowest reader "
 			  "(%zu bytes queued)",
@@ -268,136 +264,35 @@ static void cl_drain(struct iw_ws *w)
 
 /* ---- HTTP endpoints ---- */
 
-static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+static size_t metrics_text(struct iw_ws *w, char *body, size_t cap)
 {
-	va_list ap;
-	int n;
-	if (*off >= cap)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *off) {
-		*off = cap;
-		return -1;
-	}
-	*off += (size_t)n;
-	return 0;
-}
-
-#define METRIC(name, type, help, val)                                                             \
-	append(b, cap, &o, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n", \
-	       (unsigned long long)(val))
-
-static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
-{
-	const struct iw_hub_stats *st = iw_hub_stats(w->hub);
 	const struct iw_room_set *rs = iw_hub_rooms(w->hub);
-	size_t o = 0;
+	struct iw_cluster_stats cs;
+	struct iw_relays_stats relays;
+	struct iw_metrics_buf b;
 
-	append(b, cap, &o,
-	       "# HELP iceway_build_info Build information.\n# TYPE iceway_build_info gauge\n"
-	       "iceway_build_info{version=\"%s\"} 1\n",
-	       iw_version());
-	METRIC("iceway_signal_connections", "gauge", "Open WebSocket connections.", w->n_ws);
-	METRIC("iceway_signal_connections_accepted_total", "counter", "WebSocket connections accepted.",
-	       w->accepted);
-	append(b, cap, &o,
-	       "# HELP iceway_signal_connections_rejected_total WebSocket handshakes refused, by "
-	       "reason.\n# TYPE iceway_signal_connections_rejected_total counter\n");
-	append(b, cap, &o,
-	       "iceway_signal_connections_rejected_total{reason=\"origin\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"auth\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"limit\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"path\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"per_address\"} %llu\n",
-	       (unsigned long long)w->rejected_origin, (unsigned long long)w->rejected_auth,
-	       (unsigned long long)w->rejected_full, (unsigned long long)w->rejected_path,
-	       (unsigned long long)w->rejected_draining, (unsigned long long)w->rejected_per_addr);
-	METRIC("iceway_signal_source_addresses", "gauge",
-	       "Source addresses (IPv6: /64s) with an open WebSocket connection.",
-	       iw_addr_count_n(w->per_addr));
-	METRIC("iceway_signal_connections_per_address_limit", "gauge",
-	       "max-connections-per-ip (0: no limit).", w->cfg.max_conns_per_ip);
-	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.", iw_room_set_count(rs));
-	METRIC("iceway_signal_peers", "gauge",
-	       "Peers in rooms, including those within their resume grace period.", iw_room_set_n_peers(rs));
-	METRIC("iceway_signal_joins_total", "counter", "Peers that joined a room.", st->joins);
-	METRIC("iceway_signal_resumes_total", "counter", "Peers that resumed their id.", st->resumes);
-	METRIC("iceway_signal_peers_expired_total", "counter",
-	       "Peers removed after their resume grace period.", st->expired);
-	METRIC("iceway_signal_messages_received_total", "counter", "WebSocket messages received.",
-	       w->msgs_in);
-	METRIC("iceway_signal_received_bytes_total", "counter", "WebSocket payload bytes received.",
-	       w->bytes_in);
-	append(b, cap, &o,
-	       "# HELP iceway_signal_messages_relayed_total Messages forwarded between peers, by "
-	       "type.\n# TYPE iceway_signal_messages_relayed_total counter\n");
-	for (int t = IW_MSG_OFFER; t <= IW_MSG_BYE; t++)
-		append(b, cap, &o, "iceway_signal_messages_relayed_total{type=\"%s\"} %llu\n",
-		       iw_msg_type_name((enum iw_msg_type)t), (unsigned long long)st->relayed[t]);
-	append(b, cap, &o,
-	       "# HELP iceway_signal_errors_total Error replies sent, by code.\n"
-	       "# TYPE iceway_signal_errors_total counter\n");
-	for (int e = 0; e < IW_ERR_COUNT; e++)
-		append(b, cap, &o, "iceway_signal_errors_total{code=\"%s\"} %llu\n",
-		       iw_msg_err_name((enum iw_msg_err)e), (unsigned long long)st->errors[e]);
-	METRIC("iceway_signal_peers_dropped_lag_total", "counter",
-	       "Connections closed because their send queue overflowed.", w->dropped_lag);
-	METRIC("iceway_signal_peers_dropped_budget_total", "counter",
-	       "Slowest readers closed because all send queues together reached their bound.",
-	       w->dropped_budget);
-	METRIC("iceway_signal_closed_idle_total", "counter",
-	       "Connections closed after the idle timeout (no pong).", w->closed_idle);
-	METRIC("iceway_signal_closed_too_big_total", "counter",
-	       "Connections closed for a frame far over the size limit.", w->closed_too_big);
-	METRIC("iceway_signal_closed_abuse_total", "counter",
-	       "Connections closed for sustained bad messages.", st->abuse_closes);
-	METRIC("iceway_signal_errors_excused_total", "counter",
-	       "Error replies not counted toward max-errors: messages to a peer that just left or is "
-	       "reconnecting.",
-	       st->errors_excused);
-	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.", w->queue_bytes);
-	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
-	       w->cfg.queue_max);
-	METRIC("iceway_signal_queue_total_limit_bytes", "gauge", "Bound on all send queues together.",
-	       w->cfg.queue_total_max);
-	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
-	       w->http_requests);
-	METRIC("iceway_signal_config_reloads_total", "counter", "Configurations reloaded on SIGHUP.",
-	       w->reloads);
-	METRIC("iceway_signal_config_reload_errors_total", "counter",
-	       "SIGHUP reloads refused for an invalid configuration.", w->reload_errors);
-	if (w->cl) {
-		struct iw_cluster_stats cs;
+	w->st.connections = w->n_ws;
+	w->st.source_addresses = iw_addr_count_n(w->per_addr);
+	w->st.per_address_limit = w->cfg.max_conns_per_ip;
+	w->st.queue_bytes = w->queue_bytes;
+	w->st.queue_limit = w->cfg.queue_max;
+	w->st.queue_total_limit = w->cfg.queue_total_max;
+	if (w->cl)
 		iw_cluster_stats_get(w->cl, &cs);
-		METRIC("iceway_signal_redis_up", "gauge",
-		       "1 while connected to Redis (signaling across instances).", cs.up);
-		METRIC("iceway_signal_redis_reconnects_total", "counter",
-		       "Successful Redis connections, the first included.", cs.reconnects);
-		METRIC("iceway_signal_redis_published_total", "counter",
-		       "Messages published to other instances.", cs.published);
-		METRIC("iceway_signal_redis_received_total", "counter",
-		       "Messages received from other instances.", cs.received);
-		METRIC("iceway_signal_remote_send_failed_total", "counter",
-		       "Messages for peers on other instances that could not be sent.", st->remote_failed);
-		METRIC("iceway_signal_redis_queue_dropped_total", "counter",
-		       "Requests and events dropped because a Redis queue was full.",
-		       cs.ops_dropped + cs.events_dropped);
-		METRIC("iceway_signal_remote_peers_reaped_total", "counter",
-		       "Peers removed because their instance stopped refreshing its liveness.",
-		       cs.peers_reaped);
-		METRIC("iceway_signal_redis_stale_removed_total", "counter",
-		       "Own peers removed from Redis late: they left while it was unreachable or the "
-		       "queue to it was full.",
-		       cs.stale_removed);
-	}
-	if (w->cfg.ice.relays && o < cap)
-		o += iw_relays_metrics_text(w->cfg.ice.relays, b + o, cap - o);
-	return o < cap ? o : cap - 1;
+	if (w->cfg.ice.relays)
+		iw_relays_stats_get(w->cfg.ice.relays, &relays);
+	iw_metrics_buf_init(&b, body, cap);
+	iw_signal_metrics_write(&b, &(struct iw_signal_metrics){
+					    .conn = &w->st,
+					    .hub = iw_hub_stats(w->hub),
+					    .rooms = iw_room_set_count(rs),
+					    .peers = iw_room_set_n_peers(rs),
+					    .cluster = w->cl ? &cs : NULL,
+					    .relays = w->cfg.ice.relays ? &relays : NULL,
+				    });
+	if (b.overflow)
+		IW_LOG_RL(IW_LOG_WARN, 60, "metrics exposition cut at %zu bytes", cap);
+	return b.len;
 }
 
 /* Bearer token from the Authorization header or the access_token query parameter. */
@@ -553,7 +448,7 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	char *body;
 
 	memset(s, 0, sizeof *s);
-	w->http_requests++;
+	w->st.http_requests++;
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
 		/* The dynamic endpoints answer HEAD like GET, and OPTIONS with what they allow. */
 		if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_HEAD_URI) > 0)
@@ -597,13 +492,13 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		json_t *o;
 
 		if (w->cfg.jwt_secret && check_jwt(w, wsi, room, peer, &why) < 0) {
-			w->rejected_auth++;
+			w->st.rejected_auth++;
 			return reply_text(wsi, s, HTTP_STATUS_UNAUTHORIZED, "unauthorized\n");
 		}
 		/* A token that names its peer gets credentials for that peer only. */
 		if (w->cfg.jwt_secret && peer[0]) {
 			if (u && strcmp(u, peer) != 0) {
-				w->rejected_auth++;
+				w->st.rejected_auth++;
 				return reply_text(wsi, s, HTTP_STATUS_FORBIDDEN,
 						  "username must be the access token's peer\n");
 			}
@@ -667,15 +562,15 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	memset(s, 0, sizeof *s);
 	if (lws_get_vhost(wsi) == w->metrics_vh ||
 	    lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
-		w->rejected_path++;
+		w->st.rejected_path++;
 		return 1;
 	}
 	if (w->stop) {
-		w->rejected_draining++;
+		w->st.rejected_shutdown++;
 		return 1;
 	}
 	if (w->n_ws >= w->cfg.max_conns) {
-		w->rejected_full++;
+		w->st.rejected_limit++;
 		IW_LOG_RL(IW_LOG_WARN, 10, "refusing a connection: max-connections (%u) reached",
 			  w->cfg.max_conns);
 		return 1;
@@ -683,19 +578,19 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (source_key(wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
 	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
 		char a[IW_ADDR_STRLEN];
-		w->rejected_per_addr++;
+		w->st.rejected_per_address++;
 		IW_LOG_RL(IW_LOG_WARN, 10,
 			  "refusing a connection: max-connections-per-ip (%u) reached for %s",
 			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof a));
 		return 1;
 	}
 	if (!origin_allowed(w, wsi)) {
-		w->rejected_origin++;
+		w->st.rejected_origin++;
 		return 1;
 	}
 	if (w->cfg.jwt_secret) {
 		if (check_jwt(w, wsi, s->hc.claim_room, s->hc.claim_peer, &why) < 0) {
-			w->rejected_auth++;
+			w->st.rejected_auth++;
 			IW_LOG_RL(IW_LOG_INFO, 10, "refusing a connection: %s", why);
 			return 1;
 		}
@@ -724,7 +619,7 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		w->sessions->prev = s;
 	w->sessions = s;
 	w->n_ws++;
-	w->accepted++;
+	w->st.accepted++;
 	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
 	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
 		s->addr_counted = 1;
@@ -767,14 +662,14 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	bool first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi);
 
 	s->last_rx_ms = now;
-	w->bytes_in += len;
+	w->st.bytes_in += len;
 	if (first) {
 		s->rx_len = 0;
 		s->rx_skip = 0;
 		/* A frame declared far beyond the limit is not worth reading (RFC 6455 §7.4.1:
 		 * 1009 "message too big"). */
 		if ((size_t)lws_remaining_packet_payload(wsi) + len > w->cfg.max_msg_size * RX_HARD_FACTOR) {
-			w->closed_too_big++;
+			w->st.closed_too_big++;
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 					 (unsigned char *)"message too big", 15);
 			return -1;
@@ -785,7 +680,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	if (first && last && !lws_remaining_packet_payload(wsi) && len <= w->cfg.max_msg_size &&
 	    !lws_frame_is_binary(wsi)) {
 		/* The usual case: the whole message in one callback, parsed where lws put it. */
-		w->msgs_in++;
+		w->st.msgs_in++;
 		iw_hub_receive(w->hub, &s->hc, in, len, now);
 		return 0;
 	}
@@ -812,7 +707,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 done:
 	if (!last || lws_remaining_packet_payload(wsi))
 		return 0;
-	w->msgs_in++;
+	w->st.msgs_in++;
 	if (!s->rx_skip) {
 		if (lws_frame_is_binary(wsi))
 			iw_hub_reject(w->hub, &s->hc, IW_ERR_BAD_JSON,
@@ -874,7 +769,7 @@ static void on_timer(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (now - s->last_rx_ms >= (uint64_t)w->cfg.idle_timeout_s * 1000u) {
 		/* Nothing, not even a pong, within the idle timeout: the peer or its path is
 		 * gone (a half-open TCP connection). No close frame can get through. */
-		w->closed_idle++;
+		w->st.closed_idle++;
 		IW_DEBUG("closing an idle connection");
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return;
@@ -894,7 +789,7 @@ static void do_reload(struct iw_ws *w)
 	if (!w->cfg.reload)
 		return;
 	if (w->cfg.reload(w->cfg.reload_arg, &n, err, sizeof err) < 0) {
-		w->reload_errors++;
+		w->st.reload_errors++;
 		IW_ERROR("reload refused, the running configuration stays: %s", err);
 		return;
 	}
@@ -903,7 +798,7 @@ static void do_reload(struct iw_ws *w)
 							 .msg_rate = n.msg_rate,
 							 .msg_burst = n.msg_burst,
 							 .max_strikes = n.max_strikes });
-	w->reloads++;
+	w->st.reloads++;
 	IW_INFO("configuration reloaded");
 }
 
