@@ -57,7 +57,7 @@ class Relay:
 
 
 def relay_metric(srv, name, relay):
-    status, body = srv.get("/metrics")
+    status, body = srv.metrics_get()
     assert status == 200
     for line in body.splitlines():
         if line.startswith('%s{relay="%s"} ' % (name, relay.turn)):
