@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <jwt.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -23,6 +22,7 @@
 #include "signaling/addr_count.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
+#include "signaling/jwt.h"
 #include "signaling/metrics.h"
 #include "signaling/relays.h"
 
@@ -313,87 +313,19 @@ static int get_token(struct lws *wsi, char *buf, int cap)
 	return -ENOENT;
 }
 
-/* A NumericDate claim (RFC 7519 §2: seconds, a fraction allowed). 0 with *t, -ENOENT when
- * absent, -EINVAL when present but not a number. */
-static int numeric_date(const json_t *claims, const char *name, double *t)
+/* The request's access token checked against the configured secret. */
+static int check_jwt(struct iw_ws *w, struct lws *wsi, struct iw_jwt_claims *claims, const char **why)
 {
-	const json_t *v = json_object_get(claims, name);
-	if (!v)
-		return -ENOENT;
-	if (!json_is_number(v))
-		return -EINVAL;
-	*t = json_number_value(v);
-	return 0;
-}
-
-/* exp and nbf against now, with the stated leeway (RFC 7519 §4.1.4, §4.1.5). */
-static int check_times(struct iw_ws *w, jwt_t *jwt, const char **why)
-{
-	char *txt = jwt_get_grants_json(jwt, NULL);
-	json_t *claims = txt ? json_loads(txt, 0, NULL) : NULL;
-	double now = (double)time(NULL), leeway = (double)w->cfg.jwt_leeway_s, exp = 0, nbf = 0;
-	int rc = -EACCES, e, n;
-
-	free(txt);
-	if (!json_is_object(claims)) {
-		*why = "access token claims are not a JSON object";
-		goto out;
-	}
-	e = numeric_date(claims, "exp", &exp);
-	n = numeric_date(claims, "nbf", &nbf);
-	if (e == -EINVAL || n == -EINVAL)
-		*why = "exp and nbf must be NumericDate numbers";
-	else if (e == -ENOENT && !w->cfg.jwt_allow_no_exp)
-		*why = "access token has no exp";
-	else if (e == 0 && now >= exp + leeway)
-		*why = "access token expired";
-	else if (n == 0 && now + leeway < nbf)
-		*why = "access token not valid yet (nbf)";
-	else
-		rc = 0;
-out:
-	json_decref(claims);
-	return rc;
-}
-
-/* Verify an HS256 token; fills room/peer claims. Returns 0 or -EACCES with *why. */
-static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, const char **why)
-{
+	const struct iw_jwt_cfg jc = { .secret = w->cfg.jwt_secret,
+				       .allow_no_exp = w->cfg.jwt_allow_no_exp,
+				       .leeway_s = w->cfg.jwt_leeway_s };
 	char tok[2048];
-	jwt_t *jwt = NULL;
-	const char *r, *p;
-	int rc = -EACCES;
 
 	if (get_token(wsi, tok, sizeof tok) < 0) {
 		*why = "missing access token";
 		return -EACCES;
 	}
-	if (jwt_decode(&jwt, tok, (const unsigned char *)w->cfg.jwt_secret, (int)strlen(w->cfg.jwt_secret)) !=
-		    0 ||
-	    !jwt) {
-		*why = "bad access token signature";
-		goto out;
-	}
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
-		*why = "access token must be HS256";
-		goto out;
-	}
-	if (check_times(w, jwt, why) < 0)
-		goto out;
-	r = jwt_get_grant(jwt, "room");
-	p = jwt_get_grant(jwt, "peer");
-	if (!p)
-		p = jwt_get_grant(jwt, "sub");
-	if (!r || !iw_room_id_is_valid(r) || (p && !iw_room_id_is_valid(p))) {
-		*why = "access token must name a valid room (and optionally peer)";
-		goto out;
-	}
-	snprintf(room, IW_ROOM_ID_MAX + 1, "%s", r);
-	snprintf(peer, IW_ROOM_ID_MAX + 1, "%s", p ? p : "");
-	rc = 0;
-out:
-	jwt_free(jwt);
-	return rc;
+	return iw_jwt_check(&jc, tok, time(NULL), claims, why);
 }
 
 static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, char *body,
@@ -487,22 +419,22 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (strcmp(path, "/api/turn") == 0) {
 		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof buf);
 		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof user);
-		char room[IW_ROOM_ID_MAX + 1], peer[IW_ROOM_ID_MAX + 1];
+		struct iw_jwt_claims claims;
 		const char *why = NULL;
 		json_t *o;
 
-		if (w->cfg.jwt_secret && check_jwt(w, wsi, room, peer, &why) < 0) {
+		if (w->cfg.jwt_secret && check_jwt(w, wsi, &claims, &why) < 0) {
 			w->st.rejected_auth++;
 			return reply_text(wsi, s, HTTP_STATUS_UNAUTHORIZED, "unauthorized\n");
 		}
 		/* A token that names its peer gets credentials for that peer only. */
-		if (w->cfg.jwt_secret && peer[0]) {
-			if (u && strcmp(u, peer) != 0) {
+		if (w->cfg.jwt_secret && claims.peer[0]) {
+			if (u && strcmp(u, claims.peer) != 0) {
 				w->st.rejected_auth++;
 				return reply_text(wsi, s, HTTP_STATUS_FORBIDDEN,
 						  "username must be the access token's peer\n");
 			}
-			u = peer;
+			u = claims.peer;
 		}
 		if (!svc || strcmp(svc, "turn") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "service must be turn\n");
@@ -589,11 +521,16 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		return 1;
 	}
 	if (w->cfg.jwt_secret) {
-		if (check_jwt(w, wsi, s->hc.claim_room, s->hc.claim_peer, &why) < 0) {
+		struct iw_jwt_claims claims;
+		if (check_jwt(w, wsi, &claims, &why) < 0) {
 			w->st.rejected_auth++;
 			IW_LOG_RL(IW_LOG_INFO, 10, "refusing a connection: %s", why);
 			return 1;
 		}
+		_Static_assert(sizeof claims.room == sizeof s->hc.claim_room, "claim sizes");
+		_Static_assert(sizeof claims.peer == sizeof s->hc.claim_peer, "claim sizes");
+		memcpy(s->hc.claim_room, claims.room, sizeof claims.room);
+		memcpy(s->hc.claim_peer, claims.peer, sizeof claims.peer);
 		s->hc.has_claims = true;
 	}
 	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof buf);
