@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -202,9 +203,10 @@ static void op_free(struct op *o)
 
 void iw_cluster_ev_fini(struct iw_cluster_ev *ev)
 {
-	json_decref(ev->members);
+	free(ev->members);
 	free(ev->text);
 	ev->members = NULL;
+	ev->n_members = 0;
 	ev->text = NULL;
 }
 
@@ -623,6 +625,27 @@ static void publish_to_all(struct iw_cluster *cl, redisReply *vals, size_t first
 	json_decref(seen);
 }
 
+/* Add the members of a room reply ({peer, inst, ...}) except ours to e. Names too long for an
+ * id are left out: the hub would refuse them anyway. */
+static void members_fill(struct iw_cluster *cl, struct iw_cluster_ev *e, const redisReply *kv)
+{
+	size_t n = kv->elements / 2;
+	struct iw_cluster_member *m = n ? realloc(e->members, (e->n_members + n) * sizeof *m) : NULL;
+
+	if (!m)
+		return;
+	e->members = m;
+	for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+		const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
+		if (!p || !inst || strcmp(inst, cl->inst) == 0 || strlen(p) > IW_ROOM_ID_MAX ||
+		    strlen(inst) > IW_ROOM_ID_MAX)
+			continue;
+		strcpy(m[e->n_members].peer, p);
+		strcpy(m[e->n_members].inst, inst);
+		e->n_members++;
+	}
+}
+
 static void do_join(struct iw_cluster *cl, struct op *o)
 {
 	struct iw_cluster_ev e = { .kind = IW_CLUSTER_JOINED };
@@ -632,7 +655,6 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 
 	snprintf(e.room, sizeof e.room, "%s", o->room);
 	snprintf(e.peer, sizeof e.peer, "%s", o->peer);
-	e.members = json_object();
 	if (cl->cmd) {
 		const char *argv[] = { "EVAL", join_lua, "1", key, o->peer, cl->inst, ttl, live };
 		room_key(key, sizeof key, o->room);
@@ -644,11 +666,8 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 	    r->element[1]->type == REDIS_REPLY_ARRAY) {
 		redisReply *kv = r->element[1];
 		ok = r->element[0]->integer == 1;
-		for (size_t i = 0; ok && e.members && i + 1 < kv->elements; i += 2) {
-			const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
-			if (p && inst && strcmp(inst, cl->inst) != 0)
-				json_object_set_new(e.members, p, json_string(inst));
-		}
+		if (ok)
+			members_fill(cl, &e, kv);
 		if (ok) {
 			json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "k", "j", "r", o->room, "p", o->peer,
 					      "i", cl->inst);
@@ -666,16 +685,6 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 	if (r)
 		freeReplyObject(r);
 	push_ev(cl, &e);
-}
-
-/* The members of a room reply ({peer, inst, ...}) except ours, as {peer: instance}. */
-static void members_fill(struct iw_cluster *cl, json_t *out, const redisReply *kv)
-{
-	for (size_t i = 0; out && i + 1 < kv->elements; i += 2) {
-		const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
-		if (p && inst && strcmp(inst, cl->inst) != 0)
-			json_object_set_new(out, p, json_string(inst));
-	}
 }
 
 static void announce_join(struct iw_cluster *cl, const char *room, const char *peer, redisReply *kv,
@@ -725,7 +734,6 @@ static void do_member_join(struct iw_cluster *cl, struct op *o)
 
 	snprintf(e.room, sizeof e.room, "%s", o->room);
 	snprintf(e.peer, sizeof e.peer, "%s", o->peer);
-	e.members = json_object();
 	if (cl->cmd) {
 		room_key(key, sizeof key, o->room);
 		tok_key(tkey, sizeof tkey, o->room);
@@ -738,14 +746,14 @@ static void do_member_join(struct iw_cluster *cl, struct op *o)
 		const char *cur = r->element[2]->str, *held = r->element[3]->str;
 		ok = r->element[0]->integer;
 		if (ok == 1) {
-			members_fill(cl, e.members, r->element[1]);
+			members_fill(cl, &e, r->element[1]);
 			/* Already ours (a token refreshed by a local resume): nothing to announce. */
 			if (!cur || strcmp(cur, cl->inst) != 0)
 				announce_join(cl, o->room, o->peer, r->element[1], NULL);
 		} else if (ok == 0 && cur && held && (moved = take_over(cl, o, cur, held))) {
 			ok = 1;
 			e.status = 1;
-			members_fill(cl, e.members, moved);
+			members_fill(cl, &e, moved);
 			/* The previous owner may have no other peer left in the room. */
 			announce_join(cl, o->room, o->peer, moved, cur);
 			IW_INFO("redis: peer %s in room %s resumed here from instance %s", o->peer, o->room,

@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "signaling/room.h"
 
 enum {
@@ -44,6 +42,12 @@ enum iw_cluster_ev_kind {
 	IW_CLUSTER_SEND_FAILED, /* a send from our local peer `peer` to `other` did not go out */
 };
 
+/* A peer of a room connected to another instance. */
+struct iw_cluster_member {
+	char peer[IW_ROOM_ID_MAX + 1];
+	char inst[IW_ROOM_ID_MAX + 1];
+};
+
 struct iw_cluster_ev {
 	enum iw_cluster_ev_kind kind;
 	int status;
@@ -51,8 +55,9 @@ struct iw_cluster_ev {
 	char peer[IW_ROOM_ID_MAX + 1];
 	char other[IW_ROOM_ID_MAX + 1];
 	char inst[IW_ROOM_ID_MAX + 1];
-	json_t *members; /* JOINED: {peer: instance} of the other instances' peers */
-	char *text;      /* DELIVER */
+	struct iw_cluster_member *members; /* JOINED: the other instances' peers (owned) */
+	unsigned n_members;
+	char *text; /* DELIVER */
 	size_t len;
 };
 

@@ -4,6 +4,7 @@
 #include "signaling/hub.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -129,7 +130,7 @@ static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
 }
 
 static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
-		       json_t *ref, uint64_t now_ms)
+		       const struct iw_msg_ref *ref, uint64_t now_ms)
 {
 	size_t len = 0;
 	h->st.errors[e]++;
@@ -149,7 +150,7 @@ static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err 
 /* An error that is nobody's fault (a race with a peer leaving, or the server's own action):
  * answered and counted by code, but no strike toward max-errors. */
 static void send_notice(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
-			json_t *ref)
+			const struct iw_msg_ref *ref)
 {
 	size_t len = 0;
 	h->st.errors[e]++;
@@ -161,9 +162,9 @@ static void send_notice(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err
 static void no_such_peer(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
 {
 	if (gone_has(h, c->peer->room->name, m->to))
-		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer has left the room", m->id);
+		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer has left the room", &m->id);
 	else
-		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", &m->id, now_ms);
 }
 
 void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
@@ -216,17 +217,20 @@ static bool take_token(struct iw_hub *h, struct iw_hub_conn *c, uint64_t now_ms)
 
 static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p, bool resumed)
 {
-	size_t len = 0;
-	json_t *peers = json_array();
+	const struct iw_room *r = p->room;
+	const char **peers = malloc((r->n_peers + r->n_remote) * sizeof *peers + 1);
+	struct iw_ice_servers ice;
+	size_t len = 0, n = 0;
 
 	c->joining = false;
-	for (struct iw_peer *q = p->room->peers; peers && q; q = q->next)
+	for (const struct iw_peer *q = r->peers; peers && q; q = q->next)
 		if (q != p)
-			json_array_append_new(peers, json_string(q->id));
-	for (struct iw_remote_peer *q = p->room->remote; peers && q; q = q->next)
-		json_array_append_new(peers, json_string(q->id));
-	json_t *ice = iw_ice_servers_make(&h->cfg.ice, p->id, time(NULL));
-	put(h, c, iw_msg_welcome(p->room->name, p->id, p->resume, resumed, peers, ice, &len));
+			peers[n++] = q->id;
+	for (const struct iw_remote_peer *q = r->remote; peers && q; q = q->next)
+		peers[n++] = q->id;
+	iw_ice_servers_get(&h->cfg.ice, p->id, time(NULL), &ice);
+	put(h, c, iw_msg_welcome(r->name, p->id, p->resume, resumed, peers, n, &ice, &len));
+	free(peers);
 	/* A resumed peer was never announced as gone, so there is nothing to re-announce. */
 	if (!resumed)
 		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
@@ -262,7 +266,7 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 	int rc;
 
 	if (c->peer) {
-		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)", m->id,
+		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)", &m->id,
 			   now_ms);
 		return;
 	}
@@ -270,7 +274,7 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		if (strcmp(m->room, c->claim_room) != 0 ||
 		    (c->claim_peer[0] && want && strcmp(want, c->claim_peer) != 0)) {
 			send_error(h, c, IW_ERR_UNAUTHORIZED,
-				   "the access token does not allow this room or peer id", m->id, now_ms);
+				   "the access token does not allow this room or peer id", &m->id, now_ms);
 			return;
 		}
 		if (c->claim_peer[0])
@@ -297,7 +301,7 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 				    : rc == -EEXIST  ? IW_ERR_PEER_ID_TAKEN
 				    : rc == -EINVAL  ? IW_ERR_BAD_FIELD
 						     : IW_ERR_INTERNAL;
-		send_error(h, c, e, why, m->id, now_ms);
+		send_error(h, c, e, why, &m->id, now_ms);
 		return;
 	}
 	struct iw_peer *p = res.peer;
@@ -325,7 +329,7 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		/* A local resume only refreshes the token in Redis; it does not wait. */
 		if (!res.resumed && rc == 0) {
 			c->joining = true;
-			c->join_ref = json_incref(m->id);
+			c->join_ref = m->id;
 			return;
 		}
 		if (!res.resumed && c->moved_from[0]) {
@@ -337,12 +341,12 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 			h->st.errors[IW_ERR_UNAVAILABLE]++;
 			put(h, c,
 			    iw_msg_error(IW_ERR_UNAVAILABLE, "cannot reach the other instances now; retry",
-					 m->id, &len));
+					 &m->id, &len));
 			return;
 		}
 	} else if (!res.resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
 		c->joining = true;
-		c->join_ref = json_incref(m->id);
+		c->join_ref = m->id;
 		return;
 	}
 	finish_join(h, c, p, res.resumed);
@@ -355,8 +359,7 @@ static bool leave_unannounced(struct iw_hub *h, struct iw_hub_conn *c, struct iw
 	if (!c->joining)
 		return false;
 	c->joining = false;
-	json_decref(c->join_ref);
-	c->join_ref = NULL;
+	c->join_ref.kind = IW_MSG_REF_NONE;
 	unstep(h, c, p->room->name, p->id);
 	h->st.joins--;
 	if (h->ops.cl_leave)
@@ -391,7 +394,7 @@ static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct
 	}
 	txt = iw_msg_forward(m, c->peer->id, &len);
 	if (!txt) {
-		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
+		send_error(h, c, IW_ERR_INTERNAL, "out of memory", &m->id, now_ms);
 		return;
 	}
 	rc = h->ops.cl_send(h->ops.arg, rp->inst, c->peer->room->name, m->to, c->peer->id, txt, len);
@@ -402,7 +405,7 @@ static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct
 		/* Not the sender's fault: no strike. */
 		put(h, c,
 		    iw_msg_error(IW_ERR_UNAVAILABLE,
-				 "that peer is on another instance, which cannot be reached now", m->id,
+				 "that peer is on another instance, which cannot be reached now", &m->id,
 				 &len));
 		return;
 	}
@@ -416,7 +419,7 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 	size_t len = 0;
 
 	if (strcmp(m->to, c->peer->id) == 0) {
-		send_error(h, c, IW_ERR_BAD_FIELD, "to names the sender", m->id, now_ms);
+		send_error(h, c, IW_ERR_BAD_FIELD, "to names the sender", &m->id, now_ms);
 		return;
 	}
 	to = iw_room_peer_find(c->peer->room, m->to);
@@ -430,12 +433,12 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 	}
 	if (!to->conn) {
 		/* Dropped (by the server too, e.g. as a slow reader) and within its resume grace. */
-		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", m->id);
+		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", &m->id);
 		return;
 	}
 	char *txt = iw_msg_forward(m, c->peer->id, &len);
 	if (!txt) {
-		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
+		send_error(h, c, IW_ERR_INTERNAL, "out of memory", &m->id, now_ms);
 		return;
 	}
 	h->st.relayed[m->type]++;
@@ -458,21 +461,22 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 		return;
 	}
 	if (iw_msg_parse(&m, buf, len, &err, &why) < 0) {
-		send_error(h, c, err, why, m.id, now_ms);
+		send_error(h, c, err, why, &m.id, now_ms);
 		iw_msg_fini(&m);
 		return;
 	}
 	if (m.type == IW_MSG_JOIN) {
 		do_join(h, c, &m, now_ms);
 	} else if (m.type == IW_MSG_PING) {
-		put(h, c, iw_msg_pong(m.id, &olen));
+		put(h, c, iw_msg_pong(&m.id, &olen));
 	} else if (!c->peer) {
-		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", m.id, now_ms);
+		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", &m.id, now_ms);
 	} else if (m.type == IW_MSG_LEAVE) {
 		do_leave(h, c);
 	} else if (c->joining) {
 		/* The room does not know this peer yet: nothing goes out before the welcome. */
-		send_error(h, c, IW_ERR_NOT_JOINED, "wait for welcome before sending to peers", m.id, now_ms);
+		send_error(h, c, IW_ERR_NOT_JOINED, "wait for welcome before sending to peers", &m.id,
+			   now_ms);
 	} else {
 		do_forward(h, c, &m, now_ms);
 	}
@@ -485,15 +489,13 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 	h->now_ms = now_ms;
 	c->closing = true;
 	if (!p) {
-		json_decref(c->join_ref);
-		c->join_ref = NULL;
+		c->join_ref.kind = IW_MSG_REF_NONE;
 		return;
 	}
 	c->peer = NULL;
 	if (leave_unannounced(h, c, p))
 		return;
-	json_decref(c->join_ref);
-	c->join_ref = NULL;
+	c->join_ref.kind = IW_MSG_REF_NONE;
 	if (leave_now || h->cfg.rooms.grace_ms == 0) {
 		h->st.leaves++;
 		announce_left(h, p);
@@ -517,22 +519,20 @@ static struct iw_peer *local_peer(struct iw_hub *h, const char *room, const char
 	return r ? iw_room_peer_find(r, id) : NULL;
 }
 
-void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status, json_t *members,
-			   uint64_t now_ms)
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
+			   const struct iw_cluster_member *members, unsigned n, uint64_t now_ms)
 {
 	struct iw_peer *p = local_peer(h, room, peer);
 	struct iw_hub_conn *c = p ? p->conn : NULL;
-	const char *id;
 	size_t len = 0;
-	json_t *v;
 
 	h->now_ms = now_ms;
 	/* Gone or replaced meanwhile: its leave is already queued behind the join. */
 	if (!c || c->peer != p || !c->joining)
 		return;
 	if (status < 0) {
-		json_t *ref = c->join_ref;
-		c->join_ref = NULL;
+		struct iw_msg_ref ref = c->join_ref;
+		c->join_ref.kind = IW_MSG_REF_NONE;
 		c->joining = false;
 		c->peer = NULL;
 		iw_room_peer_remove(h->rooms, p);
@@ -543,24 +543,19 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 			h->st.errors[IW_ERR_UNAVAILABLE]++;
 			put(h, c,
 			    iw_msg_error(IW_ERR_UNAVAILABLE,
-					 "cannot reach the other instances to resume; retry", ref, &len));
+					 "cannot reach the other instances to resume; retry", &ref, &len));
 		} else if (status == -ENOSPC)
-			send_error(h, c, IW_ERR_ROOM_FULL, "room is full", ref, now_ms);
+			send_error(h, c, IW_ERR_ROOM_FULL, "room is full", &ref, now_ms);
 		else
 			send_error(h, c, IW_ERR_PEER_ID_TAKEN,
 				   c->claiming ? "peer id is taken and the resume token does not match"
 					       : "peer id is taken (on another instance)",
-				   ref, now_ms);
-		json_decref(ref);
+				   &ref, now_ms);
 		return;
 	}
-	json_decref(c->join_ref);
-	c->join_ref = NULL;
-	json_object_foreach(members, id, v)
-	{
-		if (json_is_string(v))
-			remote_put(h, p->room, id, json_string_value(v));
-	}
+	c->join_ref.kind = IW_MSG_REF_NONE;
+	for (unsigned i = 0; i < n; i++)
+		remote_put(h, p->room, members[i].peer, members[i].inst);
 	c->moved_from[0] = '\0';
 	if (status > 0) {
 		/* Resumed from another instance: nobody saw it leave, so nobody sees it join. */
@@ -592,9 +587,8 @@ static void moved_away(struct iw_hub *h, struct iw_peer *p, const char *inst)
 			h->st.errors[IW_ERR_PEER_ID_TAKEN]++;
 			put(h, c,
 			    iw_msg_error(IW_ERR_PEER_ID_TAKEN, "peer id was taken over meanwhile",
-					 c->join_ref, &len));
-			json_decref(c->join_ref);
-			c->join_ref = NULL;
+					 &c->join_ref, &len));
+			c->join_ref.kind = IW_MSG_REF_NONE;
 		} else if (!c->closing) {
 			h->st.replaced++;
 			c->closing = true;
@@ -669,4 +663,25 @@ void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *
 	put(h, p->conn,
 	    iw_msg_error(IW_ERR_UNAVAILABLE, "that peer is on another instance, which cannot be reached now",
 			 NULL, &len));
+}
+
+void iw_hub_cluster_event(struct iw_hub *h, const struct iw_cluster_ev *e, uint64_t now_ms)
+{
+	switch (e->kind) {
+	case IW_CLUSTER_JOINED:
+		iw_hub_cluster_joined(h, e->room, e->peer, e->status, e->members, e->n_members, now_ms);
+		break;
+	case IW_CLUSTER_PEER_JOINED:
+		iw_hub_cluster_presence(h, e->room, e->peer, e->inst);
+		break;
+	case IW_CLUSTER_PEER_LEFT:
+		iw_hub_cluster_presence(h, e->room, e->peer, NULL);
+		break;
+	case IW_CLUSTER_DELIVER:
+		iw_hub_cluster_deliver(h, e->room, e->peer, e->other, e->inst, e->text, e->len);
+		break;
+	case IW_CLUSTER_SEND_FAILED:
+		iw_hub_cluster_send_failed(h, e->room, e->peer, e->other, now_ms);
+		break;
+	}
 }

@@ -52,7 +52,7 @@ struct sess {
 	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
 	 * refused there like a JSON join, rather than cut to a valid name. */
 	char auto_room[IW_ROOM_ID_MAX + 2];
-	char *http_body; /* HTTP responses */
+	unsigned char *http_buf; /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
 	size_t http_len;
 	struct iw_addr addr_key; /* source address as counted for max-connections-per-ip */
 	unsigned rx_skip : 1;    /* discarding the rest of an oversize message */
@@ -228,36 +228,17 @@ static void cl_wake(void *arg)
 		lws_cancel_service(w->ctx);
 }
 
+/* Hand every waiting cluster event to the hub. */
 static void cl_drain(struct iw_ws *w)
 {
 	struct iw_cluster_ev ev[64];
-	unsigned n;
 	uint64_t now = iw_clock_ms();
+	unsigned n;
 
-	if (!w->cl)
-		return;
-	while ((n = iw_cluster_poll(w->cl, ev, 64)) > 0) {
+	while (w->cl && (n = iw_cluster_poll(w->cl, ev, 64)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
-			struct iw_cluster_ev *e = &ev[i];
-			switch (e->kind) {
-			case IW_CLUSTER_JOINED:
-				iw_hub_cluster_joined(w->hub, e->room, e->peer, e->status, e->members, now);
-				break;
-			case IW_CLUSTER_PEER_JOINED:
-				iw_hub_cluster_presence(w->hub, e->room, e->peer, e->inst);
-				break;
-			case IW_CLUSTER_PEER_LEFT:
-				iw_hub_cluster_presence(w->hub, e->room, e->peer, NULL);
-				break;
-			case IW_CLUSTER_DELIVER:
-				iw_hub_cluster_deliver(w->hub, e->room, e->peer, e->other, e->inst, e->text,
-						       e->len);
-				break;
-			case IW_CLUSTER_SEND_FAILED:
-				iw_hub_cluster_send_failed(w->hub, e->room, e->peer, e->other, now);
-				break;
-			}
-			iw_cluster_ev_fini(e);
+			iw_hub_cluster_event(w->hub, &ev[i], now);
+			iw_cluster_ev_fini(&ev[i]);
 		}
 	}
 }
@@ -328,12 +309,14 @@ static int check_jwt(struct iw_ws *w, struct lws *wsi, struct iw_jwt_claims *cla
 	return iw_jwt_check(&jc, tok, time(NULL), claims, why);
 }
 
-static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, char *body,
+/* Answer with headers now and, on the next WRITEABLE, the body: buf holds LWS_PRE bytes of
+ * headroom, then len bytes, so it is written where it is (s owns buf from here). */
+static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, unsigned char *buf,
 		      size_t len)
 {
 	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
-	free(s->http_body);
-	s->http_body = body;
+	free(s->http_buf);
+	s->http_buf = buf;
 	s->http_len = len;
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
@@ -343,8 +326,8 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const ch
 	if (s->head_only) {
 		/* Done in this callback: a request read before a later WRITEABLE would be parsed
 		 * on top of this one's headers. */
-		free(s->http_body);
-		s->http_body = NULL;
+		free(s->http_buf);
+		s->http_buf = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
 	lws_callback_on_writable(wsi);
@@ -353,10 +336,12 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const ch
 
 static int reply_text(struct lws *wsi, struct sess *s, unsigned status, const char *t)
 {
-	char *b = strdup(t);
+	size_t len = strlen(t);
+	unsigned char *b = malloc(LWS_PRE + len);
 	if (!b)
 		return 1;
-	return http_reply(wsi, s, status, "text/plain", b, strlen(b));
+	memcpy(b + LWS_PRE, t, len);
+	return http_reply(wsi, s, status, "text/plain", b, len);
 }
 
 /* 204 to OPTIONS, 405 to any other method than GET and HEAD: both say what is allowed. */
@@ -377,7 +362,7 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
 	char path[256], user[160], buf[256];
 	size_t len = 0;
-	char *body;
+	unsigned char *body;
 
 	memset(s, 0, sizeof *s);
 	w->st.http_requests++;
@@ -394,10 +379,10 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (lws_get_vhost(wsi) == w->metrics_vh) {
 		if (strcmp(path, "/metrics") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
-		body = malloc(HTTP_BODY_MAX);
+		body = malloc(LWS_PRE + HTTP_BODY_MAX);
 		if (!body)
 			return 1;
-		len = metrics_text(w, body, HTTP_BODY_MAX);
+		len = metrics_text(w, (char *)body + LWS_PRE, HTTP_BODY_MAX);
 		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
 	}
 	if (strcmp(path, "/healthz") == 0) {
@@ -421,7 +406,8 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof user);
 		struct iw_jwt_claims claims;
 		const char *why = NULL;
-		json_t *o;
+		unsigned char *rest;
+		int rc;
 
 		if (w->cfg.jwt_secret && check_jwt(w, wsi, &claims, &why) < 0) {
 			w->st.rejected_auth++;
@@ -441,15 +427,13 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		if (u && (strlen(u) > 128 || strchr(u, ':')))
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST,
 					  "username must be at most 128 bytes without ':'\n");
-		o = iw_ice_rest_response(&w->cfg.ice, u, time(NULL));
-		if (!o)
+		rc = iw_ice_rest_body(&w->cfg.ice, u, time(NULL), LWS_PRE, &rest, &len);
+		if (rc == -ENOENT)
 			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE,
 					  "no static-auth-secret configured\n");
-		body = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (!body)
+		if (rc < 0)
 			return 1;
-		return http_reply(wsi, s, HTTP_STATUS_OK, "application/json", body, strlen(body));
+		return http_reply(wsi, s, HTTP_STATUS_OK, "application/json", rest, len);
 	}
 	return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
 }
@@ -562,11 +546,10 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		s->addr_counted = 1;
 	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
 	if (s->auto_room[0]) {
-		json_t *j = json_pack("{s:s, s:s}", "type", "join", "room", s->auto_room);
-		char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
+		size_t len = 0;
+		char *t = iw_msg_join(s->auto_room, &len);
 		if (t)
-			iw_hub_receive(w->hub, &s->hc, t, strlen(t), now);
+			iw_hub_receive(w->hub, &s->hc, t, len, now);
 		free(t);
 	}
 }
@@ -748,18 +731,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		return on_http(w, wsi, s);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (!s || !s->http_body)
+		if (!s || !s->http_buf)
 			return -1;
 		{
-			unsigned char *b = malloc(LWS_PRE + s->http_len + 1);
-			int n;
-			if (!b)
-				return -1;
-			memcpy(b + LWS_PRE, s->http_body, s->http_len);
-			n = lws_write(wsi, b + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL);
-			free(b);
-			free(s->http_body);
-			s->http_body = NULL;
+			int n = lws_write(wsi, s->http_buf + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL);
+			free(s->http_buf);
+			s->http_buf = NULL;
 			if (n < 0)
 				return -1;
 		}
@@ -776,8 +753,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (s && !s->is_ws) {
-			free(s->http_body);
-			s->http_body = NULL;
+			free(s->http_buf);
+			s->http_buf = NULL;
 		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
