@@ -74,14 +74,49 @@ static int add_to(const char **list, unsigned *n, unsigned cap, const char *val,
 	return 0;
 }
 
+/* "ADDR:PORT" or "[V6ADDR]:PORT" (ADDR may be any name lws takes as an interface). */
+static int parse_listen(const char *spec, struct iw_ws_listen *l, const char **why)
+{
+	const char *host = spec, *colon;
+	size_t hlen;
+	long long p;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || rb[1] != ':')
+			goto bad;
+		host = spec + 1;
+		hlen = (size_t)(rb - host);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon)
+			goto bad;
+		hlen = (size_t)(colon - spec);
+	}
+	if (hlen >= sizeof l->host || iw_config_int(colon + 1, 0, 65535, &p, why) < 0)
+		goto bad;
+	memcpy(l->host, host, hlen);
+	l->host[hlen] = '\0';
+	l->port = (unsigned)p;
+	l->spec = spec;
+	return 0;
+bad:
+	*why = "must be ADDR:PORT or [V6ADDR]:PORT";
+	return -EINVAL;
+}
+
 static int set_listen(void *c, const char *v, const char **why)
 {
 	struct opts *o = c;
-	if (!strchr(v, ':')) {
-		*why = "must be ADDR:PORT or [V6ADDR]:PORT";
+	if (o->ws.n_listen >= IW_WS_LISTEN_MAX) {
+		*why = "given too many times";
 		return -EINVAL;
 	}
-	return add_to(o->ws.listen, &o->ws.n_listen, IW_WS_LISTEN_MAX, v, why);
+	if (parse_listen(v, &o->ws.listen[o->ws.n_listen], why) < 0)
+		return -EINVAL;
+	o->ws.listen[o->ws.n_listen++].spec = keep(v);
+	return 0;
 }
 
 static int set_web_root(void *c, const char *v, const char **why)
@@ -486,8 +521,8 @@ int main(int argc, char **argv)
 		printf("iceway-signal %s\n", iw_version());
 		return 0;
 	}
-	if (!o.ws.n_listen)
-		o.ws.listen[o.ws.n_listen++] = "127.0.0.1:8080";
+	if (!o.ws.n_listen && set_listen(&o, "127.0.0.1:8080", &why) < 0)
+		return 2;
 	if (o.ws.msg_burst < o.ws.msg_rate)
 		o.ws.msg_burst = o.ws.msg_rate;
 	if (o.ws.idle_timeout_s <= o.ws.ping_interval_s) {

@@ -82,7 +82,6 @@ struct iw_ws {
 	struct iw_signal_conn_stats st; /* counters for /metrics */
 	struct lws_http_mount mounts[3], metrics_mount;
 	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
-	char listen_host[IW_WS_LISTEN_MAX][64];
 };
 
 static struct iw_ws *ws_of(struct lws *wsi)
@@ -832,31 +831,6 @@ static void raise_fd_limit(rlim_t want)
 			(unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
-static int split_listen(const char *spec, char *host, size_t cap, int *port)
-{
-	const char *colon;
-	long long p;
-	const char *why;
-	if (spec[0] == '[') {
-		const char *rb = strchr(spec, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= cap)
-			return -EINVAL;
-		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
-		host[rb - spec - 1] = '\0';
-		colon = rb + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon || (size_t)(colon - spec) >= cap)
-			return -EINVAL;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-	}
-	if (iw_config_int(colon + 1, 0, 65535, &p, &why) < 0)
-		return -EINVAL;
-	*port = (int)p;
-	return 0;
-}
-
 static void lws_log(int level, const char *line)
 {
 	size_t n = strlen(line);
@@ -870,8 +844,9 @@ static void lws_log(int level, const char *line)
 
 /* Plain HTTP on prom_addr:prom_port, /metrics only: what the metrics show (rooms, peers,
  * errors) is for the operator, so it never shares a public listener. */
-static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_info *info, const char **why)
+static int add_metrics_listener(struct iw_ws *w, const char **why)
 {
+	struct lws_context_creation_info ci, *info = &ci;
 	const char *ip = w->cfg.prom_addr ? w->cfg.prom_addr : "127.0.0.1";
 	bool v6 = strchr(ip, ':') != NULL;
 
@@ -899,19 +874,11 @@ static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_inf
 	return 0;
 }
 
-struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
+/* The hub with its send/close operations and, for a cluster, the Redis ones; the per-address
+ * connection counts. */
+static int hub_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **why)
 {
-	struct lws_context_creation_info info;
-	struct iw_hub_cfg hcfg;
-	struct iw_hub_ops ops;
-	struct iw_ws *w = calloc(1, sizeof *w);
-
-	if (!w) {
-		*why = "out of memory";
-		return NULL;
-	}
-	w->cfg = *cfg;
-	hcfg = (struct iw_hub_cfg){
+	const struct iw_hub_cfg hcfg = {
 		.rooms = { .max_rooms = cfg->max_rooms,
 			   .max_peers = cfg->max_peers,
 			   .grace_ms = cfg->resume_grace_s * 1000u },
@@ -920,7 +887,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		.msg_burst = cfg->msg_burst,
 		.max_strikes = cfg->max_strikes,
 	};
-	ops = (struct iw_hub_ops){ .send = hub_send, .close = hub_close, .arg = w };
+	struct iw_hub_ops ops = { .send = hub_send, .close = hub_close, .arg = w };
+
 	if (cfg->redis_url) {
 		ops.cl_join = cl_join;
 		ops.cl_member_join = cl_member_join;
@@ -931,16 +899,24 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	w->per_addr = iw_addr_count_create();
 	if (!w->hub || !w->per_addr) {
 		*why = "out of memory";
-		goto fail;
+		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The libev loop and the lws context on it, with no vhost yet. */
+static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **why)
+{
+	struct lws_context_creation_info info;
+	void *foreign[1];
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	w->loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (!w->loop) {
 		*why = "cannot create the event loop (epoll)";
-		goto fail;
+		return -ENOMEM;
 	}
-	void *foreign[1] = { w->loop };
+	foreign[0] = w->loop;
 	memset(&info, 0, sizeof info);
 	info.options =
 		LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
@@ -956,11 +932,17 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	w->ctx = lws_create_context(&info);
 	if (!w->ctx) {
 		*why = "cannot create the libwebsockets context";
-		goto fail;
+		return -ENOMEM;
 	}
+	return 0;
+}
 
-	/* Longest mountpoint wins: the dynamic endpoints shadow the static tree at "/". */
+/* The public listeners' mounts. Longest mountpoint wins: the dynamic endpoints shadow the
+ * static tree at "/". */
+static void mounts_init(struct iw_ws *w, const char *web_root)
+{
 	static const char *const dyn[] = { "/healthz", "/api/turn" };
+
 	for (int i = 0; i < 2; i++) {
 		w->mounts[i] = (struct lws_http_mount){
 			.mount_next = &w->mounts[i + 1],
@@ -972,60 +954,78 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	}
 	w->mounts[2] = (struct lws_http_mount){
 		.mountpoint = "/",
-		.origin = cfg->web_root,
+		.origin = web_root,
 		.def = "index.html",
 		.origin_protocol = LWSMPRO_FILE,
 		.mountpoint_len = 1,
 	};
+}
 
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		int port;
-		struct lws_vhost *vh;
-		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof w->listen_host[i], &port) < 0) {
-			*why = "listen must be ADDR:PORT or [V6ADDR]:PORT";
-			goto fail;
-		}
-		memset(&info, 0, sizeof info);
-		info.port = port;
-		info.iface = w->listen_host[i];
-		info.protocols = protocols;
-		info.mounts = &w->mounts[0];
-		info.vhost_name = cfg->listen[i];
-		info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-		/* With a certificate every listener is TLS only: https:// and wss:// share it. */
-		info.ssl_cert_filepath = cfg->tls_cert;
-		info.ssl_private_key_filepath = cfg->tls_key;
-		if (cfg->tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
-			info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		if (strchr(w->listen_host[i], ':'))
-			info.options |=
-				LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
-		else
-			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-		vh = lws_create_vhost(w->ctx, &info);
-		if (!vh) {
-			*why = "cannot listen (address in use or not local?)";
-			IW_ERROR("cannot listen on %s", cfg->listen[i]);
-			goto fail;
-		}
-		if (strchr(w->listen_host[i], ':'))
-			IW_INFO("listening on %s://[%s]:%d/ (WebSocket /ws)",
-				cfg->tls_cert ? "https" : "http", w->listen_host[i],
-				lws_get_vhost_listen_port(vh));
-		else
-			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)", cfg->tls_cert ? "https" : "http",
-				w->listen_host[i], lws_get_vhost_listen_port(vh));
+/* One public listener: a vhost serving the mounts and /ws, TLS only with a certificate. */
+static int add_listener(struct iw_ws *w, const struct iw_ws_listen *l, const char **why)
+{
+	struct lws_context_creation_info info;
+	bool v6 = strchr(l->host, ':') != NULL;
+	struct lws_vhost *vh;
+
+	memset(&info, 0, sizeof info);
+	info.port = (int)l->port;
+	info.iface = l->host;
+	info.protocols = protocols;
+	info.mounts = &w->mounts[0];
+	info.vhost_name = l->spec;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* With a certificate every listener is TLS only: https:// and wss:// share it. */
+	info.ssl_cert_filepath = w->cfg.tls_cert;
+	info.ssl_private_key_filepath = w->cfg.tls_key;
+	if (w->cfg.tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (v6)
+		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+	else
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	vh = lws_create_vhost(w->ctx, &info);
+	if (!vh) {
+		*why = "cannot listen (address in use or not local?)";
+		IW_ERROR("cannot listen on %s", l->spec);
+		return -EADDRINUSE;
 	}
-	if (cfg->prometheus && add_metrics_listener(w, &info, why) < 0)
+	IW_INFO("listening on %s://%s%s%s:%d/ (WebSocket /ws)", w->cfg.tls_cert ? "https" : "http",
+		v6 ? "[" : "", l->host, v6 ? "]" : "", lws_get_vhost_listen_port(vh));
+	return 0;
+}
+
+static int cluster_start(struct iw_ws *w, const char **why)
+{
+	const struct iw_cluster_cfg ccfg = { .url = w->cfg.redis_url, .wake = cl_wake, .wake_arg = w };
+
+	w->cl = iw_cluster_create(&ccfg, why);
+	if (!w->cl)
+		return -EINVAL;
+	IW_INFO("signaling across instances through %s (instance %s)", w->cfg.redis_url,
+		iw_cluster_instance(w->cl));
+	return 0;
+}
+
+struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
+{
+	struct iw_ws *w = calloc(1, sizeof *w);
+
+	if (!w) {
+		*why = "out of memory";
+		return NULL;
+	}
+	w->cfg = *cfg;
+	if (hub_start(w, cfg, why) < 0 || context_start(w, cfg, why) < 0)
 		goto fail;
-	if (cfg->redis_url) {
-		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake, .wake_arg = w };
-		w->cl = iw_cluster_create(&ccfg, why);
-		if (!w->cl)
+	mounts_init(w, cfg->web_root);
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (add_listener(w, &w->cfg.listen[i], why) < 0)
 			goto fail;
-		IW_INFO("signaling across instances through %s (instance %s)", cfg->redis_url,
-			iw_cluster_instance(w->cl));
-	}
+	if (cfg->prometheus && add_metrics_listener(w, why) < 0)
+		goto fail;
+	if (cfg->redis_url && cluster_start(w, why) < 0)
+		goto fail;
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
 	return w;
 fail:

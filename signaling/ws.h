@@ -11,8 +11,15 @@
 
 enum { IW_WS_LISTEN_MAX = 8, IW_WS_ORIGINS_MAX = 16 };
 
+/* A public listener: lws's iface (an address, or an interface name) and port (0: ephemeral). */
+struct iw_ws_listen {
+	const char *spec; /* as configured ("ADDR:PORT", "[V6]:PORT"): the vhost's name */
+	char host[64];
+	unsigned port;
+};
+
 struct iw_ws_cfg {
-	const char *listen[IW_WS_LISTEN_MAX]; /* "ADDR:PORT", "[V6]:PORT"; port 0 = ephemeral */
+	struct iw_ws_listen listen[IW_WS_LISTEN_MAX];
 	unsigned n_listen;
 	const char *web_root;
 	const char *redis_url;          /* NULL: a single instance; else signaling across instances */
