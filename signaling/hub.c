@@ -502,7 +502,7 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 		iw_room_peer_remove(h->rooms, p);
 		return;
 	}
-	iw_room_peer_detach(p, now_ms);
+	iw_room_peer_detach(h->rooms, p, now_ms);
 }
 
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)

@@ -14,6 +14,7 @@ struct iw_room_set {
 	struct iw_room_limits lim;
 	unsigned n_rooms;
 	unsigned n_peers;
+	struct iw_peer *dhead, *dtail; /* detached peers by detached_ms, oldest first */
 	struct iw_room *buckets[N_BUCKETS];
 };
 
@@ -64,6 +65,41 @@ void iw_room_set_destroy(struct iw_room_set *s)
 		}
 	}
 	free(s);
+}
+
+/* Into the detached list by detached_ms: at the tail, unless a clock went back. */
+static void detached_add(struct iw_room_set *s, struct iw_peer *p)
+{
+	struct iw_peer *after = s->dtail;
+	while (after && after->detached_ms > p->detached_ms)
+		after = after->dprev;
+	p->dprev = after;
+	p->dnext = after ? after->dnext : s->dhead;
+	if (p->dnext)
+		p->dnext->dprev = p;
+	else
+		s->dtail = p;
+	if (after)
+		after->dnext = p;
+	else
+		s->dhead = p;
+	p->listed = true;
+}
+
+static void detached_del(struct iw_room_set *s, struct iw_peer *p)
+{
+	if (!p->listed)
+		return;
+	if (p->dprev)
+		p->dprev->dnext = p->dnext;
+	else
+		s->dhead = p->dnext;
+	if (p->dnext)
+		p->dnext->dprev = p->dprev;
+	else
+		s->dtail = p->dprev;
+	p->dprev = p->dnext = NULL;
+	p->listed = false;
 }
 
 bool iw_room_id_is_valid(const char *s)
@@ -160,6 +196,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 		res->resumed = true;
 		p->conn = conn;
 		p->detached_ms = 0;
+		detached_del(s, p);
 		hex_random(p->resume, IW_ROOM_RESUME_LEN / 2);
 		res->peer = p;
 		return 0;
@@ -205,6 +242,8 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 	hex_random(p->resume, IW_ROOM_RESUME_LEN / 2);
 	p->room = r;
 	p->conn = conn;
+	if (!conn)
+		detached_add(s, p); /* joined detached: expires at the next sweep */
 	/* Append: peers are listed in join order. */
 	struct iw_peer **tail = &r->peers;
 	while (*tail)
@@ -216,10 +255,12 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 	return 0;
 }
 
-void iw_room_peer_detach(struct iw_peer *p, uint64_t now_ms)
+void iw_room_peer_detach(struct iw_room_set *s, struct iw_peer *p, uint64_t now_ms)
 {
+	detached_del(s, p);
 	p->conn = NULL;
 	p->detached_ms = now_ms;
+	detached_add(s, p);
 }
 
 void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
@@ -232,6 +273,7 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
 		*pp = p->next;
 	r->n_peers--;
 	s->n_peers--;
+	detached_del(s, p);
 	free(p);
 	free_room_if_empty(s, r);
 }
@@ -239,26 +281,13 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
 unsigned iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg)
 {
 	unsigned n = 0;
-	for (unsigned b = 0; b < N_BUCKETS; b++) {
-		struct iw_room *r = s->buckets[b];
-		while (r) {
-			struct iw_room *rn = r->next;
-			struct iw_peer *p = r->peers;
-			while (p) {
-				struct iw_peer *pn = p->next;
-				if (!p->conn && now_ms - p->detached_ms >= s->lim.grace_ms) {
-					bool last = r->n_peers == 1;
-					if (fn)
-						fn(arg, p);
-					iw_room_peer_remove(s, p);
-					n++;
-					if (last)
-						break; /* r is freed */
-				}
-				p = pn;
-			}
-			r = rn;
-		}
+	struct iw_peer *p;
+
+	while ((p = s->dhead) && now_ms - p->detached_ms >= s->lim.grace_ms) {
+		if (fn)
+			fn(arg, p);
+		iw_room_peer_remove(s, p);
+		n++;
 	}
 	return n;
 }
