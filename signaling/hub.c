@@ -223,6 +223,11 @@ static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer 
 	size_t len = 0, n = 0;
 
 	c->joining = false;
+	/* Counted once the join is complete, here and only here. */
+	if (resumed)
+		h->st.resumes++;
+	else
+		h->st.joins++;
 	for (const struct iw_peer *q = r->peers; peers && q; q = q->next)
 		if (q != p)
 			peers[n++] = q->id;
@@ -258,30 +263,34 @@ static void unstep(struct iw_hub *h, struct iw_hub_conn *c, const char *room, co
 	c->moved_from[0] = '\0';
 }
 
-static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
+/* The id a join asks for, within what the connection's token allows: 0 with *want (NULL: the
+ * server picks one), or < 0 after answering with the error. */
+static int join_allowed(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, const char **want,
+			uint64_t now_ms)
 {
-	struct iw_room_join_res res;
-	const char *why = NULL, *want = m->peer;
-	size_t len = 0;
-	int rc;
-
+	*want = m->peer;
 	if (c->peer) {
 		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)", &m->id,
 			   now_ms);
-		return;
+		return -EALREADY;
 	}
-	if (c->has_claims) {
-		if (strcmp(m->room, c->claim_room) != 0 ||
-		    (c->claim_peer[0] && want && strcmp(want, c->claim_peer) != 0)) {
-			send_error(h, c, IW_ERR_UNAUTHORIZED,
-				   "the access token does not allow this room or peer id", &m->id, now_ms);
-			return;
-		}
-		if (c->claim_peer[0])
-			want = c->claim_peer;
+	if (!c->has_claims)
+		return 0;
+	if (strcmp(m->room, c->claim_room) != 0 ||
+	    (c->claim_peer[0] && *want && strcmp(*want, c->claim_peer) != 0)) {
+		send_error(h, c, IW_ERR_UNAUTHORIZED, "the access token does not allow this room or peer id",
+			   &m->id, now_ms);
+		return -EACCES;
 	}
-	/* A resume of an id that lives on another instance: the token is checked there through
-	 * Redis, so the room's remote entry steps aside until the answer comes. */
+	if (c->claim_peer[0])
+		*want = c->claim_peer;
+	return 0;
+}
+
+/* A resume of an id that lives on another instance: the token is checked there through Redis,
+ * so the room's remote entry steps aside until the answer comes (unstep puts it back). */
+static void step_aside(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, const char *want)
+{
 	c->moved_from[0] = '\0';
 	c->claiming = want && m->resume && h->ops.cl_member_join;
 	if (c->claiming) {
@@ -292,64 +301,101 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 			iw_room_remote_remove(r, want);
 		}
 	}
-	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
-	if (rc < 0 && c->moved_from[0])
-		unstep(h, c, m->room, want);
-	if (rc < 0) {
-		enum iw_msg_err e = rc == -ENOSPC    ? IW_ERR_ROOM_FULL
-				    : rc == -ENOBUFS ? IW_ERR_TOO_MANY_ROOMS
-				    : rc == -EEXIST  ? IW_ERR_PEER_ID_TAKEN
-				    : rc == -EINVAL  ? IW_ERR_BAD_FIELD
-						     : IW_ERR_INTERNAL;
-		send_error(h, c, e, why, &m->id, now_ms);
-		return;
+}
+
+static enum iw_msg_err join_error(int rc)
+{
+	return rc == -ENOSPC    ? IW_ERR_ROOM_FULL
+	       : rc == -ENOBUFS ? IW_ERR_TOO_MANY_ROOMS
+	       : rc == -EEXIST  ? IW_ERR_PEER_ID_TAKEN
+	       : rc == -EINVAL  ? IW_ERR_BAD_FIELD
+				: IW_ERR_INTERNAL;
+}
+
+/* A local resume took the id over from old: that connection is closed. */
+static void replace_conn(struct iw_hub *h, struct iw_hub_conn *old)
+{
+	old->peer = NULL;
+	h->st.replaced++;
+	if (!old->closing) {
+		old->closing = true;
+		h->ops.close(h->ops.arg, old, IW_CLOSE_REPLACED, "peer id resumed by a new connection");
 	}
-	struct iw_peer *p = res.peer;
-	if (res.replaced_conn) {
-		struct iw_hub_conn *old = res.replaced_conn;
-		old->peer = NULL;
-		h->st.replaced++;
-		if (!old->closing) {
-			old->closing = true;
-			h->ops.close(h->ops.arg, old, IW_CLOSE_REPLACED,
-				     "peer id resumed by a new connection");
-		}
-	}
-	c->peer = p;
-	if (res.resumed)
-		h->st.resumes++;
-	else
-		h->st.joins++;
-	/* The other instances' peers are known once Redis answers; the welcome waits for that.
-	 * If the request cannot even be queued the join stays local. */
+}
+
+enum join_next { JOIN_FINISH, JOIN_WAIT, JOIN_DROPPED };
+
+/* Tell the other instances about the new local peer p. JOIN_WAIT: the welcome waits for
+ * their answer (iw_hub_cluster_joined). JOIN_FINISH: nothing to wait for (a single instance, a
+ * local resume, or a request that could not be queued: the join stays local). JOIN_DROPPED: a
+ * local copy of an id held elsewhere could not be checked, so it was removed and answered. */
+static enum join_next join_cluster(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
+				   struct iw_peer *p, bool resumed)
+{
+	size_t len = 0;
+	int rc;
+
 	if (h->ops.cl_member_join) {
-		const char *claim = c->claiming && !res.resumed ? m->resume : NULL;
+		const char *claim = c->claiming && !resumed ? m->resume : NULL;
 		rc = h->ops.cl_member_join(h->ops.arg, p->room->name, p->id, p->resume, claim,
 					   h->cfg.rooms.max_peers);
 		/* A local resume only refreshes the token in Redis; it does not wait. */
-		if (!res.resumed && rc == 0) {
-			c->joining = true;
-			c->join_ref = m->id;
-			return;
-		}
-		if (!res.resumed && c->moved_from[0]) {
-			/* A local copy of an id held elsewhere must not stand alone. */
-			c->peer = NULL;
-			h->st.joins--;
-			iw_room_peer_remove(h->rooms, p);
+		if (resumed)
+			return JOIN_FINISH;
+		if (rc == 0)
+			return JOIN_WAIT;
+		if (!c->moved_from[0])
+			return JOIN_FINISH;
+		/* A local copy of an id held elsewhere must not stand alone. */
+		char id[IW_ROOM_ID_MAX + 1];
+		strcpy(id, p->id);
+		c->peer = NULL;
+		iw_room_peer_remove(h->rooms, p);
+		unstep(h, c, m->room, id);
+		h->st.errors[IW_ERR_UNAVAILABLE]++;
+		put(h, c,
+		    iw_msg_error(IW_ERR_UNAVAILABLE, "cannot reach the other instances now; retry", &m->id,
+				 &len));
+		return JOIN_DROPPED;
+	}
+	if (!resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0)
+		return JOIN_WAIT;
+	return JOIN_FINISH;
+}
+
+/* A join: check it against the token, join locally (a resume of an id on another instance
+ * first steps its remote entry aside), then register with the other instances, and welcome
+ * now or once they answered. */
+static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
+{
+	struct iw_room_join_res res;
+	const char *why = NULL, *want;
+	int rc;
+
+	if (join_allowed(h, c, m, &want, now_ms) < 0)
+		return;
+	step_aside(h, c, m, want);
+	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
+	if (rc < 0) {
+		if (c->moved_from[0])
 			unstep(h, c, m->room, want);
-			h->st.errors[IW_ERR_UNAVAILABLE]++;
-			put(h, c,
-			    iw_msg_error(IW_ERR_UNAVAILABLE, "cannot reach the other instances now; retry",
-					 &m->id, &len));
-			return;
-		}
-	} else if (!res.resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
-		c->joining = true;
-		c->join_ref = m->id;
+		send_error(h, c, join_error(rc), why, &m->id, now_ms);
 		return;
 	}
-	finish_join(h, c, p, res.resumed);
+	if (res.replaced_conn)
+		replace_conn(h, res.replaced_conn);
+	c->peer = res.peer;
+	switch (join_cluster(h, c, m, res.peer, res.resumed)) {
+	case JOIN_WAIT:
+		c->joining = true;
+		c->join_ref = m->id;
+		break;
+	case JOIN_FINISH:
+		finish_join(h, c, res.peer, res.resumed);
+		break;
+	case JOIN_DROPPED:
+		break;
+	}
 }
 
 /* A peer still waiting for its welcome was never announced: it goes without a peer-left,
@@ -361,7 +407,6 @@ static bool leave_unannounced(struct iw_hub *h, struct iw_hub_conn *c, struct iw
 	c->joining = false;
 	c->join_ref.kind = IW_MSG_REF_NONE;
 	unstep(h, c, p->room->name, p->id);
-	h->st.joins--;
 	if (h->ops.cl_leave)
 		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
 	iw_room_peer_remove(h->rooms, p);
@@ -537,7 +582,6 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 		c->peer = NULL;
 		iw_room_peer_remove(h->rooms, p);
 		unstep(h, c, room, peer);
-		h->st.joins--;
 		if (status == -EAGAIN) {
 			/* Not the client's fault: no strike. */
 			h->st.errors[IW_ERR_UNAVAILABLE]++;
@@ -559,8 +603,6 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 	c->moved_from[0] = '\0';
 	if (status > 0) {
 		/* Resumed from another instance: nobody saw it leave, so nobody sees it join. */
-		h->st.joins--;
-		h->st.resumes++;
 		h->st.moved_in++;
 	}
 	finish_join(h, c, p, status > 0);
@@ -583,7 +625,6 @@ static void moved_away(struct iw_hub *h, struct iw_peer *p, const char *inst)
 		if (c->joining) {
 			/* Our own claim lost the race for the id. */
 			c->joining = false;
-			h->st.joins--;
 			h->st.errors[IW_ERR_PEER_ID_TAKEN]++;
 			put(h, c,
 			    iw_msg_error(IW_ERR_PEER_ID_TAKEN, "peer id was taken over meanwhile",

@@ -517,6 +517,9 @@ static void test_cluster_leave_while_joining(void **state)
 	assert_int_equal(cl.n_leaves, 2);
 	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 0, 9);
 	none(0);
+	/* only a's join completed; the abandoned ones count nowhere */
+	assert_int_equal(iw_hub_stats(h)->joins, 1);
+	assert_int_equal(iw_hub_stats(h)->resumes, 0);
 	drop_all();
 	iw_hub_destroy(h);
 }
@@ -658,6 +661,9 @@ static void test_cluster_resume_from_elsewhere(void **state)
 	assert_string_equal(str(w, "resume"), mj.token);
 	assert_int_equal(json_array_size(json_object_get(w, "peers")), 1); /* a */
 	json_decref(w);
+	/* a joined; b's refused and unreachable claims count nowhere, its accepted one as a resume */
+	assert_int_equal(iw_hub_stats(h)->joins, 1);
+	assert_int_equal(iw_hub_stats(h)->resumes, 1);
 	none(0);
 	assert_int_equal(iw_hub_stats(h)->moved_in, 1);
 	/* b is local now */
