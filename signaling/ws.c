@@ -1019,11 +1019,12 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	if (hub_start(w, cfg, why) < 0 || context_start(w, cfg, why) < 0)
 		goto fail;
 	mounts_init(w, cfg->web_root);
+	/* Metrics first: once a public listener is logged, the metrics line is already out. */
+	if (cfg->prometheus && add_metrics_listener(w, why) < 0)
+		goto fail;
 	for (unsigned i = 0; i < cfg->n_listen; i++)
 		if (add_listener(w, &w->cfg.listen[i], why) < 0)
 			goto fail;
-	if (cfg->prometheus && add_metrics_listener(w, why) < 0)
-		goto fail;
 	if (cfg->redis_url && cluster_start(w, why) < 0)
 		goto fail;
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
