@@ -246,6 +246,18 @@ int iw_metrics_gauge(struct iw_metrics_buf *b, const char *name, const struct iw
 	return line_end(&l);
 }
 
+int iw_metrics_counter1(struct iw_metrics_buf *b, const char *name, const char *help, uint64_t value)
+{
+	int rc = iw_metrics_header(b, name, IW_METRICS_COUNTER, help);
+	return rc < 0 ? rc : iw_metrics_counter(b, name, NULL, 0, value);
+}
+
+int iw_metrics_gauge1(struct iw_metrics_buf *b, const char *name, const char *help, double value)
+{
+	int rc = iw_metrics_header(b, name, IW_METRICS_GAUGE, help);
+	return rc < 0 ? rc : iw_metrics_gauge(b, name, NULL, 0, value);
+}
+
 int iw_metrics_histogram(struct iw_metrics_buf *b, const char *name, const struct iw_metrics_label *labels,
 			 size_t n_labels, const struct iw_metrics_hist *h)
 {

@@ -62,6 +62,9 @@ int iw_metrics_counter(struct iw_metrics_buf *b, const char *name, const struct 
 		       size_t n_labels, uint64_t value);
 int iw_metrics_gauge(struct iw_metrics_buf *b, const char *name, const struct iw_metrics_label *labels,
 		     size_t n_labels, double value);
+/* A whole family with one unlabelled sample: header, then the sample. Same returns. */
+int iw_metrics_counter1(struct iw_metrics_buf *b, const char *name, const char *help, uint64_t value);
+int iw_metrics_gauge1(struct iw_metrics_buf *b, const char *name, const char *help, double value);
 /* name_bucket{...,le="X"} cumulative lines including le="+Inf", then name_sum, name_count. */
 int iw_metrics_histogram(struct iw_metrics_buf *b, const char *name, const struct iw_metrics_label *labels,
 			 size_t n_labels, const struct iw_metrics_hist *h);

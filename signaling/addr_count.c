@@ -12,19 +12,19 @@ enum { BUCKETS = 4096 };
 struct entry {
 	struct entry *next;
 	struct iw_addr key;
-	unsigned int n;
+	unsigned n;
 };
 
 struct iw_addr_count {
 	struct entry *b[BUCKETS];
 	uint32_t seed; /* random: chains an attacker picking addresses cannot predict */
-	unsigned int n_keys;
+	unsigned n_keys;
 };
 
 struct iw_addr_count *iw_addr_count_create(void)
 {
-	struct iw_addr_count *t = calloc(1, sizeof(*t));
-	if (t && getrandom(&t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
+	struct iw_addr_count *t = calloc(1, sizeof *t);
+	if (t && getrandom(&t->seed, sizeof t->seed, 0) != (ssize_t)sizeof t->seed)
 		t->seed = (uint32_t)(uintptr_t)t;
 	return t;
 }
@@ -33,7 +33,7 @@ void iw_addr_count_destroy(struct iw_addr_count *t)
 {
 	if (!t)
 		return;
-	for (unsigned int i = 0; i < BUCKETS; i++)
+	for (unsigned i = 0; i < BUCKETS; i++)
 		while (t->b[i]) {
 			struct entry *e = t->b[i];
 			t->b[i] = e->next;
@@ -49,7 +49,7 @@ void iw_addr_count_key(const struct iw_addr *a, struct iw_addr *key)
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 
 	if (a->family == AF_INET6 && memcmp(a->ip, mapped, 12) == 0) {
-		memset(&v4, 0, sizeof(v4));
+		memset(&v4, 0, sizeof v4);
 		v4.family = AF_INET;
 		memcpy(v4.ip, a->ip + 12, 4);
 		a = &v4;
@@ -69,7 +69,7 @@ static struct entry **find(const struct iw_addr_count *t, const struct iw_addr *
 	return pp;
 }
 
-unsigned int iw_addr_count_get(const struct iw_addr_count *t, const struct iw_addr *key)
+unsigned iw_addr_count_get(const struct iw_addr_count *t, const struct iw_addr *key)
 {
 	struct entry *e = *find(t, key);
 	return e ? e->n : 0;
@@ -79,7 +79,7 @@ int iw_addr_count_add(struct iw_addr_count *t, const struct iw_addr *key)
 {
 	struct entry **pp = find(t, key);
 	if (!*pp) {
-		struct entry *e = calloc(1, sizeof(*e));
+		struct entry *e = calloc(1, sizeof *e);
 		if (!e)
 			return -ENOMEM;
 		e->key = *key;
@@ -102,7 +102,7 @@ void iw_addr_count_del(struct iw_addr_count *t, const struct iw_addr *key)
 	}
 }
 
-unsigned int iw_addr_count_n(const struct iw_addr_count *t)
+unsigned iw_addr_count_n(const struct iw_addr_count *t)
 {
 	return t->n_keys;
 }

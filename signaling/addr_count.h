@@ -13,12 +13,12 @@ void iw_addr_count_destroy(struct iw_addr_count *t); /* accepts NULL */
 /* The key a is counted under: the IP (IPv4-mapped IPv6 as IPv4), an IPv6 /64, port 0. */
 void iw_addr_count_key(const struct iw_addr *a, struct iw_addr *key);
 /* Connections counted for key. */
-unsigned int iw_addr_count_get(const struct iw_addr_count *t, const struct iw_addr *key);
+unsigned iw_addr_count_get(const struct iw_addr_count *t, const struct iw_addr *key);
 /* One more for key: 0, or -ENOMEM. */
 int iw_addr_count_add(struct iw_addr_count *t, const struct iw_addr *key);
 /* One less for key (a key not counted is ignored); the entry goes at zero. */
 void iw_addr_count_del(struct iw_addr_count *t, const struct iw_addr *key);
 /* Addresses with at least one connection. */
-unsigned int iw_addr_count_n(const struct iw_addr_count *t);
+unsigned iw_addr_count_n(const struct iw_addr_count *t);
 
 #endif

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,13 +58,13 @@ struct op {
 	bool member;
 	char digest[DIGEST_HEX + 1];
 	char claim[IW_ROOM_RESUME_LEN + 1];
-	unsigned int max_peers;
+	unsigned max_peers;
 	uint64_t seq; /* OP_JOIN, OP_LEAVE: which state of the peer's entry this request carries */
 };
 
 struct ring {
 	void **slot;
-	unsigned int head, n, cap;
+	unsigned head, n, cap;
 };
 
 /* One of our peers as Redis must hold it. The service thread writes an entry before it queues
@@ -81,7 +82,7 @@ struct local {
 struct iw_cluster {
 	char host[256];
 	int port, db;
-	unsigned int queue_max; /* requests waiting for the Redis thread */
+	unsigned queue_max; /* requests waiting for the Redis thread */
 	char inst[IW_ROOM_ID_MAX + 1];
 	char chan_prefix[32];
 	char chan[96];
@@ -166,9 +167,9 @@ static const char reg_lua[] = "local cur = redis.call('HGET', KEYS[1], ARGV[1]) 
 
 /* ---- rings ---- */
 
-static int ring_init(struct ring *r, unsigned int cap)
+static int ring_init(struct ring *r, unsigned cap)
 {
-	r->slot = calloc(cap, sizeof(*r->slot));
+	r->slot = calloc(cap, sizeof *r->slot);
 	r->cap = cap;
 	r->head = r->n = 0;
 	return r->slot ? 0 : -ENOMEM;
@@ -202,9 +203,10 @@ static void op_free(struct op *o)
 
 void iw_cluster_ev_fini(struct iw_cluster_ev *ev)
 {
-	json_decref(ev->members);
+	free(ev->members);
 	free(ev->text);
 	ev->members = NULL;
+	ev->n_members = 0;
 	ev->text = NULL;
 }
 
@@ -236,7 +238,7 @@ static struct local *locals_add(struct iw_cluster *cl, const char *room, const c
 	if (cl->n_locals == cl->cap_locals) {
 		size_t nc = cl->cap_locals ? cl->cap_locals * 2 : 64;
 		struct local *nl;
-		if (nc > LOCALS_MAX || !(nl = realloc(cl->locals, nc * sizeof(*nl)))) {
+		if (nc > LOCALS_MAX || !(nl = realloc(cl->locals, nc * sizeof *nl))) {
 			IW_WARN("redis: too many local peers to track; %s/%s not refreshed", room, peer);
 			return NULL;
 		}
@@ -244,9 +246,9 @@ static struct local *locals_add(struct iw_cluster *cl, const char *room, const c
 		cl->cap_locals = nc;
 	}
 	l = &cl->locals[cl->n_locals++];
-	memset(l, 0, sizeof(*l));
-	snprintf(l->room, sizeof(l->room), "%s", room);
-	snprintf(l->peer, sizeof(l->peer), "%s", peer);
+	memset(l, 0, sizeof *l);
+	snprintf(l->room, sizeof l->room, "%s", room);
+	snprintf(l->peer, sizeof l->peer, "%s", peer);
 	return l;
 }
 
@@ -266,7 +268,7 @@ static struct local *locals_apply(struct iw_cluster *cl, const struct op *o, boo
 		if (!l && (l = locals_add(cl, o->room, o->peer)))
 			*fresh = true;
 		if (l)
-			snprintf(l->digest, sizeof(l->digest), "%s", o->member ? o->digest : "");
+			snprintf(l->digest, sizeof l->digest, "%s", o->member ? o->digest : "");
 	} else {
 		/* One tombstone per id is enough: this leave supersedes an earlier one. */
 		if ((g = locals_find(cl, o->room, o->peer, true)))
@@ -338,8 +340,8 @@ static void digest_hex(char out[DIGEST_HEX + 1], const char *token)
 	static const char hx[] = "0123456789abcdef";
 	uint8_t d[32];
 
-	iw_cred_hmac_sha256(d, key, sizeof(key) - 1, token, strlen(token));
-	for (size_t i = 0; i < sizeof(d); i++) {
+	iw_cred_hmac_sha256(d, key, sizeof key - 1, token, strlen(token));
+	for (size_t i = 0; i < sizeof d; i++) {
 		out[2 * i] = hx[d[i] >> 4];
 		out[2 * i + 1] = hx[d[i] & 15];
 	}
@@ -348,12 +350,12 @@ static void digest_hex(char out[DIGEST_HEX + 1], const char *token)
 
 static struct op *op_new(enum op_kind k, const char *room, const char *peer)
 {
-	struct op *o = calloc(1, sizeof(*o));
+	struct op *o = calloc(1, sizeof *o);
 	if (!o)
 		return NULL;
 	o->kind = k;
-	snprintf(o->room, sizeof(o->room), "%s", room);
-	snprintf(o->peer, sizeof(o->peer), "%s", peer);
+	snprintf(o->room, sizeof o->room, "%s", room);
+	snprintf(o->peer, sizeof o->peer, "%s", peer);
 	return o;
 }
 
@@ -364,7 +366,7 @@ int iw_cluster_join(struct iw_cluster *cl, const char *room, const char *peer)
 }
 
 int iw_cluster_member_join(struct iw_cluster *cl, const char *room, const char *peer, const char *token,
-			   const char *claim, unsigned int max_peers)
+			   const char *claim, unsigned max_peers)
 {
 	struct op *o;
 
@@ -378,7 +380,7 @@ int iw_cluster_member_join(struct iw_cluster *cl, const char *room, const char *
 	digest_hex(o->digest, token);
 	/* Only a token of the right shape can match; anything else is a plain join. */
 	if (claim && strlen(claim) == IW_ROOM_RESUME_LEN)
-		snprintf(o->claim, sizeof(o->claim), "%s", claim);
+		snprintf(o->claim, sizeof o->claim, "%s", claim);
 	return push_op(cl, o);
 }
 
@@ -397,8 +399,8 @@ int iw_cluster_send(struct iw_cluster *cl, const char *inst, const char *room, c
 	o = op_new(OP_SEND, room, from);
 	if (!o)
 		return -ENOMEM;
-	snprintf(o->to, sizeof(o->to), "%s", to);
-	snprintf(o->inst, sizeof(o->inst), "%s", inst);
+	snprintf(o->to, sizeof o->to, "%s", to);
+	snprintf(o->inst, sizeof o->inst, "%s", inst);
 	o->text = malloc(len + 1);
 	if (!o->text) {
 		op_free(o);
@@ -410,9 +412,9 @@ int iw_cluster_send(struct iw_cluster *cl, const char *inst, const char *room, c
 	return push_op(cl, o);
 }
 
-unsigned int iw_cluster_poll(struct iw_cluster *cl, struct iw_cluster_ev *evs, unsigned int max)
+unsigned iw_cluster_poll(struct iw_cluster *cl, struct iw_cluster_ev *evs, unsigned max)
 {
-	unsigned int n = 0;
+	unsigned n = 0;
 	pthread_mutex_lock(&cl->mu);
 	while (n < max) {
 		struct iw_cluster_ev *e = ring_pop(&cl->evs);
@@ -442,7 +444,7 @@ const char *iw_cluster_instance(const struct iw_cluster *cl)
 
 static void push_ev(struct iw_cluster *cl, struct iw_cluster_ev *e)
 {
-	struct iw_cluster_ev *x = malloc(sizeof(*x));
+	struct iw_cluster_ev *x = malloc(sizeof *x);
 	bool ok = false;
 	if (x) {
 		*x = *e;
@@ -464,10 +466,10 @@ static void ev_simple(struct iw_cluster *cl, enum iw_cluster_ev_kind k, const ch
 		      const char *other, const char *inst)
 {
 	struct iw_cluster_ev e = { .kind = k };
-	snprintf(e.room, sizeof(e.room), "%s", room);
-	snprintf(e.peer, sizeof(e.peer), "%s", peer ? peer : "");
-	snprintf(e.other, sizeof(e.other), "%s", other ? other : "");
-	snprintf(e.inst, sizeof(e.inst), "%s", inst ? inst : "");
+	snprintf(e.room, sizeof e.room, "%s", room);
+	snprintf(e.peer, sizeof e.peer, "%s", peer ? peer : "");
+	snprintf(e.other, sizeof e.other, "%s", other ? other : "");
+	snprintf(e.inst, sizeof e.inst, "%s", inst ? inst : "");
 	push_ev(cl, &e);
 }
 
@@ -522,7 +524,7 @@ static void try_connect(struct iw_cluster *cl)
 	cl->sub = cl->cmd ? open_ctx(cl) : NULL;
 	if (!cl->sub)
 		goto fail;
-	snprintf(db, sizeof(db), "%d", cl->db);
+	snprintf(db, sizeof db, "%d", cl->db);
 	argv[0] = "SELECT";
 	argv[1] = db;
 	r = redisCommandArgv(cl->cmd, 2, argv, NULL);
@@ -593,7 +595,7 @@ static int publish(struct iw_cluster *cl, const char *inst, json_t *msg)
 
 	if (!txt)
 		return -ENOMEM;
-	snprintf(chan, sizeof(chan), "%s%s", cl->chan_prefix, inst);
+	snprintf(chan, sizeof chan, "%s%s", cl->chan_prefix, inst);
 	r = command(cl, 3, argv, NULL);
 	if (r) {
 		/* Nobody subscribed: that instance is gone. */
@@ -623,6 +625,27 @@ static void publish_to_all(struct iw_cluster *cl, redisReply *vals, size_t first
 	json_decref(seen);
 }
 
+/* Add the members of a room reply ({peer, inst, ...}) except ours to e. Names too long for an
+ * id are left out: the hub would refuse them anyway. */
+static void members_fill(struct iw_cluster *cl, struct iw_cluster_ev *e, const redisReply *kv)
+{
+	size_t n = kv->elements / 2;
+	struct iw_cluster_member *m = n ? realloc(e->members, (e->n_members + n) * sizeof *m) : NULL;
+
+	if (!m)
+		return;
+	e->members = m;
+	for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+		const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
+		if (!p || !inst || strcmp(inst, cl->inst) == 0 || strlen(p) > IW_ROOM_ID_MAX ||
+		    strlen(inst) > IW_ROOM_ID_MAX)
+			continue;
+		strcpy(m[e->n_members].peer, p);
+		strcpy(m[e->n_members].inst, inst);
+		e->n_members++;
+	}
+}
+
 static void do_join(struct iw_cluster *cl, struct op *o)
 {
 	struct iw_cluster_ev e = { .kind = IW_CLUSTER_JOINED };
@@ -630,25 +653,21 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 	redisReply *r = NULL;
 	bool ok = true;
 
-	snprintf(e.room, sizeof(e.room), "%s", o->room);
-	snprintf(e.peer, sizeof(e.peer), "%s", o->peer);
-	e.members = json_object();
+	snprintf(e.room, sizeof e.room, "%s", o->room);
+	snprintf(e.peer, sizeof e.peer, "%s", o->peer);
 	if (cl->cmd) {
 		const char *argv[] = { "EVAL", join_lua, "1", key, o->peer, cl->inst, ttl, live };
-		room_key(key, sizeof(key), o->room);
-		snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
-		snprintf(live, sizeof(live), "iw:live:");
+		room_key(key, sizeof key, o->room);
+		snprintf(ttl, sizeof ttl, "%d", ROOM_TTL_MS);
+		snprintf(live, sizeof live, "iw:live:");
 		r = command(cl, 8, argv, NULL);
 	}
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[1]->type == REDIS_REPLY_ARRAY) {
 		redisReply *kv = r->element[1];
 		ok = r->element[0]->integer == 1;
-		for (size_t i = 0; ok && e.members && i + 1 < kv->elements; i += 2) {
-			const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
-			if (p && inst && strcmp(inst, cl->inst) != 0)
-				json_object_set_new(e.members, p, json_string(inst));
-		}
+		if (ok)
+			members_fill(cl, &e, kv);
 		if (ok) {
 			json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "k", "j", "r", o->room, "p", o->peer,
 					      "i", cl->inst);
@@ -666,16 +685,6 @@ static void do_join(struct iw_cluster *cl, struct op *o)
 	if (r)
 		freeReplyObject(r);
 	push_ev(cl, &e);
-}
-
-/* The members of a room reply ({peer, inst, ...}) except ours, as {peer: instance}. */
-static void members_fill(struct iw_cluster *cl, json_t *out, const redisReply *kv)
-{
-	for (size_t i = 0; out && i + 1 < kv->elements; i += 2) {
-		const char *p = kv->element[i]->str, *inst = kv->element[i + 1]->str;
-		if (p && inst && strcmp(inst, cl->inst) != 0)
-			json_object_set_new(out, p, json_string(inst));
-	}
 }
 
 static void announce_join(struct iw_cluster *cl, const char *room, const char *peer, redisReply *kv,
@@ -701,9 +710,9 @@ static redisReply *take_over(struct iw_cluster *cl, const struct op *o, const ch
 	digest_hex(claimed, o->claim);
 	if (!iw_cred_equal(claimed, held, DIGEST_HEX))
 		return NULL;
-	room_key(key, sizeof(key), o->room);
-	tok_key(tkey, sizeof(tkey), o->room);
-	snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
+	room_key(key, sizeof key, o->room);
+	tok_key(tkey, sizeof tkey, o->room);
+	snprintf(ttl, sizeof ttl, "%d", ROOM_TTL_MS);
 	r = command(cl, 11, argv, NULL);
 	if (r && r->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(r);
@@ -723,14 +732,13 @@ static void do_member_join(struct iw_cluster *cl, struct op *o)
 	redisReply *r = NULL, *moved = NULL;
 	long long ok = 1;
 
-	snprintf(e.room, sizeof(e.room), "%s", o->room);
-	snprintf(e.peer, sizeof(e.peer), "%s", o->peer);
-	e.members = json_object();
+	snprintf(e.room, sizeof e.room, "%s", o->room);
+	snprintf(e.peer, sizeof e.peer, "%s", o->peer);
 	if (cl->cmd) {
-		room_key(key, sizeof(key), o->room);
-		tok_key(tkey, sizeof(tkey), o->room);
-		snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
-		snprintf(max, sizeof(max), "%u", o->max_peers);
+		room_key(key, sizeof key, o->room);
+		tok_key(tkey, sizeof tkey, o->room);
+		snprintf(ttl, sizeof ttl, "%d", ROOM_TTL_MS);
+		snprintf(max, sizeof max, "%u", o->max_peers);
 		r = command(cl, 11, argv, NULL);
 	}
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
@@ -738,14 +746,14 @@ static void do_member_join(struct iw_cluster *cl, struct op *o)
 		const char *cur = r->element[2]->str, *held = r->element[3]->str;
 		ok = r->element[0]->integer;
 		if (ok == 1) {
-			members_fill(cl, e.members, r->element[1]);
+			members_fill(cl, &e, r->element[1]);
 			/* Already ours (a token refreshed by a local resume): nothing to announce. */
 			if (!cur || strcmp(cur, cl->inst) != 0)
 				announce_join(cl, o->room, o->peer, r->element[1], NULL);
 		} else if (ok == 0 && cur && held && (moved = take_over(cl, o, cur, held))) {
 			ok = 1;
 			e.status = 1;
-			members_fill(cl, e.members, moved);
+			members_fill(cl, &e, moved);
 			/* The previous owner may have no other peer left in the room. */
 			announce_join(cl, o->room, o->peer, moved, cur);
 			IW_INFO("redis: peer %s in room %s resumed here from instance %s", o->peer, o->room,
@@ -777,8 +785,8 @@ static int remove_member(struct iw_cluster *cl, const char *room, const char *pe
 	redisReply *r;
 	int done = -1;
 
-	room_key(key, sizeof(key), room);
-	tok_key(tkey, sizeof(tkey), room);
+	room_key(key, sizeof key, room);
+	tok_key(tkey, sizeof tkey, room);
 	r = command(cl, 7, argv, NULL);
 	if (r && r->type == REDIS_REPLY_ARRAY) {
 		json_t *m = json_pack("{s:s, s:s, s:s}", "k", "l", "r", room, "p", peer);
@@ -829,7 +837,7 @@ static bool inst_alive(struct iw_cluster *cl, json_t *cache, const char *inst)
 
 	if (v)
 		return json_is_true(v);
-	snprintf(key, sizeof(key), "iw:live:%s", inst);
+	snprintf(key, sizeof key, "iw:live:%s", inst);
 	r = command(cl, 2, argv, NULL);
 	if (r && r->type == REDIS_REPLY_INTEGER)
 		alive = r->integer > 0;
@@ -853,7 +861,7 @@ static void sweep(struct iw_cluster *cl, json_t *rooms)
 		redisReply *r;
 		if (!cl->cmd || !alive)
 			break;
-		room_key(key, sizeof(key), room);
+		room_key(key, sizeof key, room);
 		r = command(cl, 2, argv, NULL);
 		for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
 			const char *p = r->element[i]->str, *inst = r->element[i + 1]->str;
@@ -912,7 +920,7 @@ static void resync(struct iw_cluster *cl, json_t *rooms)
 
 		if (!cl->cmd)
 			break;
-		room_key(key, sizeof(key), room);
+		room_key(key, sizeof key, room);
 		r = command(cl, 2, argv, NULL);
 		if (!r)
 			break;
@@ -949,7 +957,7 @@ static size_t snapshot(struct iw_cluster *cl, bool *full)
 	pthread_mutex_lock(&cl->mu);
 	n = cl->n_locals;
 	if (n > cl->cap_snap) {
-		struct local *s = realloc(cl->snap, n * sizeof(*s));
+		struct local *s = realloc(cl->snap, n * sizeof *s);
 		if (!s) {
 			pthread_mutex_unlock(&cl->mu);
 			return 0;
@@ -958,7 +966,7 @@ static size_t snapshot(struct iw_cluster *cl, bool *full)
 		cl->cap_snap = n;
 	}
 	if (n)
-		memcpy(cl->snap, cl->locals, n * sizeof(*cl->snap));
+		memcpy(cl->snap, cl->locals, n * sizeof *cl->snap);
 	*full |= cl->reconcile;
 	cl->reconcile = false;
 	pthread_mutex_unlock(&cl->mu);
@@ -975,9 +983,9 @@ static void reregister(struct iw_cluster *cl, const struct local *l)
 	};
 	redisReply *r;
 
-	room_key(key, sizeof(key), l->room);
-	tok_key(tkey, sizeof(tkey), l->room);
-	snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
+	room_key(key, sizeof key, l->room);
+	tok_key(tkey, sizeof tkey, l->room);
+	snprintf(ttl, sizeof ttl, "%d", ROOM_TTL_MS);
 	r = command(cl, 10, argv, NULL);
 	if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
 		IW_INFO("redis: peer %s in room %s is held by another instance now", l->peer, l->room);
@@ -995,8 +1003,8 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 	redisReply *r;
 
 	cl->next_beat_ms = now + IW_CLUSTER_BEAT_MS;
-	snprintf(live, sizeof(live), "iw:live:%s", cl->inst);
-	snprintf(live_ttl, sizeof(live_ttl), "%d", IW_CLUSTER_LIVE_TTL_MS);
+	snprintf(live, sizeof live, "iw:live:%s", cl->inst);
+	snprintf(live_ttl, sizeof live_ttl, "%d", IW_CLUSTER_LIVE_TTL_MS);
 	argv[0] = "SET";
 	argv[1] = live;
 	argv[2] = "1";
@@ -1006,7 +1014,7 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 	if (!r)
 		goto out;
 	freeReplyObject(r);
-	snprintf(ttl, sizeof(ttl), "%d", ROOM_TTL_MS);
+	snprintf(ttl, sizeof ttl, "%d", ROOM_TTL_MS);
 	for (size_t i = 0; full && i < n && cl->cmd; i++) {
 		/* Leaves Redis has not seen (it was away, or the queue was full): tell it now. A
 		 * leave still queued does it itself. */
@@ -1019,8 +1027,8 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 		if (rc == 1)
 			count_stale(cl, l->room, l->peer);
 		if (rc >= 0) {
-			snprintf(o.room, sizeof(o.room), "%s", l->room);
-			snprintf(o.peer, sizeof(o.peer), "%s", l->peer);
+			snprintf(o.room, sizeof o.room, "%s", l->room);
+			snprintf(o.peer, sizeof o.peer, "%s", l->peer);
 			locals_settle(cl, &o, true);
 		}
 	}
@@ -1028,8 +1036,8 @@ static void beat(struct iw_cluster *cl, uint64_t now)
 		const struct local *l = &cl->snap[i];
 		if (l->gone)
 			continue;
-		room_key(key, sizeof(key), l->room);
-		tok_key(tkey, sizeof(tkey), l->room);
+		room_key(key, sizeof key, l->room);
+		tok_key(tkey, sizeof tkey, l->room);
 		/* After a reconnect (Redis may have restarted empty) or a dropped join: our peers
 		 * again, where nobody else has taken their ids. A join still queued registers
 		 * itself, with the room bound checked. */
@@ -1098,10 +1106,10 @@ static void on_pubsub(struct iw_cluster *cl, redisReply *r)
 		if (!to || !from || !inst || !d || strlen(to) > IW_ROOM_ID_MAX ||
 		    strlen(from) > IW_ROOM_ID_MAX || strlen(inst) > IW_ROOM_ID_MAX)
 			goto out;
-		snprintf(e.room, sizeof(e.room), "%s", room);
-		snprintf(e.peer, sizeof(e.peer), "%s", to);
-		snprintf(e.other, sizeof(e.other), "%s", from);
-		snprintf(e.inst, sizeof(e.inst), "%s", inst);
+		snprintf(e.room, sizeof e.room, "%s", room);
+		snprintf(e.peer, sizeof e.peer, "%s", to);
+		snprintf(e.other, sizeof e.other, "%s", from);
+		snprintf(e.inst, sizeof e.inst, "%s", inst);
 		e.text = malloc(dlen + 1);
 		if (!e.text)
 			goto out;
@@ -1185,7 +1193,7 @@ static void *thread_main(void *arg)
 		if (poll(pf, n, more ? 0 : until > now ? (int)(until - now) : 0) > 0) {
 			char b[64];
 			if (pf[0].revents & POLLIN)
-				while (read(cl->pipe_fd[0], b, sizeof(b)) > 0)
+				while (read(cl->pipe_fd[0], b, sizeof b) > 0)
 					;
 			if (n == 2 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
 				read_sub(cl);
@@ -1214,7 +1222,7 @@ static int parse_url(struct iw_cluster *cl, const char *url)
 	if (colon && slash && colon > slash)
 		colon = NULL;
 	size_t hl = (size_t)((colon ? colon : slash ? slash : p + strlen(p)) - p);
-	if (!hl || hl >= sizeof(cl->host))
+	if (!hl || hl >= sizeof cl->host)
 		return -EINVAL;
 	memcpy(cl->host, p, hl);
 	cl->host[hl] = '\0';
@@ -1243,14 +1251,14 @@ static int parse_url(struct iw_cluster *cl, const char *url)
 		v = strtol(q + 7, &end, 10);
 		if (end == q + 7 || *end || v < 1 || v > IW_CLUSTER_QUEUE_MAX)
 			return -EINVAL;
-		cl->queue_max = (unsigned int)v;
+		cl->queue_max = (unsigned)v;
 	}
 	return 0;
 }
 
 struct iw_cluster *iw_cluster_create(const struct iw_cluster_cfg *cfg, const char **why)
 {
-	struct iw_cluster *cl = calloc(1, sizeof(*cl));
+	struct iw_cluster *cl = calloc(1, sizeof *cl);
 	unsigned char rnd[6];
 
 	if (!cl) {
@@ -1263,14 +1271,14 @@ struct iw_cluster *iw_cluster_create(const struct iw_cluster_cfg *cfg, const cha
 		*why = "redis must be redis://HOST[:PORT][/DB][?queue=N] (N: 1-8192)";
 		goto fail;
 	}
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
 		*why = "no randomness for the instance id";
 		goto fail;
 	}
-	for (size_t i = 0; i < sizeof(rnd); i++)
+	for (size_t i = 0; i < sizeof rnd; i++)
 		snprintf(cl->inst + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(cl->chan_prefix, sizeof(cl->chan_prefix), "iw:%d:inst:", cl->db);
-	snprintf(cl->chan, sizeof(cl->chan), "%s%s", cl->chan_prefix, cl->inst);
+	snprintf(cl->chan_prefix, sizeof cl->chan_prefix, "iw:%d:inst:", cl->db);
+	snprintf(cl->chan, sizeof cl->chan, "%s%s", cl->chan_prefix, cl->inst);
 	cl->wake = cfg->wake;
 	cl->wake_arg = cfg->wake_arg;
 	cl->backoff_ms = BACKOFF_MIN_MS;

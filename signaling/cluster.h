@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "signaling/room.h"
 
 enum {
@@ -44,6 +42,12 @@ enum iw_cluster_ev_kind {
 	IW_CLUSTER_SEND_FAILED, /* a send from our local peer `peer` to `other` did not go out */
 };
 
+/* A peer of a room connected to another instance. */
+struct iw_cluster_member {
+	char peer[IW_ROOM_ID_MAX + 1];
+	char inst[IW_ROOM_ID_MAX + 1];
+};
+
 struct iw_cluster_ev {
 	enum iw_cluster_ev_kind kind;
 	int status;
@@ -51,8 +55,9 @@ struct iw_cluster_ev {
 	char peer[IW_ROOM_ID_MAX + 1];
 	char other[IW_ROOM_ID_MAX + 1];
 	char inst[IW_ROOM_ID_MAX + 1];
-	json_t *members; /* JOINED: {peer: instance} of the other instances' peers */
-	char *text;      /* DELIVER */
+	struct iw_cluster_member *members; /* JOINED: the other instances' peers (owned) */
+	unsigned n_members;
+	char *text; /* DELIVER */
 	size_t len;
 };
 
@@ -81,7 +86,7 @@ int iw_cluster_join(struct iw_cluster *cl, const char *room, const char *peer);
  * -EEXIST (held elsewhere, no matching token), -ENOSPC (room full) or -EAGAIN (a claim while
  * Redis is unreachable). -EINVAL: bad token. */
 int iw_cluster_member_join(struct iw_cluster *cl, const char *room, const char *peer, const char *token,
-			   const char *claim, unsigned int max_peers);
+			   const char *claim, unsigned max_peers);
 int iw_cluster_leave(struct iw_cluster *cl, const char *room, const char *peer);
 /* Publish text for `to` (on instance inst) from our local peer `from`. -ENOTCONN when Redis is
  * down at the time of the call. A later failure comes back as IW_CLUSTER_SEND_FAILED. */
@@ -89,7 +94,7 @@ int iw_cluster_send(struct iw_cluster *cl, const char *inst, const char *room, c
 		    const char *from, const char *text, size_t len);
 
 /* Take up to max waiting events (service thread). Release each with iw_cluster_ev_fini. */
-unsigned int iw_cluster_poll(struct iw_cluster *cl, struct iw_cluster_ev *evs, unsigned int max);
+unsigned iw_cluster_poll(struct iw_cluster *cl, struct iw_cluster_ev *evs, unsigned max);
 void iw_cluster_ev_fini(struct iw_cluster_ev *ev);
 
 /* A snapshot of the counters (taken under the queue lock). */

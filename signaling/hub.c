@@ -4,6 +4,7 @@
 #include "signaling/hub.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,7 +73,7 @@ static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
 
 struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops)
 {
-	struct iw_hub *h = calloc(1, sizeof(*h));
+	struct iw_hub *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
 	h->cfg = *cfg;
@@ -103,7 +104,7 @@ void iw_hub_destroy(struct iw_hub *h)
 
 void iw_hub_conn_init(struct iw_hub_conn *c, const struct iw_hub *h, uint64_t now_ms)
 {
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, sizeof *c);
 	c->tokens = h->cfg.msg_burst;
 	c->tokens_ms = now_ms;
 	c->strikes_ms = now_ms;
@@ -129,7 +130,7 @@ static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
 }
 
 static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
-		       json_t *ref, uint64_t now_ms)
+		       const struct iw_msg_ref *ref, uint64_t now_ms)
 {
 	size_t len = 0;
 	h->st.errors[e]++;
@@ -149,7 +150,7 @@ static void send_error(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err 
 /* An error that is nobody's fault (a race with a peer leaving, or the server's own action):
  * answered and counted by code, but no strike toward max-errors. */
 static void send_notice(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
-			json_t *ref)
+			const struct iw_msg_ref *ref)
 {
 	size_t len = 0;
 	h->st.errors[e]++;
@@ -161,9 +162,9 @@ static void send_notice(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err
 static void no_such_peer(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
 {
 	if (gone_has(h, c->peer->room->name, m->to))
-		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer has left the room", m->id);
+		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer has left the room", &m->id);
 	else
-		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", m->id, now_ms);
+		send_error(h, c, IW_ERR_UNKNOWN_PEER, "no such peer in this room", &m->id, now_ms);
 }
 
 void iw_hub_reject(struct iw_hub *h, struct iw_hub_conn *c, enum iw_msg_err e, const char *why,
@@ -216,17 +217,25 @@ static bool take_token(struct iw_hub *h, struct iw_hub_conn *c, uint64_t now_ms)
 
 static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer *p, bool resumed)
 {
-	size_t len = 0;
-	json_t *peers = json_array();
+	const struct iw_room *r = p->room;
+	const char **peers = malloc((r->n_peers + r->n_remote) * sizeof *peers + 1);
+	struct iw_ice_servers ice;
+	size_t len = 0, n = 0;
 
 	c->joining = false;
-	for (struct iw_peer *q = p->room->peers; peers && q; q = q->next)
+	/* Counted once the join is complete, here and only here. */
+	if (resumed)
+		h->st.resumes++;
+	else
+		h->st.joins++;
+	for (const struct iw_peer *q = r->peers; peers && q; q = q->next)
 		if (q != p)
-			json_array_append_new(peers, json_string(q->id));
-	for (struct iw_remote_peer *q = p->room->remote; peers && q; q = q->next)
-		json_array_append_new(peers, json_string(q->id));
-	json_t *ice = iw_ice_servers_make(&h->cfg.ice, p->id, time(NULL));
-	put(h, c, iw_msg_welcome(p->room->name, p->id, p->resume, resumed, peers, ice, &len));
+			peers[n++] = q->id;
+	for (const struct iw_remote_peer *q = r->remote; peers && q; q = q->next)
+		peers[n++] = q->id;
+	iw_ice_servers_get(&h->cfg.ice, p->id, time(NULL), &ice);
+	put(h, c, iw_msg_welcome(r->name, p->id, p->resume, resumed, peers, n, &ice, &len));
+	free(peers);
 	/* A resumed peer was never announced as gone, so there is nothing to re-announce. */
 	if (!resumed)
 		broadcast(h, p->room, p, iw_msg_presence(true, p->id, &len));
@@ -254,98 +263,139 @@ static void unstep(struct iw_hub *h, struct iw_hub_conn *c, const char *room, co
 	c->moved_from[0] = '\0';
 }
 
-static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
+/* The id a join asks for, within what the connection's token allows: 0 with *want (NULL: the
+ * server picks one), or < 0 after answering with the error. */
+static int join_allowed(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, const char **want,
+			uint64_t now_ms)
 {
-	struct iw_room_join_res res;
-	const char *why = NULL, *want = m->peer;
-	size_t len = 0;
-	int rc;
-
+	*want = m->peer;
 	if (c->peer) {
-		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)", m->id,
+		send_error(h, c, IW_ERR_ALREADY_JOINED, "already joined a room (send leave first)", &m->id,
 			   now_ms);
-		return;
+		return -EALREADY;
 	}
-	if (c->has_claims) {
-		if (strcmp(m->room, c->claim_room) != 0 ||
-		    (c->claim_peer[0] && want && strcmp(want, c->claim_peer) != 0)) {
-			send_error(h, c, IW_ERR_UNAUTHORIZED,
-				   "the access token does not allow this room or peer id", m->id, now_ms);
-			return;
-		}
-		if (c->claim_peer[0])
-			want = c->claim_peer;
+	if (!c->has_claims)
+		return 0;
+	if (strcmp(m->room, c->claim_room) != 0 ||
+	    (c->claim_peer[0] && *want && strcmp(*want, c->claim_peer) != 0)) {
+		send_error(h, c, IW_ERR_UNAUTHORIZED, "the access token does not allow this room or peer id",
+			   &m->id, now_ms);
+		return -EACCES;
 	}
-	/* A resume of an id that lives on another instance: the token is checked there through
-	 * Redis, so the room's remote entry steps aside until the answer comes. */
+	if (c->claim_peer[0])
+		*want = c->claim_peer;
+	return 0;
+}
+
+/* A resume of an id that lives on another instance: the token is checked there through Redis,
+ * so the room's remote entry steps aside until the answer comes (unstep puts it back). */
+static void step_aside(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, const char *want)
+{
 	c->moved_from[0] = '\0';
 	c->claiming = want && m->resume && h->ops.cl_member_join;
 	if (c->claiming) {
 		struct iw_room *r = iw_room_find(h->rooms, m->room);
 		struct iw_remote_peer *rp = r ? iw_room_remote_find(r, want) : NULL;
 		if (rp) {
-			snprintf(c->moved_from, sizeof(c->moved_from), "%s", rp->inst);
+			snprintf(c->moved_from, sizeof c->moved_from, "%s", rp->inst);
 			iw_room_remote_remove(r, want);
 		}
 	}
-	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
-	if (rc < 0 && c->moved_from[0])
-		unstep(h, c, m->room, want);
-	if (rc < 0) {
-		enum iw_msg_err e = rc == -ENOSPC    ? IW_ERR_ROOM_FULL
-				    : rc == -ENOBUFS ? IW_ERR_TOO_MANY_ROOMS
-				    : rc == -EEXIST  ? IW_ERR_PEER_ID_TAKEN
-				    : rc == -EINVAL  ? IW_ERR_BAD_FIELD
-						     : IW_ERR_INTERNAL;
-		send_error(h, c, e, why, m->id, now_ms);
-		return;
+}
+
+static enum iw_msg_err join_error(int rc)
+{
+	return rc == -ENOSPC    ? IW_ERR_ROOM_FULL
+	       : rc == -ENOBUFS ? IW_ERR_TOO_MANY_ROOMS
+	       : rc == -EEXIST  ? IW_ERR_PEER_ID_TAKEN
+	       : rc == -EINVAL  ? IW_ERR_BAD_FIELD
+				: IW_ERR_INTERNAL;
+}
+
+/* A local resume took the id over from old: that connection is closed. */
+static void replace_conn(struct iw_hub *h, struct iw_hub_conn *old)
+{
+	old->peer = NULL;
+	h->st.replaced++;
+	if (!old->closing) {
+		old->closing = true;
+		h->ops.close(h->ops.arg, old, IW_CLOSE_REPLACED, "peer id resumed by a new connection");
 	}
-	struct iw_peer *p = res.peer;
-	if (res.replaced_conn) {
-		struct iw_hub_conn *old = res.replaced_conn;
-		old->peer = NULL;
-		h->st.replaced++;
-		if (!old->closing) {
-			old->closing = true;
-			h->ops.close(h->ops.arg, old, IW_CLOSE_REPLACED,
-				     "peer id resumed by a new connection");
-		}
-	}
-	c->peer = p;
-	if (res.resumed)
-		h->st.resumes++;
-	else
-		h->st.joins++;
-	/* The other instances' peers are known once Redis answers; the welcome waits for that.
-	 * If the request cannot even be queued the join stays local. */
+}
+
+enum join_next { JOIN_FINISH, JOIN_WAIT, JOIN_DROPPED };
+
+/* Tell the other instances about the new local peer p. JOIN_WAIT: the welcome waits for
+ * their answer (iw_hub_cluster_joined). JOIN_FINISH: nothing to wait for (a single instance, a
+ * local resume, or a request that could not be queued: the join stays local). JOIN_DROPPED: a
+ * local copy of an id held elsewhere could not be checked, so it was removed and answered. */
+static enum join_next join_cluster(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m,
+				   struct iw_peer *p, bool resumed)
+{
+	size_t len = 0;
+	int rc;
+
 	if (h->ops.cl_member_join) {
-		const char *claim = c->claiming && !res.resumed ? m->resume : NULL;
+		const char *claim = c->claiming && !resumed ? m->resume : NULL;
 		rc = h->ops.cl_member_join(h->ops.arg, p->room->name, p->id, p->resume, claim,
 					   h->cfg.rooms.max_peers);
 		/* A local resume only refreshes the token in Redis; it does not wait. */
-		if (!res.resumed && rc == 0) {
-			c->joining = true;
-			c->join_ref = json_incref(m->id);
-			return;
-		}
-		if (!res.resumed && c->moved_from[0]) {
-			/* A local copy of an id held elsewhere must not stand alone. */
-			c->peer = NULL;
-			h->st.joins--;
-			iw_room_peer_remove(h->rooms, p);
+		if (resumed)
+			return JOIN_FINISH;
+		if (rc == 0)
+			return JOIN_WAIT;
+		if (!c->moved_from[0])
+			return JOIN_FINISH;
+		/* A local copy of an id held elsewhere must not stand alone. */
+		char id[IW_ROOM_ID_MAX + 1];
+		strcpy(id, p->id);
+		c->peer = NULL;
+		iw_room_peer_remove(h->rooms, p);
+		unstep(h, c, m->room, id);
+		h->st.errors[IW_ERR_UNAVAILABLE]++;
+		put(h, c,
+		    iw_msg_error(IW_ERR_UNAVAILABLE, "cannot reach the other instances now; retry", &m->id,
+				 &len));
+		return JOIN_DROPPED;
+	}
+	if (!resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0)
+		return JOIN_WAIT;
+	return JOIN_FINISH;
+}
+
+/* A join: check it against the token, join locally (a resume of an id on another instance
+ * first steps its remote entry aside), then register with the other instances, and welcome
+ * now or once they answered. */
+static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, uint64_t now_ms)
+{
+	struct iw_room_join_res res;
+	const char *why = NULL, *want;
+	int rc;
+
+	if (join_allowed(h, c, m, &want, now_ms) < 0)
+		return;
+	step_aside(h, c, m, want);
+	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
+	if (rc < 0) {
+		if (c->moved_from[0])
 			unstep(h, c, m->room, want);
-			h->st.errors[IW_ERR_UNAVAILABLE]++;
-			put(h, c,
-			    iw_msg_error(IW_ERR_UNAVAILABLE, "cannot reach the other instances now; retry",
-					 m->id, &len));
-			return;
-		}
-	} else if (!res.resumed && h->ops.cl_join && h->ops.cl_join(h->ops.arg, p->room->name, p->id) == 0) {
-		c->joining = true;
-		c->join_ref = json_incref(m->id);
+		send_error(h, c, join_error(rc), why, &m->id, now_ms);
 		return;
 	}
-	finish_join(h, c, p, res.resumed);
+	if (res.replaced_conn)
+		replace_conn(h, res.replaced_conn);
+	c->peer = res.peer;
+	switch (join_cluster(h, c, m, res.peer, res.resumed)) {
+	case JOIN_WAIT:
+		c->joining = true;
+		c->join_ref = m->id;
+		break;
+	case JOIN_FINISH:
+		finish_join(h, c, res.peer, res.resumed);
+		break;
+	case JOIN_DROPPED:
+		break;
+	}
 }
 
 /* A peer still waiting for its welcome was never announced: it goes without a peer-left,
@@ -355,10 +405,8 @@ static bool leave_unannounced(struct iw_hub *h, struct iw_hub_conn *c, struct iw
 	if (!c->joining)
 		return false;
 	c->joining = false;
-	json_decref(c->join_ref);
-	c->join_ref = NULL;
+	c->join_ref.kind = IW_MSG_REF_NONE;
 	unstep(h, c, p->room->name, p->id);
-	h->st.joins--;
 	if (h->ops.cl_leave)
 		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
 	iw_room_peer_remove(h->rooms, p);
@@ -391,7 +439,7 @@ static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct
 	}
 	txt = iw_msg_forward(m, c->peer->id, &len);
 	if (!txt) {
-		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
+		send_error(h, c, IW_ERR_INTERNAL, "out of memory", &m->id, now_ms);
 		return;
 	}
 	rc = h->ops.cl_send(h->ops.arg, rp->inst, c->peer->room->name, m->to, c->peer->id, txt, len);
@@ -402,7 +450,7 @@ static void forward_remote(struct iw_hub *h, struct iw_hub_conn *c, const struct
 		/* Not the sender's fault: no strike. */
 		put(h, c,
 		    iw_msg_error(IW_ERR_UNAVAILABLE,
-				 "that peer is on another instance, which cannot be reached now", m->id,
+				 "that peer is on another instance, which cannot be reached now", &m->id,
 				 &len));
 		return;
 	}
@@ -416,7 +464,7 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 	size_t len = 0;
 
 	if (strcmp(m->to, c->peer->id) == 0) {
-		send_error(h, c, IW_ERR_BAD_FIELD, "to names the sender", m->id, now_ms);
+		send_error(h, c, IW_ERR_BAD_FIELD, "to names the sender", &m->id, now_ms);
 		return;
 	}
 	to = iw_room_peer_find(c->peer->room, m->to);
@@ -430,12 +478,12 @@ static void do_forward(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_
 	}
 	if (!to->conn) {
 		/* Dropped (by the server too, e.g. as a slow reader) and within its resume grace. */
-		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", m->id);
+		send_notice(h, c, IW_ERR_UNKNOWN_PEER, "that peer is reconnecting; try again", &m->id);
 		return;
 	}
 	char *txt = iw_msg_forward(m, c->peer->id, &len);
 	if (!txt) {
-		send_error(h, c, IW_ERR_INTERNAL, "out of memory", m->id, now_ms);
+		send_error(h, c, IW_ERR_INTERNAL, "out of memory", &m->id, now_ms);
 		return;
 	}
 	h->st.relayed[m->type]++;
@@ -458,21 +506,22 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 		return;
 	}
 	if (iw_msg_parse(&m, buf, len, &err, &why) < 0) {
-		send_error(h, c, err, why, m.id, now_ms);
+		send_error(h, c, err, why, &m.id, now_ms);
 		iw_msg_fini(&m);
 		return;
 	}
 	if (m.type == IW_MSG_JOIN) {
 		do_join(h, c, &m, now_ms);
 	} else if (m.type == IW_MSG_PING) {
-		put(h, c, iw_msg_pong(m.id, &olen));
+		put(h, c, iw_msg_pong(&m.id, &olen));
 	} else if (!c->peer) {
-		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", m.id, now_ms);
+		send_error(h, c, IW_ERR_NOT_JOINED, "join a room first", &m.id, now_ms);
 	} else if (m.type == IW_MSG_LEAVE) {
 		do_leave(h, c);
 	} else if (c->joining) {
 		/* The room does not know this peer yet: nothing goes out before the welcome. */
-		send_error(h, c, IW_ERR_NOT_JOINED, "wait for welcome before sending to peers", m.id, now_ms);
+		send_error(h, c, IW_ERR_NOT_JOINED, "wait for welcome before sending to peers", &m.id,
+			   now_ms);
 	} else {
 		do_forward(h, c, &m, now_ms);
 	}
@@ -485,22 +534,20 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 	h->now_ms = now_ms;
 	c->closing = true;
 	if (!p) {
-		json_decref(c->join_ref);
-		c->join_ref = NULL;
+		c->join_ref.kind = IW_MSG_REF_NONE;
 		return;
 	}
 	c->peer = NULL;
 	if (leave_unannounced(h, c, p))
 		return;
-	json_decref(c->join_ref);
-	c->join_ref = NULL;
+	c->join_ref.kind = IW_MSG_REF_NONE;
 	if (leave_now || h->cfg.rooms.grace_ms == 0) {
 		h->st.leaves++;
 		announce_left(h, p);
 		iw_room_peer_remove(h->rooms, p);
 		return;
 	}
-	iw_room_peer_detach(p, now_ms);
+	iw_room_peer_detach(h->rooms, p, now_ms);
 }
 
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)
@@ -517,55 +564,45 @@ static struct iw_peer *local_peer(struct iw_hub *h, const char *room, const char
 	return r ? iw_room_peer_find(r, id) : NULL;
 }
 
-void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status, json_t *members,
-			   uint64_t now_ms)
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
+			   const struct iw_cluster_member *members, unsigned n, uint64_t now_ms)
 {
 	struct iw_peer *p = local_peer(h, room, peer);
 	struct iw_hub_conn *c = p ? p->conn : NULL;
-	const char *id;
 	size_t len = 0;
-	json_t *v;
 
 	h->now_ms = now_ms;
 	/* Gone or replaced meanwhile: its leave is already queued behind the join. */
 	if (!c || c->peer != p || !c->joining)
 		return;
 	if (status < 0) {
-		json_t *ref = c->join_ref;
-		c->join_ref = NULL;
+		struct iw_msg_ref ref = c->join_ref;
+		c->join_ref.kind = IW_MSG_REF_NONE;
 		c->joining = false;
 		c->peer = NULL;
 		iw_room_peer_remove(h->rooms, p);
 		unstep(h, c, room, peer);
-		h->st.joins--;
 		if (status == -EAGAIN) {
 			/* Not the client's fault: no strike. */
 			h->st.errors[IW_ERR_UNAVAILABLE]++;
 			put(h, c,
 			    iw_msg_error(IW_ERR_UNAVAILABLE,
-					 "cannot reach the other instances to resume; retry", ref, &len));
+					 "cannot reach the other instances to resume; retry", &ref, &len));
 		} else if (status == -ENOSPC)
-			send_error(h, c, IW_ERR_ROOM_FULL, "room is full", ref, now_ms);
+			send_error(h, c, IW_ERR_ROOM_FULL, "room is full", &ref, now_ms);
 		else
 			send_error(h, c, IW_ERR_PEER_ID_TAKEN,
 				   c->claiming ? "peer id is taken and the resume token does not match"
 					       : "peer id is taken (on another instance)",
-				   ref, now_ms);
-		json_decref(ref);
+				   &ref, now_ms);
 		return;
 	}
-	json_decref(c->join_ref);
-	c->join_ref = NULL;
-	json_object_foreach(members, id, v)
-	{
-		if (json_is_string(v))
-			remote_put(h, p->room, id, json_string_value(v));
-	}
+	c->join_ref.kind = IW_MSG_REF_NONE;
+	for (unsigned i = 0; i < n; i++)
+		remote_put(h, p->room, members[i].peer, members[i].inst);
 	c->moved_from[0] = '\0';
 	if (status > 0) {
 		/* Resumed from another instance: nobody saw it leave, so nobody sees it join. */
-		h->st.joins--;
-		h->st.resumes++;
 		h->st.moved_in++;
 	}
 	finish_join(h, c, p, status > 0);
@@ -588,13 +625,11 @@ static void moved_away(struct iw_hub *h, struct iw_peer *p, const char *inst)
 		if (c->joining) {
 			/* Our own claim lost the race for the id. */
 			c->joining = false;
-			h->st.joins--;
 			h->st.errors[IW_ERR_PEER_ID_TAKEN]++;
 			put(h, c,
 			    iw_msg_error(IW_ERR_PEER_ID_TAKEN, "peer id was taken over meanwhile",
-					 c->join_ref, &len));
-			json_decref(c->join_ref);
-			c->join_ref = NULL;
+					 &c->join_ref, &len));
+			c->join_ref.kind = IW_MSG_REF_NONE;
 		} else if (!c->closing) {
 			h->st.replaced++;
 			c->closing = true;
@@ -669,4 +704,25 @@ void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *
 	put(h, p->conn,
 	    iw_msg_error(IW_ERR_UNAVAILABLE, "that peer is on another instance, which cannot be reached now",
 			 NULL, &len));
+}
+
+void iw_hub_cluster_event(struct iw_hub *h, const struct iw_cluster_ev *e, uint64_t now_ms)
+{
+	switch (e->kind) {
+	case IW_CLUSTER_JOINED:
+		iw_hub_cluster_joined(h, e->room, e->peer, e->status, e->members, e->n_members, now_ms);
+		break;
+	case IW_CLUSTER_PEER_JOINED:
+		iw_hub_cluster_presence(h, e->room, e->peer, e->inst);
+		break;
+	case IW_CLUSTER_PEER_LEFT:
+		iw_hub_cluster_presence(h, e->room, e->peer, NULL);
+		break;
+	case IW_CLUSTER_DELIVER:
+		iw_hub_cluster_deliver(h, e->room, e->peer, e->other, e->inst, e->text, e->len);
+		break;
+	case IW_CLUSTER_SEND_FAILED:
+		iw_hub_cluster_send_failed(h, e->room, e->peer, e->other, now_ms);
+		break;
+	}
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "signaling/cluster.h"
 #include "signaling/ice_servers.h"
 #include "signaling/msg.h"
 #include "signaling/room.h"
@@ -17,7 +18,7 @@ struct iw_hub_conn {
 	struct iw_peer *peer; /* NULL until joined */
 	double tokens;        /* message rate bucket */
 	uint64_t tokens_ms;
-	unsigned int strikes; /* errors in the current window */
+	unsigned strikes; /* errors in the current window */
 	uint64_t strikes_ms;
 	bool closing;    /* a close was requested; further input is ignored */
 	bool joining;    /* joined locally, waiting for the other instances (welcome pending) */
@@ -27,8 +28,8 @@ struct iw_hub_conn {
 	/* While a resume of an id known on another instance is in flight: that instance, so the
 	 * room's view can be put back if the resume is refused. Empty otherwise. */
 	char moved_from[IW_ROOM_ID_MAX + 1];
-	bool claiming;    /* the join in flight presented a resume token */
-	json_t *join_ref; /* the join's "id" while it waits for the other instances (a reference) */
+	bool claiming;              /* the join in flight presented a resume token */
+	struct iw_msg_ref join_ref; /* the join's "id" while it waits for the other instances */
 };
 
 struct iw_hub_ops {
@@ -49,16 +50,16 @@ struct iw_hub_ops {
 	 * client sent, or NULL) for an id another instance holds. Also called after a local
 	 * resume, so Redis knows the fresh token. 0 when queued. */
 	int (*cl_member_join)(void *arg, const char *room, const char *peer, const char *token,
-			      const char *claim, unsigned int max_peers);
+			      const char *claim, unsigned max_peers);
 	void *arg;
 };
 
 struct iw_hub_cfg {
 	struct iw_room_limits rooms;
 	struct iw_ice_cfg ice;
-	unsigned int msg_rate;    /* messages per second per connection (sustained) */
-	unsigned int msg_burst;   /* bucket depth */
-	unsigned int max_strikes; /* errors within 10 s before the connection is closed */
+	unsigned msg_rate;    /* messages per second per connection (sustained) */
+	unsigned msg_burst;   /* bucket depth */
+	unsigned max_strikes; /* errors within 10 s before the connection is closed */
 };
 
 struct iw_hub_stats {
@@ -101,11 +102,15 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 /* Expire detached peers past their grace period (peer-left to the rest of the room). */
 void iw_hub_tick(struct iw_hub *h, uint64_t now_ms);
 
+/* Apply one event from iw_cluster_poll with the functions below (e stays the caller's). */
+void iw_hub_cluster_event(struct iw_hub *h, const struct iw_cluster_ev *e, uint64_t now_ms);
+
 /* Events from the other instances (see signaling/cluster.h). joined: our cl_join or
  * cl_member_join for room/peer finished: status 0 (joined) or 1 (resumed from another
- * instance) with members {peer: instance}, or -EEXIST (id taken there) / -ENOSPC (full). */
-void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status, json_t *members,
-			   uint64_t now_ms);
+ * instance) with the n members of the room on other instances, or -EEXIST (id taken there) /
+ * -ENOSPC (full). */
+void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer, int status,
+			   const struct iw_cluster_member *members, unsigned n, uint64_t now_ms);
 /* A peer joined (inst set) or left (inst NULL) room on another instance. A join for an id
  * held here or known on a different instance means it resumed on inst: it moves there
  * quietly (a connection still open here is closed with IW_CLOSE_REPLACED). */

@@ -3,9 +3,11 @@
 #ifndef IW_SIGNALING_ICE_SERVERS_H
 #define IW_SIGNALING_ICE_SERVERS_H
 
-#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "common/cred.h"
 
 struct iw_relays;
 
@@ -13,25 +15,39 @@ enum { IW_ICE_URIS_MAX = 8 };
 
 struct iw_ice_cfg {
 	const char *stun[IW_ICE_URIS_MAX];
-	unsigned int n_stun;
+	unsigned n_stun;
 	const char *turn[IW_ICE_URIS_MAX]; /* turn:/turns: URIs */
-	unsigned int n_turn;
+	unsigned n_turn;
 	const char *secret;       /* the relay's static-auth-secret; NULL: no TURN credentials */
 	uint32_t ttl;             /* seconds */
 	struct iw_relays *relays; /* non-NULL: URIs come from the pool instead of stun/turn */
 };
 
+/* The iceServers a client gets: one STUN entry and one TURN entry with credentials. URI
+ * pointers are borrowed from the configuration (or the relay pool) and stay valid while it
+ * does; signaling/msg.c writes the JSON. */
+struct iw_ice_servers {
+	const char *stun[IW_ICE_URIS_MAX];
+	unsigned n_stun;
+	const char *turn[IW_ICE_URIS_MAX];
+	unsigned n_turn; /* 0 without a secret: no TURN entry */
+	char username[IW_CRED_MAX_USER];
+	char credential[IW_CRED_REST_PASS_LEN + 1];
+};
+
 /*
- * The iceServers array: [{urls:[stun..]}, {urls:[turn..], username, credential}]. The
- * TURN entry is left out without a secret. user labels the credential ("EXPIRY:user").
- * Returns a new reference, or NULL on out-of-memory.
+ * Fill *out: [{urls:[stun..]}, {urls:[turn..], username, credential}]. The TURN entry is left
+ * out without a secret. user labels the credential ("EXPIRY:user").
  */
-json_t *iw_ice_servers_make(const struct iw_ice_cfg *c, const char *user, time_t now);
+void iw_ice_servers_get(const struct iw_ice_cfg *c, const char *user, time_t now, struct iw_ice_servers *out);
 
 /*
  * The TURN REST API response {username, password, ttl, uris} (draft-uberti-behave-turn-rest
- * §2.2). Returns a new reference; NULL without a secret or on a bad user name.
+ * §2.2) as compact JSON text, written after `headroom` free bytes (room for a transport
+ * header: the body needs no copy). Returns 0 with *buf (malloc'd, headroom + *len bytes) and
+ * *len; -ENOENT without a secret or for a bad user name; -ENOMEM.
  */
-json_t *iw_ice_rest_response(const struct iw_ice_cfg *c, const char *user, time_t now);
+int iw_ice_rest_body(const struct iw_ice_cfg *c, const char *user, time_t now, size_t headroom,
+		     unsigned char **buf, size_t *len);
 
 #endif

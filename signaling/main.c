@@ -21,7 +21,7 @@
 struct opts {
 	struct iw_ws_cfg ws;
 	struct iw_relays_cfg relays;
-	unsigned int relay_poll_s;
+	unsigned relay_poll_s;
 	enum iw_log_level level;
 	const char *log_file;
 	bool json_log;
@@ -33,13 +33,13 @@ struct opts {
 /* Option values outlive parsing: they are copied, kept here and freed at exit. A SIGHUP
  * reload adds its values (a config file's worth, a few hundred bytes per reload). */
 static char **kept;
-static unsigned int n_kept, cap_kept;
+static unsigned n_kept, cap_kept;
 
 static const char *keep(const char *v)
 {
 	if (n_kept == cap_kept) {
-		unsigned int cap = cap_kept ? cap_kept * 2 : 64;
-		char **k = realloc(kept, cap * sizeof(*k));
+		unsigned cap = cap_kept ? cap_kept * 2 : 64;
+		char **k = realloc(kept, cap * sizeof *k);
 		if (!k)
 			goto oom;
 		kept = k;
@@ -64,7 +64,7 @@ static void free_kept(void)
 	cap_kept = 0;
 }
 
-static int add_to(const char **list, unsigned int *n, unsigned int cap, const char *val, const char **why)
+static int add_to(const char **list, unsigned *n, unsigned cap, const char *val, const char **why)
 {
 	if (*n >= cap) {
 		*why = "given too many times";
@@ -74,14 +74,49 @@ static int add_to(const char **list, unsigned int *n, unsigned int cap, const ch
 	return 0;
 }
 
+/* "ADDR:PORT" or "[V6ADDR]:PORT" (ADDR may be any name lws takes as an interface). */
+static int parse_listen(const char *spec, struct iw_ws_listen *l, const char **why)
+{
+	const char *host = spec, *colon;
+	size_t hlen;
+	long long p;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || rb[1] != ':')
+			goto bad;
+		host = spec + 1;
+		hlen = (size_t)(rb - host);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon)
+			goto bad;
+		hlen = (size_t)(colon - spec);
+	}
+	if (hlen >= sizeof l->host || iw_config_int(colon + 1, 0, 65535, &p, why) < 0)
+		goto bad;
+	memcpy(l->host, host, hlen);
+	l->host[hlen] = '\0';
+	l->port = (unsigned)p;
+	l->spec = spec;
+	return 0;
+bad:
+	*why = "must be ADDR:PORT or [V6ADDR]:PORT";
+	return -EINVAL;
+}
+
 static int set_listen(void *c, const char *v, const char **why)
 {
 	struct opts *o = c;
-	if (!strchr(v, ':')) {
-		*why = "must be ADDR:PORT or [V6ADDR]:PORT";
+	if (o->ws.n_listen >= IW_WS_LISTEN_MAX) {
+		*why = "given too many times";
 		return -EINVAL;
 	}
-	return add_to(o->ws.listen, &o->ws.n_listen, IW_WS_LISTEN_MAX, v, why);
+	if (parse_listen(v, &o->ws.listen[o->ws.n_listen], why) < 0)
+		return -EINVAL;
+	o->ws.listen[o->ws.n_listen++].spec = keep(v);
+	return 0;
 }
 
 static int set_web_root(void *c, const char *v, const char **why)
@@ -197,22 +232,22 @@ static int set_origin(void *c, const char *v, const char **why)
 
 INT_SETTER(set_ttl, ws.ice.ttl, uint32_t, 1, 30 * 86400)
 INT_SETTER(set_max_msg, ws.max_msg_size, size_t, 1024, 16 * 1024 * 1024)
-INT_SETTER(set_rate, ws.msg_rate, unsigned int, 1, 100000)
-INT_SETTER(set_burst, ws.msg_burst, unsigned int, 1, 100000)
-INT_SETTER(set_strikes, ws.max_strikes, unsigned int, 1, 100000)
-INT_SETTER(set_peers, ws.max_peers, unsigned int, 2, 10000)
-INT_SETTER(set_rooms, ws.max_rooms, unsigned int, 1, 10000000)
-INT_SETTER(set_conns, ws.max_conns, unsigned int, 1, 1000000)
-INT_SETTER(set_ping, ws.ping_interval_s, unsigned int, 1, 3600)
-INT_SETTER(set_idle, ws.idle_timeout_s, unsigned int, 1, 86400)
-INT_SETTER(set_grace, ws.resume_grace_s, unsigned int, 0, 3600)
-INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned int, 1, 600)
-INT_SETTER(set_relay_poll, relay_poll_s, unsigned int, 1, 3600)
+INT_SETTER(set_rate, ws.msg_rate, unsigned, 1, 100000)
+INT_SETTER(set_burst, ws.msg_burst, unsigned, 1, 100000)
+INT_SETTER(set_strikes, ws.max_strikes, unsigned, 1, 100000)
+INT_SETTER(set_peers, ws.max_peers, unsigned, 2, 10000)
+INT_SETTER(set_rooms, ws.max_rooms, unsigned, 1, 10000000)
+INT_SETTER(set_conns, ws.max_conns, unsigned, 1, 1000000)
+INT_SETTER(set_ping, ws.ping_interval_s, unsigned, 1, 3600)
+INT_SETTER(set_idle, ws.idle_timeout_s, unsigned, 1, 86400)
+INT_SETTER(set_grace, ws.resume_grace_s, unsigned, 0, 3600)
+INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned, 1, 600)
+INT_SETTER(set_relay_poll, relay_poll_s, unsigned, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
 INT_SETTER(set_queue_total, ws.queue_total_max, size_t, 65536, 1024LL * 1024 * 1024 * 1024)
-INT_SETTER(set_conns_per_ip, ws.max_conns_per_ip, unsigned int, 0, 1000000)
-INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned int, 0, 600)
-INT_SETTER(set_prom_port, ws.prom_port, unsigned int, 0, 65535)
+INT_SETTER(set_conns_per_ip, ws.max_conns_per_ip, unsigned, 0, 1000000)
+INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned, 0, 600)
+INT_SETTER(set_prom_port, ws.prom_port, unsigned, 0, 65535)
 
 static int set_level(void *c, const char *v, const char **why)
 {
@@ -373,7 +408,7 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	cfg->jwt_secret = n.ws.jwt_secret;
 	cfg->jwt_allow_no_exp = n.ws.jwt_allow_no_exp;
 	cfg->jwt_leeway_s = n.ws.jwt_leeway_s;
-	memcpy(cfg->origins, n.ws.origins, sizeof(cfg->origins));
+	memcpy(cfg->origins, n.ws.origins, sizeof cfg->origins);
 	cfg->n_origins = n.ws.n_origins;
 	n.ws.ice.relays = cfg->ice.relays;
 	cfg->ice = n.ws.ice;
@@ -417,7 +452,7 @@ static void on_signal(int sig)
 
 static void defaults(struct opts *o)
 {
-	memset(o, 0, sizeof(*o));
+	memset(o, 0, sizeof *o);
 	o->ws.web_root = IW_WEB_ROOT_DEFAULT;
 	o->ws.ice.ttl = 86400;
 	o->relay_poll_s = 5;
@@ -446,7 +481,7 @@ int main(int argc, char **argv)
 	char err[IW_CONFIG_ERR_MAX];
 	const char *file = NULL, *why = NULL;
 	bool no_file = false;
-	unsigned int n_file_listen;
+	unsigned n_file_listen;
 	struct sigaction sa;
 	struct iw_relays *relays = NULL;
 	sigset_t hup;
@@ -464,14 +499,14 @@ int main(int argc, char **argv)
 	startup.file = no_file ? NULL : file;
 	startup.argc = argc;
 	startup.argv = argv;
-	if (file && !no_file && iw_config_load_file(opt_tab, &o, file, err, sizeof(err)) < 0) {
+	if (file && !no_file && iw_config_load_file(opt_tab, &o, file, err, sizeof err) < 0) {
 		fprintf(stderr, "iceway-signal: %s\n", err);
 		return 2;
 	}
 	/* --listen on the command line replaces the file's listeners rather than adding. */
 	n_file_listen = o.ws.n_listen;
 	o.ws.n_listen = 0;
-	if (iw_config_parse_args(opt_tab, &o, argc, argv, NULL, err, sizeof(err)) < 0) {
+	if (iw_config_parse_args(opt_tab, &o, argc, argv, NULL, err, sizeof err) < 0) {
 		fprintf(stderr, "iceway-signal: %s\n", err);
 		return 2;
 	}
@@ -486,8 +521,8 @@ int main(int argc, char **argv)
 		printf("iceway-signal %s\n", iw_version());
 		return 0;
 	}
-	if (!o.ws.n_listen)
-		o.ws.listen[o.ws.n_listen++] = "127.0.0.1:8080";
+	if (!o.ws.n_listen && set_listen(&o, "127.0.0.1:8080", &why) < 0)
+		return 2;
 	if (o.ws.msg_burst < o.ws.msg_rate)
 		o.ws.msg_burst = o.ws.msg_rate;
 	if (o.ws.idle_timeout_s <= o.ws.ping_interval_s) {
@@ -533,7 +568,7 @@ int main(int argc, char **argv)
 		iw_relays_destroy(relays);
 		return 1;
 	}
-	memset(&sa, 0, sizeof(sa));
+	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);

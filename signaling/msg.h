@@ -1,11 +1,14 @@
 /* Signaling messages: parse and validate a client's JSON text into a struct iw_msg, and
- * serialize what the server sends. All JSON goes through jansson. */
+ * serialize what the server sends. All JSON goes through jansson, which stays inside msg.c:
+ * callers see plain C views and values. */
 #ifndef IW_SIGNALING_MSG_H
 #define IW_SIGNALING_MSG_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "signaling/ice_servers.h"
 
 enum iw_msg_type {
 	IW_MSG_JOIN,
@@ -42,19 +45,31 @@ enum iw_msg_err {
 enum {
 	IW_MSG_SDP_MAX = 60000,      /* below the 64 KiB default message limit */
 	IW_MSG_CANDIDATE_MAX = 1024, /* an a=candidate line is well under this */
+	IW_MSG_ID_MAX = 64,          /* bytes of a string id */
 };
+
+/* A message's optional "id", echoed as "ref" in the answer to it: an integer or a string of at
+ * most IW_MSG_ID_MAX bytes (which may hold NUL). Plain data: it outlives its message. */
+enum iw_msg_ref_kind { IW_MSG_REF_NONE, IW_MSG_REF_INT, IW_MSG_REF_STR };
+struct iw_msg_ref {
+	enum iw_msg_ref_kind kind;
+	int64_t num; /* IW_MSG_REF_INT */
+	size_t len;  /* IW_MSG_REF_STR: bytes in str */
+	char str[IW_MSG_ID_MAX];
+};
+
+struct iw_msg_doc; /* the parsed JSON, owned by the message (msg.c's alone) */
 
 struct iw_msg {
 	enum iw_msg_type type;
-	json_t *root;       /* owned; views below point into it */
-	const char *room;   /* join */
-	const char *peer;   /* join, optional */
-	const char *resume; /* join, optional */
-	const char *to;     /* offer, answer, candidate, end-of-candidates, bye */
-	const char *sdp;    /* offer, answer */
-	json_t *candidate;  /* candidate: the RTCIceCandidate.toJSON() object */
-	const char *reason; /* bye, optional */
-	json_t *id;         /* any message, optional: echoed as `ref` in an error */
+	struct iw_msg_doc *doc; /* owned; the views below point into it */
+	const char *room;       /* join */
+	const char *peer;       /* join, optional */
+	const char *resume;     /* join, optional */
+	const char *to;         /* offer, answer, candidate, end-of-candidates, bye */
+	const char *sdp;        /* offer, answer */
+	const char *reason;     /* bye, optional */
+	struct iw_msg_ref id;   /* any message, optional: echoed as `ref` in an error */
 };
 
 const char *iw_msg_err_name(enum iw_msg_err e);
@@ -72,15 +87,17 @@ void iw_msg_fini(struct iw_msg *m);
 
 /* The forwarded form of a peer-to-peer message, with `from` set by the server. */
 char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len);
-/* {"type":"error","code":..,"message":..[,"ref":id]} */
-char *iw_msg_error(enum iw_msg_err e, const char *message, json_t *ref, size_t *len);
+/* {"type":"error","code":..,"message":..[,"ref":id]}; ref NULL or IW_MSG_REF_NONE: no ref. */
+char *iw_msg_error(enum iw_msg_err e, const char *message, const struct iw_msg_ref *ref, size_t *len);
 /* {"type":"peer-joined"|"peer-left","peer":id} */
 char *iw_msg_presence(bool joined, const char *peer, size_t *len);
-/* {"type":"welcome","room","peer","resume","resumed","peers":[..],"iceServers":ice}.
- * Steals the references to peers and ice. */
-char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed, json_t *peers,
-		     json_t *ice, size_t *len);
+/* {"type":"welcome","room","peer","resume","resumed","peers":[n_peers ids],"iceServers":[..]}.
+ * ice NULL: an empty iceServers list. */
+char *iw_msg_welcome(const char *room, const char *peer, const char *resume, bool resumed,
+		     const char *const *peers, size_t n_peers, const struct iw_ice_servers *ice, size_t *len);
 /* {"type":"pong"[,"ref":id]} */
-char *iw_msg_pong(json_t *ref, size_t *len);
+char *iw_msg_pong(const struct iw_msg_ref *ref, size_t *len);
+/* {"type":"join","room":room}: what a /ws?room= URL asks for on connecting. */
+char *iw_msg_join(const char *room, size_t *len);
 
 #endif

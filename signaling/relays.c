@@ -8,7 +8,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +32,12 @@ int iw_relays_spec_parse(const char *s, struct iw_relay_spec *out, const char **
 	const char *host;
 	size_t hlen;
 
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, sizeof *out);
 	if (!starts(s, "turn:") && !starts(s, "turns:")) {
 		*why = "must start with turn: or turns:";
 		return -EINVAL;
 	}
-	if (ulen >= sizeof(out->turn)) {
+	if (ulen >= sizeof out->turn) {
 		*why = "URI too long";
 		return -EINVAL;
 	}
@@ -51,14 +50,14 @@ int iw_relays_spec_parse(const char *s, struct iw_relay_spec *out, const char **
 	}
 	/* The relay answers Binding on its TURN port, so a plain turn: URI doubles as STUN. */
 	if (starts(out->turn, "turn:"))
-		snprintf(out->stun, sizeof(out->stun), "stun:%.*s", (int)hlen, host);
+		snprintf(out->stun, sizeof out->stun, "stun:%.*s", (int)hlen, host);
 	if (!comma)
 		return 0;
 	if (!starts(comma + 1, "metrics=http://")) {
 		*why = "after the URI only metrics=http://HOST:PORT/PATH may follow";
 		return -EINVAL;
 	}
-	if (strlen(comma + 9) >= sizeof(out->metrics) || !comma[9 + 7]) {
+	if (strlen(comma + 9) >= sizeof out->metrics || !comma[9 + 7]) {
 		*why = "metrics URL too long or without a host";
 		return -EINVAL;
 	}
@@ -101,7 +100,7 @@ int iw_relays_gauge_parse(const char *text, size_t len, const char *name, double
 			size_t k = strcspn(v, " \t\r\n");
 			if (k > (size_t)(eol - v))
 				k = (size_t)(eol - v);
-			if (!k || k >= sizeof(num))
+			if (!k || k >= sizeof num)
 				return -EINVAL;
 			memcpy(num, v, k);
 			num[k] = 0;
@@ -119,19 +118,19 @@ int iw_relays_gauge_parse(const char *text, size_t len, const char *name, double
 	return 0;
 }
 
-int iw_relays_select(const struct iw_relay_state *st, unsigned int n, unsigned int *rr)
+int iw_relays_select(const struct iw_relay_state *st, unsigned n, unsigned *rr)
 {
 	int best = -ENOENT;
 
 	if (!n)
 		return -ENOENT;
-	for (unsigned int k = 0; k < n; k++) {
-		unsigned int i = (*rr + k) % n;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = (*rr + k) % n;
 		if (st[i].up && (best < 0 || st[i].load < st[best].load))
 			best = (int)i;
 	}
 	if (best >= 0)
-		*rr = ((unsigned int)best + 1) % n;
+		*rr = ((unsigned)best + 1) % n;
 	return best;
 }
 
@@ -145,7 +144,7 @@ struct iw_relays {
 	struct iw_relay_state st[IW_RELAYS_MAX]; /* under mu */
 	uint64_t scrapes_failed[IW_RELAYS_MAX];  /* under mu */
 	uint64_t fallbacks;                      /* under mu */
-	unsigned int rr;                         /* under mu */
+	unsigned rr;                             /* under mu */
 	char *buf;                               /* the poller's alone */
 };
 
@@ -189,7 +188,7 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 }
 
 /* GET url into buf (NUL-terminated body). Returns the body length or a negative errno. */
-static long http_get(const char *url, char *buf, size_t cap, unsigned int timeout_ms, const char **body)
+static long http_get(const char *url, char *buf, size_t cap, unsigned timeout_ms, const char **body)
 {
 	char host[128], port[16], req[512];
 	const char *path;
@@ -199,7 +198,7 @@ static long http_get(const char *url, char *buf, size_t cap, unsigned int timeou
 	size_t got = 0;
 	int fd = -1, n;
 
-	if (split_url(url, host, sizeof(host), port, sizeof(port), &path) < 0)
+	if (split_url(url, host, sizeof host, port, sizeof port, &path) < 0)
 		return -EINVAL;
 	/* Numeric hosts resolve at once; a name may block in the resolver, off the lws thread. */
 	if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai)
@@ -216,15 +215,15 @@ static long http_get(const char *url, char *buf, size_t cap, unsigned int timeou
 	if ((rc = wait_fd(fd, POLLOUT, deadline)) < 0)
 		goto out;
 	int err = 0;
-	socklen_t el = sizeof(err);
+	socklen_t el = sizeof err;
 	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
 	if (err) {
 		rc = -err;
 		goto out;
 	}
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", path,
+	n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/plain\r\n\r\n", path,
 		     host);
-	if (n < 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+	if (n < 0 || (size_t)n >= sizeof req || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		rc = -EIO;
 		goto out;
 	}
@@ -265,7 +264,7 @@ out:
 	return rc;
 }
 
-static struct iw_relay_state scrape(struct iw_relays *r, unsigned int i)
+static struct iw_relay_state scrape(struct iw_relays *r, unsigned i)
 {
 	const struct iw_relay_spec *s = &r->cfg.relay[i];
 	struct iw_relay_state st = { .up = true };
@@ -294,9 +293,9 @@ static struct iw_relay_state scrape(struct iw_relays *r, unsigned int i)
 
 static void poll_all(struct iw_relays *r)
 {
-	unsigned int n_up = 0;
+	unsigned n_up = 0;
 
-	for (unsigned int i = 0; i < r->cfg.n; i++) {
+	for (unsigned i = 0; i < r->cfg.n; i++) {
 		struct iw_relay_state st = scrape(r, i);
 		pthread_mutex_lock(&r->mu);
 		if (r->st[i].up != st.up)
@@ -339,7 +338,7 @@ static void *poller(void *arg)
 
 struct iw_relays *iw_relays_create(const struct iw_relays_cfg *cfg, const char **why)
 {
-	struct iw_relays *r = calloc(1, sizeof(*r));
+	struct iw_relays *r = calloc(1, sizeof *r);
 	pthread_condattr_t ca;
 
 	if (!r || !(r->buf = malloc(SCRAPE_MAX))) {
@@ -356,7 +355,7 @@ struct iw_relays *iw_relays_create(const struct iw_relays_cfg *cfg, const char *
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	for (unsigned int i = 0; i < r->cfg.n; i++)
+	for (unsigned i = 0; i < r->cfg.n; i++)
 		r->st[i].up = true; /* so the first scrape logs only the ones that are down */
 	poll_all(r);
 	if (pthread_create(&r->thread, NULL, poller, r) != 0) {
@@ -389,8 +388,8 @@ void iw_relays_destroy(struct iw_relays *r)
 	free(r);
 }
 
-static void add_uris(const struct iw_relay_spec *s, const char **turn, unsigned int *n_turn,
-		     const char **stun, unsigned int *n_stun, unsigned int cap)
+static void add_uris(const struct iw_relay_spec *s, const char **turn, unsigned *n_turn, const char **stun,
+		     unsigned *n_stun, unsigned cap)
 {
 	if (*n_turn < cap)
 		turn[(*n_turn)++] = s->turn;
@@ -398,8 +397,8 @@ static void add_uris(const struct iw_relay_spec *s, const char **turn, unsigned 
 		stun[(*n_stun)++] = s->stun;
 }
 
-void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn, const char **stun,
-		    unsigned int *n_stun, unsigned int cap)
+void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned *n_turn, const char **stun,
+		    unsigned *n_stun, unsigned cap)
 {
 	int i;
 
@@ -414,71 +413,20 @@ void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn
 		return;
 	}
 	/* None answers its metrics: every relay is better than none. */
-	for (unsigned int k = 0; k < r->cfg.n; k++)
+	for (unsigned k = 0; k < r->cfg.n; k++)
 		add_uris(&r->cfg.relay[k], turn, n_turn, stun, n_stun, cap);
 }
 
-static void put(char *b, size_t cap, size_t *o, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void put(char *b, size_t cap, size_t *o, const char *fmt, ...)
+void iw_relays_stats_get(struct iw_relays *r, struct iw_relays_stats *out)
 {
-	va_list ap;
-	if (*o >= cap)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(b + *o, cap - *o, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*o += (size_t)n;
-}
-
-/* Label values are escaped per the exposition format: backslash, quote, newline. */
-static void put_label(char *b, size_t cap, size_t *o, const char *v)
-{
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			put(b, cap, o, "\\%c", *v);
-		else if (*v == '\n')
-			put(b, cap, o, "\\n");
-		else
-			put(b, cap, o, "%c", *v);
-	}
-}
-
-size_t iw_relays_metrics_text(struct iw_relays *r, char *b, size_t cap)
-{
-	struct iw_relay_state st[IW_RELAYS_MAX];
-	uint64_t failed[IW_RELAYS_MAX], fallbacks;
-	size_t o = 0;
-	static const char *const name[3] = { "iceway_signal_relay_up", "iceway_signal_relay_allocations",
-					     "iceway_signal_relay_scrapes_failed_total" };
-
-	if (!cap)
-		return 0;
 	pthread_mutex_lock(&r->mu);
-	memcpy(st, r->st, sizeof(st));
-	memcpy(failed, r->scrapes_failed, sizeof(failed));
-	fallbacks = r->fallbacks;
-	pthread_mutex_unlock(&r->mu);
-
-	static const char *const type[3] = { "gauge", "gauge", "counter" };
-	static const char *const text[3] = {
-		"1 while the relay's metrics answer and it is not draining.",
-		"Active allocations the relay last reported.",
-		"Failed scrapes of the relay's metrics.",
-	};
-	for (int m = 0; m < 3; m++) {
-		put(b, cap, &o, "# HELP %s %s\n# TYPE %s %s\n", name[m], text[m], name[m], type[m]);
-		for (unsigned int i = 0; i < r->cfg.n; i++) {
-			uint64_t v = m == 0 ? st[i].up : m == 1 ? st[i].load : failed[i];
-			put(b, cap, &o, "%s{relay=\"", name[m]);
-			put_label(b, cap, &o, r->cfg.relay[i].turn);
-			put(b, cap, &o, "\"} %llu\n", (unsigned long long)v);
-		}
+	out->n = r->cfg.n;
+	for (unsigned i = 0; i < r->cfg.n; i++) {
+		out->relay[i].turn = r->cfg.relay[i].turn;
+		out->relay[i].up = r->st[i].up;
+		out->relay[i].load = r->st[i].load;
+		out->relay[i].scrapes_failed = r->scrapes_failed[i];
 	}
-	put(b, cap, &o,
-	    "# HELP iceway_signal_relay_none_up_total iceServers handed out while no relay was up "
-	    "(all relays listed).\n# TYPE iceway_signal_relay_none_up_total counter\n"
-	    "iceway_signal_relay_none_up_total %llu\n",
-	    (unsigned long long)fallbacks);
-	return o < cap ? o : cap - 1;
+	out->none_up = r->fallbacks;
+	pthread_mutex_unlock(&r->mu);
 }

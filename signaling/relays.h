@@ -22,9 +22,9 @@ struct iw_relay_spec {
 
 struct iw_relays_cfg {
 	struct iw_relay_spec relay[IW_RELAYS_MAX];
-	unsigned int n;
-	unsigned int poll_interval_ms;
-	unsigned int timeout_ms; /* per scrape: connect, send and read together */
+	unsigned n;
+	unsigned poll_interval_ms;
+	unsigned timeout_ms; /* per scrape: connect, send and read together */
 };
 
 /* What the poller last saw of one relay. */
@@ -49,7 +49,7 @@ int iw_relays_gauge_parse(const char *text, size_t len, const char *name, double
  * Index of the healthy relay with the least load; among equals, the first at or after *rr
  * (then *rr moves past it, so ties take turns). -ENOENT when none is up.
  */
-int iw_relays_select(const struct iw_relay_state *st, unsigned int n, unsigned int *rr);
+int iw_relays_select(const struct iw_relay_state *st, unsigned n, unsigned *rr);
 
 struct iw_relays;
 
@@ -61,10 +61,22 @@ void iw_relays_destroy(struct iw_relays *r); /* accepts NULL */
  * The URIs to hand out now: the chosen relay's TURN and STUN URIs, or with no relay up, those
  * of every relay (counted in the fallback metric). Pointers stay valid until destroy.
  */
-void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned int *n_turn, const char **stun,
-		    unsigned int *n_stun, unsigned int cap);
+void iw_relays_pick(struct iw_relays *r, const char **turn, unsigned *n_turn, const char **stun,
+		    unsigned *n_stun, unsigned cap);
 
-/* Append the pool's Prometheus lines to b. Returns the bytes written (< cap). */
-size_t iw_relays_metrics_text(struct iw_relays *r, char *b, size_t cap);
+/* A snapshot of the pool for /metrics (signaling/metrics.c writes it). */
+struct iw_relays_stats {
+	unsigned n;
+	struct {
+		const char *turn; /* the relay's TURN URI (its label), valid until destroy */
+		bool up;
+		uint64_t load;           /* active allocations last reported */
+		uint64_t scrapes_failed; /* failed scrapes of its metrics */
+	} relay[IW_RELAYS_MAX];
+	uint64_t none_up; /* iceServers handed out while no relay was up */
+};
+
+/* Fill *out (taken under the pool's lock; thread-safe). */
+void iw_relays_stats_get(struct iw_relays *r, struct iw_relays_stats *out);
 
 #endif

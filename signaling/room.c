@@ -12,8 +12,9 @@ enum { N_BUCKETS = 4096 };
 
 struct iw_room_set {
 	struct iw_room_limits lim;
-	unsigned int n_rooms;
-	unsigned int n_peers;
+	unsigned n_rooms;
+	unsigned n_peers;
+	struct iw_peer *dhead, *dtail; /* detached peers by detached_ms, oldest first */
 	struct iw_room *buckets[N_BUCKETS];
 };
 
@@ -27,7 +28,7 @@ static uint32_t hash_name(const char *s)
 
 struct iw_room_set *iw_room_set_create(const struct iw_room_limits *lim)
 {
-	struct iw_room_set *s = calloc(1, sizeof(*s));
+	struct iw_room_set *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->lim = *lim;
@@ -48,7 +49,7 @@ void iw_room_set_destroy(struct iw_room_set *s)
 {
 	if (!s)
 		return;
-	for (unsigned int b = 0; b < N_BUCKETS; b++) {
+	for (unsigned b = 0; b < N_BUCKETS; b++) {
 		struct iw_room *r = s->buckets[b];
 		while (r) {
 			struct iw_room *rn = r->next;
@@ -64,6 +65,41 @@ void iw_room_set_destroy(struct iw_room_set *s)
 		}
 	}
 	free(s);
+}
+
+/* Into the detached list by detached_ms: at the tail, unless a clock went back. */
+static void detached_add(struct iw_room_set *s, struct iw_peer *p)
+{
+	struct iw_peer *after = s->dtail;
+	while (after && after->detached_ms > p->detached_ms)
+		after = after->dprev;
+	p->dprev = after;
+	p->dnext = after ? after->dnext : s->dhead;
+	if (p->dnext)
+		p->dnext->dprev = p;
+	else
+		s->dtail = p;
+	if (after)
+		after->dnext = p;
+	else
+		s->dhead = p;
+	p->listed = true;
+}
+
+static void detached_del(struct iw_room_set *s, struct iw_peer *p)
+{
+	if (!p->listed)
+		return;
+	if (p->dprev)
+		p->dprev->dnext = p->dnext;
+	else
+		s->dhead = p->dnext;
+	if (p->dnext)
+		p->dnext->dprev = p->dprev;
+	else
+		s->dtail = p->dprev;
+	p->dprev = p->dnext = NULL;
+	p->listed = false;
 }
 
 bool iw_room_id_is_valid(const char *s)
@@ -101,14 +137,14 @@ static void hex_random(char *out, size_t n_bytes)
 {
 	static const char hx[] = "0123456789abcdef";
 	uint8_t raw[32];
-	if (n_bytes > sizeof(raw))
-		n_bytes = sizeof(raw);
+	if (n_bytes > sizeof raw)
+		n_bytes = sizeof raw;
 	if (iw_cred_random(raw, n_bytes) < 0) {
 		/* getrandom cannot fail for small sizes once the pool is seeded; keep ids unique
 		 * anyway with a counter mixed into whatever is there. */
 		static uint64_t ctr;
 		ctr++;
-		memcpy(raw, &ctr, sizeof(ctr) < n_bytes ? sizeof(ctr) : n_bytes);
+		memcpy(raw, &ctr, sizeof ctr < n_bytes ? sizeof ctr : n_bytes);
 	}
 	for (size_t i = 0; i < n_bytes; i++) {
 		out[2 * i] = hx[raw[i] >> 4];
@@ -160,6 +196,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 		res->resumed = true;
 		p->conn = conn;
 		p->detached_ms = 0;
+		detached_del(s, p);
 		hex_random(p->resume, IW_ROOM_RESUME_LEN / 2);
 		res->peer = p;
 		return 0;
@@ -169,7 +206,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 			*why = "too many rooms on this server";
 			return -ENOBUFS;
 		}
-		r = calloc(1, sizeof(*r));
+		r = calloc(1, sizeof *r);
 		if (!r) {
 			*why = "out of memory";
 			return -ENOMEM;
@@ -189,7 +226,7 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 		free_room_if_empty(s, r);
 		return -ENOSPC;
 	}
-	p = calloc(1, sizeof(*p));
+	p = calloc(1, sizeof *p);
 	if (!p) {
 		*why = "out of memory";
 		free_room_if_empty(s, r);
@@ -205,6 +242,8 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 	hex_random(p->resume, IW_ROOM_RESUME_LEN / 2);
 	p->room = r;
 	p->conn = conn;
+	if (!conn)
+		detached_add(s, p); /* joined detached: expires at the next sweep */
 	/* Append: peers are listed in join order. */
 	struct iw_peer **tail = &r->peers;
 	while (*tail)
@@ -216,10 +255,12 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 	return 0;
 }
 
-void iw_room_peer_detach(struct iw_peer *p, uint64_t now_ms)
+void iw_room_peer_detach(struct iw_room_set *s, struct iw_peer *p, uint64_t now_ms)
 {
+	detached_del(s, p);
 	p->conn = NULL;
 	p->detached_ms = now_ms;
+	detached_add(s, p);
 }
 
 void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
@@ -232,43 +273,31 @@ void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p)
 		*pp = p->next;
 	r->n_peers--;
 	s->n_peers--;
+	detached_del(s, p);
 	free(p);
 	free_room_if_empty(s, r);
 }
 
-unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg)
+unsigned iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg)
 {
-	unsigned int n = 0;
-	for (unsigned int b = 0; b < N_BUCKETS; b++) {
-		struct iw_room *r = s->buckets[b];
-		while (r) {
-			struct iw_room *rn = r->next;
-			struct iw_peer *p = r->peers;
-			while (p) {
-				struct iw_peer *pn = p->next;
-				if (!p->conn && now_ms - p->detached_ms >= s->lim.grace_ms) {
-					bool last = r->n_peers == 1;
-					if (fn)
-						fn(arg, p);
-					iw_room_peer_remove(s, p);
-					n++;
-					if (last)
-						break; /* r is freed */
-				}
-				p = pn;
-			}
-			r = rn;
-		}
+	unsigned n = 0;
+	struct iw_peer *p;
+
+	while ((p = s->dhead) && now_ms - p->detached_ms >= s->lim.grace_ms) {
+		if (fn)
+			fn(arg, p);
+		iw_room_peer_remove(s, p);
+		n++;
 	}
 	return n;
 }
 
-unsigned int iw_room_set_count(const struct iw_room_set *s)
+unsigned iw_room_set_count(const struct iw_room_set *s)
 {
 	return s->n_rooms;
 }
 
-unsigned int iw_room_set_n_peers(const struct iw_room_set *s)
+unsigned iw_room_set_n_peers(const struct iw_room_set *s)
 {
 	return s->n_peers;
 }
@@ -296,7 +325,7 @@ int iw_room_remote_add(const struct iw_room_set *s, struct iw_room *r, const cha
 		return -EEXIST;
 	if (r->n_peers + r->n_remote >= s->lim.max_peers)
 		return -ENOSPC;
-	q = calloc(1, sizeof(*q));
+	q = calloc(1, sizeof *q);
 	if (!q)
 		return -ENOMEM;
 	strcpy(q->id, id);

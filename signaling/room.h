@@ -22,6 +22,10 @@ struct iw_peer {
 	void *conn;           /* the owner's connection; NULL while detached */
 	uint64_t detached_ms; /* when conn went away; meaningful while conn == NULL */
 	struct iw_peer *next; /* in room, join order */
+	/* While conn == NULL: in the set's list of detached peers, oldest first, so that a sweep
+	 * touches only the peers that expire. */
+	struct iw_peer *dprev, *dnext;
+	bool listed;
 };
 
 /* A peer of this room connected to another instance (signaling over Redis). */
@@ -34,16 +38,16 @@ struct iw_remote_peer {
 struct iw_room {
 	char name[IW_ROOM_ID_MAX + 1];
 	struct iw_peer *peers;
-	unsigned int n_peers;
+	unsigned n_peers;
 	struct iw_remote_peer *remote; /* known while the room has local peers */
-	unsigned int n_remote;
+	unsigned n_remote;
 	struct iw_room *next; /* hash chain */
 };
 
 struct iw_room_limits {
-	unsigned int max_rooms;
-	unsigned int max_peers; /* per room */
-	uint32_t grace_ms;      /* how long a detached peer keeps its id */
+	unsigned max_rooms;
+	unsigned max_peers; /* per room */
+	uint32_t grace_ms;  /* how long a detached peer keeps its id */
 };
 
 struct iw_room_set;
@@ -78,15 +82,16 @@ int iw_room_join(struct iw_room_set *s, const char *name, const char *want_id, c
 struct iw_peer *iw_room_peer_find(const struct iw_room *r, const char *id);
 
 /* Mark a peer's connection gone; it keeps its id until iw_room_sweep passes grace_ms. */
-void iw_room_peer_detach(struct iw_peer *p, uint64_t now_ms);
+void iw_room_peer_detach(struct iw_room_set *s, struct iw_peer *p, uint64_t now_ms);
 
 /* Remove a peer now (frees it; frees the room when it empties). */
 void iw_room_peer_remove(struct iw_room_set *s, struct iw_peer *p);
 
 /* Called for each expired peer just before it is removed. */
 typedef void (*iw_room_expire_fn)(void *arg, struct iw_peer *p);
-/* Remove detached peers older than grace_ms, calling fn first. Returns how many. */
-unsigned int iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg);
+/* Remove detached peers older than grace_ms, oldest first, calling fn first. It walks only the
+ * peers it removes (and one more). Returns how many. */
+unsigned iw_room_sweep(struct iw_room_set *s, uint64_t now_ms, iw_room_expire_fn fn, void *arg);
 
 /* Find a room by name; NULL when it has no local peers. */
 struct iw_room *iw_room_find(const struct iw_room_set *s, const char *name);
@@ -98,7 +103,7 @@ struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *
 /* Returns true when id was known. */
 bool iw_room_remote_remove(struct iw_room *r, const char *id);
 
-unsigned int iw_room_set_count(const struct iw_room_set *s);   /* rooms */
-unsigned int iw_room_set_n_peers(const struct iw_room_set *s); /* peers, detached included */
+unsigned iw_room_set_count(const struct iw_room_set *s);   /* rooms */
+unsigned iw_room_set_n_peers(const struct iw_room_set *s); /* peers, detached included */
 
 #endif

@@ -4,10 +4,8 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <jwt.h>
 #include <libwebsockets.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -24,6 +22,8 @@
 #include "signaling/addr_count.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
+#include "signaling/jwt.h"
+#include "signaling/metrics.h"
 #include "signaling/relays.h"
 
 enum {
@@ -52,16 +52,16 @@ struct sess {
 	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
 	 * refused there like a JSON join, rather than cut to a valid name. */
 	char auto_room[IW_ROOM_ID_MAX + 2];
-	char *http_body; /* HTTP responses */
+	unsigned char *http_buf; /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
 	size_t http_len;
-	struct iw_addr addr_key;  /* source address as counted for max-connections-per-ip */
-	unsigned int rx_skip : 1; /* discarding the rest of an oversize message */
-	unsigned int close_pending : 1;
-	unsigned int need_ping : 1;
-	unsigned int is_ws : 1;
-	unsigned int clean_close : 1;
-	unsigned int addr_counted : 1;
-	unsigned int head_only : 1; /* HEAD: the headers of the GET answer, no body */
+	struct iw_addr addr_key; /* source address as counted for max-connections-per-ip */
+	unsigned rx_skip : 1;    /* discarding the rest of an oversize message */
+	unsigned close_pending : 1;
+	unsigned need_ping : 1;
+	unsigned is_ws : 1;
+	unsigned clean_close : 1;
+	unsigned addr_counted : 1;
+	unsigned head_only : 1; /* HEAD: the headers of the GET answer, no body */
 };
 
 struct iw_ws {
@@ -72,21 +72,16 @@ struct iw_ws {
 	struct iw_cluster *cl; /* NULL for a single instance */
 	lws_sorted_usec_list_t sul;
 	struct sess *sessions;
-	unsigned int n_ws;
+	unsigned n_ws;
 	size_t queue_bytes;
 	struct iw_addr_count *per_addr;
 	volatile sig_atomic_t stop;
 	atomic_int reload_pending;
-	uint64_t reloads, reload_errors;
 	int draining;
 	uint64_t drain_deadline_ms;
-	/* counters for /metrics */
-	uint64_t accepted, rejected_origin, rejected_auth, rejected_full, rejected_path, rejected_draining,
-		rejected_per_addr, dropped_lag, dropped_budget, closed_idle, closed_too_big, http_requests,
-		msgs_in, bytes_in;
+	struct iw_signal_conn_stats st; /* counters for /metrics */
 	struct lws_http_mount mounts[3], metrics_mount;
 	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
-	char listen_host[IW_WS_LISTEN_MAX][64];
 };
 
 static struct iw_ws *ws_of(struct lws *wsi)
@@ -114,7 +109,7 @@ static void request_close(struct iw_ws *w, struct sess *s, int code, const char 
 		return;
 	s->close_pending = 1;
 	s->close_code = code;
-	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+	snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
 	lws_callback_on_writable(s->wsi);
 	/* If the peer never reads, WRITEABLE never comes: do not wait for it forever. While
 	 * draining the drain deadline bounds it, and lws's sorted timer list would make closing
@@ -157,7 +152,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 	if (s->qbytes + len > w->cfg.queue_max) {
 		/* A reader that lags this far behind is cut off so that one slow peer cannot
 		 * hold the server's memory. */
-		w->dropped_lag++;
+		w->st.dropped_lag++;
 		IW_LOG_RL(IW_LOG_INFO, 10,
 			  "dropping a connection whose send queue is full (%zu bytes queued)", s->qbytes);
 		drop_slow(w, s);
@@ -169,7 +164,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		struct sess *v = slowest(w);
 		if (!v)
 			break;
-		w->dropped_budget++;
+		w->st.dropped_budget++;
 		IW_LOG_RL(IW_LOG_WARN, 10,
 			  "send queues at send-queue-total-max (%zu bytes): dropping the slowest reader "
 			  "(%zu bytes queued)",
@@ -178,7 +173,7 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		if (v == s)
 			return -ENOBUFS;
 	}
-	m = malloc(sizeof(*m) + LWS_PRE + len);
+	m = malloc(sizeof *m + LWS_PRE + len);
 	if (!m)
 		return -ENOMEM;
 	m->next = NULL;
@@ -208,7 +203,7 @@ static int cl_join(void *arg, const char *room, const char *peer)
 }
 
 static int cl_member_join(void *arg, const char *room, const char *peer, const char *token, const char *claim,
-			  unsigned int max_peers)
+			  unsigned max_peers)
 {
 	return iw_cluster_member_join(((struct iw_ws *)arg)->cl, room, peer, token, claim, max_peers);
 }
@@ -232,172 +227,52 @@ static void cl_wake(void *arg)
 		lws_cancel_service(w->ctx);
 }
 
+/* Hand every waiting cluster event to the hub. */
 static void cl_drain(struct iw_ws *w)
 {
 	struct iw_cluster_ev ev[64];
-	unsigned int n;
 	uint64_t now = iw_clock_ms();
+	unsigned n;
 
-	if (!w->cl)
-		return;
-	while ((n = iw_cluster_poll(w->cl, ev, 64)) > 0) {
-		for (unsigned int i = 0; i < n; i++) {
-			struct iw_cluster_ev *e = &ev[i];
-			switch (e->kind) {
-			case IW_CLUSTER_JOINED:
-				iw_hub_cluster_joined(w->hub, e->room, e->peer, e->status, e->members, now);
-				break;
-			case IW_CLUSTER_PEER_JOINED:
-				iw_hub_cluster_presence(w->hub, e->room, e->peer, e->inst);
-				break;
-			case IW_CLUSTER_PEER_LEFT:
-				iw_hub_cluster_presence(w->hub, e->room, e->peer, NULL);
-				break;
-			case IW_CLUSTER_DELIVER:
-				iw_hub_cluster_deliver(w->hub, e->room, e->peer, e->other, e->inst, e->text,
-						       e->len);
-				break;
-			case IW_CLUSTER_SEND_FAILED:
-				iw_hub_cluster_send_failed(w->hub, e->room, e->peer, e->other, now);
-				break;
-			}
-			iw_cluster_ev_fini(e);
+	while (w->cl && (n = iw_cluster_poll(w->cl, ev, 64)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			iw_hub_cluster_event(w->hub, &ev[i], now);
+			iw_cluster_ev_fini(&ev[i]);
 		}
 	}
 }
 
 /* ---- HTTP endpoints ---- */
 
-static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int append(char *buf, size_t cap, size_t *off, const char *fmt, ...)
+static size_t metrics_text(struct iw_ws *w, char *body, size_t cap)
 {
-	va_list ap;
-	int n;
-	if (*off >= cap)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, cap - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *off) {
-		*off = cap;
-		return -1;
-	}
-	*off += (size_t)n;
-	return 0;
-}
-
-#define METRIC(name, type, help, val)                                                             \
-	append(b, cap, &o, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n", \
-	       (unsigned long long)(val))
-
-static size_t metrics_text(struct iw_ws *w, char *b, size_t cap)
-{
-	const struct iw_hub_stats *st = iw_hub_stats(w->hub);
 	const struct iw_room_set *rs = iw_hub_rooms(w->hub);
-	size_t o = 0;
+	struct iw_cluster_stats cs;
+	struct iw_relays_stats relays;
+	struct iw_metrics_buf b;
 
-	append(b, cap, &o,
-	       "# HELP iceway_build_info Build information.\n# TYPE iceway_build_info gauge\n"
-	       "iceway_build_info{version=\"%s\"} 1\n",
-	       iw_version());
-	METRIC("iceway_signal_connections", "gauge", "Open WebSocket connections.", w->n_ws);
-	METRIC("iceway_signal_connections_accepted_total", "counter", "WebSocket connections accepted.",
-	       w->accepted);
-	append(b, cap, &o,
-	       "# HELP iceway_signal_connections_rejected_total WebSocket handshakes refused, by "
-	       "reason.\n# TYPE iceway_signal_connections_rejected_total counter\n");
-	append(b, cap, &o,
-	       "iceway_signal_connections_rejected_total{reason=\"origin\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"auth\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"limit\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"path\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"shutdown\"} %llu\n"
-	       "iceway_signal_connections_rejected_total{reason=\"per_address\"} %llu\n",
-	       (unsigned long long)w->rejected_origin, (unsigned long long)w->rejected_auth,
-	       (unsigned long long)w->rejected_full, (unsigned long long)w->rejected_path,
-	       (unsigned long long)w->rejected_draining, (unsigned long long)w->rejected_per_addr);
-	METRIC("iceway_signal_source_addresses", "gauge",
-	       "Source addresses (IPv6: /64s) with an open WebSocket connection.",
-	       iw_addr_count_n(w->per_addr));
-	METRIC("iceway_signal_connections_per_address_limit", "gauge",
-	       "max-connections-per-ip (0: no limit).", w->cfg.max_conns_per_ip);
-	METRIC("iceway_signal_rooms", "gauge", "Rooms with at least one peer.", iw_room_set_count(rs));
-	METRIC("iceway_signal_peers", "gauge",
-	       "Peers in rooms, including those within their resume grace period.", iw_room_set_n_peers(rs));
-	METRIC("iceway_signal_joins_total", "counter", "Peers that joined a room.", st->joins);
-	METRIC("iceway_signal_resumes_total", "counter", "Peers that resumed their id.", st->resumes);
-	METRIC("iceway_signal_peers_expired_total", "counter",
-	       "Peers removed after their resume grace period.", st->expired);
-	METRIC("iceway_signal_messages_received_total", "counter", "WebSocket messages received.",
-	       w->msgs_in);
-	METRIC("iceway_signal_received_bytes_total", "counter", "WebSocket payload bytes received.",
-	       w->bytes_in);
-	append(b, cap, &o,
-	       "# HELP iceway_signal_messages_relayed_total Messages forwarded between peers, by "
-	       "type.\n# TYPE iceway_signal_messages_relayed_total counter\n");
-	for (int t = IW_MSG_OFFER; t <= IW_MSG_BYE; t++)
-		append(b, cap, &o, "iceway_signal_messages_relayed_total{type=\"%s\"} %llu\n",
-		       iw_msg_type_name((enum iw_msg_type)t), (unsigned long long)st->relayed[t]);
-	append(b, cap, &o,
-	       "# HELP iceway_signal_errors_total Error replies sent, by code.\n"
-	       "# TYPE iceway_signal_errors_total counter\n");
-	for (int e = 0; e < IW_ERR_COUNT; e++)
-		append(b, cap, &o, "iceway_signal_errors_total{code=\"%s\"} %llu\n",
-		       iw_msg_err_name((enum iw_msg_err)e), (unsigned long long)st->errors[e]);
-	METRIC("iceway_signal_peers_dropped_lag_total", "counter",
-	       "Connections closed because their send queue overflowed.", w->dropped_lag);
-	METRIC("iceway_signal_peers_dropped_budget_total", "counter",
-	       "Slowest readers closed because all send queues together reached their bound.",
-	       w->dropped_budget);
-	METRIC("iceway_signal_closed_idle_total", "counter",
-	       "Connections closed after the idle timeout (no pong).", w->closed_idle);
-	METRIC("iceway_signal_closed_too_big_total", "counter",
-	       "Connections closed for a frame far over the size limit.", w->closed_too_big);
-	METRIC("iceway_signal_closed_abuse_total", "counter",
-	       "Connections closed for sustained bad messages.", st->abuse_closes);
-	METRIC("iceway_signal_errors_excused_total", "counter",
-	       "Error replies not counted toward max-errors: messages to a peer that just left or is "
-	       "reconnecting.",
-	       st->errors_excused);
-	METRIC("iceway_signal_queue_bytes", "gauge", "Bytes waiting in send queues.", w->queue_bytes);
-	METRIC("iceway_signal_queue_limit_bytes", "gauge", "Per-connection send queue bound.",
-	       w->cfg.queue_max);
-	METRIC("iceway_signal_queue_total_limit_bytes", "gauge", "Bound on all send queues together.",
-	       w->cfg.queue_total_max);
-	METRIC("iceway_signal_http_requests_total", "counter", "HTTP requests to dynamic endpoints.",
-	       w->http_requests);
-	METRIC("iceway_signal_config_reloads_total", "counter", "Configurations reloaded on SIGHUP.",
-	       w->reloads);
-	METRIC("iceway_signal_config_reload_errors_total", "counter",
-	       "SIGHUP reloads refused for an invalid configuration.", w->reload_errors);
-	if (w->cl) {
-		struct iw_cluster_stats cs;
+	w->st.connections = w->n_ws;
+	w->st.source_addresses = iw_addr_count_n(w->per_addr);
+	w->st.per_address_limit = w->cfg.max_conns_per_ip;
+	w->st.queue_bytes = w->queue_bytes;
+	w->st.queue_limit = w->cfg.queue_max;
+	w->st.queue_total_limit = w->cfg.queue_total_max;
+	if (w->cl)
 		iw_cluster_stats_get(w->cl, &cs);
-		METRIC("iceway_signal_redis_up", "gauge",
-		       "1 while connected to Redis (signaling across instances).", cs.up);
-		METRIC("iceway_signal_redis_reconnects_total", "counter",
-		       "Successful Redis connections, the first included.", cs.reconnects);
-		METRIC("iceway_signal_redis_published_total", "counter",
-		       "Messages published to other instances.", cs.published);
-		METRIC("iceway_signal_redis_received_total", "counter",
-		       "Messages received from other instances.", cs.received);
-		METRIC("iceway_signal_remote_send_failed_total", "counter",
-		       "Messages for peers on other instances that could not be sent.", st->remote_failed);
-		METRIC("iceway_signal_redis_queue_dropped_total", "counter",
-		       "Requests and events dropped because a Redis queue was full.",
-		       cs.ops_dropped + cs.events_dropped);
-		METRIC("iceway_signal_remote_peers_reaped_total", "counter",
-		       "Peers removed because their instance stopped refreshing its liveness.",
-		       cs.peers_reaped);
-		METRIC("iceway_signal_redis_stale_removed_total", "counter",
-		       "Own peers removed from Redis late: they left while it was unreachable or the "
-		       "queue to it was full.",
-		       cs.stale_removed);
-	}
-	if (w->cfg.ice.relays && o < cap)
-		o += iw_relays_metrics_text(w->cfg.ice.relays, b + o, cap - o);
-	return o < cap ? o : cap - 1;
+	if (w->cfg.ice.relays)
+		iw_relays_stats_get(w->cfg.ice.relays, &relays);
+	iw_metrics_buf_init(&b, body, cap);
+	iw_signal_metrics_write(&b, &(struct iw_signal_metrics){
+					    .conn = &w->st,
+					    .hub = iw_hub_stats(w->hub),
+					    .rooms = iw_room_set_count(rs),
+					    .peers = iw_room_set_n_peers(rs),
+					    .cluster = w->cl ? &cs : NULL,
+					    .relays = w->cfg.ice.relays ? &relays : NULL,
+				    });
+	if (b.overflow)
+		IW_LOG_RL(IW_LOG_WARN, 60, "metrics exposition cut at %zu bytes", cap);
+	return b.len;
 }
 
 /* Bearer token from the Authorization header or the access_token query parameter. */
@@ -405,12 +280,12 @@ static int get_token(struct lws *wsi, char *buf, int cap)
 {
 	char h[2048];
 	const char *v;
-	if (lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+	if (lws_hdr_copy(wsi, h, sizeof h, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
 	    strncasecmp(h, "Bearer ", 7) == 0) {
 		snprintf(buf, (size_t)cap, "%s", h + 7);
 		return 0;
 	}
-	v = lws_get_urlarg_by_name(wsi, "access_token=", h, sizeof(h));
+	v = lws_get_urlarg_by_name(wsi, "access_token=", h, sizeof h);
 	if (v) {
 		snprintf(buf, (size_t)cap, "%s", v);
 		return 0;
@@ -418,95 +293,29 @@ static int get_token(struct lws *wsi, char *buf, int cap)
 	return -ENOENT;
 }
 
-/* A NumericDate claim (RFC 7519 §2: seconds, a fraction allowed). 0 with *t, -ENOENT when
- * absent, -EINVAL when present but not a number. */
-static int numeric_date(const json_t *claims, const char *name, double *t)
+/* The request's access token checked against the configured secret. */
+static int check_jwt(struct iw_ws *w, struct lws *wsi, struct iw_jwt_claims *claims, const char **why)
 {
-	const json_t *v = json_object_get(claims, name);
-	if (!v)
-		return -ENOENT;
-	if (!json_is_number(v))
-		return -EINVAL;
-	*t = json_number_value(v);
-	return 0;
-}
-
-/* exp and nbf against now, with the stated leeway (RFC 7519 §4.1.4, §4.1.5). */
-static int check_times(struct iw_ws *w, jwt_t *jwt, const char **why)
-{
-	char *txt = jwt_get_grants_json(jwt, NULL);
-	json_t *claims = txt ? json_loads(txt, 0, NULL) : NULL;
-	double now = (double)time(NULL), leeway = (double)w->cfg.jwt_leeway_s, exp = 0, nbf = 0;
-	int rc = -EACCES, e, n;
-
-	free(txt);
-	if (!json_is_object(claims)) {
-		*why = "access token claims are not a JSON object";
-		goto out;
-	}
-	e = numeric_date(claims, "exp", &exp);
-	n = numeric_date(claims, "nbf", &nbf);
-	if (e == -EINVAL || n == -EINVAL)
-		*why = "exp and nbf must be NumericDate numbers";
-	else if (e == -ENOENT && !w->cfg.jwt_allow_no_exp)
-		*why = "access token has no exp";
-	else if (e == 0 && now >= exp + leeway)
-		*why = "access token expired";
-	else if (n == 0 && now + leeway < nbf)
-		*why = "access token not valid yet (nbf)";
-	else
-		rc = 0;
-out:
-	json_decref(claims);
-	return rc;
-}
-
-/* Verify an HS256 token; fills room/peer claims. Returns 0 or -EACCES with *why. */
-static int check_jwt(struct iw_ws *w, struct lws *wsi, char *room, char *peer, const char **why)
-{
+	const struct iw_jwt_cfg jc = { .secret = w->cfg.jwt_secret,
+				       .allow_no_exp = w->cfg.jwt_allow_no_exp,
+				       .leeway_s = w->cfg.jwt_leeway_s };
 	char tok[2048];
-	jwt_t *jwt = NULL;
-	const char *r, *p;
-	int rc = -EACCES;
 
-	if (get_token(wsi, tok, sizeof(tok)) < 0) {
+	if (get_token(wsi, tok, sizeof tok) < 0) {
 		*why = "missing access token";
 		return -EACCES;
 	}
-	if (jwt_decode(&jwt, tok, (const unsigned char *)w->cfg.jwt_secret, (int)strlen(w->cfg.jwt_secret)) !=
-		    0 ||
-	    !jwt) {
-		*why = "bad access token signature";
-		goto out;
-	}
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
-		*why = "access token must be HS256";
-		goto out;
-	}
-	if (check_times(w, jwt, why) < 0)
-		goto out;
-	r = jwt_get_grant(jwt, "room");
-	p = jwt_get_grant(jwt, "peer");
-	if (!p)
-		p = jwt_get_grant(jwt, "sub");
-	if (!r || !iw_room_id_is_valid(r) || (p && !iw_room_id_is_valid(p))) {
-		*why = "access token must name a valid room (and optionally peer)";
-		goto out;
-	}
-	snprintf(room, IW_ROOM_ID_MAX + 1, "%s", r);
-	snprintf(peer, IW_ROOM_ID_MAX + 1, "%s", p ? p : "");
-	rc = 0;
-out:
-	jwt_free(jwt);
-	return rc;
+	return iw_jwt_check(&jc, tok, time(NULL), claims, why);
 }
 
-static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, const char *ctype, char *body,
+/* Answer with headers now and, on the next WRITEABLE, the body: buf holds LWS_PRE bytes of
+ * headroom, then len bytes, so it is written where it is (s owns buf from here). */
+static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, unsigned char *buf,
 		      size_t len)
 {
-	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
-	free(s->http_body);
-	s->http_body = body;
+	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
+	free(s->http_buf);
+	s->http_buf = buf;
 	s->http_len = len;
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
@@ -516,27 +325,29 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned int status, cons
 	if (s->head_only) {
 		/* Done in this callback: a request read before a later WRITEABLE would be parsed
 		 * on top of this one's headers. */
-		free(s->http_body);
-		s->http_body = NULL;
+		free(s->http_buf);
+		s->http_buf = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
 	lws_callback_on_writable(wsi);
 	return 0;
 }
 
-static int reply_text(struct lws *wsi, struct sess *s, unsigned int status, const char *t)
+static int reply_text(struct lws *wsi, struct sess *s, unsigned status, const char *t)
 {
-	char *b = strdup(t);
+	size_t len = strlen(t);
+	unsigned char *b = malloc(LWS_PRE + len);
 	if (!b)
 		return 1;
-	return http_reply(wsi, s, status, "text/plain", b, strlen(b));
+	memcpy(b + LWS_PRE, t, len);
+	return http_reply(wsi, s, status, "text/plain", b, len);
 }
 
 /* 204 to OPTIONS, 405 to any other method than GET and HEAD: both say what is allowed. */
-static int reply_allow(struct lws *wsi, unsigned int status)
+static int reply_allow(struct lws *wsi, unsigned status)
 {
 	static const char allow[] = "GET, HEAD, OPTIONS";
-	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof(hb) - 1;
+	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
 	if (lws_add_http_header_status(wsi, status, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:", (const unsigned char *)allow,
 					(int)strlen(allow), &p, end) ||
@@ -550,15 +361,15 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
 	char path[256], user[160], buf[256];
 	size_t len = 0;
-	char *body;
+	unsigned char *body;
 
-	memset(s, 0, sizeof(*s));
-	w->http_requests++;
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+	memset(s, 0, sizeof *s);
+	w->st.http_requests++;
+	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
 		/* The dynamic endpoints answer HEAD like GET, and OPTIONS with what they allow. */
-		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_HEAD_URI) > 0)
+		if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_HEAD_URI) > 0)
 			s->head_only = 1;
-		else if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_OPTIONS_URI) > 0)
+		else if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_OPTIONS_URI) > 0)
 			return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
 		else
 			return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
@@ -567,10 +378,10 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (lws_get_vhost(wsi) == w->metrics_vh) {
 		if (strcmp(path, "/metrics") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
-		body = malloc(HTTP_BODY_MAX);
+		body = malloc(LWS_PRE + HTTP_BODY_MAX);
 		if (!body)
 			return 1;
-		len = metrics_text(w, body, HTTP_BODY_MAX);
+		len = metrics_text(w, (char *)body + LWS_PRE, HTTP_BODY_MAX);
 		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
 	}
 	if (strcmp(path, "/healthz") == 0) {
@@ -590,39 +401,38 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		return reply_text(wsi, s, HTTP_STATUS_OK, "ok\n");
 	}
 	if (strcmp(path, "/api/turn") == 0) {
-		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof(buf));
-		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof(user));
-		char room[IW_ROOM_ID_MAX + 1], peer[IW_ROOM_ID_MAX + 1];
+		const char *svc = lws_get_urlarg_by_name(wsi, "service=", buf, sizeof buf);
+		const char *u = lws_get_urlarg_by_name(wsi, "username=", user, sizeof user);
+		struct iw_jwt_claims claims;
 		const char *why = NULL;
-		json_t *o;
+		unsigned char *rest;
+		int rc;
 
-		if (w->cfg.jwt_secret && check_jwt(w, wsi, room, peer, &why) < 0) {
-			w->rejected_auth++;
+		if (w->cfg.jwt_secret && check_jwt(w, wsi, &claims, &why) < 0) {
+			w->st.rejected_auth++;
 			return reply_text(wsi, s, HTTP_STATUS_UNAUTHORIZED, "unauthorized\n");
 		}
 		/* A token that names its peer gets credentials for that peer only. */
-		if (w->cfg.jwt_secret && peer[0]) {
-			if (u && strcmp(u, peer) != 0) {
-				w->rejected_auth++;
+		if (w->cfg.jwt_secret && claims.peer[0]) {
+			if (u && strcmp(u, claims.peer) != 0) {
+				w->st.rejected_auth++;
 				return reply_text(wsi, s, HTTP_STATUS_FORBIDDEN,
 						  "username must be the access token's peer\n");
 			}
-			u = peer;
+			u = claims.peer;
 		}
 		if (!svc || strcmp(svc, "turn") != 0)
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST, "service must be turn\n");
 		if (u && (strlen(u) > 128 || strchr(u, ':')))
 			return reply_text(wsi, s, HTTP_STATUS_BAD_REQUEST,
 					  "username must be at most 128 bytes without ':'\n");
-		o = iw_ice_rest_response(&w->cfg.ice, u, time(NULL));
-		if (!o)
+		rc = iw_ice_rest_body(&w->cfg.ice, u, time(NULL), LWS_PRE, &rest, &len);
+		if (rc == -ENOENT)
 			return reply_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE,
 					  "no static-auth-secret configured\n");
-		body = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (!body)
+		if (rc < 0)
 			return 1;
-		return http_reply(wsi, s, HTTP_STATUS_OK, "application/json", body, strlen(body));
+		return http_reply(wsi, s, HTTP_STATUS_OK, "application/json", rest, len);
 	}
 	return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
 }
@@ -634,9 +444,9 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 	char origin[256];
 	if (!w->cfg.n_origins)
 		return true;
-	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+	if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
 		return false;
-	for (unsigned int i = 0; i < w->cfg.n_origins; i++)
+	for (unsigned i = 0; i < w->cfg.n_origins; i++)
 		if (strcmp(origin, w->cfg.origins[i]) == 0)
 			return true;
 	return false;
@@ -646,7 +456,7 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 static int source_key(struct lws *wsi, struct iw_addr *key)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	socklen_t sl = sizeof ss;
 	struct iw_addr a;
 	int fd = (int)lws_get_socket_fd(wsi);
 
@@ -664,18 +474,18 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	char path[256], buf[4096];
 	const char *why = NULL, *room;
 
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, sizeof *s);
 	if (lws_get_vhost(wsi) == w->metrics_vh ||
-	    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
-		w->rejected_path++;
+	    lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || strcmp(path, "/ws") != 0) {
+		w->st.rejected_path++;
 		return 1;
 	}
 	if (w->stop) {
-		w->rejected_draining++;
+		w->st.rejected_shutdown++;
 		return 1;
 	}
 	if (w->n_ws >= w->cfg.max_conns) {
-		w->rejected_full++;
+		w->st.rejected_limit++;
 		IW_LOG_RL(IW_LOG_WARN, 10, "refusing a connection: max-connections (%u) reached",
 			  w->cfg.max_conns);
 		return 1;
@@ -683,27 +493,32 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (source_key(wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
 	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
 		char a[IW_ADDR_STRLEN];
-		w->rejected_per_addr++;
+		w->st.rejected_per_address++;
 		IW_LOG_RL(IW_LOG_WARN, 10,
 			  "refusing a connection: max-connections-per-ip (%u) reached for %s",
-			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof(a)));
+			  w->cfg.max_conns_per_ip, iw_addr_fmt(&s->addr_key, false, a, sizeof a));
 		return 1;
 	}
 	if (!origin_allowed(w, wsi)) {
-		w->rejected_origin++;
+		w->st.rejected_origin++;
 		return 1;
 	}
 	if (w->cfg.jwt_secret) {
-		if (check_jwt(w, wsi, s->hc.claim_room, s->hc.claim_peer, &why) < 0) {
-			w->rejected_auth++;
+		struct iw_jwt_claims claims;
+		if (check_jwt(w, wsi, &claims, &why) < 0) {
+			w->st.rejected_auth++;
 			IW_LOG_RL(IW_LOG_INFO, 10, "refusing a connection: %s", why);
 			return 1;
 		}
+		_Static_assert(sizeof claims.room == sizeof s->hc.claim_room, "claim sizes");
+		_Static_assert(sizeof claims.peer == sizeof s->hc.claim_peer, "claim sizes");
+		memcpy(s->hc.claim_room, claims.room, sizeof claims.room);
+		memcpy(s->hc.claim_peer, claims.peer, sizeof claims.peer);
 		s->hc.has_claims = true;
 	}
-	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof(buf));
+	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof buf);
 	if (room)
-		snprintf(s->auto_room, sizeof(s->auto_room), "%s", room);
+		snprintf(s->auto_room, sizeof s->auto_room, "%s", room);
 	return 0;
 }
 
@@ -714,8 +529,8 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 	iw_hub_conn_init(&s->hc, w->hub, now);
 	s->hc.has_claims = claims.has_claims;
-	memcpy(s->hc.claim_room, claims.claim_room, sizeof(claims.claim_room));
-	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof(claims.claim_peer));
+	memcpy(s->hc.claim_room, claims.claim_room, sizeof claims.claim_room);
+	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof claims.claim_peer);
 	s->wsi = wsi;
 	s->is_ws = 1;
 	s->last_rx_ms = now;
@@ -724,17 +539,16 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		w->sessions->prev = s;
 	w->sessions = s;
 	w->n_ws++;
-	w->accepted++;
+	w->st.accepted++;
 	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
 	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
 		s->addr_counted = 1;
 	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
 	if (s->auto_room[0]) {
-		json_t *j = json_pack("{s:s, s:s}", "type", "join", "room", s->auto_room);
-		char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
+		size_t len = 0;
+		char *t = iw_msg_join(s->auto_room, &len);
 		if (t)
-			iw_hub_receive(w->hub, &s->hc, t, strlen(t), now);
+			iw_hub_receive(w->hub, &s->hc, t, len, now);
 		free(t);
 	}
 }
@@ -767,14 +581,14 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	bool first = lws_is_first_fragment(wsi), last = lws_is_final_fragment(wsi);
 
 	s->last_rx_ms = now;
-	w->bytes_in += len;
+	w->st.bytes_in += len;
 	if (first) {
 		s->rx_len = 0;
 		s->rx_skip = 0;
 		/* A frame declared far beyond the limit is not worth reading (RFC 6455 §7.4.1:
 		 * 1009 "message too big"). */
 		if ((size_t)lws_remaining_packet_payload(wsi) + len > w->cfg.max_msg_size * RX_HARD_FACTOR) {
-			w->closed_too_big++;
+			w->st.closed_too_big++;
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 					 (unsigned char *)"message too big", 15);
 			return -1;
@@ -785,7 +599,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	if (first && last && !lws_remaining_packet_payload(wsi) && len <= w->cfg.max_msg_size &&
 	    !lws_frame_is_binary(wsi)) {
 		/* The usual case: the whole message in one callback, parsed where lws put it. */
-		w->msgs_in++;
+		w->st.msgs_in++;
 		iw_hub_receive(w->hub, &s->hc, in, len, now);
 		return 0;
 	}
@@ -812,7 +626,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 done:
 	if (!last || lws_remaining_packet_payload(wsi))
 		return 0;
-	w->msgs_in++;
+	w->st.msgs_in++;
 	if (!s->rx_skip) {
 		if (lws_frame_is_binary(wsi))
 			iw_hub_reject(w->hub, &s->hc, IW_ERR_BAD_JSON,
@@ -874,7 +688,7 @@ static void on_timer(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	if (now - s->last_rx_ms >= (uint64_t)w->cfg.idle_timeout_s * 1000u) {
 		/* Nothing, not even a pong, within the idle timeout: the peer or its path is
 		 * gone (a half-open TCP connection). No close frame can get through. */
-		w->closed_idle++;
+		w->st.closed_idle++;
 		IW_DEBUG("closing an idle connection");
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return;
@@ -893,8 +707,8 @@ static void do_reload(struct iw_ws *w)
 
 	if (!w->cfg.reload)
 		return;
-	if (w->cfg.reload(w->cfg.reload_arg, &n, err, sizeof(err)) < 0) {
-		w->reload_errors++;
+	if (w->cfg.reload(w->cfg.reload_arg, &n, err, sizeof err) < 0) {
+		w->st.reload_errors++;
 		IW_ERROR("reload refused, the running configuration stays: %s", err);
 		return;
 	}
@@ -903,7 +717,7 @@ static void do_reload(struct iw_ws *w)
 							 .msg_rate = n.msg_rate,
 							 .msg_burst = n.msg_burst,
 							 .max_strikes = n.max_strikes });
-	w->reloads++;
+	w->st.reloads++;
 	IW_INFO("configuration reloaded");
 }
 
@@ -916,18 +730,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		return on_http(w, wsi, s);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (!s || !s->http_body)
+		if (!s || !s->http_buf)
 			return -1;
 		{
-			unsigned char *b = malloc(LWS_PRE + s->http_len + 1);
-			int n;
-			if (!b)
-				return -1;
-			memcpy(b + LWS_PRE, s->http_body, s->http_len);
-			n = lws_write(wsi, b + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL);
-			free(b);
-			free(s->http_body);
-			s->http_body = NULL;
+			int n = lws_write(wsi, s->http_buf + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL);
+			free(s->http_buf);
+			s->http_buf = NULL;
 			if (n < 0)
 				return -1;
 		}
@@ -944,8 +752,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (s && !s->is_ws) {
-			free(s->http_body);
-			s->http_body = NULL;
+			free(s->http_buf);
+			s->http_buf = NULL;
 		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -1023,31 +831,6 @@ static void raise_fd_limit(rlim_t want)
 			(unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
-static int split_listen(const char *spec, char *host, size_t cap, int *port)
-{
-	const char *colon;
-	long long p;
-	const char *why;
-	if (spec[0] == '[') {
-		const char *rb = strchr(spec, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= cap)
-			return -EINVAL;
-		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
-		host[rb - spec - 1] = '\0';
-		colon = rb + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon || (size_t)(colon - spec) >= cap)
-			return -EINVAL;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-	}
-	if (iw_config_int(colon + 1, 0, 65535, &p, &why) < 0)
-		return -EINVAL;
-	*port = (int)p;
-	return 0;
-}
-
 static void lws_log(int level, const char *line)
 {
 	size_t n = strlen(line);
@@ -1061,8 +844,9 @@ static void lws_log(int level, const char *line)
 
 /* Plain HTTP on prom_addr:prom_port, /metrics only: what the metrics show (rooms, peers,
  * errors) is for the operator, so it never shares a public listener. */
-static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_info *info, const char **why)
+static int add_metrics_listener(struct iw_ws *w, const char **why)
 {
+	struct lws_context_creation_info ci, *info = &ci;
 	const char *ip = w->cfg.prom_addr ? w->cfg.prom_addr : "127.0.0.1";
 	bool v6 = strchr(ip, ':') != NULL;
 
@@ -1072,7 +856,7 @@ static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_inf
 		.origin_protocol = LWSMPRO_CALLBACK,
 		.mountpoint_len = 8,
 	};
-	memset(info, 0, sizeof(*info));
+	memset(info, 0, sizeof *info);
 	info->port = (int)w->cfg.prom_port;
 	info->iface = ip;
 	info->protocols = protocols;
@@ -1090,19 +874,11 @@ static int add_metrics_listener(struct iw_ws *w, struct lws_context_creation_inf
 	return 0;
 }
 
-struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
+/* The hub with its send/close operations and, for a cluster, the Redis ones; the per-address
+ * connection counts. */
+static int hub_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **why)
 {
-	struct lws_context_creation_info info;
-	struct iw_hub_cfg hcfg;
-	struct iw_hub_ops ops;
-	struct iw_ws *w = calloc(1, sizeof(*w));
-
-	if (!w) {
-		*why = "out of memory";
-		return NULL;
-	}
-	w->cfg = *cfg;
-	hcfg = (struct iw_hub_cfg){
+	const struct iw_hub_cfg hcfg = {
 		.rooms = { .max_rooms = cfg->max_rooms,
 			   .max_peers = cfg->max_peers,
 			   .grace_ms = cfg->resume_grace_s * 1000u },
@@ -1111,7 +887,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		.msg_burst = cfg->msg_burst,
 		.max_strikes = cfg->max_strikes,
 	};
-	ops = (struct iw_hub_ops){ .send = hub_send, .close = hub_close, .arg = w };
+	struct iw_hub_ops ops = { .send = hub_send, .close = hub_close, .arg = w };
+
 	if (cfg->redis_url) {
 		ops.cl_join = cl_join;
 		ops.cl_member_join = cl_member_join;
@@ -1122,17 +899,25 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	w->per_addr = iw_addr_count_create();
 	if (!w->hub || !w->per_addr) {
 		*why = "out of memory";
-		goto fail;
+		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The libev loop and the lws context on it, with no vhost yet. */
+static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **why)
+{
+	struct lws_context_creation_info info;
+	void *foreign[1];
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	w->loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (!w->loop) {
 		*why = "cannot create the event loop (epoll)";
-		goto fail;
+		return -ENOMEM;
 	}
-	void *foreign[1] = { w->loop };
-	memset(&info, 0, sizeof(info));
+	foreign[0] = w->loop;
+	memset(&info, 0, sizeof info);
 	info.options =
 		LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = foreign;
@@ -1147,11 +932,17 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	w->ctx = lws_create_context(&info);
 	if (!w->ctx) {
 		*why = "cannot create the libwebsockets context";
-		goto fail;
+		return -ENOMEM;
 	}
+	return 0;
+}
 
-	/* Longest mountpoint wins: the dynamic endpoints shadow the static tree at "/". */
+/* The public listeners' mounts. Longest mountpoint wins: the dynamic endpoints shadow the
+ * static tree at "/". */
+static void mounts_init(struct iw_ws *w, const char *web_root)
+{
 	static const char *const dyn[] = { "/healthz", "/api/turn" };
+
 	for (int i = 0; i < 2; i++) {
 		w->mounts[i] = (struct lws_http_mount){
 			.mount_next = &w->mounts[i + 1],
@@ -1163,60 +954,79 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	}
 	w->mounts[2] = (struct lws_http_mount){
 		.mountpoint = "/",
-		.origin = cfg->web_root,
+		.origin = web_root,
 		.def = "index.html",
 		.origin_protocol = LWSMPRO_FILE,
 		.mountpoint_len = 1,
 	};
+}
 
-	for (unsigned int i = 0; i < cfg->n_listen; i++) {
-		int port;
-		struct lws_vhost *vh;
-		if (split_listen(cfg->listen[i], w->listen_host[i], sizeof(w->listen_host[i]), &port) < 0) {
-			*why = "listen must be ADDR:PORT or [V6ADDR]:PORT";
-			goto fail;
-		}
-		memset(&info, 0, sizeof(info));
-		info.port = port;
-		info.iface = w->listen_host[i];
-		info.protocols = protocols;
-		info.mounts = &w->mounts[0];
-		info.vhost_name = cfg->listen[i];
-		info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-		/* With a certificate every listener is TLS only: https:// and wss:// share it. */
-		info.ssl_cert_filepath = cfg->tls_cert;
-		info.ssl_private_key_filepath = cfg->tls_key;
-		if (cfg->tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
-			info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		if (strchr(w->listen_host[i], ':'))
-			info.options |=
-				LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
-		else
-			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-		vh = lws_create_vhost(w->ctx, &info);
-		if (!vh) {
-			*why = "cannot listen (address in use or not local?)";
-			IW_ERROR("cannot listen on %s", cfg->listen[i]);
-			goto fail;
-		}
-		if (strchr(w->listen_host[i], ':'))
-			IW_INFO("listening on %s://[%s]:%d/ (WebSocket /ws)",
-				cfg->tls_cert ? "https" : "http", w->listen_host[i],
-				lws_get_vhost_listen_port(vh));
-		else
-			IW_INFO("listening on %s://%s:%d/ (WebSocket /ws)", cfg->tls_cert ? "https" : "http",
-				w->listen_host[i], lws_get_vhost_listen_port(vh));
+/* One public listener: a vhost serving the mounts and /ws, TLS only with a certificate. */
+static int add_listener(struct iw_ws *w, const struct iw_ws_listen *l, const char **why)
+{
+	struct lws_context_creation_info info;
+	bool v6 = strchr(l->host, ':') != NULL;
+	struct lws_vhost *vh;
+
+	memset(&info, 0, sizeof info);
+	info.port = (int)l->port;
+	info.iface = l->host;
+	info.protocols = protocols;
+	info.mounts = &w->mounts[0];
+	info.vhost_name = l->spec;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* With a certificate every listener is TLS only: https:// and wss:// share it. */
+	info.ssl_cert_filepath = w->cfg.tls_cert;
+	info.ssl_private_key_filepath = w->cfg.tls_key;
+	if (w->cfg.tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (v6)
+		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+	else
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	vh = lws_create_vhost(w->ctx, &info);
+	if (!vh) {
+		*why = "cannot listen (address in use or not local?)";
+		IW_ERROR("cannot listen on %s", l->spec);
+		return -EADDRINUSE;
 	}
-	if (cfg->prometheus && add_metrics_listener(w, &info, why) < 0)
+	IW_INFO("listening on %s://%s%s%s:%d/ (WebSocket /ws)", w->cfg.tls_cert ? "https" : "http",
+		v6 ? "[" : "", l->host, v6 ? "]" : "", lws_get_vhost_listen_port(vh));
+	return 0;
+}
+
+static int cluster_start(struct iw_ws *w, const char **why)
+{
+	const struct iw_cluster_cfg ccfg = { .url = w->cfg.redis_url, .wake = cl_wake, .wake_arg = w };
+
+	w->cl = iw_cluster_create(&ccfg, why);
+	if (!w->cl)
+		return -EINVAL;
+	IW_INFO("signaling across instances through %s (instance %s)", w->cfg.redis_url,
+		iw_cluster_instance(w->cl));
+	return 0;
+}
+
+struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
+{
+	struct iw_ws *w = calloc(1, sizeof *w);
+
+	if (!w) {
+		*why = "out of memory";
+		return NULL;
+	}
+	w->cfg = *cfg;
+	if (hub_start(w, cfg, why) < 0 || context_start(w, cfg, why) < 0)
 		goto fail;
-	if (cfg->redis_url) {
-		struct iw_cluster_cfg ccfg = { .url = cfg->redis_url, .wake = cl_wake, .wake_arg = w };
-		w->cl = iw_cluster_create(&ccfg, why);
-		if (!w->cl)
+	mounts_init(w, cfg->web_root);
+	/* Metrics first: once a public listener is logged, the metrics line is already out. */
+	if (cfg->prometheus && add_metrics_listener(w, why) < 0)
+		goto fail;
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (add_listener(w, &w->cfg.listen[i], why) < 0)
 			goto fail;
-		IW_INFO("signaling across instances through %s (instance %s)", cfg->redis_url,
-			iw_cluster_instance(w->cl));
-	}
+	if (cfg->redis_url && cluster_start(w, why) < 0)
+		goto fail;
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
 	return w;
 fail:

@@ -11,30 +11,37 @@
 
 enum { IW_WS_LISTEN_MAX = 8, IW_WS_ORIGINS_MAX = 16 };
 
+/* A public listener: lws's iface (an address, or an interface name) and port (0: ephemeral). */
+struct iw_ws_listen {
+	const char *spec; /* as configured ("ADDR:PORT", "[V6]:PORT"): the vhost's name */
+	char host[64];
+	unsigned port;
+};
+
 struct iw_ws_cfg {
-	const char *listen[IW_WS_LISTEN_MAX]; /* "ADDR:PORT", "[V6]:PORT"; port 0 = ephemeral */
-	unsigned int n_listen;
+	struct iw_ws_listen listen[IW_WS_LISTEN_MAX];
+	unsigned n_listen;
 	const char *web_root;
 	const char *redis_url;          /* NULL: a single instance; else signaling across instances */
 	const char *tls_cert, *tls_key; /* PEM files: every listener serves https:// and wss:// */
 	const char *jwt_secret;         /* NULL: open */
 	bool jwt_allow_no_exp;          /* accept tokens without exp (they never expire) */
-	unsigned int jwt_leeway_s;      /* clock skew allowed on exp and nbf */
+	unsigned jwt_leeway_s;          /* clock skew allowed on exp and nbf */
 	const char *origins[IW_WS_ORIGINS_MAX];
-	unsigned int n_origins;
+	unsigned n_origins;
 	struct iw_ice_cfg ice;
 	size_t max_msg_size;
-	unsigned int msg_rate, msg_burst, max_strikes;
-	unsigned int max_peers, max_rooms, max_conns;
-	unsigned int ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
-	size_t queue_max;              /* bytes queued per connection before it is dropped as too slow */
-	size_t queue_total_max;        /* all queues together: past it the slowest reader is dropped */
-	unsigned int max_conns_per_ip; /* WebSockets per source address (IPv6: /64); 0 = no limit */
+	unsigned msg_rate, msg_burst, max_strikes;
+	unsigned max_peers, max_rooms, max_conns;
+	unsigned ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
+	size_t queue_max;          /* bytes queued per connection before it is dropped as too slow */
+	size_t queue_total_max;    /* all queues together: past it the slowest reader is dropped */
+	unsigned max_conns_per_ip; /* WebSockets per source address (IPv6: /64); 0 = no limit */
 	/* /metrics on a listener of its own, never on the public ones (it shows rooms, peers and
 	 * errors): prom_addr (an IP) and prom_port (0 = ephemeral, logged). Off unless set. */
 	bool prometheus;
 	const char *prom_addr;
-	unsigned int prom_port;
+	unsigned prom_port;
 	/*
 	 * SIGHUP: called on the service thread to re-read the configuration into *cfg, which holds
 	 * the running values. It changes only what can change without dropping a connection

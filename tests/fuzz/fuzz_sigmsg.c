@@ -7,7 +7,9 @@
  * forwarded message always carries the server-set `from`, never one chosen by the sender. */
 #include <string.h>
 
-#include "signaling/hub.h"
+#include <jansson.h>
+
+#include "signaling//hub.h"
 #include "signaling/msg.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -42,6 +44,23 @@ static json_t *check_server_text(const char *txt, size_t len)
 	return o;
 }
 
+/* The JSON value of a message id as msg.c echoes it, or NULL for none. */
+static json_t *ref_value(const struct iw_msg_ref *r)
+{
+	if (r->kind == IW_MSG_REF_NONE)
+		return NULL;
+	FUZZ_CHECK(r->kind == IW_MSG_REF_INT || (r->kind == IW_MSG_REF_STR && r->len <= IW_MSG_ID_MAX));
+	return r->kind == IW_MSG_REF_INT ? json_integer(r->num) : json_stringn(r->str, r->len);
+}
+
+/* o's "ref" is exactly the message's id, or absent when it has none. */
+static void check_ref(json_t *o, const struct iw_msg_ref *id)
+{
+	json_t *r = ref_value(id);
+	FUZZ_CHECK(r ? json_equal(json_object_get(o, "ref"), r) : !json_object_get(o, "ref"));
+	json_decref(r);
+}
+
 static void check_rejected(const struct iw_msg *m, enum iw_msg_err err, const char *why)
 {
 	size_t len = 0;
@@ -50,18 +69,19 @@ static void check_rejected(const struct iw_msg *m, enum iw_msg_err err, const ch
 
 	FUZZ_CHECK((unsigned int)err < IW_ERR_COUNT);
 	FUZZ_CHECK(why && why[0]);
-	txt = iw_msg_error(err, why, m->id, &len);
+	txt = iw_msg_error(err, why, &m->id, &len);
 	FUZZ_CHECK(txt && len == strlen(txt));
 	o = check_server_text(txt, len);
 	FUZZ_CHECK(str_eq(json_string_value(json_object_get(o, "code")), iw_msg_err_name(err)));
 	FUZZ_CHECK(str_eq(json_string_value(json_object_get(o, "message")), why));
-	FUZZ_CHECK(m->id ? json_equal(json_object_get(o, "ref"), m->id) : !json_object_get(o, "ref"));
+	check_ref(o, &m->id);
 	json_decref(o);
 	free(txt);
 }
 
-/* Re-serialize an accepted message and parse it again: same type and fields. */
-static void check_roundtrip(const struct iw_msg *m)
+/* Re-serialize an accepted message and parse it again: same type and fields. root: the input
+ * as JSON. */
+static void check_roundtrip(const struct iw_msg *m, json_t *root)
 {
 	struct iw_msg b;
 	enum iw_msg_err err;
@@ -84,10 +104,10 @@ static void check_roundtrip(const struct iw_msg *m)
 		break;
 	case IW_MSG_LEAVE:
 	case IW_MSG_PING:
-		txt = iw_msg_pong(m->id, &len);
+		txt = iw_msg_pong(&m->id, &len);
 		FUZZ_CHECK(txt);
 		o = check_server_text(txt, len);
-		FUZZ_CHECK(m->id ? json_equal(json_object_get(o, "ref"), m->id) : !json_object_get(o, "ref"));
+		check_ref(o, &m->id);
 		json_decref(o);
 		free(txt);
 		o = json_pack("{s:s}", "type", iw_msg_type_name(m->type));
@@ -97,12 +117,14 @@ static void check_roundtrip(const struct iw_msg *m)
 	default:
 		FUZZ_CHECK(m->to);
 		FUZZ_CHECK((m->type != IW_MSG_OFFER && m->type != IW_MSG_ANSWER) || m->sdp);
-		FUZZ_CHECK(m->type != IW_MSG_CANDIDATE || json_is_object(m->candidate));
+		FUZZ_CHECK(m->type != IW_MSG_CANDIDATE || json_is_object(json_object_get(root, "candidate")));
 		txt = iw_msg_forward(m, "fuzz-from", &len);
 		break;
 	}
 	FUZZ_CHECK(txt);
 	FUZZ_CHECK(iw_msg_parse(&b, txt, strlen(txt), &err, &why) == 0);
+	json_t *broot = json_loads(txt, 0, NULL);
+	FUZZ_CHECK(json_is_object(broot));
 	FUZZ_CHECK(b.type == m->type);
 	FUZZ_CHECK(str_eq(b.room, m->room) && str_eq(b.peer, m->peer) && str_eq(b.resume, m->resume) &&
 		   str_eq(b.to, m->to) && str_eq(b.sdp, m->sdp) && str_eq(b.reason, m->reason));
@@ -110,13 +132,14 @@ static void check_roundtrip(const struct iw_msg *m)
 		static const char *const keys[] = { "candidate", "sdpMid", "sdpMLineIndex",
 						    "usernameFragment" };
 		for (int i = 0; i < 4; i++) {
-			json_t *x = json_object_get(m->candidate, keys[i]);
-			json_t *y = json_object_get(b.candidate, keys[i]);
+			json_t *x = json_object_get(json_object_get(root, "candidate"), keys[i]);
+			json_t *y = json_object_get(json_object_get(broot, "candidate"), keys[i]);
 			FUZZ_CHECK(x ? json_equal(x, y) : json_is_null(y));
 		}
 	}
 	if (m->type >= IW_MSG_OFFER && m->type <= IW_MSG_BYE)
-		FUZZ_CHECK(str_eq(json_string_value(json_object_get(b.root, "from")), "fuzz-from"));
+		FUZZ_CHECK(str_eq(json_string_value(json_object_get(broot, "from")), "fuzz-from"));
+	json_decref(broot);
 	iw_msg_fini(&b);
 	free(txt);
 }
@@ -200,8 +223,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_rejected(&m, err, why);
 	} else {
 		FUZZ_CHECK((unsigned int)m.type < IW_MSG_TYPE_COUNT);
-		FUZZ_CHECK(json_is_object(m.root));
-		check_roundtrip(&m);
+		json_t *root =
+			json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+		FUZZ_CHECK(json_is_object(root));
+		/* the id kept is the one sent */
+		json_t *id = json_object_get(root, "id"), *r = ref_value(&m.id);
+		FUZZ_CHECK(id ? json_equal(id, r) : !r);
+		json_decref(r);
+		check_roundtrip(&m, root);
+		json_decref(root);
 	}
 	iw_msg_fini(&m);
 	drive_hub(data, size);

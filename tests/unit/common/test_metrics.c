@@ -36,6 +36,26 @@ static void test_names(void **state)
 	assert_false(iw_metrics_label_name_is_valid(""));
 }
 
+/* A one-sample family: HELP, TYPE and the sample, or nothing past a header that failed. */
+static void test_single_sample_families(void **state)
+{
+	(void)state;
+	char mem[256];
+	struct iw_metrics_buf b;
+
+	iw_metrics_buf_init(&b, mem, sizeof mem);
+	assert_int_equal(iw_metrics_counter1(&b, "iw_up_total", "Ups.", 3), 0);
+	assert_int_equal(iw_metrics_gauge1(&b, "iw_q", "Queue.", 1048576), 0);
+	assert_string_equal(mem, "# HELP iw_up_total Ups.\n# TYPE iw_up_total counter\niw_up_total 3\n"
+				 "# HELP iw_q Queue.\n# TYPE iw_q gauge\niw_q 1048576\n");
+	assert_int_equal(iw_metrics_counter1(&b, "9bad", "x", 1), -EINVAL);
+	assert_true(b.invalid);
+	iw_metrics_buf_init(&b, mem, 40);
+	assert_int_equal(iw_metrics_gauge1(&b, "iw_q", "A help text longer than the buffer.", 1), -EMSGSIZE);
+	assert_true(b.overflow);
+	assert_int_equal(b.len, 0);
+}
+
 static void test_writer(void **state)
 {
 	(void)state;
@@ -334,6 +354,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_single_sample_families),
 		cmocka_unit_test(test_invalid_names_refused),
 		cmocka_unit_test(test_overflow_keeps_whole_lines),
 		cmocka_unit_test(test_histogram),

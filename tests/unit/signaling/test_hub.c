@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "common/cred.h"
-#include "signaling/hub.h"
+#include <jansson.h>
+
+#include "signaling//hub.h"
 
 enum { N_CONNS = 8, Q_MAX = 256 };
 
@@ -414,14 +416,13 @@ static void test_cluster_join_waits_for_members(void **state)
 {
 	(void)state;
 	struct iw_hub *h = mk_cluster();
-	json_t *members = json_pack("{s:s}", "r1", "inst-b");
+	const struct iw_cluster_member members[] = { { "r1", "inst-b" } };
 
 	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
 	none(0); /* no welcome before the other instances answered */
 	assert_int_equal(cl.n_joins, 1);
 	assert_string_equal(cl.joins[0][1], "a");
-	iw_hub_cluster_joined(h, "x", "a", 0, members, 2);
-	json_decref(members);
+	iw_hub_cluster_joined(h, "x", "a", 0, members, 1, 2);
 	json_t *w = next(0);
 	assert_string_equal(str(w, "type"), "welcome");
 	assert_int_equal(json_array_size(json_object_get(w, "peers")), 1);
@@ -486,10 +487,8 @@ static void test_cluster_leave_while_joining(void **state)
 {
 	(void)state;
 	struct iw_hub *h = mk_cluster();
-	json_t *members = json_object();
-
 	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
-	iw_hub_cluster_joined(h, "x", "a", 0, members, 2);
+	iw_hub_cluster_joined(h, "x", "a", 0, NULL, 0, 2);
 	expect_type(0, "welcome");
 	rx(h, 1, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"b\",\"id\":\"j1\"}", 3);
 	none(1);
@@ -502,23 +501,25 @@ static void test_cluster_leave_while_joining(void **state)
 	rx(h, 1, "{\"type\":\"leave\"}", 5);
 	none(0);
 	assert_false(conns[1].hc.joining);
-	assert_null(conns[1].hc.join_ref);
+	assert_int_equal(conns[1].hc.join_ref.kind, IW_MSG_REF_NONE);
 	assert_null(conns[1].hc.peer);
 	assert_int_equal(cl.n_leaves, 1);
 	assert_string_equal(cl.last_leave, "b");
 	/* the late answer to the join finds nobody */
-	iw_hub_cluster_joined(h, "x", "b", 0, members, 6);
+	iw_hub_cluster_joined(h, "x", "b", 0, NULL, 0, 6);
 	none(0);
 	none(1);
 	/* the same for a close while joining */
 	rx(h, 2, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"c\",\"id\":\"j2\"}", 7);
 	iw_hub_conn_gone(h, &conns[2].hc, true, 8);
 	none(0);
-	assert_null(conns[2].hc.join_ref);
+	assert_int_equal(conns[2].hc.join_ref.kind, IW_MSG_REF_NONE);
 	assert_int_equal(cl.n_leaves, 2);
-	iw_hub_cluster_joined(h, "x", "c", 0, members, 9);
+	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 0, 9);
 	none(0);
-	json_decref(members);
+	/* only a's join completed; the abandoned ones count nowhere */
+	assert_int_equal(iw_hub_stats(h)->joins, 1);
+	assert_int_equal(iw_hub_stats(h)->resumes, 0);
 	drop_all();
 	iw_hub_destroy(h);
 }
@@ -530,16 +531,16 @@ static void test_cluster_id_taken_elsewhere(void **state)
 
 	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
 	rx(h, 1, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"b\"}", 1);
-	iw_hub_cluster_joined(h, "x", "b", -EEXIST, NULL, 2);
+	iw_hub_cluster_joined(h, "x", "b", -EEXIST, NULL, 0, 2);
 	expect_err(1, "peer-id-taken");
 	assert_null(conns[1].hc.peer);
-	iw_hub_cluster_joined(h, "x", "a", 0, NULL, 3);
+	iw_hub_cluster_joined(h, "x", "a", 0, NULL, 0, 3);
 	json_t *w = next(0);
 	assert_int_equal(json_array_size(json_object_get(w, "peers")), 0);
 	json_decref(w);
 	none(0);
 	/* a join result for a peer that already went away changes nothing */
-	iw_hub_cluster_joined(h, "x", "b", 0, NULL, 4);
+	iw_hub_cluster_joined(h, "x", "b", 0, NULL, 0, 4);
 	none(1);
 	iw_hub_conn_gone(h, &conns[0].hc, true, 5);
 	assert_int_equal(cl.n_leaves, 1);
@@ -599,15 +600,14 @@ static struct iw_hub *mk_member(void)
 /* conn 0 joins room x as "a" with remote peer "b" on inst-b. */
 static void member_setup(struct iw_hub *h)
 {
-	json_t *members = json_pack("{s:s}", "b", "inst-b");
+	const struct iw_cluster_member members[] = { { "b", "inst-b" } };
 	rx(h, 0, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"a\"}", 1);
 	none(0);
 	assert_int_equal(mj.n, 1);
 	assert_false(mj.has_claim);
 	assert_int_equal(strlen(mj.token), IW_ROOM_RESUME_LEN);
 	assert_int_equal(mj.max_peers, 4);
-	iw_hub_cluster_joined(h, "x", "a", 0, members, 2);
-	json_decref(members);
+	iw_hub_cluster_joined(h, "x", "a", 0, members, 1, 2);
 	json_t *w = next(0);
 	assert_string_equal(str(w, "type"), "welcome");
 	assert_string_equal(str(w, "resume"), mj.token); /* Redis learns the token the client got */
@@ -630,7 +630,7 @@ static void test_cluster_resume_from_elsewhere(void **state)
 	assert_true(mj.has_claim);
 	assert_string_equal(mj.claim, "0123456789abcdef0123456789abcdef");
 	assert_string_equal(mj.peer, "b");
-	iw_hub_cluster_joined(h, "x", "b", -EEXIST, NULL, 4);
+	iw_hub_cluster_joined(h, "x", "b", -EEXIST, NULL, 0, 4);
 	json_t *e = next(1);
 	assert_string_equal(str(e, "code"), "peer-id-taken");
 	assert_string_equal(str(e, "ref"), "j7");
@@ -644,7 +644,7 @@ static void test_cluster_resume_from_elsewhere(void **state)
 
 	/* Redis unreachable: the claim cannot be checked, the client hears why and retries */
 	rx(h, 1, claim, 5);
-	iw_hub_cluster_joined(h, "x", "b", -EAGAIN, NULL, 5);
+	iw_hub_cluster_joined(h, "x", "b", -EAGAIN, NULL, 0, 5);
 	e = next(1);
 	assert_string_equal(str(e, "code"), "unavailable");
 	assert_string_equal(str(e, "ref"), "j7");
@@ -653,7 +653,7 @@ static void test_cluster_resume_from_elsewhere(void **state)
 
 	/* the same claim, accepted: resumed, and a sees neither a peer-left nor a peer-joined */
 	rx(h, 1, claim, 6);
-	iw_hub_cluster_joined(h, "x", "b", 1, NULL, 7);
+	iw_hub_cluster_joined(h, "x", "b", 1, NULL, 0, 7);
 	json_t *w = next(1);
 	assert_string_equal(str(w, "type"), "welcome");
 	assert_true(json_is_true(json_object_get(w, "resumed")));
@@ -661,6 +661,9 @@ static void test_cluster_resume_from_elsewhere(void **state)
 	assert_string_equal(str(w, "resume"), mj.token);
 	assert_int_equal(json_array_size(json_object_get(w, "peers")), 1); /* a */
 	json_decref(w);
+	/* a joined; b's refused and unreachable claims count nowhere, its accepted one as a resume */
+	assert_int_equal(iw_hub_stats(h)->joins, 1);
+	assert_int_equal(iw_hub_stats(h)->resumes, 1);
 	none(0);
 	assert_int_equal(iw_hub_stats(h)->moved_in, 1);
 	/* b is local now */
@@ -679,7 +682,7 @@ static void test_cluster_moved_away_and_bound(void **state)
 	member_setup(h);
 
 	rx(h, 1, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"c\"}", 3);
-	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 4);
+	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 0, 4);
 	expect_type(1, "welcome");
 	expect_type(0, "peer-joined");
 
@@ -702,7 +705,7 @@ static void test_cluster_moved_away_and_bound(void **state)
 
 	/* the room bound from Redis, answered with the join's id */
 	rx(h, 2, "{\"type\":\"join\",\"room\":\"x\",\"id\":9}", 7);
-	iw_hub_cluster_joined(h, "x", mj.peer, -ENOSPC, NULL, 8);
+	iw_hub_cluster_joined(h, "x", mj.peer, -ENOSPC, NULL, 0, 8);
 	json_t *e = next(2);
 	assert_string_equal(str(e, "code"), "room-full");
 	assert_int_equal(json_integer_value(json_object_get(e, "ref")), 9);
@@ -712,7 +715,7 @@ static void test_cluster_moved_away_and_bound(void **state)
 	/* a local resume refreshes the token in Redis without waiting for it */
 	json_t *w;
 	rx(h, 3, "{\"type\":\"join\",\"room\":\"y\",\"peer\":\"d\"}", 9);
-	iw_hub_cluster_joined(h, "y", "d", 0, NULL, 9);
+	iw_hub_cluster_joined(h, "y", "d", 0, NULL, 0, 9);
 	w = next(3);
 	snprintf(tok, sizeof(tok), "%s", str(w, "resume"));
 	json_decref(w);

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "signaling/msg.h"
+#include <jansson.h>
+
+#include "signaling//msg.h"
 
 /* One row per rule: the text, and the error it must give (or -1 for valid). */
 static const struct {
@@ -119,7 +121,8 @@ static void test_views(void **state)
 	assert_string_equal(m.room, "r1");
 	assert_string_equal(m.peer, "me");
 	assert_null(m.resume);
-	assert_int_equal(json_integer_value(m.id), 9);
+	assert_int_equal(m.id.kind, IW_MSG_REF_INT);
+	assert_int_equal(m.id.num, 9);
 	iw_msg_fini(&m);
 }
 
@@ -154,12 +157,20 @@ static void test_error_and_presence(void **state)
 {
 	(void)state;
 	size_t len;
-	json_t *ref = json_string("r7");
-	char *e = iw_msg_error(IW_ERR_ROOM_FULL, "room is full", ref, &len);
+	const struct iw_msg_ref ref = { .kind = IW_MSG_REF_STR, .len = 2, .str = "r7" };
+	char *e = iw_msg_error(IW_ERR_ROOM_FULL, "room is full", &ref, &len);
 	assert_string_equal(e, "{\"type\":\"error\",\"code\":\"room-full\",\"message\":\"room is full\","
 			       "\"ref\":\"r7\"}");
 	free(e);
-	json_decref(ref);
+	/* an id with a NUL and an integer id come back as they were sent */
+	const struct iw_msg_ref nul = { .kind = IW_MSG_REF_STR, .len = 3, .str = "a\0b" };
+	e = iw_msg_pong(&nul, &len);
+	assert_string_equal(e, "{\"type\":\"pong\",\"ref\":\"a\\u0000b\"}");
+	free(e);
+	const struct iw_msg_ref num = { .kind = IW_MSG_REF_INT, .num = -9007199254740993LL };
+	e = iw_msg_pong(&num, &len);
+	assert_string_equal(e, "{\"type\":\"pong\",\"ref\":-9007199254740993}");
+	free(e);
 	char *p = iw_msg_presence(false, "x", &len);
 	assert_string_equal(p, "{\"type\":\"peer-left\",\"peer\":\"x\"}");
 	free(p);

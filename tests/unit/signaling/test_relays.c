@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "signaling/metrics.h"
 #include "signaling/relays.h"
 
 static void least_loaded_wins(void **state)
@@ -148,6 +149,18 @@ static void pick_round_robin(void **state)
 	iw_relays_destroy(r);
 }
 
+/* The exposition of a pool snapshot, as /metrics writes it. */
+static size_t relays_text(const struct iw_relays_stats *rs, char *m, size_t cap)
+{
+	struct iw_signal_conn_stats conn = { 0 };
+	struct iw_hub_stats hub = { 0 };
+	struct iw_metrics_buf b;
+
+	iw_metrics_buf_init(&b, m, cap);
+	iw_signal_metrics_write(&b, &(struct iw_signal_metrics){ .conn = &conn, .hub = &hub, .relays = rs });
+	return b.len;
+}
+
 /* Metrics that cannot be read mark every relay down: all are listed, and that is counted. */
 static void pick_all_when_none_up(void **state)
 {
@@ -155,7 +168,8 @@ static void pick_all_when_none_up(void **state)
 	struct iw_relays_cfg cfg = { .n = 2, .poll_interval_ms = 60000, .timeout_ms = 500 };
 	const char *why = NULL, *turn[8], *stun[8];
 	unsigned int nt, ns;
-	char m[2048];
+	char m[16384];
+	struct iw_relays_stats rs;
 	/* port 1 on loopback: nothing listens there, the connect is refused at once */
 	assert_int_equal(
 		iw_relays_spec_parse("turn:127.0.0.1:1001,metrics=http://127.0.0.1:1/m", &cfg.relay[0], &why),
@@ -168,12 +182,16 @@ static void pick_all_when_none_up(void **state)
 	iw_relays_pick(r, turn, &nt, stun, &ns, 8);
 	assert_int_equal(nt, 2);
 	assert_int_equal(ns, 1);
-	size_t len = iw_relays_metrics_text(r, m, sizeof(m));
-	assert_true(len > 0 && len < sizeof(m));
+	iw_relays_stats_get(r, &rs);
+	assert_int_equal(rs.n, 2);
+	assert_false(rs.relay[0].up);
+	assert_int_equal(rs.none_up, 1);
+	size_t len = relays_text(&rs, m, sizeof m);
+	assert_true(len > 0 && len < sizeof m);
 	assert_non_null(strstr(m, "iceway_signal_relay_up{relay=\"turn:127.0.0.1:1001\"} 0\n"));
 	assert_non_null(strstr(m, "iceway_signal_relay_none_up_total 1\n"));
 	/* a small buffer is never overrun */
-	assert_true(iw_relays_metrics_text(r, m, 16) < 16);
+	assert_true(relays_text(&rs, m, 16) < 16);
 	iw_relays_destroy(r);
 }
 

@@ -126,7 +126,7 @@ static void test_grace_and_sweep(void **state)
 	assert_int_equal(iw_room_join(s, "r", NULL, NULL, &conn_a, &a, &why), 0);
 	assert_int_equal(iw_room_join(s, "r", NULL, NULL, &conn_b, &b, &why), 0);
 	strcpy(tok, a.peer->resume);
-	iw_room_peer_detach(a.peer, 5000);
+	iw_room_peer_detach(s, a.peer, 5000);
 	n_expired = 0;
 	assert_int_equal(iw_room_sweep(s, 5999, on_expire, &n_expired), 0);
 	/* resume within grace: same peer, reattached, nothing replaced */
@@ -135,15 +135,66 @@ static void test_grace_and_sweep(void **state)
 	assert_ptr_equal(r.peer, a.peer);
 	assert_null(r.replaced_conn);
 	/* detach again and let it expire */
-	iw_room_peer_detach(a.peer, 6000);
+	iw_room_peer_detach(s, a.peer, 6000);
 	assert_int_equal(iw_room_sweep(s, 7000, on_expire, &n_expired), 1);
 	assert_int_equal(n_expired, 1);
 	assert_int_equal(iw_room_set_n_peers(s), 1);
 	/* the last peer leaving frees the room */
-	iw_room_peer_detach(b.peer, 7000);
+	iw_room_peer_detach(s, b.peer, 7000);
 	assert_int_equal(iw_room_sweep(s, 9000, on_expire, &n_expired), 1);
 	assert_int_equal(iw_room_set_count(s), 0);
 	assert_int_equal(iw_room_set_n_peers(s), 0);
+	iw_room_set_destroy(s);
+}
+
+static char swept[8][IW_ROOM_ID_MAX + 1];
+static unsigned n_swept;
+static void record(void *arg, struct iw_peer *p)
+{
+	(void)arg;
+	assert_null(p->conn);
+	assert_true(n_swept < 8);
+	strcpy(swept[n_swept++], p->id);
+}
+
+/* A sweep removes the peers whose grace is over, oldest detach first, and leaves the rest:
+ * connected peers, a peer that resumed, a peer detached later (even one whose detach time is
+ * older than its neighbour's). */
+static void test_sweep_oldest_first(void **state)
+{
+	(void)state;
+	const struct iw_room_limits big = { .max_rooms = 8, .max_peers = 8, .grace_ms = 1000 };
+	struct iw_room_set *s = iw_room_set_create(&big);
+	struct iw_room_join_res a, b, c, d, r;
+	const char *why = NULL;
+	char tok[IW_ROOM_RESUME_LEN + 1];
+
+	assert_int_equal(iw_room_join(s, "r1", "a", NULL, &conn_a, &a, &why), 0);
+	assert_int_equal(iw_room_join(s, "r2", "b", NULL, &conn_b, &b, &why), 0);
+	assert_int_equal(iw_room_join(s, "r2", "c", NULL, &conn_c, &c, &why), 0);
+	assert_int_equal(iw_room_join(s, "r3", "d", NULL, &conn_d, &d, &why), 0);
+	iw_room_peer_detach(s, c.peer, 100);
+	iw_room_peer_detach(s, a.peer, 200);
+	iw_room_peer_detach(s, b.peer, 300);
+	iw_room_peer_detach(s, d.peer, 150); /* a clock that went back: still in order */
+	strcpy(tok, b.peer->resume);
+	assert_int_equal(iw_room_join(s, "r2", "b", tok, &conn_b, &r, &why), 0);
+	assert_true(r.resumed);
+	n_swept = 0;
+	assert_int_equal(iw_room_sweep(s, 1099, record, NULL), 0);
+	assert_int_equal(iw_room_sweep(s, 1150, record, NULL), 2);
+	assert_string_equal(swept[0], "c");
+	assert_string_equal(swept[1], "d");
+	assert_int_equal(iw_room_set_count(s), 2); /* r3 went with d */
+	assert_int_equal(iw_room_sweep(s, 5000, record, NULL), 1);
+	assert_string_equal(swept[2], "a");
+	/* b resumed: it stays, and detaching it again starts its grace anew */
+	assert_int_equal(iw_room_set_n_peers(s), 1);
+	iw_room_peer_detach(s, r.peer, 5000);
+	assert_int_equal(iw_room_sweep(s, 5999, record, NULL), 0);
+	assert_int_equal(iw_room_sweep(s, 6000, record, NULL), 1);
+	assert_string_equal(swept[3], "b");
+	assert_int_equal(iw_room_set_count(s), 0);
 	iw_room_set_destroy(s);
 }
 
@@ -167,9 +218,13 @@ static void test_remove_frees_room(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_id_rules),        cmocka_unit_test(test_join_assigns_ids),
-		cmocka_unit_test(test_bounds),          cmocka_unit_test(test_offered_id_and_resume),
-		cmocka_unit_test(test_grace_and_sweep), cmocka_unit_test(test_remove_frees_room),
+		cmocka_unit_test(test_id_rules),
+		cmocka_unit_test(test_join_assigns_ids),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_offered_id_and_resume),
+		cmocka_unit_test(test_grace_and_sweep),
+		cmocka_unit_test(test_sweep_oldest_first),
+		cmocka_unit_test(test_remove_frees_room),
 	};
 	return cmocka_run_group_tests_name("room", tests, NULL, NULL);
 }
