@@ -3,6 +3,7 @@
 # bounded number of inputs (and at most 60 s). Fails on any crash, leak or invariant abort.
 # Exits 77 (skipped) when clang or libFuzzer is not installed.
 # usage: libfuzzer.sh HARNESS SRC_DIR      e.g. libfuzzer.sh stun /work/iceway
+# With IW_FUZZ_OUT=DIR it only builds DIR/fuzz_HARNESS (tools/fuzz.sh runs the harnesses).
 set -euo pipefail
 name=${1:?harness name}
 src=${2:-${IW_SRC:?source dir}}
@@ -20,6 +21,7 @@ fi
 
 tmp=$(mktemp -d -t iw-libfuzzer-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+bin=${IW_FUZZ_OUT:-$tmp}/fuzz_$name
 
 # libFuzzer itself may be missing (Debian: libclang-rt-14-dev).
 echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
@@ -44,14 +46,15 @@ esac
 	-Wall -Wextra -Werror \
 	"$src/tests/fuzz/fuzz_$name.c" "$src/common/stun.c" "$src/common/stun_auth.c" \
 	"$src/common/cred.c" "${extra[@]}" \
-	"${libs[@]}" -lmbedcrypto -o "$tmp/fuzz_$name"
+	"${libs[@]}" -lmbedcrypto -o "$bin"
+[ -z "${IW_FUZZ_OUT:-}" ] || exit 0
 
 # New inputs go to the temp corpus (first directory); the checked-in seeds are only read.
 mkdir -p "$tmp/corpus"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-"$tmp/fuzz_$name" -runs="$runs" -max_total_time="$max_time" -max_len=2048 \
+"$bin" -runs="$runs" -max_total_time="$max_time" -max_len=2048 \
 	-artifact_prefix="$tmp/" -print_final_stats=1 \
 	"$tmp/corpus" "$src/tests/fuzz/corpus/$name" 2>"$tmp/log" || status=$?
 tail -n 25 "$tmp/log"
