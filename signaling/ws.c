@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ struct iw_ws {
 	lws_sorted_usec_list_t sul;
 	struct sess *sessions;
 	unsigned n_ws;
+	unsigned trim_high;    /* most connections open since the heap was last trimmed */
+	uint64_t trim_next_ms; /* no trim before this */
 	size_t queue_bytes;
 	struct iw_addr_count *per_addr;
 	volatile sig_atomic_t stop;
@@ -810,11 +813,31 @@ static void start_drain(struct iw_ws *w)
 	}
 }
 
+/* glibc keeps a freed heap for reuse, so after a wave of connections closes (a deploy, a
+ * network blip) the process would stay at its high-water mark for good. Once the open
+ * connections fall to half the most seen since the last trim, the heap goes back to the
+ * system: at most every TRIM_INTERVAL_MS, and only after a wave worth it. */
+enum { TRIM_MIN_CONNS = 256, TRIM_INTERVAL_MS = 10000 };
+
+static void trim_heap(struct iw_ws *w, uint64_t now_ms)
+{
+	if (w->n_ws > w->trim_high)
+		w->trim_high = w->n_ws;
+	if (w->trim_high < TRIM_MIN_CONNS || w->n_ws * 2 > w->trim_high || now_ms < w->trim_next_ms)
+		return;
+	malloc_trim(0);
+	IW_DEBUG("heap trimmed: %u connections open, %u at most before", w->n_ws, w->trim_high);
+	w->trim_high = w->n_ws;
+	w->trim_next_ms = now_ms + TRIM_INTERVAL_MS;
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct iw_ws *w = lws_container_of(sul, struct iw_ws, sul);
+	uint64_t now_ms = iw_clock_ms();
 	cl_drain(w);
-	iw_hub_tick(w->hub, iw_clock_ms());
+	iw_hub_tick(w->hub, now_ms);
+	trim_heap(w, now_ms);
 	if (w->stop && !w->draining)
 		start_drain(w);
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick, TICK_MS * LWS_US_PER_MS);
