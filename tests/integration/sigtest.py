@@ -344,6 +344,26 @@ class Redis:
             self.proc.wait()
 
 
+async def wait_for(cond, what, bound=TIMEOUT):
+    """Poll cond() every 50 ms until it holds; fail naming what was awaited after bound s."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+async def refused(url, **kw):
+    """True when the WebSocket handshake to url is refused (the connection is closed if not)."""
+    try:
+        ws = await asyncio.wait_for(websockets.connect(url, **kw), TIMEOUT)
+    except (websockets.InvalidHandshake, ConnectionError, EOFError):
+        return True
+    await ws.close()
+    return False
+
+
 def run(main):
     """Run an async test main with an overall bound."""
     asyncio.run(asyncio.wait_for(main(), 240))

@@ -29,32 +29,23 @@ def jwt(claims, secret=SECRET, alg="HS256"):
     return head + "." + body + "." + b64(sig)
 
 
-async def refused(url, **kw):
-    try:
-        ws = await asyncio.wait_for(websockets.connect(url, **kw), sigtest.TIMEOUT)
-    except (websockets.InvalidHandshake, ConnectionError, EOFError):
-        return True
-    await ws.close()
-    return False
-
-
 async def auth():
     with Server("--jwt-secret", SECRET, "--allowed-origin", "http://good.example",
                 "--static-auth-secret", "relay-secret", "--turn-uri",
                 "turn:127.0.0.1:3478") as srv:
         good = {"Origin": "http://good.example"}
         ok = jwt({"room": "vip", "peer": "ann", "exp": int(time.time()) + 60})
-        assert await refused(srv.url, extra_headers=good)  # no token
-        assert await refused(srv.url + "?access_token=" + jwt({"room": "vip"}, "wrong-secret"),
+        assert await sigtest.refused(srv.url, extra_headers=good)  # no token
+        assert await sigtest.refused(srv.url + "?access_token=" + jwt({"room": "vip"}, "wrong-secret"),
                              extra_headers=good)
-        assert await refused(srv.url + "?access_token=" +
+        assert await sigtest.refused(srv.url + "?access_token=" +
                              jwt({"room": "vip", "exp": int(time.time()) - 120}),
                              extra_headers=good)  # expired, past the 30 s leeway
-        assert await refused(srv.url + "?access_token=" + jwt({"room": "vip"}, alg="none"),
+        assert await sigtest.refused(srv.url + "?access_token=" + jwt({"room": "vip"}, alg="none"),
                              extra_headers=good)
-        assert await refused(srv.url + "?access_token=" + ok,
+        assert await sigtest.refused(srv.url + "?access_token=" + ok,
                              extra_headers={"Origin": "http://evil.example"})
-        assert await refused(srv.url + "?access_token=" + ok)  # no Origin at all
+        assert await sigtest.refused(srv.url + "?access_token=" + ok)  # no Origin at all
         # a good token in the header: the token's peer id is the one granted
         p = await Peer.connect(srv.url, extra_headers=dict(good, Authorization="Bearer " + ok))
         w = await p.join("vip")
@@ -83,7 +74,7 @@ async def limits():
     with Server("--max-connections", "3", "--max-message-rate", "5", "--max-message-burst",
                 "5", "--max-errors", "5") as srv:
         peers = [await Peer.connect(srv.url) for _ in range(3)]
-        assert await refused(srv.url)  # the fourth connection
+        assert await sigtest.refused(srv.url)  # the fourth connection
         assert srv.metric('iceway_signal_connections_rejected_total{reason="limit"}') == 1
         # rate limit: a burst of 5 passes, the 6th within the same instant does not
         a = peers[0]

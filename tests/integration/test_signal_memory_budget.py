@@ -79,19 +79,10 @@ async def budget():
         await sender.close()
 
 
-async def refused(url, **kw):
-    try:
-        ws = await asyncio.wait_for(websockets.connect(url, **kw), sigtest.TIMEOUT)
-    except (websockets.InvalidHandshake, ConnectionError, EOFError):
-        return True
-    await ws.close()
-    return False
-
-
 async def per_address():
     with Server("--max-connections-per-ip", str(PER_IP)) as srv:
         conns = [await websockets.connect(srv.url) for _ in range(PER_IP)]
-        assert await refused(srv.url), "connection %d from one address accepted" % (PER_IP + 1)
+        assert await sigtest.refused(srv.url), "connection %d from one address accepted" % (PER_IP + 1)
         assert srv.metric('iceway_signal_connections_rejected_total{reason="per_address"}') == 1
         # another source address has its own count
         other = await websockets.connect(srv.url, local_addr=("127.0.0.2", 0))
@@ -103,7 +94,7 @@ async def per_address():
                 break
             await asyncio.sleep(0.02)
         conns.append(await websockets.connect(srv.url))
-        assert await refused(srv.url)
+        assert await sigtest.refused(srv.url)
         assert srv.metric('iceway_signal_connections_rejected_total{reason="per_address"}') == 2
         print("ok   max-connections-per-ip %d: the next one refused, 127.0.0.2 counted apart"
               % PER_IP)

@@ -28,15 +28,6 @@ def health(srv):
     return srv.get("/healthz")
 
 
-async def wait_for(cond, what, bound=sigtest.TIMEOUT):
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
-
-
 async def expect_skip(peer, typ, skip=("peer-joined", "peer-left"), timeout=sigtest.TIMEOUT):
     """The next message of type typ, letting presence through (order across instances of
     presence against other traffic is not part of the contract)."""
@@ -50,7 +41,7 @@ async def expect_skip(peer, typ, skip=("peer-joined", "peer-left"), timeout=sigt
 
 async def scenario(s1, s2, s3, redis):
     for s in (s1, s2, s3):
-        await wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up")
+        await sigtest.wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up")
 
     a = await Peer.connect(s1.url)
     b = await Peer.connect(s2.url)
@@ -115,7 +106,7 @@ async def scenario(s1, s2, s3, redis):
 
     # Redis goes away: health says so, local rooms keep working, cross sends get an error
     redis.kill()
-    await wait_for(lambda: health(s1)[1].startswith("ok\nredis: down"), "redis down on s1")
+    await sigtest.wait_for(lambda: health(s1)[1].startswith("ok\nredis: down"), "redis down on s1")
     l1 = await Peer.connect(s1.url)
     l2 = await Peer.connect(s1.url)
     await l1.join("local", peer="l1")
@@ -136,7 +127,7 @@ async def scenario(s1, s2, s3, redis):
     # Redis is back (empty): instances reconnect and re-register, traffic flows again
     redis.start()
     for s in (s1, s2):
-        await wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up again")
+        await sigtest.wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up again")
     delivered = False
     deadline = time.monotonic() + sigtest.TIMEOUT
     while not delivered and time.monotonic() < deadline:
@@ -163,17 +154,17 @@ async def scenario(s1, s2, s3, redis):
     # is refused at once with an error naming our request, and it all recovers
     stall = socket.create_connection(("127.0.0.1", redis.port), timeout=sigtest.TIMEOUT)
     stall.sendall(b"DEBUG SLEEP 5\r\n")
-    await wait_for(lambda: health(s1)[1].startswith("ok\nredis: down"), "a stalled redis")
+    await sigtest.wait_for(lambda: health(s1)[1].startswith("ok\nredis: down"), "a stalled redis")
     await a.send({"type": "offer", "to": "e", "sdp": "v=0\r\n", "id": 11})
     while True:
         m = await expect_skip(a, "error", skip=("peer-joined",))
         if m.get("ref") == 11:
             break
     assert m["code"] == "unavailable", m
-    await wait_for(lambda: health(s1) == (200, "ok\nredis: up\n"), "redis up after the stall",
+    await sigtest.wait_for(lambda: health(s1) == (200, "ok\nredis: up\n"), "redis up after the stall",
                    20)
     stall.close()
-    await wait_for(lambda: health(s2) == (200, "ok\nredis: up\n"), "redis up on s2", 20)
+    await sigtest.wait_for(lambda: health(s2) == (200, "ok\nredis: up\n"), "redis up on s2", 20)
     await a.send({"type": "bye", "to": "e", "reason": "after-stall"})
     while True:
         m = await e.recv()

@@ -71,15 +71,6 @@ def instance_of(srv):
     raise AssertionError("no instance id in the log")
 
 
-async def wait_for(cond, what, bound=sigtest.TIMEOUT):
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 async def collect(peer, seconds):
     """Every message the peer gets within the window."""
     out = []
@@ -94,12 +85,12 @@ async def collect(peer, seconds):
 
 async def cut(proxy, s):
     proxy.cut()
-    await wait_for(lambda: health(s)[1].startswith("ok\nredis: down"), "redis down on s1")
+    await sigtest.wait_for(lambda: health(s)[1].startswith("ok\nredis: down"), "redis down on s1")
 
 
 async def restore(proxy, s):
     proxy.restore()
-    await wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up on s1 again")
+    await sigtest.wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up on s1 again")
 
 
 async def ghost_and_claim(s1, s2, s3, proxy, rport):
@@ -129,7 +120,7 @@ async def ghost_and_claim(s1, s2, s3, proxy, rport):
     # 1: z hears that x left, Redis forgets x, x is free again
     m = await z.expect("peer-left", timeout=sigtest.TIMEOUT)
     assert m["peer"] == "x", m
-    await wait_for(lambda: "x" not in room_members(rport, "g"), "x gone from Redis")
+    await sigtest.wait_for(lambda: "x" not in room_members(rport, "g"), "x gone from Redis")
     n = await Peer.connect(s3.url)
     w = await n.join("g")
     assert w["peers"] == ["z"], w
@@ -230,7 +221,7 @@ async def full_queue(s2, s3, rport):
 
 async def scenario(s1, s2, s3, proxy, rport):
     for s in (s1, s2, s3):
-        await wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up")
+        await sigtest.wait_for(lambda: health(s) == (200, "ok\nredis: up\n"), "redis up")
     parts = os.environ.get("IW_PARTS", "ghost,long,queue").split(",")
     if "ghost" in parts:
         await ghost_and_claim(s1, s2, s3, proxy, rport)
