@@ -247,11 +247,10 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 	errno = saved_errno;
 }
 
-bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned int burst, unsigned int period_ms,
-		     unsigned int *suppressed)
+bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned burst, unsigned period_ms, unsigned *suppressed)
 {
 	unsigned long long now = iw_clock_ms();
-	unsigned int dummy;
+	unsigned dummy;
 
 	if (!suppressed)
 		suppressed = &dummy;

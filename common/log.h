@@ -47,12 +47,11 @@ void iw_log_set_ident(const char *ident);
  */
 struct iw_log_rl {
 	unsigned long long window_start_ms;
-	unsigned int n_in_window;
-	unsigned int suppressed;
+	unsigned n_in_window;
+	unsigned suppressed;
 };
 /* true when a line may be written now; *suppressed gets how many were dropped before it. */
-bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned int burst, unsigned int period_ms,
-		     unsigned int *suppressed);
+bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned burst, unsigned period_ms, unsigned *suppressed);
 
 /*
  * A log line from a call site that a flood can repeat (a refused connection, a refused
@@ -62,7 +61,7 @@ bool iw_log_rl_allow(struct iw_log_rl *rl, unsigned int burst, unsigned int peri
 #define IW_LOG_RL(lvl, burst, fmt, ...)                                                                  \
 	do {                                                                                             \
 		static __thread struct iw_log_rl rl_;                                                    \
-		unsigned int sup_;                                                                       \
+		unsigned sup_;                                                                           \
 		if (IW_LOG_ENABLED(lvl) && iw_log_rl_allow(&rl_, (burst), 1000, &sup_)) {                \
 			if (sup_)                                                                        \
 				iw_log_write((lvl), fmt " (%u similar lines suppressed)", ##__VA_ARGS__, \
