@@ -43,6 +43,8 @@ struct sess {
 	struct iw_hub_conn hc; /* first: hub callbacks map back with a cast */
 	struct lws *wsi;
 	struct sess *prev, *next;
+	struct sess *hb_prev, *hb_next; /* the heartbeat queue, in due order */
+	uint64_t hb_due_ms;
 	struct qmsg *qhead, *qtail;
 	size_t qbytes;
 	char *rx;
@@ -73,6 +75,7 @@ struct iw_ws {
 	struct iw_cluster *cl; /* NULL for a single instance */
 	lws_sorted_usec_list_t sul;
 	struct sess *sessions;
+	struct sess *hb_head, *hb_tail;
 	unsigned n_ws;
 	unsigned trim_high;    /* most connections open since the heap was last trimmed */
 	uint64_t trim_next_ms; /* no trim before this */
@@ -104,6 +107,42 @@ static void q_free(struct iw_ws *w, struct sess *s)
 	s->qtail = NULL;
 	w->queue_bytes -= s->qbytes;
 	s->qbytes = 0;
+}
+
+/* ---- heartbeats ----
+ * Every connection is due a ping ping-interval after its last one. With one interval for all,
+ * appending at the tail keeps the queue in due order, so each tick pops only the connections
+ * that are due: O(1) per connection. A timer per connection (lws_set_timer_usecs) goes into
+ * lws's single sorted list, an O(n) insert each, which made every new connection cost more the
+ * more there were (most of the server's CPU in a reconnect storm of 10,000). After a reload
+ * that shortens the interval, the entries queued before it delay the new ones once, by at most
+ * the old interval. */
+
+static void hb_add(struct iw_ws *w, struct sess *s, uint64_t now)
+{
+	s->hb_due_ms = now + (uint64_t)w->cfg.ping_interval_s * 1000u;
+	s->hb_next = NULL;
+	s->hb_prev = w->hb_tail;
+	if (w->hb_tail)
+		w->hb_tail->hb_next = s;
+	else
+		w->hb_head = s;
+	w->hb_tail = s;
+}
+
+static void hb_del(struct iw_ws *w, struct sess *s)
+{
+	if (s->hb_prev)
+		s->hb_prev->hb_next = s->hb_next;
+	else if (w->hb_head == s)
+		w->hb_head = s->hb_next;
+	else
+		return; /* not queued */
+	if (s->hb_next)
+		s->hb_next->hb_prev = s->hb_prev;
+	else
+		w->hb_tail = s->hb_prev;
+	s->hb_prev = s->hb_next = NULL;
 }
 
 static void request_close(struct iw_ws *w, struct sess *s, int code, const char *reason)
@@ -546,7 +585,7 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
 	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
 		s->addr_counted = 1;
-	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
+	hb_add(w, s, now);
 	if (s->auto_room[0]) {
 		size_t len = 0;
 		char *t = iw_msg_join(s->auto_room, &len);
@@ -568,6 +607,7 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 		w->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	hb_del(w, s);
 	w->n_ws--;
 	if (s->addr_counted)
 		iw_addr_count_del(w->per_addr, &s->addr_key);
@@ -685,20 +725,30 @@ static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	return 0;
 }
 
-static void on_timer(struct iw_ws *w, struct lws *wsi, struct sess *s)
+/* A connection's heartbeat: closed when nothing, not even a pong, came within the idle timeout
+ * (the peer or its path is gone, a half-open TCP connection: no close frame can get through),
+ * otherwise pinged and queued again. */
+static void heartbeat(struct iw_ws *w, struct sess *s, uint64_t now)
 {
-	uint64_t now = iw_clock_ms();
 	if (now - s->last_rx_ms >= (uint64_t)w->cfg.idle_timeout_s * 1000u) {
-		/* Nothing, not even a pong, within the idle timeout: the peer or its path is
-		 * gone (a half-open TCP connection). No close frame can get through. */
 		w->st.closed_idle++;
 		IW_DEBUG("closing an idle connection");
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		return;
 	}
 	s->need_ping = 1;
-	lws_callback_on_writable(wsi);
-	lws_set_timer_usecs(wsi, (lws_usec_t)w->cfg.ping_interval_s * LWS_US_PER_SEC);
+	lws_callback_on_writable(s->wsi);
+	hb_add(w, s, now);
+}
+
+/* The connections whose heartbeat is due, from the head of the queue. */
+static void hb_run(struct iw_ws *w, uint64_t now)
+{
+	struct sess *s;
+	while ((s = w->hb_head) && s->hb_due_ms <= now) {
+		hb_del(w, s);
+		heartbeat(w, s, now);
+	}
 }
 
 /* SIGHUP, on the service thread: new secrets, iceServers, origins and limits apply to the
@@ -776,10 +826,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_writeable(w, wsi, s);
-	case LWS_CALLBACK_TIMER:
-		if (s && s->is_ws)
-			on_timer(w, wsi, s);
-		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		/* 1000: the user left on purpose, so the room hears it now, not after grace. */
 		if (len >= 2 && ((const uint8_t *)in)[0] == 0x03 && ((const uint8_t *)in)[1] == 0xe8)
@@ -836,6 +882,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct iw_ws *w = lws_container_of(sul, struct iw_ws, sul);
 	uint64_t now_ms = iw_clock_ms();
 	cl_drain(w);
+	hb_run(w, now_ms);
 	iw_hub_tick(w->hub, now_ms);
 	trim_heap(w, now_ms);
 	if (w->stop && !w->draining)
