@@ -305,6 +305,24 @@ def close_code(evs):
     return None
 
 
+NODE_DIR = os.path.join(SRC, "bench", "signal")
+
+
+def node_modules(probe):
+    """bench/signal's npm packages (ws, peer, playwright-core), installed once when `probe`
+    (a path under node_modules) is missing; one test installs at a time."""
+    import fcntl
+    if os.path.exists(os.path.join(NODE_DIR, "node_modules", probe)):
+        return
+    with open("/tmp/iceway-test-npm.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(NODE_DIR, "node_modules", probe)):
+            # playwright-core only drives Debian's Chromium: never download a browser.
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                           cwd=NODE_DIR, check=True, timeout=600,
+                           env=dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1"))
+
+
 def free_port():
     """A TCP port on 127.0.0.1 for a server to bind, held for this test (ports.py)."""
     return ports.reserve(1, ("tcp",))

@@ -12,7 +12,6 @@ import tempfile
 
 import sigtest
 
-NODE_DIR = os.path.join(sigtest.SRC, "bench", "signal")
 CHROMIUM = os.environ.get("IW_CHROMIUM", "/usr/bin/chromium")
 SECRET = "browser-test-secret-0123"
 
@@ -76,12 +75,8 @@ def main():
                      ("chromium at " + CHROMIUM, os.access(CHROMIUM, os.X_OK))):
         if not ok:
             raise SystemExit("FAIL: this test needs %s" % what)
-    pw = os.path.join(NODE_DIR, "node_modules", "playwright-core", "index.mjs")
-    if not os.path.exists(pw):
-        # playwright-core only drives Debian's Chromium: never download a browser.
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=NODE_DIR, check=True, timeout=600,
-                       env=dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1"))
+    sigtest.node_modules(os.path.join("playwright-core", "index.mjs"))
+    pw = os.path.join(sigtest.NODE_DIR, "node_modules", "playwright-core", "index.mjs")
     ns = "iw-sig-%d" % os.getpid()
     tmp = tempfile.mkdtemp(prefix="iw-browser-")
     procs = []
