@@ -39,6 +39,9 @@ sigmsg)
 		"$src/signaling/ice_servers.c" "$src/signaling/relays.c" "$src/common/log.c")
 	libs=(-ljansson -lpthread)
 	;;
+proxy)
+	extra=("$src/common/proxy.c" "$src/common/addr.c")
+	;;
 esac
 
 "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -I"$src" \
