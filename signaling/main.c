@@ -246,6 +246,8 @@ INT_SETTER(set_relay_poll, relay_poll_s, unsigned, 1, 3600)
 INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
 INT_SETTER(set_queue_total, ws.queue_total_max, size_t, 65536, 1024LL * 1024 * 1024 * 1024)
 INT_SETTER(set_conns_per_ip, ws.max_conns_per_ip, unsigned, 0, 1000000)
+INT_SETTER(set_proxy_timeout, ws.proxy.timeout_ms, unsigned, 100, 60000)
+INT_SETTER(set_proxy_pending, ws.proxy.max_pending, unsigned, 1, 100000)
 INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned, 0, 600)
 INT_SETTER(set_prom_port, ws.prom_port, unsigned, 0, 65535)
 
@@ -268,6 +270,26 @@ static int set_log_file(void *c, const char *v, const char **why)
 static int set_json_log(void *c, const char *v, const char **why)
 {
 	return iw_config_bool(v, &((struct opts *)c)->json_log, why);
+}
+
+static int set_proxy_protocol(void *c, const char *v, const char **why)
+{
+	return iw_config_bool(v, &((struct opts *)c)->ws.proxy_protocol, why);
+}
+
+static int set_proxy_trusted(void *c, const char *v, const char **why)
+{
+	struct iw_proxy_in_cfg *p = &((struct opts *)c)->ws.proxy;
+	if (p->n_trusted >= IW_PROXY_IN_TRUSTED_MAX) {
+		*why = "given too many times";
+		return -EINVAL;
+	}
+	if (iw_cidr_parse(&p->trusted[p->n_trusted], v) < 0) {
+		*why = "must be an address or a range (10.0.0.0/8, fd00::/8)";
+		return -EINVAL;
+	}
+	p->n_trusted++;
+	return 0;
 }
 
 static int set_prometheus(void *c, const char *v, const char **why)
@@ -362,6 +384,15 @@ static const struct iw_opt opt_tab[] = {
 	{ "max-connections-per-ip", 0, IW_OPT_REQUIRED, set_conns_per_ip,
 	  "N: WebSocket connections per source address, an IPv6 /64 counting as one; 0: no limit "
 	  "(0; behind a reverse proxy every client has the proxy's address)" },
+	{ "proxy-protocol", 0, IW_OPT_OPTIONAL, set_proxy_protocol,
+	  "behind a load balancer: a PROXY header (v1 or v2) names the client, required from "
+	  "proxy-trusted sources and refused from any other (off)" },
+	{ "proxy-trusted", 0, IW_OPT_REQUIRED, set_proxy_trusted,
+	  "RANGE: a load balancer's address or range, repeatable (none: every header is refused)" },
+	{ "proxy-timeout", 0, IW_OPT_REQUIRED, set_proxy_timeout,
+	  "MS: a new connection's PROXY header, or first bytes, must arrive within this (5000)" },
+	{ "proxy-max-pending", 0, IW_OPT_REQUIRED, set_proxy_pending,
+	  "N: connections waiting for their first bytes at once; more are closed (1024)" },
 	{ "ping-interval", 0, IW_OPT_REQUIRED, set_ping, "SECONDS: WebSocket ping interval (20)" },
 	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle, "SECONDS: close a connection silent this long (60)" },
 	{ "resume-grace", 0, IW_OPT_REQUIRED, set_grace,
@@ -420,6 +451,8 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	cfg->queue_max = n.ws.queue_max;
 	cfg->queue_total_max = n.ws.queue_total_max;
 	cfg->max_conns_per_ip = n.ws.max_conns_per_ip;
+	/* proxy-protocol itself needs a restart; who is trusted does not */
+	cfg->proxy = n.ws.proxy;
 	iw_log_set_level(n.level);
 	iw_log_set_json(n.json_log);
 	if (!cfg->jwt_secret)
@@ -472,6 +505,8 @@ static void defaults(struct opts *o)
 	o->ws.jwt_leeway_s = 30;
 	o->ws.prom_addr = "127.0.0.1";
 	o->ws.prom_port = 9642;
+	o->ws.proxy.timeout_ms = 5000;
+	o->ws.proxy.max_pending = 1024;
 	o->level = IW_LOG_INFO;
 }
 

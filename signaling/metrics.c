@@ -146,6 +146,21 @@ static void relays(struct iw_metrics_buf *b, const struct iw_relays_stats *rs)
 			    "iceServers handed out while no relay was up (all relays listed).", rs->none_up);
 }
 
+static void proxy(struct iw_metrics_buf *b, const struct iw_proxy_in_stats *p)
+{
+	static const char n[] = "iceway_signal_proxy_connections_total";
+
+	iw_metrics_header(b, n, IW_METRICS_COUNTER,
+			  "Connections on a proxy-protocol listener, by what their first bytes were.");
+	lab1(b, n, "result", "header", p->accepted);
+	lab1(b, n, "result", "direct", p->direct);
+	lab1(b, n, "result", "untrusted_header", p->refused_untrusted);
+	lab1(b, n, "result", "missing_header", p->refused_missing);
+	lab1(b, n, "result", "bad_header", p->refused_bad);
+	lab1(b, n, "result", "timeout", p->refused_timeout);
+	lab1(b, n, "result", "too_many_waiting", p->refused_full);
+}
+
 void iw_signal_metrics_write(struct iw_metrics_buf *b, const struct iw_signal_metrics *m)
 {
 	struct iw_metrics_label v = { "version", iw_version() };
@@ -158,6 +173,8 @@ void iw_signal_metrics_write(struct iw_metrics_buf *b, const struct iw_signal_me
 	closes_and_queues(b, m);
 	if (m->cluster)
 		cluster(b, m->cluster, m->hub);
+	if (m->proxy)
+		proxy(b, m->proxy);
 	if (m->relays)
 		relays(b, m->relays);
 }

@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
+#include "signaling/proxy_in.h"
 #include "signaling/relays.h"
 
 /* What the WebSocket and HTTP front end counts, and its gauges and limits at scrape time. */
@@ -33,6 +34,7 @@ struct iw_signal_metrics {
 	unsigned rooms, peers;                  /* iw_room_set_count, iw_room_set_n_peers */
 	const struct iw_cluster_stats *cluster; /* NULL: a single instance, no Redis metrics */
 	const struct iw_relays_stats *relays;   /* NULL: no relay pool */
+	const struct iw_proxy_in_stats *proxy;  /* NULL: proxy-protocol off */
 };
 
 /* Append the whole exposition to b (a line that does not fit sets b->overflow). */

@@ -25,6 +25,7 @@
 #include "signaling/hub.h"
 #include "signaling/jwt.h"
 #include "signaling/metrics.h"
+#include "signaling/proxy_in.h"
 #include "signaling/relays.h"
 
 enum {
@@ -81,6 +82,9 @@ struct iw_ws {
 	uint64_t trim_next_ms; /* no trim before this */
 	size_t queue_bytes;
 	struct iw_addr_count *per_addr;
+	struct iw_proxy_in *pin;   /* proxy-protocol: our own accept and header read */
+	struct iw_addr *fd_client; /* by fd: the client a PROXY header named, for lws's sockets */
+	size_t n_fd_client;
 	volatile sig_atomic_t stop;
 	atomic_int reload_pending;
 	int draining;
@@ -311,6 +315,7 @@ static size_t metrics_text(struct iw_ws *w, char *body, size_t cap)
 					    .peers = iw_room_set_n_peers(rs),
 					    .cluster = w->cl ? &cs : NULL,
 					    .relays = w->cfg.ice.relays ? &relays : NULL,
+					    .proxy = w->pin ? iw_proxy_in_stats(w->pin) : NULL,
 				    });
 	if (b.overflow)
 		IW_LOG_RL(IW_LOG_WARN, 60, "metrics exposition cut at %zu bytes", cap);
@@ -494,16 +499,19 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 	return false;
 }
 
-/* The source address as counted for max-connections-per-ip; -1 when it cannot be read. */
-static int source_key(struct lws *wsi, struct iw_addr *key)
+/* The source address as counted for max-connections-per-ip: the client a PROXY header named,
+ * or the socket's peer; -1 when it cannot be read. */
+static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	struct iw_addr a;
 	int fd = (int)lws_get_socket_fd(wsi);
 
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    iw_addr_from_sa(&a, (struct sockaddr *)&ss) < 0)
+	if (fd >= 0 && (size_t)fd < w->n_fd_client && w->fd_client[fd].family)
+		a = w->fd_client[fd];
+	else if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		 iw_addr_from_sa(&a, (struct sockaddr *)&ss) < 0)
 		return -1;
 	iw_addr_count_key(&a, key);
 	return 0;
@@ -532,7 +540,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			  w->cfg.max_conns);
 		return 1;
 	}
-	if (source_key(wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
+	if (source_key(w, wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
 	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
 		char a[IW_ADDR_STRLEN];
 		w->st.rejected_per_address++;
@@ -770,6 +778,8 @@ static void do_reload(struct iw_ws *w)
 							 .msg_rate = n.msg_rate,
 							 .msg_burst = n.msg_burst,
 							 .max_strikes = n.max_strikes });
+	if (w->pin)
+		iw_proxy_in_configure(w->pin, &n.proxy);
 	w->st.reloads++;
 	IW_INFO("configuration reloaded");
 }
@@ -1032,14 +1042,59 @@ static void mounts_init(struct iw_ws *w, const char *web_root)
 }
 
 /* One public listener: a vhost serving the mounts and /ws, TLS only with a certificate. */
+/* A connection from a proxy-protocol listener, its header read: lws serves it on the
+ * listener's vhost as if it had accepted it, and source_key() finds the client by its fd. */
+static void proxied_conn(void *arg, void *listener, int fd, const struct iw_addr *client)
+{
+	struct iw_ws *w = arg;
+	if ((size_t)fd >= w->n_fd_client) {
+		close(fd); /* beyond RLIMIT_NOFILE: cannot happen */
+		return;
+	}
+	w->fd_client[fd] = *client;
+	if (!lws_adopt_socket_vhost(listener, fd))
+		w->fd_client[fd].family = 0; /* lws closed it */
+}
+
+/* proxy-protocol: our own accept on every public listener, and the fd table for the clients
+ * their headers name. */
+static int proxy_start(struct iw_ws *w, const char **why)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = w->cfg.max_conns + 256;
+	w->n_fd_client = (size_t)rl.rlim_cur;
+	w->fd_client = calloc(w->n_fd_client, sizeof *w->fd_client);
+	w->pin = iw_proxy_in_create(w->loop, &w->cfg.proxy, proxied_conn, w);
+	if (!w->fd_client || !w->pin) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The vhost answers what pin hands it; the socket is pin's. Returns the port or -errno. */
+static int proxy_listen(struct iw_ws *w, const struct iw_ws_listen *l, struct lws_vhost *vh, const char **why)
+{
+	struct iw_addr a;
+	if (iw_addr_parse(&a, l->host) < 0) {
+		*why = "proxy-protocol needs listen addresses (an IP), not interface names";
+		return -EINVAL;
+	}
+	a.port = (uint16_t)l->port;
+	return iw_proxy_in_listen(w->pin, &a, vh, why);
+}
+
 static int add_listener(struct iw_ws *w, const struct iw_ws_listen *l, const char **why)
 {
 	struct lws_context_creation_info info;
 	bool v6 = strchr(l->host, ':') != NULL;
 	struct lws_vhost *vh;
+	int port;
 
 	memset(&info, 0, sizeof info);
-	info.port = (int)l->port;
+	info.port = w->pin ? CONTEXT_PORT_NO_LISTEN_SERVER : (int)l->port;
 	info.iface = l->host;
 	info.protocols = protocols;
 	info.mounts = &w->mounts[0];
@@ -1060,8 +1115,14 @@ static int add_listener(struct iw_ws *w, const struct iw_ws_listen *l, const cha
 		IW_ERROR("cannot listen on %s", l->spec);
 		return -EADDRINUSE;
 	}
-	IW_INFO("listening on %s://%s%s%s:%d/ (WebSocket /ws)", w->cfg.tls_cert ? "https" : "http",
-		v6 ? "[" : "", l->host, v6 ? "]" : "", lws_get_vhost_listen_port(vh));
+	port = w->pin ? proxy_listen(w, l, vh, why) : lws_get_vhost_listen_port(vh);
+	if (port < 0) {
+		IW_ERROR("cannot listen on %s: %s", l->spec, *why);
+		return port;
+	}
+	IW_INFO("listening on %s://%s%s%s:%d/ (WebSocket /ws%s)", w->cfg.tls_cert ? "https" : "http",
+		v6 ? "[" : "", l->host, v6 ? "]" : "", port,
+		w->pin ? ", PROXY protocol from proxy-trusted sources" : "");
 	return 0;
 }
 
@@ -1091,6 +1152,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	mounts_init(w, cfg->web_root);
 	/* Metrics first: once a public listener is logged, the metrics line is already out. */
 	if (cfg->prometheus && add_metrics_listener(w, why) < 0)
+		goto fail;
+	if (cfg->proxy_protocol && proxy_start(w, why) < 0)
 		goto fail;
 	for (unsigned i = 0; i < cfg->n_listen; i++)
 		if (add_listener(w, &w->cfg.listen[i], why) < 0)
@@ -1143,9 +1206,11 @@ void iw_ws_destroy(struct iw_ws *w)
 		lws_sul_cancel(&w->sul);
 		lws_context_destroy(w->ctx);
 	}
+	iw_proxy_in_destroy(w->pin); /* its watchers are on the loop */
 	if (w->loop)
 		ev_loop_destroy(w->loop);
 	iw_hub_destroy(w->hub);
 	iw_addr_count_destroy(w->per_addr);
+	free(w->fd_client);
 	free(w);
 }

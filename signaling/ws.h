@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "signaling/ice_servers.h"
+#include "signaling/proxy_in.h"
 
 enum { IW_WS_LISTEN_MAX = 8, IW_WS_ORIGINS_MAX = 16 };
 
@@ -37,6 +38,10 @@ struct iw_ws_cfg {
 	size_t queue_max;          /* bytes queued per connection before it is dropped as too slow */
 	size_t queue_total_max;    /* all queues together: past it the slowest reader is dropped */
 	unsigned max_conns_per_ip; /* WebSockets per source address (IPv6: /64); 0 = no limit */
+	/* Behind a load balancer: the public listeners take a PROXY header from proxy.trusted
+	 * sources (and refuse one from anybody else); the client it names counts everywhere. */
+	bool proxy_protocol;
+	struct iw_proxy_in_cfg proxy;
 	/* /metrics on a listener of its own, never on the public ones (it shows rooms, peers and
 	 * errors): prom_addr (an IP) and prom_port (0 = ephemeral, logged). Off unless set. */
 	bool prometheus;

@@ -205,18 +205,22 @@ class RawWS:
     """A low-level client: wsproto for the handshake and parsing what the server sends,
     hand-built frames for what a well-behaved library would refuse to send."""
 
-    def __init__(self, port, target="/ws", rcvbuf=None, headers=None):
+    def __init__(self, port, target="/ws", rcvbuf=None, headers=None, src=None, prefix=b""):
+        """src: the local address to connect from (127.0.0.2, ...); prefix: bytes sent before
+        the HTTP request (a PROXY header)."""
         import socket
         from wsproto import ConnectionType, WSConnection
         from wsproto.events import AcceptConnection, RejectConnection, Request
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if src:
+            self.sock.bind((src, 0))
         self.sock.settimeout(TIMEOUT)
         self.sock.connect(("127.0.0.1", port))
         self.ws = WSConnection(ConnectionType.CLIENT)
-        self.sock.sendall(self.ws.send(Request(host="127.0.0.1", target=target,
-                                               extra_headers=headers or [])))
+        self.sock.sendall(prefix + self.ws.send(Request(host="127.0.0.1", target=target,
+                                                        extra_headers=headers or [])))
         self.accepted = None
         self.pending = []
         deadline = time.monotonic() + TIMEOUT

@@ -1,0 +1,153 @@
+"""iceway-signal behind the real HAProxy (Debian's) with the PROXY protocol, v1 and v2.
+Clients connect to HAProxy from 127.0.0.2 and 127.0.0.3; HAProxy connects to iceway-signal
+from 127.0.0.1, the only proxy-trusted source.
+- max-connections-per-ip counts the client the header names: two from 127.0.0.2 pass, the third
+  is refused, and 127.0.0.3 still gets in (without the header all four would be 127.0.0.1's).
+- A source that is not trusted is served as itself without a header, and closed with one (a
+  forged client address); a trusted source is closed without a header, with a malformed one,
+  and when nothing arrives within proxy-timeout.
+- Each outcome is counted in iceway_signal_proxy_connections_total."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import sigtest
+from sigtest import RawWS, Server
+
+HAPROXY = shutil.which("haproxy")
+METRIC = 'iceway_signal_proxy_connections_total{result="%s"}'
+
+
+def ws_accepted(port, **kw):
+    """True when the WebSocket handshake succeeded; the socket is kept open on success."""
+    try:
+        c = RawWS(port, **kw)
+    except (ConnectionResetError, BrokenPipeError):
+        return False, None
+    if not c.accepted:
+        c.close()
+        return False, None
+    return True, c
+
+
+def start_haproxy(cfg_text):
+    d = tempfile.mkdtemp(prefix="iw-haproxy-")
+    cfg = os.path.join(d, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(cfg_text)
+    log = open(os.path.join(d, "log"), "w")
+    proc = subprocess.Popen([HAPROXY, "-f", cfg, "-db"], stdout=log, stderr=log)
+    return proc, d
+
+
+def wait_listening(port):
+    deadline = time.monotonic() + sigtest.TIMEOUT
+    while not _connects(port):
+        assert time.monotonic() < deadline, "haproxy is not listening on %d" % port
+        time.sleep(0.05)
+
+
+def _connects(port):
+    """A listening socket on port, read from /proc: a probe connection through haproxy would
+    reach iceway-signal and be counted."""
+    with open("/proc/net/tcp") as f:
+        return any(line.split()[1].endswith(":%04X" % port) and line.split()[3] == "0A"
+                   for line in f.readlines()[1:])
+
+
+def main():
+    if not HAPROXY:
+        raise SystemExit("FAIL: this test needs haproxy (tools/install-deps.sh test)")
+    port = sigtest.free_port()
+    v1, v2 = sigtest.free_port(), sigtest.free_port()
+    srv = Server("--proxy-protocol", "--proxy-trusted", "127.0.0.1/32", "--proxy-timeout", "800",
+                 "--max-connections-per-ip", "2", listen="127.0.0.1:%d" % port)
+    hap = None
+    keep = []
+    try:
+        hap, hdir = start_haproxy("""global
+  log stderr format raw local0 err
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+frontend v1
+  bind 127.0.0.1:%(v1)d
+  default_backend s_v1
+frontend v2
+  bind 127.0.0.1:%(v2)d
+  default_backend s_v2
+backend s_v1
+  server s 127.0.0.1:%(port)d send-proxy
+backend s_v2
+  server s 127.0.0.1:%(port)d send-proxy-v2
+""" % dict(v1=v1, v2=v2, port=port))
+        wait_listening(v1)
+        wait_listening(v2)
+
+        # the real client counts: 127.0.0.2 twice (v2 then v1), a third time refused
+        for p in (v2, v1):
+            ok, c = ws_accepted(p, src="127.0.0.2")
+            assert ok, "127.0.0.2 through haproxy (%d) was refused" % p
+            keep.append(c)
+        ok, _ = ws_accepted(v2, src="127.0.0.2")
+        assert not ok, "a third connection from 127.0.0.2 passed max-connections-per-ip 2"
+        ok, c = ws_accepted(v1, src="127.0.0.3")
+        assert ok, "127.0.0.3 was refused: the limit counted haproxy's address, not the client's"
+        keep.append(c)
+        assert srv.metric('iceway_signal_connections_rejected_total{reason="per_address"}') == 1
+        assert srv.metric(METRIC % "header") == 4
+
+        # not trusted: served as itself without a header, closed with one
+        ok, c = ws_accepted(port, src="127.0.0.3")
+        assert ok, "an untrusted source without a header was refused"
+        keep.append(c)
+        ok, _ = ws_accepted(port, src="127.0.0.3", prefix=b"PROXY TCP4 9.9.9.9 127.0.0.1 1 2\r\n")
+        assert not ok, "an untrusted source's PROXY header was taken"
+        assert srv.metric(METRIC % "direct") == 1
+        assert srv.metric(METRIC % "untrusted_header") == 1
+
+        # trusted: a header is required and must be well formed
+        ok, _ = ws_accepted(port, src="127.0.0.1")
+        assert not ok, "a trusted source without a header was served"
+        assert srv.metric(METRIC % "missing_header") == 1
+        ok, _ = ws_accepted(port, src="127.0.0.1", prefix=b"PROXY TCP4 1.2.3.4\r\n")
+        assert not ok, "a malformed header was taken"
+        assert srv.metric(METRIC % "bad_header") == 1
+
+        # silence from a trusted source: closed after proxy-timeout (800 ms)
+        s = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.1", 0))
+        s.settimeout(5)
+        t0 = time.monotonic()
+        try:
+            data = s.recv(1)
+        except ConnectionResetError:
+            data = b""
+        waited = time.monotonic() - t0
+        s.close()
+        assert data == b"" and 0.5 < waited < 4, "silent connection: %r after %.2f s" % (data, waited)
+        assert srv.metric(METRIC % "timeout") == 1
+
+        # the connections that got in still work through haproxy
+        for c in keep:
+            c.close()
+        print("PASS")
+    finally:
+        for c in keep:
+            try:
+                c.close()
+            except OSError:
+                pass
+        if hap:
+            hap.kill()
+            hap.wait()
+            shutil.rmtree(hdir, ignore_errors=True)
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
