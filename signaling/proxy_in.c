@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,14 +54,116 @@ struct iw_proxy_in {
 	struct iw_proxy_in_stats st;
 };
 
-static bool trusted(const struct iw_proxy_in *p, const struct iw_addr *a)
+bool iw_proxy_in_trusted(const struct iw_proxy_in_cfg *cfg, const struct iw_addr *a)
 {
 	struct iw_addr n;
 	iw_addr_normalize(a, &n); /* an IPv4 client on a dual-stack socket is ::ffff:a.b.c.d */
-	for (unsigned i = 0; i < p->cfg.n_trusted; i++)
-		if (iw_cidr_contains(&p->cfg.trusted[i], &n) || iw_cidr_contains(&p->cfg.trusted[i], a))
+	for (unsigned i = 0; i < cfg->n_trusted; i++)
+		if (iw_cidr_contains(&cfg->trusted[i], &n) || iw_cidr_contains(&cfg->trusted[i], a))
 			return true;
 	return false;
+}
+
+static bool trusted(const struct iw_proxy_in *p, const struct iw_addr *a)
+{
+	return iw_proxy_in_trusted(&p->cfg, a);
+}
+
+/* ---- Forwarded and X-Forwarded-For ---- */
+
+enum { FWD_HOPS_MAX = 32, FWD_ENTRY_MAX = 64 };
+
+/* One entry of a comma-separated list, [b, e) trimmed of spaces and tabs. */
+static void trim(const char **b, const char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+/* The for= value of one Forwarded element ("for=192.0.2.1;proto=https"), quotes removed, into
+ * out; false when it has none or it does not fit. */
+static bool fwd_for(const char *b, const char *e, char *out, size_t cap)
+{
+	while (b < e) {
+		const char *semi = memchr(b, ';', (size_t)(e - b)), *pe = semi ? semi : e, *pb = b;
+		trim(&pb, &pe);
+		if (pe - pb > 4 && strncasecmp(pb, "for=", 4) == 0) {
+			pb += 4;
+			if (pe - pb >= 2 && *pb == '"' && pe[-1] == '"') {
+				pb++;
+				pe--;
+			}
+			if ((size_t)(pe - pb) >= cap)
+				return false;
+			memcpy(out, pb, (size_t)(pe - pb));
+			out[pe - pb] = '\0';
+			return true;
+		}
+		b = semi ? semi + 1 : e;
+	}
+	return false;
+}
+
+/* The hops a header lists, left to right (the last FWD_HOPS_MAX of them); an entry that is not
+ * an address has family 0. */
+static unsigned fwd_hops(const char *h, bool rfc7239, struct iw_addr *hops)
+{
+	unsigned n = 0;
+	const char *b = h, *end = h + strlen(h);
+
+	while (b <= end) {
+		const char *comma = memchr(b, ',', (size_t)(end - b)), *e = comma ? comma : end;
+		char v[FWD_ENTRY_MAX];
+		struct iw_addr *a = &hops[n % FWD_HOPS_MAX];
+		bool ok;
+
+		trim(&b, &e);
+		if (rfc7239) {
+			ok = fwd_for(b, e, v, sizeof v);
+		} else {
+			ok = (size_t)(e - b) < sizeof v;
+			if (ok) {
+				memcpy(v, b, (size_t)(e - b));
+				v[e - b] = '\0';
+			}
+		}
+		if (!ok || iw_addr_parse(a, v) < 0)
+			memset(a, 0, sizeof *a);
+		n++;
+		if (!comma)
+			break;
+		b = comma + 1;
+	}
+	return n;
+}
+
+bool iw_proxy_in_forwarded(const struct iw_proxy_in_cfg *cfg, const struct iw_addr *peer, const char *fwd,
+			   const char *xff, struct iw_addr *client)
+{
+	struct iw_addr hops[FWD_HOPS_MAX];
+	const char *h = fwd && fwd[0] ? fwd : xff;
+	bool from_header = false;
+	unsigned n, first;
+
+	*client = *peer;
+	if (!h || !h[0] || !iw_proxy_in_trusted(cfg, peer))
+		return false;
+	n = fwd_hops(h, h == fwd, hops);
+	first = n > FWD_HOPS_MAX ? n - FWD_HOPS_MAX : 0;
+	/* From the right: each trusted hop vouches for the one to its left. When every hop read
+	 * is a trusted proxy, the leftmost stands. */
+	for (unsigned i = n; i > first; i--) {
+		const struct iw_addr *a = &hops[(i - 1) % FWD_HOPS_MAX];
+		if (!a->family)
+			break; /* not an address: trust ends at the hop before it */
+		*client = *a;
+		from_header = true;
+		if (!iw_proxy_in_trusted(cfg, a))
+			break;
+	}
+	return from_header;
 }
 
 static void pend_release(struct iw_proxy_in *p, struct pend *c)

@@ -6,6 +6,7 @@
 #ifndef IW_SIGNALING_PROXY_IN_H
 #define IW_SIGNALING_PROXY_IN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/addr.h"
@@ -49,6 +50,20 @@ void iw_proxy_in_configure(struct iw_proxy_in *p, const struct iw_proxy_in_cfg *
 /* Stop accepting (a drain): listeners closed, waiting connections closed. */
 void iw_proxy_in_close(struct iw_proxy_in *p);
 const struct iw_proxy_in_stats *iw_proxy_in_stats(const struct iw_proxy_in *p);
+
+/* Whether a is one of cfg's trusted ranges (an IPv4-mapped IPv6 address counts as IPv4). */
+bool iw_proxy_in_trusted(const struct iw_proxy_in_cfg *cfg, const struct iw_addr *a);
+
+/*
+ * The client behind an HTTP reverse proxy. Only when peer (the socket's, or the PROXY header's,
+ * client) is trusted are the headers read: Forwarded (RFC 7239, its "for=" parameters) when
+ * present, else X-Forwarded-For, walked from the right past trusted hops to the first address
+ * that is not trusted. An entry that is not an address (unknown, an obfuscated name, garbage)
+ * ends the walk at the hop before it. Either header may be NULL. Returns true with *client set
+ * from a header, false with *client = *peer.
+ */
+bool iw_proxy_in_forwarded(const struct iw_proxy_in_cfg *cfg, const struct iw_addr *peer, const char *fwd,
+			   const char *xff, struct iw_addr *client);
 void iw_proxy_in_destroy(struct iw_proxy_in *p); /* accepts NULL */
 
 #endif

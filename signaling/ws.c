@@ -499,8 +499,23 @@ static bool origin_allowed(struct iw_ws *w, struct lws *wsi)
 	return false;
 }
 
+/* Behind a trusted HTTP reverse proxy, the client its Forwarded or X-Forwarded-For names. A
+ * header longer than the buffer is not read (the proxy stays the client). */
+static void forwarded_client(struct iw_ws *w, struct lws *wsi, struct iw_addr *a)
+{
+	char fwd[1024], xff[1024];
+	struct iw_addr peer = *a;
+
+	if (lws_hdr_custom_copy(wsi, fwd, sizeof fwd, "forwarded:", 10) < 0)
+		fwd[0] = '\0';
+	if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) < 0)
+		xff[0] = '\0';
+	iw_proxy_in_forwarded(&w->cfg.proxy, &peer, fwd, xff, a);
+}
+
 /* The source address as counted for max-connections-per-ip: the client a PROXY header named,
- * or the socket's peer; -1 when it cannot be read. */
+ * or the socket's peer, or behind a trusted reverse proxy the client it forwards for; -1 when
+ * it cannot be read. */
 static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key)
 {
 	struct sockaddr_storage ss;
@@ -513,6 +528,8 @@ static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key)
 	else if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 		 iw_addr_from_sa(&a, (struct sockaddr *)&ss) < 0)
 		return -1;
+	if (w->cfg.proxy.n_trusted)
+		forwarded_client(w, wsi, &a);
 	iw_addr_count_key(&a, key);
 	return 0;
 }

@@ -8,7 +8,10 @@ from 127.0.0.1, the only proxy-trusted source.
   and when nothing arrives within proxy-timeout.
 - Each outcome is counted in iceway_signal_proxy_connections_total.
 - With TLS, the TLS handshake starts right after the header: HAProxy in TCP mode passes wss
-  through, and iceway-signal terminates it."""
+  through, and iceway-signal terminates it.
+- Behind nginx as an HTTP reverse proxy (proxy-trusted, no proxy-protocol), X-Forwarded-For
+  names the client for the same limit; the same header from a client that is not trusted is
+  ignored."""
 import os
 import shutil
 import socket
@@ -85,7 +88,67 @@ def tls_after_header():
         shutil.rmtree(d, ignore_errors=True)
 
 
+NGINX = shutil.which("nginx")
+
+
+def behind_nginx():
+    port, front = sigtest.free_port(), sigtest.free_port()
+    srv = Server("--proxy-trusted", "127.0.0.1", "--max-connections-per-ip", "1",
+                 listen="127.0.0.1:%d" % port)
+    d = tempfile.mkdtemp(prefix="iw-nginx-")
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %(d)s; proxy_temp_path %(d)s; fastcgi_temp_path %(d)s;
+  uwsgi_temp_path %(d)s; scgi_temp_path %(d)s;
+  server {
+    listen 127.0.0.1:%(front)d;
+    location / {
+      proxy_pass http://127.0.0.1:%(port)d;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+""" % dict(d=d, front=front, port=port))
+    ngx = subprocess.Popen([NGINX, "-c", conf, "-p", d], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    keep = []
+    try:
+        wait_listening(front)
+        ok, c = ws_accepted(front, src="127.0.0.2")
+        assert ok, "127.0.0.2 through nginx was refused"
+        keep.append(c)
+        ok, _ = ws_accepted(front, src="127.0.0.2")
+        assert not ok, "a second connection from 127.0.0.2 passed max-connections-per-ip 1"
+        # a client's own X-Forwarded-For is kept by nginx on the left, and not believed
+        ok, c = ws_accepted(front, src="127.0.0.3", headers=[("X-Forwarded-For", "127.0.0.2")])
+        assert ok, "127.0.0.3 was refused: the limit counted nginx or a client's claim"
+        keep.append(c)
+        # straight to iceway-signal, the same claim from an untrusted source is ignored
+        ok, c = ws_accepted(port, src="127.0.0.4", headers=[("X-Forwarded-For", "127.0.0.3")])
+        assert ok, "an untrusted source's X-Forwarded-For was believed"
+        keep.append(c)
+        assert srv.metric('iceway_signal_connections_rejected_total{reason="per_address"}') == 1
+    finally:
+        for c in keep:
+            c.close()
+        ngx.kill()
+        ngx.wait()
+        srv.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
+    if not NGINX:
+        raise SystemExit("FAIL: this test needs nginx (tools/install-deps.sh test)")
     if not HAPROXY:
         raise SystemExit("FAIL: this test needs haproxy (tools/install-deps.sh test)")
     port = sigtest.free_port()
@@ -160,6 +223,7 @@ backend s_v2
         assert srv.metric(METRIC % "timeout") == 1
 
         tls_after_header()
+        behind_nginx()
         print("PASS")
     finally:
         for c in keep:
