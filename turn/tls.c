@@ -142,6 +142,8 @@ static int map_ciphers(struct iw_tls *t, const char *list)
 	return n;
 }
 
+static const char *alpn_names[] = { "stun.turn", "stun.nat-discovery", NULL };
+
 struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *ciphers, const char **why)
 {
 	struct iw_tls *t = calloc(1, sizeof *t);
@@ -182,6 +184,12 @@ struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *cip
 	}
 	if (ciphers && map_ciphers(t, ciphers) > 0)
 		mbedtls_ssl_conf_ciphersuites(&t->conf, t->ciphers);
+	/* RFC 7443's ALPN names, so a proxy in front can route by them; a client that offers
+	 * none (browsers) is served too, one that offers only others (h2, http/1.1) is refused. */
+	if (mbedtls_ssl_conf_alpn_protocols(&t->conf, alpn_names)) {
+		*why = "cannot set ALPN";
+		goto fail;
+	}
 	return t;
 fail:
 	iw_tls_destroy(t);

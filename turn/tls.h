@@ -1,6 +1,7 @@
 /* TLS for stream connections (mbedTLS 2.28): one server configuration loaded from PEM files,
  * and a session per connection on a non-blocking socket. TLS 1.2 only: mbedTLS 2.28's
- * default build has no TLS 1.3 server. Used by the TCP/TLS worker thread only. */
+ * default build has no TLS 1.3 server. ALPN: RFC 7443's stun.turn and stun.nat-discovery, or
+ * none. Used by the TCP/TLS worker thread only. */
 #ifndef IW_TURN_TLS_H
 #define IW_TURN_TLS_H
 
