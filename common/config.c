@@ -15,6 +15,7 @@
 enum {
 	LINE_MAX_LEN = 4096, /* longer lines are an error, not a silent split */
 	WARNED_MAX = 128,
+	OPTS_MAX = 256, /* entries in a table, terminator included */
 };
 
 /* Unsupported options already warned about, so each is reported once per process. */
@@ -419,10 +420,49 @@ out:
 	return ret;
 }
 
+/* Which repeatable options the current source has given: the first value clears the
+ * earlier sources' ones. NULL for a config file, the first source. */
+struct source {
+	bool seen[OPTS_MAX];
+};
+
+static void free_list(const struct iw_opt *o, void *cfg)
+{
+	void *p = field(cfg, o);
+	unsigned n;
+
+	memcpy(&n, (char *)cfg + o->count_off, sizeof n);
+	for (unsigned i = 0; i < n; i++) {
+		free_str(get_str((char *)p + i * sizeof(char *)), o->flags & IW_OPT_SECRET);
+		set_ptr((char *)p + i * sizeof(char *), NULL);
+	}
+	n = 0;
+	memcpy((char *)cfg + o->count_off, &n, sizeof n);
+}
+
+static void replace_once(const struct iw_opt *tab, const struct iw_opt *o, void *cfg, struct source *src)
+{
+	const struct iw_opt *t = target_of(tab, o);
+	size_t i;
+
+	if (!src || !t)
+		return;
+	i = (size_t)(t - tab);
+	if (i >= OPTS_MAX || src->seen[i])
+		return;
+	src->seen[i] = true;
+	if (t->kind == IW_OPT_LIST)
+		free_list(t, cfg);
+	else if ((t->flags & IW_OPT_REPEAT) && t->clear)
+		t->clear(cfg);
+}
+
 /* apply_checked for "name" or, with from_file, "name-file PATH". */
 static int apply_named(const struct iw_opt *tab, const struct iw_opt *o, bool from_file, void *cfg,
-		       const char *val, bool has_val, const char **why)
+		       const char *val, bool has_val, struct source *src, const char **why)
 {
+	if (o->kind != IW_OPT_UNSUPPORTED && o->kind != IW_OPT_UNSUPPORTED_ARG)
+		replace_once(tab, o, cfg, src);
 	if (!from_file)
 		return apply_checked(tab, o, cfg, val, has_val, why);
 	if (!has_val) {
@@ -554,7 +594,7 @@ int iw_config_load_file(const struct iw_opt *tab, void *cfg, const char *path, c
 			snprintf(err, err_cap, "%s:%u: unknown option '%s'", path, lineno, name);
 			goto out;
 		}
-		if (apply_named(tab, o, from_file, cfg, val, has_val, &why) < 0) {
+		if (apply_named(tab, o, from_file, cfg, val, has_val, NULL, &why) < 0) {
 			snprintf(err, err_cap, "%s:%u: option '%s': %s", path, lineno, name, why);
 			goto out;
 		}
@@ -590,7 +630,13 @@ int iw_config_parse_args(const struct iw_opt *tab, void *cfg, int argc, char **a
 {
 	int i = 1;
 	int ret = -1;
+	struct source *src = calloc(1, sizeof *src);
 
+	if (!src) {
+		snprintf(err, err_cap, "out of memory");
+		i = 0;
+		goto out;
+	}
 	if (env_prefix(tab) && iw_config_load_env(tab, cfg, err, err_cap) < 0) {
 		i = 0;
 		goto out;
@@ -655,13 +701,14 @@ int iw_config_parse_args(const struct iw_opt *tab, void *cfg, int argc, char **a
 		}
 		if (o->kind == IW_OPT_UNSUPPORTED)
 			has_val = false; /* "--x=1" for an ignored flag is ignored too */
-		if (apply_named(tab, o, from_file, cfg, val, has_val, &why) < 0) {
+		if (apply_named(tab, o, from_file, cfg, val, has_val, src, &why) < 0) {
 			snprintf(err, err_cap, "option '%s': %s", shown, why);
 			goto out;
 		}
 	}
 	ret = 0;
 out:
+	free(src);
 	if (optind_out)
 		*optind_out = i;
 	return ret;
@@ -712,9 +759,16 @@ int iw_config_load_env(const struct iw_opt *tab, void *cfg, char *err, size_t er
 {
 	const char *prefix = env_prefix(tab);
 	char var[128];
+	int ret = -1;
+	struct source *src = NULL;
 
 	if (!prefix)
 		return 0;
+	src = calloc(1, sizeof *src);
+	if (!src) {
+		snprintf(err, err_cap, "out of memory");
+		return -1;
+	}
 	for (const struct iw_opt *o = tab; o->name; o++) {
 		const char *why = NULL, *val;
 
@@ -722,20 +776,29 @@ int iw_config_load_env(const struct iw_opt *tab, void *cfg, char *err, size_t er
 			continue;
 		env_name(var, sizeof var, prefix, o->name, "");
 		val = getenv(var);
-		if (val && *val && apply_env(tab, o, cfg, val, &why) < 0)
-			goto fail;
+		if (val && *val) {
+			replace_once(tab, o, cfg, src);
+			if (apply_env(tab, o, cfg, val, &why) < 0)
+				goto fail;
+		}
 		if (!(o->flags & IW_OPT_SECRET))
 			continue;
 		env_name(var, sizeof var, prefix, o->name, "_FILE");
 		val = getenv(var);
-		if (val && *val && apply_secret_file(tab, o, cfg, val, &why) < 0)
-			goto fail;
+		if (val && *val) {
+			replace_once(tab, o, cfg, src);
+			if (apply_secret_file(tab, o, cfg, val, &why) < 0)
+				goto fail;
+		}
 		continue;
 	fail:
 		snprintf(err, err_cap, "environment %s: option '%s': %s", var, o->name, why);
-		return -1;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(src);
+	return ret;
 }
 
 int iw_config_defaults(const struct iw_opt *tab, void *cfg, char *err, size_t err_cap)
@@ -756,20 +819,12 @@ int iw_config_defaults(const struct iw_opt *tab, void *cfg, char *err, size_t er
 void iw_config_free(const struct iw_opt *tab, void *cfg)
 {
 	for (const struct iw_opt *o = tab; o->name; o++) {
-		bool wipe = o->flags & IW_OPT_SECRET;
 		void *p = field(cfg, o);
 		if (o->kind == IW_OPT_STR) {
-			free_str(get_str(p), wipe);
+			free_str(get_str(p), o->flags & IW_OPT_SECRET);
 			set_ptr(p, NULL);
 		} else if (o->kind == IW_OPT_LIST) {
-			unsigned n;
-			memcpy(&n, (char *)cfg + o->count_off, sizeof n);
-			for (unsigned i = 0; i < n; i++) {
-				free_str(get_str((char *)p + i * sizeof(char *)), wipe);
-				set_ptr((char *)p + i * sizeof(char *), NULL);
-			}
-			n = 0;
-			memcpy((char *)cfg + o->count_off, &n, sizeof n);
+			free_list(o, cfg);
 		}
 	}
 }

@@ -51,19 +51,20 @@ struct iw_opt {
 	const char *name; /* long name, without dashes; NULL ends the table */
 	char short_name;  /* 0 when none */
 	enum iw_opt_kind kind;
-	unsigned flags;         /* IW_OPT_SECRET ... */
-	size_t off, size;       /* typed: the field, see IW_OPT_AT */
-	size_t count_off;       /* IW_OPT_LIST: the unsigned count */
-	long long min, max;     /* INT/DOUBLE range; STR length; LIST entries */
-	const char *choices;    /* IW_OPT_ENUM: "plain|json" */
-	const char *def;        /* the default as written in a file, applied by iw_config_defaults */
-	const char *def_doc;    /* a default the program computes, for --help only */
-	const char *bare;       /* typed: the value of "--name" alone; the value is then optional */
-	const char *alias_of;   /* IW_OPT_ALIAS: the option this spells */
-	iw_opt_set_fn set;      /* setter kinds only */
-	iw_opt_check_fn check;  /* typed: an extra check of the value */
-	const char *help;       /* one line; "ARG: text" names the value */
-	const char *env_prefix; /* on the terminating entry: "ICEWAY_RELAY_" (NULL: no env) */
+	unsigned flags;           /* IW_OPT_SECRET ... */
+	size_t off, size;         /* typed: the field, see IW_OPT_AT */
+	size_t count_off;         /* IW_OPT_LIST: the unsigned count */
+	long long min, max;       /* INT/DOUBLE range; STR length; LIST entries */
+	const char *choices;      /* IW_OPT_ENUM: "plain|json" */
+	const char *def;          /* the default as written in a file, applied by iw_config_defaults */
+	const char *def_doc;      /* a default the program computes, for --help only */
+	const char *bare;         /* typed: the value of "--name" alone; the value is then optional */
+	const char *alias_of;     /* IW_OPT_ALIAS: the option this spells */
+	iw_opt_set_fn set;        /* setter kinds only */
+	iw_opt_check_fn check;    /* typed: an extra check of the value */
+	void (*clear)(void *cfg); /* IW_OPT_REPEAT setters: forget the values given so far */
+	const char *help;         /* one line; "ARG: text" names the value */
+	const char *env_prefix;   /* on the terminating entry: "ICEWAY_RELAY_" (NULL: no env) */
 };
 
 /* The field of a typed option: .off and .size for member m of struct type T. */
@@ -95,6 +96,10 @@ void iw_config_free(const struct iw_opt *tab, void *cfg);
 int iw_config_load_file(const struct iw_opt *tab, void *cfg, const char *path, char *err, size_t err_cap);
 
 /*
+ * Sources override each other whole: a repeatable option (a list, or a setter with
+ * IW_OPT_REPEAT and .clear) given in the environment replaces the file's values, and one given
+ * on the command line replaces both; within one source the values add up.
+ *
  * Apply the environment (when the table has an env_prefix; see iw_config_load_env), then
  * argv: "--name value", "--name=value", "-x value", flags. Stops at the first non-option
  * argument, whose index is returned through *optind_out (may be NULL).

@@ -26,9 +26,7 @@ struct opts {
 	bool json_log;
 	unsigned help; /* 0 no, 1 text, 2 markdown */
 	bool version;
-	/* listen as given: the file's first, then the environment's and the command line's,
-	 * which replace them (see use_listen) */
-	char *listen[2 * IW_WS_LISTEN_MAX];
+	char *listen[IW_WS_LISTEN_MAX]; /* as given; parsed into ws.listen by use_listen */
 	unsigned n_listen;
 };
 
@@ -115,6 +113,11 @@ static int set_relay(void *c, const char *v, const char **why)
 	return 0;
 }
 
+static void clear_relays(void *c)
+{
+	((struct opts *)c)->relays.n = 0;
+}
+
 #define AT(m) IW_OPT_AT(struct opts, m)
 #define LIST(m, n) \
 	AT(m), .count_off = offsetof(struct opts, n), .max = sizeof(((struct opts *)0)->m) / sizeof(char *)
@@ -131,8 +134,7 @@ static const struct iw_opt opt_tab[] = {
 	  LIST(listen, n_listen),
 	  .check = check_listen,
 	  .def_doc = "127.0.0.1:8080",
-	  .help = "ADDR: ADDR:PORT or [V6ADDR]:PORT to serve HTTP and /ws on, repeatable; the command line's "
-		  "replace the file's" },
+	  .help = "ADDR: ADDR:PORT or [V6ADDR]:PORT to serve HTTP and /ws on, repeatable" },
 	{ .name = "web-root",
 	  .kind = IW_OPT_STR,
 	  AT(ws.web_root),
@@ -172,6 +174,7 @@ static const struct iw_opt opt_tab[] = {
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
 	  .set = set_relay,
+	  .clear = clear_relays,
 	  .help = "SPEC: URI[,metrics=URL], a relay of the pool (turn:HOST:PORT?transport=udp,"
 		  "metrics=http://HOST:9641/metrics); iceServers name the least loaded one that is up, "
 		  "repeatable" },
@@ -392,25 +395,13 @@ static int keep_gen(struct opts *o)
 	return 0;
 }
 
-/* The listeners: the last source that gave any (command line and environment over the file,
- * whose entries come first, from 0 to n_file), else 127.0.0.1:8080. */
-static int use_listen(struct opts *o, unsigned n_file, const char **why)
+/* The listeners as given, else 127.0.0.1:8080. */
+static int use_listen(struct opts *o, const char **why)
 {
 	static const char *const fallback[] = { "127.0.0.1:8080" };
-	const char *const *l = (const char *const *)o->listen;
-	unsigned n = o->n_listen;
+	const char *const *l = o->n_listen ? (const char *const *)o->listen : fallback;
+	unsigned n = o->n_listen ? o->n_listen : 1;
 
-	if (n > n_file) {
-		l += n_file;
-		n -= n_file;
-	} else if (!n) {
-		l = fallback;
-		n = 1;
-	}
-	if (n > IW_WS_LISTEN_MAX) {
-		*why = "option 'listen': given too many times";
-		return -EINVAL;
-	}
 	for (unsigned i = 0; i < n; i++)
 		if (parse_listen(l[i], &o->ws.listen[i], why) < 0)
 			return -EINVAL;
@@ -428,9 +419,8 @@ static struct {
 } startup;
 
 /* A new configuration: the table's defaults, then the file, the environment and argv, kept
- * until exit. NULL with err filled. n_file_listen: how many listeners the file gave. */
-static struct opts *opts_load(const char *file, int argc, char **argv, unsigned *n_file_listen, char *err,
-			      size_t err_cap)
+ * until exit. NULL with err filled. */
+static struct opts *opts_load(const char *file, int argc, char **argv, char *err, size_t err_cap)
 {
 	struct opts *o = calloc(1, sizeof *o);
 
@@ -443,7 +433,6 @@ static struct opts *opts_load(const char *file, int argc, char **argv, unsigned 
 		return NULL;
 	if (file && iw_config_load_file(opt_tab, o, file, err, err_cap) < 0)
 		return NULL;
-	*n_file_listen = o->n_listen;
 	if (iw_config_parse_args(opt_tab, o, argc, argv, NULL, err, err_cap) < 0)
 		return NULL;
 	if (o->ws.msg_burst < o->ws.msg_rate)
@@ -453,8 +442,7 @@ static struct opts *opts_load(const char *file, int argc, char **argv, unsigned 
 
 static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 {
-	unsigned n_file_listen;
-	struct opts *n = opts_load(startup.file, startup.argc, startup.argv, &n_file_listen, err, err_cap);
+	struct opts *n = opts_load(startup.file, startup.argc, startup.argv, err, err_cap);
 
 	(void)arg;
 	if (!n)
@@ -511,7 +499,6 @@ int main(int argc, char **argv)
 	char err[IW_CONFIG_ERR_MAX];
 	const char *file = NULL, *why = NULL;
 	bool no_file = false;
-	unsigned n_file_listen;
 	struct sigaction sa;
 	struct iw_relays *relays = NULL;
 	sigset_t hup;
@@ -528,7 +515,7 @@ int main(int argc, char **argv)
 	startup.file = no_file ? NULL : file;
 	startup.argc = argc;
 	startup.argv = argv;
-	op = opts_load(startup.file, argc, argv, &n_file_listen, err, sizeof err);
+	op = opts_load(startup.file, argc, argv, err, sizeof err);
 	if (!op) {
 		fprintf(stderr, "iceway-signal: %s\n", err);
 		return 2;
@@ -549,7 +536,7 @@ int main(int argc, char **argv)
 		printf("iceway-signal %s\n", iw_version());
 		return 0;
 	}
-	if (use_listen(&o, n_file_listen, &why) < 0) {
+	if (use_listen(&o, &why) < 0) {
 		fprintf(stderr, "iceway-signal: %s\n", why);
 		return 2;
 	}

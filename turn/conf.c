@@ -186,6 +186,32 @@ static int o_alt_server(void *cfg, const char *val, const char **why)
 	return 0;
 }
 
+/* A repeatable option given again by a later source (environment, command line) starts over. */
+static void clear_listen(void *cfg)
+{
+	((struct iw_conf *)cfg)->n_listen = 0;
+}
+
+static void clear_relay(void *cfg)
+{
+	((struct iw_conf *)cfg)->n_relay = 0;
+}
+
+static void clear_ext(void *cfg)
+{
+	((struct iw_conf *)cfg)->n_ext = 0;
+}
+
+static void clear_allowed(void *cfg)
+{
+	((struct iw_conf *)cfg)->policy.n_allow = 0;
+}
+
+static void clear_denied(void *cfg)
+{
+	((struct iw_conf *)cfg)->policy.n_deny = 0;
+}
+
 #define AT(m) IW_OPT_AT(struct iw_conf, m)
 #define UNSUPPORTED(n)                                  \
 	{                                               \
@@ -201,6 +227,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .short_name = 'L',
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
+	  .clear = clear_listen,
 	  .set = o_listening_ip,
 	  .def_doc = "0.0.0.0 and ::",
 	  .help = "IP: listen on this address (repeatable)" },
@@ -216,6 +243,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .short_name = 'E',
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
+	  .clear = clear_relay,
 	  .set = o_relay_ip,
 	  .def_doc = "a listening or interface address",
 	  .help = "IP: bind relayed addresses here (one per family)" },
@@ -223,6 +251,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .short_name = 'X',
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
+	  .clear = clear_ext,
 	  .set = o_external_ip,
 	  .help = "IP[/IP]: advertise PUBLIC as the relayed address (bind PRIVATE)" },
 	{ .name = "min-port",
@@ -274,11 +303,13 @@ const struct iw_opt iw_conf_opts[] = {
 	{ .name = "allowed-peer-ip",
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
+	  .clear = clear_allowed,
 	  .set = o_allowed_peer,
 	  .help = "RANGE: allow peers in CIDR or A-B range (repeatable)" },
 	{ .name = "denied-peer-ip",
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
+	  .clear = clear_denied,
 	  .set = o_denied_peer,
 	  .help = "RANGE: refuse peers in CIDR or A-B range (repeatable; deny wins)" },
 	{ .name = "allow-loopback-peers",

@@ -799,6 +799,36 @@ static void test_env_precedence(void **state)
 		unsetenv(tenv[i]);
 }
 
+/* A list given by a later source replaces the earlier one's; within a source it adds up. */
+static void test_list_sources(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	char err[IW_CONFIG_ERR_MAX];
+	char *argv[] = { "prog", "--uri", "stun:z", "--uri=stun:y", NULL };
+
+	write_conf("uri=stun:f1\nuri=stun:f2\n");
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 2);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 1, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 2); /* nothing in the environment or argv: the file's stay */
+	setenv("IWTEST_URI", "stun:e", 1);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 1);
+	assert_string_equal(c.uris[0], "stun:e");
+	iw_config_free(ttab, &c);
+
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 4, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 2);
+	assert_string_equal(c.uris[0], "stun:z");
+	assert_string_equal(c.uris[1], "stun:y");
+	iw_config_free(ttab, &c);
+	unsetenv("IWTEST_URI");
+}
+
 static void write_file(const char *path, const char *text, size_t n)
 {
 	FILE *f = fopen(path, "w");
@@ -949,6 +979,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_values, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_errors, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_precedence, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_sources, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_file, tsetup, teardown),
 		cmocka_unit_test(test_typed_help),
 	};

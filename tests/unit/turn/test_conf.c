@@ -93,6 +93,12 @@ static void test_environment(void **state)
 	assert_int_equal(c.threads, 3);
 	assert_false(c.log_json);
 	iw_conf_fini(&c);
+	/* The command line's listening-ip replaces the environment's two. */
+	iw_conf_init(&c);
+	char *argv2[] = { "iceway-relay", "--listening-ip", "127.0.0.2" };
+	assert_int_equal(parse(&c, argv2, 3, err), 0);
+	assert_int_equal(c.n_listen, 1);
+	iw_conf_fini(&c);
 
 	setenv("ICEWAY_RELAY_MIN_PORT", "0", 1);
 	iw_conf_init(&c);
