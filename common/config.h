@@ -75,6 +75,75 @@ struct iw_opt {
 		.name = NULL, .env_prefix = (prefix) \
 	}
 
+/* Entries every binary shares, so that each option has one spelling everywhere. T is the
+ * configuration struct; the members are named after what they hold. */
+#define IW_OPT_CONFIG_FILE                                                                          \
+	{ .name = "config",                                                                         \
+	  .short_name = 'c',                                                                        \
+	  .kind = IW_OPT_REQUIRED,                                                                  \
+	  .flags = IW_OPT_NOENV,                                                                    \
+	  .help = "FILE: read options from FILE first" },                                           \
+	{                                                                                           \
+		.name = "no-config", .short_name = 'n', .kind = IW_OPT_NONE, .flags = IW_OPT_NOENV, \
+		.help = "do not read a config file"                                                 \
+	}
+#define IW_OPT_HELP_VERSION(T, help_m, version_m)                                                       \
+	{ .name = "help",                                                                               \
+	  .short_name = 'h',                                                                            \
+	  .kind = IW_OPT_ENUM,                                                                          \
+	  .flags = IW_OPT_NOENV,                                                                        \
+	  IW_OPT_AT(T, help_m),                                                                         \
+	  .choices = "no|text|markdown",                                                                \
+	  .bare = "text",                                                                               \
+	  .help = "FORMAT: print this help (markdown: the README's table)" },                           \
+	{                                                                                               \
+		.name = "version", .kind = IW_OPT_FLAG, .flags = IW_OPT_NOENV, IW_OPT_AT(T, version_m), \
+		.help = "print the version"                                                             \
+	}
+/* log-level (enum iw_log_level), log-format (a bool: json), log-file; log-json is the old
+ * spelling of log-format json. */
+#define IW_OPT_LOG(T, level_m, json_m, file_m)                                                   \
+	{ .name = "log-level",                                                                   \
+	  .kind = IW_OPT_ENUM,                                                                   \
+	  IW_OPT_AT(T, level_m),                                                                 \
+	  .choices = "error|warn|info|debug",                                                    \
+	  .def = "info",                                                                         \
+	  .help = "the least severe events logged" },                                            \
+		{ .name = "log-format",                                                          \
+		  .kind = IW_OPT_ENUM,                                                           \
+		  IW_OPT_AT(T, json_m),                                                          \
+		  .choices = "plain|json",                                                       \
+		  .def = "plain",                                                                \
+		  .help = "one line of text or one JSON object per event" },                     \
+		{ .name = "log-json",                                                            \
+		  .kind = IW_OPT_ALIAS,                                                          \
+		  .flags = IW_OPT_HIDDEN,                                                        \
+		  .alias_of = "log-format",                                                      \
+		  .def = "json",                                                                 \
+		  .help = "the old spelling of log-format json" },                               \
+	{                                                                                        \
+		.name = "log-file", .short_name = 'l', .kind = IW_OPT_STR, IW_OPT_AT(T, file_m), \
+		.def_doc = "stderr", .help = "FILE: log here instead of stderr"                  \
+	}
+/* The metrics listener: off unless asked, on loopback by default. */
+#define IW_OPT_PROMETHEUS(T, on_m, port_m, addr_m, port_def)                                                \
+	{ .name = "prometheus",                                                                             \
+	  .kind = IW_OPT_BOOL,                                                                              \
+	  IW_OPT_AT(T, on_m),                                                                               \
+	  .help = "serve Prometheus metrics at http://prometheus-address:prometheus-port/metrics, "         \
+		  "never on a public listener" },                                                           \
+		{ .name = "prometheus-port",                                                                \
+		  .kind = IW_OPT_INT,                                                                       \
+		  IW_OPT_AT(T, port_m),                                                                     \
+		  .min = 0,                                                                                 \
+		  .max = 65535,                                                                             \
+		  .def = (port_def),                                                                        \
+		  .help = "PORT: metrics port, 0 picks a free one (logged)" },                              \
+	{                                                                                                   \
+		.name = "prometheus-address", .kind = IW_OPT_STR, .flags = IW_OPT_IP, IW_OPT_AT(T, addr_m), \
+		.def = "127.0.0.1", .help = "IP: metrics address"                                           \
+	}
+
 /* An error message buffer: "FILE:LINE: option 'name': why" or "option '--name': why". */
 enum { IW_CONFIG_ERR_MAX = 512 };
 /* The largest secret read through NAME-file. */
