@@ -734,6 +734,8 @@ static bool env_reads(const struct iw_opt *o)
 static int apply_env(const struct iw_opt *tab, const struct iw_opt *o, void *cfg, const char *val,
 		     const char **why)
 {
+	if (o->kind == IW_OPT_FLAG)
+		return apply(tab, o, cfg, val, why); /* "no" turns off what the file turned on */
 	if (takes_value(tab, o) == TAKES_NONE) {
 		bool b;
 		if (iw_config_bool(val, &b, why))

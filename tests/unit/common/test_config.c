@@ -779,9 +779,12 @@ static void test_env_precedence(void **state)
 
 	setenv("IWTEST_FLAG", "no", 1);
 	unsetenv("IWTEST_URI");
+	write_conf("flag\n");
 	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_true(c.flag);
 	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
-	assert_false(c.flag);
+	assert_false(c.flag); /* the environment's "no" turns off the file's flag */
 	iw_config_free(ttab, &c);
 
 	setenv("IWTEST_PORT", "99999", 1);
