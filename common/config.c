@@ -1,5 +1,6 @@
-/* Options from one table per binary, applied from a key=value file (turnserver.conf style) and
- * then from argv. Every error names the file, line and option; nothing here exits. */
+/* Options from one typed table per binary: defaults, then a key=value file (turnserver.conf
+ * style), then the environment, then argv. Every error names the file and line (or the
+ * variable) and the option; no error echoes a value; nothing here exits. */
 #include "common/config.h"
 
 #include <ctype.h>
@@ -805,6 +806,14 @@ out:
 
 int iw_config_defaults(const struct iw_opt *tab, void *cfg, char *err, size_t err_cap)
 {
+	size_t n = 0;
+
+	while (tab[n].name)
+		n++;
+	if (n >= OPTS_MAX) { /* struct source tracks at most this many */
+		snprintf(err, err_cap, "option table longer than %d entries", OPTS_MAX - 1);
+		return -1;
+	}
 	for (const struct iw_opt *o = tab; o->name; o++) {
 		const char *why = NULL;
 		if (!o->def || o->kind == IW_OPT_ALIAS || o->kind == IW_OPT_UNSUPPORTED ||
