@@ -1,5 +1,4 @@
 /* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,56 +22,13 @@ struct opts {
 	struct iw_relays_cfg relays;
 	unsigned relay_poll_s;
 	enum iw_log_level level;
-	const char *log_file;
+	char *log_file;
 	bool json_log;
-	bool help;
+	unsigned help; /* 0 no, 1 text, 2 markdown */
 	bool version;
-	bool listen_from_cli; /* a command-line --listen replaces the file's list */
+	char *listen[IW_WS_LISTEN_MAX]; /* as given; parsed into ws.listen by use_listen */
+	unsigned n_listen;
 };
-
-/* Option values outlive parsing: they are copied, kept here and freed at exit. A SIGHUP
- * reload adds its values (a config file's worth, a few hundred bytes per reload). */
-static char **kept;
-static unsigned n_kept, cap_kept;
-
-static const char *keep(const char *v)
-{
-	if (n_kept == cap_kept) {
-		unsigned cap = cap_kept ? cap_kept * 2 : 64;
-		char **k = realloc(kept, cap * sizeof *k);
-		if (!k)
-			goto oom;
-		kept = k;
-		cap_kept = cap;
-	}
-	char *s = strdup(v);
-	if (!s)
-		goto oom;
-	kept[n_kept++] = s;
-	return s;
-oom:
-	fputs("iceway-signal: out of memory\n", stderr);
-	exit(2);
-}
-
-static void free_kept(void)
-{
-	while (n_kept)
-		free(kept[--n_kept]);
-	free(kept);
-	kept = NULL;
-	cap_kept = 0;
-}
-
-static int add_to(const char **list, unsigned *n, unsigned cap, const char *val, const char **why)
-{
-	if (*n >= cap) {
-		*why = "given too many times";
-		return -EINVAL;
-	}
-	list[(*n)++] = keep(val);
-	return 0;
-}
 
 /* "ADDR:PORT" or "[V6ADDR]:PORT" (ADDR may be any name lws takes as an interface). */
 static int parse_listen(const char *spec, struct iw_ws_listen *l, const char **why)
@@ -106,74 +62,10 @@ bad:
 	return -EINVAL;
 }
 
-static int set_listen(void *c, const char *v, const char **why)
+static int check_listen(const char *v, const char **why)
 {
-	struct opts *o = c;
-	if (o->ws.n_listen >= IW_WS_LISTEN_MAX) {
-		*why = "given too many times";
-		return -EINVAL;
-	}
-	if (parse_listen(v, &o->ws.listen[o->ws.n_listen], why) < 0)
-		return -EINVAL;
-	o->ws.listen[o->ws.n_listen++].spec = keep(v);
-	return 0;
-}
-
-static int set_web_root(void *c, const char *v, const char **why)
-{
-	(void)why;
-	((struct opts *)c)->ws.web_root = keep(v);
-	return 0;
-}
-
-static int set_tls_cert(void *c, const char *v, const char **why)
-{
-	if (access(v, R_OK) != 0) {
-		*why = "cannot read that file";
-		return -EINVAL;
-	}
-	((struct opts *)c)->ws.tls_cert = keep(v);
-	return 0;
-}
-
-static int set_tls_key(void *c, const char *v, const char **why)
-{
-	if (access(v, R_OK) != 0) {
-		*why = "cannot read that file";
-		return -EINVAL;
-	}
-	((struct opts *)c)->ws.tls_key = keep(v);
-	return 0;
-}
-
-static int set_redis(void *c, const char *v, const char **why)
-{
-	if (strncmp(v, "redis://", 8) != 0) {
-		*why = "must be redis://HOST[:PORT][/DB]";
-		return -EINVAL;
-	}
-	((struct opts *)c)->ws.redis_url = keep(v);
-	return 0;
-}
-
-static int set_secret(void *c, const char *v, const char **why)
-{
-	if (!*v) {
-		*why = "must not be empty";
-		return -EINVAL;
-	}
-	((struct opts *)c)->ws.ice.secret = keep(v);
-	return 0;
-}
-
-static int set_jwt(void *c, const char *v, const char **why)
-{
-	if (strlen(v) < 16) {
-		*why = "must be at least 16 characters";
-		return -EINVAL;
-	}
-	((struct opts *)c)->ws.jwt_secret = keep(v);
-	return 0;
+	struct iw_ws_listen l;
+	return parse_listen(v, &l, why);
 }
 
 static bool has_prefix(const char *s, const char *p)
@@ -181,24 +73,31 @@ static bool has_prefix(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
-static int set_stun(void *c, const char *v, const char **why)
+static int check_redis(const char *v, const char **why)
 {
-	struct opts *o = c;
+	if (!has_prefix(v, "redis://")) {
+		*why = "must be redis://HOST[:PORT][/DB]";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_stun(const char *v, const char **why)
+{
 	if (!has_prefix(v, "stun:") && !has_prefix(v, "stuns:")) {
 		*why = "must start with stun: or stuns:";
 		return -EINVAL;
 	}
-	return add_to(o->ws.ice.stun, &o->ws.ice.n_stun, IW_ICE_URIS_MAX, v, why);
+	return 0;
 }
 
-static int set_turn(void *c, const char *v, const char **why)
+static int check_turn(const char *v, const char **why)
 {
-	struct opts *o = c;
 	if (!has_prefix(v, "turn:") && !has_prefix(v, "turns:")) {
 		*why = "must start with turn: or turns:";
 		return -EINVAL;
 	}
-	return add_to(o->ws.ice.turn, &o->ws.ice.n_turn, IW_ICE_URIS_MAX, v, why);
+	return 0;
 }
 
 static int set_relay(void *c, const char *v, const char **why)
@@ -214,69 +113,12 @@ static int set_relay(void *c, const char *v, const char **why)
 	return 0;
 }
 
-static int set_origin(void *c, const char *v, const char **why)
+static void clear_relays(void *c)
 {
-	struct opts *o = c;
-	return add_to(o->ws.origins, &o->ws.n_origins, IW_WS_ORIGINS_MAX, v, why);
+	((struct opts *)c)->relays.n = 0;
 }
 
-#define INT_SETTER(fname, field, type, lo, hi)                     \
-	static int fname(void *c, const char *v, const char **why) \
-	{                                                          \
-		long long x;                                       \
-		if (iw_config_int(v, lo, hi, &x, why) < 0)         \
-			return -EINVAL;                            \
-		((struct opts *)c)->field = (type)x;               \
-		return 0;                                          \
-	}
-
-INT_SETTER(set_ttl, ws.ice.ttl, uint32_t, 1, 30 * 86400)
-INT_SETTER(set_max_msg, ws.max_msg_size, size_t, 1024, 16 * 1024 * 1024)
-INT_SETTER(set_rate, ws.msg_rate, unsigned, 1, 100000)
-INT_SETTER(set_burst, ws.msg_burst, unsigned, 1, 100000)
-INT_SETTER(set_strikes, ws.max_strikes, unsigned, 1, 100000)
-INT_SETTER(set_peers, ws.max_peers, unsigned, 2, 10000)
-INT_SETTER(set_rooms, ws.max_rooms, unsigned, 1, 10000000)
-INT_SETTER(set_conns, ws.max_conns, unsigned, 1, 1000000)
-INT_SETTER(set_ping, ws.ping_interval_s, unsigned, 1, 3600)
-INT_SETTER(set_idle, ws.idle_timeout_s, unsigned, 1, 86400)
-INT_SETTER(set_grace, ws.resume_grace_s, unsigned, 0, 3600)
-INT_SETTER(set_shutdown, ws.shutdown_timeout_s, unsigned, 1, 600)
-INT_SETTER(set_relay_poll, relay_poll_s, unsigned, 1, 3600)
-INT_SETTER(set_queue, ws.queue_max, size_t, 4096, 1024LL * 1024 * 1024)
-INT_SETTER(set_queue_total, ws.queue_total_max, size_t, 65536, 1024LL * 1024 * 1024 * 1024)
-INT_SETTER(set_conns_per_ip, ws.max_conns_per_ip, unsigned, 0, 1000000)
-INT_SETTER(set_proxy_timeout, ws.proxy.timeout_ms, unsigned, 100, 60000)
-INT_SETTER(set_proxy_pending, ws.proxy.max_pending, unsigned, 1, 100000)
-INT_SETTER(set_jwt_leeway, ws.jwt_leeway_s, unsigned, 0, 600)
-INT_SETTER(set_prom_port, ws.prom_port, unsigned, 0, 65535)
-
-static int set_level(void *c, const char *v, const char **why)
-{
-	if (iw_log_parse_level(v, &((struct opts *)c)->level) < 0) {
-		*why = "must be error, warn, info or debug";
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int set_log_file(void *c, const char *v, const char **why)
-{
-	(void)why;
-	((struct opts *)c)->log_file = keep(v);
-	return 0;
-}
-
-static int set_json_log(void *c, const char *v, const char **why)
-{
-	return iw_config_bool(v, &((struct opts *)c)->json_log, why);
-}
-
-static int set_proxy_protocol(void *c, const char *v, const char **why)
-{
-	return iw_config_bool(v, &((struct opts *)c)->ws.proxy_protocol, why);
-}
-
+/* proxy-trusted: repeatable, a range each */
 static int set_proxy_trusted(void *c, const char *v, const char **why)
 {
 	struct iw_proxy_in_cfg *p = &((struct opts *)c)->ws.proxy;
@@ -292,125 +134,276 @@ static int set_proxy_trusted(void *c, const char *v, const char **why)
 	return 0;
 }
 
-static int set_prometheus(void *c, const char *v, const char **why)
+static void clear_proxy_trusted(void *c)
 {
-	return iw_config_bool(v, &((struct opts *)c)->ws.prometheus, why);
+	((struct opts *)c)->ws.proxy.n_trusted = 0;
 }
 
-static int set_prom_addr(void *c, const char *v, const char **why)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	if (inet_pton(AF_INET, v, &a4) != 1 && inet_pton(AF_INET6, v, &a6) != 1) {
-		*why = "must be an IPv4 or IPv6 address";
-		return -EINVAL;
-	}
-	((struct opts *)c)->ws.prom_addr = keep(v);
-	return 0;
-}
-
-static int set_jwt_no_exp(void *c, const char *v, const char **why)
-{
-	return iw_config_bool(v, &((struct opts *)c)->ws.jwt_allow_no_exp, why);
-}
-
-static int set_help(void *c, const char *v, const char **why)
-{
-	(void)v;
-	(void)why;
-	((struct opts *)c)->help = true;
-	return 0;
-}
-
-static int set_version(void *c, const char *v, const char **why)
-{
-	(void)v;
-	(void)why;
-	((struct opts *)c)->version = true;
-	return 0;
-}
-
-static int set_ignore(void *c, const char *v, const char **why)
-{
-	(void)c;
-	(void)v;
-	(void)why;
-	return 0;
-}
+#define AT(m) IW_OPT_AT(struct opts, m)
+#define LIST(m, n) \
+	AT(m), .count_off = offsetof(struct opts, n), .max = sizeof(((struct opts *)0)->m) / sizeof(char *)
 
 static const struct iw_opt opt_tab[] = {
-	{ "config", 'c', IW_OPT_REQUIRED, set_ignore, "FILE: read options from FILE first" },
-	{ "listen", 'L', IW_OPT_REQUIRED, set_listen,
-	  "ADDR: ADDR:PORT or [V6ADDR]:PORT to serve HTTP and /ws on, repeatable (127.0.0.1:8080)" },
-	{ "web-root", 0, IW_OPT_REQUIRED, set_web_root, "DIR: static files served at /" },
-	{ "redis", 0, IW_OPT_REQUIRED, set_redis,
-	  "URL: redis://HOST[:PORT][/DB]: share rooms with other instances through Redis" },
-	{ "tls-cert", 0, IW_OPT_REQUIRED, set_tls_cert,
-	  "FILE: PEM certificate (chain); every listener then serves https:// and wss:// only" },
-	{ "tls-key", 0, IW_OPT_REQUIRED, set_tls_key, "FILE: PEM private key for tls-cert" },
-	{ "static-auth-secret", 0, IW_OPT_REQUIRED, set_secret,
-	  "SECRET: the relay's TURN REST API secret (TURN credentials in iceServers)" },
-	{ "stun-uri", 0, IW_OPT_REQUIRED, set_stun, "URI: STUN server for iceServers, repeatable" },
-	{ "turn-uri", 0, IW_OPT_REQUIRED, set_turn,
-	  "URI: TURN server for iceServers (turn:/turns:), repeatable" },
-	{ "relay", 0, IW_OPT_REQUIRED, set_relay,
-	  "SPEC: URI[,metrics=URL], a relay of the pool (turn:HOST:PORT?transport=udp,"
-	  "metrics=http://HOST:9641/metrics); iceServers name the least loaded one that is up, "
-	  "repeatable" },
-	{ "relay-poll-interval", 0, IW_OPT_REQUIRED, set_relay_poll,
-	  "SECONDS: how often the relays' metrics are read (5)" },
-	{ "credential-ttl", 0, IW_OPT_REQUIRED, set_ttl, "SECONDS: lifetime of TURN credentials (86400)" },
-	{ "jwt-secret", 0, IW_OPT_REQUIRED, set_jwt,
-	  "SECRET: require HS256 access tokens naming room (and peer); open without it" },
-	{ "jwt-allow-no-exp", 0, IW_OPT_OPTIONAL, set_jwt_no_exp,
-	  "accept access tokens without exp, which then never expire (refused by default)" },
-	{ "jwt-leeway", 0, IW_OPT_REQUIRED, set_jwt_leeway,
-	  "SECONDS: clock skew allowed when checking a token's exp and nbf (30)" },
-	{ "allowed-origin", 0, IW_OPT_REQUIRED, set_origin,
-	  "ORIGIN: accept WebSockets only from this Origin, repeatable (any)" },
-	{ "max-message-size", 0, IW_OPT_REQUIRED, set_max_msg, "BYTES: largest message (65536)" },
-	{ "max-message-rate", 0, IW_OPT_REQUIRED, set_rate, "N: messages per second per connection (50)" },
-	{ "max-message-burst", 0, IW_OPT_REQUIRED, set_burst, "N: messages allowed in a burst (100)" },
-	{ "max-errors", 0, IW_OPT_REQUIRED, set_strikes,
-	  "N: bad messages within 10 s before the connection is closed (20)" },
-	{ "max-peers-per-room", 0, IW_OPT_REQUIRED, set_peers, "N: peers per room (16)" },
-	{ "max-rooms", 0, IW_OPT_REQUIRED, set_rooms, "N: rooms (100000)" },
-	{ "max-connections", 0, IW_OPT_REQUIRED, set_conns, "N: WebSocket connections (20000)" },
-	{ "send-queue-max", 0, IW_OPT_REQUIRED, set_queue,
-	  "BYTES: queued output per connection before a slow reader is dropped (1048576)" },
-	{ "send-queue-total-max", 0, IW_OPT_REQUIRED, set_queue_total,
-	  "BYTES: queued output of all connections together; past it the slowest reader is dropped "
-	  "(268435456)" },
-	{ "max-connections-per-ip", 0, IW_OPT_REQUIRED, set_conns_per_ip,
-	  "N: WebSocket connections per source address, an IPv6 /64 counting as one; 0: no limit "
-	  "(0; behind a reverse proxy every client has the proxy's address)" },
-	{ "proxy-protocol", 0, IW_OPT_OPTIONAL, set_proxy_protocol,
-	  "behind a load balancer: a PROXY header (v1 or v2) names the client, required from "
-	  "proxy-trusted sources and refused from any other (off)" },
-	{ "proxy-trusted", 0, IW_OPT_REQUIRED, set_proxy_trusted,
-	  "RANGE: a load balancer's address or range, repeatable (none: every header is refused)" },
-	{ "proxy-timeout", 0, IW_OPT_REQUIRED, set_proxy_timeout,
-	  "MS: a new connection's PROXY header, or first bytes, must arrive within this (5000)" },
-	{ "proxy-max-pending", 0, IW_OPT_REQUIRED, set_proxy_pending,
-	  "N: connections waiting for their first bytes at once; more are closed (1024)" },
-	{ "ping-interval", 0, IW_OPT_REQUIRED, set_ping, "SECONDS: WebSocket ping interval (20)" },
-	{ "idle-timeout", 0, IW_OPT_REQUIRED, set_idle, "SECONDS: close a connection silent this long (60)" },
-	{ "resume-grace", 0, IW_OPT_REQUIRED, set_grace,
-	  "SECONDS: a dropped peer keeps its id this long for resume (10)" },
-	{ "shutdown-timeout", 0, IW_OPT_REQUIRED, set_shutdown,
-	  "SECONDS: longest graceful shutdown on SIGTERM (5)" },
-	{ "prometheus", 0, IW_OPT_OPTIONAL, set_prometheus,
-	  "serve Prometheus metrics at http://prometheus-address:prometheus-port/metrics, never on listen" },
-	{ "prometheus-port", 0, IW_OPT_REQUIRED, set_prom_port,
-	  "PORT: metrics port, 0 picks a free one (9642)" },
-	{ "prometheus-address", 0, IW_OPT_REQUIRED, set_prom_addr, "IP: metrics address (127.0.0.1)" },
-	{ "log-level", 0, IW_OPT_REQUIRED, set_level, "LEVEL: error, warn, info, debug (info)" },
-	{ "log-file", 0, IW_OPT_REQUIRED, set_log_file, "FILE: log here instead of stderr" },
-	{ "log-json", 0, IW_OPT_OPTIONAL, set_json_log, "one JSON object per log line" },
-	{ "help", 'h', IW_OPT_NONE, set_help, "show this help" },
-	{ "version", 0, IW_OPT_NONE, set_version, "print the version" },
-	{ NULL, 0, IW_OPT_NONE, NULL, NULL },
+	{ .name = "listen",
+	  .short_name = 'L',
+	  .kind = IW_OPT_LIST,
+	  LIST(listen, n_listen),
+	  .check = check_listen,
+	  .def_doc = "127.0.0.1:8080",
+	  .help = "ADDR: ADDR:PORT or [V6ADDR]:PORT to serve HTTP and /ws on, repeatable" },
+	{ .name = "web-root",
+	  .kind = IW_OPT_STR,
+	  AT(ws.web_root),
+	  .def = IW_WEB_ROOT_DEFAULT,
+	  .help = "DIR: static files served at /" },
+	{ .name = "redis",
+	  .kind = IW_OPT_STR,
+	  AT(ws.redis_url),
+	  .check = check_redis,
+	  .help = "URL: redis://HOST[:PORT][/DB]: share rooms with other instances through Redis" },
+	{ .name = "tls-cert",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_READABLE,
+	  AT(ws.tls_cert),
+	  .help = "FILE: PEM certificate (chain); every listener then serves https:// and wss:// only" },
+	{ .name = "tls-key",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_READABLE,
+	  AT(ws.tls_key),
+	  .help = "FILE: PEM private key for tls-cert" },
+	{ .name = "static-auth-secret",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(ws.ice.secret),
+	  .help = "SECRET: the relay's TURN REST API secret (TURN credentials in iceServers)" },
+	{ .name = "stun-uri",
+	  .kind = IW_OPT_LIST,
+	  LIST(ws.ice.stun, ws.ice.n_stun),
+	  .check = check_stun,
+	  .help = "URI: STUN server for iceServers, repeatable" },
+	{ .name = "turn-uri",
+	  .kind = IW_OPT_LIST,
+	  LIST(ws.ice.turn, ws.ice.n_turn),
+	  .check = check_turn,
+	  .help = "URI: TURN server for iceServers (turn:/turns:), repeatable" },
+	{ .name = "relay",
+	  .kind = IW_OPT_REQUIRED,
+	  .flags = IW_OPT_REPEAT,
+	  .set = set_relay,
+	  .clear = clear_relays,
+	  .help = "SPEC: URI[,metrics=URL], a relay of the pool (turn:HOST:PORT?transport=udp,"
+		  "metrics=http://HOST:9641/metrics); iceServers name the least loaded one that is up, "
+		  "repeatable" },
+	{ .name = "relay-poll-interval",
+	  .kind = IW_OPT_INT,
+	  AT(relay_poll_s),
+	  .min = 1,
+	  .max = 3600,
+	  .def = "5",
+	  .help = "SECONDS: how often the relays' metrics are read" },
+	{ .name = "credential-ttl",
+	  .kind = IW_OPT_INT,
+	  AT(ws.ice.ttl),
+	  .min = 1,
+	  .max = 30 * 86400,
+	  .def = "86400",
+	  .help = "SECONDS: lifetime of TURN credentials" },
+	{ .name = "jwt-secret",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(ws.jwt_secret),
+	  .min = 16,
+	  .help = "SECRET: require HS256 access tokens naming room (and peer); open without it" },
+	{ .name = "jwt-allow-no-exp",
+	  .kind = IW_OPT_BOOL,
+	  AT(ws.jwt_allow_no_exp),
+	  .help = "accept access tokens without exp, which then never expire (refused by default)" },
+	{ .name = "jwt-leeway",
+	  .kind = IW_OPT_INT,
+	  AT(ws.jwt_leeway_s),
+	  .min = 0,
+	  .max = 600,
+	  .def = "30",
+	  .help = "SECONDS: clock skew allowed when checking a token's exp and nbf" },
+	{ .name = "allowed-origin",
+	  .kind = IW_OPT_LIST,
+	  LIST(ws.origins, ws.n_origins),
+	  .def_doc = "any",
+	  .help = "ORIGIN: accept WebSockets only from this Origin, repeatable" },
+	{ .name = "max-message-size",
+	  .kind = IW_OPT_INT,
+	  AT(ws.max_msg_size),
+	  .min = 1024,
+	  .max = 16 * 1024 * 1024,
+	  .def = "65536",
+	  .help = "BYTES: largest message" },
+	{ .name = "max-message-rate",
+	  .kind = IW_OPT_INT,
+	  AT(ws.msg_rate),
+	  .min = 1,
+	  .max = 100000,
+	  .def = "50",
+	  .help = "N: messages per second per connection" },
+	{ .name = "max-message-burst",
+	  .kind = IW_OPT_INT,
+	  AT(ws.msg_burst),
+	  .min = 1,
+	  .max = 100000,
+	  .def = "100",
+	  .help = "N: messages allowed in a burst (at least max-message-rate)" },
+	{ .name = "max-errors",
+	  .kind = IW_OPT_INT,
+	  AT(ws.max_strikes),
+	  .min = 1,
+	  .max = 100000,
+	  .def = "20",
+	  .help = "N: bad messages within 10 s before the connection is closed" },
+	{ .name = "max-peers-per-room",
+	  .kind = IW_OPT_INT,
+	  AT(ws.max_peers),
+	  .min = 2,
+	  .max = 10000,
+	  .def = "16",
+	  .help = "N: peers per room" },
+	{ .name = "max-rooms",
+	  .kind = IW_OPT_INT,
+	  AT(ws.max_rooms),
+	  .min = 1,
+	  .max = 10000000,
+	  .def = "100000",
+	  .help = "N: rooms" },
+	{ .name = "max-connections",
+	  .kind = IW_OPT_INT,
+	  AT(ws.max_conns),
+	  .min = 1,
+	  .max = 1000000,
+	  .def = "20000",
+	  .help = "N: WebSocket connections" },
+	{ .name = "send-queue-max",
+	  .kind = IW_OPT_INT,
+	  AT(ws.queue_max),
+	  .min = 4096,
+	  .max = 1024LL * 1024 * 1024,
+	  .def = "1048576",
+	  .help = "BYTES: queued output per connection before a slow reader is dropped" },
+	{ .name = "send-queue-total-max",
+	  .kind = IW_OPT_INT,
+	  AT(ws.queue_total_max),
+	  .min = 65536,
+	  .max = 1024LL * 1024 * 1024 * 1024,
+	  .def = "268435456",
+	  .help = "BYTES: queued output of all connections together; past it the slowest reader is dropped" },
+	{ .name = "max-connections-per-ip",
+	  .kind = IW_OPT_INT,
+	  AT(ws.max_conns_per_ip),
+	  .min = 0,
+	  .max = 1000000,
+	  .def = "0",
+	  .help = "N: WebSocket connections per source address, an IPv6 /64 counting as one; 0: no limit "
+		  "(behind a load balancer or reverse proxy: see proxy-protocol and proxy-trusted)" },
+	{ .name = "proxy-protocol",
+	  .kind = IW_OPT_BOOL,
+	  AT(ws.proxy_protocol),
+	  .help = "behind a load balancer: every public listener takes a PROXY header (v1 or v2) from "
+		  "proxy-trusted sources, required from them and refused from any other; the client it "
+		  "names is the source for per-address limits and logs" },
+	{ .name = "proxy-trusted",
+	  .kind = IW_OPT_REQUIRED,
+	  .flags = IW_OPT_REPEAT,
+	  .set = set_proxy_trusted,
+	  .clear = clear_proxy_trusted,
+	  .def_doc = "none",
+	  .help = "RANGE: a load balancer's or reverse proxy's address or range, repeatable (16): its "
+		  "PROXY header, or else Forwarded or X-Forwarded-For, names the client" },
+	{ .name = "proxy-timeout",
+	  .kind = IW_OPT_INT,
+	  AT(ws.proxy.timeout_ms),
+	  .min = 100,
+	  .max = 60000,
+	  .def = "5000",
+	  .help = "MS: a new connection's PROXY header (from any other source: its first bytes) must "
+		  "arrive within this" },
+	{ .name = "proxy-max-pending",
+	  .kind = IW_OPT_INT,
+	  AT(ws.proxy.max_pending),
+	  .min = 1,
+	  .max = 100000,
+	  .def = "1024",
+	  .help = "N: connections waiting for their first bytes at once on proxy-protocol listeners; "
+		  "more are closed" },
+	{ .name = "ping-interval",
+	  .kind = IW_OPT_INT,
+	  AT(ws.ping_interval_s),
+	  .min = 1,
+	  .max = 3600,
+	  .def = "20",
+	  .help = "SECONDS: WebSocket ping interval" },
+	{ .name = "idle-timeout",
+	  .kind = IW_OPT_INT,
+	  AT(ws.idle_timeout_s),
+	  .min = 1,
+	  .max = 86400,
+	  .def = "60",
+	  .help = "SECONDS: close a connection silent this long (longer than ping-interval)" },
+	{ .name = "resume-grace",
+	  .kind = IW_OPT_INT,
+	  AT(ws.resume_grace_s),
+	  .min = 0,
+	  .max = 3600,
+	  .def = "10",
+	  .help = "SECONDS: a dropped peer keeps its id this long for resume" },
+	{ .name = "shutdown-timeout",
+	  .kind = IW_OPT_INT,
+	  AT(ws.shutdown_timeout_s),
+	  .min = 1,
+	  .max = 600,
+	  .def = "5",
+	  .help = "SECONDS: longest graceful shutdown on SIGTERM" },
+	IW_OPT_PROMETHEUS(struct opts, ws.prometheus, ws.prom_port, ws.prom_addr, "9642"),
+	IW_OPT_LOG(struct opts, level, json_log, log_file),
+	IW_OPT_CONFIG_FILE,
+	IW_OPT_HELP_VERSION(struct opts, help, version),
+	IW_OPT_END("ICEWAY_SIGNAL_"),
 };
+
+/* Earlier configurations: the running one points into them (a reload copies the secrets, the
+ * URIs and the origins). Freed at exit; a reload keeps a few kilobytes. */
+static struct opts **gens;
+static unsigned n_gens;
+
+static void free_gens(void)
+{
+	while (n_gens) {
+		iw_config_free(opt_tab, gens[--n_gens]);
+		free(gens[n_gens]);
+	}
+	free(gens);
+	gens = NULL;
+}
+
+static int keep_gen(struct opts *o)
+{
+	struct opts **g = realloc(gens, (n_gens + 1) * sizeof *g);
+	if (!g)
+		return -ENOMEM;
+	gens = g;
+	gens[n_gens++] = o;
+	return 0;
+}
+
+/* The listeners as given, else 127.0.0.1:8080. */
+static int use_listen(struct opts *o, const char **why)
+{
+	static const char *const fallback[] = { "127.0.0.1:8080" };
+	const char *const *l = o->n_listen ? (const char *const *)o->listen : fallback;
+	unsigned n = o->n_listen ? o->n_listen : 1;
+
+	for (unsigned i = 0; i < n; i++)
+		if (parse_listen(l[i], &o->ws.listen[i], why) < 0)
+			return -EINVAL;
+	o->ws.n_listen = n;
+	return 0;
+}
 
 static struct iw_ws *the_ws;
 
@@ -421,40 +414,55 @@ static struct {
 	char **argv;
 } startup;
 
-static void defaults(struct opts *o);
+/* A new configuration: the table's defaults, then the file, the environment and argv, kept
+ * until exit. NULL with err filled. */
+static struct opts *opts_load(const char *file, int argc, char **argv, char *err, size_t err_cap)
+{
+	struct opts *o = calloc(1, sizeof *o);
+
+	if (!o || keep_gen(o) < 0) {
+		free(o);
+		snprintf(err, err_cap, "out of memory");
+		return NULL;
+	}
+	if (iw_config_defaults(opt_tab, o, err, err_cap) < 0)
+		return NULL;
+	if (file && iw_config_load_file(opt_tab, o, file, err, err_cap) < 0)
+		return NULL;
+	if (iw_config_parse_args(opt_tab, o, argc, argv, NULL, err, err_cap) < 0)
+		return NULL;
+	if (o->ws.msg_burst < o->ws.msg_rate)
+		o->ws.msg_burst = o->ws.msg_rate;
+	return o;
+}
 
 static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 {
-	struct opts n;
+	struct opts *n = opts_load(startup.file, startup.argc, startup.argv, err, err_cap);
 
 	(void)arg;
-	defaults(&n);
-	if (startup.file && iw_config_load_file(opt_tab, &n, startup.file, err, err_cap) < 0)
+	if (!n)
 		return -1;
-	if (iw_config_parse_args(opt_tab, &n, startup.argc, startup.argv, NULL, err, err_cap) < 0)
-		return -1;
-	if (n.ws.msg_burst < n.ws.msg_rate)
-		n.ws.msg_burst = n.ws.msg_rate;
 	/* listeners, TLS files, web root, Redis and room limits need a restart */
-	cfg->jwt_secret = n.ws.jwt_secret;
-	cfg->jwt_allow_no_exp = n.ws.jwt_allow_no_exp;
-	cfg->jwt_leeway_s = n.ws.jwt_leeway_s;
-	memcpy(cfg->origins, n.ws.origins, sizeof cfg->origins);
-	cfg->n_origins = n.ws.n_origins;
-	n.ws.ice.relays = cfg->ice.relays;
-	cfg->ice = n.ws.ice;
-	cfg->max_msg_size = n.ws.max_msg_size;
-	cfg->msg_rate = n.ws.msg_rate;
-	cfg->msg_burst = n.ws.msg_burst;
-	cfg->max_strikes = n.ws.max_strikes;
-	cfg->max_conns = n.ws.max_conns;
-	cfg->queue_max = n.ws.queue_max;
-	cfg->queue_total_max = n.ws.queue_total_max;
-	cfg->max_conns_per_ip = n.ws.max_conns_per_ip;
+	cfg->jwt_secret = n->ws.jwt_secret;
+	cfg->jwt_allow_no_exp = n->ws.jwt_allow_no_exp;
+	cfg->jwt_leeway_s = n->ws.jwt_leeway_s;
+	memcpy(cfg->origins, n->ws.origins, sizeof cfg->origins);
+	cfg->n_origins = n->ws.n_origins;
+	n->ws.ice.relays = cfg->ice.relays;
+	cfg->ice = n->ws.ice;
+	cfg->max_msg_size = n->ws.max_msg_size;
+	cfg->msg_rate = n->ws.msg_rate;
+	cfg->msg_burst = n->ws.msg_burst;
+	cfg->max_strikes = n->ws.max_strikes;
+	cfg->max_conns = n->ws.max_conns;
+	cfg->queue_max = n->ws.queue_max;
+	cfg->queue_total_max = n->ws.queue_total_max;
+	cfg->max_conns_per_ip = n->ws.max_conns_per_ip;
 	/* proxy-protocol itself needs a restart; who is trusted does not */
-	cfg->proxy = n.ws.proxy;
-	iw_log_set_level(n.level);
-	iw_log_set_json(n.json_log);
+	cfg->proxy = n->ws.proxy;
+	iw_log_set_level(n->level);
+	iw_log_set_json(n->json_log);
 	if (!cfg->jwt_secret)
 		IW_WARN("no jwt-secret: running open, anyone who reaches this port may join any room");
 	return 0;
@@ -483,48 +491,19 @@ static void on_signal(int sig)
 		iw_ws_stop(the_ws);
 }
 
-static void defaults(struct opts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->ws.web_root = IW_WEB_ROOT_DEFAULT;
-	o->ws.ice.ttl = 86400;
-	o->relay_poll_s = 5;
-	o->ws.max_msg_size = 65536;
-	o->ws.msg_rate = 50;
-	o->ws.msg_burst = 100;
-	o->ws.max_strikes = 20;
-	o->ws.max_peers = 16;
-	o->ws.max_rooms = 100000;
-	o->ws.max_conns = 20000;
-	o->ws.queue_max = 1024 * 1024;
-	o->ws.queue_total_max = 256u * 1024 * 1024;
-	o->ws.ping_interval_s = 20;
-	o->ws.idle_timeout_s = 60;
-	o->ws.resume_grace_s = 10;
-	o->ws.shutdown_timeout_s = 5;
-	o->ws.jwt_leeway_s = 30;
-	o->ws.prom_addr = "127.0.0.1";
-	o->ws.prom_port = 9642;
-	o->ws.proxy.timeout_ms = 5000;
-	o->ws.proxy.max_pending = 1024;
-	o->level = IW_LOG_INFO;
-}
-
 int main(int argc, char **argv)
 {
-	struct opts o;
+	struct opts *op;
 	char err[IW_CONFIG_ERR_MAX];
 	const char *file = NULL, *why = NULL;
 	bool no_file = false;
-	unsigned n_file_listen;
 	struct sigaction sa;
 	struct iw_relays *relays = NULL;
 	sigset_t hup;
 	pthread_t hup_thread;
 	int rc;
 
-	defaults(&o);
-	atexit(free_kept);
+	atexit(free_gens);
 	/* before any thread starts, so that every thread inherits the mask */
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
@@ -534,21 +513,20 @@ int main(int argc, char **argv)
 	startup.file = no_file ? NULL : file;
 	startup.argc = argc;
 	startup.argv = argv;
-	if (file && !no_file && iw_config_load_file(opt_tab, &o, file, err, sizeof err) < 0) {
+	op = opts_load(startup.file, argc, argv, err, sizeof err);
+	if (!op) {
 		fprintf(stderr, "iceway-signal: %s\n", err);
 		return 2;
 	}
-	/* --listen on the command line replaces the file's listeners rather than adding. */
-	n_file_listen = o.ws.n_listen;
-	o.ws.n_listen = 0;
-	if (iw_config_parse_args(opt_tab, &o, argc, argv, NULL, err, sizeof err) < 0) {
-		fprintf(stderr, "iceway-signal: %s\n", err);
-		return 2;
+	struct opts o = *op; /* the running configuration; op keeps the strings */
+	if (o.help == 2) {
+		iw_config_print_markdown(opt_tab);
+		return 0;
 	}
-	if (!o.ws.n_listen)
-		o.ws.n_listen = n_file_listen;
 	if (o.help) {
-		printf("usage: iceway-signal [-c FILE] [options]\n");
+		printf("usage: iceway-signal [-c FILE] [options]\n"
+		       "WebRTC signaling over WebSocket, with iceServers and TURN credentials. Options (also "
+		       "in FILE as name=value):\n");
 		iw_config_print_help(opt_tab);
 		return 0;
 	}
@@ -556,10 +534,10 @@ int main(int argc, char **argv)
 		printf("iceway-signal %s\n", iw_version());
 		return 0;
 	}
-	if (!o.ws.n_listen && set_listen(&o, "127.0.0.1:8080", &why) < 0)
+	if (use_listen(&o, &why) < 0) {
+		fprintf(stderr, "iceway-signal: %s\n", why);
 		return 2;
-	if (o.ws.msg_burst < o.ws.msg_rate)
-		o.ws.msg_burst = o.ws.msg_rate;
+	}
 	if (o.ws.idle_timeout_s <= o.ws.ping_interval_s) {
 		fprintf(stderr, "iceway-signal: option 'idle-timeout': must be longer than "
 				"ping-interval\n");

@@ -39,7 +39,8 @@ struct iw_conf {
 	unsigned n_ext;
 	uint16_t min_port, max_port;
 	char *realm;
-	bool lt_cred, use_secret, fingerprint, verbose, help, version;
+	bool lt_cred, use_secret, fingerprint, verbose, version;
+	uint8_t help;                   /* --help: 0 no, 1 text, 2 markdown */
 	bool no_auth;                   /* TURN without credentials (coturn's no-auth): testing only */
 	bool rfc5766_channels;          /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */
 	char *users[IW_CONF_MAX_USERS]; /* "NAME:PASS" as given; handed to auth, then wiped */
@@ -67,7 +68,7 @@ struct iw_conf {
 	bool has_alt_server;
 	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */
 	bool log_json;
-	int log_level; /* enum iw_log_level, -1 when not given */
+	int log_level; /* enum iw_log_level */
 	char *check;   /* --check ADDR:PORT: one Binding, then exit */
 	/* Streams (turn/stream.c): TCP on port, TLS on tls_port. */
 	uint16_t tls_port;
@@ -80,13 +81,12 @@ struct iw_conf {
 	uint32_t max_tcp_per_ip;   /* open connections from one client address */
 };
 
-/* The option table (NULL-name terminated). */
+/* The option table (NULL-name terminated; environment prefix ICEWAY_RELAY_). */
 extern const struct iw_opt iw_conf_opts[];
 
-/* Defaults: port 3478, min-port 49152, max-port 65535, realm "iceway", lifetime 600/3600 s,
- * stale-nonce 600 s, max-allocations 16384, one UDP worker per online CPU, loopback peers
- * refused. */
-void iw_conf_init(struct iw_conf *c);
+/* Zero c and apply the table's defaults (iceway-relay --help lists them). 0, or -EINVAL
+ * (logged) when a default does not parse, which the unit tests rule out. */
+int iw_conf_init(struct iw_conf *c);
 /* The default relay-threads: online CPUs (sysconf), clamped to 1..IW_CONF_MAX_THREADS. */
 uint32_t iw_conf_default_threads(void);
 /* Wipe secrets and passwords and free everything. */

@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 	int status = 1;
 
 	iw_log_set_ident("iceway-relay");
-	iw_conf_init(&conf);
+	if (iw_conf_init(&conf))
+		goto out;
 	iw_config_find_file(argc, argv, &path, &no_file);
 	if (path && !no_file && iw_config_load_file(iw_conf_opts, &conf, path, err, sizeof err)) {
 		fprintf(stderr, "iceway-relay: %s\n", err);
@@ -83,6 +84,11 @@ int main(int argc, char **argv)
 	}
 	if (optind_end < argc) {
 		fprintf(stderr, "iceway-relay: unexpected argument '%s' (see --help)\n", argv[optind_end]);
+		goto out;
+	}
+	if (conf.help == 2) {
+		iw_config_print_markdown(iw_conf_opts);
+		status = 0;
 		goto out;
 	}
 	if (conf.help) {
@@ -112,10 +118,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "iceway-relay: %s\n", why);
 		goto out;
 	}
-	if (conf.verbose)
-		iw_log_set_level(IW_LOG_DEBUG);
-	if (conf.log_level >= 0)
-		iw_log_set_level((enum iw_log_level)conf.log_level);
+	iw_log_set_level((enum iw_log_level)conf.log_level); /* --verbose set it to debug */
 	iw_log_set_json(conf.log_json);
 	if (conf.log_file && iw_log_open(conf.log_file)) {
 		fprintf(stderr, "iceway-relay: cannot open log-file %s\n", conf.log_file);

@@ -2,12 +2,12 @@
  * with real ICE (libnice), DTLS-SRTP (mbedTLS) and SRTP (libsrtp) through the relay, and
  * loads a relay with the same packet mix. Options, the verdict and the report live here. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/version.h"
 #include "tools/probe/call.h"
 
@@ -19,234 +19,202 @@ static const char *const stage_names[] = {
 	[IW_PROBE_ST_MEDIA] = "media",      [IW_PROBE_ST_DONE] = "done",
 };
 
-static void usage(FILE *f)
-{
-	fputs("usage: iceway-probe [options]\n"
-	      "  --signal URL        ws://HOST:PORT/ws (or wss://), or 'internal' (in-process, with --pair)\n"
-	      "  --room NAME         room to join (default probe)\n"
-	      "  --pair              run both ends of each call in this process\n"
-	      "  --calls N           concurrent calls (default 1, at most 1000)\n"
-	      "  --policy all|relay  ICE transport policy (default all)\n"
-	      "  --duration S        seconds of media (default 10)\n"
-	      "  --rate PPS          SRTP packets per second per direction (default 50)\n"
-	      "  --packets N         packets per direction (default rate x duration)\n"
-	      "  --payload BYTES     RTP payload size (default 160, 24-1200)\n"
-	      "  --turn URL          turn:HOST:PORT, overriding the iceServers from signaling\n"
-	      "  --turn-user U --turn-pass P    long-term credentials for --turn\n"
-	      "  --turn-secret S     make TURN REST credentials (coturn use-auth-secret) for --turn\n"
-	      "  --stun URL          stun:HOST:PORT\n"
-	      "  --local-ip IP       gather host candidates on IP (127.0.0.1 is added for a loopback relay)\n"
-	      "  --max-loss PCT      fail above this loss (default 1)\n"
-	      "  --max-rtt MS        fail when RTT p99 is above MS (default: no limit)\n"
-	      "  --max-auth-fail N   fail above N SRTP authentication failures (default 0)\n"
-	      "  --timeout S         limit for each stage before media (default 15)\n"
-	      "  --ramp MS           start one call every MS milliseconds (default 10)\n"
-	      "  --relay-pid PID     report the CPU time PID used during media\n"
-	      "  --tamper-fingerprint  send a corrupted a=fingerprint (checks the peer refuses it)\n"
-	      "  --insecure          accept any wss:// server certificate\n"
-	      "  --ca FILE           trust the CAs in FILE (PEM) for wss:// instead of the system's\n"
-	      "  --json              one JSON object on stdout\n"
-	      "  -v, --verbose       progress on stderr\n"
-	      "  --version           print the version\n"
-	      "exit status: 0 pass, 1 fail, 2 usage\n",
-	      f);
-}
+/* The command line: the probe's options and what only main needs. */
+struct cli {
+	struct iw_probe_opts o;
+	unsigned help; /* 0 no, 1 text, 2 markdown */
+	bool version;
+};
 
-static int num(const char *opt, const char *v, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || *end || n < min || n > max) {
-		fprintf(stderr, "iceway-probe: --%s: want a number in %ld-%ld, got '%s'\n", opt, min, max, v);
-		return -EINVAL;
-	}
-	*out = n;
-	return 0;
-}
+#define AT(m) IW_OPT_AT(struct cli, m)
 
-static int dnum(const char *opt, const char *v, double *out)
-{
-	char *end;
-	double d = strtod(v, &end);
-	if (*end || d < 0) {
-		fprintf(stderr, "iceway-probe: --%s: want a non-negative number, got '%s'\n", opt, v);
-		return -EINVAL;
-	}
-	*out = d;
-	return 0;
-}
+static const struct iw_opt opt_tab[] = {
+	{ .name = "signal",
+	  .kind = IW_OPT_STR,
+	  AT(o.signal_url),
+	  .def_doc = "internal with --pair",
+	  .help = "URL: ws://HOST:PORT/ws (or wss://), or 'internal' (in-process, with --pair)" },
+	{ .name = "room", .kind = IW_OPT_STR, AT(o.room), .def = "probe", .help = "NAME: room to join" },
+	{ .name = "pair",
+	  .kind = IW_OPT_FLAG,
+	  AT(o.pair),
+	  .help = "run both ends of each call in this process" },
+	{ .name = "calls",
+	  .kind = IW_OPT_INT,
+	  AT(o.calls),
+	  .min = 1,
+	  .max = IW_PROBE_MAX_CALLS,
+	  .def = "1",
+	  .help = "N: concurrent calls" },
+	{ .name = "policy",
+	  .kind = IW_OPT_ENUM,
+	  AT(o.relay_only),
+	  .choices = "all|relay",
+	  .def = "all",
+	  .help = "ICE transport policy" },
+	{ .name = "duration",
+	  .kind = IW_OPT_INT,
+	  AT(o.duration_s),
+	  .min = 1,
+	  .max = 3600,
+	  .def = "10",
+	  .help = "SECONDS: seconds of media" },
+	{ .name = "rate",
+	  .kind = IW_OPT_INT,
+	  AT(o.rate),
+	  .min = 1,
+	  .max = 2000,
+	  .def = "50",
+	  .help = "PPS: SRTP packets per second per direction" },
+	{ .name = "packets",
+	  .kind = IW_OPT_INT,
+	  AT(o.packets),
+	  .min = 1,
+	  .max = 10000000,
+	  .def_doc = "rate x duration",
+	  .help = "N: packets per direction" },
+	{ .name = "payload",
+	  .kind = IW_OPT_INT,
+	  AT(o.payload),
+	  .min = IW_PROBE_PAYLOAD_MIN,
+	  .max = IW_PROBE_PAYLOAD_MAX,
+	  .def = "160",
+	  .help = "BYTES: RTP payload size" },
+	{ .name = "turn",
+	  .kind = IW_OPT_STR,
+	  AT(o.turn_url),
+	  .help = "URL: turn:HOST:PORT, overriding the iceServers from signaling" },
+	{ .name = "turn-user",
+	  .kind = IW_OPT_STR,
+	  AT(o.turn_user),
+	  .help = "USER: long-term user name for --turn" },
+	{ .name = "turn-pass",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(o.turn_pass),
+	  .help = "PASS: long-term password for --turn" },
+	{ .name = "turn-secret",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(o.turn_secret),
+	  .help = "SECRET: make TURN REST credentials (coturn use-auth-secret) for --turn" },
+	{ .name = "stun", .kind = IW_OPT_STR, AT(o.stun_url), .help = "URL: stun:HOST:PORT" },
+	{ .name = "local-ip",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_IP,
+	  AT(o.local_ip),
+	  .help = "IP: gather host candidates on IP (127.0.0.1 is added for a loopback relay)" },
+	{ .name = "max-loss",
+	  .kind = IW_OPT_DOUBLE,
+	  AT(o.max_loss_pct),
+	  .min = 0,
+	  .max = 100,
+	  .def = "1",
+	  .help = "PCT: fail above this loss" },
+	{ .name = "max-rtt",
+	  .kind = IW_OPT_DOUBLE,
+	  AT(o.max_rtt_ms),
+	  .min = 0,
+	  .max = 1000000,
+	  .def = "0",
+	  .help = "MS: fail when RTT p99 is above MS (0: no limit)" },
+	{ .name = "max-auth-fail",
+	  .kind = IW_OPT_INT,
+	  AT(o.max_auth_fail),
+	  .min = 0,
+	  .max = 1000000000,
+	  .def = "0",
+	  .help = "N: fail above N SRTP authentication failures" },
+	{ .name = "timeout",
+	  .kind = IW_OPT_INT,
+	  AT(o.timeout_s),
+	  .min = 1,
+	  .max = 3600,
+	  .def = "15",
+	  .help = "SECONDS: limit for each stage before media" },
+	{ .name = "ramp",
+	  .kind = IW_OPT_INT,
+	  AT(o.ramp_ms),
+	  .min = 0,
+	  .max = 60000,
+	  .def = "10",
+	  .help = "MS: start one call every MS milliseconds" },
+	{ .name = "relay-pid",
+	  .kind = IW_OPT_INT,
+	  AT(o.relay_pid),
+	  .min = 1,
+	  .max = 1 << 30,
+	  .help = "PID: report the CPU time PID used during media" },
+	{ .name = "tamper-fingerprint",
+	  .kind = IW_OPT_FLAG,
+	  AT(o.tamper_fp),
+	  .help = "send a corrupted a=fingerprint (checks the peer refuses it)" },
+	{ .name = "insecure",
+	  .kind = IW_OPT_FLAG,
+	  AT(o.insecure),
+	  .help = "accept any wss:// server certificate" },
+	{ .name = "ca",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_READABLE,
+	  AT(o.ca_file),
+	  .help = "FILE: trust the CAs in FILE (PEM) for wss:// instead of the system's" },
+	{ .name = "json", .kind = IW_OPT_FLAG, AT(o.json), .help = "one JSON object on stdout" },
+	{ .name = "verbose",
+	  .short_name = 'v',
+	  .kind = IW_OPT_FLAG,
+	  AT(o.verbose),
+	  .help = "progress on stderr" },
+	IW_OPT_CONFIG_FILE,
+	IW_OPT_HELP_VERSION(struct cli, help, version),
+	IW_OPT_END("ICEWAY_PROBE_"),
+};
 
-static int parse_args(struct iw_probe_opts *o, int argc, char **argv)
+/* Defaults, the config file, the environment, then argv; cross-option checks. 0, or -1 after
+ * saying why on stderr. Exits for --help and --version. */
+static int parse_args(struct cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "signal", required_argument, 0, 's' },
-		{ "room", required_argument, 0, 'r' },
-		{ "pair", no_argument, 0, 'p' },
-		{ "calls", required_argument, 0, 'c' },
-		{ "policy", required_argument, 0, 'P' },
-		{ "duration", required_argument, 0, 'd' },
-		{ "rate", required_argument, 0, 'R' },
-		{ "packets", required_argument, 0, 'n' },
-		{ "payload", required_argument, 0, 'b' },
-		{ "turn", required_argument, 0, 't' },
-		{ "turn-user", required_argument, 0, 'u' },
-		{ "turn-pass", required_argument, 0, 'w' },
-		{ "turn-secret", required_argument, 0, 'S' },
-		{ "stun", required_argument, 0, 'T' },
-		{ "local-ip", required_argument, 0, 'L' },
-		{ "max-loss", required_argument, 0, 'l' },
-		{ "max-rtt", required_argument, 0, 'm' },
-		{ "max-auth-fail", required_argument, 0, 'a' },
-		{ "timeout", required_argument, 0, 'o' },
-		{ "relay-pid", required_argument, 0, 'i' },
-		{ "tamper-fingerprint", no_argument, 0, 'F' },
-		{ "insecure", no_argument, 0, 'k' },
-		{ "ca", required_argument, 0, 'C' },
-		{ "json", no_argument, 0, 'j' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "ramp", required_argument, 0, 'A' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },
-		{ 0, 0, 0, 0 },
-	};
-	long n;
-	int c;
+	struct iw_probe_opts *o = &c->o;
+	char err[IW_CONFIG_ERR_MAX];
+	const char *file;
+	bool no_file;
+	int end = argc;
 
-	*o = (struct iw_probe_opts){ .room = "probe",
-				     .duration_s = 10,
-				     .rate = 50,
-				     .calls = 1,
-				     .payload = 160,
-				     .max_loss_pct = 1.0,
-				     .timeout_s = 15,
-				     .ramp_ms = 10 };
-	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			o->signal_url = optarg;
-			break;
-		case 'r':
-			o->room = optarg;
-			break;
-		case 'p':
-			o->pair = true;
-			break;
-		case 'c':
-			if (num("calls", optarg, 1, IW_PROBE_MAX_CALLS, &n))
-				return -1;
-			o->calls = (unsigned)n;
-			break;
-		case 'P':
-			if (!strcmp(optarg, "relay"))
-				o->relay_only = true;
-			else if (strcmp(optarg, "all")) {
-				fprintf(stderr, "iceway-probe: --policy: want all or relay\n");
-				return -1;
-			}
-			break;
-		case 'd':
-			if (num("duration", optarg, 1, 3600, &n))
-				return -1;
-			o->duration_s = (unsigned)n;
-			break;
-		case 'R':
-			if (num("rate", optarg, 1, 2000, &n))
-				return -1;
-			o->rate = (unsigned)n;
-			break;
-		case 'n':
-			if (num("packets", optarg, 1, 10000000, &n))
-				return -1;
-			o->packets = (unsigned)n;
-			break;
-		case 'b':
-			if (num("payload", optarg, IW_PROBE_PAYLOAD_MIN, IW_PROBE_PAYLOAD_MAX, &n))
-				return -1;
-			o->payload = (size_t)n;
-			break;
-		case 't':
-			o->turn_url = optarg;
-			break;
-		case 'u':
-			o->turn_user = optarg;
-			break;
-		case 'w':
-			o->turn_pass = optarg;
-			break;
-		case 'S':
-			o->turn_secret = optarg;
-			break;
-		case 'T':
-			o->stun_url = optarg;
-			break;
-		case 'L':
-			o->local_ip = optarg;
-			break;
-		case 'l':
-			if (dnum("max-loss", optarg, &o->max_loss_pct))
-				return -1;
-			break;
-		case 'm':
-			if (dnum("max-rtt", optarg, &o->max_rtt_ms))
-				return -1;
-			break;
-		case 'a':
-			if (num("max-auth-fail", optarg, 0, 1000000000, &n))
-				return -1;
-			o->max_auth_fail = (unsigned)n;
-			break;
-		case 'o':
-			if (num("timeout", optarg, 1, 3600, &n))
-				return -1;
-			o->timeout_s = (unsigned)n;
-			break;
-		case 'i':
-			if (num("relay-pid", optarg, 1, 1 << 30, &n))
-				return -1;
-			o->relay_pid = (int)n;
-			break;
-		case 'A':
-			if (num("ramp", optarg, 0, 60000, &n))
-				return -1;
-			o->ramp_ms = (unsigned)n;
-			break;
-		case 'F':
-			o->tamper_fp = true;
-			break;
-		case 'k':
-			o->insecure = true;
-			break;
-		case 'C':
-			o->ca_file = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(EXIT_PASS);
-		case 'V':
-			printf("iceway-probe %s\n", iw_version());
-			exit(EXIT_PASS);
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "iceway-probe: unexpected argument '%s'\n", argv[optind]);
+	memset(c, 0, sizeof *c);
+	iw_config_find_file(argc, argv, &file, &no_file);
+	if (iw_config_defaults(opt_tab, c, err, sizeof err) ||
+	    (file && !no_file && iw_config_load_file(opt_tab, c, file, err, sizeof err)) ||
+	    iw_config_parse_args(opt_tab, c, argc, argv, &end, err, sizeof err)) {
+		fprintf(stderr, "iceway-probe: %s (see --help)\n", err);
 		return -1;
+	}
+	if (end < argc) {
+		fprintf(stderr, "iceway-probe: unexpected argument '%s'\n", argv[end]);
+		return -1;
+	}
+	if (c->help == 2) {
+		iw_config_print_markdown(opt_tab);
+		exit(EXIT_PASS);
+	}
+	if (c->help) {
+		printf("usage: iceway-probe [options]\n"
+		       "Will calls work through this deployment? Real ICE, DTLS-SRTP and SRTP through the "
+		       "relay.\n");
+		iw_config_print_help(opt_tab);
+		printf("exit status: 0 pass, 1 fail, 2 usage\n");
+		exit(EXIT_PASS);
+	}
+	if (c->version) {
+		printf("iceway-probe %s\n", iw_version());
+		exit(EXIT_PASS);
 	}
 	if (!o->signal_url) {
 		if (!o->pair) {
 			fprintf(stderr, "iceway-probe: --signal URL is required (or --pair --turn ...)\n");
 			return -1;
 		}
-		o->signal_url = "internal";
+		o->signal_url = strdup("internal");
+		if (!o->signal_url)
+			return -1;
 	}
 	if (!strcmp(o->signal_url, "internal") && !o->pair) {
 		fprintf(stderr, "iceway-probe: --signal internal needs --pair\n");
@@ -524,23 +492,28 @@ failures:
 
 int main(int argc, char **argv)
 {
-	struct iw_probe_opts o;
+	struct cli c;
 	struct iw_probe_run run;
 	struct summary s;
 	const char *why = NULL;
+	int status = EXIT_USAGE;
 
-	if (parse_args(&o, argc, argv))
-		return EXIT_USAGE;
-	if (iw_probe_run_exec(&run, &o, &why)) {
+	if (parse_args(&c, argc, argv))
+		goto out;
+	status = EXIT_FAILED;
+	if (iw_probe_run_exec(&run, &c.o, &why)) {
 		fprintf(stderr, "iceway-probe: %s\n", why ? why : "cannot start");
 		iw_probe_run_fini(&run);
-		return EXIT_FAILED;
+		goto out;
 	}
 	summarize(&run, &s);
-	if (o.json)
+	if (c.o.json)
 		report_json(&run, &s);
 	else
 		report_text(&run, &s);
 	iw_probe_run_fini(&run);
-	return s.ok ? EXIT_PASS : EXIT_FAILED;
+	status = s.ok ? EXIT_PASS : EXIT_FAILED;
+out:
+	iw_config_free(opt_tab, &c);
+	return status;
 }

@@ -70,15 +70,27 @@ static int set_silent_fail(void *c, const char *val, const char **why)
 }
 
 static const struct iw_opt tab[] = {
-	{ "realm", 'r', IW_OPT_REQUIRED, set_realm, "REALM: the realm" },
-	{ "listening-port", 'p', IW_OPT_REQUIRED, set_port, "PORT: UDP port" },
-	{ "verbose", 'v', IW_OPT_NONE, set_verbose, "more logging" },
-	{ "prometheus", 0, IW_OPT_OPTIONAL, set_prometheus, "export metrics" },
-	{ "mobility", 0, IW_OPT_OPTIONAL, set_mobility, "yes/no" },
-	{ "fingerprint", 0, IW_OPT_UNSUPPORTED, NULL, NULL },
-	{ "cli-password", 0, IW_OPT_UNSUPPORTED_ARG, NULL, NULL },
-	{ "strict", 0, IW_OPT_REQUIRED, set_silent_fail, "X: fails" },
-	{ NULL, 0, 0, NULL, NULL },
+	{ .name = "realm",
+	  .short_name = 'r',
+	  .kind = IW_OPT_REQUIRED,
+	  .set = set_realm,
+	  .help = "REALM: the realm" },
+	{ .name = "listening-port",
+	  .short_name = 'p',
+	  .kind = IW_OPT_REQUIRED,
+	  .set = set_port,
+	  .help = "PORT: UDP port" },
+	{ .name = "verbose",
+	  .short_name = 'v',
+	  .kind = IW_OPT_NONE,
+	  .set = set_verbose,
+	  .help = "more logging" },
+	{ .name = "prometheus", .kind = IW_OPT_OPTIONAL, .set = set_prometheus, .help = "export metrics" },
+	{ .name = "mobility", .kind = IW_OPT_OPTIONAL, .set = set_mobility, .help = "yes/no" },
+	{ .name = "fingerprint", .kind = IW_OPT_UNSUPPORTED },
+	{ .name = "cli-password", .kind = IW_OPT_UNSUPPORTED_ARG },
+	{ .name = "strict", .kind = IW_OPT_REQUIRED, .set = set_silent_fail, .help = "X: fails" },
+	{ .name = NULL },
 };
 
 static char conf[64], logpath[64];
@@ -467,6 +479,492 @@ static void test_print_help(void **state)
 	assert_null(strstr(buf, "fingerprint")); /* ignored options are not advertised */
 }
 
+/* The typed table: every kind, with the environment prefix IWTEST_. */
+struct tcfg {
+	bool flag, on;
+	uint16_t port;
+	uint32_t count;
+	size_t bytes;
+	double loss;
+	uint8_t mode;
+	bool json;
+	char *name, *secret, *addr, *target;
+	char *uris[3];
+	unsigned n_uris;
+	unsigned help;
+};
+
+static int check_stun(const char *val, const char **why)
+{
+	if (strncmp(val, "stun:", 5) != 0) {
+		*why = "must start with stun:";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct iw_opt ttab[] = {
+	{ .name = "flag",
+	  .short_name = 'f',
+	  .kind = IW_OPT_FLAG,
+	  IW_OPT_AT(struct tcfg, flag),
+	  .help = "a flag" },
+	{ .name = "on", .kind = IW_OPT_BOOL, IW_OPT_AT(struct tcfg, on), .def = "yes", .help = "yes or no" },
+	{ .name = "port",
+	  .short_name = 'p',
+	  .kind = IW_OPT_INT,
+	  IW_OPT_AT(struct tcfg, port),
+	  .min = 1,
+	  .max = 65535,
+	  .def = "3478",
+	  .help = "PORT: a port" },
+	{ .name = "count",
+	  .kind = IW_OPT_INT,
+	  IW_OPT_AT(struct tcfg, count),
+	  .min = 0,
+	  .max = 100,
+	  .def = "7",
+	  .bare = "50",
+	  .help = "N: optional value" },
+	{ .name = "bytes",
+	  .kind = IW_OPT_INT,
+	  IW_OPT_AT(struct tcfg, bytes),
+	  .min = 4096,
+	  .max = 1LL << 40,
+	  .def = "1048576",
+	  .help = "BYTES: a size_t" },
+	{ .name = "loss",
+	  .kind = IW_OPT_DOUBLE,
+	  IW_OPT_AT(struct tcfg, loss),
+	  .min = 0,
+	  .max = 100,
+	  .def = "1.5",
+	  .help = "PCT: a double" },
+	{ .name = "mode",
+	  .kind = IW_OPT_ENUM,
+	  IW_OPT_AT(struct tcfg, mode),
+	  .choices = "auto|io_uring|syscalls",
+	  .def = "auto",
+	  .help = "how" },
+	{ .name = "log-format",
+	  .kind = IW_OPT_ENUM,
+	  IW_OPT_AT(struct tcfg, json),
+	  .choices = "plain|json",
+	  .def = "plain",
+	  .help = "FMT: log lines" },
+	{ .name = "log-json",
+	  .kind = IW_OPT_ALIAS,
+	  .alias_of = "log-format",
+	  .def = "json",
+	  .flags = IW_OPT_HIDDEN },
+	{ .name = "name",
+	  .kind = IW_OPT_STR,
+	  IW_OPT_AT(struct tcfg, name),
+	  .max = 8,
+	  .def = "iceway",
+	  .help = "NAME: a string" },
+	{ .name = "secret",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  IW_OPT_AT(struct tcfg, secret),
+	  .min = 4,
+	  .help = "SECRET: a secret" },
+	{ .name = "addr",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_IP,
+	  IW_OPT_AT(struct tcfg, addr),
+	  .def = "127.0.0.1",
+	  .help = "IP: an address" },
+	{ .name = "target",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_HOSTPORT,
+	  IW_OPT_AT(struct tcfg, target),
+	  .help = "ADDR:PORT: a target" },
+	{ .name = "uri",
+	  .kind = IW_OPT_LIST,
+	  IW_OPT_AT(struct tcfg, uris),
+	  .count_off = offsetof(struct tcfg, n_uris),
+	  .max = 3,
+	  .check = check_stun,
+	  .def_doc = "none",
+	  .help = "URI: repeatable" },
+	{ .name = "help",
+	  .short_name = 'h',
+	  .kind = IW_OPT_ENUM,
+	  .flags = IW_OPT_NOENV,
+	  IW_OPT_AT(struct tcfg, help),
+	  .choices = "no|text|markdown",
+	  .bare = "text",
+	  .help = "FORMAT: print this help" },
+	{ .name = "mobility", .kind = IW_OPT_UNSUPPORTED },
+	IW_OPT_END("IWTEST_"),
+};
+
+static void tinit(struct tcfg *c)
+{
+	char err[IW_CONFIG_ERR_MAX];
+	memset(c, 0, sizeof *c);
+	assert_int_equal(iw_config_defaults(ttab, c, err, sizeof err), 0);
+}
+
+static const char *const tenv[] = { "IWTEST_PORT",        "IWTEST_FLAG", "IWTEST_URI",  "IWTEST_SECRET",
+				    "IWTEST_SECRET_FILE", "IWTEST_HELP", "IWTEST_MODE", "IWTEST_NAME" };
+
+static int tsetup(void **state)
+{
+	for (size_t i = 0; i < sizeof tenv / sizeof tenv[0]; i++)
+		unsetenv(tenv[i]);
+	return setup(state);
+}
+
+static void test_typed_defaults(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	tinit(&c);
+	assert_false(c.flag);
+	assert_true(c.on);
+	assert_int_equal(c.port, 3478);
+	assert_int_equal(c.count, 7);
+	assert_int_equal(c.bytes, 1048576);
+	assert_true(c.loss == 1.5);
+	assert_int_equal(c.mode, 0);
+	assert_false(c.json);
+	assert_string_equal(c.name, "iceway");
+	assert_null(c.secret);
+	assert_string_equal(c.addr, "127.0.0.1");
+	assert_int_equal(c.n_uris, 0);
+	iw_config_free(ttab, &c);
+	assert_null(c.name);
+	assert_null(c.addr);
+
+	/* A default that does not parse is reported, naming the option. */
+	static const struct iw_opt bad[] = {
+		{ .name = "port",
+		  .kind = IW_OPT_INT,
+		  IW_OPT_AT(struct tcfg, port),
+		  .min = 1,
+		  .max = 9,
+		  .def = "10" },
+		IW_OPT_END(NULL),
+	};
+	char err[IW_CONFIG_ERR_MAX];
+	memset(&c, 0, sizeof c);
+	assert_int_equal(iw_config_defaults(bad, &c, err, sizeof err), -1);
+	assert_string_equal(err, "default of option 'port': must be 1-9");
+}
+
+static void test_typed_values(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	char err[IW_CONFIG_ERR_MAX];
+	tinit(&c);
+	char *argv[] = { "prog",    "-f",       "--on=no",      "-p",       "65535",    "--count",
+			 "--bytes", "4096",     "--loss=0.25",  "--mode",   "syscalls", "--log-json",
+			 "--name",  "12345678", "--addr",       "::1",      "--target", "[::1]:3478",
+			 "--uri",   "stun:a",   "--uri=stun:b", "--secret", "abcd",     NULL };
+	int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+	assert_int_equal(iw_config_parse_args(ttab, &c, argc, argv, NULL, err, sizeof err), 0);
+	assert_true(c.flag);
+	assert_false(c.on);
+	assert_int_equal(c.port, 65535);
+	assert_int_equal(c.count, 50); /* bare: the table's .bare */
+	assert_int_equal(c.bytes, 4096);
+	assert_true(c.loss == 0.25);
+	assert_int_equal(c.mode, 2);
+	assert_true(c.json);
+	assert_string_equal(c.name, "12345678");
+	assert_string_equal(c.addr, "::1");
+	assert_string_equal(c.target, "[::1]:3478");
+	assert_int_equal(c.n_uris, 2);
+	assert_string_equal(c.uris[1], "stun:b");
+	assert_string_equal(c.secret, "abcd");
+	/* The old spelling and the new one set the same field. */
+	char *argv2[] = { "prog", "--log-format", "plain", "--count=3", "--help=markdown", "--log-json=no",
+			  NULL };
+	assert_int_equal(iw_config_parse_args(ttab, &c, 6, argv2, NULL, err, sizeof err), 0);
+	assert_false(c.json); /* "--log-json=no" changes nothing */
+	assert_int_equal(c.count, 3);
+	assert_int_equal(c.help, 2);
+	iw_config_free(ttab, &c);
+	assert_int_equal(c.n_uris, 0);
+}
+
+static void test_typed_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *arg, *err;
+	} rows[] = {
+		{ "--port=0", "option '--port': must be 1-65535" },
+		{ "--port=65536", "option '--port': must be 1-65535" },
+		{ "--port=x", "option '--port': not a number" },
+		{ "--count=101", "option '--count': must be 0-100" },
+		{ "--bytes=4095", "option '--bytes': must be 4096-1099511627776" },
+		{ "--loss=100.5", "option '--loss': must be from 0 to 100" },
+		{ "--loss=1%", "option '--loss': not a number" },
+		{ "--loss=nan", "option '--loss': not a number" },
+		{ "--mode=uring", "option '--mode': must be auto, io_uring or syscalls" },
+		{ "--log-format=xml", "option '--log-format': must be plain or json" },
+		{ "--log-json=maybe", "option '--log-json': must be yes or no" },
+		{ "--flag=yes", "option '--flag': does not take a value" },
+		{ "--on=maybe", "option '--on': must be yes or no" },
+		{ "--name=123456789", "option '--name': longer than 8 characters" },
+		{ "--name=", "option '--name': empty value" },
+		{ "--secret=abc", "option '--secret': must be at least 4 characters" },
+		{ "--addr=1.2.3.4:5", "option '--addr': not an IPv4 or IPv6 address" },
+		{ "--addr=localhost", "option '--addr': not an IPv4 or IPv6 address" },
+		{ "--target=1.2.3.4", "option '--target': not an ADDR:PORT" },
+		{ "--uri=turn:x", "option '--uri': must start with stun:" },
+		{ "--help=pdf", "option '--help': must be no, text or markdown" },
+		{ "--name-file=/x", "unknown option '--name-file'" },
+		{ "--port", "option '--port': missing value" },
+	};
+	char err[IW_CONFIG_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct tcfg c;
+		tinit(&c);
+		char *argv[] = { "prog", (char *)rows[i].arg, NULL };
+		assert_int_equal(iw_config_parse_args(ttab, &c, 2, argv, NULL, err, sizeof err), -1);
+		assert_string_equal(err, rows[i].err);
+		iw_config_free(ttab, &c);
+	}
+	/* A list holds at most .max entries. */
+	struct tcfg c;
+	tinit(&c);
+	char *argv[] = { "prog", "--uri=stun:1", "--uri=stun:2", "--uri=stun:3", "--uri=stun:4", NULL };
+	assert_int_equal(iw_config_parse_args(ttab, &c, 5, argv, NULL, err, sizeof err), -1);
+	assert_string_equal(err, "option '--uri': given too many times (at most 3)");
+	assert_int_equal(c.n_uris, 3);
+	iw_config_free(ttab, &c);
+
+	/* In a file: the file, the line and the option. */
+	write_conf("port=80\nmode=fast\n");
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), -1);
+	char want[IW_CONFIG_ERR_MAX];
+	snprintf(want, sizeof want, "%s:2: option 'mode': must be auto, io_uring or syscalls", conf);
+	assert_string_equal(err, want);
+	assert_int_equal(c.port, 80);
+	iw_config_free(ttab, &c);
+}
+
+/* defaults < file < environment < command line */
+static void test_env_precedence(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	char err[IW_CONFIG_ERR_MAX];
+	char *argv[] = { "prog", "--port", "3000", NULL };
+
+	write_conf("port=1000\nname=file\nmode=io_uring\n");
+	setenv("IWTEST_PORT", "2000", 1);
+	setenv("IWTEST_NAME", "env", 1);
+	setenv("IWTEST_FLAG", "yes", 1);
+	setenv("IWTEST_URI", "stun:a  stun:b\tstun:c", 1);
+	setenv("IWTEST_HELP", "text", 1); /* NOENV: not read */
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(c.port, 3000);     /* command line over environment */
+	assert_string_equal(c.name, "env"); /* environment over file */
+	assert_int_equal(c.mode, 1);        /* file over default */
+	assert_true(c.flag);                /* a flag takes yes/no from the environment */
+	assert_int_equal(c.n_uris, 3);      /* a list, split on white space */
+	assert_string_equal(c.uris[2], "stun:c");
+	assert_int_equal(c.help, 0);
+	iw_config_free(ttab, &c);
+
+	setenv("IWTEST_FLAG", "no", 1);
+	unsetenv("IWTEST_URI");
+	write_conf("flag\n");
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_true(c.flag);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
+	assert_false(c.flag); /* the environment's "no" turns off the file's flag */
+	iw_config_free(ttab, &c);
+
+	setenv("IWTEST_PORT", "99999", 1);
+	tinit(&c);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 1, argv, NULL, err, sizeof err), -1);
+	assert_string_equal(err, "environment IWTEST_PORT: option 'port': must be 1-65535");
+	iw_config_free(ttab, &c);
+	setenv("IWTEST_PORT", "", 1); /* empty: as if unset */
+	setenv("IWTEST_FLAG", "maybe", 1);
+	tinit(&c);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), -1);
+	assert_string_equal(err, "environment IWTEST_FLAG: option 'flag': must be yes or no");
+	iw_config_free(ttab, &c);
+	for (size_t i = 0; i < sizeof tenv / sizeof tenv[0]; i++)
+		unsetenv(tenv[i]);
+}
+
+/* A list given by a later source replaces the earlier one's; within a source it adds up. */
+static void test_list_sources(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	char err[IW_CONFIG_ERR_MAX];
+	char *argv[] = { "prog", "--uri", "stun:z", "--uri=stun:y", NULL };
+
+	write_conf("uri=stun:f1\nuri=stun:f2\n");
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 2);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 1, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 2); /* nothing in the environment or argv: the file's stay */
+	setenv("IWTEST_URI", "stun:e", 1);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 1);
+	assert_string_equal(c.uris[0], "stun:e");
+	iw_config_free(ttab, &c);
+
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 4, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(c.n_uris, 2);
+	assert_string_equal(c.uris[0], "stun:z");
+	assert_string_equal(c.uris[1], "stun:y");
+	iw_config_free(ttab, &c);
+	unsetenv("IWTEST_URI");
+}
+
+static void write_file(const char *path, const char *text, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, n, f), n);
+	fclose(f);
+}
+
+/* NAME-file FILE reads a secret: one trailing newline stripped, bounded, errors name the
+ * option and the path but never the secret. */
+static void test_secret_file(void **state)
+{
+	(void)state;
+	char path[64], err[IW_CONFIG_ERR_MAX], want[IW_CONFIG_ERR_MAX];
+	struct tcfg c;
+	snprintf(path, sizeof path, "/tmp/iw_test_secret_XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+
+	write_file(path, "s3cr3t\r\n", 8);
+	char *argv[] = { "prog", "--secret-file", path, NULL };
+	tinit(&c);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), 0);
+	assert_string_equal(c.secret, "s3cr3t");
+	iw_config_free(ttab, &c);
+
+	write_file(path, "from-file\n", 10);
+	snprintf(want, sizeof want, "secret-file = %s\n", path);
+	write_conf(want);
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_string_equal(c.secret, "from-file");
+	iw_config_free(ttab, &c);
+
+	setenv("IWTEST_SECRET_FILE", path, 1);
+	tinit(&c);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
+	assert_string_equal(c.secret, "from-file");
+	iw_config_free(ttab, &c);
+	unsetenv("IWTEST_SECRET_FILE");
+
+	/* Two lines, an empty file, a short secret, a missing file, one byte too many. */
+	write_file(path, "a\nb\n", 4);
+	tinit(&c);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), -1);
+	snprintf(want, sizeof want, "option '--secret-file': %s holds more than one line", path);
+	assert_string_equal(err, want);
+	write_file(path, "\n", 1);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), -1);
+	snprintf(want, sizeof want, "option '--secret-file': %s is empty", path);
+	assert_string_equal(err, want);
+	write_file(path, "abc\n", 4);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), -1);
+	assert_string_equal(err, "option '--secret-file': must be at least 4 characters");
+	static char big[IW_CONFIG_SECRET_FILE_MAX + 2];
+	memset(big, 'k', sizeof big);
+	big[IW_CONFIG_SECRET_FILE_MAX] = '\n';
+	write_file(path, big, IW_CONFIG_SECRET_FILE_MAX + 1);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(strlen(c.secret), IW_CONFIG_SECRET_FILE_MAX); /* 4096 bytes and '\n' */
+	big[IW_CONFIG_SECRET_FILE_MAX] = 'k';
+	write_file(path, big, IW_CONFIG_SECRET_FILE_MAX + 1);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), -1);
+	snprintf(want, sizeof want, "option '--secret-file': %s is longer than %d bytes", path,
+		 IW_CONFIG_SECRET_FILE_MAX);
+	assert_string_equal(err, want);
+	unlink(path);
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), -1);
+	snprintf(want, sizeof want, "option '--secret-file': cannot read %s: No such file or directory",
+		 path);
+	assert_string_equal(err, want);
+	setenv("IWTEST_SECRET_FILE", path, 1);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), -1);
+	snprintf(want, sizeof want,
+		 "environment IWTEST_SECRET_FILE: option 'secret': cannot read %s: No such file or directory",
+		 path);
+	assert_string_equal(err, want);
+	unsetenv("IWTEST_SECRET_FILE");
+	iw_config_free(ttab, &c);
+}
+
+/* Run fn with stdout in buf. */
+static void capture(void (*fn)(const struct iw_opt *), const struct iw_opt *t, char *buf, size_t cap)
+{
+	char out[64];
+	snprintf(out, sizeof out, "/tmp/iw_test_help_XXXXXX");
+	int fd = mkstemp(out);
+	assert_true(fd >= 0);
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(fd, 1);
+	fn(t);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	close(fd);
+	FILE *f = fopen(out, "r");
+	size_t n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(out);
+}
+
+static void test_typed_help(void **state)
+{
+	(void)state;
+	static char buf[8192];
+
+	capture(iw_config_print_help, ttab, buf, sizeof buf);
+	assert_non_null(strstr(buf, "-p, --port PORT"));
+	assert_non_null(strstr(buf, "a port (default 3478)\n"));
+	assert_non_null(strstr(buf, "--count[=N]"));
+	assert_non_null(strstr(buf, "--mode auto|io_uring|syscalls"));
+	assert_non_null(strstr(buf, "how (default auto)\n"));
+	assert_non_null(strstr(buf, "log lines (default plain) (also --log-json)\n"));
+	assert_non_null(strstr(buf, "--secret-file FILE"));
+	assert_non_null(strstr(buf, "repeatable (default none)\n"));
+	assert_non_null(strstr(buf, "IWTEST_NAME"));
+	assert_null(strstr(buf, "mobility"));
+	assert_null(strstr(buf, "  --log-json"));
+
+	capture(iw_config_print_markdown, ttab, buf, sizeof buf);
+	assert_non_null(strstr(buf, "| Option | Environment | Default | Meaning |\n"));
+	assert_non_null(strstr(buf, "| `-p`, `--port PORT` | `IWTEST_PORT` | 3478 | a port |\n"));
+	assert_non_null(
+		strstr(buf, "| `--mode auto\\|io_uring\\|syscalls` | `IWTEST_MODE` | auto | how |\n"));
+	assert_non_null(strstr(buf,
+			       "| `--secret-file FILE` | `IWTEST_SECRET_FILE` | | read secret from FILE (one "
+			       "line) |\n"));
+	assert_non_null(strstr(buf, "| `-h`, `--help[=FORMAT]` |  |  | print this help |\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +978,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_file_and_precedence, setup, teardown),
 		cmocka_unit_test(test_value_helpers),
 		cmocka_unit_test(test_print_help),
+		cmocka_unit_test_setup_teardown(test_typed_defaults, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_typed_values, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_typed_errors, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_precedence, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_sources, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_file, tsetup, teardown),
+		cmocka_unit_test(test_typed_help),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "common/log.h"
+#include "turn/auth.h"
 #include "turn/conf.h"
 
 static int parse(struct iw_conf *c, char **argv, int argc, char *err)
@@ -41,7 +43,85 @@ static void test_defaults(void **state)
 	assert_string_equal(c.realm, "iceway");
 	assert_false(c.policy.allow_loopback);
 	assert_true(c.lt_cred);
+	/* The rest of the table's defaults, where the code had them before. */
+	assert_int_equal(c.unauth_rate, IW_AUTH_RL_RATE);
+	assert_int_equal(c.unauth_ratio, IW_AUTH_RL_RATIO);
+	assert_int_equal(c.threads, iw_conf_default_threads());
+	assert_int_equal(c.batch_wait_us, 100);
+	assert_int_equal(c.prom_port, 9641);
+	assert_string_equal(c.prom_addr, "127.0.0.1");
+	assert_int_equal(c.tls_port, 5349);
+	assert_int_equal(c.max_tcp_conns, 4096);
+	assert_int_equal(c.stream_timeout_s, 10);
+	assert_int_equal(c.stream_idle_s, 60);
+	assert_int_equal(c.stream_auth_s, 10);
+	assert_int_equal(c.max_tcp_per_ip, 64);
+	assert_int_equal(c.rest_sep, ':');
+	assert_int_equal(c.relay_io, IW_RELAY_IO_AUTO);
+	assert_int_equal(c.log_level, IW_LOG_INFO);
+	assert_false(c.log_json);
+	assert_int_equal(c.perm_lifetime_s, 300);
+	assert_int_equal(c.chan_lifetime_s, 600);
 	iw_conf_fini(&c);
+}
+
+/* ICEWAY_RELAY_<NAME> between the file and the command line; secrets from a file. */
+static void test_environment(void **state)
+{
+	(void)state;
+	struct iw_conf c;
+	char err[IW_CONFIG_ERR_MAX];
+	char path[] = "/tmp/iw-test-secret-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+
+	setenv("ICEWAY_RELAY_LISTENING_PORT", "3500", 1);
+	setenv("ICEWAY_RELAY_LISTENING_IP", "127.0.0.1 ::1", 1);
+	setenv("ICEWAY_RELAY_USE_AUTH_SECRET", "yes", 1);
+	setenv("ICEWAY_RELAY_STATIC_AUTH_SECRET_FILE", path, 1);
+	setenv("ICEWAY_RELAY_LOG_JSON", "1", 1); /* aliases are not read from the environment */
+	iw_conf_init(&c);
+	char *argv[] = { "iceway-relay", "--listening-port", "3501", "--relay-threads", "3" };
+	assert_int_equal(parse(&c, argv, 5, err), 0);
+	assert_int_equal(c.port, 3501);
+	assert_int_equal(c.n_listen, 2);
+	assert_true(c.use_secret);
+	assert_int_equal(c.n_secrets, 1);
+	assert_string_equal(c.secrets[0], "s3cret");
+	assert_int_equal(c.threads, 3);
+	assert_false(c.log_json);
+	iw_conf_fini(&c);
+	/* The command line's listening-ip replaces the environment's two. */
+	iw_conf_init(&c);
+	char *argv2[] = { "iceway-relay", "--listening-ip", "127.0.0.2" };
+	assert_int_equal(parse(&c, argv2, 3, err), 0);
+	assert_int_equal(c.n_listen, 1);
+	iw_conf_fini(&c);
+
+	setenv("ICEWAY_RELAY_MIN_PORT", "0", 1);
+	iw_conf_init(&c);
+	assert_int_equal(parse(&c, argv, 1, err), -1);
+	assert_string_equal(err, "environment ICEWAY_RELAY_MIN_PORT: option 'min-port': must be 1-65535");
+	iw_conf_fini(&c);
+	unlink(path);
+	unsetenv("ICEWAY_RELAY_MIN_PORT");
+	iw_conf_init(&c);
+	assert_int_equal(parse(&c, argv, 1, err), -1);
+	char want[256];
+	snprintf(want, sizeof want,
+		 "environment ICEWAY_RELAY_STATIC_AUTH_SECRET_FILE: option 'static-auth-secret': cannot read "
+		 "%s: No "
+		 "such file or directory",
+		 path);
+	assert_string_equal(err, want);
+	iw_conf_fini(&c);
+	unsetenv("ICEWAY_RELAY_LISTENING_PORT");
+	unsetenv("ICEWAY_RELAY_LISTENING_IP");
+	unsetenv("ICEWAY_RELAY_USE_AUTH_SECRET");
+	unsetenv("ICEWAY_RELAY_STATIC_AUTH_SECRET_FILE");
+	unsetenv("ICEWAY_RELAY_LOG_JSON");
 }
 
 static void test_command_line(void **state)
@@ -204,7 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_bad_values),   cmocka_unit_test(test_file),
-		cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_cross_checks), cmocka_unit_test(test_environment),
 	};
 	return cmocka_run_group_tests_name("turn/conf", tests, NULL, NULL);
 }
