@@ -99,6 +99,7 @@ def behind_nginx():
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write("""daemon off;
+master_process off;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log;
 events { worker_connections 64; }
