@@ -98,6 +98,18 @@ static const struct {
 	{ "whitespace around everything", " {\t\"type\" :\r\n\"ping\" } \n", -1, IW_MSG_PING },
 	{ "unknown fields of any shape", "{\"type\":\"ping\",\"x\":[1,2.5,{\"k\":null}],\"n\":1e-400}", -1,
 	  IW_MSG_PING },
+	{ "16 members (the scanner's limit)",
+	  "{\"type\":\"ping\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+	  "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1}",
+	  -1, IW_MSG_PING },
+	{ "17 members (jansson's)",
+	  "{\"type\":\"ping\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+	  "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1}",
+	  -1, IW_MSG_PING },
+	{ "repeated key past 16 members",
+	  "{\"type\":\"ping\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+	  "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"a\":2}",
+	  IW_ERR_BAD_JSON, 0 },
 	/* end-of-candidates, bye */
 	{ "eoc ok", "{\"type\":\"end-of-candidates\",\"to\":\"b\"}", -1, IW_MSG_END_OF_CANDIDATES },
 	{ "eoc no to", "{\"type\":\"end-of-candidates\"}", IW_ERR_BAD_FIELD, 0 },
