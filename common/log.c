@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/utf8.h"
 
 /* Lines stay below PIPE_BUF so that a write to a pipe is atomic too. */
 enum { LINE_MAX_LEN = 4096, MSG_MAX_LEN = 2048, IDENT_MAX = 64 };
@@ -99,39 +100,6 @@ static void puts_(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-/* Length of a valid UTF-8 sequence at s (RFC 3629 §4), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-	unsigned char c = s[0];
-	size_t n;
-	unsigned lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (c == 0xed)
-		hi = 0x9f; /* surrogates */
-	else if (c == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /*
  * Copy msg so that it stays one line and, for JSON, a valid string body: control characters
  * are escaped, '"' and '\' too in JSON, and bytes that are not UTF-8 become U+FFFD (JSON) or
@@ -162,7 +130,7 @@ static void put_escaped(struct out *o, const char *msg, bool json)
 			put(o, tmp, 2);
 		} else if (c < 0x80) {
 			put(o, (const char *)s, 1);
-		} else if ((n = utf8_len(s, left)) > 0) {
+		} else if ((n = iw_utf8_len(s, left)) > 0) {
 			put(o, (const char *)s, n);
 		} else {
 			n = 1;

@@ -123,7 +123,7 @@ const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h)
 /* Send and free a serialized message; a NULL text (out of memory) is dropped. */
 static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
 {
-	/* Compact JSON text never holds a NUL (jansson escapes it), so strlen is its length. */
+	/* Our JSON text never holds a raw NUL (jansson and msg.c escape it), so strlen is its length. */
 	if (txt && c && !c->closing)
 		h->ops.send(h->ops.arg, c, txt, strlen(txt));
 	free(txt);

@@ -1,6 +1,6 @@
 /* Signaling messages: parse and validate a client's JSON text into a struct iw_msg, and
- * serialize what the server sends. All JSON goes through jansson, which stays inside msg.c:
- * callers see plain C views and values. */
+ * serialize what the server sends. The JSON libraries stay inside msg.c: callers see plain C
+ * views and values. */
 #ifndef IW_SIGNALING_MSG_H
 #define IW_SIGNALING_MSG_H
 
@@ -81,11 +81,17 @@ const char *iw_msg_type_name(enum iw_msg_type t);
  * and m must still be passed to iw_msg_fini.
  */
 int iw_msg_parse(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err, const char **why);
+/* The same through jansson alone: what iw_msg_parse falls back to for any message its own
+ * scanner does not take. The two give the same answer for every input (fuzz_sigmsg checks). */
+int iw_msg_parse_jansson(struct iw_msg *m, const char *buf, size_t len, enum iw_msg_err *err,
+			 const char **why);
 void iw_msg_fini(struct iw_msg *m);
 
 /* Serializers: a malloc'd compact JSON text (caller frees), *len its length; NULL on OOM. */
 
-/* The forwarded form of a peer-to-peer message, with `from` set by the server. */
+/* The forwarded form of a peer-to-peer message, with `from` set by the server: type, from,
+ * to and the type's own fields, nothing else. Values are copied from the received text as
+ * they were sent where the fast scanner read them, so m must not outlive that text. */
 char *iw_msg_forward(const struct iw_msg *m, const char *from, size_t *len);
 /* {"type":"error","code":..,"message":..[,"ref":id]}; ref NULL or IW_MSG_REF_NONE: no ref. */
 char *iw_msg_error(enum iw_msg_err e, const char *message, const struct iw_msg_ref *ref, size_t *len);

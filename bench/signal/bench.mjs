@@ -5,6 +5,8 @@
 //
 //   node bench.mjs --signal ../../build/signaling/iceway-signal [--conns 10000] [--seconds 10]
 //   node bench.mjs --only cluster --conns 2000 --pace 1000   # three instances over one redis-server
+//   node bench.mjs --base OLD/iceway-signal --conns 2000 --rates 2000,5000,10000,20000
+//       # another iceway-signal build beside this one and PeerJS, paced at each rate (msg/s)
 //
 // Latency is one-way, sender to receiver, both ends in this process (one clock). The load
 // generator shares the machine's cores with the server, so absolute rates are a floor; the
@@ -31,7 +33,12 @@ const INSTANCES = 3; // cluster: iceway-signal instances sharing one redis-serve
 const REDIS = arg('redis-server', 'redis-server');
 // 0: closed loop, each pair bounces one message as fast as it can (throughput). N > 0: open
 // loop, each pair sends one message every N ms and nobody bounces (latency at a fixed load).
-const PACE_MS = +arg('pace', 0);
+let PACE_MS = +arg('pace', 0);
+// --base PATH: a second iceway-signal build (e.g. before a change), run as target `base`.
+const BASE = arg('base', null);
+// --rates: offered messages/s, each run as a paced load (pace = pairs / rate); CPU per message
+// at each rate, for every target, with ratios.
+const RATES = (arg('rates', '') || '').split(',').filter(Boolean).map(Number);
 const TICK_MS = 10;
 const SDP_LEN = 3000; // a typical offer with a few m-lines
 const BATCH = 250; // connections opened concurrently
@@ -123,8 +130,8 @@ async function startRedis() {
 	throw new Error('redis-server did not start');
 }
 
-function spawnIceway(port, extra) {
-	return spawn(SIGNAL, ['--listen', `127.0.0.1:${port}`, '--web-root', here,
+function spawnIceway(port, extra, bin = SIGNAL) {
+	return spawn(bin, ['--listen', `127.0.0.1:${port}`, '--web-root', here,
 		'--max-connections', String(CONNS + 100), '--max-message-rate', '10000',
 		'--max-message-burst', '10000', '--max-rooms', String(CONNS), '--log-level', 'warn', ...extra],
 	{ stdio: ['ignore', 'ignore', 'inherit'] });
@@ -160,6 +167,14 @@ const targets = {
 		},
 		payloadTs: (m) => (m.type === 'offer' ? +m.sdp.slice(0, m.sdp.indexOf('\n')) : null),
 		peerId: (idx) => `p${idx}`,
+	},
+	// The same server protocol, another build.
+	base: {
+		async start(port) {
+			const child = spawnIceway(port, [], BASE);
+			await waitHttp(port, '/healthz');
+			return child;
+		},
 	},
 	// Three instances over one redis-server; peer A of pair k on instance k mod 3 and peer B on
 	// the next one, so every message crosses Redis.
@@ -206,7 +221,7 @@ const targets = {
 };
 
 async function runOne(name) {
-	const t = name === 'cluster' ? { ...targets.iceway, ...targets.cluster } : targets[name];
+	const t = name === 'cluster' || name === 'base' ? { ...targets.iceway, ...targets[name] } : targets[name];
 	let srv;
 	if (t.startAll) {
 		srv = await t.startAll();
@@ -328,13 +343,52 @@ async function runOne(name) {
 	};
 }
 
-const results = [];
 const names = { both: ['iceway', 'peerjs'], all: ['iceway', 'peerjs', 'cluster'] }[ONLY] || [ONLY];
-for (const name of names) {
-	if (!targets[name]) throw new Error(`--only: unknown target ${name}`);
-	process.stderr.write(`bench: ${name}, ${CONNS} connections, ${SECONDS} s ...\n`);
-	results.push(await runOne(name));
+if (BASE && !names.includes('base')) names.splice(1, 0, 'base');
+for (const name of names) if (!targets[name]) throw new Error(`--only: unknown target ${name}`);
+
+async function runAll() {
+	const out = [];
+	for (const name of names) {
+		process.stderr.write(`bench: ${name}, ${CONNS} connections, ${SECONDS} s` +
+			`${PACE_MS ? `, 1 message/${PACE_MS} ms/pair` : ''} ...\n`);
+		out.push(await runOne(name));
+	}
+	return out;
 }
+
+if (RATES.length) {
+	// Paced runs, one per rate; the targets take turns within each rate.
+	const byRate = [];
+	for (const rate of RATES) {
+		PACE_MS = Math.max(TICK_MS, Math.round((1000 * CONNS) / 2 / rate));
+		byRate.push({ rate, pace: PACE_MS, results: await runAll() });
+	}
+	const us = (r) => (r.msgs ? (1e6 * r.serverCpuS) / r.msgs : NaN);
+	const head = `${'offered msg/s'.padEnd(16)}${'pace ms'.padStart(8)}` +
+		names.map((n) => `${(n + ' msg/s').padStart(16)}${(n + ' us/msg').padStart(16)}${(n + ' p99 ms').padStart(16)}`).join('');
+	console.log(head);
+	for (const b of byRate) {
+		console.log(`${String(b.rate).padEnd(16)}${String(b.pace).padStart(8)}` +
+			b.results.map((r) => `${r.msgsPerS.toFixed(0).padStart(16)}${us(r).toFixed(1).padStart(16)}${r.p99.toFixed(2).padStart(16)}`).join(''));
+	}
+	const pj = names.indexOf('peerjs');
+	const bi = names.indexOf('base');
+	console.log('\nserver CPU per relayed message, ratios:');
+	for (const b of byRate) {
+		const get = (n) => b.results[names.indexOf(n)];
+		const parts = [];
+		if (pj >= 0) parts.push(`iceway/peerjs ${(us(get('iceway')) / us(get('peerjs'))).toFixed(2)}`);
+		if (bi >= 0 && pj >= 0) parts.push(`base/peerjs ${(us(get('base')) / us(get('peerjs'))).toFixed(2)}`);
+		if (bi >= 0) parts.push(`iceway/base ${(us(get('iceway')) / us(get('base'))).toFixed(2)}`);
+		console.log(`  ${b.rate} msg/s: ${parts.join(', ')}`);
+	}
+	const out = arg('json', null);
+	if (out) fs.writeFileSync(out, JSON.stringify(byRate, null, 2));
+	process.exit(0);
+}
+
+const results = await runAll();
 
 const row = (label, f) => `${label.padEnd(34)}${results.map((r) => String(f(r)).padStart(16)).join('')}`;
 console.log(row('', (r) => r.name));
@@ -360,9 +414,17 @@ if (results.some((r) => r.name === 'cluster')) {
 }
 const a = results.find((r) => r.name === 'iceway');
 const b = results.find((r) => r.name === 'peerjs');
+const base = results.find((r) => r.name === 'base');
 if (a && b) {
 	console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
-		`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection`);
+		`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection; ` +
+		`server CPU per message ${(b.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x PeerJS's`);
+}
+if (base && b) {
+	console.log(`base/peerjs: server CPU per message ${(b.msgsPerCpuS / base.msgsPerCpuS).toFixed(2)}x PeerJS's`);
+}
+if (base && a) {
+	console.log(`iceway/base: server CPU per message ${(base.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x`);
 }
 // The kernel's floor: a C server that only moves bytes between paired TCP connections (no
 // WebSocket, no JSON), same connections, same message size, closed loop. No server on this
@@ -375,6 +437,9 @@ if (ONLY !== 'cluster' && fs.existsSync(FLOOR)) {
 	if (f) {
 		console.log(`\nkernel floor (raw TCP byte relay, ${f.conns} connections, ${f.size} B): ` +
 			`${f.msgs_per_cpu_s} messages per server CPU-second`);
+		for (const r of [a, base].filter(Boolean)) {
+			console.log(`${r.name}: server CPU per message ${(f.msgs_per_cpu_s / r.msgsPerCpuS).toFixed(2)}x the floor's`);
+		}
 		if (b) {
 			console.log(`target 5x PeerJS = ${(5 * b.msgsPerCpuS).toFixed(0)} messages per CPU-second, ` +
 				`${(5 * b.msgsPerCpuS / f.msgs_per_cpu_s).toFixed(2)}x the floor`);

@@ -4,7 +4,11 @@
  * message id as `ref`); an accepted message has the fields its type requires, and its
  * re-serialized form parses back to the same type and fields; everything the hub sends is a
  * JSON object with a known `type`, every error it sends has a code and a message, and a
- * forwarded message always carries the server-set `from`, never one chosen by the sender. */
+ * forwarded message always carries the server-set `from`, never one chosen by the sender.
+ * iw_msg_parse (its own scanner, jansson for the rest) and iw_msg_parse_jansson give the same
+ * answer, fields and forwarded text for every input. A forward is exactly one JSON object
+ * (jansson, duplicates rejected) whose `from` is the server's, whose other members are the
+ * type's own fields only, each equal to the input's. */
 #include <string.h>
 
 #include <jansson.h>
@@ -79,6 +83,73 @@ static void check_rejected(const struct iw_msg *m, enum iw_msg_err err, const ch
 	free(txt);
 }
 
+/* A forward's members other than `from`: only the type's own fields, each equal to the
+ * input's (a candidate's absent members are null). */
+static void check_forward_fields(json_t *out, json_t *in)
+{
+	static const char *const allowed[] = { "type", "from", "to", "sdp", "candidate", "reason" };
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(out, k, v)
+	{
+		bool known = false;
+		for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+			known |= strcmp(k, allowed[i]) == 0;
+		FUZZ_CHECK(known);
+		if (strcmp(k, "from") == 0)
+			continue;
+		if (strcmp(k, "candidate") != 0) {
+			FUZZ_CHECK(json_equal(v, json_object_get(in, k)));
+			continue;
+		}
+		const char *ck;
+		json_t *cv;
+		json_object_foreach(v, ck, cv)
+		{
+			json_t *x = json_object_get(json_object_get(in, "candidate"), ck);
+			FUZZ_CHECK(x ? json_equal(x, cv) : json_is_null(cv));
+		}
+	}
+}
+
+/* iw_msg_parse and iw_msg_parse_jansson agree: same answer, same fields, and forwards that
+ * are the same JSON. */
+static void check_same_as_jansson(const uint8_t *data, size_t size)
+{
+	struct iw_msg a, b;
+	enum iw_msg_err ea = IW_ERR_COUNT, eb = IW_ERR_COUNT;
+	const char *wa = NULL, *wb = NULL;
+	int ra = iw_msg_parse(&a, (const char *)data, size, &ea, &wa);
+	int rb = iw_msg_parse_jansson(&b, (const char *)data, size, &eb, &wb);
+
+	FUZZ_CHECK(ra == rb);
+	FUZZ_CHECK(a.id.kind == b.id.kind && a.id.num == b.id.num && a.id.len == b.id.len &&
+		   memcmp(a.id.str, b.id.str, a.id.len) == 0);
+	if (ra < 0) {
+		FUZZ_CHECK(ea == eb && str_eq(wa, wb));
+	} else {
+		FUZZ_CHECK(a.type == b.type);
+		FUZZ_CHECK(str_eq(a.room, b.room) && str_eq(a.peer, b.peer) && str_eq(a.resume, b.resume) &&
+			   str_eq(a.to, b.to) && str_eq(a.sdp, b.sdp) && str_eq(a.reason, b.reason));
+		if (a.type >= IW_MSG_OFFER && a.type <= IW_MSG_BYE) {
+			size_t la = 0, lb = 0;
+			char *fa = iw_msg_forward(&a, "x\"y", &la), *fb = iw_msg_forward(&b, "x\"y", &lb);
+			FUZZ_CHECK(fa && fb && la == strlen(fa) && lb == strlen(fb));
+			json_t *ja = json_loadb(fa, la, JSON_REJECT_DUPLICATES, NULL);
+			json_t *jb = json_loadb(fb, lb, JSON_REJECT_DUPLICATES, NULL);
+			FUZZ_CHECK(json_is_object(ja) && json_equal(ja, jb));
+			FUZZ_CHECK(str_eq(json_string_value(json_object_get(ja, "from")), "x\"y"));
+			json_decref(ja);
+			json_decref(jb);
+			free(fa);
+			free(fb);
+		}
+	}
+	iw_msg_fini(&a);
+	iw_msg_fini(&b);
+}
+
 /* Re-serialize an accepted message and parse it again: same type and fields. root: the input
  * as JSON. */
 static void check_roundtrip(const struct iw_msg *m, json_t *root)
@@ -123,7 +194,7 @@ static void check_roundtrip(const struct iw_msg *m, json_t *root)
 	}
 	FUZZ_CHECK(txt);
 	FUZZ_CHECK(iw_msg_parse(&b, txt, strlen(txt), &err, &why) == 0);
-	json_t *broot = json_loads(txt, 0, NULL);
+	json_t *broot = json_loads(txt, JSON_REJECT_DUPLICATES, NULL);
 	FUZZ_CHECK(json_is_object(broot));
 	FUZZ_CHECK(b.type == m->type);
 	FUZZ_CHECK(str_eq(b.room, m->room) && str_eq(b.peer, m->peer) && str_eq(b.resume, m->resume) &&
@@ -137,8 +208,10 @@ static void check_roundtrip(const struct iw_msg *m, json_t *root)
 			FUZZ_CHECK(x ? json_equal(x, y) : json_is_null(y));
 		}
 	}
-	if (m->type >= IW_MSG_OFFER && m->type <= IW_MSG_BYE)
+	if (m->type >= IW_MSG_OFFER && m->type <= IW_MSG_BYE) {
 		FUZZ_CHECK(str_eq(json_string_value(json_object_get(broot, "from")), "fuzz-from"));
+		check_forward_fields(broot, root);
+	}
 	json_decref(broot);
 	iw_msg_fini(&b);
 	free(txt);
@@ -249,6 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(root);
 	}
 	iw_msg_fini(&m);
+	check_same_as_jansson(data, size);
 	drive_hub(data, size);
 	return 0;
 }

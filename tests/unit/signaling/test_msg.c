@@ -77,6 +77,39 @@ static const struct {
 	  "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":{\"candidate\":\"c\","
 	  "\"usernameFragment\":2}}",
 	  IW_ERR_BAD_FIELD, 0 },
+	/* what the fast scanner leaves to jansson gets jansson's answer */
+	{ "repeated key, one escaped", "{\"type\":\"ping\",\"\\u0074ype\":\"ping\"}", IW_ERR_BAD_JSON, 0 },
+	{ "repeated key in candidate",
+	  "{\"type\":\"candidate\",\"to\":\"b\",\"candidate\":{\"candidate\":\"c\",\"candidate\":\"d\"}}",
+	  IW_ERR_BAD_JSON, 0 },
+	{ "escaped key", "{\"\\u0074ype\":\"ping\"}", -1, IW_MSG_PING },
+	{ "non-finite number", "{\"type\":\"ping\",\"n\":1e999}", IW_ERR_BAD_JSON, 0 },
+	{ "integer past int64", "{\"type\":\"ping\",\"id\":9223372036854775808}", IW_ERR_BAD_JSON, 0 },
+	{ "leading zero", "{\"type\":\"ping\",\"n\":01}", IW_ERR_BAD_JSON, 0 },
+	{ "NUL in type", "{\"type\":\"ping\\u0000x\"}", IW_ERR_BAD_JSON, 0 },
+	{ "NUL in to", "{\"type\":\"bye\",\"to\":\"b\\u0000\"}", IW_ERR_BAD_JSON, 0 },
+	{ "lone surrogate escape", "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"\\ud800\"}", IW_ERR_BAD_JSON,
+	  0 },
+	{ "UTF-8 surrogate", "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"\xed\xa0\x80\"}", IW_ERR_BAD_JSON,
+	  0 },
+	{ "UTF-8 overlong", "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"\xc0\xaf\"}", IW_ERR_BAD_JSON, 0 },
+	{ "raw control character", "{\"type\":\"offer\",\"to\":\"b\",\"sdp\":\"a\tb\"}", IW_ERR_BAD_JSON, 0 },
+	{ "trailing garbage", "{\"type\":\"ping\"} x", IW_ERR_BAD_JSON, 0 },
+	{ "whitespace around everything", " {\t\"type\" :\r\n\"ping\" } \n", -1, IW_MSG_PING },
+	{ "unknown fields of any shape", "{\"type\":\"ping\",\"x\":[1,2.5,{\"k\":null}],\"n\":1e-400}", -1,
+	  IW_MSG_PING },
+	{ "16 members (the scanner's limit)",
+	  "{\"type\":\"ping\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+	  "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1}",
+	  -1, IW_MSG_PING },
+	{ "17 members (jansson's)",
+	  "{\"type\":\"ping\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+	  "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1}",
+	  -1, IW_MSG_PING },
+	{ "repeated key past 16 members",
+	  "{\"type\":\"ping\",\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,\"h\":1,\"i\":1,"
+	  "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"a\":2}",
+	  IW_ERR_BAD_JSON, 0 },
 	/* end-of-candidates, bye */
 	{ "eoc ok", "{\"type\":\"end-of-candidates\",\"to\":\"b\"}", -1, IW_MSG_END_OF_CANDIDATES },
 	{ "eoc no to", "{\"type\":\"end-of-candidates\"}", IW_ERR_BAD_FIELD, 0 },
@@ -108,6 +141,59 @@ static void test_table(void **state)
 		}
 		iw_msg_fini(&m);
 	}
+}
+
+/* Both parsers give the same answer on every row (fuzz_sigmsg checks any input). */
+static void test_parsers_agree(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct iw_msg a, b;
+		enum iw_msg_err ea = IW_ERR_COUNT, eb = IW_ERR_COUNT;
+		const char *wa = NULL, *wb = NULL;
+		size_t n = strlen(rows[i].txt);
+		int ra = iw_msg_parse(&a, rows[i].txt, n, &ea, &wa);
+		int rb = iw_msg_parse_jansson(&b, rows[i].txt, n, &eb, &wb);
+		if (ra != rb || (ra < 0 && (ea != eb || strcmp(wa, wb) != 0)) ||
+		    (ra == 0 && a.type != b.type))
+			fail_msg("%s: parsers differ", rows[i].name);
+		iw_msg_fini(&a);
+		iw_msg_fini(&b);
+	}
+}
+
+/* An offer's sdp and to go out as they came in (escapes and all), the sender's `from` and
+ * unknown fields do not, whitespace is gone: one object, no repeated key. */
+static void test_forward_splices(void **state)
+{
+	(void)state;
+	static const char j[] =
+		" { \"from\" : \"forged\", \"type\":\"offer\", \"to\":\"\\u0062\",\n"
+		"\"sdp\" : \"caf\\u00e9 \\ud83d\\ude00 \\/ \\\"q\\\" \\\\ \\r\\n\", \"x\":1 } ";
+	struct iw_msg m;
+	enum iw_msg_err err;
+	const char *why;
+	size_t len = 0;
+	assert_int_equal(iw_msg_parse(&m, j, sizeof(j) - 1, &err, &why), 0);
+	char *out = iw_msg_forward(&m, "a", &len);
+	assert_string_equal(out, "{\"type\":\"offer\",\"from\":\"a\",\"to\":\"\\u0062\",\"sdp\":\"caf\\u00e9 "
+				 "\\ud83d\\ude00 \\/ \\\"q\\\" \\\\ \\r\\n\"}");
+	assert_int_equal(len, strlen(out));
+	json_t *o = json_loads(out, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "sdp")), m.sdp);
+	assert_string_equal(m.sdp, "caf\xc3\xa9 \xf0\x9f\x98\x80 / \"q\" \\ \r\n");
+	json_decref(o);
+	free(out);
+	iw_msg_fini(&m);
+
+	/* the same message through jansson alone: the same JSON, encoded again */
+	assert_int_equal(iw_msg_parse_jansson(&m, j, sizeof(j) - 1, &err, &why), 0);
+	out = iw_msg_forward(&m, "a", &len);
+	assert_string_equal(out, "{\"type\":\"offer\",\"from\":\"a\",\"to\":\"b\",\"sdp\":\"caf\xc3\xa9 "
+				 "\xf0\x9f\x98\x80 / \\\"q\\\" \\\\ \\r\\n\"}");
+	free(out);
+	iw_msg_fini(&m);
 }
 
 static void test_views(void **state)
@@ -186,6 +272,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_parsers_agree),
+		cmocka_unit_test(test_forward_splices),
 		cmocka_unit_test(test_forward_sets_from),
 		cmocka_unit_test(test_error_and_presence),
 	};
