@@ -68,9 +68,12 @@ struct iw_rsock {
 	struct iw_alloc *alloc;
 };
 
+struct iw_listener; /* turn/relay.h: not looked into here */
+
 struct iw_alloc {
 	struct iw_addr client;
-	uint32_t listener; /* index of the worker's listener: the server side of the 5-tuple */
+	uint32_t listener;       /* index of the worker's listener: the server side of the 5-tuple */
+	struct iw_listener *lis; /* that listener, through which data goes to the client */
 	bool in_use;
 	uint8_t n_rsock;
 	uint8_t n_perms, n_chans;

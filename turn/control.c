@@ -17,23 +17,16 @@
 #include "common/stun_auth.h"
 #include "turn/ops.h"
 #include "turn/policy.h"
-#include "turn/stream.h"
 
 static const char software[] = "iceway";
 enum { BIND_TRIES = 64, REASON_MAX = 256 };
 
 /* --- answers --- */
 
-/* A datagram back from the listener, or onto the client's TCP/TLS connection. */
+/* The answer in w->out, through the listener the request came in on (UDP, TCP or TLS). */
 static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, size_t n)
 {
-	if (l->kind == IW_EV_STREAM) {
-		iw_stream_out(w, l, w->out, n);
-		return;
-	}
-	struct sockaddr_storage ss;
-	socklen_t sl = iw_addr_to_sa(dst, &ss);
-	if (sendto(l->fd, w->out, n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+	if (l->out(w, l, dst, w->out, n, IW_OUT_ANSWER))
 		w->st.drop_send_err++;
 }
 
@@ -44,7 +37,7 @@ static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr
 static bool unauth_ok(struct iw_worker *w, const struct iw_listener *l, const struct iw_addr *src,
 		      size_t in_len, size_t out_len)
 {
-	if (l->kind == IW_EV_STREAM)
+	if (l->addr_proven)
 		return true;
 	if (iw_auth_rl_take(&w->auth, src, w->now_ms, in_len, out_len, w->conf->unauth_rate,
 			    w->conf->unauth_ratio) == 0)
@@ -451,6 +444,7 @@ static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 		return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			      "Insufficient Capacity: allocation table full");
 	}
+	a->lis = q->l;                /* where relayed data toward the client leaves */
 	a->quota_held = !q->transfer; /* with transfer, once the reservation is redeemed */
 	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, q->m->tid, STUN_TID_LEN);

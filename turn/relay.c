@@ -22,7 +22,6 @@
 #include "turn/control.h"
 #include "turn/metrics.h"
 #include "turn/ops.h"
-#include "turn/stream.h"
 
 /* The headroom must sit right before the payload so a header can be written in front of it. */
 _Static_assert(offsetof(struct iw_dgram, buf) == IW_HEADROOM, "headroom precedes buf");
@@ -368,14 +367,13 @@ static void next_tid(struct iw_worker *w, uint8_t tid[STUN_TID_LEN])
 	}
 }
 
-/* Toward the client: a datagram from its listener, or framed onto its stream connection. */
+/* Toward the client, through the listener its allocation was made on: a datagram queued on
+ * a UDP listener (udp_out), or a frame on a TCP/TLS connection (turn/stream.c). */
 static void to_client(struct iw_worker *w, const struct iw_alloc *a, uint8_t *p, size_t len)
 {
-	if (a->listener >= IW_STREAM_LIS_BASE) {
-		iw_stream_alloc_out(w, a, p, len);
-		return;
-	}
-	tx_add(w, w->lis[a->listener].fd, p, len, &a->client, true);
+	struct iw_listener *l = a->lis;
+	if (l->out(w, l, &a->client, p, len, IW_OUT_DATA))
+		w->st.drop_send_err++;
 }
 
 static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram *d, size_t len)
@@ -514,6 +512,22 @@ static void relay_read_ring(struct iw_worker *w, unsigned n)
 	}
 }
 
+/* A UDP listener's output: relayed data joins the send queue (it stays in its slot until the
+ * queue is flushed); an answer of the control path leaves at once, since w->out is reused. */
+static int udp_out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, const uint8_t *p,
+		   size_t len, enum iw_out_kind kind)
+{
+	if (kind == IW_OUT_DATA) {
+		tx_add(w, l->fd, (void *)(uintptr_t)p, len, dst, true);
+		return 0;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(dst, &ss);
+	if (sendto(l->fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+		return -errno;
+	return 0;
+}
+
 struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w)
 {
 	if (w->rx_at == IW_RELAY_POOL)
@@ -634,7 +648,9 @@ static int open_listener(struct iw_worker *w, const struct iw_addr *ip, uint16_t
 	int fd = iw_sock_open(&a, &spec, NULL);
 	if (fd < 0)
 		return fd;
-	*l = (struct iw_listener){ .kind = IW_EV_LISTENER, .fd = fd, .idx = w->n_lis, .addr = a };
+	*l = (struct iw_listener){
+		.kind = IW_EV_LISTENER, .fd = fd, .idx = w->n_lis, .addr = a, .out = udp_out
+	};
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		int e = -errno;

@@ -46,11 +46,31 @@ struct iw_dgram {
 	struct sockaddr_storage src;
 };
 
+struct iw_worker;
+struct iw_listener;
+
+/* What goes out toward a client: an answer of the control path, written in w->out and valid
+ * only until the call returns, or relayed data, in a datagram slot that stays valid until the
+ * worker's sends are flushed (so it may be queued without a copy). */
+enum iw_out_kind { IW_OUT_ANSWER, IW_OUT_DATA };
+
+/* Send p toward the client dst through listener l. 0 once sent or queued, else a negative
+ * errno: the caller counts the drop (drop_send_err). */
+typedef int (*iw_listener_out_fn)(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
+				  const uint8_t *p, size_t len, enum iw_out_kind kind);
+
+/* The server side of a client's 5-tuple: a UDP socket (turn/relay.c) or one TCP/TLS
+ * connection (turn/stream.c). Whoever opened it sets out, so the packet path and the control
+ * path send through it without knowing the transport. */
 struct iw_listener {
-	uint8_t kind; /* IW_EV_LISTENER */
+	uint8_t kind; /* what an epoll data.ptr at it means to its opener: IW_EV_LISTENER for UDP */
+	/* The transport proved the client's address (a TCP or TLS handshake): answers to it
+	 * need no amplification budget. */
+	bool addr_proven;
 	int fd;
-	uint32_t idx;
+	uint32_t idx; /* the listener's part of the 5-tuple key in the allocation table */
 	struct iw_addr addr;
+	iw_listener_out_fn out;
 };
 
 /* Per-worker counters: plain fields, summed across workers when scraped. */

@@ -32,7 +32,8 @@ struct slis {
 };
 
 struct conn {
-	struct iw_listener lis; /* first: control.c answers through it (kind IW_EV_STREAM) */
+	struct iw_listener lis; /* first: answers and relayed data come through its out (conn_out) */
+	struct iw_stream *s;
 	struct sockaddr_storage peer_sa;
 	struct iw_addr peer;
 	uint32_t slot;
@@ -287,39 +288,31 @@ static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t 
 	return true;
 }
 
-/* Answers from control.c. Only a request answered with success counts as traffic for the idle
- * timer (bytes alone, such as an empty ChannelData frame, do not), and a successful Allocate
- * ends the stream-auth-timeout watch. */
-void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len)
+/* The connection's output (struct iw_listener's out), framed and padded to 4. Only a request
+ * answered with success counts as traffic for the idle timer (bytes alone, such as an empty
+ * ChannelData frame, do not), and a successful Allocate ends the stream-auth-timeout watch. */
+static int conn_out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, const uint8_t *p,
+		    size_t len, enum iw_out_kind kind)
 {
+	(void)dst; /* the connection's own peer */
 	struct conn *c = conn_of(l);
-	if (!w->streams) {
-		w->st.drop_send_err++;
-		return;
+	if (kind == IW_OUT_ANSWER) {
+		/* Before queueing: the request was valid even if a client that does not read
+		 * loses the answer (its allocation exists either way). */
+		uint16_t type = len >= STUN_HEADER_LEN ? iw_be16(p) : 0xFFFF;
+		if ((type & 0xC000) == 0 && STUN_TYPE_CLASS(type) == STUN_CLASS_SUCCESS) {
+			c->last_ms = w->now_ms;
+			if (STUN_TYPE_METHOD(type) == TURN_METHOD_ALLOCATE)
+				c->allocated = true;
+		}
 	}
-	/* Before queueing: the request was valid even if a client that does not read loses
-	 * the answer (its allocation exists either way). */
-	uint16_t type = len >= STUN_HEADER_LEN ? iw_be16(p) : 0xFFFF;
-	if ((type & 0xC000) == 0 && STUN_TYPE_CLASS(type) == STUN_CLASS_SUCCESS) {
-		c->last_ms = w->now_ms;
-		if (STUN_TYPE_METHOD(type) == TURN_METHOD_ALLOCATE)
-			c->allocated = true;
+	if (!queue(c->s, c, p, len))
+		return -ENOBUFS;
+	if (kind == IW_OUT_DATA) {
+		w->st.tx_client_pkts++;
+		w->st.tx_client_bytes += len;
 	}
-	if (!queue(w->streams, c, p, len))
-		w->st.drop_send_err++;
-}
-
-void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p, size_t len)
-{
-	struct iw_stream *s = w->streams;
-	uint32_t slot = a->listener - IW_STREAM_LIS_BASE;
-	struct conn *c = s && slot < s->cap ? s->conns[slot] : NULL;
-	if (!c || !queue(s, c, p, len)) {
-		w->st.drop_send_err++;
-		return;
-	}
-	w->st.tx_client_pkts++;
-	w->st.tx_client_bytes += len;
+	return 0;
 }
 
 /* Cut whole frames off the input and hand each to the datagram path; what they send toward
@@ -482,8 +475,11 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		uint32_t slot = s->free_slots[--s->n_free];
 		c->slot = slot;
 		c->lis = (struct iw_listener){ .kind = IW_EV_STREAM,
+					       .addr_proven = true,
 					       .fd = fd,
-					       .idx = IW_STREAM_LIS_BASE + slot };
+					       .idx = IW_STREAM_LIS_BASE + slot,
+					       .out = conn_out };
+		c->s = s;
 		c->peer_sa = ss;
 		c->peer = peer;
 		c->tr = sl->tls ? IW_STREAM_TLS : IW_STREAM_TCP;

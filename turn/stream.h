@@ -62,9 +62,4 @@ const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw
 /* The worker that owns the connections' allocations (for main to attach ops). */
 struct iw_worker *iw_stream_worker(struct iw_stream *s);
 
-/* From control.c: an answer for the connection whose listener is l. */
-void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len);
-/* From relay.c: a framed peer datagram for stream allocation a, padded to 4 on the way. */
-void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p, size_t len);
-
 #endif
