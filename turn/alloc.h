@@ -117,6 +117,9 @@ struct iw_alloc_tab {
 	uint32_t seed;
 	struct iw_timer *wheel; /* IW_WHEEL_SLOTS sentinels */
 	uint64_t wheel_s;       /* last second processed */
+	/* Permissions and channels held by all allocations, kept as they are added, pruned by
+	 * the wheel (so within a second of their expiry) and deleted: a monitoring read. */
+	uint32_t perms_live, chans_live;
 	struct iw_alloc_stats st;
 };
 

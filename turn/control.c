@@ -354,7 +354,7 @@ static int alloc_known(struct alloc_req *q)
 static int alloc_draining(struct alloc_req *q)
 {
 	struct iw_worker *w = q->w;
-	if (!iw_ops_draining(w))
+	if (!iw_worker_draining(w))
 		return 0;
 	if (!w->conf->has_alt_server)
 		return refuse(q, &w->st.alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,

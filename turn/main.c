@@ -150,6 +150,7 @@ int main(int argc, char **argv)
 		if (!w[i])
 			goto out;
 		w[i]->ops = &ops;
+		iw_ops_attach(&ops, w[i]);
 		iw_relay_ports_share(w[i], &pool);
 	}
 	if (!conf.no_tcp || !conf.no_tls) {
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
 		if (!streams)
 			goto out;
 		iw_stream_worker(streams)->ops = &ops;
+		iw_ops_attach(&ops, iw_stream_worker(streams));
 		iw_relay_ports_share(iw_stream_worker(streams), &pool);
 		ops.stream = iw_stream_worker(streams);
 	}

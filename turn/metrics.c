@@ -58,26 +58,6 @@ static const struct iw_worker *worker_at(const struct iw_relay_metrics *m, unsig
 		s_;                                           \
 	})
 
-void iw_relay_metrics_gauges(struct iw_worker *w)
-{
-	/* Every allocation sits in exactly one wheel slot, so a lap over the wheel visits
-	 * them all without touching the free part of the slab. */
-	uint64_t perms = 0, chans = 0;
-	for (unsigned s = 0; s < IW_WHEEL_SLOTS; s++) {
-		struct iw_timer *head = &w->tab.wheel[s];
-		for (struct iw_timer *t = head->next; t != head; t = t->next) {
-			const struct iw_alloc *a =
-				(const struct iw_alloc *)((const char *)t - offsetof(struct iw_alloc, timer));
-			for (unsigned i = 0; i < a->n_perms; i++)
-				perms += a->perms[i].expires_ms > w->now_ms;
-			for (unsigned i = 0; i < a->n_chans; i++)
-				chans += a->chans[i].expires_ms > w->now_ms;
-		}
-	}
-	__atomic_store_n(&w->st.perms_active, perms, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->st.chans_active, chans, __ATOMIC_RELAXED);
-}
-
 static void counter1(struct iw_metrics_buf *b, const char *name, const char *help, uint64_t v)
 {
 	iw_metrics_header(b, name, IW_METRICS_COUNTER, help);
@@ -176,10 +156,15 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	for (unsigned i = 0; i < n_all(m); i++)
 		active += LD(worker_at(m, i)->tab.n_used);
 	gauge1(b, "iceway_relay_allocations_active", "Allocations in use.", (double)active);
+	/* The tables' live counts: nothing walks the allocations for them. */
+	uint64_t perms = 0, chans = 0;
+	for (unsigned i = 0; i < n_all(m); i++) {
+		perms += LD(worker_at(m, i)->tab.perms_live);
+		chans += LD(worker_at(m, i)->tab.chans_live);
+	}
 	gauge1(b, "iceway_relay_permissions_active", "Permissions in force (refreshed each second).",
-	       (double)SUM(perms_active));
-	gauge1(b, "iceway_relay_channels_active", "Channels bound (refreshed each second).",
-	       (double)SUM(chans_active));
+	       (double)perms);
+	gauge1(b, "iceway_relay_channels_active", "Channels bound (refreshed each second).", (double)chans);
 
 	/* The bounded pools behind allocations: overflow blocks for permission and channel sets
 	 * past the inline ones (per worker, summed), relay ports and EVEN-PORT reservations

@@ -16,7 +16,5 @@ struct iw_relay_metrics {
 
 /* iw_metrics_fill_fn over a struct iw_relay_metrics. */
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg);
-/* Worker side, once a second: refresh the permission and channel gauges. */
-void iw_relay_metrics_gauges(struct iw_worker *w);
 
 #endif

@@ -17,15 +17,23 @@
 #include "common/stun_auth.h"
 #include "common/clock.h"
 
-void iw_ops_worker_sync(struct iw_worker *w)
+void iw_ops_attach(struct iw_ops *o, struct iw_worker *w)
 {
+	w->draining = &o->draining;
+	w->sync = iw_ops_worker_sync;
+	w->sync_arg = o;
+}
+
+void iw_ops_worker_sync(struct iw_worker *w, void *arg)
+{
+	struct iw_ops *o = arg;
 	/* The generation first, then the pointer: the snapshot loaded is that generation's or a
 	 * newer one, so the generation recorded below never claims more than this worker holds
 	 * (the supervisor keeps an old snapshot a little longer, never too short). */
-	unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
+	unsigned g = __atomic_load_n(&o->gen, __ATOMIC_ACQUIRE);
 	if (g == w->gen)
 		return;
-	const struct iw_conf *c = __atomic_load_n(&w->ops->conf, __ATOMIC_ACQUIRE);
+	const struct iw_conf *c = __atomic_load_n(&o->conf, __ATOMIC_ACQUIRE);
 	struct iw_auth na;
 	const char *why = "out of memory";
 	int rc = iw_auth_init(&na, w->auth.realm, c->stale_nonce_s);

@@ -60,14 +60,12 @@ struct iw_ops {
 	struct iw_ops_quota quota;
 };
 
-static inline bool iw_ops_draining(const struct iw_worker *w)
-{
-	return w->ops && __atomic_load_n(&w->ops->draining, __ATOMIC_RELAXED);
-}
-
-/* Worker side: adopt the newest generation if there is one (rebuilds the worker's users and
- * secrets, keeping its nonce key so outstanding nonces stay valid). */
-void iw_ops_worker_sync(struct iw_worker *w);
+/* Before w runs: hand it o's drain flag (w->draining) and o's reload (w->sync, below). */
+void iw_ops_attach(struct iw_ops *o, struct iw_worker *w);
+/* Worker side, an iw_worker_sync_fn with arg the struct iw_ops: adopt the newest generation
+ * if there is one (rebuilds the worker's users and secrets, keeping its nonce key so
+ * outstanding nonces stay valid). */
+void iw_ops_worker_sync(struct iw_worker *w, void *arg);
 
 /*
  * Re-read the configuration as at start-up (file, then argv). A new generation is published

@@ -20,7 +20,6 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "turn/control.h"
-#include "turn/metrics.h"
 #include "turn/ops.h"
 
 /* The headroom must sit right before the payload so a header can be written in front of it. */
@@ -584,10 +583,8 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	tx_flush(w);
 	uint64_t before = w->tab.wheel_s;
 	iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
-	if (w->tab.wheel_s != before) {
+	if (w->tab.wheel_s != before)
 		iw_control_resv_expire(w);
-		iw_relay_metrics_gauges(w);
-	}
 	return n;
 }
 
@@ -612,8 +609,8 @@ int iw_relay_run(struct iw_worker *w)
 	uint64_t last_us = 0;
 	/* Set by the main thread, or by a worker that failed. */
 	while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
-		if (w->ops)
-			iw_ops_worker_sync(w);
+		if (w->sync)
+			w->sync(w, w->sync_arg);
 		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {

@@ -93,7 +93,6 @@ struct iw_relay_stats {
 	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
 	uint64_t gso_sends, gso_segments; /* UDP GSO sends, and the datagrams they carried */
 	uint64_t peers_refused_class[IW_ADDR_CLASS_COUNT];
-	uint64_t perms_active, chans_active; /* gauges, refreshed once a second */
 };
 
 /* Allocation lifetime histogram bounds, in seconds (turn/metrics.c). */
@@ -103,6 +102,10 @@ extern const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS];
 struct iw_ops;
 
 struct iw_stream;
+
+/* Called by a worker at the top of each turn of its loop, where it holds nothing of the
+ * configuration: set from above (turn/ops.c) to adopt a reloaded one. */
+typedef void (*iw_worker_sync_fn)(struct iw_worker *w, void *arg);
 
 struct iw_worker {
 	const struct iw_conf *conf; /* this worker's snapshot (turn/ops.h): no other thread reads it */
@@ -130,8 +133,12 @@ struct iw_worker {
 	 * control path every IW_RELAY_SELF_MS, read by Send indications. */
 	struct iw_policy_self self;
 	uint64_t self_ms;
-	struct iw_ops *ops; /* reload and drain state from main; NULL in tests */
-	unsigned gen;       /* the configuration generation this worker runs */
+	struct iw_ops *ops; /* the process-wide quota table; NULL in tests */
+	/* Set from above before the worker runs; unset in tests. */
+	iw_worker_sync_fn sync;
+	void *sync_arg;
+	const int *draining; /* nonzero (relaxed load): no new allocations */
+	unsigned gen;        /* the configuration generation this worker runs */
 	uint64_t life_counts[IW_RELAY_LIFE_BUCKETS + 1];
 	struct iw_metrics_hist life;
 
@@ -195,6 +202,12 @@ void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs);
 static inline unsigned iw_relay_fam(uint8_t family)
 {
 	return family == AF_INET6;
+}
+
+/* Is the relay draining (set from above through w->draining)? */
+static inline bool iw_worker_draining(const struct iw_worker *w)
+{
+	return w->draining && __atomic_load_n(w->draining, __ATOMIC_RELAXED);
 }
 
 #endif

@@ -18,8 +18,6 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "turn/control.h"
-#include "turn/metrics.h"
-#include "turn/ops.h"
 #include "turn/tls.h"
 
 enum { EPOLL_EVENTS = 64, MAX_SLIS = 2 * IW_CONF_MAX_LISTEN, ACCEPT_ROUNDS = 64, TCP_ROUNDS = 8 };
@@ -569,8 +567,8 @@ int iw_stream_run(struct iw_stream *s)
 	while (!__atomic_load_n(s->stop, __ATOMIC_RELAXED)) {
 		/* SIGHUP's users and secrets, as the UDP workers adopt them; it also tells the
 		 * supervisor this thread left the older generation, so it can be freed. */
-		if (w->ops)
-			iw_ops_worker_sync(w);
+		if (w->sync)
+			w->sync(w, w->sync_arg);
 		int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, 250);
 		if (n < 0) {
 			if (errno != EINTR) {
@@ -603,21 +601,17 @@ int iw_stream_run(struct iw_stream *s)
 				conn_close(s, touched[i]);
 		uint64_t before = w->tab.wheel_s;
 		iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
-		if (w->tab.wheel_s != before) {
+		if (w->tab.wheel_s != before)
 			iw_control_resv_expire(w);
-			iw_relay_metrics_gauges(w);
-		}
 		if (w->now_ms - s->sweep_ms >= 1000) {
 			s->sweep_ms = w->now_ms;
 			sweep(s);
 		}
-		/* SIGHUP: a new configuration generation means a new certificate too. */
-		if (w->ops) {
-			unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
-			if (g != s->seen_gen) {
-				s->seen_gen = g;
-				s->reload = 1;
-			}
+		/* SIGHUP: a new configuration generation (adopted by sync above) means a new
+		 * certificate too. */
+		if (w->gen != s->seen_gen) {
+			s->seen_gen = w->gen;
+			s->reload = 1;
 		}
 		if (s->reload) {
 			s->reload = 0;

@@ -1,5 +1,5 @@
 /* turn/metrics and turn/ops: per-worker counters summed into the exposition, the gauges
- * walked off the timing wheel, the operations options, a reload that is refused (bad
+ * read off the tables' live counts, the operations options, a reload that is refused (bad
  * file: FILE:LINE, running configuration kept) or accepted (new users, sockets kept), and the
  * allocation quota table. */
 #include <errno.h>
@@ -84,7 +84,9 @@ static void test_sum_over_workers(void **state)
 	free_worker(w[1]);
 }
 
-static void test_gauges_from_wheel(void **state)
+/* The permission and channel gauges read the live counts the table keeps (turn/alloc.c):
+ * what the wheel has pruned is gone from them, and a deleted allocation takes its own. */
+static void test_gauges_from_live_counts(void **state)
 {
 	(void)state;
 	struct iw_worker *w = fake_worker();
@@ -100,13 +102,22 @@ static void test_gauges_from_wheel(void **state)
 	assert_int_equal(iw_alloc_perm_add(&w->tab, a, &p2, 500), 0); /* already expired */
 	assert_int_equal(iw_alloc_chan_bind(&w->tab, a, 0x4000, &p1, 600000), 0);
 	iw_alloc_timer_arm(&w->tab, a);
-	iw_relay_metrics_gauges(w);
-	assert_int_equal(w->st.perms_active, 1);
-	assert_int_equal(w->st.chans_active, 1);
+	/* The wheel's next second prunes the expired permission. */
+	iw_alloc_tick(&w->tab, 2000, NULL, NULL);
+	struct iw_worker *ws[1] = { w };
+	struct iw_relay_metrics m = { .workers = ws, .n_workers = 1 };
+	static char mem[1 << 16];
+	const char *t = fill(&m, mem, sizeof mem - 1);
+	assert_int_equal(w->tab.perms_live, 1);
+	assert_int_equal(w->tab.chans_live, 1);
+	assert_non_null(strstr(t, "iceway_relay_permissions_active 1\n"));
+	assert_non_null(strstr(t, "iceway_relay_channels_active 1\n"));
 	iw_alloc_del(&w->tab, a);
-	iw_relay_metrics_gauges(w);
-	assert_int_equal(w->st.perms_active, 0);
-	assert_int_equal(w->st.chans_active, 0);
+	t = fill(&m, mem, sizeof mem - 1);
+	assert_int_equal(w->tab.perms_live, 0);
+	assert_int_equal(w->tab.chans_live, 0);
+	assert_non_null(strstr(t, "iceway_relay_permissions_active 0\n"));
+	assert_non_null(strstr(t, "iceway_relay_channels_active 0\n"));
 	free_worker(w);
 }
 
@@ -295,7 +306,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_over_workers),
-		cmocka_unit_test(test_gauges_from_wheel),
+		cmocka_unit_test(test_gauges_from_live_counts),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_quota),
