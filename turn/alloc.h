@@ -68,7 +68,7 @@ struct iw_rsock {
 	struct iw_alloc *alloc;
 };
 
-struct iw_listener; /* turn/relay.h: not looked into here */
+struct iw_listener; /* turn/worker.h: not looked into here */
 
 struct iw_alloc {
 	struct iw_addr client;
@@ -92,7 +92,7 @@ struct iw_alloc {
 	uint16_t user_len;
 	uint16_t quota_off; /* quotas count user + quota_off (iw_auth_result) */
 	char user[IW_ALLOC_USER_MAX];
-	bool quota_held;     /* counted in the quota table (turn/ops.h) */
+	bool quota_held;     /* counted in the quota table (turn/quota.h) */
 	bool ext_held;       /* an overflow block counted for the user, until the allocation goes */
 	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
 	uint64_t created_ms; /* for the lifetime histogram */

@@ -8,10 +8,6 @@
 #include "turn/ops.h"
 #include "turn/stream.h"
 
-const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS] = {
-	1, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600
-};
-
 /*
  * Worker counters have one writer, their worker, which bumps them with plain stores (no atomics
  * on the packet path, STYLE.md); a scrape reads them as they move and may be a packet behind.
@@ -317,7 +313,7 @@ static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	for (unsigned i = 0; i < n_all(m); i++) {
 		struct iw_metrics_label l = { "worker", idx };
 		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
-		iw_metrics_gauge(b, io, &l, 1, worker_at(m, i)->ring ? 1 : 0);
+		iw_metrics_gauge(b, io, &l, 1, AT(worker_at(m, i)->io_uring) ? 1 : 0);
 	}
 }
 
@@ -444,8 +440,8 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 		 SUM(gso_sends));
 	counter1(b, "iceway_relay_udp_gso_datagrams_total", "Datagrams that left in UDP GSO sends.",
 		 SUM(gso_segments));
-	if (m->ops && m->ops->stream && m->ops->stream->streams)
-		streams(b, m->ops->stream->streams);
+	if (m->streams)
+		streams(b, m->streams);
 	if (m->ops) {
 		const struct iw_ops *o = m->ops;
 		counter1(b, "iceway_relay_config_reloads_total", "Configuration reloads accepted.",

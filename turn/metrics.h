@@ -4,14 +4,16 @@
 #define IW_TURN_METRICS_H
 
 #include "common/metrics.h"
-#include "turn/relay.h"
+#include "turn/worker.h"
 
 struct iw_ops;
+struct iw_stream;
 
 struct iw_relay_metrics {
 	struct iw_worker **workers;
 	unsigned n_workers;
-	const struct iw_ops *ops; /* reload counters and drain state; may be NULL */
+	const struct iw_ops *ops;        /* reload counters and drain state; may be NULL */
+	const struct iw_stream *streams; /* the TCP/TLS worker's connections; may be NULL */
 };
 
 /* iw_metrics_fill_fn over a struct iw_relay_metrics. */

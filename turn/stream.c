@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "turn/control.h"
+#include "turn/relay.h"
 #include "turn/tls.h"
 
 enum { EPOLL_EVENTS = 64, MAX_SLIS = 2 * IW_CONF_MAX_LISTEN, ACCEPT_ROUNDS = 64, TCP_ROUNDS = 8 };
@@ -27,6 +28,7 @@ struct slis {
 	uint8_t kind; /* IW_EV_STREAM_LIS */
 	int fd;
 	bool tls;
+	struct iw_addr addr;
 };
 
 struct conn {
@@ -649,7 +651,7 @@ static int open_slis(struct iw_stream *s, const struct iw_addr *ip, uint16_t por
 	if (fd < 0)
 		return fd;
 	struct slis *l = &s->lis[s->n_lis];
-	*l = (struct slis){ .kind = IW_EV_STREAM_LIS, .fd = fd, .tls = tls };
+	*l = (struct slis){ .kind = IW_EV_STREAM_LIS, .fd = fd, .tls = tls, .addr = a };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 	if (epoll_ctl(s->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		int e = -errno;
@@ -685,8 +687,10 @@ static int open_all(struct iw_stream *s, uint16_t port, bool tls)
 	return 0;
 }
 
-struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atomic_t *stop)
+struct iw_stream *iw_stream_create(struct iw_worker_shared *sh)
 {
+	const struct iw_conf *conf = sh->conf;
+	volatile sig_atomic_t *stop = sh->stop;
 	struct iw_stream *s = calloc(1, sizeof *s);
 	if (!s) {
 		IW_ERROR("out of memory");
@@ -695,17 +699,13 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 	s->orig = conf;
 	s->stop = stop;
 	s->conf = *conf;
-	/* The last share of the relay port range (see iw_relay_create), and its throw-away UDP
-	 * sockets on ephemeral ports: the stream worker reuses the UDP worker's set-up but takes
-	 * no datagrams. */
+	/* The worker's first snapshot: a copy that keeps the value of listening-port it has
+	 * always run with here (0, so its own-address policy, turn/policy.h, lists only the TLS
+	 * port until a reload hands it the shared snapshot). */
 	s->conf.port = 0;
-	s->w = iw_relay_create(&s->conf, conf->threads, stop);
+	s->w = iw_relay_create_bare(sh, &s->conf, conf->threads);
 	if (!s->w)
 		goto fail;
-	for (unsigned i = 0; i < s->w->n_lis; i++)
-		close(s->w->lis[i].fd);
-	s->w->n_lis = 0;
-	s->w->streams = s;
 	s->cap = conf->max_tcp_conns;
 	s->conns = calloc(s->cap, sizeof *s->conns);
 	s->free_slots = calloc(s->cap, sizeof *s->free_slots);
@@ -741,6 +741,11 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 		goto fail;
 	if (tls && open_all(s, conf->tls_port, true))
 		goto fail;
+	/* Relay addresses from the addresses listened on, as a UDP worker picks them. */
+	struct iw_addr bound[MAX_SLIS];
+	for (unsigned i = 0; i < s->n_lis; i++)
+		bound[i] = s->lis[i].addr;
+	iw_relay_addrs_pick(s->w, bound, s->n_lis);
 	return s;
 fail:
 	iw_stream_destroy(s);
