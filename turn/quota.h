@@ -26,6 +26,7 @@ struct iw_quota {
 
 /* Size the quota table for max_allocs allocations. 0 or -ENOMEM. */
 int iw_quota_init(struct iw_quota *q, uint32_t max_allocs);
+/* Free the table. Accepts a zeroed q. */
 void iw_quota_fini(struct iw_quota *q);
 /* Count one allocation for user, unless that makes more than user_limit for the user or
  * total_limit in all (0: no limit). 0, or -EDQUOT with *why. */
