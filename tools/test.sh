@@ -31,6 +31,12 @@ if grep -rn '#include "turn/' signaling/ common/ || grep -rn '#include "signalin
 	echo "layout: a module includes code from the other process" >&2
 	exit 1
 fi
+# The layers of turn/ (each file includes only its own layer or those below) and no include
+# circle anywhere.
+bash tools/check-layers.sh || {
+	echo "layout: an include breaks the layers (tools/check-layers.sh)" >&2
+	exit 1
+}
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

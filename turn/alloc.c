@@ -219,6 +219,8 @@ void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a)
 	}
 	timer_unlink(&a->timer);
 	ext_put(t, a, false);
+	t->perms_live -= a->n_perms;
+	t->chans_live -= a->n_chans;
 	a->n_perms = a->n_chans = 0;
 	uint32_t idx = (uint32_t)(a - t->slab);
 	a->in_use = false;
@@ -248,6 +250,7 @@ int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct i
 	if (iw_alloc_room(t, a, 1, 0))
 		return -ENOBUFS;
 	a->perms[a->n_perms++] = (struct iw_perm){ .ip = k, .expires_ms = expires_ms };
+	t->perms_live++;
 	return 0;
 }
 
@@ -275,6 +278,7 @@ int iw_alloc_chan_bind(struct iw_alloc_tab *t, struct iw_alloc *a, uint16_t num,
 	if (iw_alloc_room(t, a, 0, 1))
 		return -ENOBUFS;
 	a->chans[a->n_chans++] = (struct iw_chan){ .peer = *peer, .num = num, .expires_ms = expires_ms };
+	t->chans_live++;
 	return 0;
 }
 
@@ -284,11 +288,13 @@ void iw_alloc_prune(struct iw_alloc_tab *t, struct iw_alloc *a, uint64_t now_ms)
 	for (unsigned i = 0; i < a->n_perms; i++)
 		if (a->perms[i].expires_ms > now_ms)
 			a->perms[j++] = a->perms[i];
+	t->perms_live -= a->n_perms - j;
 	a->n_perms = (uint8_t)j;
 	j = 0;
 	for (unsigned i = 0; i < a->n_chans; i++)
 		if (a->chans[i].expires_ms > now_ms)
 			a->chans[j++] = a->chans[i];
+	t->chans_live -= a->n_chans - j;
 	a->n_chans = (uint8_t)j;
 	if (a->ext && a->n_perms <= IW_ALLOC_INLINE_PERMS && a->n_chans <= IW_ALLOC_INLINE_CHANS)
 		ext_put(t, a, true);

@@ -68,9 +68,12 @@ struct iw_rsock {
 	struct iw_alloc *alloc;
 };
 
+struct iw_listener; /* turn/worker.h: not looked into here */
+
 struct iw_alloc {
 	struct iw_addr client;
-	uint32_t listener; /* index of the worker's listener: the server side of the 5-tuple */
+	uint32_t listener;       /* index of the worker's listener: the server side of the 5-tuple */
+	struct iw_listener *lis; /* that listener, through which data goes to the client */
 	bool in_use;
 	uint8_t n_rsock;
 	uint8_t n_perms, n_chans;
@@ -89,7 +92,7 @@ struct iw_alloc {
 	uint16_t user_len;
 	uint16_t quota_off; /* quotas count user + quota_off (iw_auth_result) */
 	char user[IW_ALLOC_USER_MAX];
-	bool quota_held;     /* counted in the quota table (turn/ops.h) */
+	bool quota_held;     /* counted in the quota table (turn/quota.h) */
 	bool ext_held;       /* an overflow block counted for the user, until the allocation goes */
 	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
 	uint64_t created_ms; /* for the lifetime histogram */
@@ -114,6 +117,9 @@ struct iw_alloc_tab {
 	uint32_t seed;
 	struct iw_timer *wheel; /* IW_WHEEL_SLOTS sentinels */
 	uint64_t wheel_s;       /* last second processed */
+	/* Permissions and channels held by all allocations, kept as they are added, pruned by
+	 * the wheel (so within a second of their expiry) and deleted: a monitoring read. */
+	uint32_t perms_live, chans_live;
 	struct iw_alloc_stats st;
 };
 

@@ -15,25 +15,21 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "common/stun_auth.h"
-#include "turn/ops.h"
 #include "turn/policy.h"
-#include "turn/stream.h"
 
 static const char software[] = "iceway";
+
+const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS] = {
+	1, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600
+};
 enum { BIND_TRIES = 64, REASON_MAX = 256 };
 
 /* --- answers --- */
 
-/* A datagram back from the listener, or onto the client's TCP/TLS connection. */
+/* The answer in w->out, through the listener the request came in on (UDP, TCP or TLS). */
 static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, size_t n)
 {
-	if (l->kind == IW_EV_STREAM) {
-		iw_stream_out(w, l, w->out, n);
-		return;
-	}
-	struct sockaddr_storage ss;
-	socklen_t sl = iw_addr_to_sa(dst, &ss);
-	if (sendto(l->fd, w->out, n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+	if (l->out(w, l, dst, w->out, n, IW_OUT_ANSWER))
 		w->st.drop_send_err++;
 }
 
@@ -44,7 +40,7 @@ static void out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr
 static bool unauth_ok(struct iw_worker *w, const struct iw_listener *l, const struct iw_addr *src,
 		      size_t in_len, size_t out_len)
 {
-	if (l->kind == IW_EV_STREAM)
+	if (l->addr_proven)
 		return true;
 	if (iw_auth_rl_take(&w->auth, src, w->now_ms, in_len, out_len, w->conf->unauth_rate,
 			    w->conf->unauth_ratio) == 0)
@@ -230,16 +226,10 @@ static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd
 	return 0;
 }
 
-/* Process-wide in the relay: the same user's allocations may sit on other workers. */
-static struct iw_ops_quota *quota_of(struct iw_worker *w)
-{
-	return w->ops && w->ops->quota.ready ? &w->ops->quota : w->own_quota;
-}
-
 /* A reservation counts as an allocation of its user until redeemed or ended. */
 static void resv_uncount(void *ctx, const struct iw_resv *r)
 {
-	iw_ops_quota_put(quota_of(ctx), r->user, r->user_len);
+	iw_quota_put(((struct iw_worker *)ctx)->quota, r->user, r->user_len);
 }
 
 void iw_control_resv_expire(struct iw_worker *w)
@@ -267,10 +257,10 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
 	}
 	a->res_token = 0;
 	if (a->ext_held)
-		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+		iw_quota_ext_put(w->quota, a->user + a->quota_off, a->user_len - a->quota_off);
 	a->ext_held = false;
 	if (a->quota_held)
-		iw_ops_quota_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+		iw_quota_put(w->quota, a->user + a->quota_off, a->user_len - a->quota_off);
 	a->quota_held = false;
 	if (a->in_use && a->created_ms)
 		iw_metrics_hist_observe(&w->life, (double)(w->now_ms - a->created_ms) / 1000.0);
@@ -361,7 +351,7 @@ static int alloc_known(struct alloc_req *q)
 static int alloc_draining(struct alloc_req *q)
 {
 	struct iw_worker *w = q->w;
-	if (!iw_ops_draining(w))
+	if (!iw_worker_draining(w))
 		return 0;
 	if (!w->conf->has_alt_server)
 		return refuse(q, &w->st.alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,
@@ -441,16 +431,16 @@ static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 	const struct iw_conf *c = w->conf;
 	const char *qwhy = NULL;
 	*out = NULL;
-	if (!q->transfer &&
-	    iw_ops_quota_take(quota_of(w), q->who, q->who_len, c->user_quota, c->total_quota, &qwhy))
+	if (!q->transfer && iw_quota_take(w->quota, q->who, q->who_len, c->user_quota, c->total_quota, &qwhy))
 		return refuse(q, &w->st.alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 	struct iw_alloc *a = iw_alloc_new(&w->tab, q->src, q->l->idx);
 	if (!a) {
 		if (!q->transfer)
-			iw_ops_quota_put(quota_of(w), q->who, q->who_len);
+			iw_quota_put(w->quota, q->who, q->who_len);
 		return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			      "Insufficient Capacity: allocation table full");
 	}
+	a->lis = q->l;                /* where relayed data toward the client leaves */
 	a->quota_held = !q->transfer; /* with transfer, once the reservation is redeemed */
 	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, q->m->tid, STUN_TID_LEN);
@@ -496,7 +486,7 @@ static int alloc_reserve_pair(struct alloc_req *q, struct iw_alloc *a, int fd2, 
 	struct iw_worker *w = q->w;
 	const struct iw_conf *c = w->conf;
 	const char *rwhy = NULL;
-	if (iw_ops_quota_take(quota_of(w), q->who, q->who_len, c->user_quota, c->total_quota, &rwhy))
+	if (iw_quota_take(w->quota, q->who, q->who_len, c->user_quota, c->total_quota, &rwhy))
 		return -EDQUOT;
 	uint64_t t = 0;
 	if (iw_cred_random(&t, sizeof t) || !t)
@@ -510,7 +500,7 @@ static int alloc_reserve_pair(struct alloc_req *q, struct iw_alloc *a, int fd2, 
 			     .user_len = (uint16_t)q->who_len };
 	memcpy(r.user, q->who, q->who_len);
 	if (iw_ports_resv_add(w->pool, &r)) {
-		iw_ops_quota_put(quota_of(w), q->who, q->who_len);
+		iw_quota_put(w->quota, q->who, q->who_len);
 		return -ENOBUFS; /* another worker took the last slot meanwhile */
 	}
 	a->res_token = t;
@@ -681,8 +671,7 @@ static int room_for(struct iw_worker *w, struct iw_alloc *a, unsigned perms, uns
 		uint32_t limit = w->conf->user_ext_quota;
 		if (!limit)
 			limit = w->tab.ext_cap / 4 ? w->tab.ext_cap / 4 : 1;
-		if (iw_ops_quota_ext_take(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off,
-					  limit)) {
+		if (iw_quota_ext_take(w->quota, a->user + a->quota_off, a->user_len - a->quota_off, limit)) {
 			w->st.ext_user_quota++;
 			return -EDQUOT;
 		}
@@ -690,7 +679,7 @@ static int room_for(struct iw_worker *w, struct iw_alloc *a, unsigned perms, uns
 	}
 	int rc = iw_alloc_room(&w->tab, a, perms, chans);
 	if (rc && counted) {
-		iw_ops_quota_ext_put(quota_of(w), a->user + a->quota_off, a->user_len - a->quota_off);
+		iw_quota_ext_put(w->quota, a->user + a->quota_off, a->user_len - a->quota_off);
 		a->ext_held = false;
 	}
 	return rc;
@@ -1007,4 +996,32 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		channel_bind(w, l, src, m, &ar);
 		return;
 	}
+}
+
+/* --- what every worker shares --- */
+
+int iw_worker_shared_init(struct iw_worker_shared *sh, const struct iw_conf *conf,
+			  volatile sig_atomic_t *stop)
+{
+	memset(sh, 0, sizeof *sh);
+	sh->conf = conf;
+	sh->stop = stop;
+	if (iw_quota_init(&sh->quota, conf->max_allocs)) {
+		IW_ERROR("out of memory for the quota table");
+		return -ENOMEM;
+	}
+	uint32_t seed;
+	if (iw_cred_random(&seed, sizeof seed))
+		seed = (uint32_t)getpid();
+	if (iw_ports_pool_init(&sh->pool, conf->min_port, conf->max_port, seed)) {
+		IW_ERROR("cannot set up the port range %u-%u", conf->min_port, conf->max_port);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void iw_worker_shared_fini(struct iw_worker_shared *sh)
+{
+	iw_ports_pool_fini(&sh->pool);
+	iw_quota_fini(&sh->quota);
 }

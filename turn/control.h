@@ -1,6 +1,8 @@
 /* The control path: STUN Binding and the TURN requests (Allocate, Refresh, CreatePermission,
  * ChannelBind). Runs in the worker thread; may hash, format and log, but allocates nothing
- * per request (allocations come from the slab). */
+ * per request (allocations come from the slab). Answers leave through the request's listener
+ * (struct iw_listener's out), whatever its transport. Also builds what the workers share
+ * (iw_worker_shared_init, turn/worker.h). */
 #ifndef IW_TURN_CONTROL_H
 #define IW_TURN_CONTROL_H
 
@@ -9,7 +11,8 @@
 
 #include "common/addr.h"
 #include "common/stun.h"
-#include "turn/relay.h"
+#include "turn/alloc.h"
+#include "turn/worker.h"
 
 /* Answer a decoded STUN message from src on listener l (anything but a Send indication).
  * Indications and responses are never answered. */

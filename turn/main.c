@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "common/config.h"
-#include "common/cred.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/version.h"
+#include "turn/check.h"
 #include "turn/conf.h"
 #include "turn/metrics.h"
 #include "turn/ops.h"
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	bool stream_started = false;
 	unsigned n_started = 0;
 	struct iw_ops ops = { 0 };
-	struct iw_ports_pool pool = { 0 };
+	struct iw_worker_shared shared = { 0 };
 	struct iw_relay_metrics mx;
 	struct iw_metrics_http *prom = NULL;
 	char err[IW_CONFIG_ERR_MAX];
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	if (conf.check) {
 		/* Health probe: no listener, no workers, no credentials needed: one
 		 * Binding. */
-		status = iw_ops_check(conf.check, 2000, &why) ? 1 : 0;
+		status = iw_check_binding(conf.check, 2000, &why) ? 1 : 0;
 		if (status)
 			fprintf(stderr, "iceway-relay: check %s: %s\n", conf.check, why);
 		goto out;
@@ -135,32 +135,21 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (iw_ops_quota_init(&ops.quota, conf.max_allocs)) {
-		IW_ERROR("out of memory for the quota table");
+	/* One pool of relay ports and reservations and one quota table for every worker,
+	 * handed to each as it is built (turn/worker.h). */
+	if (iw_worker_shared_init(&shared, &conf, &stop_flag))
 		goto out;
-	}
-	/* One pool of relay ports and reservations for every worker: an EVEN-PORT reservation
-	 * made on one is redeemed on whichever worker the client's next source port lands. */
-	uint32_t seed;
-	if (iw_cred_random(&seed, sizeof seed))
-		seed = (uint32_t)getpid();
-	if (iw_ports_pool_init(&pool, conf.min_port, conf.max_port, seed)) {
-		IW_ERROR("cannot set up the port range %u-%u", conf.min_port, conf.max_port);
-		goto out;
-	}
 	for (unsigned i = 0; i < conf.threads; i++) {
-		w[i] = iw_relay_create(&conf, i, &stop_flag);
+		w[i] = iw_relay_create(&shared, i);
 		if (!w[i])
 			goto out;
-		w[i]->ops = &ops;
-		iw_relay_ports_share(w[i], &pool);
+		iw_ops_attach(&ops, w[i]);
 	}
 	if (!conf.no_tcp || !conf.no_tls) {
-		streams = iw_stream_create(&conf, &stop_flag);
+		streams = iw_stream_create(&shared);
 		if (!streams)
 			goto out;
-		iw_stream_worker(streams)->ops = &ops;
-		iw_relay_ports_share(iw_stream_worker(streams), &pool);
+		iw_ops_attach(&ops, iw_stream_worker(streams));
 		ops.stream = iw_stream_worker(streams);
 	}
 	ops.conf = &conf;
@@ -168,7 +157,9 @@ int main(int argc, char **argv)
 	ops.n_workers = conf.threads;
 	if (conf.prometheus) {
 		const char *ip = conf.prom_addr ? conf.prom_addr : "127.0.0.1";
-		mx = (struct iw_relay_metrics){ .workers = w, .n_workers = conf.threads, .ops = &ops };
+		mx = (struct iw_relay_metrics){
+			.workers = w, .n_workers = conf.threads, .ops = &ops, .streams = streams
+		};
 		prom = iw_metrics_http_start(ip, conf.prom_port, iw_relay_metrics_fill, &mx, &why);
 		if (!prom) {
 			IW_ERROR("cannot serve metrics on %s port %u: %s", ip, conf.prom_port, why);
@@ -225,10 +216,10 @@ out:
 	iw_stream_destroy(streams);
 	for (unsigned i = 0; i < IW_CONF_MAX_THREADS; i++)
 		iw_relay_destroy(w[i]);
-	/* After the workers: their allocations' ports went back here as they were freed. */
-	iw_ports_pool_fini(&pool);
+	/* After the workers: their allocations' ports and quotas went back here as they were
+	 * freed. */
+	iw_worker_shared_fini(&shared);
 	iw_ops_fini(&ops);
-	iw_ops_quota_fini(&ops.quota);
 	iw_conf_fini(&conf);
 	return status;
 }

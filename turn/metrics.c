@@ -8,10 +8,6 @@
 #include "turn/ops.h"
 #include "turn/stream.h"
 
-const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS] = {
-	1, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600
-};
-
 /*
  * Worker counters have one writer, their worker, which bumps them with plain stores (no atomics
  * on the packet path, STYLE.md); a scrape reads them as they move and may be a packet behind.
@@ -57,26 +53,6 @@ static const struct iw_worker *worker_at(const struct iw_relay_metrics *m, unsig
 			s_ += LD(worker_at(m, i_)->st.field); \
 		s_;                                           \
 	})
-
-void iw_relay_metrics_gauges(struct iw_worker *w)
-{
-	/* Every allocation sits in exactly one wheel slot, so a lap over the wheel visits
-	 * them all without touching the free part of the slab. */
-	uint64_t perms = 0, chans = 0;
-	for (unsigned s = 0; s < IW_WHEEL_SLOTS; s++) {
-		struct iw_timer *head = &w->tab.wheel[s];
-		for (struct iw_timer *t = head->next; t != head; t = t->next) {
-			const struct iw_alloc *a =
-				(const struct iw_alloc *)((const char *)t - offsetof(struct iw_alloc, timer));
-			for (unsigned i = 0; i < a->n_perms; i++)
-				perms += a->perms[i].expires_ms > w->now_ms;
-			for (unsigned i = 0; i < a->n_chans; i++)
-				chans += a->chans[i].expires_ms > w->now_ms;
-		}
-	}
-	__atomic_store_n(&w->st.perms_active, perms, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->st.chans_active, chans, __ATOMIC_RELAXED);
-}
 
 static void counter1(struct iw_metrics_buf *b, const char *name, const char *help, uint64_t v)
 {
@@ -176,10 +152,15 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	for (unsigned i = 0; i < n_all(m); i++)
 		active += LD(worker_at(m, i)->tab.n_used);
 	gauge1(b, "iceway_relay_allocations_active", "Allocations in use.", (double)active);
+	/* The tables' live counts: nothing walks the allocations for them. */
+	uint64_t perms = 0, chans = 0;
+	for (unsigned i = 0; i < n_all(m); i++) {
+		perms += LD(worker_at(m, i)->tab.perms_live);
+		chans += LD(worker_at(m, i)->tab.chans_live);
+	}
 	gauge1(b, "iceway_relay_permissions_active", "Permissions in force (refreshed each second).",
-	       (double)SUM(perms_active));
-	gauge1(b, "iceway_relay_channels_active", "Channels bound (refreshed each second).",
-	       (double)SUM(chans_active));
+	       (double)perms);
+	gauge1(b, "iceway_relay_channels_active", "Channels bound (refreshed each second).", (double)chans);
 
 	/* The bounded pools behind allocations: overflow blocks for permission and channel sets
 	 * past the inline ones (per worker, summed), relay ports and EVEN-PORT reservations
@@ -332,7 +313,7 @@ static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	for (unsigned i = 0; i < n_all(m); i++) {
 		struct iw_metrics_label l = { "worker", idx };
 		snprintf(idx, sizeof idx, i < m->n_workers ? "%u" : "stream", i);
-		iw_metrics_gauge(b, io, &l, 1, worker_at(m, i)->ring ? 1 : 0);
+		iw_metrics_gauge(b, io, &l, 1, AT(worker_at(m, i)->io_uring) ? 1 : 0);
 	}
 }
 
@@ -459,8 +440,8 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 		 SUM(gso_sends));
 	counter1(b, "iceway_relay_udp_gso_datagrams_total", "Datagrams that left in UDP GSO sends.",
 		 SUM(gso_segments));
-	if (m->ops && m->ops->stream && m->ops->stream->streams)
-		streams(b, m->ops->stream->streams);
+	if (m->streams)
+		streams(b, m->streams);
 	if (m->ops) {
 		const struct iw_ops *o = m->ops;
 		counter1(b, "iceway_relay_config_reloads_total", "Configuration reloads accepted.",

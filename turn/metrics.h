@@ -4,19 +4,19 @@
 #define IW_TURN_METRICS_H
 
 #include "common/metrics.h"
-#include "turn/relay.h"
+#include "turn/worker.h"
 
 struct iw_ops;
+struct iw_stream;
 
 struct iw_relay_metrics {
 	struct iw_worker **workers;
 	unsigned n_workers;
-	const struct iw_ops *ops; /* reload counters and drain state; may be NULL */
+	const struct iw_ops *ops;        /* reload counters and drain state; may be NULL */
+	const struct iw_stream *streams; /* the TCP/TLS worker's connections; may be NULL */
 };
 
 /* iw_metrics_fill_fn over a struct iw_relay_metrics. */
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg);
-/* Worker side, once a second: refresh the permission and channel gauges. */
-void iw_relay_metrics_gauges(struct iw_worker *w);
 
 #endif

@@ -1,31 +1,34 @@
-/* Reload, drain and the health probe. The supervisor (main thread) builds each new
- * configuration off the packet path; a worker adopts it between two wake-ups, so a worker
- * never sees a half-built one, and the old one is freed once every worker has moved on. */
+/* Reload and drain, nothing else. The supervisor (main thread) builds each new configuration
+ * off the packet path; a worker adopts it between two wake-ups, so a worker never sees a
+ * half-built one, and the old one is freed once every worker has moved on. */
 #include "turn/ops.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/bytes.h"
-#include "common/cred.h"
-#include "common/log.h"
-#include "common/stun.h"
-#include "common/stun_auth.h"
 #include "common/clock.h"
+#include "common/log.h"
 
-void iw_ops_worker_sync(struct iw_worker *w)
+void iw_ops_attach(struct iw_ops *o, struct iw_worker *w)
 {
+	w->draining = &o->draining;
+	w->sync = iw_ops_worker_sync;
+	w->sync_arg = o;
+}
+
+void iw_ops_worker_sync(struct iw_worker *w, void *arg)
+{
+	struct iw_ops *o = arg;
 	/* The generation first, then the pointer: the snapshot loaded is that generation's or a
 	 * newer one, so the generation recorded below never claims more than this worker holds
 	 * (the supervisor keeps an old snapshot a little longer, never too short). */
-	unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
+	unsigned g = __atomic_load_n(&o->gen, __ATOMIC_ACQUIRE);
 	if (g == w->gen)
 		return;
-	const struct iw_conf *c = __atomic_load_n(&w->ops->conf, __ATOMIC_ACQUIRE);
+	const struct iw_conf *c = __atomic_load_n(&o->conf, __ATOMIC_ACQUIRE);
 	struct iw_auth na;
 	const char *why = "out of memory";
 	int rc = iw_auth_init(&na, w->auth.realm, c->stale_nonce_s);
@@ -170,138 +173,6 @@ void iw_ops_fini(struct iw_ops *o)
 	o->conf = NULL;
 }
 
-int iw_ops_quota_init(struct iw_ops_quota *q, uint32_t max_allocs)
-{
-	uint32_t cap = 16;
-	while (cap < 2 * (uint64_t)max_allocs && cap < (1u << 30))
-		cap <<= 1;
-	/* Live users <= total-quota <= max-allocations, so the table is never more than
-	 * half full and a probe always ends at an empty slot. */
-	memset(q, 0, sizeof *q);
-	q->ent = calloc(cap, sizeof *q->ent);
-	if (!q->ent)
-		return -ENOMEM;
-	if (iw_cred_random(&q->seed, sizeof q->seed) < 0)
-		q->seed = (uint64_t)iw_clock_ms();
-	q->mask = cap - 1;
-	pthread_mutex_init(&q->mu, NULL);
-	q->ready = true;
-	return 0;
-}
-
-void iw_ops_quota_fini(struct iw_ops_quota *q)
-{
-	if (q->ready)
-		pthread_mutex_destroy(&q->mu);
-	free(q->ent);
-	memset(q, 0, sizeof *q);
-}
-
-/* Never 0 (an empty slot). */
-static uint64_t quota_hash(const struct iw_ops_quota *q, const void *user, size_t len)
-{
-	uint64_t h = iw_hash_keyed(q->seed, user, len);
-	return h ? h : 1;
-}
-
-/* The slot holding h, or the empty slot where it would go. */
-static uint32_t quota_slot(const struct iw_ops_quota *q, uint64_t h)
-{
-	uint32_t i = (uint32_t)h & q->mask;
-	while (q->ent[i].h && q->ent[i].h != h)
-		i = (i + 1) & q->mask;
-	return i;
-}
-
-int iw_ops_quota_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t user_limit,
-		      uint32_t total_limit, const char **why)
-{
-	uint64_t h = quota_hash(q, user, len);
-	int rc = -EDQUOT;
-	pthread_mutex_lock(&q->mu);
-	uint32_t i = quota_slot(q, h);
-	/* RFC 8656 §7.2 step 8: over quota -> 486 (Allocation Quota Reached). */
-	if (total_limit && q->total >= total_limit) {
-		*why = "Allocation Quota Reached: server total";
-	} else if (user_limit && q->ent[i].count >= user_limit) {
-		*why = "Allocation Quota Reached: user quota";
-	} else if (!q->ent[i].h && q->total > q->mask / 2) {
-		*why = "Allocation Quota Reached: server total"; /* unreachable: see init */
-	} else {
-		q->ent[i].h = h;
-		q->ent[i].count++;
-		q->total++;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-void iw_ops_quota_put(struct iw_ops_quota *q, const void *user, size_t len)
-{
-	uint64_t h = quota_hash(q, user, len);
-	pthread_mutex_lock(&q->mu);
-	uint32_t i = quota_slot(q, h);
-	if (!q->ent[i].h || !q->ent[i].count)
-		goto out;
-	q->total--;
-	if (--q->ent[i].count)
-		goto out;
-	/* Backward-shift delete: pull later entries of the run into the hole, so lookups need
-	 * no tombstones. */
-	for (uint32_t j = i;;) {
-		q->ent[i].h = 0;
-		q->ent[i].count = 0;
-		for (;;) {
-			j = (j + 1) & q->mask;
-			if (!q->ent[j].h)
-				goto out;
-			uint32_t k = (uint32_t)q->ent[j].h & q->mask;
-			/* Move j into the hole i unless its home k lies cyclically in (i, j]. */
-			bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-			if (!stays)
-				break;
-		}
-		q->ent[i] = q->ent[j];
-		i = j;
-	}
-out:
-	pthread_mutex_unlock(&q->mu);
-}
-
-int iw_ops_quota_ext_take(struct iw_ops_quota *q, const void *user, size_t len, uint32_t limit)
-{
-	uint64_t h = quota_hash(q, user, len);
-	int rc = -EDQUOT;
-	pthread_mutex_lock(&q->mu);
-	struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
-	if (e->h && (!limit || e->ext < limit)) {
-		e->ext++;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
-void iw_ops_quota_ext_put(struct iw_ops_quota *q, const void *user, size_t len)
-{
-	uint64_t h = quota_hash(q, user, len);
-	pthread_mutex_lock(&q->mu);
-	struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
-	if (e->h && e->ext)
-		e->ext--;
-	pthread_mutex_unlock(&q->mu);
-}
-
-uint32_t iw_ops_quota_count(struct iw_ops_quota *q, const void *user, size_t len)
-{
-	uint64_t h = quota_hash(q, user, len);
-	pthread_mutex_lock(&q->mu);
-	uint32_t n = q->ent[quota_slot(q, h)].count;
-	pthread_mutex_unlock(&q->mu);
-	return n;
-}
-
 unsigned iw_ops_allocs_active(const struct iw_ops *o)
 {
 	unsigned n = 0;
@@ -310,64 +181,6 @@ unsigned iw_ops_allocs_active(const struct iw_ops *o)
 	if (o->stream)
 		n += __atomic_load_n(&o->stream->tab.n_used, __ATOMIC_RELAXED);
 	return n;
-}
-
-int iw_ops_check(const char *addr, int timeout_ms, const char **why)
-{
-	struct iw_addr dst;
-	struct sockaddr_storage ss;
-	uint8_t tid[STUN_TID_LEN], req[64], resp[1500];
-	int rc, fd = -1;
-	if (iw_addr_parse(&dst, addr) || !dst.port) {
-		*why = "not an ADDR:PORT";
-		return -EINVAL;
-	}
-	if ((rc = iw_cred_random(tid, sizeof tid)) < 0) {
-		*why = "no randomness";
-		return rc;
-	}
-	struct iw_stun_wr s;
-	iw_stun_wr_init(&s, req, sizeof req, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-	iw_stun_wr_fingerprint(&s);
-	int len = iw_stun_wr_finish(&s);
-	socklen_t sl = iw_addr_to_sa(&dst, &ss);
-	fd = socket(dst.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (len < 0 || fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) ||
-	    send(fd, req, (size_t)len, 0) != len) {
-		rc = -errno;
-		*why = "cannot send";
-		goto out;
-	}
-	/* One request; stray datagrams that are not our answer are skipped until the deadline. */
-	for (int waited = 0; waited < timeout_ms; waited += 100) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		ssize_t n = recv(fd, resp, sizeof resp, 0);
-		if (n < 0) {
-			rc = -errno;
-			*why = "no answer (connection refused)";
-			goto out;
-		}
-		struct iw_stun_msg m;
-		const char *dwhy;
-		if (iw_stun_decode(&m, resp, (size_t)n, &dwhy) < 0 || memcmp(m.tid, tid, STUN_TID_LEN) != 0)
-			continue;
-		if (m.method != STUN_METHOD_BINDING || m.cls != STUN_CLASS_SUCCESS ||
-		    !(m.present & IW_STUN_HAS_MAPPED)) {
-			rc = -EPROTO;
-			*why = "not a Binding success with XOR-MAPPED-ADDRESS";
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-	rc = -ETIMEDOUT;
-	*why = "no answer";
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
 }
 
 int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, char **argv)

@@ -20,9 +20,40 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "turn/control.h"
-#include "turn/metrics.h"
-#include "turn/ops.h"
-#include "turn/stream.h"
+
+/* A worker with its packet path's batches, which nothing outside this file touches. */
+struct iw_relay {
+	struct iw_worker w; /* first: the worker the rest of turn/ is handed */
+	/* Received datagrams stay in their slots until the sends that point into them leave:
+	 * dg[0, rx_at) are taken, and are given back only once the tx queue is empty. */
+	struct iw_dgram dg[IW_RELAY_POOL];
+	struct mmsghdr rx[IW_RELAY_POOL];
+	struct iovec rxiov[IW_RELAY_POOL];
+	unsigned rx_at;
+	struct mmsghdr tx[IW_RELAY_POOL];
+	struct iovec txiov[IW_RELAY_POOL];
+	struct sockaddr_storage txaddr[IW_RELAY_POOL];
+	int txfd[IW_RELAY_POOL];
+	uint8_t txdir[IW_RELAY_POOL]; /* 1: toward a client, 0: toward a peer */
+	unsigned n_tx;
+	struct mmsghdr txsend[IW_RELAY_POOL]; /* one socket's run, gathered for sendmmsg */
+	/* That run with consecutive datagrams to one address folded into UDP GSO sends. */
+	struct mmsghdr gso[IW_RELAY_POOL];
+	struct iovec gsoiov[IW_RELAY_POOL];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} gsoctl[IW_RELAY_POOL];
+	uint8_t gson[IW_RELAY_POOL]; /* datagrams in gso[i] */
+	bool no_gso;                 /* the kernel refused a GSO send: none from now on */
+	struct io_uring *ring;       /* batches syscalls across sockets when io_uring is there, else NULL */
+	void *ready[IW_RELAY_POOL];  /* relay sockets epoll found readable, for one ring submit */
+};
+
+static struct iw_relay *relay_of(struct iw_worker *w)
+{
+	return (struct iw_relay *)w;
+}
 
 /* The headroom must sit right before the payload so a header can be written in front of it. */
 _Static_assert(offsetof(struct iw_dgram, buf) == IW_HEADROOM, "headroom precedes buf");
@@ -38,18 +69,19 @@ static void tx_send(struct iw_worker *w);
 static void tx_add(struct iw_worker *w, int fd, void *p, size_t len, const struct iw_addr *dst,
 		   bool to_client)
 {
+	struct iw_relay *rl = relay_of(w);
 	/* At most one send per taken slot, so this cannot fill; the bound is kept anyway. */
-	if (w->n_tx == IW_RELAY_POOL)
+	if (rl->n_tx == IW_RELAY_POOL)
 		tx_send(w);
-	unsigned i = w->n_tx++;
-	w->txiov[i].iov_base = p;
-	w->txiov[i].iov_len = len;
-	socklen_t sl = iw_addr_to_sa(dst, &w->txaddr[i]);
-	w->tx[i].msg_hdr = (struct msghdr){
-		.msg_name = &w->txaddr[i], .msg_namelen = sl, .msg_iov = &w->txiov[i], .msg_iovlen = 1
+	unsigned i = rl->n_tx++;
+	rl->txiov[i].iov_base = p;
+	rl->txiov[i].iov_len = len;
+	socklen_t sl = iw_addr_to_sa(dst, &rl->txaddr[i]);
+	rl->tx[i].msg_hdr = (struct msghdr){
+		.msg_name = &rl->txaddr[i], .msg_namelen = sl, .msg_iov = &rl->txiov[i], .msg_iovlen = 1
 	};
-	w->txfd[i] = fd;
-	w->txdir[i] = to_client;
+	rl->txfd[i] = fd;
+	rl->txdir[i] = to_client;
 }
 
 static void sent(struct iw_worker *w, const struct mmsghdr *m, bool to_client)
@@ -69,14 +101,16 @@ static void sent(struct iw_worker *w, const struct mmsghdr *m, bool to_client)
  * for good and the worker goes on with plain syscalls: nothing may stay in flight. */
 static int ring_run(struct iw_worker *w, unsigned n)
 {
+	struct iw_relay *rl = relay_of(w);
 	int rc;
-	while ((rc = io_uring_submit_and_wait(w->ring, n)) == -EINTR)
+	while ((rc = io_uring_submit_and_wait(rl->ring, n)) == -EINTR)
 		;
 	if (rc >= 0)
 		return 0;
 	IW_ERROR("io_uring_submit_and_wait: %s: worker %u goes on without io_uring", strerror(-rc), w->idx);
-	struct io_uring *r = w->ring;
-	__atomic_store_n(&w->ring, NULL, __ATOMIC_RELAXED); /* the metrics thread reads it */
+	struct io_uring *r = rl->ring;
+	rl->ring = NULL;
+	__atomic_store_n(&w->io_uring, false, __ATOMIC_RELAXED); /* the metrics thread reads it */
 	io_uring_queue_exit(r);
 	free(r);
 	return rc;
@@ -93,32 +127,33 @@ static bool same_dst(const struct msghdr *a, const struct msghdr *b)
  * case. The iovecs still point into the slots: nothing is copied. Returns the sends. */
 static unsigned gso_fold(struct iw_worker *w, unsigned n)
 {
+	struct iw_relay *rl = relay_of(w);
 	unsigned g = 0, v = 0;
 	for (unsigned i = 0; i < n;) {
-		const struct msghdr *h = &w->txsend[i].msg_hdr;
+		const struct msghdr *h = &rl->txsend[i].msg_hdr;
 		size_t seg = h->msg_iov->iov_len, bytes = seg;
 		unsigned k = i + 1;
-		while (k < n && k - i < GSO_MAX_SEGS && same_dst(&w->txsend[k].msg_hdr, h)) {
-			size_t len = w->txsend[k].msg_hdr.msg_iov->iov_len;
-			if (len > seg || w->txsend[k - 1].msg_hdr.msg_iov->iov_len != seg ||
+		while (k < n && k - i < GSO_MAX_SEGS && same_dst(&rl->txsend[k].msg_hdr, h)) {
+			size_t len = rl->txsend[k].msg_hdr.msg_iov->iov_len;
+			if (len > seg || rl->txsend[k - 1].msg_hdr.msg_iov->iov_len != seg ||
 			    bytes + len > GSO_MAX_BYTES)
 				break;
 			bytes += len;
 			k++;
 		}
-		w->gson[g] = (uint8_t)(k - i);
+		rl->gson[g] = (uint8_t)(k - i);
 		if (k - i == 1) {
-			w->gso[g].msg_hdr = *h;
+			rl->gso[g].msg_hdr = *h;
 		} else {
 			for (unsigned j = i; j < k; j++)
-				w->gsoiov[v + j - i] = *w->txsend[j].msg_hdr.msg_iov;
-			struct msghdr *m = &w->gso[g].msg_hdr;
+				rl->gsoiov[v + j - i] = *rl->txsend[j].msg_hdr.msg_iov;
+			struct msghdr *m = &rl->gso[g].msg_hdr;
 			*m = (struct msghdr){ .msg_name = h->msg_name,
 					      .msg_namelen = h->msg_namelen,
-					      .msg_iov = &w->gsoiov[v],
+					      .msg_iov = &rl->gsoiov[v],
 					      .msg_iovlen = k - i,
-					      .msg_control = w->gsoctl[g].buf,
-					      .msg_controllen = sizeof w->gsoctl[g].buf };
+					      .msg_control = rl->gsoctl[g].buf,
+					      .msg_controllen = sizeof rl->gsoctl[g].buf };
 			struct cmsghdr *c = CMSG_FIRSTHDR(m);
 			c->cmsg_level = SOL_UDP;
 			c->cmsg_type = UDP_SEGMENT;
@@ -137,10 +172,11 @@ static unsigned gso_fold(struct iw_worker *w, unsigned n)
  * errors are counted drops: UDP has no backpressure worth queueing for. */
 static void send_run(struct iw_worker *w, int fd, unsigned n, bool to_client)
 {
-	unsigned g = w->no_gso ? 0 : gso_fold(w, n);
-	struct mmsghdr *msgs = w->txsend;
+	struct iw_relay *rl = relay_of(w);
+	unsigned g = rl->no_gso ? 0 : gso_fold(w, n);
+	struct mmsghdr *msgs = rl->txsend;
 	if (g && g < n) {
-		msgs = w->gso;
+		msgs = rl->gso;
 		n = g;
 	} else {
 		g = 0; /* nothing folded: send the run as it is */
@@ -149,18 +185,18 @@ static void send_run(struct iw_worker *w, int fd, unsigned n, bool to_client)
 	while (off < n) {
 		int r = sendmmsg(fd, msgs + off, n - off, MSG_DONTWAIT);
 		if (r < 0) {
-			unsigned segs = g ? w->gson[off] : 1;
+			unsigned segs = g ? rl->gson[off] : 1;
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				for (unsigned k = off; k < n; k++)
-					w->st.drop_send_err += g ? w->gson[k] : 1;
+					w->st.drop_send_err += g ? rl->gson[k] : 1;
 				break;
 			}
 			/* The first message failed (e.g. unreachable): skip it. A GSO send the kernel
 			 * will not take (EIO: a device without checksum offload) ends GSO here. */
-			if (segs > 1 && (errno == EIO || errno == EINVAL) && !w->no_gso) {
-				w->no_gso = true;
+			if (segs > 1 && (errno == EIO || errno == EINVAL) && !rl->no_gso) {
+				rl->no_gso = true;
 				IW_WARN("UDP GSO refused (%s): worker %u sends datagram by datagram",
 					strerror(errno), w->idx);
 			}
@@ -170,13 +206,13 @@ static void send_run(struct iw_worker *w, int fd, unsigned n, bool to_client)
 			continue;
 		}
 		for (int k = 0; k < r; k++, off++) {
-			unsigned segs = g ? w->gson[off] : 1;
+			unsigned segs = g ? rl->gson[off] : 1;
 			if (segs > 1) {
 				w->st.gso_sends++;
 				w->st.gso_segments += segs;
 			}
 			for (unsigned j = 0; j < segs; j++)
-				sent(w, &w->txsend[at + j], to_client);
+				sent(w, &rl->txsend[at + j], to_client);
 			at += segs;
 		}
 	}
@@ -190,30 +226,31 @@ static void send_run(struct iw_worker *w, int fd, unsigned n, bool to_client)
  * stay taken (a batch may still be in hand). */
 static void tx_send(struct iw_worker *w)
 {
-	struct io_uring *r = w->ring;
+	struct iw_relay *rl = relay_of(w);
+	struct io_uring *r = rl->ring;
 	unsigned n_sqe = 0;
-	for (unsigned i = 0; i < w->n_tx; i++) {
-		int fd = w->txfd[i];
+	for (unsigned i = 0; i < rl->n_tx; i++) {
+		int fd = rl->txfd[i];
 		if (fd < 0)
 			continue; /* gathered into an earlier socket's run */
-		bool to_client = w->txdir[i];
+		bool to_client = rl->txdir[i];
 		unsigned n = 0;
-		for (unsigned j = i; j < w->n_tx; j++) {
-			if (w->txfd[j] == fd) {
-				w->txsend[n++] = w->tx[j];
-				w->txfd[j] = -1;
+		for (unsigned j = i; j < rl->n_tx; j++) {
+			if (rl->txfd[j] == fd) {
+				rl->txsend[n++] = rl->tx[j];
+				rl->txfd[j] = -1;
 			}
 		}
 		if (r && n == 1) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(r);
-			io_uring_prep_sendmsg(sqe, fd, &w->tx[i].msg_hdr, MSG_DONTWAIT);
+			io_uring_prep_sendmsg(sqe, fd, &rl->tx[i].msg_hdr, MSG_DONTWAIT);
 			sqe->user_data = i;
 			n_sqe++;
 		} else {
 			send_run(w, fd, n, to_client);
 		}
 	}
-	w->n_tx = 0;
+	rl->n_tx = 0;
 	if (!n_sqe)
 		return;
 	if (ring_run(w, n_sqe)) {
@@ -225,7 +262,7 @@ static void tx_send(struct iw_worker *w)
 	io_uring_for_each_cqe(r, head, cqe)
 	{
 		if (cqe->res >= 0)
-			sent(w, &w->tx[cqe->user_data], w->txdir[cqe->user_data]);
+			sent(w, &rl->tx[cqe->user_data], rl->txdir[cqe->user_data]);
 		else
 			w->st.drop_send_err++;
 		seen++;
@@ -236,8 +273,9 @@ static void tx_send(struct iw_worker *w)
 /* Send everything queued and give every slot back: only where no batch is in hand. */
 static void tx_flush(struct iw_worker *w)
 {
+	struct iw_relay *rl = relay_of(w);
 	tx_send(w);
-	w->rx_at = 0;
+	rl->rx_at = 0;
 }
 
 static const struct iw_rsock *rsock_for(const struct iw_alloc *a, uint8_t family)
@@ -368,14 +406,13 @@ static void next_tid(struct iw_worker *w, uint8_t tid[STUN_TID_LEN])
 	}
 }
 
-/* Toward the client: a datagram from its listener, or framed onto its stream connection. */
+/* Toward the client, through the listener its allocation was made on: a datagram queued on
+ * a UDP listener (udp_out), or a frame on a TCP/TLS connection (turn/stream.c). */
 static void to_client(struct iw_worker *w, const struct iw_alloc *a, uint8_t *p, size_t len)
 {
-	if (a->listener >= IW_STREAM_LIS_BASE) {
-		iw_stream_alloc_out(w, a, p, len);
-		return;
-	}
-	tx_add(w, w->lis[a->listener].fd, p, len, &a->client, true);
+	struct iw_listener *l = a->lis;
+	if (l->out(w, l, &a->client, p, len, IW_OUT_DATA))
+		w->st.drop_send_err++;
 }
 
 static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram *d, size_t len)
@@ -413,34 +450,35 @@ static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram 
  * sends wait in the queue, so one wake-up's datagrams from many relay sockets leave together. */
 static void on_readable(struct iw_worker *w, void *ptr)
 {
+	struct iw_relay *rl = relay_of(w);
 	uint8_t kind = *(uint8_t *)ptr;
 	int fd = kind == IW_EV_LISTENER ? ((struct iw_listener *)ptr)->fd : ((struct iw_rsock *)ptr)->fd;
 	if (fd < 0)
 		return;
 	unsigned got = 0;
 	for (int round = 0; round < RX_ROUNDS; round++) {
-		if (w->rx_at + IW_RELAY_BATCH > IW_RELAY_POOL)
+		if (rl->rx_at + IW_RELAY_BATCH > IW_RELAY_POOL)
 			tx_flush(w);
-		unsigned base = w->rx_at;
+		unsigned base = rl->rx_at;
 		for (unsigned i = base; i < base + IW_RELAY_BATCH; i++)
-			w->rx[i].msg_hdr.msg_namelen = sizeof w->dg[i].src;
-		int n = recvmmsg(fd, w->rx + base, IW_RELAY_BATCH, MSG_DONTWAIT, NULL);
+			rl->rx[i].msg_hdr.msg_namelen = sizeof rl->dg[i].src;
+		int n = recvmmsg(fd, rl->rx + base, IW_RELAY_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		w->rx_at = base + (unsigned)n;
+		rl->rx_at = base + (unsigned)n;
 		w->st.batches++;
 		got += (unsigned)n;
-		for (unsigned i = base; i < w->rx_at; i++) {
-			struct iw_dgram *d = &w->dg[i];
-			if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		for (unsigned i = base; i < rl->rx_at; i++) {
+			struct iw_dgram *d = &rl->dg[i];
+			if (rl->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				/* Never forward a datagram cut short. */
 				w->st.drop_trunc++;
 				continue;
 			}
 			if (kind == IW_EV_LISTENER)
-				from_client(w, ptr, d, w->rx[i].msg_len);
+				from_client(w, ptr, d, rl->rx[i].msg_len);
 			else
-				from_peer(w, ptr, d, w->rx[i].msg_len);
+				from_peer(w, ptr, d, rl->rx[i].msg_len);
 		}
 		/* A Refresh with lifetime 0 may have closed this very socket. */
 		if (n < IW_RELAY_BATCH || (kind == IW_EV_RELAY && ((struct iw_rsock *)ptr)->fd != fd))
@@ -457,28 +495,29 @@ static void on_readable(struct iw_worker *w, void *ptr)
  * handed out in order and read back in order, so one socket's datagrams keep theirs. */
 static void relay_read_ring(struct iw_worker *w, unsigned n)
 {
+	struct iw_relay *rl = relay_of(w);
 	int32_t res[IW_RELAY_POOL];
 	uint8_t who[IW_RELAY_POOL];
 	for (unsigned k = 0; k < n;) {
-		if (w->rx_at + RX_RING_MAX > IW_RELAY_POOL)
+		if (rl->rx_at + RX_RING_MAX > IW_RELAY_POOL)
 			tx_flush(w);
-		struct io_uring *r = w->ring;
+		struct io_uring *r = rl->ring;
 		if (!r) { /* given up by ring_run just now */
 			for (; k < n; k++)
-				on_readable(w, w->ready[k]);
+				on_readable(w, rl->ready[k]);
 			return;
 		}
-		unsigned base = w->rx_at, m = 0, first = k;
+		unsigned base = rl->rx_at, m = 0, first = k;
 		for (; k < n; k++) {
-			struct iw_rsock *rs = w->ready[k];
+			struct iw_rsock *rs = rl->ready[k];
 			unsigned want = rs->rx_hint < RX_RING_MAX ? rs->rx_hint + 1u : RX_RING_MAX;
 			if (base + m + want > IW_RELAY_POOL)
 				break;
 			rs->rx_hint = 0;
 			for (unsigned j = 0; j < want; j++, m++) {
 				struct io_uring_sqe *sqe = io_uring_get_sqe(r);
-				struct msghdr *mh = &w->rx[base + m].msg_hdr;
-				mh->msg_namelen = sizeof w->dg[base + m].src;
+				struct msghdr *mh = &rl->rx[base + m].msg_hdr;
+				mh->msg_namelen = sizeof rl->dg[base + m].src;
 				if (rs->fd < 0) /* closed by a request earlier in this wake-up */
 					io_uring_prep_nop(sqe);
 				else
@@ -490,7 +529,7 @@ static void relay_read_ring(struct iw_worker *w, unsigned n)
 		}
 		if (ring_run(w, m))
 			return; /* the sockets stay readable: the next wake-up reads them */
-		w->rx_at = base + m;
+		rl->rx_at = base + m;
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 		io_uring_for_each_cqe(r, head, cqe)
@@ -500,25 +539,42 @@ static void relay_read_ring(struct iw_worker *w, unsigned n)
 		}
 		io_uring_cq_advance(r, seen);
 		for (unsigned i = 0; i < m; i++) {
-			struct iw_rsock *rs = w->ready[first + who[i]];
+			struct iw_rsock *rs = rl->ready[first + who[i]];
 			if (res[i] <= 0 || rs->fd < 0)
 				continue;
 			rs->rx_hint++;
 			w->st.batches++;
-			if (w->rx[base + i].msg_hdr.msg_flags & MSG_TRUNC) {
+			if (rl->rx[base + i].msg_hdr.msg_flags & MSG_TRUNC) {
 				w->st.drop_trunc++;
 				continue;
 			}
-			from_peer(w, rs, &w->dg[base + i], (size_t)res[i]);
+			from_peer(w, rs, &rl->dg[base + i], (size_t)res[i]);
 		}
 	}
 }
 
+/* A UDP listener's output: relayed data joins the send queue (it stays in its slot until the
+ * queue is flushed); an answer of the control path leaves at once, since w->out is reused. */
+static int udp_out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, const uint8_t *p,
+		   size_t len, enum iw_out_kind kind)
+{
+	if (kind == IW_OUT_DATA) {
+		tx_add(w, l->fd, (void *)(uintptr_t)p, len, dst, true);
+		return 0;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = iw_addr_to_sa(dst, &ss);
+	if (sendto(l->fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+		return -errno;
+	return 0;
+}
+
 struct iw_dgram *iw_relay_dgram_take(struct iw_worker *w)
 {
-	if (w->rx_at == IW_RELAY_POOL)
+	struct iw_relay *rl = relay_of(w);
+	if (rl->rx_at == IW_RELAY_POOL)
 		tx_flush(w);
-	return &w->dg[w->rx_at++];
+	return &rl->dg[rl->rx_at++];
 }
 
 void iw_relay_client_frame(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
@@ -544,6 +600,7 @@ static void expire_cb(void *ctx, struct iw_alloc *a)
 
 int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 {
+	struct iw_relay *rl = relay_of(w);
 	struct epoll_event ev[EPOLL_EVENTS];
 	int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, timeout_ms);
 	if (n < 0) {
@@ -559,8 +616,8 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 		/* Sockets that had at most one datagram last time go to the ring together; one
 		 * with bursts is cheaper read by a recvmmsg of its own. */
 		struct iw_rsock *rs = ev[i].data.ptr;
-		if (w->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
-			w->ready[n_ready++] = rs;
+		if (rl->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
+			rl->ready[n_ready++] = rs;
 		else
 			on_readable(w, ev[i].data.ptr);
 	}
@@ -570,10 +627,8 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	tx_flush(w);
 	uint64_t before = w->tab.wheel_s;
 	iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
-	if (w->tab.wheel_s != before) {
+	if (w->tab.wheel_s != before)
 		iw_control_resv_expire(w);
-		iw_relay_metrics_gauges(w);
-	}
 	return n;
 }
 
@@ -598,8 +653,8 @@ int iw_relay_run(struct iw_worker *w)
 	uint64_t last_us = 0;
 	/* Set by the main thread, or by a worker that failed. */
 	while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
-		if (w->ops)
-			iw_ops_worker_sync(w);
+		if (w->sync)
+			w->sync(w, w->sync_arg);
 		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {
@@ -634,7 +689,9 @@ static int open_listener(struct iw_worker *w, const struct iw_addr *ip, uint16_t
 	int fd = iw_sock_open(&a, &spec, NULL);
 	if (fd < 0)
 		return fd;
-	*l = (struct iw_listener){ .kind = IW_EV_LISTENER, .fd = fd, .idx = w->n_lis, .addr = a };
+	*l = (struct iw_listener){
+		.kind = IW_EV_LISTENER, .fd = fd, .idx = w->n_lis, .addr = a, .out = udp_out
+	};
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		int e = -errno;
@@ -669,7 +726,7 @@ static bool iface_addr(uint8_t family, struct iw_addr *out)
 
 /* Relay address per family: relay-ip, else external-ip's PRIVATE, else a specific listening
  * address, else an interface address, else loopback. */
-static void pick_relay(struct iw_worker *w, uint8_t family)
+static void pick_relay(struct iw_worker *w, uint8_t family, const struct iw_addr *lis, unsigned n)
 {
 	const struct iw_conf *c = w->conf;
 	unsigned f = iw_relay_fam(family);
@@ -683,12 +740,12 @@ static void pick_relay(struct iw_worker *w, uint8_t family)
 	for (unsigned i = 0; i < c->n_ext && !found; i++)
 		if (c->ext[i].has_priv && c->ext[i].priv.family == family)
 			*b = c->ext[i].priv, found = true;
-	for (unsigned i = 0; i < w->n_lis && !found; i++) {
-		if (w->lis[i].addr.family != family)
+	for (unsigned i = 0; i < n && !found; i++) {
+		if (lis[i].family != family)
 			continue;
 		any_listener = true;
-		if (!iw_addr_is_any(&w->lis[i].addr))
-			*b = w->lis[i].addr, found = true;
+		if (!iw_addr_is_any(&lis[i]))
+			*b = lis[i], found = true;
 	}
 	if (!found && any_listener)
 		found = iface_addr(family, b);
@@ -711,17 +768,19 @@ static void pick_relay(struct iw_worker *w, uint8_t family)
 /* Room for every slot's receive or send at once, so get_sqe never comes back empty. */
 static int ring_open(struct iw_worker *w, bool required)
 {
-	w->ring = calloc(1, sizeof *w->ring);
-	if (!w->ring)
+	struct iw_relay *rl = relay_of(w);
+	rl->ring = calloc(1, sizeof *rl->ring);
+	if (!rl->ring)
 		return -ENOMEM;
-	int rc = io_uring_queue_init(IW_RELAY_POOL, w->ring, 0);
+	int rc = io_uring_queue_init(IW_RELAY_POOL, rl->ring, 0);
 	if (rc == 0) {
+		w->io_uring = true;
 		if (w->idx == 0)
 			IW_INFO("relay I/O: io_uring (lone receives and sends batched across sockets)");
 		return 0;
 	}
-	free(w->ring);
-	w->ring = NULL;
+	free(rl->ring);
+	rl->ring = NULL;
 	if (required) {
 		IW_ERROR("relay-io io_uring: io_uring_queue_init: %s", strerror(-rc));
 		return rc;
@@ -731,15 +790,18 @@ static int ring_open(struct iw_worker *w, bool required)
 	return 0;
 }
 
-struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, volatile sig_atomic_t *stop)
+struct iw_worker *iw_relay_create_bare(struct iw_worker_shared *sh, const struct iw_conf *conf, unsigned idx)
 {
-	struct iw_worker *w = calloc(1, sizeof *w);
-	if (!w) {
+	struct iw_relay *rl = calloc(1, sizeof *rl);
+	if (!rl) {
 		IW_ERROR("out of memory");
 		return NULL;
 	}
+	struct iw_worker *w = &rl->w;
 	w->conf = conf;
-	w->stop = stop;
+	w->stop = sh->stop;
+	w->pool = &sh->pool;
+	w->quota = &sh->quota;
 	w->idx = idx;
 	w->epfd = -1;
 	uint32_t seed[3];
@@ -750,11 +812,11 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 	w->rng = (uint64_t)seed[2] << 32 | seed[0] | 1;
 	/* The receive batch points into the datagram slots once, for the worker's life. */
 	for (unsigned i = 0; i < IW_RELAY_POOL; i++) {
-		w->rxiov[i] = (struct iovec){ .iov_base = w->dg[i].buf, .iov_len = IW_DGRAM_MAX };
-		w->rx[i].msg_hdr = (struct msghdr){ .msg_name = &w->dg[i].src,
-						    .msg_namelen = sizeof w->dg[i].src,
-						    .msg_iov = &w->rxiov[i],
-						    .msg_iovlen = 1 };
+		rl->rxiov[i] = (struct iovec){ .iov_base = rl->dg[i].buf, .iov_len = IW_DGRAM_MAX };
+		rl->rx[i].msg_hdr = (struct msghdr){ .msg_name = &rl->dg[i].src,
+						     .msg_namelen = sizeof rl->dg[i].src,
+						     .msg_iov = &rl->rxiov[i],
+						     .msg_iovlen = 1 };
 	}
 	w->now_ms = iw_clock_ms();
 	w->now_s = iw_clock_wall_s();
@@ -763,18 +825,6 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 					    .counts = w->life_counts };
 	if (iw_alloc_tab_init(&w->tab, conf->max_allocs, seed[0], w->now_ms)) {
 		IW_ERROR("cannot allocate the table for %u allocations", conf->max_allocs);
-		goto fail;
-	}
-	/* The whole range: workers that run side by side share main's pool instead. */
-	w->own_pool = calloc(1, sizeof *w->own_pool);
-	if (!w->own_pool || iw_ports_pool_init(w->own_pool, conf->min_port, conf->max_port, seed[1])) {
-		IW_ERROR("cannot set up the port range %u-%u", conf->min_port, conf->max_port);
-		goto fail;
-	}
-	w->pool = w->own_pool;
-	w->own_quota = calloc(1, sizeof *w->own_quota);
-	if (!w->own_quota || iw_ops_quota_init(w->own_quota, conf->max_allocs)) {
-		IW_ERROR("out of memory for the quota table");
 		goto fail;
 	}
 	if (conf->relay_io == IW_RELAY_IO_SYSCALLS) {
@@ -807,6 +857,19 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		IW_ERROR("epoll_create1: %s", strerror(errno));
 		goto fail;
 	}
+	return w;
+fail:
+	iw_relay_destroy(w);
+	return NULL;
+}
+
+struct iw_worker *iw_relay_create(struct iw_worker_shared *sh, unsigned idx)
+{
+	const struct iw_conf *conf = sh->conf;
+	struct iw_addr bound[IW_CONF_MAX_LISTEN];
+	struct iw_worker *w = iw_relay_create_bare(sh, conf, idx);
+	if (!w)
+		return NULL;
 	for (unsigned i = 0; i < conf->n_listen; i++) {
 		char txt[IW_ADDR_STRLEN];
 		int rc = open_listener(w, &conf->listen[i], conf->port);
@@ -830,39 +893,35 @@ struct iw_worker *iw_relay_create(const struct iw_conf *conf, unsigned idx, vola
 		IW_ERROR("no listener could be opened");
 		goto fail;
 	}
-	pick_relay(w, AF_INET);
-	pick_relay(w, AF_INET6);
-	for (unsigned f = 0; f < 2; f++) {
-		char b[IW_ADDR_STRLEN], a[IW_ADDR_STRLEN];
-		if (w->has_relay[f] && idx == 0) /* the same for every worker */
-			IW_INFO("relay %s: bind %s, advertise %s, ports %u-%u", f ? "IPv6" : "IPv4",
-				iw_addr_fmt(&w->relay_bind[f], false, b, sizeof b),
-				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), conf->min_port,
-				conf->max_port);
-	}
+	for (unsigned i = 0; i < w->n_lis; i++)
+		bound[i] = w->lis[i].addr;
+	iw_relay_addrs_pick(w, bound, w->n_lis);
 	return w;
 fail:
 	iw_relay_destroy(w);
 	return NULL;
 }
 
-int iw_relay_ports_share(struct iw_worker *w, struct iw_ports_pool *pool)
+void iw_relay_addrs_pick(struct iw_worker *w, const struct iw_addr *lis, unsigned n)
 {
-	if (w->tab.n_used)
-		return -EBUSY;
-	if (w->own_pool) {
-		iw_ports_pool_fini(w->own_pool);
-		free(w->own_pool);
-		w->own_pool = NULL;
+	const struct iw_conf *conf = w->conf;
+	pick_relay(w, AF_INET, lis, n);
+	pick_relay(w, AF_INET6, lis, n);
+	for (unsigned f = 0; f < 2; f++) {
+		char b[IW_ADDR_STRLEN], a[IW_ADDR_STRLEN];
+		if (w->has_relay[f] && w->idx == 0) /* the same for every worker */
+			IW_INFO("relay %s: bind %s, advertise %s, ports %u-%u", f ? "IPv6" : "IPv4",
+				iw_addr_fmt(&w->relay_bind[f], false, b, sizeof b),
+				iw_addr_fmt(&w->relay_adv[f], false, a, sizeof a), conf->min_port,
+				conf->max_port);
 	}
-	w->pool = pool;
-	return 0;
 }
 
 void iw_relay_destroy(struct iw_worker *w)
 {
 	if (!w)
 		return;
+	struct iw_relay *rl = relay_of(w);
 	if (w->tab.slab)
 		for (uint32_t i = 0; i < w->tab.n_fresh; i++) /* the rest were never used */
 			if (w->tab.slab[i].in_use)
@@ -872,20 +931,12 @@ void iw_relay_destroy(struct iw_worker *w)
 	if (w->epfd >= 0)
 		close(w->epfd);
 	iw_alloc_tab_fini(&w->tab);
-	if (w->own_pool) {
-		iw_ports_pool_fini(w->own_pool);
-		free(w->own_pool);
-	}
-	if (w->own_quota) {
-		iw_ops_quota_fini(w->own_quota);
-		free(w->own_quota);
-	}
 	iw_auth_fini(&w->auth);
-	if (w->ring) {
-		io_uring_queue_exit(w->ring);
-		free(w->ring);
+	if (rl->ring) {
+		io_uring_queue_exit(rl->ring);
+		free(rl->ring);
 	}
-	free(w);
+	free(rl);
 }
 
 void iw_relay_stats_dump(const struct iw_worker *w)

@@ -18,8 +18,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "turn/control.h"
-#include "turn/metrics.h"
-#include "turn/ops.h"
+#include "turn/relay.h"
 #include "turn/tls.h"
 
 enum { EPOLL_EVENTS = 64, MAX_SLIS = 2 * IW_CONF_MAX_LISTEN, ACCEPT_ROUNDS = 64, TCP_ROUNDS = 8 };
@@ -29,10 +28,12 @@ struct slis {
 	uint8_t kind; /* IW_EV_STREAM_LIS */
 	int fd;
 	bool tls;
+	struct iw_addr addr;
 };
 
 struct conn {
-	struct iw_listener lis; /* first: control.c answers through it (kind IW_EV_STREAM) */
+	struct iw_listener lis; /* first: answers and relayed data come through its out (conn_out) */
+	struct iw_stream *s;
 	struct sockaddr_storage peer_sa;
 	struct iw_addr peer;
 	uint32_t slot;
@@ -287,39 +288,31 @@ static bool queue(struct iw_stream *s, struct conn *c, const uint8_t *p, size_t 
 	return true;
 }
 
-/* Answers from control.c. Only a request answered with success counts as traffic for the idle
- * timer (bytes alone, such as an empty ChannelData frame, do not), and a successful Allocate
- * ends the stream-auth-timeout watch. */
-void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len)
+/* The connection's output (struct iw_listener's out), framed and padded to 4. Only a request
+ * answered with success counts as traffic for the idle timer (bytes alone, such as an empty
+ * ChannelData frame, do not), and a successful Allocate ends the stream-auth-timeout watch. */
+static int conn_out(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, const uint8_t *p,
+		    size_t len, enum iw_out_kind kind)
 {
+	(void)dst; /* the connection's own peer */
 	struct conn *c = conn_of(l);
-	if (!w->streams) {
-		w->st.drop_send_err++;
-		return;
+	if (kind == IW_OUT_ANSWER) {
+		/* Before queueing: the request was valid even if a client that does not read
+		 * loses the answer (its allocation exists either way). */
+		uint16_t type = len >= STUN_HEADER_LEN ? iw_be16(p) : 0xFFFF;
+		if ((type & 0xC000) == 0 && STUN_TYPE_CLASS(type) == STUN_CLASS_SUCCESS) {
+			c->last_ms = w->now_ms;
+			if (STUN_TYPE_METHOD(type) == TURN_METHOD_ALLOCATE)
+				c->allocated = true;
+		}
 	}
-	/* Before queueing: the request was valid even if a client that does not read loses
-	 * the answer (its allocation exists either way). */
-	uint16_t type = len >= STUN_HEADER_LEN ? iw_be16(p) : 0xFFFF;
-	if ((type & 0xC000) == 0 && STUN_TYPE_CLASS(type) == STUN_CLASS_SUCCESS) {
-		c->last_ms = w->now_ms;
-		if (STUN_TYPE_METHOD(type) == TURN_METHOD_ALLOCATE)
-			c->allocated = true;
+	if (!queue(c->s, c, p, len))
+		return -ENOBUFS;
+	if (kind == IW_OUT_DATA) {
+		w->st.tx_client_pkts++;
+		w->st.tx_client_bytes += len;
 	}
-	if (!queue(w->streams, c, p, len))
-		w->st.drop_send_err++;
-}
-
-void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p, size_t len)
-{
-	struct iw_stream *s = w->streams;
-	uint32_t slot = a->listener - IW_STREAM_LIS_BASE;
-	struct conn *c = s && slot < s->cap ? s->conns[slot] : NULL;
-	if (!c || !queue(s, c, p, len)) {
-		w->st.drop_send_err++;
-		return;
-	}
-	w->st.tx_client_pkts++;
-	w->st.tx_client_bytes += len;
+	return 0;
 }
 
 /* Cut whole frames off the input and hand each to the datagram path; what they send toward
@@ -482,8 +475,11 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		uint32_t slot = s->free_slots[--s->n_free];
 		c->slot = slot;
 		c->lis = (struct iw_listener){ .kind = IW_EV_STREAM,
+					       .addr_proven = true,
 					       .fd = fd,
-					       .idx = IW_STREAM_LIS_BASE + slot };
+					       .idx = IW_STREAM_LIS_BASE + slot,
+					       .out = conn_out };
+		c->s = s;
 		c->peer_sa = ss;
 		c->peer = peer;
 		c->tr = sl->tls ? IW_STREAM_TLS : IW_STREAM_TCP;
@@ -573,8 +569,8 @@ int iw_stream_run(struct iw_stream *s)
 	while (!__atomic_load_n(s->stop, __ATOMIC_RELAXED)) {
 		/* SIGHUP's users and secrets, as the UDP workers adopt them; it also tells the
 		 * supervisor this thread left the older generation, so it can be freed. */
-		if (w->ops)
-			iw_ops_worker_sync(w);
+		if (w->sync)
+			w->sync(w, w->sync_arg);
 		int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, 250);
 		if (n < 0) {
 			if (errno != EINTR) {
@@ -607,21 +603,17 @@ int iw_stream_run(struct iw_stream *s)
 				conn_close(s, touched[i]);
 		uint64_t before = w->tab.wheel_s;
 		iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
-		if (w->tab.wheel_s != before) {
+		if (w->tab.wheel_s != before)
 			iw_control_resv_expire(w);
-			iw_relay_metrics_gauges(w);
-		}
 		if (w->now_ms - s->sweep_ms >= 1000) {
 			s->sweep_ms = w->now_ms;
 			sweep(s);
 		}
-		/* SIGHUP: a new configuration generation means a new certificate too. */
-		if (w->ops) {
-			unsigned g = __atomic_load_n(&w->ops->gen, __ATOMIC_ACQUIRE);
-			if (g != s->seen_gen) {
-				s->seen_gen = g;
-				s->reload = 1;
-			}
+		/* SIGHUP: a new configuration generation (adopted by sync above) means a new
+		 * certificate too. */
+		if (w->gen != s->seen_gen) {
+			s->seen_gen = w->gen;
+			s->reload = 1;
 		}
 		if (s->reload) {
 			s->reload = 0;
@@ -659,7 +651,7 @@ static int open_slis(struct iw_stream *s, const struct iw_addr *ip, uint16_t por
 	if (fd < 0)
 		return fd;
 	struct slis *l = &s->lis[s->n_lis];
-	*l = (struct slis){ .kind = IW_EV_STREAM_LIS, .fd = fd, .tls = tls };
+	*l = (struct slis){ .kind = IW_EV_STREAM_LIS, .fd = fd, .tls = tls, .addr = a };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 	if (epoll_ctl(s->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		int e = -errno;
@@ -695,8 +687,10 @@ static int open_all(struct iw_stream *s, uint16_t port, bool tls)
 	return 0;
 }
 
-struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atomic_t *stop)
+struct iw_stream *iw_stream_create(struct iw_worker_shared *sh)
 {
+	const struct iw_conf *conf = sh->conf;
+	volatile sig_atomic_t *stop = sh->stop;
 	struct iw_stream *s = calloc(1, sizeof *s);
 	if (!s) {
 		IW_ERROR("out of memory");
@@ -705,17 +699,13 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 	s->orig = conf;
 	s->stop = stop;
 	s->conf = *conf;
-	/* The last share of the relay port range (see iw_relay_create), and its throw-away UDP
-	 * sockets on ephemeral ports: the stream worker reuses the UDP worker's set-up but takes
-	 * no datagrams. */
+	/* The worker's first snapshot: a copy that keeps the value of listening-port it has
+	 * always run with here (0, so its own-address policy, turn/policy.h, lists only the TLS
+	 * port until a reload hands it the shared snapshot). */
 	s->conf.port = 0;
-	s->w = iw_relay_create(&s->conf, conf->threads, stop);
+	s->w = iw_relay_create_bare(sh, &s->conf, conf->threads);
 	if (!s->w)
 		goto fail;
-	for (unsigned i = 0; i < s->w->n_lis; i++)
-		close(s->w->lis[i].fd);
-	s->w->n_lis = 0;
-	s->w->streams = s;
 	s->cap = conf->max_tcp_conns;
 	s->conns = calloc(s->cap, sizeof *s->conns);
 	s->free_slots = calloc(s->cap, sizeof *s->free_slots);
@@ -751,6 +741,11 @@ struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atom
 		goto fail;
 	if (tls && open_all(s, conf->tls_port, true))
 		goto fail;
+	/* Relay addresses from the addresses listened on, as a UDP worker picks them. */
+	struct iw_addr bound[MAX_SLIS];
+	for (unsigned i = 0; i < s->n_lis; i++)
+		bound[i] = s->lis[i].addr;
+	iw_relay_addrs_pick(s->w, bound, s->n_lis);
 	return s;
 fail:
 	iw_stream_destroy(s);

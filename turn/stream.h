@@ -13,6 +13,7 @@
 #include "turn/alloc.h"
 #include "turn/conf.h"
 #include "turn/relay.h"
+#include "turn/worker.h"
 
 enum {
 	IW_EV_STREAM = 16,     /* a client connection (its struct iw_listener) */
@@ -46,10 +47,11 @@ struct iw_stream_stats {
 
 struct iw_stream;
 
-/* Open the TCP (listening-port) and TLS (tls-listening-port) listeners and the worker that
- * owns their connections. NULL on failure (logged); a TLS without cert and pkey is skipped
- * with a warning. conf must outlive the result. */
-struct iw_stream *iw_stream_create(const struct iw_conf *conf, volatile sig_atomic_t *stop);
+/* Open the TCP (listening-port) and TLS (tls-listening-port) listeners of sh->conf and the
+ * worker that owns their connections, with sh's port pool and quotas. NULL on failure
+ * (logged); a TLS without cert and pkey is skipped with a warning. sh must outlive the
+ * result. */
+struct iw_stream *iw_stream_create(struct iw_worker_shared *sh);
 /* Close every connection and socket. Accepts NULL. */
 void iw_stream_destroy(struct iw_stream *s);
 /* The thread body: serve until *stop. 0, or -errno on a fatal epoll error. */
@@ -61,10 +63,5 @@ void iw_stream_tls_reload(struct iw_stream *s);
 const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw_stream_transport t);
 /* The worker that owns the connections' allocations (for main to attach ops). */
 struct iw_worker *iw_stream_worker(struct iw_stream *s);
-
-/* From control.c: an answer for the connection whose listener is l. */
-void iw_stream_out(struct iw_worker *w, struct iw_listener *l, const uint8_t *p, size_t len);
-/* From relay.c: a framed peer datagram for stream allocation a, padded to 4 on the way. */
-void iw_stream_alloc_out(struct iw_worker *w, const struct iw_alloc *a, const uint8_t *p, size_t len);
 
 #endif

@@ -99,15 +99,21 @@ def servers(args, threads):
     common = ["--listening-ip", "127.0.0.1", "--min-port", str(lo), "--max-port", str(hi),
               "--realm", REALM, "--lt-cred-mech", "--user", f"{USER}:{PASS}", "--allow-loopback-peers"]
     out = []
-    if os.path.exists(args.relay):
+
+    def iceway_at(binary, name):
         def iceway(port, cores, extra=()):
             # coturn's uclient binds channels in the RFC 5766 range (up to 0x7FFF), which
             # RFC 8656 reserves; coturn accepts them, iceway only when told to
-            argv = [args.relay, "-n", "--listening-port", str(port), "--allow-rfc5766-channels"] + common
+            argv = [binary, "-n", "--listening-port", str(port), "--allow-rfc5766-channels"] + common
             argv += list(extra)
             argv += ["--relay-threads", str(threads)]  # the default is one per CPU
-            return Server("iceway", argv, port, cores=cores)
-        out.append(("iceway", iceway))
+            return Server(name, argv, port, cores=cores)
+        return iceway
+    if os.path.exists(args.relay):
+        out.append(("iceway", iceway_at(args.relay, "iceway")))
+    if args.base_relay:
+        # the same relay built from another commit: before/after figures from one run
+        out.append(("base", iceway_at(args.base_relay, "base")))
     if shutil.which("turnserver"):
         def coturn(port, cores, extra=()):
             tls = [] if "--cert" in extra else ["--no-tls"]
@@ -289,12 +295,15 @@ def main():
     ap.add_argument("--flows", type=int, default=50)
     ap.add_argument("--size", type=int, default=120)
     ap.add_argument("--mem-allocs", type=int, default=10000)
-    ap.add_argument("--only", default="", help="comma list of iceway,coturn,null")
+    ap.add_argument("--only", default="", help="comma list of iceway,coturn,null,base")
     ap.add_argument("--rows", default="all", choices=("all", "stream"),
                     help="stream: only the uclient TCP and TLS rows (no rates, no file written)")
     ap.add_argument("--uclient-load", default="", metavar="MxN",
                     help="uclient clients x messages (default 50x1000, 5x50 with --smoke)")
     ap.add_argument("--relay", default="", help="iceway-relay binary (default: the build's)")
+    ap.add_argument("--base-relay", default="",
+                    help="another iceway-relay binary (e.g. built from the previous commit), "
+                         "measured in the same run as row 'base', with ratios iceway / base")
     args = ap.parse_args()
     args.relay = args.relay or os.path.join(args.build, "turn", "iceway-relay")
     load = args.uclient_load or ("5x50" if args.smoke else "50x1000")
@@ -387,10 +396,22 @@ def main():
         return out
 
     ratios = []
-    for other in ("coturn x1", "null x1"):
-        rr = ratio("iceway x1", other, "cpu_ns_per_dgram")
+    for other in ("base x1", "base x2", "coturn x1", "null x1"):
+        rr = ratio("iceway x" + other[-1], other, "cpu_ns_per_dgram")
         if rr:
-            ratios.append(f"- CPU per datagram, iceway / {other.split()[0]}: " + ", ".join(rr))
+            ratios.append(f"- CPU per datagram, iceway / {other.split()[0]} ({other.split()[1]}): "
+                          + ", ".join(rr))
+    for thr in ("x1", "x2"):
+        a, b = rows.get("iceway " + thr), rows.get("base " + thr)
+        if a and b and b["max_lossfree"]:
+            ratios.append(f"- max loss-free rate {thr}, iceway / base: {a['max_lossfree'] / b['max_lossfree']:.2f} "
+                          f"({a['max_lossfree']} vs {b['max_lossfree']} pps)")
+    for key2 in ("setup", "uclient", "uclient_tcp", "uclient_tls"):
+        a = (rows.get("iceway x1") or {}).get(key2) or {}
+        b = (rows.get("base x1") or {}).get(key2) or {}
+        for metric in ("allocs_per_s", "cpu_ns_per_dgram"):
+            if a.get(metric) and b.get(metric):
+                ratios.append(f"- {key2} {metric}, iceway / base: {a[metric] / b[metric]:.2f}")
     if "iceway x1" in rows and "coturn x1" in rows:
         a, b = rows["iceway x1"]["max_lossfree"], rows["coturn x1"]["max_lossfree"]
         if b:

@@ -1,7 +1,6 @@
 /* turn/metrics and turn/ops: per-worker counters summed into the exposition, the gauges
- * walked off the timing wheel, the operations options, a reload that is refused (bad
- * file: FILE:LINE, running configuration kept) or accepted (new users, sockets kept), and the
- * allocation quota table. */
+ * read off the tables' live counts, the operations options, and a reload that is refused
+ * (bad file: FILE:LINE, running configuration kept) or accepted (new users, sockets kept). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,7 +83,9 @@ static void test_sum_over_workers(void **state)
 	free_worker(w[1]);
 }
 
-static void test_gauges_from_wheel(void **state)
+/* The permission and channel gauges read the live counts the table keeps (turn/alloc.c):
+ * what the wheel has pruned is gone from them, and a deleted allocation takes its own. */
+static void test_gauges_from_live_counts(void **state)
 {
 	(void)state;
 	struct iw_worker *w = fake_worker();
@@ -100,13 +101,22 @@ static void test_gauges_from_wheel(void **state)
 	assert_int_equal(iw_alloc_perm_add(&w->tab, a, &p2, 500), 0); /* already expired */
 	assert_int_equal(iw_alloc_chan_bind(&w->tab, a, 0x4000, &p1, 600000), 0);
 	iw_alloc_timer_arm(&w->tab, a);
-	iw_relay_metrics_gauges(w);
-	assert_int_equal(w->st.perms_active, 1);
-	assert_int_equal(w->st.chans_active, 1);
+	/* The wheel's next second prunes the expired permission. */
+	iw_alloc_tick(&w->tab, 2000, NULL, NULL);
+	struct iw_worker *ws[1] = { w };
+	struct iw_relay_metrics m = { .workers = ws, .n_workers = 1 };
+	static char mem[1 << 16];
+	const char *t = fill(&m, mem, sizeof mem - 1);
+	assert_int_equal(w->tab.perms_live, 1);
+	assert_int_equal(w->tab.chans_live, 1);
+	assert_non_null(strstr(t, "iceway_relay_permissions_active 1\n"));
+	assert_non_null(strstr(t, "iceway_relay_channels_active 1\n"));
 	iw_alloc_del(&w->tab, a);
-	iw_relay_metrics_gauges(w);
-	assert_int_equal(w->st.perms_active, 0);
-	assert_int_equal(w->st.chans_active, 0);
+	t = fill(&m, mem, sizeof mem - 1);
+	assert_int_equal(w->tab.perms_live, 0);
+	assert_int_equal(w->tab.chans_live, 0);
+	assert_non_null(strstr(t, "iceway_relay_permissions_active 0\n"));
+	assert_non_null(strstr(t, "iceway_relay_channels_active 0\n"));
 	free_worker(w);
 }
 
@@ -229,77 +239,13 @@ static void test_reload(void **state)
 	unlink(path);
 }
 
-static void test_quota(void **state)
-{
-	(void)state;
-	struct iw_ops_quota q;
-	const char *why = NULL;
-	assert_int_equal(iw_ops_quota_init(&q, 8), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "alice", 5, 2, 0, &why), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "alice", 5, 2, 0, &why), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "alice", 5, 2, 0, &why), -EDQUOT);
-	assert_string_equal(why, "Allocation Quota Reached: user quota");
-	assert_int_equal(iw_ops_quota_take(&q, "bob", 3, 2, 0, &why), 0);
-	assert_int_equal(iw_ops_quota_count(&q, "alice", 5), 2);
-	iw_ops_quota_put(&q, "alice", 5);
-	assert_int_equal(iw_ops_quota_count(&q, "alice", 5), 1);
-	assert_int_equal(iw_ops_quota_take(&q, "alice", 5, 2, 0, &why), 0);
-	iw_ops_quota_put(&q, "alice", 5);
-	iw_ops_quota_put(&q, "alice", 5);
-	assert_int_equal(iw_ops_quota_count(&q, "alice", 5), 0);
-	/* A put with nothing counted changes nothing. */
-	iw_ops_quota_put(&q, "alice", 5);
-	assert_int_equal(iw_ops_quota_count(&q, "bob", 3), 1);
-	/* total-quota counts every user: bob's one plus three more reach 4. */
-	assert_int_equal(iw_ops_quota_take(&q, "carol", 5, 0, 4, &why), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "carol", 5, 0, 4, &why), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "dave", 4, 0, 4, &why), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "erin", 4, 0, 4, &why), -EDQUOT);
-	assert_string_equal(why, "Allocation Quota Reached: server total");
-	iw_ops_quota_fini(&q);
-}
-
-/* Many users in a small table (15 in 32 slots: their probe runs nearly always collide), and
- * deleting from the middle of a run (backward shift) must leave every other user findable
- * with its count. New users stop at half the table, as max-allocations bounds them. */
-static void test_quota_collisions(void **state)
-{
-	(void)state;
-	struct iw_ops_quota q;
-	const char *why = NULL;
-	char name[16];
-	assert_int_equal(iw_ops_quota_init(&q, 16), 0);
-	for (unsigned i = 0; i < 15; i++) {
-		snprintf(name, sizeof name, "user%u", i);
-		assert_int_equal(iw_ops_quota_take(&q, name, strlen(name), 0, 0, &why), 0);
-	}
-	assert_int_equal(iw_ops_quota_take(&q, "user15", 6, 0, 0, &why), 0);
-	assert_int_equal(iw_ops_quota_take(&q, "user16", 6, 0, 0, &why), -EDQUOT);
-	iw_ops_quota_put(&q, "user15", 6);
-	for (unsigned i = 1; i < 15; i += 2) { /* a second allocation for the odd ones */
-		snprintf(name, sizeof name, "user%u", i);
-		assert_int_equal(iw_ops_quota_take(&q, name, strlen(name), 0, 0, &why), 0);
-	}
-	for (unsigned i = 0; i < 15; i += 2) {
-		snprintf(name, sizeof name, "user%u", i);
-		iw_ops_quota_put(&q, name, strlen(name));
-	}
-	for (unsigned i = 0; i < 15; i++) {
-		snprintf(name, sizeof name, "user%u", i);
-		assert_int_equal(iw_ops_quota_count(&q, name, strlen(name)), i % 2 ? 2 : 0);
-	}
-	iw_ops_quota_fini(&q);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_over_workers),
-		cmocka_unit_test(test_gauges_from_wheel),
+		cmocka_unit_test(test_gauges_from_live_counts),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_quota),
-		cmocka_unit_test(test_quota_collisions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,7 @@ void *__wrap_realloc(void *p, size_t n)
 enum { N_DGRAMS = 3000, WARMUP = 100, POLL_TRIES = 200 };
 
 static volatile sig_atomic_t stop;
+static struct iw_worker_shared shared;
 static struct iw_conf conf;
 static struct iw_worker *w;
 static int cli = -1, peer = -1, peer2 = -1;
@@ -147,7 +148,9 @@ static int setup(void **state)
 	conf.policy.allow_loopback = true;
 	const char *why = NULL;
 	assert_int_equal(iw_conf_finish(&conf, &why), 0);
-	w = iw_relay_create(&conf, 0, &stop);
+	/* What main builds once for every worker. */
+	assert_int_equal(iw_worker_shared_init(&shared, &conf, &stop), 0);
+	w = iw_relay_create(&shared, 0);
 	assert_non_null(w);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -167,6 +170,7 @@ static int teardown(void **state)
 	close(peer);
 	close(peer2);
 	iw_relay_destroy(w);
+	iw_worker_shared_fini(&shared);
 	iw_conf_fini(&conf);
 	return 0;
 }

@@ -1,0 +1,156 @@
+/* One relay worker's state shared by its packet path (turn/relay.c), its control path
+ * (turn/control.c) and, for the TCP/TLS worker, turn/stream.c: the listeners, the tables, the
+ * counters and what main hands every worker (struct iw_worker_shared). The batches of the
+ * packet path stay inside relay.c. A worker is written by its own thread only; the metrics
+ * thread reads its counters (turn/metrics.c). */
+#ifndef IW_TURN_WORKER_H
+#define IW_TURN_WORKER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/addr.h"
+#include "common/metrics.h"
+#include "common/stun.h"
+#include "turn/alloc.h"
+#include "turn/auth.h"
+#include "turn/conf.h"
+#include "turn/policy.h"
+#include "turn/ports.h"
+#include "turn/quota.h"
+
+enum {
+	IW_DGRAM_MAX = 2048,
+	/* Socket buffer limits: a listener carries every client of the worker; a relay socket
+	 * one allocation's peers. Limits, not reservations: the kernel's udp_mem bounds the sum. */
+	IW_LISTENER_BUF = 4 << 20,
+	IW_RELAY_SOCK_BUF = 1 << 20,
+	IW_RELAY_SELF_MS = 30000, /* interface addresses are looked up again after this */
+};
+
+struct iw_worker;
+struct iw_listener;
+
+/* What goes out toward a client: an answer of the control path, written in w->out and valid
+ * only until the call returns, or relayed data, in a datagram slot that stays valid until the
+ * worker's sends are flushed (so it may be queued without a copy). */
+enum iw_out_kind { IW_OUT_ANSWER, IW_OUT_DATA };
+
+/* Send p toward the client dst through listener l. 0 once sent or queued, else a negative
+ * errno: the caller counts the drop (drop_send_err). */
+typedef int (*iw_listener_out_fn)(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
+				  const uint8_t *p, size_t len, enum iw_out_kind kind);
+
+/* The server side of a client's 5-tuple: a UDP socket (turn/relay.c) or one TCP/TLS
+ * connection (turn/stream.c). Whoever opened it sets out, so the packet path and the control
+ * path send through it without knowing the transport. */
+struct iw_listener {
+	uint8_t kind; /* what an epoll data.ptr at it means to its opener: IW_EV_LISTENER for UDP */
+	/* The transport proved the client's address (a TCP or TLS handshake): answers to it
+	 * need no amplification budget. */
+	bool addr_proven;
+	int fd;
+	uint32_t idx; /* the listener's part of the 5-tuple key in the allocation table */
+	struct iw_addr addr;
+	iw_listener_out_fn out;
+};
+
+/* Per-worker counters: plain fields, summed across workers when scraped. */
+struct iw_relay_stats {
+	uint64_t rx_client_pkts, rx_client_bytes, tx_client_pkts, tx_client_bytes;
+	uint64_t rx_peer_pkts, rx_peer_bytes, tx_peer_pkts, tx_peer_bytes;
+	uint64_t drop_trunc, drop_unknown_kind, drop_bad_chandata, drop_no_alloc, drop_no_chan;
+	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad, drop_send_self;
+	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_unauth_rl;
+	uint64_t stun_requests, binding, bad_request, unknown_attr;
+	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
+	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
+	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
+	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
+	uint64_t ext_user_quota;     /* an overflow block refused: the user holds its share */
+	uint64_t resv_made, resv_used, resv_expired;
+	uint64_t resv_cancelled; /* ended with the allocation that made them */
+	uint64_t resv_handover;  /* redeemed here, reserved by another worker */
+	/* Operations: loop activity, refusals by class, answers while draining. */
+	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
+	uint64_t gso_sends, gso_segments; /* UDP GSO sends, and the datagrams they carried */
+	uint64_t peers_refused_class[IW_ADDR_CLASS_COUNT];
+};
+
+/* Allocation lifetime histogram bounds, in seconds (observed in turn/control.c). */
+enum { IW_RELAY_LIFE_BUCKETS = 10 };
+extern const double iw_relay_life_bounds[IW_RELAY_LIFE_BUCKETS];
+
+/* What every worker of the process shares, built once by main (and by tests the same way)
+ * before any worker, and outliving them all: the first configuration snapshot, the relay
+ * port pool with its EVEN-PORT reservations (a reservation made on one worker is redeemed on
+ * whichever worker the client's next source port lands) and the quota table. */
+struct iw_worker_shared {
+	const struct iw_conf *conf;
+	volatile sig_atomic_t *stop; /* polled by every worker between wake-ups */
+	struct iw_ports_pool pool;
+	struct iw_quota quota;
+};
+
+/* Build sh for conf (which must outlive it): the port pool over min-port..max-port and the
+ * quota table sized for max-allocations. 0, or a negative errno (logged). */
+int iw_worker_shared_init(struct iw_worker_shared *sh, const struct iw_conf *conf,
+			  volatile sig_atomic_t *stop);
+/* After every worker is destroyed. Accepts a zeroed sh. */
+void iw_worker_shared_fini(struct iw_worker_shared *sh);
+
+/* Called by a worker at the top of each turn of its loop, where it holds nothing of the
+ * configuration: set from above (turn/ops.c) to adopt a reloaded one. */
+typedef void (*iw_worker_sync_fn)(struct iw_worker *w, void *arg);
+
+struct iw_worker {
+	const struct iw_conf *conf; /* this worker's snapshot (turn/ops.h): no other thread reads it */
+	volatile sig_atomic_t *stop;
+	unsigned idx; /* 0..threads-1 the UDP workers, threads the TCP/TLS worker */
+	int epfd;
+	struct iw_listener lis[IW_CONF_MAX_LISTEN]; /* the UDP listeners (none on the TCP/TLS worker) */
+	unsigned n_lis;
+	struct iw_addr relay_bind[2], relay_adv[2]; /* per family: [0] IPv4, [1] IPv6 */
+	bool has_relay[2];
+	struct iw_alloc_tab tab;
+	struct iw_ports_pool *pool; /* shared (struct iw_worker_shared) */
+	struct iw_quota *quota;     /* shared */
+	struct iw_auth auth;
+	uint64_t now_ms; /* monotonic, refreshed once per wake-up */
+	int64_t now_s;   /* wall clock, for nonces and REST expiry */
+	uint64_t rng;    /* xorshift state for transaction ids and reservation tokens */
+	struct iw_relay_stats st;
+	/* The relay's own addresses, which peers must not be (turn/policy.h): refreshed on the
+	 * control path every IW_RELAY_SELF_MS, read by Send indications. */
+	struct iw_policy_self self;
+	uint64_t self_ms;
+	/* Set from above before the worker runs; unset in tests. */
+	iw_worker_sync_fn sync;
+	void *sync_arg;
+	const int *draining; /* nonzero (relaxed load): no new allocations */
+	unsigned gen;        /* the configuration generation this worker runs */
+	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
+	 * worker runs, cleared with a relaxed store should it give the ring up. */
+	bool io_uring;
+	uint64_t life_counts[IW_RELAY_LIFE_BUCKETS + 1];
+	struct iw_metrics_hist life;
+
+	uint8_t out[IW_DGRAM_MAX]; /* control-path responses */
+};
+
+/* Family index for per-family arrays: 0 IPv4, 1 IPv6. */
+static inline unsigned iw_relay_fam(uint8_t family)
+{
+	return family == AF_INET6;
+}
+
+/* Is the relay draining (set from above through w->draining)? */
+static inline bool iw_worker_draining(const struct iw_worker *w)
+{
+	return w->draining && __atomic_load_n(w->draining, __ATOMIC_RELAXED);
+}
+
+#endif
