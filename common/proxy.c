@@ -229,6 +229,16 @@ static int parse_v2(const uint8_t *buf, size_t n, struct iw_proxy_hdr *h, const 
 	return (int)need;
 }
 
+bool iw_proxy_trusted(const struct iw_cidr *ranges, unsigned n, const struct iw_addr *a)
+{
+	struct iw_addr v4;
+	iw_addr_normalize(a, &v4); /* an IPv4 client on a dual-stack socket is ::ffff:a.b.c.d */
+	for (unsigned i = 0; i < n; i++)
+		if (iw_cidr_contains(&ranges[i], &v4) || iw_cidr_contains(&ranges[i], a))
+			return true;
+	return false;
+}
+
 int iw_proxy_parse(const uint8_t *buf, size_t n, struct iw_proxy_hdr *h, const char **why)
 {
 	memset(h, 0, sizeof *h);

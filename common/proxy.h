@@ -40,4 +40,8 @@ struct iw_proxy_hdr {
  */
 int iw_proxy_parse(const uint8_t *buf, size_t n, struct iw_proxy_hdr *h, const char **why);
 
+/* Whether a is in one of the n ranges of the proxies trusted to send a header (an IPv4-mapped
+ * IPv6 address counts as its IPv4 address). */
+bool iw_proxy_trusted(const struct iw_cidr *ranges, unsigned n, const struct iw_addr *a);
+
 #endif

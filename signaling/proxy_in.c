@@ -56,12 +56,7 @@ struct iw_proxy_in {
 
 bool iw_proxy_in_trusted(const struct iw_proxy_in_cfg *cfg, const struct iw_addr *a)
 {
-	struct iw_addr n;
-	iw_addr_normalize(a, &n); /* an IPv4 client on a dual-stack socket is ::ffff:a.b.c.d */
-	for (unsigned i = 0; i < cfg->n_trusted; i++)
-		if (iw_cidr_contains(&cfg->trusted[i], &n) || iw_cidr_contains(&cfg->trusted[i], a))
-			return true;
-	return false;
+	return iw_proxy_trusted(cfg->trusted, cfg->n_trusted, a);
 }
 
 static bool trusted(const struct iw_proxy_in *p, const struct iw_addr *a)

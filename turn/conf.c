@@ -202,6 +202,26 @@ static void clear_ext(void *cfg)
 	((struct iw_conf *)cfg)->n_ext = 0;
 }
 
+static int set_proxy_trusted(void *cfg, const char *v, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (c->n_proxy_trusted >= IW_CONF_MAX_PROXY_TRUSTED) {
+		*why = "given too many times";
+		return -EINVAL;
+	}
+	if (iw_cidr_parse(&c->proxy_trusted[c->n_proxy_trusted], v) < 0) {
+		*why = "must be an address or a range (10.0.0.0/8, fd00::/8)";
+		return -EINVAL;
+	}
+	c->n_proxy_trusted++;
+	return 0;
+}
+
+static void clear_proxy_trusted(void *cfg)
+{
+	((struct iw_conf *)cfg)->n_proxy_trusted = 0;
+}
+
 static void clear_allowed(void *cfg)
 {
 	((struct iw_conf *)cfg)->policy.n_allow = 0;
@@ -485,6 +505,19 @@ const struct iw_opt iw_conf_opts[] = {
 	  .max = 1 << 20,
 	  .def = "64",
 	  .help = "N: TCP and TLS connections at most from one client address" },
+	{ .name = "proxy-protocol",
+	  .kind = IW_OPT_BOOL,
+	  AT(proxy_protocol),
+	  .help = "behind a load balancer: TCP and TLS connections from proxy-trusted sources start with a "
+		  "PROXY header (v1 or v2) naming the client, required from them and refused from any "
+		  "other" },
+	{ .name = "proxy-trusted",
+	  .kind = IW_OPT_REQUIRED,
+	  .flags = IW_OPT_REPEAT,
+	  .set = set_proxy_trusted,
+	  .clear = clear_proxy_trusted,
+	  .def_doc = "none",
+	  .help = "RANGE: a load balancer's address or range, repeatable (16)" },
 	{ .name = "no-tcp-relay", .kind = IW_OPT_NONE, .help = "no TCP relay (iceway has none)" },
 	{ .name = "no-multicast-peers", .kind = IW_OPT_NONE, .help = "refuse multicast peers (always)" },
 	UNSUPPORTED("no-udp"),

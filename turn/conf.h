@@ -18,6 +18,7 @@ enum {
 	IW_CONF_MAX_SECRETS = 16,
 	IW_CONF_MAX_USERS = 1024,
 	IW_CONF_MAX_THREADS = 64,
+	IW_CONF_MAX_PROXY_TRUSTED = 16,
 };
 
 struct iw_conf_ext {
@@ -79,6 +80,11 @@ struct iw_conf {
 	uint32_t stream_idle_s;    /* a connection without an allocation and no valid request */
 	uint32_t stream_auth_s;    /* from accept to a successful Allocate */
 	uint32_t max_tcp_per_ip;   /* open connections from one client address */
+	/* Behind a load balancer: TCP and TLS connections from proxy_trusted carry a PROXY
+	 * header naming the client (required from them, refused from anyone else). */
+	bool proxy_protocol;
+	struct iw_cidr proxy_trusted[IW_CONF_MAX_PROXY_TRUSTED];
+	unsigned n_proxy_trusted;
 };
 
 /* The option table (NULL-name terminated; environment prefix ICEWAY_RELAY_). */

@@ -398,6 +398,25 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 	iw_metrics_header(b, hs, IW_METRICS_COUNTER, "TLS handshakes with clients, by result.");
 	lab1(b, hs, "result", "completed", LD(st[IW_STREAM_TLS]->tls_handshakes));
 	lab1(b, hs, "result", "failed", LD(st[IW_STREAM_TLS]->tls_fail));
+	static const struct {
+		const char *result;
+		size_t off;
+	} px[] = {
+		{ "header", offsetof(struct iw_stream_stats, proxy_header) },
+		{ "untrusted_header", offsetof(struct iw_stream_stats, proxy_untrusted) },
+		{ "missing_header", offsetof(struct iw_stream_stats, proxy_missing) },
+		{ "bad_header", offsetof(struct iw_stream_stats, proxy_bad) },
+	};
+	static const char pp[] = "iceway_relay_stream_proxy_total";
+	iw_metrics_header(b, pp, IW_METRICS_COUNTER,
+			  "proxy-protocol: PROXY headers read, and connections closed for a header from a "
+			  "source not in proxy-trusted, none from a trusted one, or a malformed one, by "
+			  "transport.");
+	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
+		for (size_t k = 0; k < sizeof px / sizeof px[0]; k++) {
+			struct iw_metrics_label l[2] = { { "result", px[k].result }, { "transport", tr[t] } };
+			iw_metrics_counter(b, pp, l, 2, stat_at(st[t], px[k].off));
+		}
 
 	static const char *const dir[2] = { "in", "out" };
 	static const char *const ops[2] = { "read", "write" };

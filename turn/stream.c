@@ -16,13 +16,14 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/proxy.h"
 #include "common/sock.h"
 #include "turn/control.h"
 #include "turn/relay.h"
 #include "turn/tls.h"
 
 enum { EPOLL_EVENTS = 64, MAX_SLIS = 2 * IW_CONF_MAX_LISTEN, ACCEPT_ROUNDS = 64, TCP_ROUNDS = 8 };
-enum conn_state { C_HANDSHAKE, C_OPEN };
+enum conn_state { C_PROXY, C_HANDSHAKE, C_OPEN };
 
 struct slis {
 	uint8_t kind; /* IW_EV_STREAM_LIS */
@@ -40,7 +41,9 @@ struct conn {
 	uint32_t dirty_at; /* 1 + index in the stream's dirty list, 0 when not listed */
 	uint8_t state, tr; /* tr: enum iw_stream_transport */
 	bool dead, want_out;
-	bool allocated; /* a successful Allocate was answered: past the stream-auth-timeout check */
+	bool allocated;     /* a successful Allocate was answered: past the stream-auth-timeout check */
+	bool proxy_trusted; /* from proxy-trusted: the PROXY header names the client */
+	bool ip_counted;    /* counted for max-tcp-per-ip under peer */
 	struct iw_tls_conn *tls;
 	uint64_t stall_ms; /* handshake start, or when a partial frame last made no progress */
 	uint64_t last_ms;  /* opened, or last answered a request with success (valid traffic) */
@@ -144,7 +147,8 @@ static void ipc_drop(struct iw_stream *s, const struct iw_addr *peer)
 static void conn_close(struct iw_stream *s, struct conn *c)
 {
 	undirty(s, c);
-	ipc_drop(s, &c->peer);
+	if (c->ip_counted)
+		ipc_drop(s, &c->peer);
 	stats(s, c)->open--;
 	struct iw_alloc *a = iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx);
 	if (a)
@@ -413,10 +417,98 @@ static int do_read(struct iw_stream *s, struct conn *c)
 	return 0;
 }
 
+/* max-tcp-per-ip for the client at c->peer: counted, or false when it has too many. */
+static bool ipc_take(struct iw_stream *s, struct conn *c)
+{
+	struct iw_addr ip = ip_only(&c->peer);
+	uint32_t at = ipc_find(s, &ip);
+	if (s->ipc[at].n >= s->conf.max_tcp_per_ip)
+		return false;
+	s->ipc[at].ip = ip;
+	s->ipc[at].n++;
+	c->ip_counted = true;
+	return true;
+}
+
+static int proxy_refuse(struct iw_stream *s, struct conn *c, uint64_t *counter, const char *why)
+{
+	char a[IW_ADDR_STRLEN];
+	(*counter)++;
+	IW_LOG_RL(IW_LOG_INFO, 10, "closing a connection from %s: %s",
+		  iw_addr_fmt(&c->peer, true, a, sizeof a), why);
+	(void)s;
+	return -1;
+}
+
+/* proxy-protocol: the connection's first bytes. From a proxy-trusted source they must be a
+ * PROXY header, which is consumed exactly, and the client it names replaces the proxy's
+ * address for everything after (XOR-MAPPED-ADDRESS, nonces, limits, logs). From anyone else
+ * they are only peeked: a header closes the connection, anything else is left for the TLS
+ * handshake or the framer. Peeked bytes stay readable, so while a header is incomplete the
+ * bytes so far (all of them header: it ends with CRLF, or its length says so) are consumed
+ * into c->in. 1: done, 0: wait for more, -1: close. */
+static int proxy_read(struct iw_stream *s, struct conn *c)
+{
+	struct iw_stream_stats *st = stats(s, c);
+	struct iw_proxy_hdr h;
+	const char *why = "no PROXY header";
+	size_t have = c->in_len;
+	ssize_t n = recv(c->lis.fd, c->in + have, IW_PROXY_MAX - have, MSG_PEEK | MSG_DONTWAIT);
+	int rc;
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		if (n == 0)
+			st->closed_eof++;
+		else
+			st->closed_err++;
+		return -1;
+	}
+	rc = iw_proxy_parse(c->in, have + (size_t)n, &h, &why);
+	if (rc == 0) {
+		if (recv(c->lis.fd, c->in + have, (size_t)n, MSG_DONTWAIT) != n)
+			return proxy_refuse(s, c, &st->proxy_bad, "cannot read the PROXY header");
+		c->in_len += (size_t)n;
+		return 0;
+	}
+	if (!c->proxy_trusted) {
+		if (rc == -EPROTO && !have)
+			return 1; /* the client's own first bytes */
+		return proxy_refuse(s, c, &st->proxy_untrusted,
+				    "a PROXY header from a source not in proxy-trusted");
+	}
+	if (rc < 0)
+		return proxy_refuse(s, c, rc == -EPROTO ? &st->proxy_missing : &st->proxy_bad, why);
+	if (recv(c->lis.fd, c->in + have, (size_t)rc - have, MSG_DONTWAIT) != (ssize_t)((size_t)rc - have))
+		return proxy_refuse(s, c, &st->proxy_bad, "cannot read the PROXY header");
+	c->in_len = 0;
+	st->proxy_header++;
+	if (!h.local) {
+		c->peer = h.src;
+		iw_addr_to_sa(&h.src, &c->peer_sa);
+	}
+	if (!ipc_take(s, c)) {
+		st->refused_per_ip++;
+		return -1;
+	}
+	return 1;
+}
+
 static void on_conn(struct iw_stream *s, struct conn *c, uint32_t events)
 {
 	if (c->dead)
 		return;
+	if (c->state == C_PROXY) {
+		int rc = proxy_read(s, c);
+		if (rc < 0)
+			c->dead = true;
+		if (rc <= 0)
+			return;
+		c->state = c->tls ? C_HANDSHAKE : C_OPEN;
+		c->stall_ms = s->w->now_ms;
+		events |= EPOLLIN; /* the client's bytes may have come with the header */
+	}
 	if (c->state == C_HANDSHAKE) {
 		bool ww = false;
 		int rc = iw_tls_conn_handshake(c->tls, &ww);
@@ -456,9 +548,13 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 			close(fd);
 			continue;
 		}
+		/* A trusted proxy carries many clients: they are counted once its header names
+		 * them. */
+		bool trusted = s->conf.proxy_protocol &&
+			       iw_proxy_trusted(s->conf.proxy_trusted, s->conf.n_proxy_trusted, &peer);
 		ip = ip_only(&peer);
 		uint32_t at = ipc_find(s, &ip);
-		if (s->ipc[at].n >= s->conf.max_tcp_per_ip) {
+		if (!trusted && s->ipc[at].n >= s->conf.max_tcp_per_ip) {
 			/* max-tcp-per-ip: one address cannot take the slots everyone shares. */
 			st->refused_per_ip++;
 			close(fd);
@@ -494,6 +590,9 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		}
 		if (sl->tls)
 			c->state = C_HANDSHAKE;
+		c->proxy_trusted = trusted;
+		if (s->conf.proxy_protocol)
+			c->state = C_PROXY;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->lis };
 		if (epoll_ctl(s->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			iw_tls_conn_destroy(c->tls);
@@ -504,8 +603,11 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		}
 		s->conns[slot] = c;
 		s->n_conns++;
-		s->ipc[at].ip = ip;
-		s->ipc[at].n++;
+		if (!trusted) {
+			s->ipc[at].ip = ip;
+			s->ipc[at].n++;
+			c->ip_counted = true;
+		}
 		st->accepted++;
 		st->open++;
 	}
@@ -529,7 +631,7 @@ static void sweep(struct iw_stream *s)
 			conn_close(s, c);
 			continue;
 		}
-		bool partial = c->state == C_HANDSHAKE || c->in_len;
+		bool partial = c->state != C_OPEN || c->in_len;
 		if (partial && now - c->stall_ms >= stall) {
 			stats(s, c)->closed_timeout++;
 			conn_close(s, c);

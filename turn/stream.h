@@ -41,6 +41,9 @@ struct iw_stream_stats {
 	uint64_t accepted, refused_cap, refused_per_ip, open, tls_handshakes, tls_fail;
 	uint64_t closed_eof, closed_err, closed_timeout, closed_idle, closed_auth, closed_too_long;
 	uint64_t closed_bad_frame;
+	/* proxy-protocol: headers read, and connections closed for a header from an untrusted
+	 * source, none from a trusted one, or a malformed one */
+	uint64_t proxy_header, proxy_untrusted, proxy_missing, proxy_bad;
 	uint64_t frames_in, frames_out, drop_out_full;
 	uint64_t bytes_in, bytes_out, reads, writes;
 };

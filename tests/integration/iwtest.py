@@ -947,6 +947,35 @@ if __name__ == "__main__":
     sys.exit(_main(sys.argv))
 
 
+def uclient_stream(srv, port, args, timeout=None):
+    """turnutils_uclient against srv on port (a TCP/TLS listener or a proxy in front): its
+    totals, or None and its output."""
+    timeout = timeout or 150 * SLOW
+    cmd = ["turnutils_uclient", "-p", str(port)] + args + [srv.host]
+    print("  $ " + " ".join(cmd))
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, timeout=timeout)
+    out = p.stdout.decode("utf-8", "replace")
+    sent = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$", out, re.M)
+    lost = re.search(r"Total lost packets (\d+) \(([0-9.]+)%\)", out)
+    if not sent or not lost:
+        return None, out
+    return {"sent": int(sent[-1][0]), "recv": int(sent[-1][1]), "lost": int(lost.group(1))}, out
+
+
+def uclient_clean_run(c, srv, port, name, args, expect):
+    """A uclient run on port that must send expect messages and get every one back."""
+    st, out = uclient_stream(srv, port, args)
+    if st is None:
+        c.check(False, "%s: uclient finished with statistics" % name, out[-1500:])
+        return
+    print("  %s: sent %d, received %d, lost %d" % (name, st["sent"], st["recv"], st["lost"]))
+    c.check(st["sent"] == expect, "%s: %d messages sent" % (name, expect), "sent %d" % st["sent"])
+    c.check(st["recv"] == st["sent"], "%s: every message came back" % name,
+            "received %d of %d" % (st["recv"], st["sent"]))
+    c.check(st["lost"] == 0, "%s: 0 %% loss" % name, "lost %d" % st["lost"])
+
+
 def metrics_scrape(port):
     """The relay's /metrics text from 127.0.0.1:port."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:

@@ -104,29 +104,7 @@ def stream_binding(host, port, tls=False, timeout=5.0):
         s.close()
 
 
-def uclient(srv, port, args, timeout=150 * iwtest.SLOW):
-    cmd = ["turnutils_uclient", "-p", str(port)] + args + [srv.host]
-    print("  $ " + " ".join(cmd))
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, timeout=timeout)
-    out = p.stdout.decode("utf-8", "replace")
-    sent = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$", out, re.M)
-    lost = re.search(r"Total lost packets (\d+) \(([0-9.]+)%\)", out)
-    if not sent or not lost:
-        return None, out
-    return {"sent": int(sent[-1][0]), "recv": int(sent[-1][1]), "lost": int(lost.group(1))}, out
-
-
-def clean_run(c, srv, port, name, args, expect):
-    st, out = uclient(srv, port, args)
-    if st is None:
-        c.check(False, "%s: uclient finished with statistics" % name, out[-1500:])
-        return
-    print("  %s: sent %d, received %d, lost %d" % (name, st["sent"], st["recv"], st["lost"]))
-    c.check(st["sent"] == expect, "%s: %d messages sent" % (name, expect), "sent %d" % st["sent"])
-    c.check(st["recv"] == st["sent"], "%s: every message came back" % name,
-            "received %d of %d" % (st["recv"], st["sent"]))
-    c.check(st["lost"] == 0, "%s: 0 %% loss" % name, "lost %d" % st["lost"])
+clean_run = iwtest.uclient_clean_run
 
 
 def slow_reader(c, srv, tls_port=None):
