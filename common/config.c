@@ -775,6 +775,18 @@ int iw_config_load_env(const struct iw_opt *tab, void *cfg, char *err, size_t er
 	for (const struct iw_opt *o = tab; o->name; o++) {
 		const char *why = NULL, *val;
 
+		if (o->kind == IW_OPT_ALIAS && !o->def && !(o->flags & IW_OPT_NOENV)) {
+			/* An old spelling that takes a value still works in the environment. */
+			const struct iw_opt *t = target_of(tab, o);
+			env_name(var, sizeof var, prefix, o->name, "");
+			val = getenv(var);
+			if (t && val && *val) {
+				replace_once(tab, t, cfg, src);
+				if (apply_env(tab, t, cfg, val, &why) < 0)
+					goto fail;
+			}
+			continue;
+		}
 		if (!env_reads(o))
 			continue;
 		env_name(var, sizeof var, prefix, o->name, "");

@@ -161,16 +161,27 @@ static const struct iw_opt opt_tab[] = {
 	  AT(ws.redis_url),
 	  .check = check_redis,
 	  .help = "URL: redis://HOST[:PORT][/DB]: share rooms with other instances through Redis" },
-	{ .name = "tls-cert",
+	/* cert and pkey: coturn's names, as iceway-relay spells them */
+	{ .name = "cert",
 	  .kind = IW_OPT_STR,
 	  .flags = IW_OPT_READABLE,
 	  AT(ws.tls_cert),
 	  .help = "FILE: PEM certificate (chain); every listener then serves https:// and wss:// only" },
-	{ .name = "tls-key",
+	{ .name = "pkey",
 	  .kind = IW_OPT_STR,
 	  .flags = IW_OPT_READABLE,
 	  AT(ws.tls_key),
-	  .help = "FILE: PEM private key for tls-cert" },
+	  .help = "FILE: PEM private key for cert" },
+	{ .name = "tls-cert",
+	  .kind = IW_OPT_ALIAS,
+	  .flags = IW_OPT_HIDDEN,
+	  .alias_of = "cert",
+	  .help = "the old spelling of cert" },
+	{ .name = "tls-key",
+	  .kind = IW_OPT_ALIAS,
+	  .flags = IW_OPT_HIDDEN,
+	  .alias_of = "pkey",
+	  .help = "the old spelling of pkey" },
 	{ .name = "static-auth-secret",
 	  .kind = IW_OPT_STR,
 	  .flags = IW_OPT_SECRET,
@@ -544,8 +555,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!o.ws.tls_cert != !o.ws.tls_key) {
-		fprintf(stderr, "iceway-signal: option 'tls-cert': tls-cert and tls-key go "
-				"together\n");
+		fprintf(stderr, "iceway-signal: option 'cert': cert and pkey go together\n");
 		return 2;
 	}
 	iw_log_set_level(o.level);

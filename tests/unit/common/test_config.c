@@ -563,6 +563,7 @@ static const struct iw_opt ttab[] = {
 	  .max = 8,
 	  .def = "iceway",
 	  .help = "NAME: a string" },
+	{ .name = "title", .kind = IW_OPT_ALIAS, .alias_of = "name", .flags = IW_OPT_HIDDEN },
 	{ .name = "secret",
 	  .kind = IW_OPT_STR,
 	  .flags = IW_OPT_SECRET,
@@ -607,8 +608,9 @@ static void tinit(struct tcfg *c)
 	assert_int_equal(iw_config_defaults(ttab, c, err, sizeof err), 0);
 }
 
-static const char *const tenv[] = { "IWTEST_PORT",        "IWTEST_FLAG", "IWTEST_URI",  "IWTEST_SECRET",
-				    "IWTEST_SECRET_FILE", "IWTEST_HELP", "IWTEST_MODE", "IWTEST_NAME" };
+static const char *const tenv[] = { "IWTEST_PORT",   "IWTEST_FLAG",        "IWTEST_URI",
+				    "IWTEST_SECRET", "IWTEST_SECRET_FILE", "IWTEST_HELP",
+				    "IWTEST_MODE",   "IWTEST_NAME",        "IWTEST_TITLE" };
 
 static int tsetup(void **state)
 {
@@ -802,6 +804,30 @@ static void test_env_precedence(void **state)
 		unsetenv(tenv[i]);
 }
 
+/* An old spelling that takes a value works everywhere the option does, the environment
+ * included; the option's own name wins on the command line after it. */
+static void test_alias_sources(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	char err[IW_CONFIG_ERR_MAX];
+	char *argv[] = { "prog", "--title", "argv", NULL };
+
+	setenv("IWTEST_TITLE", "env", 1);
+	tinit(&c);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
+	assert_string_equal(c.name, "env");
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), 0);
+	assert_string_equal(c.name, "argv");
+	iw_config_free(ttab, &c);
+	setenv("IWTEST_TITLE", "far-too-long", 1);
+	tinit(&c);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "environment IWTEST_TITLE: option 'title'"));
+	iw_config_free(ttab, &c);
+	unsetenv("IWTEST_TITLE");
+}
+
 /* A list given by a later source replaces the earlier one's; within a source it adds up. */
 static void test_list_sources(void **state)
 {
@@ -981,6 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_defaults, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_values, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_typed_errors, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_alias_sources, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_precedence, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_sources, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_file, tsetup, teardown),
