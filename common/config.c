@@ -30,7 +30,10 @@ static void warn_unsupported(const struct iw_opt *o)
 			return;
 	if (n_warned < WARNED_MAX)
 		warned[n_warned++] = o;
-	IW_WARN("option '%s' is not supported by iceway and is ignored", o->name);
+	if (o->help)
+		IW_WARN("option '%s' is not supported by iceway and is ignored: %s", o->name, o->help);
+	else
+		IW_WARN("option '%s' is not supported by iceway and is ignored", o->name);
 }
 
 static const struct iw_opt *find_short(const struct iw_opt *tab, char c)

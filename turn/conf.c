@@ -165,7 +165,8 @@ static int o_verbose(void *cfg, const char *val, const char **why)
 static int o_threads(void *cfg, const char *val, const char **why)
 {
 	long long v;
-	if (val && !strcmp(val, "auto")) {
+	/* coturn's 0 leaves the choice to the server: one per online CPU, as auto. */
+	if (val && (!strcmp(val, "auto") || !strcmp(val, "0"))) {
 		((struct iw_conf *)cfg)->threads = iw_conf_default_threads();
 		return 0;
 	}
@@ -173,6 +174,23 @@ static int o_threads(void *cfg, const char *val, const char **why)
 		return -EINVAL;
 	((struct iw_conf *)cfg)->threads = (uint32_t)v;
 	return 0;
+}
+
+/* coturn options that iceway cannot honour and must not ignore. */
+static int o_no_udp_relay(void *cfg, const char *val, const char **why)
+{
+	(void)cfg;
+	(void)val;
+	*why = "iceway relays over UDP only (no RFC 6062 TCP relay): nothing would be left to relay";
+	return -EINVAL;
+}
+
+static int o_no_tlsv1_2(void *cfg, const char *val, const char **why)
+{
+	(void)cfg;
+	(void)val;
+	*why = "the TLS listener (mbedTLS 2.28) has no TLS 1.3: no client could connect";
+	return -EINVAL;
 }
 
 static int o_alt_server(void *cfg, const char *val, const char **why)
@@ -240,6 +258,15 @@ static void clear_denied(void *cfg)
 #define UNSUPPORTED_ARG(n)                                  \
 	{                                                   \
 		.name = (n), .kind = IW_OPT_UNSUPPORTED_ARG \
+	}
+/* A coturn option iceway ignores, and the warning says what it does instead. */
+#define IGNORED(n, instead)                                                \
+	{                                                                  \
+		.name = (n), .kind = IW_OPT_UNSUPPORTED, .help = (instead) \
+	}
+#define IGNORED_ARG(n, instead)                                                \
+	{                                                                      \
+		.name = (n), .kind = IW_OPT_UNSUPPORTED_ARG, .help = (instead) \
 	}
 
 const struct iw_opt iw_conf_opts[] = {
@@ -519,22 +546,93 @@ const struct iw_opt iw_conf_opts[] = {
 	  .def_doc = "none",
 	  .help = "RANGE: a load balancer's address or range, repeatable (16)" },
 	{ .name = "no-tcp-relay", .kind = IW_OPT_NONE, .help = "no TCP relay (iceway has none)" },
+	{ .name = "no-udp-relay",
+	  .kind = IW_OPT_NONE,
+	  .set = o_no_udp_relay,
+	  .help = "refused: iceway relays over UDP only (no RFC 6062 TCP relay), so nothing would be left to "
+		  "relay" },
+	{ .name = "stun-only",
+	  .kind = IW_OPT_FLAG,
+	  AT(stun_only),
+	  .help = "answer STUN Binding only; TURN gets 403" },
+	{ .name = "no-stun",
+	  .kind = IW_OPT_FLAG,
+	  AT(no_stun),
+	  .help = "answer TURN only; STUN Binding gets 403" },
+	{ .name = "no-software-attribute",
+	  .kind = IW_OPT_FLAG,
+	  AT(no_software),
+	  .help = "send no SOFTWARE attribute (name and version) in answers" },
+	{ .name = "permission-lifetime",
+	  .kind = IW_OPT_INT,
+	  AT(perm_lifetime_s),
+	  .min = 30,
+	  .max = 86400,
+	  .def = "300",
+	  .help = "S: lifetime of a permission (RFC 8656: 300)" },
+	{ .name = "channel-lifetime",
+	  .kind = IW_OPT_INT,
+	  AT(chan_lifetime_s),
+	  .min = 30,
+	  .max = 86400,
+	  .def = "600",
+	  .help = "S: lifetime of a channel binding (RFC 8656: 600)" },
+	{ .name = "pkey-pwd",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(pkey_pwd),
+	  .help = "PASSWORD: of an encrypted pkey" },
+	{ .name = "no-tlsv1", .kind = IW_OPT_NONE, .help = "no TLS 1.0 (always: TLS 1.2 is the minimum)" },
+	{ .name = "no-tlsv1_1", .kind = IW_OPT_NONE, .help = "no TLS 1.1 (always: TLS 1.2 is the minimum)" },
+	{ .name = "no-tlsv1_2",
+	  .kind = IW_OPT_NONE,
+	  .set = o_no_tlsv1_2,
+	  .help = "refused: the TLS listener (mbedTLS 2.28) has no TLS 1.3, so no client could connect" },
+	IGNORED_ARG("listening-device", "bind with listening-ip to the device's address"),
+	IGNORED_ARG("relay-device", "bind relay sockets with relay-ip to the device's address"),
+	IGNORED_ARG("tcp-proxy-port", "put a load balancer in front with proxy-protocol and proxy-trusted"),
+	IGNORED_ARG("aux-server", "no RFC 5780 auxiliary servers; Binding answers from the main address"),
+	IGNORED("udp-self-balance", "the UDP workers share each port through SO_REUSEPORT already"),
+	IGNORED("oauth", "no OAuth (RFC 7635); use REST credentials (use-auth-secret)"),
+	IGNORED_ARG("psql-userdb", "no SQL user database; use user= lines or REST credentials"),
+	IGNORED_ARG("mysql-userdb", "no SQL user database; use user= lines or REST credentials"),
+	IGNORED_ARG("mongo-userdb", "no MongoDB user database; use user= lines or REST credentials"),
+	IGNORED_ARG("secret-key-file", "coturn keeps OAuth keys with it; iceway has no OAuth"),
+	IGNORED_ARG("ec-curve-name", "mbedTLS's default curves are offered"),
+	IGNORED("dh566", "mbedTLS's default Diffie-Hellman groups are used"),
+	IGNORED("dh1066", "mbedTLS's default Diffie-Hellman groups are used"),
+	IGNORED("dh2066", "mbedTLS's default Diffie-Hellman groups are used"),
+	IGNORED_ARG("syslog-facility", "logs go to stderr or log-file; the service manager passes them on"),
+	IGNORED_ARG("tls-alternate-server", "alternate-server redirects clients of every transport"),
+	IGNORED_ARG("max-allocate-timeout",
+		    "an Allocate is answered at once; stream-auth-timeout bounds TCP/TLS"),
+	IGNORED("keep-address-family",
+		"relayed addresses follow RFC 6156: IPv4 unless the client asks for IPv6"),
+	IGNORED_ARG("allocation-default-address-family",
+		    "relayed addresses follow RFC 6156: IPv4 unless the client asks for IPv6"),
+	IGNORED_ARG("web-admin-ip", "no web admin; metrics on prometheus-port"),
+	IGNORED_ARG("web-admin-port", "no web admin; metrics on prometheus-port"),
+	IGNORED("web-admin-listen-on-workers", "no web admin; metrics on prometheus-port"),
+	IGNORED_ARG("acme-redirect", "no HTTP on the TURN ports"),
+	IGNORED("server-relay", "a coturn debugging mode"),
+	IGNORED_ARG("cli-max-output-sessions", "no telnet CLI"),
+	IGNORED_ARG("ne", "no RFC 5780 NAT behaviour discovery"),
 	{ .name = "no-multicast-peers", .kind = IW_OPT_NONE, .help = "refuse multicast peers (always)" },
-	UNSUPPORTED("no-udp"),
-	UNSUPPORTED_ARG("cli-password"),
-	UNSUPPORTED_ARG("cli-ip"),
-	UNSUPPORTED_ARG("cli-port"),
-	UNSUPPORTED("mobility"),
-	UNSUPPORTED("syslog"),
-	UNSUPPORTED("simple-log"),
-	UNSUPPORTED("new-log-timestamp"),
-	UNSUPPORTED("log-binding"),
-	UNSUPPORTED("no-stun-backward-compatibility"),
-	UNSUPPORTED("no-stdout-log"),
-	UNSUPPORTED_ARG("dh-file"),
-	UNSUPPORTED_ARG("alt-listening-port"),
-	UNSUPPORTED_ARG("alt-tls-listening-port"),
-	UNSUPPORTED_ARG("server-name"),
+	IGNORED("no-udp", "the UDP listener stays: browsers need it"),
+	IGNORED_ARG("cli-password", "no telnet CLI; metrics on prometheus-port"),
+	IGNORED_ARG("cli-ip", "no telnet CLI; metrics on prometheus-port"),
+	IGNORED_ARG("cli-port", "no telnet CLI; metrics on prometheus-port"),
+	IGNORED("mobility", "no RFC 8016 mobility; a client that moves allocates again"),
+	IGNORED("syslog", "logs go to stderr or log-file; the service manager passes them on"),
+	IGNORED("simple-log", "one log: log-file names it, logrotate rotates it"),
+	IGNORED("new-log-timestamp", "log lines carry an ISO 8601 UTC timestamp"),
+	IGNORED("log-binding", "Binding requests are counted in metrics, not logged"),
+	IGNORED("no-stun-backward-compatibility", "classic (RFC 3489) Binding requests are answered"),
+	IGNORED("no-stdout-log", "logs go to stderr unless log-file is set"),
+	IGNORED_ARG("dh-file", "mbedTLS's default Diffie-Hellman groups are used"),
+	IGNORED_ARG("alt-listening-port", "no RFC 5780 alternate port"),
+	IGNORED_ARG("alt-tls-listening-port", "no RFC 5780 alternate port"),
+	IGNORED_ARG("server-name", "the realm names the server"),
 	{ .name = "external-ip-env",
 	  .kind = IW_OPT_REQUIRED,
 	  .set = o_external_ip_env,
@@ -560,17 +658,18 @@ const struct iw_opt iw_conf_opts[] = {
 	IW_OPT_LOG(struct iw_conf, log_level, log_json, log_file),
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct iw_conf, help, version),
-	UNSUPPORTED_ARG("userdb"),
-	UNSUPPORTED_ARG("redis-userdb"),
-	UNSUPPORTED_ARG("redis-statsdb"),
-	UNSUPPORTED_ARG("proc-user"),
-	UNSUPPORTED_ARG("proc-group"),
-	UNSUPPORTED_ARG("total-quota-bps"),
-	UNSUPPORTED_ARG("max-bps"),
-	UNSUPPORTED_ARG("bps-capacity"),
-	UNSUPPORTED("secure-stun"),
-	UNSUPPORTED("check-origin-consistency"),
-	UNSUPPORTED("web-admin"),
+	IGNORED_ARG("userdb", "no SQLite user database; use user= lines or REST credentials"),
+	IGNORED_ARG("redis-userdb", "no Redis user database yet; use user= lines or REST credentials"),
+	IGNORED_ARG("redis-statsdb", "statistics go to Prometheus (prometheus-port)"),
+	IGNORED_ARG("proc-user", "run as a user from the service manager or the container (the image does)"),
+	IGNORED_ARG("proc-group", "run as a user from the service manager or the container (the image does)"),
+	IGNORED_ARG("total-quota-bps",
+		    "no bandwidth limits yet; total-quota and user-quota bound allocations"),
+	IGNORED_ARG("max-bps", "no bandwidth limits yet; total-quota and user-quota bound allocations"),
+	IGNORED_ARG("bps-capacity", "no bandwidth limits yet; total-quota and user-quota bound allocations"),
+	IGNORED("secure-stun", "Binding needs no credentials (browsers send none)"),
+	IGNORED("check-origin-consistency", "ORIGIN attributes are not checked"),
+	IGNORED("web-admin", "no web admin; metrics on prometheus-port"),
 	IW_OPT_END("ICEWAY_RELAY_"),
 };
 

@@ -43,6 +43,9 @@ struct iw_conf {
 	bool lt_cred, use_secret, fingerprint, verbose, version;
 	uint8_t help;                   /* --help: 0 no, 1 text, 2 markdown */
 	bool no_auth;                   /* TURN without credentials (coturn's no-auth): testing only */
+	bool stun_only, no_stun;        /* answer only Binding, or everything but Binding */
+	bool no_software;               /* no SOFTWARE attribute in answers */
+	char *pkey_pwd;                 /* the password of an encrypted pkey */
 	bool rfc5766_channels;          /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */
 	char *users[IW_CONF_MAX_USERS]; /* "NAME:PASS" as given; handed to auth, then wiped */
 	unsigned n_users;

@@ -73,7 +73,7 @@ static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct
 			struct iw_stun_wr *s, const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
 	/* Unauthenticated answers stay short: SOFTWARE is optional (RFC 8489 §14.14). */
-	if (ar)
+	if (ar && !w->conf->no_software)
 		iw_stun_wr_attr(s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
 	if (ar && ar->key_len) {
 		/* RFC 8489 §9.2.4: the response carries integrity with the same key, and the
@@ -939,12 +939,24 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 	w->st.stun_requests++;
 	switch (m->method) {
 	case STUN_METHOD_BINDING:
+		if (w->conf->no_stun) {
+			w->st.bad_request++;
+			answer_error(w, l, src, m, NULL, STUN_ERR_FORBIDDEN,
+				     "Forbidden: STUN is off (no-stun)");
+			return;
+		}
 		binding(w, l, src, m);
 		return;
 	case TURN_METHOD_ALLOCATE:
 	case TURN_METHOD_REFRESH:
 	case TURN_METHOD_CREATE_PERMISSION:
 	case TURN_METHOD_CHANNEL_BIND:
+		if (w->conf->stun_only) {
+			w->st.bad_request++;
+			answer_error(w, l, src, m, NULL, STUN_ERR_FORBIDDEN,
+				     "Forbidden: TURN is off (stun-only)");
+			return;
+		}
 		break;
 	default:
 		w->st.bad_request++;

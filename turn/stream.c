@@ -653,7 +653,8 @@ static void expire_cb(void *ctx, struct iw_alloc *a)
 static void reload_tls(struct iw_stream *s)
 {
 	const char *why = "failed";
-	struct iw_tls *t = iw_tls_create(s->conf.cert, s->conf.pkey, s->conf.cipher_list, &why);
+	struct iw_tls *t =
+		iw_tls_create(s->conf.cert, s->conf.pkey, s->conf.pkey_pwd, s->conf.cipher_list, &why);
 	if (!t) {
 		IW_ERROR("TLS reload: %s; keeping the previous certificate", why);
 		return;
@@ -833,7 +834,7 @@ struct iw_stream *iw_stream_create(struct iw_worker_shared *sh)
 	}
 	if (tls) {
 		const char *why = "failed";
-		s->tls = iw_tls_create(conf->cert, conf->pkey, conf->cipher_list, &why);
+		s->tls = iw_tls_create(conf->cert, conf->pkey, conf->pkey_pwd, conf->cipher_list, &why);
 		if (!s->tls) {
 			IW_ERROR("TLS (%s, %s): %s", conf->cert, conf->pkey, why);
 			goto fail;

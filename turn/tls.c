@@ -144,7 +144,8 @@ static int map_ciphers(struct iw_tls *t, const char *list)
 
 static const char *alpn_names[] = { "stun.turn", "stun.nat-discovery", NULL };
 
-struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *ciphers, const char **why)
+struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *pwd, const char *ciphers,
+			     const char **why)
 {
 	struct iw_tls *t = calloc(1, sizeof *t);
 	if (!t) {
@@ -166,8 +167,9 @@ struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *cip
 		*why = "cannot read cert (PEM certificate chain expected)";
 		goto fail;
 	}
-	if (mbedtls_pk_parse_keyfile(&t->pk, pkey, NULL)) {
-		*why = "cannot read pkey (unencrypted PEM private key expected)";
+	if (mbedtls_pk_parse_keyfile(&t->pk, pkey, pwd)) {
+		*why = pwd ? "cannot read pkey (a PEM private key, and pkey-pwd its password)"
+			   : "cannot read pkey (a PEM private key; an encrypted one needs pkey-pwd)";
 		goto fail;
 	}
 	if (mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,

@@ -12,10 +12,12 @@
 struct iw_tls;
 struct iw_tls_conn;
 
-/* Load cert (chain) and pkey (PEM) and set up a TLS 1.2 server configuration; ciphers is
+/* Load cert (chain) and pkey (PEM; pwd: its password when encrypted, else NULL) and set up a
+ * TLS 1.2 server configuration; ciphers is
  * coturn's cipher-list (':' or ',' separated; names mbedTLS does not know are skipped), or
  * NULL for mbedTLS's defaults. NULL with *why on failure. */
-struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *ciphers, const char **why);
+struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *pwd, const char *ciphers,
+			     const char **why);
 /* Drop the creator's reference; the configuration lives on while sessions use it. */
 void iw_tls_destroy(struct iw_tls *t);
 

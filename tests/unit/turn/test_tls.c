@@ -38,6 +38,16 @@ static const char key_pem[] = "-----BEGIN PRIVATE KEY-----\n"
 			      "lC7whBRtipnj0o2HF3wLgOyYNWWZaeLOtZYLWzaJE4qQUtnWC5mWuUO4\n"
 			      "-----END PRIVATE KEY-----\n";
 
+/* The same key, encrypted with the password "turn-pkey-pwd" (openssl ec -aes128). */
+static const char key_enc_pem[] = "-----BEGIN EC PRIVATE KEY-----\n"
+				  "Proc-Type: 4,ENCRYPTED\n"
+				  "DEK-Info: AES-128-CBC,3BA72AAD6EC89927E726E52D2675074C\n"
+				  "\n"
+				  "1sc0Sop3JwcbjEr89ZdLUEIeYJOTIXxCn8PWlSXn2b1FhokE8nauoUXprxj6/Zo5\n"
+				  "uLljyw6XsiG6rLuz8ZfJiysjRQ1MsITxVnEpdp9DfU40PgDT4ZnHa3v1KRBhQK55\n"
+				  "sgaRv1mC6X5BqFHCqvOrACpajeBZoEU8+PS3uC3W5m0=\n"
+				  "-----END EC PRIVATE KEY-----\n";
+
 static char dir[64], cert_path[96], key_path[96];
 
 static void write_file(const char *path, const char *text)
@@ -74,15 +84,35 @@ static void test_bad_files(void **state)
 {
 	(void)state;
 	const char *why = NULL;
-	assert_null(iw_tls_create("/nonexistent/cert.pem", key_path, NULL, &why));
+	assert_null(iw_tls_create("/nonexistent/cert.pem", key_path, NULL, NULL, &why));
 	assert_non_null(strstr(why, "cert"));
 	why = NULL;
-	assert_null(iw_tls_create(cert_path, "/nonexistent/key.pem", NULL, &why));
+	assert_null(iw_tls_create(cert_path, "/nonexistent/key.pem", NULL, NULL, &why));
 	assert_non_null(strstr(why, "pkey"));
 	why = NULL;
 	/* The certificate where the key should be. */
-	assert_null(iw_tls_create(cert_path, cert_path, NULL, &why));
+	assert_null(iw_tls_create(cert_path, cert_path, NULL, NULL, &why));
 	assert_non_null(why);
+}
+
+/* pkey-pwd: an encrypted key loads with its password, and not without it or with another. */
+static void test_encrypted_key(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	char path[300];
+	struct iw_tls *t;
+
+	snprintf(path, sizeof path, "%s/enc.pem", dir);
+	write_file(path, key_enc_pem);
+	t = iw_tls_create(cert_path, path, "turn-pkey-pwd", NULL, &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	assert_null(iw_tls_create(cert_path, path, NULL, NULL, &why));
+	assert_non_null(strstr(why, "needs pkey-pwd"));
+	assert_null(iw_tls_create(cert_path, path, "wrong", NULL, &why));
+	assert_non_null(strstr(why, "pkey-pwd its password"));
+	unlink(path);
 }
 
 static void test_ciphers(void **state)
@@ -90,11 +120,11 @@ static void test_ciphers(void **state)
 	(void)state;
 	const char *why = NULL;
 	struct iw_tls *t =
-		iw_tls_create(cert_path, key_path, "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", &why);
+		iw_tls_create(cert_path, key_path, NULL, "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", &why);
 	assert_non_null(t);
 	iw_tls_destroy(t);
 	/* OpenSSL-only names do not map: mbedTLS's defaults stay. */
-	t = iw_tls_create(cert_path, key_path, "DEFAULT:!aNULL", &why);
+	t = iw_tls_create(cert_path, key_path, NULL, "DEFAULT:!aNULL", &why);
 	assert_non_null(t);
 	iw_tls_destroy(t);
 	iw_tls_destroy(NULL);
@@ -152,7 +182,7 @@ static void test_round_trip(void **state)
 	const char *why = NULL;
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, &why);
+	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, NULL, &why);
 	assert_non_null(t);
 	struct iw_tls_conn *s = iw_tls_conn_create(t, sv[0]);
 	assert_non_null(s);
@@ -206,7 +236,7 @@ static struct iw_tls_conn *pair_open(struct client *c, int sv[2])
 {
 	const char *why = NULL;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, &why);
+	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, NULL, &why);
 	assert_non_null(t);
 	struct iw_tls_conn *s = iw_tls_conn_create(t, sv[0]);
 	assert_non_null(s);
@@ -355,7 +385,7 @@ static void test_garbage_handshake(void **state)
 	const char *why = NULL;
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, &why);
+	struct iw_tls *t = iw_tls_create(cert_path, key_path, NULL, NULL, &why);
 	assert_non_null(t);
 	struct iw_tls_conn *s = iw_tls_conn_create(t, sv[0]);
 	assert_non_null(s);
@@ -373,10 +403,15 @@ static void test_garbage_handshake(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_files),           cmocka_unit_test(test_ciphers),
-		cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_garbage_handshake),
-		cmocka_unit_test(test_records_in_one_read), cmocka_unit_test(test_write_retry_longer),
-		cmocka_unit_test(test_eof_without_notify),  cmocka_unit_test(test_records_gathered),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_encrypted_key),
+		cmocka_unit_test(test_ciphers),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_garbage_handshake),
+		cmocka_unit_test(test_records_in_one_read),
+		cmocka_unit_test(test_write_retry_longer),
+		cmocka_unit_test(test_eof_without_notify),
+		cmocka_unit_test(test_records_gathered),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,131 @@
+"""coturn's own example configuration, as Debian's coturn package ships it
+(/usr/share/doc/coturn/examples/etc/turnserver.conf): each option line, uncommented one at a
+time beside a working base, must let iceway-relay start, or stop it with a reason naming the
+option where ignoring it would be unsafe (no-udp-relay, no-tlsv1_2) or where the example's
+value cannot work on its own (an address this host does not have, a min-port above the base's
+max-port, use-auth-secret without a secret). An option iceway ignores is warned about with what
+it does instead. Then the ones iceway implements from that list behave as in coturn:
+stun-only (TURN refused), no-stun (Binding refused), no-software-attribute (no SOFTWARE),
+permission-lifetime and channel-lifetime (taken), relay-threads=0 (one per CPU)."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwtest  # noqa: E402
+
+EXAMPLE = "/usr/share/doc/coturn/examples/etc/turnserver.conf"
+# option: why iceway-relay stops with the example's line alone
+REFUSED = {
+    "no-udp-relay": "UDP only",
+    "no-tlsv1_2": "TLS 1.3",
+    "listening-ip": "cannot listen",      # 172.17.19.101 is not this host's
+    "min-port": "greater than max-port",  # 49152 above the base's max-port
+    "use-auth-secret": "needs static-auth-secret",
+}
+
+
+def example_lines():
+    opts = {}
+    with open(EXAMPLE) as f:
+        for ln in f:
+            m = re.match(r"^#([a-z][a-z0-9_-]*)(\s*=.*)?$", ln.strip())
+            if m and m.group(1) not in opts:
+                opts[m.group(1)] = ln.strip()[1:]
+    return opts
+
+
+def run_with(d, line, port, lo, binding=True):
+    """Start the relay with the base and line; (started, output). Started: it answers a
+    Binding, or (binding False: no-stun refuses them) it logged that it is ready."""
+    conf = os.path.join(d, "t.conf")
+    with open(conf, "w") as f:
+        f.write("listening-ip=127.0.0.1\nlistening-port=%d\nmin-port=%d\nmax-port=%d\n"
+                "user=alice:secret\nrealm=iceway.test\nlt-cred-mech\n%s\n" % (port, lo, lo + 9, line))
+    p = subprocess.Popen([os.environ["IW_RELAY"], "-c", conf], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, cwd=d)
+    deadline = time.monotonic() + 5 * iwtest.SLOW
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            return False, p.stdout.read().decode(errors="replace")
+        if binding and iwtest.binding_ok("127.0.0.1", port, timeout=0.2) or \
+                not binding and time.monotonic() > deadline - 4 * iwtest.SLOW:
+            p.terminate()
+            out = p.communicate(timeout=10)[0].decode(errors="replace")
+            return True, out
+    p.kill()
+    return False, p.communicate()[0].decode(errors="replace") + " (no answer)"
+
+
+def example(c):
+    if not os.path.exists(EXAMPLE):
+        c.check(False, "coturn's example config at %s (tools/install-deps.sh test)" % EXAMPLE)
+        return
+    d = iwtest.tmpdir("iwtest-coturn-conf-")
+    port = iwtest.free_udp_port()
+    lo, _ = iwtest.free_port_block(10, ("127.0.0.1",))
+    opts = example_lines()
+    started = 0
+    for name, line in sorted(opts.items()):
+        if name == "listening-port":
+            line = "listening-port=%d" % port  # the example's 3478 may be in use here
+        ok, out = run_with(d, line, port, lo, binding=(name != "no-stun"))
+        if name in REFUSED:
+            c.check(not ok and REFUSED[name] in out,
+                    "%s: refused, saying %r" % (line, REFUSED[name]), out.strip()[-300:])
+            continue
+        if not ok:
+            c.check(False, "%s: iceway-relay starts" % line, out.strip()[-300:])
+            continue
+        started += 1
+        w = re.search(r"option '%s' is not supported by iceway and is ignored(: .*)?" %
+                      re.escape(name), out)
+        if w:
+            c.check(bool(w.group(1)), "%s: the warning says what iceway does instead" % name,
+                    w.group(0))
+    print("%d of coturn's %d example options start iceway-relay; %d refused with a reason" %
+          (started, len(opts), len(REFUSED)))
+    c.check(len(opts) >= 80, "the example lists coturn's options (%d)" % len(opts))
+
+
+def behaviour(c):
+    srv = iwtest.Server(extra=["--stun-only"]).start()
+    cl = iwtest.Client(srv)
+    m = cl.binding()
+    c.check(m is not None and m.cls == iwtest.CLASS_SUCCESS, "stun-only: Binding answered")
+    m = cl.allocate()
+    c.check(m is not None and m.code == 403, "stun-only: Allocate refused with 403", repr(m))
+    srv.stop()
+
+    srv = iwtest.Server(extra=["--no-stun"]).start(wait=False)
+    deadline = time.monotonic() + 10 * iwtest.SLOW
+    while "ready:" not in srv.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cl = iwtest.Client(srv)
+    m = cl.binding()
+    c.check(m is not None and m.code == 403, "no-stun: Binding refused with 403", repr(m))
+    m = cl.allocate()
+    c.check(m is not None and m.cls == iwtest.CLASS_SUCCESS, "no-stun: Allocate served")
+    c.check(m is not None and m.has(iwtest.ATTR_SOFTWARE), "by default answers carry SOFTWARE")
+    srv.stop()
+
+    srv = iwtest.Server(extra=["--no-software-attribute", "--relay-threads", "0",
+                               "--permission-lifetime", "60", "--channel-lifetime", "120"]).start()
+    cl = iwtest.Client(srv)
+    m = cl.allocate()
+    c.check(m is not None and m.cls == iwtest.CLASS_SUCCESS and not m.has(iwtest.ATTR_SOFTWARE),
+            "no-software-attribute: an authenticated answer without SOFTWARE")
+    srv.stop()
+
+
+def body(c):
+    if iwtest.is_coturn():
+        c.skip("coturn options", "checks iceway-relay against coturn's example")
+        return
+    example(c)
+    behaviour(c)
+
+
+iwtest.run("test_coturn_options", body)
