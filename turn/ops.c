@@ -56,8 +56,8 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 /* Options bound to sockets, tables or the nonce realm keep their running values. */
 static void keep_running(struct iw_conf *n, const struct iw_conf *cur)
 {
-	bool changed = n->port != cur->port || n->n_listen != cur->n_listen || n->n_relay != cur->n_relay ||
-		       n->n_ext != cur->n_ext || n->min_port != cur->min_port ||
+	bool changed = n->port != cur->port || n->tls_port != cur->tls_port || n->n_listen != cur->n_listen ||
+		       n->n_relay != cur->n_relay || n->n_ext != cur->n_ext || n->min_port != cur->min_port ||
 		       n->max_port != cur->max_port || n->threads != cur->threads ||
 		       n->max_allocs != cur->max_allocs || strcmp(n->realm, cur->realm) != 0;
 	if (changed)
@@ -66,6 +66,8 @@ static void keep_running(struct iw_conf *n, const struct iw_conf *cur)
 	memcpy(n->listen, cur->listen, sizeof n->listen);
 	n->n_listen = cur->n_listen;
 	n->port = cur->port;
+	/* Bound by the TCP/TLS worker at start; the own-address policy reads it. */
+	n->tls_port = cur->tls_port;
 	memcpy(n->relay, cur->relay, sizeof n->relay);
 	n->n_relay = cur->n_relay;
 	memcpy(n->ext, cur->ext, sizeof n->ext);

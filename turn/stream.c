@@ -62,7 +62,7 @@ struct ipcount {
 };
 
 struct iw_stream {
-	struct iw_conf conf; /* a copy: the worker splits the port range with the UDP workers */
+	struct iw_conf conf; /* the stream settings at start (the worker reads w->conf) */
 	const struct iw_conf *orig;
 	struct iw_worker *w;
 	struct iw_tls *tls;
@@ -802,11 +802,10 @@ struct iw_stream *iw_stream_create(struct iw_worker_shared *sh)
 	s->orig = conf;
 	s->stop = stop;
 	s->conf = *conf;
-	/* The worker's first snapshot: a copy that keeps the value of listening-port it has
-	 * always run with here (0, so its own-address policy, turn/policy.h, lists only the TLS
-	 * port until a reload hands it the shared snapshot). */
-	s->conf.port = 0;
-	s->w = iw_relay_create_bare(sh, &s->conf, conf->threads);
+	/* The shared snapshot the UDP workers start on, not a copy: the own-address policy
+	 * (turn/policy.h) and the answers read the listening ports and addresses from it, so a
+	 * client on TCP or TLS is refused what one on UDP is. */
+	s->w = iw_relay_create_bare(sh, conf, conf->threads);
 	if (!s->w)
 		goto fail;
 	s->cap = conf->max_tcp_conns;

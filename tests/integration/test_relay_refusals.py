@@ -11,6 +11,7 @@ for them: no data ever goes to a non-loopback address.
 
 import os
 import re
+import signal
 import struct
 import sys
 import time
@@ -377,11 +378,106 @@ def self_peers(c):
             "allow-self-peers: ChannelBind to the listener succeeds")
 
 
+class _Stream:
+    """The requests self_peers_transports sends, over one TCP or TLS connection."""
+
+    def __init__(self, srv, port, tls):
+        self.cl = t.StreamClient(srv.host, port, tls=tls)
+
+    def allocate(self):
+        return self.cl.request(t.METHOD_ALLOCATE, [(t.ATTR_REQUESTED_TRANSPORT,
+                                                    struct.pack("!B3x", t.PROTO_UDP))])
+
+    def create_permission(self, ip):
+        return self.cl.request(t.METHOD_CREATE_PERMISSION, [], xpeer=(ip, 0))
+
+    def channel_bind(self, channel, ip, port):
+        return self.cl.request(t.METHOD_CHANNEL_BIND,
+                               [(t.ATTR_CHANNEL_NUMBER, struct.pack("!H2x", channel))],
+                               xpeer=(ip, port))
+
+    def send_indication(self, ip, port, payload):
+        tid = os.urandom(12)
+        attrs = [(t.ATTR_XOR_PEER_ADDRESS, t.xor_addr_value(ip, port, tid)), (t.ATTR_DATA, payload)]
+        self.cl.s.sendall(t.encode(t.METHOD_SEND, t.CLASS_INDICATION, attrs, tid=tid))
+
+    def recv_data(self, timeout):
+        """The first Data indication or ChannelData within timeout, else None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            d = t.recv_frame(self.cl.s, deadline - time.monotonic(), self.cl.rest)
+            if d is None:
+                return None
+            if d[0] >= 0x40:
+                return d
+            m = t.Msg(d)
+            if m.method == t.METHOD_DATA and m.cls == t.CLASS_INDICATION:
+                return m
+        return None
+
+    def close(self):
+        self.cl.s.close()
+
+
+def self_peers_transports(c):
+    """The relay's own listeners are refused as peers whichever transport the client
+    allocated over: a client on TCP or TLS gets the same 403s as one on UDP, for the
+    listening port and the TLS listening port, from the start and after a SIGHUP reload."""
+    if t.is_coturn():
+        c.skip("the relay's own listeners as peers over TCP and TLS", "iceway's policy")
+        return
+    d = t.tmpdir("iwtest-self-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    t.make_cert(cert, key)
+    tls_port, mport = t.free_tcp_port(), t.free_tcp_port()
+    srv = t.Server(nports=40, extra=["--tls-listening-port", str(tls_port), "--cert", cert,
+                                     "--pkey", key, "--prometheus", "--prometheus-port",
+                                     str(mport)]).start()
+    inner = t.encode(t.METHOD_BINDING, t.CLASS_REQUEST)
+
+    def round_(when):
+        clients = (("UDP", t.Client(srv)), ("TCP", _Stream(srv, srv.port, False)),
+                   ("TLS", _Stream(srv, tls_port, True)))
+        for i, (tr, cl) in enumerate(clients):
+            what = "over %s %s" % (tr, when)
+            if not c.check(ok(cl.allocate()), "Allocate " + what):
+                continue
+            for j, port in enumerate((srv.port, tls_port)):
+                m = cl.channel_bind(0x4100 + 2 * i + j, "127.0.0.1", port)
+                expect_error(c, m, 403, "ChannelBind to the relay's own 127.0.0.1:%d %s" %
+                             (port, what))
+                c.check(m is not None and m.error is not None and
+                        "own listening port" in m.error[1],
+                        "the 403 names the listening port (%d %s)" % (port, what), show(m))
+            # The relay range stays open on the relay's address (relay to relay).
+            m = cl.channel_bind(0x4200 + i, "127.0.0.1", srv.min_port)
+            c.check(ok(m), "ChannelBind to 127.0.0.1:min-port %s succeeds" % what, show(m))
+            # A permission for the relay's address is allowed (policy.h); a Binding request
+            # sent through it to the UDP listener must not come back as data.
+            c.check(ok(cl.create_permission("127.0.0.1")), "permission for 127.0.0.1 " + what)
+            if tr == "UDP":
+                cl.pending.clear()
+            cl.send_indication("127.0.0.1", srv.port, inner)
+            got = cl.recv_data(1.0 * t.SLOW)  # checks an absence
+            c.check(got is None, "a Send indication to the UDP listener is not relayed " + what,
+                    repr(got))
+            cl.close()
+
+    round_("before a reload")
+    os.kill(srv.pid, signal.SIGHUP)
+    c.check(t.wait_metric(mport, "iceway_relay_config_reloads_total", lambda v: v >= 1) == 1,
+            "reload accepted (config_reloads_total == 1)")
+    time.sleep(0.5)  # every worker adopts the new snapshot within one 250 ms wake-up
+    round_("after a reload")
+    c.check(srv.alive(), "server alive after the self-peer checks over every transport")
+
+
 def body(c):
     auth_refusals(c)
     peer_policy(c)
     embedded_allow(c)
     self_peers(c)
+    self_peers_transports(c)
     even_port_quota(c)
     if t.SANITIZED:
         for s in t._servers:

@@ -218,14 +218,16 @@ static void test_reload(void **state)
 	assert_int_equal(o.gen, 0);
 	assert_int_equal(o.reload_errors, 1);
 
-	/* A good one with a new user and a new port: users change, the port does not. */
-	write_file(path, "lt-cred-mech\nuser=bob:pw2\nlistening-port=4000\n");
+	/* A good one with a new user and new ports: users change, the ports do not (the
+	 * listeners stay bound, and the own-address policy reads both ports). */
+	write_file(path, "lt-cred-mech\nuser=bob:pw2\nlistening-port=4000\ntls-listening-port=4001\n");
 	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), 0);
 	assert_int_equal(o.gen, 1);
 	assert_ptr_not_equal(o.conf, c0);
 	assert_int_equal(o.conf->n_users, 1);
 	assert_string_equal(o.conf->users[0], "bob:pw2");
 	assert_int_equal(o.conf->port, 3478);
+	assert_int_equal(o.conf->tls_port, c0->tls_port);
 	/* The old generation is kept until the worker has moved on. */
 	iw_ops_collect(&o);
 	assert_int_equal(o.n_old, 1);
