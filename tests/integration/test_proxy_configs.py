@@ -7,7 +7,11 @@ docker/haproxy/iceway-443.cfg), checked by the real tools and run on loopback.
   version 1, HAProxy: version 2) naming the real client (127.0.0.2, 127.0.0.3): ALPN stun.turn
   (alone or after h2) and the relay's name go to the relay; the web name, h2/http/1.1 and a
   ClientHello without SNI or ALPN go to signaling. The backends are plain sockets that record
-  the header and the first TLS record, so this checks the routing, not iceway."""
+  the header and the first TLS record.
+- Then the signaling route ends at a real iceway-signal (proxy-protocol, proxy-trusted 127.0.0.1,
+  TLS, max-connections-per-ip 1): wss:// through each proxy counts the real client, so a second
+  WebSocket from 127.0.0.2 is refused while 127.0.0.3 gets in."""
+import base64
 import ipaddress
 import os
 import re
@@ -23,6 +27,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ports  # noqa: E402
+import sigtest  # noqa: E402
+from test_signal_tls import make_cert  # noqa: E402
 
 SRC = os.environ.get("IW_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 NGINX_CONF = os.path.join(SRC, "docker/nginx/iceway-443.conf")
@@ -31,6 +37,7 @@ STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 RELAY_NAME = "turn.example.com"  # the name the shipped configs route to the relay
 TIMEOUT = 10
+NGINX, HAPROXY = shutil.which("nginx"), shutil.which("haproxy")
 
 
 def fail(msg):
@@ -195,6 +202,90 @@ def subst(text, front, relay, signal, listen_re):
     return out
 
 
+def start_nginx(d, deb, front, relay, signal):
+    conf = os.path.join(d, "nginx.conf")
+    ngx = subst(deb, front, relay, signal, r"(\n\s*listen\s+)443(;)")
+    ngx = re.sub(r"\n\s*listen\s+\[::\]:443;", "", ngx)
+    ngx = ngx.replace("access_log /dev/stdout", "access_log %s/access.log" % d)
+    with open(conf, "w") as f:
+        f.write(ngx)
+    errlog = os.path.join(d, "nginx.err")
+    with open(errlog, "w") as err:
+        r = subprocess.run([NGINX, "-t", "-e", "stderr", "-p", d, "-c", conf, "-g",
+                            "pid %s/nginx.pid;" % d], stdout=err, stderr=err, timeout=30)
+        if r.returncode != 0:
+            fail("nginx -t with free ports: " + open(errlog).read())
+        p = subprocess.Popen([NGINX, "-e", "stderr", "-p", d, "-c", conf, "-g",
+                              "pid %s/nginx.pid; daemon off; master_process off;" % d],
+                             stdout=err, stderr=err)
+    wait_listening(front, p, errlog)
+    return p
+
+
+def start_haproxy(d, deb, front, relay, signal):
+    cfg = os.path.join(d, "haproxy.cfg")
+    hap = subst(open(HAPROXY_CFG).read(), front, relay, signal, r"(\n\s*bind\s+):::443 v4v6()")
+    # The open-file limit of a test is below what maxconn asks for.
+    hap = re.sub(r"\n(\s*)maxconn \d+", "\n\\1maxconn 1000", hap)
+    with open(cfg, "w") as f:
+        f.write(hap)
+    errlog = os.path.join(d, "haproxy.log")
+    with open(errlog, "w") as err:
+        p = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=err, stderr=err)
+    wait_listening(front, p, errlog)
+    return p
+
+
+def wss_open(port, src):
+    """A WebSocket handshake over TLS through the proxy from src, with the web name as SNI: the
+    open TLS socket after a 101, or None when the connection was refused or closed."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(src, 0))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="www.example.com")
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET /ws HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 8192:
+            d = s.recv(4096)
+            if not d:
+                break
+            head += d
+    except (OSError, ssl.SSLError):
+        raw.close()
+        return None
+    if head.startswith(b"HTTP/1.1 101"):
+        return s
+    s.close()
+    return None
+
+
+def real_clients(name, front, srv):
+    first = wss_open(front, "127.0.0.2")
+    if first is None:
+        fail("%s: wss:// from 127.0.0.2 into iceway-signal was refused" % name)
+    second = wss_open(front, "127.0.0.2")
+    if second is not None:
+        fail("%s: a second wss:// from 127.0.0.2 passed max-connections-per-ip 1: iceway-signal "
+             "did not see the client behind the proxy" % name)
+    third = wss_open(front, "127.0.0.3")
+    if third is None:
+        fail("%s: wss:// from 127.0.0.3 was refused: the limit counted the proxy" % name)
+    headers = srv.metric('iceway_signal_proxy_connections_total{result="header"}')
+    refused = srv.metric('iceway_signal_connections_rejected_total{reason="per_address"}')
+    first.close()
+    third.close()
+    if headers != 3 or refused != 1:
+        fail("%s: %d PROXY headers read, %d refused per address; want 3 and 1"
+             % (name, headers, refused))
+    log("%s -> iceway-signal: wss:// from 127.0.0.2 in, its second one refused; 127.0.0.3 in; "
+        "3 PROXY headers" % name)
+
+
 def stop(proc):
     if proc and proc.poll() is None:
         proc.terminate()
@@ -206,8 +297,7 @@ def stop(proc):
 
 
 def main():
-    nginx, haproxy = shutil.which("nginx"), shutil.which("haproxy")
-    if not nginx or not haproxy or not os.path.exists(STREAM_MODULE):
+    if not NGINX or not HAPROXY or not os.path.exists(STREAM_MODULE):
         fail("needs nginx, libnginx-mod-stream and haproxy (tools/install-deps.sh test)")
     d = tempfile.mkdtemp(prefix="iw-proxycfg-")
     procs = []
@@ -221,55 +311,39 @@ def main():
         asis = os.path.join(d, "asis.conf")
         with open(asis, "w") as f:
             f.write(deb)
-        r = subprocess.run([nginx, "-t", "-e", "stderr", "-p", d, "-c", asis, "-g",
+        r = subprocess.run([NGINX, "-t", "-e", "stderr", "-p", d, "-c", asis, "-g",
                             "pid %s/asis.pid;" % d], capture_output=True, text=True,
                            timeout=30)
         if r.returncode != 0:
             fail("nginx -t on the shipped config: " + r.stderr)
-        r = subprocess.run([haproxy, "-c", "-f", HAPROXY_CFG], capture_output=True, text=True,
+        r = subprocess.run([HAPROXY, "-c", "-f", HAPROXY_CFG], capture_output=True, text=True,
                            timeout=30)
         if r.returncode != 0:
             fail("haproxy -c on the shipped config: " + r.stdout + r.stderr)
         log("nginx -t and haproxy -c accept the shipped files")
 
         rp, sp = backends["relay"].port, backends["signal"].port
-        # ---- nginx: PROXY v1 ----
-        front = free_tcp()
-        conf = os.path.join(d, "nginx.conf")
-        ngx = subst(deb, front, rp, sp, r"(\n\s*listen\s+)443(;)")
-        ngx = re.sub(r"\n\s*listen\s+\[::\]:443;", "", ngx)
-        ngx = ngx.replace("access_log /dev/stdout", "access_log %s/access.log" % d)
-        with open(conf, "w") as f:
-            f.write(ngx)
-        errlog = os.path.join(d, "nginx.err")
-        with open(errlog, "w") as err:
-            r = subprocess.run([nginx, "-t", "-e", "stderr", "-p", d, "-c", conf, "-g",
-                                "pid %s/nginx.pid;" % d], stdout=err, stderr=err, timeout=30)
-            if r.returncode != 0:
-                fail("nginx -t with free ports: " + open(errlog).read())
-            p = subprocess.Popen([nginx, "-e", "stderr", "-p", d, "-c", conf, "-g",
-                                  "pid %s/nginx.pid; daemon off; master_process off;" % d],
-                                 stdout=err, stderr=err)
-        procs.append(p)
-        wait_listening(front, p, errlog)
-        route_all("nginx", front, backends, 1)
-        stop(p)
+        for name, starter, version in (("nginx", start_nginx, 1), ("haproxy", start_haproxy, 2)):
+            front = free_tcp()
+            p = starter(d, deb, front, rp, sp)
+            procs.append(p)
+            route_all(name, front, backends, version)
+            stop(p)
 
-        # ---- HAProxy: PROXY v2 ----
-        front = free_tcp()
-        cfg = os.path.join(d, "haproxy.cfg")
-        hap = subst(open(HAPROXY_CFG).read(), front, rp, sp, r"(\n\s*bind\s+):::443 v4v6()")
-        # The open-file limit of a test is below what maxconn asks for.
-        hap = re.sub(r"\n(\s*)maxconn \d+", "\n\\1maxconn 1000", hap)
-        with open(cfg, "w") as f:
-            f.write(hap)
-        errlog = os.path.join(d, "haproxy.log")
-        with open(errlog, "w") as err:
-            p = subprocess.Popen([haproxy, "-db", "-f", cfg], stdout=err, stderr=err)
-        procs.append(p)
-        wait_listening(front, p, errlog)
-        route_all("haproxy", front, backends, 2)
-        stop(p)
+        # ---- the signaling route into a real iceway-signal ----
+        cert, key = make_cert(d)
+        for name, starter in (("nginx", start_nginx), ("haproxy", start_haproxy)):
+            srv = sigtest.Server("--proxy-protocol", "--proxy-trusted", "127.0.0.1",
+                                 "--tls-cert", cert, "--tls-key", key,
+                                 "--max-connections-per-ip", "1")
+            front = free_tcp()
+            p = starter(d, deb, front, rp, srv.port)
+            procs.append(p)
+            try:
+                real_clients(name, front, srv)
+            finally:
+                stop(p)
+                srv.stop()
         log("PASS")
     finally:
         for p in procs:
