@@ -26,6 +26,18 @@
 set -euo pipefail
 
 bindir=${ICEWAY_BINDIR:-/usr/local/bin}
+# The image's binaries carry cap_net_bind_service, so that ports below 1024 (443) need no root.
+# The kernel refuses to start them when that capability is outside the container's bounding
+# set (cap_drop ALL without cap_add NET_BIND_SERVICE): then their copies without it run.
+nocap_dir=/usr/local/lib/iceway/nocap
+bset_has_bind() {
+	local hex
+	hex=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status 2>/dev/null)
+	[ -n "$hex" ] && (((16#$hex >> 10) & 1))
+}
+if [ -z "${ICEWAY_BINDIR:-}" ] && [ -d "$nocap_dir" ] && ! bset_has_bind; then
+	bindir=$nocap_dir
+fi
 rundir=${ICEWAY_RUNDIR:-/tmp/iceway}
 web_root=${ICEWAY_WEB_ROOT:-/usr/share/iceway/web}
 demo=iceway-demo-secret
@@ -146,7 +158,7 @@ check_relay() {
 	local host
 	host=$(check_host "$1")
 	case $host in *:*) host="[$host]" ;; esac
-	"${ICEWAY_BINDIR:-/usr/local/bin}/iceway-relay" -n --check "$host:$2" >/dev/null 2>&1
+	"$ICEWAY_BINDIR/iceway-relay" -n --check "$host:$2" >/dev/null 2>&1
 }
 
 check_signal() {
@@ -164,6 +176,7 @@ check_signal() {
 health() {
 	local f=$rundir/health key val ok=1 fn
 	[ -r "$f" ] || { echo "not started"; return 1; }
+	export ICEWAY_BINDIR=$bindir
 	while IFS='=' read -r key val; do
 		fn=check_$key
 		# shellcheck disable=SC2086 # relay: "HOST PORT"

@@ -6,12 +6,14 @@
 set -euo pipefail
 profile=${1:-test}
 
+# libcap2-bin: setcap, so that the Docker image's binaries may bind ports below 1024.
 build_pkgs=(build-essential cmake pkg-config libmbedtls-dev libwebsockets-dev libjansson-dev
-	libjwt-dev libnice-dev libsrtp2-dev libglib2.0-dev ca-certificates libhiredis-dev liburing-dev)
+	libjwt-dev libnice-dev libsrtp2-dev libglib2.0-dev ca-certificates libhiredis-dev liburing-dev
+	libcap2-bin)
 run_pkgs=(python3)
 test_pkgs=(libcmocka-dev clang-format git coturn stun-client clang libclang-rt-14-dev python3-websockets
 	python3-wsproto iproute2 iptables procps psmisc chromium nodejs npm docker.io debootstrap
-	prometheus redis-server openssl haproxy nginx-light)
+	prometheus redis-server openssl haproxy nginx-light libnginx-mod-stream docker-compose)
 
 case "$profile" in
 build) pkgs=("${build_pkgs[@]}") ;;

@@ -116,6 +116,23 @@ def reserve(count=1, kinds=("udp", "tcp"), hosts=("127.0.0.1",), owner=None):
     raise RuntimeError("no %d free consecutive ports below %d" % (count, high + count))
 
 
+def hold(port, kinds=("tcp",), hosts=("127.0.0.1",), owner=None):
+    """Lock one given port (a test that must use a fixed one, such as 443) for process owner;
+    raises RuntimeError naming the reason when another test holds it or it is in use."""
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    owner = owner or os.getpid()
+    if not _lock(port, owner):
+        raise RuntimeError("port %d is held by another test (%s)" %
+                           (port, os.path.join(LOCK_DIR, str(port))))
+    if not _bindable(port, kinds, hosts):
+        _unlock(port)
+        raise RuntimeError("port %d is in use on %s (%s)" % (port, ",".join(hosts),
+                                                             ",".join(kinds)))
+    if owner == os.getpid():
+        _mine.append(port)
+    return port
+
+
 def hand_over(pid):
     """Every lock this process holds now lives as long as process pid instead (a shell test
     that goes on using the ports after this interpreter exits)."""
@@ -139,8 +156,16 @@ def main():
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--kinds", default="udp,tcp")
     ap.add_argument("--hosts", default="127.0.0.1")
+    ap.add_argument("--port", type=int, help="hold this port instead of drawing one")
     a = ap.parse_args()
-    print(reserve(a.count, tuple(a.kinds.split(",")), tuple(a.hosts.split(",")), owner=a.owner))
+    kinds, hosts = tuple(a.kinds.split(",")), tuple(a.hosts.split(","))
+    if a.port:
+        try:
+            print(hold(a.port, kinds, hosts, owner=a.owner))
+        except RuntimeError as e:
+            raise SystemExit("ports.py: %s" % e)
+        return
+    print(reserve(a.count, kinds, hosts, owner=a.owner))
 
 
 if __name__ == "__main__":

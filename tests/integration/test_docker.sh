@@ -110,6 +110,9 @@ if command -v docker-compose >/dev/null; then
 		docker-compose -f "$src/docker/compose.yaml" config -q || fail "docker/compose.yaml"
 	env -u ICEWAY_SECRET docker-compose -f "$src/docker/compose.yaml" config -q 2>/dev/null &&
 		fail "docker/compose.yaml accepts a missing ICEWAY_SECRET"
+	ICEWAY_SECRET=x ICEWAY_TURN_URI=turns:turn.test:443 ICEWAY_STUN_URI=stun:turn.test:3478 \
+		ICEWAY_TLS_DIR=/etc/iceway/tls docker-compose -f "$src/docker/compose-443.yaml" config -q ||
+		fail "docker/compose-443.yaml"
 fi
 
 export DOCKER_HOST=unix://$W/docker.sock
@@ -215,11 +218,14 @@ log "relay on udp/$relay_port (relay ports $min_port-$max_port), signaling on tc
 c_relay=iw-relay-$$
 c_signal=iw-signal-$$
 containers+=("$c_relay" "$c_signal")
-docker run -d --name "$c_relay" --network host -e ICEWAY_SECRET="$secret" \
+# Hardened as docker/compose.yaml runs them: no capability at all, so the entry point must pick
+# the binaries without the file capability (the kernel refuses to start the others).
+hardened=(--cap-drop ALL --security-opt no-new-privileges --read-only --tmpfs /tmp)
+docker run -d --name "$c_relay" --network host "${hardened[@]}" -e ICEWAY_SECRET="$secret" \
 	-e ICEWAY_REALM=iceway.test --health-interval 1s --health-start-period 30s "$tag" \
 	relay --listening-port "$relay_port" --listening-ip 127.0.0.1 --min-port "$min_port" \
 	--max-port "$max_port" --allow-loopback-peers --allow-rfc5766-channels >/dev/null
-docker run -d --name "$c_signal" --network host -e ICEWAY_SECRET="$secret" \
+docker run -d --name "$c_signal" --network host "${hardened[@]}" -e ICEWAY_SECRET="$secret" \
 	-e ICEWAY_TURN_URI="turn:127.0.0.1:$relay_port?transport=udp" \
 	--health-interval 1s --health-start-period 30s "$tag" \
 	signal --listen "127.0.0.1:$sig_port" >/dev/null
@@ -325,6 +331,127 @@ async def main():
 
 asyncio.run(main())
 EOF
+
+# ---- turns: and wss:// on 443 without a proxy: non-root, one capability ----
+# The relay's TLS listener on 127.0.0.1:443 and signaling's on 127.0.0.2:443, each in a container
+# running as user iceway with every capability dropped but NET_BIND_SERVICE, which the binaries'
+# file capability turns into the right to bind below 1024. Host networking: 443 on the host.
+"$py" "$src/tests/integration/ports.py" --owner $$ --port 443 --kinds tcp \
+	--hosts 127.0.0.1,127.0.0.2 >/dev/null ||
+	fail "TCP port 443 on 127.0.0.1/127.0.0.2 is not free on this host (see above): stop what holds it"
+mkdir -p "$W/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=turn.test \
+	-keyout "$W/tls/key.pem" -out "$W/tls/cert.pem" >/dev/null 2>&1 || fail "openssl req"
+chmod 755 "$W/tls" && chmod 644 "$W/tls/key.pem" # readable by user iceway in the container
+relay3=$(free_port both)
+tls_opts=(-v "$W/tls:/tls:ro")
+low=(--cap-drop ALL --cap-add NET_BIND_SERVICE --read-only --tmpfs /tmp)
+relay443=(relay --listening-ip 127.0.0.1 --listening-port "$relay3" --tls-listening-port 443
+	--cert /tls/cert.pem --pkey /tls/key.pem --min-port "$min_port" --max-port "$max_port"
+	--allow-loopback-peers --allow-rfc5766-channels)
+
+# Without the capability the relay cannot bind 443, and says so; nor with it under
+# no-new-privileges, which keeps a file capability from taking effect (as the README says).
+for how in "without NET_BIND_SERVICE" "with no-new-privileges"; do
+	opts=("${hardened[@]}")
+	[ "$how" = "with no-new-privileges" ] &&
+		opts=(--cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges)
+	out=$(timeout 60 docker run --rm --network host "${opts[@]}" "${tls_opts[@]}" \
+		-e ICEWAY_SECRET="$secret" "$tag" "${relay443[@]}" 2>&1) &&
+		fail "the relay started on 443 $how"
+	grep -qi 'permission denied' <<<"$out" || fail "no clear error for 443 $how: $out"
+	log "443 $how: refused ($(grep -i -m1 -o 'cannot listen.*' <<<"$out"))"
+done
+
+c_low=iw-relay443-$$
+c_wss=iw-signal443-$$
+containers+=("$c_low" "$c_wss")
+docker run -d --name "$c_low" --network host "${low[@]}" "${tls_opts[@]}" -e ICEWAY_SECRET="$secret" \
+	-e ICEWAY_REALM=iceway.test --health-interval 1s --health-start-period 30s "$tag" \
+	"${relay443[@]}" >/dev/null
+docker run -d --name "$c_wss" --network host "${low[@]}" "${tls_opts[@]}" -e ICEWAY_SECRET="$secret" \
+	-e ICEWAY_TURN_URI="turns:turn.test:443?transport=tcp" "$tag" \
+	signal --listen 127.0.0.2:443 --tls-cert /tls/cert.pem --tls-key /tls/key.pem >/dev/null
+if ! wait_healthy "$c_low"; then
+	docker logs "$c_low" 2>&1 | tail -n 30 >&2
+	fail "the relay on 443 did not become healthy"
+fi
+# Each process: user iceway, and exactly one capability in effect.
+for c in "$c_low" "$c_wss"; do
+	pid=$(docker inspect -f '{{.State.Pid}}' "$c")
+	[ "$pid" -gt 0 ] || fail "$c is not running: $(docker logs "$c" 2>&1 | tail -n 5)"
+	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
+	eff=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
+	[ "$uid" = 10001 ] || fail "$c runs as uid $uid"
+	[ "$eff" = 0000000000000400 ] || fail "$c has capabilities $eff, not cap_net_bind_service alone"
+done
+log "relay and signaling on 443 as uid 10001 with cap_net_bind_service only"
+
+# A TLS TURN Allocate and relayed traffic on 443 (coturn's client), then a STUN Binding over TLS
+# with ALPN stun.turn from 127.0.0.3: XOR-MAPPED-ADDRESS names the client.
+timeout 120 turnutils_uclient -t -S -m 2 -n 50 -l 120 -c -e 127.0.0.1 -r "$peer_port" \
+	-W "$secret" -u docker-test -p 443 127.0.0.1 >"$W/uclient443.log" 2>&1 || {
+	tail -n 30 "$W/uclient443.log" >&2
+	docker logs "$c_low" 2>&1 | tail -n 20 >&2
+	fail "turnutils_uclient -t -S on 443 failed"
+}
+lost=$(sed -n -E 's/.*Total lost packets ([0-9]+) .*/\1/p' "$W/uclient443.log" | tail -n 1)
+sent=$(sed -n -E 's/.*tot_send_msgs=([0-9]+).*/\1/p' "$W/uclient443.log" | tail -n 1)
+[ "$lost" = 0 ] && [ "${sent:-0}" -ge 100 ] || {
+	tail -n 30 "$W/uclient443.log" >&2
+	fail "turns: on 443: sent ${sent:-?}, lost ${lost:-?}"
+}
+log "turns: on 443: $sent messages relayed over TLS, 0 lost"
+
+"$py" - "$src/tests/integration" <<'EOF'
+import asyncio, json, os, socket, ssl, sys
+sys.path.insert(0, sys.argv[1])
+import iwtest
+import websockets
+
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["stun.turn"])
+raw = socket.create_connection(("127.0.0.1", 443), timeout=5, source_address=("127.0.0.3", 0))
+s = ctx.wrap_socket(raw)
+s.sendall(iwtest.encode(iwtest.METHOD_BINDING, iwtest.CLASS_REQUEST, tid=os.urandom(12)))
+d = iwtest.recv_frame(s, 5, bytearray())
+mapped = iwtest.Msg(d).xor_addr(iwtest.ATTR_XOR_MAPPED_ADDRESS) if d else None
+assert s.selected_alpn_protocol() == "stun.turn", s.selected_alpn_protocol()
+assert mapped and mapped[0] == "127.0.0.3", "Binding over TLS on 443: %r" % (mapped,)
+s.close()
+print("turns: on 443: Binding over TLS with ALPN stun.turn, XOR-MAPPED-ADDRESS %s:%d" % mapped)
+
+wctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+wctx.check_hostname = False
+wctx.verify_mode = ssl.CERT_NONE
+
+
+async def main():
+    for _ in range(100):  # up to 10 s for the signaling container to listen
+        try:
+            ws = await websockets.connect("wss://127.0.0.2:443/ws", ssl=wctx, open_timeout=5)
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    else:
+        sys.exit("wss://127.0.0.2:443 did not answer")
+    try:
+        await ws.send(json.dumps({"type": "join", "room": "docker-443"}))
+        while True:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if msg.get("type") in ("welcome", "error"):
+                break
+    finally:
+        await ws.close()
+    assert msg.get("type") == "welcome", msg
+    assert "turns:turn.test:443?transport=tcp" in json.dumps(msg), msg
+    print("wss:// on 443: welcome with turns:turn.test:443")
+
+asyncio.run(main())
+EOF
+docker rm -f "$c_low" "$c_wss" >/dev/null
 
 # ---- one container running both, as `docker run IMAGE all` ----
 relay2=$(free_port both)
