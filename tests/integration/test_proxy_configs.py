@@ -10,7 +10,10 @@ docker/haproxy/iceway-443.cfg), checked by the real tools and run on loopback.
   the header and the first TLS record.
 - Then the signaling route ends at a real iceway-signal (proxy-protocol, proxy-trusted 127.0.0.1,
   TLS, max-connections-per-ip 1): wss:// through each proxy counts the real client, so a second
-  WebSocket from 127.0.0.2 is refused while 127.0.0.3 gets in."""
+  WebSocket from 127.0.0.2 is refused while 127.0.0.3 gets in.
+- And the TURN route ends at a real iceway-relay (proxy-protocol, TLS terminated by the relay):
+  a STUN Binding over TLS with ALPN stun.turn from 127.0.0.2 and 127.0.0.3 through each proxy
+  is answered with the client's own address and port."""
 import base64
 import ipaddress
 import os
@@ -27,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ports  # noqa: E402
+import iwtest  # noqa: E402
 import sigtest  # noqa: E402
 from test_signal_tls import make_cert  # noqa: E402
 
@@ -286,6 +290,41 @@ def real_clients(name, front, srv):
         "3 PROXY headers" % name)
 
 
+def turn_binding(port, src):
+    """A STUN Binding over TLS with ALPN stun.turn through the proxy from src: the mapped
+    address and the client's own, or (None, own) when nothing came back."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT, source_address=(src, 0))
+    own = raw.getsockname()[:2]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["stun.turn"])
+    try:
+        s = ctx.wrap_socket(raw, server_hostname="www.example.com")
+        tid = os.urandom(12)
+        s.sendall(iwtest.encode(iwtest.METHOD_BINDING, iwtest.CLASS_REQUEST, tid=tid))
+        d = iwtest.recv_frame(s, TIMEOUT, bytearray())
+        s.close()
+    except (OSError, ssl.SSLError):
+        raw.close()
+        return None, own
+    if d is None:
+        return None, own
+    return tuple(iwtest.Msg(d).xor_addr(iwtest.ATTR_XOR_MAPPED_ADDRESS)), own
+
+
+def real_relay(name, front, tls_port, mport):
+    """turns: through the proxy into a real iceway-relay: the relay maps the client behind it."""
+    for src in ("127.0.0.2", "127.0.0.3"):
+        mapped, own = turn_binding(front, src)
+        if mapped != tuple(own):
+            fail("%s: a TLS Binding from %s through the proxy mapped %s, not the client's %s"
+                 % (name, src, mapped, own))
+    n = iwtest.metric(mport, "iceway_relay_stream_proxy_total", result="header", transport="tls")
+    log("%s -> iceway-relay: TLS Bindings from 127.0.0.2 and 127.0.0.3 map the clients "
+        "themselves (%s PROXY headers so far)" % (name, n))
+
+
 def stop(proc):
     if proc and proc.poll() is None:
         proc.terminate()
@@ -344,6 +383,23 @@ def main():
             finally:
                 stop(p)
                 srv.stop()
+        # ---- the TURN route into a real iceway-relay ----
+        tls_port, mport = iwtest.free_tcp_port(), iwtest.free_tcp_port()
+        relay = iwtest.Server(extra=["--proxy-protocol", "--proxy-trusted", "127.0.0.1",
+                                     "--tls-listening-port", str(tls_port), "--cert", cert,
+                                     "--pkey", key, "--prometheus", "--prometheus-port",
+                                     str(mport)]).start()
+        try:
+            for name, starter in (("nginx", start_nginx), ("haproxy", start_haproxy)):
+                front = free_tcp()
+                p = starter(d, deb, front, tls_port, sp)
+                procs.append(p)
+                try:
+                    real_relay(name, front, tls_port, mport)
+                finally:
+                    stop(p)
+        finally:
+            relay.stop()
         log("PASS")
     finally:
         for p in procs:
