@@ -188,6 +188,17 @@ static void seclog_refused(struct iw_worker *w, const struct iw_listener *l, con
 		w->auth.realm, u, sup);
 }
 
+void iw_control_seclog_conn(struct iw_worker *w, const struct iw_addr *src, bool tls, const char *reason)
+{
+	uint32_t sup = 0;
+	if (!IW_LOG_ENABLED(IW_LOG_WARN) || !seclog_allow(w, IW_SECLOG_REFUSED, src, &sup))
+		return;
+	char a[IW_ADDR_STRLEN];
+	IW_WARN("refused from %s transport=%s method=connect code=0 kind=limit reason=\"%s\" realm=%s user=- "
+		"suppressed=%u",
+		iw_addr_fmt(src, true, a, sizeof a), tls ? "tls" : "tcp", reason, w->auth.realm, sup);
+}
+
 static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m, uint8_t cls)
 {
 	iw_stun_wr_init(s, w->out, sizeof w->out, m->method, cls, m->tid);

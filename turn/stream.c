@@ -461,6 +461,7 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		if (s->ipc[at].n >= s->conf.max_tcp_per_ip) {
 			/* max-tcp-per-ip: one address cannot take the slots everyone shares. */
 			st->refused_per_ip++;
+			iw_control_seclog_conn(s->w, &peer, sl->tls, "max-tcp-per-ip reached");
 			close(fd);
 			continue;
 		}
