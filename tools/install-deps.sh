@@ -13,7 +13,7 @@ build_pkgs=(build-essential cmake pkg-config libmbedtls-dev libwebsockets-dev li
 run_pkgs=(python3)
 test_pkgs=(libcmocka-dev clang-format git coturn stun-client clang libclang-rt-14-dev python3-websockets
 	python3-wsproto iproute2 iptables procps psmisc chromium nodejs npm docker.io debootstrap
-	prometheus redis-server openssl haproxy nginx-light libnginx-mod-stream docker-compose)
+	prometheus redis-server openssl haproxy nginx-light libnginx-mod-stream docker-compose fail2ban)
 
 case "$profile" in
 build) pkgs=("${build_pkgs[@]}") ;;

@@ -92,10 +92,12 @@ struct iw_alloc {
 	uint16_t user_len;
 	uint16_t quota_off; /* quotas count user + quota_off (iw_auth_result) */
 	char user[IW_ALLOC_USER_MAX];
-	bool quota_held;     /* counted in the quota table (turn/quota.h) */
-	bool ext_held;       /* an overflow block counted for the user, until the allocation goes */
-	uint64_t res_token;  /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
-	uint64_t created_ms; /* for the lifetime histogram */
+	bool quota_held;       /* counted in the quota table (turn/quota.h) */
+	bool ext_held;         /* an overflow block counted for the user, until the allocation goes */
+	uint64_t res_token;    /* RESERVATION-TOKEN handed out with this allocation, 0 when none */
+	uint64_t created_ms;   /* for the lifetime histogram */
+	int64_t cred_expiry_s; /* a REST credential's timestamp (wall clock), 0 for a static user */
+	bool cred_capped;      /* expires_ms is that timestamp (rest-strict-expiry), not the lifetime */
 	struct iw_timer timer;
 	uint32_t next_free;
 };

@@ -338,6 +338,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 	if (u) {
 		if (r->pw_alg == STUN_PASSWORD_ALG_SHA256) {
 			if (!u->has_sha256) {
+				r->why = "no SHA-256 key";
 				fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized: no SHA-256 key for user",
 				     &a->st.bad_algorithm);
 				return;
@@ -350,6 +351,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		}
 		if (!check_mi(m, r->key, r->key_len)) {
 			r->key_len = 0;
+			r->why = "bad integrity";
 			fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.bad_integrity);
 			return;
 		}
@@ -357,6 +359,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		return;
 	}
 	if (!a->use_secret || !r->user) {
+		r->why = "unknown user";
 		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.unknown_user);
 		return;
 	}
@@ -364,10 +367,13 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 	int64_t expiry;
 	size_t uoff, ulen;
 	if (iw_cred_rest_parse(r->user, r->user_len, a->rest_sep, &expiry, &uoff, &ulen)) {
+		r->why = "unknown user";
 		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.unknown_user);
 		return;
 	}
+	r->rest_expiry = expiry;
 	if (expiry < now_s) {
+		r->why = "credential expired";
 		fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized: credentials expired", &a->st.rest_expired);
 		return;
 	}
@@ -385,6 +391,7 @@ void iw_auth_check(struct iw_auth *a, const struct iw_stun_msg *m, const struct 
 		}
 	}
 	memset(r->key, 0, sizeof r->key);
+	r->why = "bad integrity";
 	fail(r, STUN_ERR_UNAUTHORIZED, "Unauthorized", &a->st.bad_integrity);
 }
 

@@ -110,6 +110,12 @@ struct iw_auth_result {
 	 * rest-api-separator, so every credential minted for one user counts together); the
 	 * whole name for a static user, or a REST name without a user part. */
 	size_t quota_off;
+	/* A REST username's timestamp (wall clock seconds), 0 for a static user: with
+	 * rest-strict-expiry no allocation outlives it. */
+	int64_t rest_expiry;
+	/* Why the credentials were refused, for the log (never sent): "bad integrity",
+	 * "unknown user", "credential expired", ...; NULL when not a credential failure. */
+	const char *why;
 };
 
 /*

@@ -394,6 +394,12 @@ const struct iw_opt iw_conf_opts[] = {
 	  .def = ":",
 	  .help = "C: the character between expiry and user in TURN REST usernames; quotas count the user "
 		  "part" },
+	{ .name = "rest-strict-expiry",
+	  .kind = IW_OPT_BOOL,
+	  AT(rest_strict_expiry),
+	  .def = "no",
+	  .help = "an allocation made with a TURN REST credential ends when the credential's timestamp "
+		  "passes (its lifetime is capped at it)" },
 	{ .name = "unauth-answer-rate",
 	  .kind = IW_OPT_INT,
 	  AT(unauth_rate),

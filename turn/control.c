@@ -62,6 +62,143 @@ static const char *unauth_reason(const struct iw_worker *w, const struct iw_stun
 	return w->conf->unauth_ratio && full > m->len * w->conf->unauth_ratio ? "" : reason;
 }
 
+/* --- the security log (worker.h: struct iw_seclog), read by fail2ban --- */
+
+static const char *method_name(uint16_t method)
+{
+	switch (method) {
+	case TURN_METHOD_ALLOCATE:
+		return "allocate";
+	case TURN_METHOD_REFRESH:
+		return "refresh";
+	case TURN_METHOD_CREATE_PERMISSION:
+		return "create-permission";
+	case TURN_METHOD_CHANNEL_BIND:
+		return "channel-bind";
+	default:
+		return "other";
+	}
+}
+
+/* Peer-supplied text as one field of a log line: bytes outside a small safe set become '?', so
+ * that nothing a client sends can end the field or forge another field or line. */
+static void seclog_field(char *out, size_t cap, const uint8_t *p, size_t len)
+{
+	static const char extra[] = "._:@+-=/";
+	size_t n = 0;
+	for (size_t i = 0; p && i < len && n + 1 < cap; i++) {
+		unsigned char c = p[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  (c && memchr(extra, c, sizeof extra - 1));
+		out[n++] = ok ? (char)c : '?';
+	}
+	if (n == 0)
+		out[n++] = '-';
+	out[n] = 0;
+}
+
+/* A reason phrase in double quotes: ours, but it may quote a peer address; '"' becomes '\''. */
+static void seclog_reason(char *out, size_t cap, const char *why)
+{
+	size_t n = 0;
+	for (; why && *why && n + 1 < cap; why++)
+		out[n++] = *why == '"' ? '\'' : *why;
+	out[n] = 0;
+}
+
+/* true when a line of kind about src may be written now; *sup gets how many lines about src
+ * were skipped since the last one. Counts both. */
+static bool seclog_allow(struct iw_worker *w, enum iw_seclog_kind kind, const struct iw_addr *src,
+			 uint32_t *sup)
+{
+	struct iw_seclog *g = &w->seclog;
+	struct iw_addr ip = *src;
+	ip.port = 0;
+	struct iw_seclog_slot *s = &g->slot[iw_addr_hash(&ip, ~w->auth.rl_seed) % IW_SECLOG_SLOTS];
+	const uint64_t burst = 1000ull * IW_SECLOG_BURST;
+	if (!iw_addr_eq(&s->ip, &ip)) {
+		/* Another address starts afresh: a flooding one never hides it. */
+		*s = (struct iw_seclog_slot){ .ip = ip,
+					      .milli_tokens = (uint32_t)burst,
+					      .last_ms = w->now_ms };
+	}
+	/* One line a second refills: one milli-token a millisecond. */
+	uint64_t tok = s->milli_tokens + (w->now_ms - s->last_ms);
+	s->last_ms = w->now_ms;
+	s->milli_tokens = (uint32_t)(tok > burst ? burst : tok);
+	uint64_t sec = w->now_ms / 1000;
+	if (g->kind_s[kind] != sec) {
+		g->kind_s[kind] = sec;
+		g->kind_n[kind] = 0;
+	}
+	if (s->milli_tokens < 1000 || g->kind_n[kind] >= IW_SECLOG_KIND_RATE) {
+		if (s->suppressed < UINT32_MAX)
+			s->suppressed++;
+		w->st.seclog_suppressed++;
+		return false;
+	}
+	s->milli_tokens -= 1000;
+	g->kind_n[kind]++;
+	*sup = s->suppressed;
+	s->suppressed = 0;
+	w->st.seclog_lines++;
+	return true;
+}
+
+static const char *transport_name(const struct iw_listener *l)
+{
+	return l->addr_proven ? "tcp" : "udp";
+}
+
+/* "auth failure from IP:PORT ...": a request with integrity whose credentials were refused
+ * (unknown user, bad integrity, expired REST credential); never the password or key. A 438
+ * (stale nonce) is the normal way a nonce is renewed, and a 401 without integrity the
+ * normal first step of every client: neither is a failure. */
+static void seclog_auth(struct iw_worker *w, const struct iw_listener *l, const struct iw_addr *src,
+			const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	uint32_t sup = 0;
+	if (!IW_LOG_ENABLED(IW_LOG_WARN) || !seclog_allow(w, IW_SECLOG_AUTH, src, &sup))
+		return;
+	char a[IW_ADDR_STRLEN], u[96];
+	seclog_field(u, sizeof u, ar->user, ar->user_len);
+	IW_WARN("auth failure from %s transport=%s method=%s reason=\"%s\" realm=%s user=%s suppressed=%u",
+		iw_addr_fmt(src, true, a, sizeof a), transport_name(l), method_name(m->method), ar->why,
+		w->auth.realm, u, sup);
+}
+
+/* "refused from IP:PORT ...": an authenticated request refused by policy (403) or a limit
+ * (486 quota, 508 capacity). */
+static void seclog_refused(struct iw_worker *w, const struct iw_listener *l, const struct iw_addr *src,
+			   const struct iw_stun_msg *m, const struct iw_auth_result *ar, uint16_t code,
+			   const char *reason)
+{
+	uint32_t sup = 0;
+	if (!IW_LOG_ENABLED(IW_LOG_WARN) || !seclog_allow(w, IW_SECLOG_REFUSED, src, &sup))
+		return;
+	const char *kind = code == STUN_ERR_FORBIDDEN          ? "policy"
+			   : code == STUN_ERR_ALLOCATION_QUOTA ? "quota"
+							       : "capacity";
+	char a[IW_ADDR_STRLEN], u[96], r[REASON_MAX];
+	seclog_field(u, sizeof u, ar->user, ar->user_len);
+	seclog_reason(r, sizeof r, reason ? reason : iw_stun_err_reason(code));
+	IW_WARN("refused from %s transport=%s method=%s code=%u kind=%s reason=\"%s\" realm=%s user=%s "
+		"suppressed=%u",
+		iw_addr_fmt(src, true, a, sizeof a), transport_name(l), method_name(m->method), code, kind, r,
+		w->auth.realm, u, sup);
+}
+
+void iw_control_seclog_conn(struct iw_worker *w, const struct iw_addr *src, bool tls, const char *reason)
+{
+	uint32_t sup = 0;
+	if (!IW_LOG_ENABLED(IW_LOG_WARN) || !seclog_allow(w, IW_SECLOG_REFUSED, src, &sup))
+		return;
+	char a[IW_ADDR_STRLEN];
+	IW_WARN("refused from %s transport=%s method=connect code=0 kind=limit reason=\"%s\" realm=%s user=- "
+		"suppressed=%u",
+		iw_addr_fmt(src, true, a, sizeof a), tls ? "tls" : "tcp", reason, w->auth.realm, sup);
+}
+
 static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stun_msg *m, uint8_t cls)
 {
 	iw_stun_wr_init(s, w->out, sizeof w->out, m->method, cls, m->tid);
@@ -100,6 +237,9 @@ static void answer_error(struct iw_worker *w, struct iw_listener *l, const struc
 			 const char *reason)
 {
 	struct iw_stun_wr s;
+	if (ar && (code == STUN_ERR_FORBIDDEN || code == STUN_ERR_ALLOCATION_QUOTA ||
+		   code == STUN_ERR_INSUFFICIENT_CAPACITY))
+		seclog_refused(w, l, src, m, ar, code, reason);
 	begin(w, &s, m, STUN_CLASS_ERROR);
 	iw_stun_wr_error(&s, code, ar ? reason : unauth_reason(w, m, code, reason, 0));
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
@@ -279,6 +419,38 @@ static uint32_t lifetime_for(const struct iw_worker *w, const struct iw_stun_msg
 	return v > c->default_lifetime_s ? v : c->default_lifetime_s;
 }
 
+/* rest-strict-expiry (coturn's option, eturnal's strict_expiry): an allocation made with a
+ * REST credential lives no longer than the credential, so an expired one stops relaying even
+ * when its last Refresh asked for more. exp_ms is the lifetime's end; returns the end to use. */
+static uint64_t cred_cap(const struct iw_worker *w, struct iw_alloc *a, uint64_t exp_ms)
+{
+	a->cred_capped = false;
+	if (!w->conf->rest_strict_expiry || !a->cred_expiry_s)
+		return exp_ms;
+	int64_t left_s = a->cred_expiry_s - w->now_s;
+	uint64_t cap_ms = w->now_ms + (left_s > 0 ? (uint64_t)left_s * 1000 : 0);
+	if (cap_ms >= exp_ms)
+		return exp_ms;
+	a->cred_capped = true;
+	return cap_ms;
+}
+
+void iw_control_strict_apply(struct iw_worker *w)
+{
+	/* Once per reload that turns rest-strict-expiry on, off the packet path: allocations made
+	 * before it are capped as if made after. */
+	for (uint32_t i = 0; i < w->tab.n_fresh; i++) {
+		struct iw_alloc *a = &w->tab.slab[i];
+		if (!a->in_use || !a->cred_expiry_s)
+			continue;
+		uint64_t exp = cred_cap(w, a, a->expires_ms);
+		if (exp != a->expires_ms) {
+			a->expires_ms = exp;
+			iw_alloc_timer_arm(&w->tab, a);
+		}
+	}
+}
+
 static uint32_t remaining_s(const struct iw_worker *w, const struct iw_alloc *a)
 {
 	return a->expires_ms > w->now_ms ? (uint32_t)((a->expires_ms - w->now_ms + 999) / 1000) : 0;
@@ -450,6 +622,7 @@ static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 	memcpy(a->key, q->ar->key, q->ar->key_len);
 	a->key_len = q->ar->key_len;
 	a->pw_alg = q->ar->pw_alg;
+	a->cred_expiry_s = q->ar->rest_expiry;
 	*out = a;
 	return 0;
 }
@@ -581,7 +754,7 @@ static void alloc_open_additional(struct alloc_req *q, struct iw_alloc *a)
 static void alloc_start(struct alloc_req *q, struct iw_alloc *a)
 {
 	struct iw_worker *w = q->w;
-	a->expires_ms = w->now_ms + (uint64_t)lifetime_for(w, q->m) * 1000;
+	a->expires_ms = cred_cap(w, a, w->now_ms + (uint64_t)lifetime_for(w, q->m) * 1000);
 	iw_alloc_timer_arm(&w->tab, a);
 	w->st.alloc_ok++;
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
@@ -650,10 +823,10 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		return;
 	}
 	uint32_t life = lifetime_for(w, m);
-	a->expires_ms = w->now_ms + (uint64_t)life * 1000;
+	a->expires_ms = cred_cap(w, a, w->now_ms + (uint64_t)life * 1000);
 	iw_alloc_timer_arm(&w->tab, a);
 	w->st.refresh_ok++;
-	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, life);
+	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, remaining_s(w, a));
 	send_answer(w, l, src, &s, m, ar);
 }
 
@@ -975,6 +1148,12 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		if (m->method == TURN_METHOD_ALLOCATE && ar.code == STUN_ERR_UNAUTHORIZED &&
 		    (m->present & (IW_STUN_HAS_MI | IW_STUN_HAS_MI_SHA256)))
 			w->st.alloc_auth_fail++;
+		/* rest-strict-expiry: a request on an allocation past its credential's time. */
+		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.rest_expiry && ar.rest_expiry < w->now_s &&
+		    m->method != TURN_METHOD_ALLOCATE && w->conf->rest_strict_expiry)
+			w->st.strict_refused++;
+		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.why)
+			seclog_auth(w, l, src, m, &ar);
 		challenge(w, l, src, m, ar.code, ar.reason);
 		return;
 	}

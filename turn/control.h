@@ -27,6 +27,12 @@ void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct
 			const uint8_t *p, size_t len);
 /* Close an allocation's relay sockets, release its ports and quota, and free its slot. */
 void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a);
+/* rest-strict-expiry was turned on by a reload: cap every allocation made with a REST
+ * credential at the credential's timestamp. Walks the table: once per reload, never per packet. */
+void iw_control_strict_apply(struct iw_worker *w);
+/* A TCP or TLS connection refused by a limit (max-tcp-per-ip): one "refused from IP:PORT" line of
+ * the security log (worker.h: struct iw_seclog), within its rate limit. */
+void iw_control_seclog_conn(struct iw_worker *w, const struct iw_addr *src, bool tls, const char *reason);
 /* Drop reservations past their time. */
 void iw_control_resv_expire(struct iw_worker *w);
 

@@ -286,6 +286,21 @@ static void auth(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 		lab1(b, pr, "class", iw_addr_class_name((enum iw_addr_class)c), SUM(peers_refused_class[c]));
 	/* The relay's own address (allow-self-peers), whatever its class. */
 	lab1(b, pr, "class", "self", SUM(peers_refused_self));
+
+	static const char se[] = "iceway_relay_strict_expiry_total";
+	iw_metrics_header(
+		b, se, IW_METRICS_COUNTER,
+		"rest-strict-expiry: allocations ended at their REST credential's timestamp (ended), "
+		"and requests on an allocation refused with 401 because it had passed (refused).");
+	lab1(b, se, "event", "ended", SUM(strict_expired));
+	lab1(b, se, "event", "refused", SUM(strict_refused));
+	static const char sl[] = "iceway_relay_security_log_lines_total";
+	iw_metrics_header(
+		b, sl, IW_METRICS_COUNTER,
+		"Auth failure and refusal log lines (the ones fail2ban reads), written or suppressed "
+		"by their rate limit.");
+	lab1(b, sl, "result", "written", SUM(seclog_lines));
+	lab1(b, sl, "result", "suppressed", SUM(seclog_suppressed));
 }
 
 static void loops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)

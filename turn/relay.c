@@ -595,7 +595,10 @@ void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs)
 
 static void expire_cb(void *ctx, struct iw_alloc *a)
 {
-	iw_control_alloc_free(ctx, a);
+	struct iw_worker *w = ctx;
+	if (a->cred_capped)
+		w->st.strict_expired++;
+	iw_control_alloc_free(w, a);
 }
 
 int iw_relay_poll(struct iw_worker *w, int timeout_ms)
@@ -963,7 +966,7 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		F(chan_full),        F(peers_refused),     F(wrong_creds),       F(peers_refused_self),
 		F(ext_user_quota),   F(resv_made),         F(resv_used),         F(resv_expired),
 		F(resv_cancelled),   F(resv_handover),     F(wakeups),           F(batches),
-		F(gso_sends),        F(gso_segments),
+		F(gso_sends),        F(gso_segments),      F(strict_expired),    F(strict_refused),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

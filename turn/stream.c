@@ -490,6 +490,7 @@ static int proxy_read(struct iw_stream *s, struct conn *c)
 	}
 	if (!ipc_take(s, c)) {
 		st->refused_per_ip++;
+		iw_control_seclog_conn(s->w, &c->peer, c->tr == IW_STREAM_TLS, "max-tcp-per-ip reached");
 		return -1;
 	}
 	return 1;
@@ -557,6 +558,7 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		if (!trusted && s->ipc[at].n >= s->conf.max_tcp_per_ip) {
 			/* max-tcp-per-ip: one address cannot take the slots everyone shares. */
 			st->refused_per_ip++;
+			iw_control_seclog_conn(s->w, &peer, sl->tls, "max-tcp-per-ip reached");
 			close(fd);
 			continue;
 		}

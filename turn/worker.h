@@ -58,6 +58,29 @@ struct iw_listener {
 	iw_listener_out_fn out;
 };
 
+/*
+ * The security log (auth failures and refusals, the lines fail2ban reads): at most
+ * IW_SECLOG_BURST lines in a row from one client IP, then one a second, so that a flood from one
+ * address cannot fill a disk; the lines it skips are counted and the next line from that
+ * address says how many (suppressed=N). Addresses are hashed into IW_SECLOG_SLOTS slots, and one
+ * that takes a slot over starts with a full burst: another client is never hidden behind a
+ * flooding one. A cap per kind of line (IW_SECLOG_KIND_RATE a second per worker) bounds the
+ * total against many addresses at once.
+ */
+enum { IW_SECLOG_SLOTS = 256, IW_SECLOG_BURST = 5, IW_SECLOG_KIND_RATE = 50 };
+enum iw_seclog_kind { IW_SECLOG_AUTH, IW_SECLOG_REFUSED, IW_SECLOG_KINDS };
+struct iw_seclog_slot {
+	struct iw_addr ip; /* port zero; family 0 while never used */
+	uint32_t milli_tokens;
+	uint32_t suppressed;
+	uint64_t last_ms;
+};
+struct iw_seclog {
+	struct iw_seclog_slot slot[IW_SECLOG_SLOTS];
+	uint64_t kind_s[IW_SECLOG_KINDS]; /* the second the count below is for */
+	uint32_t kind_n[IW_SECLOG_KINDS];
+};
+
 /* Per-worker counters: plain fields, summed across workers when scraped. */
 struct iw_relay_stats {
 	uint64_t rx_client_pkts, rx_client_bytes, tx_client_pkts, tx_client_bytes;
@@ -70,7 +93,11 @@ struct iw_relay_stats {
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
 	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
-	uint64_t ext_user_quota;     /* an overflow block refused: the user holds its share */
+	/* rest-strict-expiry: allocations ended at their credential's timestamp, and requests on
+	 * an allocation refused because its credential had expired. */
+	uint64_t strict_expired, strict_refused;
+	uint64_t seclog_lines, seclog_suppressed; /* security log lines written, and skipped */
+	uint64_t ext_user_quota;                  /* an overflow block refused: the user holds its share */
 	uint64_t resv_made, resv_used, resv_expired;
 	uint64_t resv_cancelled; /* ended with the allocation that made them */
 	uint64_t resv_handover;  /* redeemed here, reserved by another worker */
@@ -135,6 +162,7 @@ struct iw_worker {
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
 	 * worker runs, cleared with a relaxed store should it give the ring up. */
 	bool io_uring;
+	struct iw_seclog seclog;
 	uint64_t life_counts[IW_RELAY_LIFE_BUCKETS + 1];
 	struct iw_metrics_hist life;
 
