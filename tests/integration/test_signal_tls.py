@@ -5,6 +5,7 @@ connection), a plain-HTTP client gets no answer, and a client that does not trus
 certificate is refused by its own TLS layer. Mismatched options are refused at start."""
 import asyncio
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -104,13 +105,15 @@ def main():
 
             asyncio.run(asyncio.wait_for(wss_scenario(srv, ctx), 60))
 
-        # tls-cert without tls-key (and an unreadable file) are refused with exit code 2.
-        for args in (["--tls-cert", cert], ["--tls-key", key],
+        # cert without pkey (and an unreadable file) are refused with exit code 2, naming the
+        # option; the old spellings tls-cert and tls-key behave the same.
+        for args in (["--cert", cert], ["--pkey", key], ["--tls-cert", cert], ["--tls-key", key],
+                     ["--cert", os.path.join(d, "missing.pem"), "--pkey", key],
                      ["--tls-cert", os.path.join(d, "missing.pem"), "--tls-key", key]):
             r = subprocess.run([sigtest.SIGNAL, "--listen", "127.0.0.1:0"] + args,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
             assert r.returncode == 2, (args, r.returncode, r.stdout)
-            assert b"tls-" in r.stdout, r.stdout
+            assert re.search(rb"option '(--)?(tls-)?(cert|pkey|key)'", r.stdout), r.stdout
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print("PASS")
