@@ -7,7 +7,9 @@ max-port, use-auth-secret without a secret). An option iceway ignores is warned 
 it does instead. Then the ones iceway implements from that list behave as in coturn:
 stun-only (TURN refused), no-stun (Binding refused), no-software-attribute (no SOFTWARE),
 permission-lifetime and channel-lifetime (taken), relay-threads=0 (one per CPU)."""
+import concurrent.futures
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest  # noqa: E402
 
 EXAMPLE = "/usr/share/doc/coturn/examples/etc/turnserver.conf"
+JOBS = 4
 # option: why iceway-relay stops with the example's line alone
 REFUSED = {
     "no-udp-relay": "UDP only",
@@ -63,15 +66,28 @@ def example(c):
     if not os.path.exists(EXAMPLE):
         c.check(False, "coturn's example config at %s (tools/install-deps.sh test)" % EXAMPLE)
         return
-    d = iwtest.tmpdir("iwtest-coturn-conf-")
-    port = iwtest.free_udp_port()
-    lo, _ = iwtest.free_port_block(10, ("127.0.0.1",))
-    opts = example_lines()
+    opts = sorted(example_lines().items())
+    # A few relays at a time, each on its own port and relay range: one start and stop is
+    # about 0.7 s, and there are 91 of them.
+    slots = queue.Queue()
+    for i in range(JOBS):
+        lo, _ = iwtest.free_port_block(10, ("127.0.0.1",))
+        slots.put((iwtest.tmpdir("iwtest-coturn-conf-%d-" % i), iwtest.free_udp_port(), lo))
+
+    def one(item):
+        name, line = item
+        d, port, lo = slots.get()
+        try:
+            if name == "listening-port":
+                line = "listening-port=%d" % port  # the example's 3478 may be in use here
+            return name, line, run_with(d, line, port, lo, binding=(name != "no-stun"))
+        finally:
+            slots.put((d, port, lo))
+
     started = 0
-    for name, line in sorted(opts.items()):
-        if name == "listening-port":
-            line = "listening-port=%d" % port  # the example's 3478 may be in use here
-        ok, out = run_with(d, line, port, lo, binding=(name != "no-stun"))
+    with concurrent.futures.ThreadPoolExecutor(JOBS) as ex:
+        results = list(ex.map(one, opts))
+    for name, line, (ok, out) in results:
         if name in REFUSED:
             c.check(not ok and REFUSED[name] in out,
                     "%s: refused, saying %r" % (line, REFUSED[name]), out.strip()[-300:])
