@@ -678,9 +678,21 @@ void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, 
 			h->ops.send(h->ops.arg, c, txt, len);
 		return;
 	}
-	/* Not here (left, or reconnecting): the sender hears it like a local miss would. */
 	if (from[0] == '\0' || !h->ops.cl_send)
 		return;
+	/* It resumed on another instance before the sender's instance heard of the move: pass it
+	 * on, unchanged, to where it is now (never back where it came from, so no two stale views
+	 * can bounce it between them). */
+	if (!p) {
+		struct iw_room *r = iw_room_find(h->rooms, room);
+		struct iw_remote_peer *rp = r ? iw_room_remote_find(r, to) : NULL;
+		if (rp && strcmp(rp->inst, from_inst) != 0) {
+			h->st.remote_passed_on++;
+			h->ops.cl_send(h->ops.arg, rp->inst, room, to, from, txt, len);
+			return;
+		}
+	}
+	/* Not here (left, or reconnecting): the sender hears it like a local miss would. */
 	err = iw_msg_error(IW_ERR_UNKNOWN_PEER,
 			   p ? "that peer is reconnecting; try again" : "no such peer in this room", NULL,
 			   &elen);

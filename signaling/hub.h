@@ -68,6 +68,7 @@ struct iw_hub_stats {
 	uint64_t joins, resumes, leaves, expired, abuse_closes, replaced;
 	uint64_t errors_excused; /* of errors[]: races with a peer leaving, not counted as strikes */
 	uint64_t remote_sent, remote_received, remote_failed; /* across instances */
+	uint64_t remote_passed_on;    /* arrived for a peer that had moved on: sent after it */
 	uint64_t moved_in, moved_out; /* peers resumed here from / away to another instance */
 };
 

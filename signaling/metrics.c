@@ -110,6 +110,11 @@ static void cluster(struct iw_metrics_buf *b, const struct iw_cluster_stats *cs,
 	iw_metrics_counter1(b, "iceway_signal_remote_send_failed_total",
 			    "Messages for peers on other instances that could not be sent.",
 			    st->remote_failed);
+	iw_metrics_counter1(
+		b, "iceway_signal_remote_passed_on_total",
+		"Messages from another instance for a peer that had just resumed elsewhere, passed "
+		"on to it.",
+		st->remote_passed_on);
 	iw_metrics_counter1(b, "iceway_signal_redis_queue_dropped_total",
 			    "Requests and events dropped because a Redis queue was full.",
 			    cs->ops_dropped + cs->events_dropped);

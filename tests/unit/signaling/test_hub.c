@@ -696,6 +696,16 @@ static void test_cluster_moved_away_and_bound(void **state)
 	none(0);
 	rx(h, 0, "{\"type\":\"offer\",\"to\":\"c\",\"sdp\":\"s\"}", 5);
 	assert_string_equal(cl.send_inst, "inst-c");
+	/* an instance that had not heard of the move yet sent a message for c here: it is passed
+	 * on to where c is now, unchanged, rather than answered as unknown-peer */
+	iw_hub_cluster_deliver(h, "x", "c", "r9", "inst-b", "{\"type\":\"offer\",\"from\":\"r9\"}", 31);
+	assert_string_equal(cl.send_inst, "inst-c");
+	assert_string_equal(cl.send_to, "c");
+	assert_string_equal(cl.send_txt, "{\"type\":\"offer\",\"from\":\"r9\"}");
+	/* never back to where it came from: that instance hears unknown-peer, as before */
+	iw_hub_cluster_deliver(h, "x", "c", "r9", "inst-c", "{\"type\":\"offer\",\"from\":\"r9\"}", 31);
+	assert_string_equal(cl.send_to, "r9");
+	assert_non_null(strstr(cl.send_txt, "unknown-peer"));
 	/* and moves again, quietly */
 	iw_hub_cluster_presence(h, "x", "c", "inst-d");
 	none(0);
