@@ -16,11 +16,22 @@ enum {
 	GONE_SETS = 1024,
 	GONE_WAYS = 4,
 	GONE_MS = 60000,
+	/* Our peers that resumed on another instance, and where: an instance that has not heard
+	 * yet may still send to us for a few seconds. 2-way, 256 sets, about 40 KiB. */
+	MOVED_SETS = 256,
+	MOVED_WAYS = 2,
+	MOVED_MS = 10000,
 };
 
 struct gone {
 	uint64_t key; /* 0: empty */
 	uint64_t at_ms;
+};
+
+struct moved {
+	uint64_t key; /* 0: empty */
+	uint64_t at_ms;
+	char inst[IW_ROOM_ID_MAX + 1];
 };
 
 struct iw_hub {
@@ -30,6 +41,7 @@ struct iw_hub {
 	struct iw_hub_stats st;
 	uint64_t now_ms; /* the latest time handed in */
 	struct gone gone[GONE_SETS][GONE_WAYS];
+	struct moved moved[MOVED_SETS][MOVED_WAYS];
 };
 
 /* FNV-1a over room, a separator and peer; never 0. */
@@ -69,6 +81,34 @@ static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
 		if (set[i].key == k && h->now_ms - set[i].at_ms < GONE_MS)
 			return true;
 	return false;
+}
+
+static void moved_add(struct iw_hub *h, const char *room, const char *peer, const char *inst)
+{
+	uint64_t k = gone_key(room, peer);
+	struct moved *set = h->moved[k % MOVED_SETS], *slot = &set[0];
+	for (int i = 0; i < MOVED_WAYS; i++) {
+		if (set[i].key == k) {
+			slot = &set[i];
+			break;
+		}
+		if (set[i].at_ms < slot->at_ms)
+			slot = &set[i];
+	}
+	slot->key = k;
+	slot->at_ms = h->now_ms ? h->now_ms : 1;
+	snprintf(slot->inst, sizeof slot->inst, "%s", inst);
+}
+
+/* Where our peer went when it resumed elsewhere within the last MOVED_MS, or NULL. */
+static const char *moved_to(const struct iw_hub *h, const char *room, const char *peer)
+{
+	uint64_t k = gone_key(room, peer);
+	const struct moved *set = h->moved[k % MOVED_SETS];
+	for (int i = 0; i < MOVED_WAYS; i++)
+		if (set[i].key == k && h->now_ms - set[i].at_ms < MOVED_MS)
+			return set[i].inst;
+	return NULL;
 }
 
 struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops)
@@ -620,6 +660,7 @@ static void moved_away(struct iw_hub *h, struct iw_peer *p, const char *inst)
 	strcpy(room, p->room->name);
 	strcpy(id, p->id);
 	h->st.moved_out++;
+	moved_add(h, room, id, inst);
 	if (c) {
 		c->peer = NULL;
 		if (c->joining) {
@@ -686,9 +727,11 @@ void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, 
 	if (!p) {
 		struct iw_room *r = iw_room_find(h->rooms, room);
 		struct iw_remote_peer *rp = r ? iw_room_remote_find(r, to) : NULL;
-		if (rp && strcmp(rp->inst, from_inst) != 0) {
+		/* The room may be gone here with it (it was our last peer in it). */
+		const char *inst = rp ? rp->inst : moved_to(h, room, to);
+		if (inst && strcmp(inst, from_inst) != 0) {
 			h->st.remote_passed_on++;
-			h->ops.cl_send(h->ops.arg, rp->inst, room, to, from, txt, len);
+			h->ops.cl_send(h->ops.arg, inst, room, to, from, txt, len);
 			return;
 		}
 	}

@@ -674,6 +674,27 @@ static void test_cluster_resume_from_elsewhere(void **state)
 	iw_hub_destroy(h);
 }
 
+/* Our last peer in a room resumes elsewhere: the room goes here with it, yet a message an
+ * instance sent before it heard of the move is still passed on to the new one. */
+static void test_cluster_moved_last_in_room(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk_member();
+
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"solo\",\"peer\":\"s\"}", 1);
+	iw_hub_cluster_joined(h, "solo", "s", 0, NULL, 0, 2);
+	expect_type(1, "welcome");
+	iw_hub_cluster_presence(h, "solo", "s", "inst-c");
+	assert_int_equal(conns[1].close_code, IW_CLOSE_REPLACED);
+	assert_null(iw_room_find(iw_hub_rooms(h), "solo"));
+	iw_hub_cluster_deliver(h, "solo", "s", "r9", "inst-b", "{\"type\":\"answer\",\"from\":\"r9\"}", 32);
+	assert_string_equal(cl.send_inst, "inst-c");
+	assert_string_equal(cl.send_to, "s");
+	assert_string_equal(cl.send_txt, "{\"type\":\"answer\",\"from\":\"r9\"}");
+	assert_int_equal(iw_hub_stats(h)->remote_passed_on, 1);
+	iw_hub_destroy(h);
+}
+
 static void test_cluster_moved_away_and_bound(void **state)
 {
 	(void)state;
@@ -759,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_leave_while_joining),
 		cmocka_unit_test(test_cluster_id_taken_elsewhere),
 		cmocka_unit_test(test_cluster_resume_from_elsewhere),
+		cmocka_unit_test(test_cluster_moved_last_in_room),
 		cmocka_unit_test(test_cluster_moved_away_and_bound),
 	};
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
