@@ -692,6 +692,7 @@ static void test_cluster_moved_last_in_room(void **state)
 	assert_string_equal(cl.send_to, "s");
 	assert_string_equal(cl.send_txt, "{\"type\":\"answer\",\"from\":\"r9\"}");
 	assert_int_equal(iw_hub_stats(h)->remote_passed_on, 1);
+	drop_all();
 	iw_hub_destroy(h);
 }
 
