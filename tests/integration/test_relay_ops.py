@@ -148,6 +148,11 @@ def metrics(c):
     c.check(got_peer == n and got_client == n, "%d packets each way arrived" % n,
             "%d to the peer, %d to the client" % (got_peer, got_client))
 
+    # A worker counts a datagram once its send completes, which can be just after the
+    # receiver already has it: wait for the counters to settle, then assert them exactly.
+    for d, want in (("client_to_peer", n), ("peer_to_client", n)):
+        wait_metric(mport, "iceway_relay_packets_relayed_total", want, direction=d,
+                    transport="udp")
     mt = parse(scrape(mport))
     c.check(val(mt, "iceway_relay_auth_failures_total", reason="bad_integrity") == 1,
             "auth_failures_total{reason=bad_integrity} == 1",
