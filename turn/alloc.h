@@ -70,6 +70,26 @@ struct iw_rsock {
 
 struct iw_listener; /* turn/worker.h: not looked into here */
 
+/* Why an allocation ended: the accounting record's end reason. */
+enum iw_alloc_end {
+	IW_END_EXPIRED,      /* its lifetime passed without a Refresh */
+	IW_END_REFRESH0,     /* a Refresh with LIFETIME 0 */
+	IW_END_CLOSED,       /* its TCP or TLS connection closed */
+	IW_END_KILLED,       /* ended through the admin API */
+	IW_END_REVOKED,      /* its user was revoked through the admin API */
+	IW_END_CRED_EXPIRED, /* rest-strict-expiry: its REST credential's time passed */
+	IW_END_QUOTA,        /* refused while being set up (quota, capacity, no port) */
+	IW_END_DRAIN,        /* the relay stopped */
+	IW_END_COUNT
+};
+
+/* Traffic through one allocation, written by its worker only; [0] client to peer, [1] peer
+ * to client, payload bytes as relayed. Read by accounting and the admin API. */
+struct iw_alloc_use {
+	uint64_t pkts[2], bytes[2];
+	uint32_t peers; /* peer addresses it was given a permission for */
+};
+
 struct iw_alloc {
 	struct iw_addr client;
 	uint32_t listener;       /* index of the worker's listener: the server side of the 5-tuple */
@@ -98,6 +118,7 @@ struct iw_alloc {
 	uint64_t created_ms;   /* for the lifetime histogram */
 	int64_t cred_expiry_s; /* a REST credential's timestamp (wall clock), 0 for a static user */
 	bool cred_capped;      /* expires_ms is that timestamp (rest-strict-expiry), not the lifetime */
+	struct iw_alloc_use use;
 	struct iw_timer timer;
 	uint32_t next_free;
 };

@@ -377,8 +377,9 @@ void iw_control_resv_expire(struct iw_worker *w)
 	w->st.resv_expired += iw_ports_resv_expire_each(w->pool, w->now_ms, resv_uncount, w);
 }
 
-void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a)
+void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc_end why)
 {
+	(void)why;
 	for (unsigned i = 0; i < a->n_rsock; i++) {
 		struct iw_rsock *rs = &a->rs[i];
 		if (rs->fd >= 0) {
@@ -712,14 +713,14 @@ static int alloc_open_relay(struct alloc_req *q, struct iw_alloc *a)
 	bool has_token = q->m->present & IW_STUN_HAS_RES_TOKEN;
 	bool pair = (q->m->present & IW_STUN_HAS_EVEN_PORT) && q->m->even_port_reserve;
 	if (!has_token && pair && !iw_ports_resv_has_room(w->pool)) {
-		iw_control_alloc_free(w, a);
+		iw_control_alloc_free(w, a, IW_END_QUOTA);
 		return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			      "Insufficient Capacity: no reservation slot");
 	}
 	int rc = has_token ? alloc_redeem(q, a) : alloc_bind_fresh(q, a);
 	if (rc == 0)
 		return 0;
-	iw_control_alloc_free(w, a);
+	iw_control_alloc_free(w, a, IW_END_QUOTA);
 	if (rc == -EDQUOT)
 		return refuse(q, &w->st.alloc_quota, STUN_ERR_ALLOCATION_QUOTA,
 			      "Allocation Quota Reached: user quota (an EVEN-PORT reservation counts as an "
@@ -817,7 +818,7 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	if ((m->present & IW_STUN_HAS_LIFETIME) && m->lifetime == 0) {
 		/* RFC 8656 §7.3: a desired lifetime of zero deletes the allocation. */
 		w->st.refresh_delete++;
-		iw_control_alloc_free(w, a);
+		iw_control_alloc_free(w, a, IW_END_REFRESH0);
 		iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, 0);
 		send_answer(w, l, src, &s, m, ar);
 		return;

@@ -26,7 +26,7 @@ void iw_control_bad(struct iw_worker *w, struct iw_listener *l, const struct iw_
 void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 			const uint8_t *p, size_t len);
 /* Close an allocation's relay sockets, release its ports and quota, and free its slot. */
-void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a);
+void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc_end why);
 /* rest-strict-expiry was turned on by a reload: cap every allocation made with a REST
  * credential at the credential's timestamp. Walks the table: once per reload, never per packet. */
 void iw_control_strict_apply(struct iw_worker *w);

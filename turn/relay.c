@@ -596,9 +596,10 @@ void iw_relay_peer_ready(struct iw_worker *w, struct iw_rsock *rs)
 static void expire_cb(void *ctx, struct iw_alloc *a)
 {
 	struct iw_worker *w = ctx;
-	if (a->cred_capped)
+	bool cred = a->cred_capped;
+	if (cred)
 		w->st.strict_expired++;
-	iw_control_alloc_free(w, a);
+	iw_control_alloc_free(w, a, cred ? IW_END_CRED_EXPIRED : IW_END_EXPIRED);
 }
 
 int iw_relay_poll(struct iw_worker *w, int timeout_ms)
@@ -928,7 +929,7 @@ void iw_relay_destroy(struct iw_worker *w)
 	if (w->tab.slab)
 		for (uint32_t i = 0; i < w->tab.n_fresh; i++) /* the rest were never used */
 			if (w->tab.slab[i].in_use)
-				iw_control_alloc_free(w, &w->tab.slab[i]);
+				iw_control_alloc_free(w, &w->tab.slab[i], IW_END_DRAIN);
 	for (unsigned i = 0; i < w->n_lis; i++)
 		close(w->lis[i].fd);
 	if (w->epfd >= 0)

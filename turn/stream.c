@@ -152,7 +152,8 @@ static void conn_close(struct iw_stream *s, struct conn *c)
 	stats(s, c)->open--;
 	struct iw_alloc *a = iw_alloc_find(&s->w->tab, &c->peer, c->lis.idx);
 	if (a)
-		iw_control_alloc_free(s->w, a); /* its 5-tuple is this connection: it ends here */
+		iw_control_alloc_free(s->w, a,
+				      IW_END_CLOSED); /* its 5-tuple is this connection: it ends here */
 	iw_tls_conn_destroy(c->tls);
 	close(c->lis.fd);
 	s->conns[c->slot] = NULL;
@@ -649,7 +650,7 @@ static void sweep(struct iw_stream *s)
 
 static void expire_cb(void *ctx, struct iw_alloc *a)
 {
-	iw_control_alloc_free(ctx, a);
+	iw_control_alloc_free(ctx, a, a->cred_capped ? IW_END_CRED_EXPIRED : IW_END_EXPIRED);
 }
 
 static void reload_tls(struct iw_stream *s)
