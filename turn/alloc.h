@@ -91,6 +91,9 @@ struct iw_alloc_use {
 };
 
 struct iw_alloc {
+	/* Names the session in accounting records and the admin API: the worker's index + 1 in
+	 * the top 16 bits, the worker's count of allocations below; never reused in a process. */
+	uint64_t id;
 	struct iw_addr client;
 	uint32_t listener;       /* index of the worker's listener: the server side of the 5-tuple */
 	struct iw_listener *lis; /* that listener, through which data goes to the client */

@@ -613,6 +613,7 @@ static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 		return refuse(q, &w->st.alloc_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
 			      "Insufficient Capacity: allocation table full");
 	}
+	a->id = ((uint64_t)(w->idx + 1) << 48) | (++w->alloc_seq & 0xffffffffffffULL);
 	a->lis = q->l;                /* where relayed data toward the client leaves */
 	a->quota_held = !q->transfer; /* with transfer, once the reservation is redeemed */
 	a->created_ms = w->now_ms ? w->now_ms : 1;

@@ -146,9 +146,10 @@ struct iw_worker {
 	struct iw_ports_pool *pool; /* shared (struct iw_worker_shared) */
 	struct iw_quota *quota;     /* shared */
 	struct iw_auth auth;
-	uint64_t now_ms; /* monotonic, refreshed once per wake-up */
-	int64_t now_s;   /* wall clock, for nonces and REST expiry */
-	uint64_t rng;    /* xorshift state for transaction ids and reservation tokens */
+	uint64_t now_ms;    /* monotonic, refreshed once per wake-up */
+	int64_t now_s;      /* wall clock, for nonces and REST expiry */
+	uint64_t rng;       /* xorshift state for transaction ids and reservation tokens */
+	uint64_t alloc_seq; /* allocations made, for their ids (struct iw_alloc) */
 	struct iw_relay_stats st;
 	/* The relay's own addresses, which peers must not be (turn/policy.h): refreshed on the
 	 * control path every IW_RELAY_SELF_MS, read by Send indications. */
