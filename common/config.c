@@ -271,6 +271,26 @@ static int store(const struct iw_opt *o, void *cfg, const char *val, const char 
 			return -EINVAL;
 		put_uint(p, o->size, idx);
 		return 0;
+	case IW_OPT_CIDR: {
+		unsigned n;
+		memcpy(&n, (char *)cfg + o->count_off, sizeof n);
+		if (!val) {
+			*why = "missing value";
+			return -EINVAL;
+		}
+		if (n >= (unsigned long long)o->max) {
+			snprintf(why_buf, sizeof why_buf, "given too many times (at most %lld)", o->max);
+			*why = why_buf;
+			return -EINVAL;
+		}
+		if (iw_cidr_parse((struct iw_cidr *)p + n, val) < 0) {
+			*why = "must be an address or a range (10.0.0.0/8, fd00::/8)";
+			return -EINVAL;
+		}
+		n++;
+		memcpy((char *)cfg + o->count_off, &n, sizeof n);
+		return 0;
+	}
 	case IW_OPT_STR:
 	case IW_OPT_LIST: {
 		if (!val) {
@@ -455,9 +475,12 @@ static void replace_once(const struct iw_opt *tab, const struct iw_opt *o, void 
 	if (i >= OPTS_MAX || src->seen[i])
 		return;
 	src->seen[i] = true;
-	if (t->kind == IW_OPT_LIST)
+	if (t->kind == IW_OPT_LIST) {
 		free_list(t, cfg);
-	else if ((t->flags & IW_OPT_REPEAT) && t->clear)
+	} else if (t->kind == IW_OPT_CIDR) {
+		unsigned zero = 0;
+		memcpy((char *)cfg + t->count_off, &zero, sizeof zero);
+	} else if ((t->flags & IW_OPT_REPEAT) && t->clear)
 		t->clear(cfg);
 }
 
@@ -746,7 +769,8 @@ static int apply_env(const struct iw_opt *tab, const struct iw_opt *o, void *cfg
 			return -1;
 		return b ? apply(tab, o, cfg, NULL, why) : 0;
 	}
-	bool split = (o->kind == IW_OPT_LIST || (o->flags & IW_OPT_REPEAT)) && !(o->flags & IW_OPT_SECRET);
+	bool split = (o->kind == IW_OPT_LIST || o->kind == IW_OPT_CIDR || (o->flags & IW_OPT_REPEAT)) &&
+		     !(o->flags & IW_OPT_SECRET);
 	if (!split)
 		return apply(tab, o, cfg, val, why);
 	char *copy = strdup(val), *save = NULL;

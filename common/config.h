@@ -25,6 +25,7 @@ enum iw_opt_kind {
 	IW_OPT_STR,    /* char * owned by the struct, .min to .max bytes (.max 0: any) */
 	IW_OPT_ENUM,   /* unsigned integer of .size bytes: the index of the value in .choices */
 	IW_OPT_LIST,   /* char *[.max] with an unsigned count at .count_off: repeatable */
+	IW_OPT_CIDR,   /* struct iw_cidr[.max] with an unsigned count at .count_off: repeatable */
 	IW_OPT_ALIAS,  /* an old spelling of .alias_of; with .def it is a flag meaning that value */
 };
 

@@ -118,27 +118,6 @@ static void clear_relays(void *c)
 	((struct opts *)c)->relays.n = 0;
 }
 
-/* proxy-trusted: repeatable, a range each */
-static int set_proxy_trusted(void *c, const char *v, const char **why)
-{
-	struct iw_proxy_in_cfg *p = &((struct opts *)c)->ws.proxy;
-	if (p->n_trusted >= IW_PROXY_IN_TRUSTED_MAX) {
-		*why = "given too many times";
-		return -EINVAL;
-	}
-	if (iw_cidr_parse(&p->trusted[p->n_trusted], v) < 0) {
-		*why = "must be an address or a range (10.0.0.0/8, fd00::/8)";
-		return -EINVAL;
-	}
-	p->n_trusted++;
-	return 0;
-}
-
-static void clear_proxy_trusted(void *c)
-{
-	((struct opts *)c)->ws.proxy.n_trusted = 0;
-}
-
 #define AT(m) IW_OPT_AT(struct opts, m)
 #define LIST(m, n) \
 	AT(m), .count_off = offsetof(struct opts, n), .max = sizeof(((struct opts *)0)->m) / sizeof(char *)
@@ -319,10 +298,10 @@ static const struct iw_opt opt_tab[] = {
 		  "proxy-trusted sources, required from them and refused from any other; the client it "
 		  "names is the source for per-address limits and logs" },
 	{ .name = "proxy-trusted",
-	  .kind = IW_OPT_REQUIRED,
-	  .flags = IW_OPT_REPEAT,
-	  .set = set_proxy_trusted,
-	  .clear = clear_proxy_trusted,
+	  .kind = IW_OPT_CIDR,
+	  AT(ws.proxy.trusted),
+	  .count_off = offsetof(struct opts, ws.proxy.n_trusted),
+	  .max = IW_PROXY_IN_TRUSTED_MAX,
 	  .def_doc = "none",
 	  .help = "RANGE: a load balancer's or reverse proxy's address or range, repeatable (16): its "
 		  "PROXY header, or else Forwarded or X-Forwarded-For, names the client" },

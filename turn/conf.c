@@ -220,26 +220,6 @@ static void clear_ext(void *cfg)
 	((struct iw_conf *)cfg)->n_ext = 0;
 }
 
-static int set_proxy_trusted(void *cfg, const char *v, const char **why)
-{
-	struct iw_conf *c = cfg;
-	if (c->n_proxy_trusted >= IW_CONF_MAX_PROXY_TRUSTED) {
-		*why = "given too many times";
-		return -EINVAL;
-	}
-	if (iw_cidr_parse(&c->proxy_trusted[c->n_proxy_trusted], v) < 0) {
-		*why = "must be an address or a range (10.0.0.0/8, fd00::/8)";
-		return -EINVAL;
-	}
-	c->n_proxy_trusted++;
-	return 0;
-}
-
-static void clear_proxy_trusted(void *cfg)
-{
-	((struct iw_conf *)cfg)->n_proxy_trusted = 0;
-}
-
 static void clear_allowed(void *cfg)
 {
 	((struct iw_conf *)cfg)->policy.n_allow = 0;
@@ -251,14 +231,6 @@ static void clear_denied(void *cfg)
 }
 
 #define AT(m) IW_OPT_AT(struct iw_conf, m)
-#define UNSUPPORTED(n)                                  \
-	{                                               \
-		.name = (n), .kind = IW_OPT_UNSUPPORTED \
-	}
-#define UNSUPPORTED_ARG(n)                                  \
-	{                                                   \
-		.name = (n), .kind = IW_OPT_UNSUPPORTED_ARG \
-	}
 /* A coturn option iceway ignores, and the warning says what it does instead. */
 #define IGNORED(n, instead)                                                \
 	{                                                                  \
@@ -545,10 +517,10 @@ const struct iw_opt iw_conf_opts[] = {
 		  "PROXY header (v1 or v2) naming the client, required from them and refused from any "
 		  "other" },
 	{ .name = "proxy-trusted",
-	  .kind = IW_OPT_REQUIRED,
-	  .flags = IW_OPT_REPEAT,
-	  .set = set_proxy_trusted,
-	  .clear = clear_proxy_trusted,
+	  .kind = IW_OPT_CIDR,
+	  AT(proxy_trusted),
+	  .count_off = offsetof(struct iw_conf, n_proxy_trusted),
+	  .max = IW_CONF_MAX_PROXY_TRUSTED,
 	  .def_doc = "none",
 	  .help = "RANGE: a load balancer's address or range, repeatable (16)" },
 	{ .name = "no-tcp-relay", .kind = IW_OPT_NONE, .help = "no TCP relay (iceway has none)" },

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/addr.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -491,6 +492,8 @@ struct tcfg {
 	char *name, *secret, *addr, *target;
 	char *uris[3];
 	unsigned n_uris;
+	struct iw_cidr nets[2];
+	unsigned n_nets;
 	unsigned help;
 };
 
@@ -589,6 +592,12 @@ static const struct iw_opt ttab[] = {
 	  .check = check_stun,
 	  .def_doc = "none",
 	  .help = "URI: repeatable" },
+	{ .name = "net",
+	  .kind = IW_OPT_CIDR,
+	  IW_OPT_AT(struct tcfg, nets),
+	  .count_off = offsetof(struct tcfg, n_nets),
+	  .max = 2,
+	  .help = "RANGE: repeatable" },
 	{ .name = "help",
 	  .short_name = 'h',
 	  .kind = IW_OPT_ENUM,
@@ -608,9 +617,9 @@ static void tinit(struct tcfg *c)
 	assert_int_equal(iw_config_defaults(ttab, c, err, sizeof err), 0);
 }
 
-static const char *const tenv[] = { "IWTEST_PORT",   "IWTEST_FLAG",        "IWTEST_URI",
-				    "IWTEST_SECRET", "IWTEST_SECRET_FILE", "IWTEST_HELP",
-				    "IWTEST_MODE",   "IWTEST_NAME",        "IWTEST_TITLE" };
+static const char *const tenv[] = { "IWTEST_PORT",        "IWTEST_FLAG", "IWTEST_URI",  "IWTEST_SECRET",
+				    "IWTEST_SECRET_FILE", "IWTEST_HELP", "IWTEST_MODE", "IWTEST_NAME",
+				    "IWTEST_TITLE",       "IWTEST_NET" };
 
 static int tsetup(void **state)
 {
@@ -858,6 +867,47 @@ static void test_list_sources(void **state)
 	unsetenv("IWTEST_URI");
 }
 
+/* Address ranges: parsed into place, repeatable up to .max, a later source replaces the
+ * ranges of an earlier one, the environment's value is split on blanks. */
+static void test_cidr_sources(void **state)
+{
+	(void)state;
+	struct tcfg c;
+	char err[IW_CONFIG_ERR_MAX];
+	struct iw_addr a;
+
+	write_conf("net=10.0.0.0/8\nnet fd00::/8\n");
+	tinit(&c);
+	assert_int_equal(iw_config_load_file(ttab, &c, conf, err, sizeof err), 0);
+	assert_int_equal(c.n_nets, 2);
+	assert_int_equal(iw_addr_parse(&a, "10.1.2.3"), 0);
+	assert_true(iw_cidr_contains(&c.nets[0], &a));
+	assert_int_equal(iw_addr_parse(&a, "fd00::1"), 0);
+	assert_true(iw_cidr_contains(&c.nets[1], &a));
+
+	setenv("IWTEST_NET", "127.0.0.1  192.168.0.0/16", 1);
+	assert_int_equal(iw_config_load_env(ttab, &c, err, sizeof err), 0);
+	assert_int_equal(c.n_nets, 2);
+	assert_int_equal(iw_addr_parse(&a, "192.168.7.7"), 0);
+	assert_true(iw_cidr_contains(&c.nets[1], &a));
+	assert_false(iw_cidr_contains(&c.nets[0], &a));
+	unsetenv("IWTEST_NET");
+
+	char *argv[] = { "prog", "--net", "::1", NULL };
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, argv, NULL, err, sizeof err), 0);
+	assert_int_equal(c.n_nets, 1);
+
+	char *bad[] = { "prog", "--net", "10.0.0.0/33", NULL };
+	assert_int_equal(iw_config_parse_args(ttab, &c, 3, bad, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'--net'"));
+	assert_non_null(strstr(err, "must be an address or a range"));
+
+	char *many[] = { "prog", "--net", "::1", "--net", "::2", "--net", "::3", NULL };
+	assert_int_equal(iw_config_parse_args(ttab, &c, 7, many, NULL, err, sizeof err), -1);
+	assert_non_null(strstr(err, "given too many times (at most 2)"));
+	iw_config_free(ttab, &c);
+}
+
 static void write_file(const char *path, const char *text, size_t n)
 {
 	FILE *f = fopen(path, "w");
@@ -1010,6 +1060,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alias_sources, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_precedence, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_sources, tsetup, teardown),
+		cmocka_unit_test_setup_teardown(test_cidr_sources, tsetup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_file, tsetup, teardown),
 		cmocka_unit_test(test_typed_help),
 	};
