@@ -164,6 +164,9 @@ static void proxy(struct iw_metrics_buf *b, const struct iw_proxy_in_stats *p)
 	lab1(b, n, "result", "bad_header", p->refused_bad);
 	lab1(b, n, "result", "timeout", p->refused_timeout);
 	lab1(b, n, "result", "too_many_waiting", p->refused_full);
+	iw_metrics_header(b, "iceway_signal_proxy_waiting", IW_METRICS_GAUGE,
+			  "Connections waiting for their first bytes (bounded by proxy-max-pending).");
+	iw_metrics_gauge(b, "iceway_signal_proxy_waiting", NULL, 0, (double)p->waiting);
 }
 
 void iw_signal_metrics_write(struct iw_metrics_buf *b, const struct iw_signal_metrics *m)

@@ -168,7 +168,7 @@ static void pend_release(struct iw_proxy_in *p, struct pend *c)
 	c->fd = -1;
 	c->next_free = p->free_head;
 	p->free_head = (int)(c - p->pend);
-	p->n_pend--;
+	p->st.waiting = --p->n_pend;
 }
 
 static void pend_refuse(struct iw_proxy_in *p, struct pend *c, uint64_t *counter, const char *why)
@@ -277,7 +277,7 @@ static void pend_start(struct iw_proxy_in *p, struct lis *l, int fd, const struc
 	}
 	c = &p->pend[p->free_head];
 	p->free_head = c->next_free;
-	p->n_pend++;
+	p->st.waiting = ++p->n_pend;
 	c->p = p;
 	c->fd = fd;
 	c->listener = l->listener;

@@ -30,6 +30,7 @@ struct iw_proxy_in_stats {
 	uint64_t refused_bad;       /* a malformed header */
 	uint64_t refused_timeout;   /* no complete first bytes in time */
 	uint64_t refused_full;      /* max_pending connections already waiting */
+	uint64_t waiting;           /* connections waiting for their first bytes now (a gauge) */
 };
 
 /* fd: the connection, its header consumed (the next byte read is the client's); client: the

@@ -147,6 +147,57 @@ http {
         shutil.rmtree(d, ignore_errors=True)
 
 
+def pending_bound():
+    """proxy-max-pending: connections still waiting for their header are bounded; one more
+    is closed at once and counted, and a slot that frees up is served again."""
+    port = sigtest.free_port()
+    srv = Server("--proxy-protocol", "--proxy-trusted", "127.0.0.1/32", "--proxy-timeout",
+                 "20000", "--proxy-max-pending", "3", listen="127.0.0.1:%d" % port)
+    silent = []
+    try:
+        for _ in range(3):
+            silent.append(socket.create_connection(("127.0.0.1", port)))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and srv.metric("iceway_signal_proxy_waiting") != 3:
+            time.sleep(0.05)
+        assert srv.metric("iceway_signal_proxy_waiting") == 3
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        t0 = time.monotonic()
+        try:
+            data = s.recv(1)
+        except ConnectionResetError:
+            data = b""
+        waited = time.monotonic() - t0
+        s.close()
+        assert data == b"" and waited < 2, \
+            "a 4th waiting connection: %r after %.2f s (max-pending 3)" % (data, waited)
+        assert srv.metric(METRIC % "too_many_waiting") == 1
+        # the three that wait are still open (not closed with the fourth)
+        for c in silent:
+            c.setblocking(False)
+            try:
+                assert c.recv(1) != b"", "a waiting connection was closed"
+            except BlockingIOError:
+                pass
+        silent.pop().close()
+        deadline = time.monotonic() + 5
+        ok = False
+        while not ok and time.monotonic() < deadline:
+            ok, c = ws_accepted(port, src="127.0.0.1",
+                                prefix=b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 80\r\n")
+            if ok:
+                c.close()
+            else:
+                time.sleep(0.1)
+        assert ok, "a freed slot was not served again"
+        assert srv.metric(METRIC % "too_many_waiting") >= 1
+    finally:
+        for c in silent:
+            c.close()
+        srv.stop()
+
+
 def main():
     if not NGINX:
         raise SystemExit("FAIL: this test needs nginx (tools/install-deps.sh test)")
@@ -225,6 +276,7 @@ backend s_v2
 
         tls_after_header()
         behind_nginx()
+        pending_bound()
         print("PASS")
     finally:
         for c in keep:
