@@ -13,11 +13,11 @@
 // comparison is what matters, and server CPU-seconds are measured from /proc, not inferred.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+
+import { cpuSeconds, freePort, httpOk, rssKb, sleep, startRedis, stopChild, stopRedis, waitUntil } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -43,91 +43,17 @@ const TICK_MS = 10;
 const SDP_LEN = 3000; // a typical offer with a few m-lines
 const BATCH = 250; // connections opened concurrently
 const CONNECT_TIMEOUT_MS = 120000;
-const TICKS = 100; // /proc/PID/stat clock ticks per second on Linux
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const filler = 'a=x-bench:' + 'x'.repeat(SDP_LEN);
 
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.listen(0, '127.0.0.1', () => {
-			const p = s.address().port;
-			s.close(() => resolve(p));
-		});
-		s.on('error', reject);
-	});
-}
-
-function cpuSeconds(pid) {
-	const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-	const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-	return (+rest[11] + +rest[12]) / TICKS; // utime + stime
-}
-
-function rssKb(pid) {
-	const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-	return m ? +m[1] : 0;
-}
-
 async function waitHttp(port, pathName, timeoutMs = 20000) {
-	const end = Date.now() + timeoutMs;
-	while (Date.now() < end) {
-		try {
-			const r = await fetch(`http://127.0.0.1:${port}${pathName}`);
-			if (r.status < 500) return;
-		} catch (e) {
-			/* not up yet */
-		}
-		await sleep(100);
-	}
-	throw new Error(`server on ${port} did not come up`);
+	await waitUntil(`server on ${port} up`, () => httpOk(port, pathName), timeoutMs);
 }
 
 // Ready once /healthz says the instance holds its Redis connection, as the integration test does.
 async function waitRedisUp(port, timeoutMs = 20000) {
-	const end = Date.now() + timeoutMs;
-	while (Date.now() < end) {
-		try {
-			const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-			if (r.status === 200 && (await r.text()) === 'ok\nredis: up\n') return;
-		} catch (e) {
-			/* not up yet */
-		}
-		await sleep(100);
-	}
-	throw new Error(`instance on ${port} did not reach redis`);
-}
-
-function redisPing(port) {
-	return new Promise((resolve) => {
-		const c = net.connect(port, '127.0.0.1', () => c.write('PING\r\n'));
-		c.setTimeout(1000, () => c.destroy());
-		c.on('data', (d) => {
-			c.destroy();
-			resolve(d.toString().startsWith('+PONG'));
-		});
-		c.on('error', () => resolve(false));
-		c.on('close', () => resolve(false));
-	});
-}
-
-async function startRedis() {
-	const port = await freePort();
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iw-bench-redis-'));
-	const child = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-		'--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'],
-	{ stdio: ['ignore', 'ignore', 'inherit'] });
-	let exited = false;
-	child.on('exit', () => { exited = true; });
-	const end = Date.now() + 20000;
-	while (Date.now() < end && !exited) {
-		if (await redisPing(port)) return { child, port, dir };
-		await sleep(50);
-	}
-	child.kill('SIGKILL');
-	fs.rmSync(dir, { recursive: true, force: true });
-	throw new Error('redis-server did not start');
+	await waitUntil(`instance on ${port} on redis`, () => httpOk(port, '/healthz', 'ok\nredis: up\n'),
+		timeoutMs);
 }
 
 function spawnIceway(port, extra, bin = SIGNAL) {
@@ -135,13 +61,6 @@ function spawnIceway(port, extra, bin = SIGNAL) {
 		'--max-connections', String(CONNS + 100), '--max-message-rate', '10000',
 		'--max-message-burst', '10000', '--max-rooms', String(CONNS), '--log-level', 'warn', ...extra],
 	{ stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-function stopChild(child, sig = 'SIGTERM') {
-	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-	const done = new Promise((r) => child.on('exit', r));
-	child.kill(sig);
-	return done;
 }
 
 function pct(sorted, p) {
@@ -180,7 +99,7 @@ const targets = {
 	// the next one, so every message crosses Redis.
 	cluster: {
 		async startAll() {
-			const redis = await startRedis();
+			const redis = await startRedis(REDIS);
 			const url = `redis://127.0.0.1:${redis.port}/0`;
 			const procs = [];
 			const ports = [];
@@ -193,8 +112,7 @@ const targets = {
 				for (const port of ports) await waitRedisUp(port);
 			} catch (e) {
 				for (const c of procs) await stopChild(c);
-				await stopChild(redis.child, 'SIGKILL');
-				fs.rmSync(redis.dir, { recursive: true, force: true });
+				await stopRedis(redis);
 				throw e;
 			}
 			return { procs, ports, redis };
@@ -318,8 +236,7 @@ async function runOne(name) {
 	for (const ws of socks) ws.terminate();
 	for (const c of srv.procs) await stopChild(c);
 	if (srv.redis) {
-		await stopChild(srv.redis.child, 'SIGKILL');
-		fs.rmSync(srv.redis.dir, { recursive: true, force: true });
+		await stopRedis(srv.redis);
 	}
 
 	lat.sort((a, b) => a - b);

@@ -16,11 +16,11 @@
 // --check S: exit 1 unless every client was back within S seconds with nothing lost.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+
+import { cpuSeconds, freePort, httpOk, sleep, startRedis, stopChild, stopRedis, waitUntil } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -40,7 +40,6 @@ const BATCH = 500; // clients connecting at once while the rooms fill
 // After the last client is back, peer-left is still watched this long: a cluster instance that
 // died is declared dead by the others only when its entries expire in Redis (12 s).
 const SETTLE_MS = { restart: 2000, cluster: 15000, peerjs: 2000 };
-const TICKS = 100; // /proc/PID/stat clock ticks per second on Linux
 
 // web/iceway.js runs here as in a browser: these are the only browser globals it touches.
 // A browser reports a failed connection with an event nobody has to handle; ws throws unless
@@ -60,18 +59,6 @@ globalThis.CustomEvent ??= class extends Event {
 };
 const { Signaling } = await import('../../web/iceway.js');
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.listen(0, '127.0.0.1', () => {
-			const p = s.address().port;
-			s.close(() => resolve(p));
-		});
-		s.on('error', reject);
-	});
-}
 
 async function ports(n) {
 	if (PORTS.length >= n) return PORTS.slice(0, n);
@@ -79,54 +66,6 @@ async function ports(n) {
 	const out = [];
 	for (let i = 0; i < n; i++) out.push(await freePort());
 	return out;
-}
-
-function cpuSeconds(pid) {
-	try {
-		const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-		const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-		return (+rest[11] + +rest[12]) / TICKS; // utime + stime
-	} catch (e) {
-		return 0; // gone
-	}
-}
-
-async function waitUntil(what, fn, timeoutMs = 20000) {
-	const end = Date.now() + timeoutMs;
-	while (Date.now() < end) {
-		if (await fn()) return;
-		await sleep(50);
-	}
-	throw new Error(`${what}: not within ${timeoutMs} ms`);
-}
-
-async function httpOk(port, p, body) {
-	try {
-		const r = await fetch(`http://127.0.0.1:${port}${p}`);
-		return r.status < 500 && (body === undefined || (await r.text()) === body);
-	} catch (e) {
-		return false;
-	}
-}
-
-function redisUp(port) {
-	return new Promise((resolve) => {
-		const c = net.connect(port, '127.0.0.1', () => c.write('PING\r\n'));
-		c.setTimeout(1000, () => c.destroy());
-		c.on('data', (d) => {
-			c.destroy();
-			resolve(d.toString().startsWith('+PONG'));
-		});
-		c.on('error', () => resolve(false));
-		c.on('close', () => resolve(false));
-	});
-}
-
-function stopChild(child, sig = 'SIGTERM') {
-	if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-	const done = new Promise((r) => child.on('exit', r));
-	child.kill(sig);
-	return done;
 }
 
 function spawnIceway(port, extra) {
@@ -253,12 +192,9 @@ async function stormRestart() {
 async function stormCluster() {
 	const [p0, p1, p2, rp] = await ports(4);
 	const t = { spuriousLeft: 0, idTaken: 0 };
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iw-storm-redis-'));
-	const redis = spawn(REDIS, ['--port', String(rp), '--bind', '127.0.0.1', '--save', '',
-		'--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+	const redis = await startRedis(REDIS, rp);
 	const procs = [];
 	try {
-		await waitUntil('redis-server up', () => redisUp(rp));
 		const url = `redis://127.0.0.1:${rp}/0`;
 		const sp = [p0, p1, p2];
 		for (const p of sp) procs.push(spawnIceway(p, ['--redis', url]));
@@ -278,8 +214,7 @@ async function stormCluster() {
 		closeAll(cs);
 	} finally {
 		for (const p of procs) await stopChild(p);
-		await stopChild(redis, 'SIGKILL');
-		fs.rmSync(dir, { recursive: true, force: true });
+		await stopRedis(redis);
 	}
 	return t;
 }
