@@ -23,15 +23,10 @@ enum {
 	MOVED_MS = 10000,
 };
 
-struct gone {
+/* An entry of the tables of recently seen (room, peer) pairs below. */
+struct recent {
 	uint64_t key; /* 0: empty */
 	uint64_t at_ms;
-};
-
-struct moved {
-	uint64_t key; /* 0: empty */
-	uint64_t at_ms;
-	char inst[IW_ROOM_ID_MAX + 1];
 };
 
 struct iw_hub {
@@ -40,8 +35,9 @@ struct iw_hub {
 	struct iw_room_set *rooms;
 	struct iw_hub_stats st;
 	uint64_t now_ms; /* the latest time handed in */
-	struct gone gone[GONE_SETS][GONE_WAYS];
-	struct moved moved[MOVED_SETS][MOVED_WAYS];
+	struct recent gone[GONE_SETS][GONE_WAYS];
+	struct recent moved[MOVED_SETS][MOVED_WAYS];
+	char moved_inst[MOVED_SETS][MOVED_WAYS][IW_ROOM_ID_MAX + 1];
 };
 
 /* FNV-1a over room, a separator and peer; never 0. */
@@ -56,59 +52,58 @@ static uint64_t gone_key(const char *room, const char *peer)
 	return x ? x : 1;
 }
 
+/* Note k in a set of ways entries: its own entry, else the oldest. Returns the entry's way. */
+static unsigned recent_put(struct recent *set, unsigned ways, uint64_t k, uint64_t now_ms)
+{
+	unsigned w = 0;
+	for (unsigned i = 0; i < ways; i++) {
+		if (set[i].key == k) {
+			w = i;
+			break;
+		}
+		if (set[i].at_ms < set[w].at_ms)
+			w = i;
+	}
+	set[w].key = k;
+	set[w].at_ms = now_ms ? now_ms : 1;
+	return w;
+}
+
+/* The way holding k if noted within the last ttl_ms, or -1. */
+static int recent_get(const struct recent *set, unsigned ways, uint64_t k, uint64_t now_ms, uint64_t ttl_ms)
+{
+	for (unsigned i = 0; i < ways; i++)
+		if (set[i].key == k && now_ms - set[i].at_ms < ttl_ms)
+			return (int)i;
+	return -1;
+}
+
 static void gone_add(struct iw_hub *h, const char *room, const char *peer)
 {
 	uint64_t k = gone_key(room, peer);
-	struct gone *set = h->gone[k % GONE_SETS], *slot = &set[0];
-	for (int i = 0; i < GONE_WAYS; i++) {
-		if (set[i].key == k) {
-			slot = &set[i];
-			break;
-		}
-		if (set[i].at_ms < slot->at_ms)
-			slot = &set[i];
-	}
-	slot->key = k;
-	slot->at_ms = h->now_ms ? h->now_ms : 1;
+	recent_put(h->gone[k % GONE_SETS], GONE_WAYS, k, h->now_ms);
 }
 
 /* peer left room within the last GONE_MS (as far as the table still remembers). */
 static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
 {
 	uint64_t k = gone_key(room, peer);
-	const struct gone *set = h->gone[k % GONE_SETS];
-	for (int i = 0; i < GONE_WAYS; i++)
-		if (set[i].key == k && h->now_ms - set[i].at_ms < GONE_MS)
-			return true;
-	return false;
+	return recent_get(h->gone[k % GONE_SETS], GONE_WAYS, k, h->now_ms, GONE_MS) >= 0;
 }
 
 static void moved_add(struct iw_hub *h, const char *room, const char *peer, const char *inst)
 {
 	uint64_t k = gone_key(room, peer);
-	struct moved *set = h->moved[k % MOVED_SETS], *slot = &set[0];
-	for (int i = 0; i < MOVED_WAYS; i++) {
-		if (set[i].key == k) {
-			slot = &set[i];
-			break;
-		}
-		if (set[i].at_ms < slot->at_ms)
-			slot = &set[i];
-	}
-	slot->key = k;
-	slot->at_ms = h->now_ms ? h->now_ms : 1;
-	snprintf(slot->inst, sizeof slot->inst, "%s", inst);
+	unsigned w = recent_put(h->moved[k % MOVED_SETS], MOVED_WAYS, k, h->now_ms);
+	snprintf(h->moved_inst[k % MOVED_SETS][w], sizeof h->moved_inst[0][0], "%s", inst);
 }
 
 /* Where our peer went when it resumed elsewhere within the last MOVED_MS, or NULL. */
 static const char *moved_to(const struct iw_hub *h, const char *room, const char *peer)
 {
 	uint64_t k = gone_key(room, peer);
-	const struct moved *set = h->moved[k % MOVED_SETS];
-	for (int i = 0; i < MOVED_WAYS; i++)
-		if (set[i].key == k && h->now_ms - set[i].at_ms < MOVED_MS)
-			return set[i].inst;
-	return NULL;
+	int w = recent_get(h->moved[k % MOVED_SETS], MOVED_WAYS, k, h->now_ms, MOVED_MS);
+	return w < 0 ? NULL : h->moved_inst[k % MOVED_SETS][w];
 }
 
 struct iw_hub *iw_hub_create(const struct iw_hub_cfg *cfg, const struct iw_hub_ops *ops)
