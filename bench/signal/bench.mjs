@@ -59,7 +59,9 @@ async function waitRedisUp(port, timeoutMs = 20000) {
 function spawnIceway(port, extra, bin = SIGNAL) {
 	return spawn(bin, ['--listen', `127.0.0.1:${port}`, '--web-root', here,
 		'--max-connections', String(CONNS + 100), '--max-message-rate', '10000',
-		'--max-message-burst', '10000', '--max-rooms', String(CONNS), '--log-level', 'warn', ...extra],
+		'--max-message-burst', '10000', '--max-rooms', String(CONNS), '--log-level', 'warn',
+		// welcome carries iceServers with TURN credentials, as in a deployment
+		'--static-auth-secret', 'bench-secret', '--turn-uri', 'turn:127.0.0.1:3478', ...extra],
 	{ stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -193,12 +195,14 @@ async function runOne(name) {
 	}
 
 	const t0 = Date.now();
+	const setupCpu0 = sum(cpuSeconds);
 	for (let i = 0; i < CONNS; i += BATCH) {
 		const batch = [];
 		for (let k = i; k < Math.min(CONNS, i + BATCH); k++) batch.push(connect(k));
 		await Promise.all(batch);
 	}
 	const connectS = (Date.now() - t0) / 1000;
+	const setupCpuS = sum(cpuSeconds) - setupCpu0;
 	await sleep(500);
 	const rssConnected = sum(rssKb);
 
@@ -244,6 +248,7 @@ async function runOne(name) {
 		name,
 		conns: CONNS,
 		connectS,
+		setupMs: (1000 * setupCpuS) / CONNS,
 		msgs,
 		msgsPerS: msgs / wall,
 		serverCpuS: cpu,
@@ -312,6 +317,7 @@ console.log(row('', (r) => r.name));
 console.log(row('connections', (r) => r.conns));
 console.log(row('load', () => (PACE_MS ? `1/${PACE_MS}ms/pair` : 'closed loop')));
 console.log(row('connect time (s)', (r) => r.connectS.toFixed(1)));
+console.log(row('server CPU per set-up (ms)', (r) => r.setupMs.toFixed(3)));
 console.log(row('messages relayed', (r) => r.msgs));
 console.log(row('messages/s (wall)', (r) => r.msgsPerS.toFixed(0)));
 console.log(row('server CPU (s)', (r) => r.serverCpuS.toFixed(2)));
@@ -335,7 +341,8 @@ const base = results.find((r) => r.name === 'base');
 if (a && b) {
 	console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
 		`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection; ` +
-		`server CPU per message ${(b.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x PeerJS's`);
+		`server CPU per message ${(b.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x PeerJS's, ` +
+		`per connection set-up ${(a.setupMs / b.setupMs).toFixed(2)}x PeerJS's`);
 }
 if (base && b) {
 	console.log(`base/peerjs: server CPU per message ${(b.msgsPerCpuS / base.msgsPerCpuS).toFixed(2)}x PeerJS's`);
