@@ -8,10 +8,12 @@
 //   node bench.mjs --base OLD/iceway-signal --conns 2000 --rates 2000,5000,10000,20000
 //       # another iceway-signal build beside this one and PeerJS, paced at each rate (msg/s)
 //
-// Latency is one-way, sender to receiver, both ends in this process (one clock). The load
+//   node bench.mjs --procs 2 ...   # the load from two generator processes
+//
+// Latency is one-way, sender to receiver, both ends in one generator process (one clock). The load
 // generator shares the machine's cores with the server, so absolute rates are a floor; the
 // comparison is what matters, and server CPU-seconds are measured from /proc, not inferred.
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +45,9 @@ const TICK_MS = 10;
 const SDP_LEN = 3000; // a typical offer with a few m-lines
 const BATCH = 250; // connections opened concurrently
 const CONNECT_TIMEOUT_MS = 120000;
+// Load generator processes; each takes its share of the pairs (the generator must not be the
+// bottleneck: its own CPU is printed).
+const PROCS = Math.max(1, +arg('procs', 1));
 
 const filler = 'a=x-bench:' + 'x'.repeat(SDP_LEN);
 
@@ -140,24 +145,26 @@ const targets = {
 	},
 };
 
-async function runOne(name) {
-	const t = name === 'cluster' || name === 'base' ? { ...targets.iceway, ...targets[name] } : targets[name];
-	let srv;
-	if (t.startAll) {
-		srv = await t.startAll();
-	} else {
-		const port = await freePort();
-		srv = { procs: [await t.start(port)], ports: [port], redis: null };
-	}
-	const pids = srv.procs.map((c) => c.pid);
-	const portOf = (idx) => srv.ports[t.instanceOf ? t.instanceOf(idx) : 0];
-	const sum = (f) => pids.reduce((a, p) => a + f(p), 0);
-	const rssBase = sum(rssKb);
-	const socks = new Array(CONNS);
+function targetOf(name) {
+	return name === 'cluster' || name === 'base' ? { ...targets.iceway, ...targets[name] } : targets[name];
+}
+
+// One load generator process: connects the pairs of [lo, hi) and, told by the parent, sends,
+// measures and reports. Pairs never span two generators, so latency is taken on one clock.
+async function genWorker(spec) {
+	const [name, lo, hi, portList] = spec.split(':');
+	const t = targetOf(name);
+	const first = +lo;
+	const end = +hi;
+	const ports = portList.split(',').map(Number);
+	const portOf = (idx) => ports[t.instanceOf ? t.instanceOf(idx) : 0];
+	const socks = new Array(end);
 	let running = false;
 	let measuring = false;
 	let msgs = 0;
 	let errors = 0;
+	let cpu0 = null;
+	let pacer = null;
 	const lat = [];
 
 	function connect(idx) {
@@ -194,56 +201,125 @@ async function runOne(name) {
 		});
 	}
 
-	const t0 = Date.now();
-	const setupCpu0 = sum(cpuSeconds);
-	for (let i = 0; i < CONNS; i += BATCH) {
-		const batch = [];
-		for (let k = i; k < Math.min(CONNS, i + BATCH); k++) batch.push(connect(k));
-		await Promise.all(batch);
-	}
-	const connectS = (Date.now() - t0) / 1000;
-	const setupCpuS = sum(cpuSeconds) - setupCpu0;
-	await sleep(500);
-	const rssConnected = sum(rssKb);
-
-	running = true;
-	let pacer = null;
-	if (PACE_MS) {
+	function start() {
+		running = true;
+		if (!PACE_MS) {
+			for (let i = first; i < end; i += 2) t.send(socks[i], t.peerId(i + 1), process.hrtime.bigint());
+			return;
+		}
 		// Spread the pairs over the period so the offered load is smooth.
 		const slots = Math.max(1, Math.round(PACE_MS / TICK_MS));
 		let tick = 0;
 		pacer = setInterval(() => {
 			const slot = tick++ % slots;
-			for (let i = slot * 2; i < CONNS; i += slots * 2) {
+			for (let i = first + slot * 2; i < end; i += slots * 2) {
 				const from = (tick & 1) ? i : i + 1;
 				t.send(socks[from], t.peerId(from ^ 1), process.hrtime.bigint());
 			}
 		}, TICK_MS);
-	} else {
-		for (let i = 0; i < CONNS; i += 2) t.send(socks[i], t.peerId(i + 1), process.hrtime.bigint());
 	}
+
+	process.on('message', (m) => {
+		if (m === 'start') {
+			start();
+		} else if (m === 'measure') {
+			measuring = true;
+			cpu0 = process.cpuUsage();
+		} else if (m === 'stop') {
+			measuring = false;
+			running = false;
+			if (pacer) clearInterval(pacer);
+			const c = process.cpuUsage(cpu0);
+			process.send({ msgs, errors, lat, cpuS: (c.user + c.system) / 1e6 });
+		} else if (m === 'exit') {
+			for (let i = first; i < end; i++) socks[i]?.terminate();
+			process.exit(0);
+		}
+	});
+	for (let i = first; i < end; i += BATCH) {
+		const batch = [];
+		for (let k = i; k < Math.min(end, i + BATCH); k++) batch.push(connect(k));
+		await Promise.all(batch);
+	}
+	process.send('ready');
+}
+
+// The next message from a generator (its first, when it failed: it exits non-zero).
+function genNext(g) {
+	return new Promise((resolve, reject) => {
+		const onMsg = (m) => {
+			g.off('exit', onExit);
+			resolve(m);
+		};
+		const onExit = (code) => {
+			g.off('message', onMsg);
+			reject(new Error(`load generator exited (${code})`));
+		};
+		g.once('message', onMsg);
+		g.once('exit', onExit);
+	});
+}
+
+async function runOne(name) {
+	const t = targetOf(name);
+	let srv;
+	if (t.startAll) {
+		srv = await t.startAll();
+	} else {
+		const port = await freePort();
+		srv = { procs: [await t.start(port)], ports: [port], redis: null };
+	}
+	const pids = srv.procs.map((c) => c.pid);
+	const sum = (f) => pids.reduce((a, p) => a + f(p), 0);
+	const rssBase = sum(rssKb);
+
+	// Pairs split between the generators, each a process of its own.
+	const gens = [];
+	const per = Math.ceil(CONNS / 2 / PROCS) * 2;
+	const t0 = Date.now();
+	const setupCpu0 = sum(cpuSeconds);
+	for (let lo = 0; lo < CONNS; lo += per) {
+		const spec = `${name}:${lo}:${Math.min(CONNS, lo + per)}:${srv.ports.join(',')}`;
+		gens.push(fork(fileURLToPath(import.meta.url), ['--gen-worker', spec, '--pace', String(PACE_MS),
+			'--conns', String(CONNS)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+	}
+	const all = (m) => Promise.all(gens.map((g) => {
+		const next = genNext(g);
+		if (m) g.send(m);
+		return next;
+	}));
+	await all(null); // every generator connected its pairs
+	const connectS = (Date.now() - t0) / 1000;
+	const setupCpuS = sum(cpuSeconds) - setupCpu0;
+	await sleep(500);
+	const rssConnected = sum(rssKb);
+
+	for (const g of gens) g.send('start');
 	await sleep(1000); // warm-up
-	measuring = true;
+	for (const g of gens) g.send('measure');
 	const cpu0 = sum(cpuSeconds);
 	const redisCpu0 = srv.redis ? cpuSeconds(srv.redis.child.pid) : 0;
 	const w0 = process.hrtime.bigint();
 	await sleep(SECONDS * 1000);
-	measuring = false;
+	const got = await all('stop');
 	const wall = Number(process.hrtime.bigint() - w0) / 1e9;
 	const cpu = sum(cpuSeconds) - cpu0;
 	const rssLoaded = sum(rssKb);
 	const redisCpu = srv.redis ? cpuSeconds(srv.redis.child.pid) - redisCpu0 : NaN;
 	const redisRss = srv.redis ? rssKb(srv.redis.child.pid) : NaN;
-	running = false;
-	if (pacer) clearInterval(pacer);
 	await sleep(300);
-	for (const ws of socks) ws.terminate();
+	for (const g of gens) {
+		const done = new Promise((r) => g.once('exit', r));
+		g.send('exit');
+		await done;
+	}
 	for (const c of srv.procs) await stopChild(c);
 	if (srv.redis) {
 		await stopRedis(srv.redis);
 	}
 
-	lat.sort((a, b) => a - b);
+	const msgs = got.reduce((a, r) => a + r.msgs, 0);
+	const lat = got.flatMap((r) => r.lat).sort((a, b) => a - b);
 	return {
 		name,
 		conns: CONNS,
@@ -253,125 +329,136 @@ async function runOne(name) {
 		msgsPerS: msgs / wall,
 		serverCpuS: cpu,
 		msgsPerCpuS: cpu > 0 ? msgs / cpu : NaN,
+		genCpuS: got.reduce((a, r) => a + r.cpuS, 0),
+		gens: gens.length,
 		p50: pct(lat, 50),
 		p99: pct(lat, 99),
 		rssBaseKb: rssBase,
 		rssLoadedKb: Math.max(rssConnected, rssLoaded),
 		kbPerConn: (Math.max(rssConnected, rssLoaded) - rssBase) / CONNS,
-		errors,
+		errors: got.reduce((a, r) => a + r.errors, 0),
 		instances: srv.procs.length,
 		redisCpuS: redisCpu,
 		redisRssKb: redisRss,
 	};
 }
 
-const names = { both: ['iceway', 'peerjs'], all: ['iceway', 'peerjs', 'cluster'] }[ONLY] || [ONLY];
-if (BASE && !names.includes('base')) names.splice(1, 0, 'base');
-for (const name of names) if (!targets[name]) throw new Error(`--only: unknown target ${name}`);
-
-async function runAll() {
-	const out = [];
-	for (const name of names) {
-		process.stderr.write(`bench: ${name}, ${CONNS} connections, ${SECONDS} s` +
-			`${PACE_MS ? `, 1 message/${PACE_MS} ms/pair` : ''} ...\n`);
-		out.push(await runOne(name));
-	}
-	return out;
+if (arg('gen-worker', null)) {
+	await genWorker(arg('gen-worker'));
+} else {
+	await main();
 }
 
-if (RATES.length) {
-	// Paced runs, one per rate; the targets take turns within each rate.
-	const byRate = [];
-	for (const rate of RATES) {
-		PACE_MS = Math.max(TICK_MS, Math.round((1000 * CONNS) / 2 / rate));
-		byRate.push({ rate, pace: PACE_MS, results: await runAll() });
+async function main() {
+	const names = { both: ['iceway', 'peerjs'], all: ['iceway', 'peerjs', 'cluster'] }[ONLY] || [ONLY];
+	if (BASE && !names.includes('base')) names.splice(1, 0, 'base');
+	for (const name of names) if (!targets[name]) throw new Error(`--only: unknown target ${name}`);
+
+	async function runAll() {
+		const out = [];
+		for (const name of names) {
+			process.stderr.write(`bench: ${name}, ${CONNS} connections, ${SECONDS} s` +
+				`${PACE_MS ? `, 1 message/${PACE_MS} ms/pair` : ''} ...\n`);
+			out.push(await runOne(name));
+		}
+		return out;
 	}
-	const us = (r) => (r.msgs ? (1e6 * r.serverCpuS) / r.msgs : NaN);
-	const head = `${'offered msg/s'.padEnd(16)}${'pace ms'.padStart(8)}` +
-		names.map((n) => `${(n + ' msg/s').padStart(16)}${(n + ' us/msg').padStart(16)}${(n + ' p99 ms').padStart(16)}`).join('');
-	console.log(head);
-	for (const b of byRate) {
-		console.log(`${String(b.rate).padEnd(16)}${String(b.pace).padStart(8)}` +
-			b.results.map((r) => `${r.msgsPerS.toFixed(0).padStart(16)}${us(r).toFixed(1).padStart(16)}${r.p99.toFixed(2).padStart(16)}`).join(''));
+
+	if (RATES.length) {
+		// Paced runs, one per rate; the targets take turns within each rate.
+		const byRate = [];
+		for (const rate of RATES) {
+			PACE_MS = Math.max(TICK_MS, Math.round((1000 * CONNS) / 2 / rate));
+			byRate.push({ rate, pace: PACE_MS, results: await runAll() });
+		}
+		const us = (r) => (r.msgs ? (1e6 * r.serverCpuS) / r.msgs : NaN);
+		const head = `${'offered msg/s'.padEnd(16)}${'pace ms'.padStart(8)}` +
+			names.map((n) => `${(n + ' msg/s').padStart(16)}${(n + ' us/msg').padStart(16)}${(n + ' p99 ms').padStart(16)}${'gen CPU s'.padStart(11)}`).join('');
+		console.log(head);
+		for (const b of byRate) {
+			console.log(`${String(b.rate).padEnd(16)}${String(b.pace).padStart(8)}` +
+				b.results.map((r) => `${r.msgsPerS.toFixed(0).padStart(16)}${us(r).toFixed(1).padStart(16)}${r.p99.toFixed(2).padStart(16)}${r.genCpuS.toFixed(2).padStart(11)}`).join(''));
+		}
+		const pj = names.indexOf('peerjs');
+		const bi = names.indexOf('base');
+		console.log('\nserver CPU per relayed message, ratios:');
+		for (const b of byRate) {
+			const get = (n) => b.results[names.indexOf(n)];
+			const parts = [];
+			if (pj >= 0) parts.push(`iceway/peerjs ${(us(get('iceway')) / us(get('peerjs'))).toFixed(2)}`);
+			if (bi >= 0 && pj >= 0) parts.push(`base/peerjs ${(us(get('base')) / us(get('peerjs'))).toFixed(2)}`);
+			if (bi >= 0) parts.push(`iceway/base ${(us(get('iceway')) / us(get('base'))).toFixed(2)}`);
+			console.log(`  ${b.rate} msg/s: ${parts.join(', ')}`);
+		}
+		const out = arg('json', null);
+		if (out) fs.writeFileSync(out, JSON.stringify(byRate, null, 2));
+		process.exit(0);
 	}
-	const pj = names.indexOf('peerjs');
-	const bi = names.indexOf('base');
-	console.log('\nserver CPU per relayed message, ratios:');
-	for (const b of byRate) {
-		const get = (n) => b.results[names.indexOf(n)];
-		const parts = [];
-		if (pj >= 0) parts.push(`iceway/peerjs ${(us(get('iceway')) / us(get('peerjs'))).toFixed(2)}`);
-		if (bi >= 0 && pj >= 0) parts.push(`base/peerjs ${(us(get('base')) / us(get('peerjs'))).toFixed(2)}`);
-		if (bi >= 0) parts.push(`iceway/base ${(us(get('iceway')) / us(get('base'))).toFixed(2)}`);
-		console.log(`  ${b.rate} msg/s: ${parts.join(', ')}`);
+
+	const results = await runAll();
+
+	const row = (label, f) => `${label.padEnd(34)}${results.map((r) => String(f(r)).padStart(16)).join('')}`;
+	console.log(row('', (r) => r.name));
+	console.log(row('connections', (r) => r.conns));
+	console.log(row('load', () => (PACE_MS ? `1/${PACE_MS}ms/pair` : 'closed loop')));
+	console.log(row('connect time (s)', (r) => r.connectS.toFixed(1)));
+	console.log(row('server CPU per set-up (ms)', (r) => r.setupMs.toFixed(3)));
+	console.log(row('messages relayed', (r) => r.msgs));
+	console.log(row('messages/s (wall)', (r) => r.msgsPerS.toFixed(0)));
+	console.log(row('server CPU (s)', (r) => r.serverCpuS.toFixed(2)));
+	console.log(row('load generator CPU (s)', (r) => `${r.genCpuS.toFixed(2)} in ${r.gens}`));
+	console.log(row('messages per server CPU-second', (r) => r.msgsPerCpuS.toFixed(0)));
+	console.log(row('relay latency p50 (ms)', (r) => r.p50.toFixed(2)));
+	console.log(row('relay latency p99 (ms)', (r) => r.p99.toFixed(2)));
+	console.log(row('server RSS idle (KB)', (r) => r.rssBaseKb));
+	console.log(row('server RSS loaded (KB)', (r) => r.rssLoadedKb));
+	console.log(row('RSS per connection (KB)', (r) => r.kbPerConn.toFixed(2)));
+	console.log(row('error replies', (r) => r.errors));
+	if (results.some((r) => r.name === 'cluster')) {
+		// Server CPU and RSS above are summed over the instances; the shared redis-server apart.
+		const na = (v, f) => (Number.isNaN(v) ? '-' : f(v));
+		console.log(row('signal instances', (r) => r.instances));
+		console.log(row('redis-server CPU (s)', (r) => na(r.redisCpuS, (v) => v.toFixed(2))));
+		console.log(row('redis-server RSS loaded (KB)', (r) => na(r.redisRssKb, (v) => v)));
+	}
+	const a = results.find((r) => r.name === 'iceway');
+	const b = results.find((r) => r.name === 'peerjs');
+	const base = results.find((r) => r.name === 'base');
+	if (a && b) {
+		console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
+			`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection; ` +
+			`server CPU per message ${(b.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x PeerJS's, ` +
+			`per connection set-up ${(a.setupMs / b.setupMs).toFixed(2)}x PeerJS's`);
+	}
+	if (base && b) {
+		console.log(`base/peerjs: server CPU per message ${(b.msgsPerCpuS / base.msgsPerCpuS).toFixed(2)}x PeerJS's`);
+	}
+	if (base && a) {
+		console.log(`iceway/base: server CPU per message ${(base.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x`);
+	}
+	// The kernel's floor: a C server that only moves bytes between paired TCP connections (no
+	// WebSocket, no JSON), same connections, same message size, closed loop. No server on this
+	// machine can spend less CPU per relayed message than this.
+	const FLOOR = arg('floor', path.resolve(path.dirname(SIGNAL), '../bench/signal/iw_tcpfloor'));
+	if (ONLY !== 'cluster' && fs.existsSync(FLOOR)) {
+		const fl = spawnSync(FLOOR, ['--conns', String(CONNS), '--size', String(SDP_LEN + 100),
+			'--seconds', String(SECONDS)], { encoding: 'utf8' });
+		const f = fl.status === 0 ? JSON.parse(fl.stdout) : null;
+		if (f) {
+			console.log(`\nkernel floor (raw TCP byte relay, ${f.conns} connections, ${f.size} B): ` +
+				`${f.msgs_per_cpu_s} messages per server CPU-second`);
+			for (const r of [a, base].filter(Boolean)) {
+				console.log(`${r.name}: server CPU per message ${(f.msgs_per_cpu_s / r.msgsPerCpuS).toFixed(2)}x the floor's`);
+			}
+			if (b) {
+				console.log(`target 5x PeerJS = ${(5 * b.msgsPerCpuS).toFixed(0)} messages per CPU-second, ` +
+					`${(5 * b.msgsPerCpuS / f.msgs_per_cpu_s).toFixed(2)}x the floor`);
+			}
+			results.push({ name: 'floor', ...f });
+		} else {
+			console.log(`\nkernel floor: ${FLOOR} failed: ${fl.stderr || fl.error}`);
+		}
 	}
 	const out = arg('json', null);
-	if (out) fs.writeFileSync(out, JSON.stringify(byRate, null, 2));
-	process.exit(0);
+	if (out) fs.writeFileSync(out, JSON.stringify(results, null, 2));
 }
-
-const results = await runAll();
-
-const row = (label, f) => `${label.padEnd(34)}${results.map((r) => String(f(r)).padStart(16)).join('')}`;
-console.log(row('', (r) => r.name));
-console.log(row('connections', (r) => r.conns));
-console.log(row('load', () => (PACE_MS ? `1/${PACE_MS}ms/pair` : 'closed loop')));
-console.log(row('connect time (s)', (r) => r.connectS.toFixed(1)));
-console.log(row('server CPU per set-up (ms)', (r) => r.setupMs.toFixed(3)));
-console.log(row('messages relayed', (r) => r.msgs));
-console.log(row('messages/s (wall)', (r) => r.msgsPerS.toFixed(0)));
-console.log(row('server CPU (s)', (r) => r.serverCpuS.toFixed(2)));
-console.log(row('messages per server CPU-second', (r) => r.msgsPerCpuS.toFixed(0)));
-console.log(row('relay latency p50 (ms)', (r) => r.p50.toFixed(2)));
-console.log(row('relay latency p99 (ms)', (r) => r.p99.toFixed(2)));
-console.log(row('server RSS idle (KB)', (r) => r.rssBaseKb));
-console.log(row('server RSS loaded (KB)', (r) => r.rssLoadedKb));
-console.log(row('RSS per connection (KB)', (r) => r.kbPerConn.toFixed(2)));
-console.log(row('error replies', (r) => r.errors));
-if (results.some((r) => r.name === 'cluster')) {
-	// Server CPU and RSS above are summed over the instances; the shared redis-server apart.
-	const na = (v, f) => (Number.isNaN(v) ? '-' : f(v));
-	console.log(row('signal instances', (r) => r.instances));
-	console.log(row('redis-server CPU (s)', (r) => na(r.redisCpuS, (v) => v.toFixed(2))));
-	console.log(row('redis-server RSS loaded (KB)', (r) => na(r.redisRssKb, (v) => v)));
-}
-const a = results.find((r) => r.name === 'iceway');
-const b = results.find((r) => r.name === 'peerjs');
-const base = results.find((r) => r.name === 'base');
-if (a && b) {
-	console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
-		`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection; ` +
-		`server CPU per message ${(b.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x PeerJS's, ` +
-		`per connection set-up ${(a.setupMs / b.setupMs).toFixed(2)}x PeerJS's`);
-}
-if (base && b) {
-	console.log(`base/peerjs: server CPU per message ${(b.msgsPerCpuS / base.msgsPerCpuS).toFixed(2)}x PeerJS's`);
-}
-if (base && a) {
-	console.log(`iceway/base: server CPU per message ${(base.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x`);
-}
-// The kernel's floor: a C server that only moves bytes between paired TCP connections (no
-// WebSocket, no JSON), same connections, same message size, closed loop. No server on this
-// machine can spend less CPU per relayed message than this.
-const FLOOR = arg('floor', path.resolve(path.dirname(SIGNAL), '../bench/signal/iw_tcpfloor'));
-if (ONLY !== 'cluster' && fs.existsSync(FLOOR)) {
-	const fl = spawnSync(FLOOR, ['--conns', String(CONNS), '--size', String(SDP_LEN + 100),
-		'--seconds', String(SECONDS)], { encoding: 'utf8' });
-	const f = fl.status === 0 ? JSON.parse(fl.stdout) : null;
-	if (f) {
-		console.log(`\nkernel floor (raw TCP byte relay, ${f.conns} connections, ${f.size} B): ` +
-			`${f.msgs_per_cpu_s} messages per server CPU-second`);
-		for (const r of [a, base].filter(Boolean)) {
-			console.log(`${r.name}: server CPU per message ${(f.msgs_per_cpu_s / r.msgsPerCpuS).toFixed(2)}x the floor's`);
-		}
-		if (b) {
-			console.log(`target 5x PeerJS = ${(5 * b.msgsPerCpuS).toFixed(0)} messages per CPU-second, ` +
-				`${(5 * b.msgsPerCpuS / f.msgs_per_cpu_s).toFixed(2)}x the floor`);
-		}
-		results.push({ name: 'floor', ...f });
-	} else {
-		console.log(`\nkernel floor: ${FLOOR} failed: ${fl.stderr || fl.error}`);
-	}
-}
-const out = arg('json', null);
-if (out) fs.writeFileSync(out, JSON.stringify(results, null, 2));
