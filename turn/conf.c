@@ -330,7 +330,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .flags = IW_OPT_REPEAT,
 	  .clear = clear_denied,
 	  .set = o_denied_peer,
-	  .help = "RANGE: refuse peers in CIDR or A-B range (repeatable; deny wins)" },
+	  .help = "RANGE: refuse peers in CIDR or A-B range (repeatable; allowed-peer-ip makes exceptions)" },
 	{ .name = "allow-loopback-peers",
 	  .kind = IW_OPT_FLAG,
 	  AT(policy.allow_loopback),

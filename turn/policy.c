@@ -95,18 +95,20 @@ int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char 
 	struct iw_addr norm;
 	char txt[IW_ADDR_STRLEN];
 	iw_addr_normalize(peer, &norm);
+	/* As in coturn, an allowed-peer-ip range is an exception to the denied ones: guides
+	 * deny a whole space and allow the one media server (BigBlueButton), or deny the private
+	 * ranges and allow the relay's own address (Synapse). Allow rules see the normalised form
+	 * only: an IPv4 address inside IPv6 passes the IPv4 policy on its own, so an allow rule
+	 * for the IPv6 form (64:ff9b::/96, a normal NAT64 set-up) does not reopen 169.254.169.254
+	 * or 127.0.0.1 inside it, and ::ffff:10.0.0.1 is refused as 10.0.0.1 is. */
+	if (match(p->allow, p->n_allow, &norm, &norm))
+		return 0;
 	const struct iw_range *r = match(p->deny, p->n_deny, peer, &norm);
 	if (r) {
 		snprintf(why, why_cap, "Forbidden: peer %s is in denied-peer-ip=%s",
 			 iw_addr_fmt(peer, false, txt, sizeof txt), r->text);
 		return -EPERM;
 	}
-	/* Allow rules and classes see the normalised form only: an IPv4 address inside IPv6
-	 * passes the IPv4 policy on its own, so an allow rule for the IPv6 form (64:ff9b::/96,
-	 * a normal NAT64 set-up) does not reopen 169.254.169.254 or 127.0.0.1 inside it, and
-	 * ::ffff:10.0.0.1 is refused as 10.0.0.1 is. */
-	if (match(p->allow, p->n_allow, &norm, &norm))
-		return 0;
 	const struct iw_addr *forms[2] = { &norm, peer };
 	for (unsigned i = 0; i < 2; i++) {
 		const char *range = NULL;

@@ -33,10 +33,11 @@ int iw_policy_allow_add(struct iw_policy *p, const char *s, const char **why);
 int iw_policy_deny_add(struct iw_policy *p, const char *s, const char **why);
 
 /*
- * May a client reach peer? A denied-peer-ip match on the address as given or on its
- * normalised form (IPv4 inside IPv6) refuses; then the normalised form alone decides: an
- * allowed-peer-ip match allows, otherwise every non-public class is refused (loopback only
- * when allow_loopback). So an embedded IPv4 address passes the IPv4 policy on its own.
+ * May a client reach peer? An allowed-peer-ip match on its normalised form (IPv4 inside
+ * IPv6) allows, as in coturn, even inside a denied range; then a denied-peer-ip match on the
+ * address as given or on its normalised form refuses; then every non-public class of the
+ * normalised form is refused (loopback only when allow_loopback). So an embedded IPv4 address
+ * passes the IPv4 policy on its own.
  * Returns 0, or -EPERM with a reason phrase in why (e.g. "Forbidden: peer 10.0.0.1 is in
  * private range 10.0.0.0/8 (allowed-peer-ip=10.0.0.0/8 would allow it)").
  */

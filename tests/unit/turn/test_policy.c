@@ -128,8 +128,8 @@ static void test_allow_and_deny(void **state)
 	} rows[] = {
 		{ "10.0.0.1", 0 },        /* explicit allow wins over the private class */
 		{ "::ffff:10.0.0.1", 0 }, /* also in its IPv6 forms */
-		{ "10.1.2.3", -EPERM },   /* deny wins over allow */
-		{ "::ffff:10.1.2.3", -EPERM },
+		{ "10.1.2.3", 0 },        /* allow is an exception to deny, as in coturn */
+		{ "::ffff:10.1.2.3", 0 },
 		{ "192.168.1.10", 0 },
 		{ "192.168.1.20", 0 },
 		{ "192.168.1.21", -EPERM },
@@ -147,9 +147,37 @@ static void test_allow_and_deny(void **state)
 		if (rc != rows[i].rc)
 			fail_msg("%s: got %d (%s)", rows[i].a, rc, rc ? reason : "");
 	}
-	struct iw_addr d = addr("10.1.2.3");
+	struct iw_addr d = addr("8.8.8.8");
 	iw_policy_check(&p, &d, reason, sizeof reason);
-	assert_non_null(strstr(reason, "denied-peer-ip=10.1.0.0/16"));
+	assert_non_null(strstr(reason, "denied-peer-ip=8.8.8.8"));
+}
+
+/* BigBlueButton's guide denies every address and allows its media server; Synapse's denies
+ * the private ranges and allows the relay's own address. Both rely on coturn's order. */
+static void test_allow_exceptions(void **state)
+{
+	(void)state;
+	struct iw_policy p;
+	const char *why = NULL;
+	char reason[256];
+	iw_policy_init(&p);
+	assert_int_equal(iw_policy_deny_add(&p, "0.0.0.0-255.255.255.255", &why), 0);
+	assert_int_equal(iw_policy_deny_add(&p, "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &why), 0);
+	assert_int_equal(iw_policy_allow_add(&p, "203.0.113.7", &why), 0);
+	struct {
+		const char *a;
+		int rc;
+	} rows[] = {
+		{ "203.0.113.7", 0 }, /* the media server, in a documentation range and in the deny */
+		{ "::ffff:203.0.113.7", 0 },   { "203.0.113.8", -EPERM }, { "8.8.8.8", -EPERM },
+		{ "2001:4860::8888", -EPERM }, { "127.0.0.1", -EPERM },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct iw_addr a = addr(rows[i].a);
+		int rc = iw_policy_check(&p, &a, reason, sizeof reason);
+		if (rc != rows[i].rc)
+			fail_msg("%s: got %d (%s)", rows[i].a, rc, rc ? reason : "");
+	}
 }
 
 /* An allow rule for an IPv6 form does not reopen the IPv4 addresses it embeds: NAT64's
@@ -278,8 +306,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_table),  cmocka_unit_test(test_reason_phrase),
-		cmocka_unit_test(test_allow_and_deny), cmocka_unit_test(test_bad_rules),
-		cmocka_unit_test(test_self),           cmocka_unit_test(test_allow_embedded),
+		cmocka_unit_test(test_allow_and_deny), cmocka_unit_test(test_allow_exceptions),
+		cmocka_unit_test(test_bad_rules),      cmocka_unit_test(test_self),
+		cmocka_unit_test(test_allow_embedded),
 	};
 	return cmocka_run_group_tests_name("turn/policy", tests, NULL, NULL);
 }
