@@ -610,6 +610,11 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
 	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
 		s->addr_counted = 1;
+	if (s->addr_key.family && IW_LOG_ENABLED(IW_LOG_DEBUG)) {
+		/* The client behind a trusted proxy, as the per-address limit counts it. */
+		char a[IW_ADDR_STRLEN];
+		IW_DEBUG("WebSocket from %s", iw_addr_fmt(&s->addr_key, false, a, sizeof a));
+	}
 	hb_add(w, s, now);
 	if (s->auto_room[0]) {
 		size_t len = 0;
