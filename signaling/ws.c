@@ -1127,6 +1127,9 @@ static int add_listener(struct iw_ws *w, const struct iw_ws_listen *l, const cha
 	info.ssl_private_key_filepath = w->cfg.tls_key;
 	if (w->cfg.tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* HTTP/1.1 only: /ws is not served over HTTP/2 (RFC 8441), and a browser that loaded the
+	 * page over h2 tries its WebSocket there first, then waits seconds before HTTP/1.1. */
+	info.alpn = "http/1.1";
 	if (v6)
 		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
 	else

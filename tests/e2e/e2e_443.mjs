@@ -339,10 +339,13 @@ async function main() {
 					relayHeaders: d(rel, relayBefore, 'iceway_relay_stream_proxy_total', 'result="header",transport="tls"'),
 					relayAllocs: d(rel, relayBefore, 'iceway_relay_allocations_total', 'result="success"'),
 					sigHeaders: d(sig, sigBefore, 'iceway_signal_proxy_connections_total', 'result="header"'),
+					sigRefused: d(sig, sigBefore, 'iceway_signal_connections_rejected_total'),
 				};
 				note(`${kind} metrics`, JSON.stringify(got));
 				assert(got.relayHeaders >= 2 && got.relayAllocs >= 2, 'the relay read PROXY headers and allocated for both pages', got);
 				assert(got.sigHeaders >= 2, 'signaling read PROXY headers for the pages and sockets', got);
+				// Each page's WebSocket got in at its first attempt (not after a refused one over h2).
+				assert(got.sigRefused === 0, 'signaling refused no WebSocket', got);
 			});
 		}
 	} finally {
