@@ -214,7 +214,7 @@ function iptablesCount(ns, chain, match) {
 	return Number(line.trim().split(/\s+/)[0]);
 }
 
-async function call(browser, kind, pki) {
+async function call(browser, kind) {
 	const ctxs = [await browser.newContext(), await browser.newContext()];
 	const pages = [];
 	try {
@@ -328,7 +328,7 @@ async function main() {
 				startProxy(kind);
 				await until(`${kind} listening on ${PUBLIC}:443`, () => tcpOpen(PUBLIC, 443), T.start, 100);
 				try {
-					await call(browser, kind, pki);
+					await call(browser, kind);
 				} finally {
 					await stop(kind);
 				}

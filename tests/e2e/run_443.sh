@@ -47,11 +47,13 @@ cleanup() {
 	local ns pids
 	for ns in "$cli" "$srv"; do
 		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		# shellcheck disable=SC2086 # one PID a word
 		[ -z "$pids" ] || kill $pids 2>/dev/null || true
 	done
 	sleep 0.2
 	for ns in "$cli" "$srv"; do
 		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		# shellcheck disable=SC2086
 		[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
