@@ -7,6 +7,7 @@
 #   signal [ARGS...]   iceway-signal -c /etc/iceway/iceway-signal.conf ARGS
 #   all                both; ICEWAY_RELAY_ARGS and ICEWAY_SIGNAL_ARGS add options to each
 #   check              the health check: a STUN Binding to the relay, GET /healthz on signaling
+#                      (over TLS and after a PROXY header when its listener wants them)
 #   anything else      run as a command (e.g. "bash")
 #
 # Shorthands for both processes (all optional):
@@ -139,6 +140,16 @@ prepare() {
 		[ "$1" = signal ] || printf 'relay=%s %s\n' "${ip:-127.0.0.1}" "${port:-3478}"
 		[ "$1" = relay ] || printf 'signal=%s\n' "${listen:-127.0.0.1:8080}"
 	} >"$rundir/health.tmp"
+	# Signaling is checked by its own binary (--check) with the same arguments and the variables
+	# derived here: it then speaks TLS and sends a PROXY header when its listener wants them.
+	# No secret is written: the container's own environment reaches the check as it is.
+	if [ "$1" != relay ]; then
+		{
+			declare -p signal_argv
+			export -p | grep -E '^declare -x ICEWAY_SIGNAL_(TURN_URI|STUN_URI|STATIC_AUTH_SECRET_FILE)=' || true
+		} >"$rundir/signal.check.tmp"
+		mv -f "$rundir/signal.check.tmp" "$rundir/signal.check"
+	fi
 	mv -f "$rundir/health.tmp" "$rundir/health"
 }
 
@@ -161,22 +172,21 @@ check_relay() {
 	"$ICEWAY_BINDIR/iceway-relay" -n --check "$host:$2" >/dev/null 2>&1
 }
 
+# GET /healthz on signaling's first listener, by iceway-signal --check with the arguments it
+# runs with: over TLS when it has a certificate, after a PROXY header (v2 LOCAL) when it wants
+# one from loopback. $1 (the listener) names it in the output only.
 check_signal() {
-	local host port line
-	host=$(check_host "${1%:*}")
-	port=${1##*:}
-	exec 4<>"/dev/tcp/$host/$port" || return 1
-	printf 'GET /healthz HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$host" "$port" >&4
-	IFS= read -r -t 3 line <&4 || return 1
-	exec 4<&-
-	case $line in "HTTP/1."?" 200"*) return 0 ;; esac
-	return 1
+	local f=$ICEWAY_RUNDIR/signal.check
+	[ -r "$f" ] || return 1
+	# shellcheck disable=SC1090 # written by prepare: declare -p and export -p lines
+	. "$f"
+	"${signal_argv[@]}" --check 2>&1
 }
 
 health() {
 	local f=$rundir/health key val ok=1 fn
 	[ -r "$f" ] || { echo "not started"; return 1; }
-	export ICEWAY_BINDIR=$bindir
+	export ICEWAY_BINDIR=$bindir ICEWAY_RUNDIR=$rundir
 	while IFS='=' read -r key val; do
 		fn=check_$key
 		# shellcheck disable=SC2086 # relay: "HOST PORT"

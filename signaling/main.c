@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "signaling/check.h"
 #include "signaling/relays.h"
 #include "signaling/ws.h"
 
@@ -26,6 +27,7 @@ struct opts {
 	bool json_log;
 	unsigned help; /* 0 no, 1 text, 2 markdown */
 	bool version;
+	bool check;
 	char *listen[IW_WS_LISTEN_MAX]; /* as given; parsed into ws.listen by use_listen */
 	unsigned n_listen;
 };
@@ -349,6 +351,12 @@ static const struct iw_opt opt_tab[] = {
 	  .max = 600,
 	  .def = "5",
 	  .help = "SECONDS: longest graceful shutdown on SIGTERM" },
+	{ .name = "check",
+	  .kind = IW_OPT_BOOL,
+	  .flags = IW_OPT_NOENV,
+	  AT(check),
+	  .help = "GET /healthz on the first listener as this configuration serves it (TLS, PROXY "
+		  "header), exit 0 on a 200: the container's health check" },
 	IW_OPT_PROMETHEUS(struct opts, ws.prometheus, ws.prom_port, ws.prom_addr, "9642"),
 	IW_OPT_LOG(struct opts, level, json_log, log_file),
 	IW_OPT_CONFIG_FILE,
@@ -536,6 +544,12 @@ int main(int argc, char **argv)
 	if (!o.ws.tls_cert != !o.ws.tls_key) {
 		fprintf(stderr, "iceway-signal: option 'cert': cert and pkey go together\n");
 		return 2;
+	}
+	if (o.check) {
+		rc = iw_signal_check(&o.ws, 3000, &why);
+		if (rc < 0)
+			fprintf(stderr, "iceway-signal: check %s: %s\n", o.ws.listen[0].spec, why);
+		return rc < 0 ? 1 : 0;
 	}
 	iw_log_set_level(o.level);
 	iw_log_set_json(o.json_log);

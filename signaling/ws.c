@@ -610,6 +610,11 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	/* Counted from the handshake on: lws calls FILTER and ESTABLISHED in one pass. */
 	if (s->addr_key.family && iw_addr_count_add(w->per_addr, &s->addr_key) == 0)
 		s->addr_counted = 1;
+	if (s->addr_key.family && IW_LOG_ENABLED(IW_LOG_DEBUG)) {
+		/* The client behind a trusted proxy, as the per-address limit counts it. */
+		char a[IW_ADDR_STRLEN];
+		IW_DEBUG("WebSocket from %s", iw_addr_fmt(&s->addr_key, false, a, sizeof a));
+	}
 	hb_add(w, s, now);
 	if (s->auto_room[0]) {
 		size_t len = 0;
@@ -1122,6 +1127,9 @@ static int add_listener(struct iw_ws *w, const struct iw_ws_listen *l, const cha
 	info.ssl_private_key_filepath = w->cfg.tls_key;
 	if (w->cfg.tls_cert) /* lws reads this per vhost too, or the vhost stays plain */
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* HTTP/1.1 only: /ws is not served over HTTP/2 (RFC 8441), and a browser that loaded the
+	 * page over h2 tries its WebSocket there first, then waits seconds before HTTP/1.1. */
+	info.alpn = "http/1.1";
 	if (v6)
 		info.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
 	else

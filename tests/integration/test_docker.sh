@@ -370,11 +370,18 @@ docker run -d --name "$c_low" --network host "${low[@]}" "${tls_opts[@]}" -e ICE
 	-e ICEWAY_REALM=iceway.test --health-interval 1s --health-start-period 30s "$tag" \
 	"${relay443[@]}" >/dev/null
 docker run -d --name "$c_wss" --network host "${low[@]}" "${tls_opts[@]}" -e ICEWAY_SECRET="$secret" \
-	-e ICEWAY_TURN_URI="turns:turn.test:443?transport=tcp" "$tag" \
+	-e ICEWAY_TURN_URI="turns:turn.test:443?transport=tcp" \
+	--health-interval 1s --health-start-period 30s "$tag" \
 	signal --listen 127.0.0.2:443 --tls-cert /tls/cert.pem --tls-key /tls/key.pem >/dev/null
 if ! wait_healthy "$c_low"; then
 	docker logs "$c_low" 2>&1 | tail -n 30 >&2
 	fail "the relay on 443 did not become healthy"
+fi
+# The image's health check reaches signaling's TLS listener (iceway-signal --check).
+if ! wait_healthy "$c_wss"; then
+	docker logs "$c_wss" 2>&1 | tail -n 30 >&2
+	docker inspect -f '{{json .State.Health}}' "$c_wss" >&2
+	fail "signaling with TLS on 443 did not become healthy"
 fi
 # Each process: user iceway, and exactly one capability in effect.
 for c in "$c_low" "$c_wss"; do

@@ -1,7 +1,7 @@
 """iceway-signal with --tls-cert/--tls-key: one listener serves https:// and wss://. A throwaway
 self-signed certificate (openssl CLI) is trusted by the clients: two peers join over wss and
 exchange an offer, /healthz and a static file answer over https (two requests on one
-connection), a plain-HTTP client gets no answer, and a client that does not trust the
+connection), a browser's ALPN offer (h2, http/1.1) gets http/1.1, a plain-HTTP client gets no answer, and a client that does not trust the
 certificate is refused by its own TLS layer. Mismatched options are refused at start."""
 import asyncio
 import os
@@ -92,6 +92,16 @@ def main():
                 js = f.read()
             res = https_keepalive(srv.port, ctx, ["/iceway.js", "/healthz", "/iceway.js"])
             assert res == [(200, js), (200, b"ok\n"), (200, js)], [r[0] for r in res]
+
+            # A browser offers h2 first. The listener picks HTTP/1.1: WebSocket over HTTP/2
+            # (RFC 8441) is not served, and Chromium, having loaded the page over h2, tried its
+            # WebSocket there first and waited 5 s before opening one over HTTP/1.1.
+            bctx = ssl.create_default_context(cafile=cert)
+            bctx.set_alpn_protocols(["h2", "http/1.1"])
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=sigtest.TIMEOUT) as raw:
+                with bctx.wrap_socket(raw, server_hostname="localhost") as s:
+                    alpn = s.selected_alpn_protocol()
+            assert alpn == "http/1.1", alpn
 
             # Plain HTTP on the TLS listener gets no HTTP answer.
             c = socket.create_connection(("127.0.0.1", srv.port), timeout=sigtest.TIMEOUT)
