@@ -21,6 +21,9 @@ enum {
 	MOVED_SETS = 256,
 	MOVED_WAYS = 2,
 	MOVED_MS = 10000,
+	/* Peers the operator disconnected: their resume tokens are refused for IW_HUB_KICK_MS. */
+	KICK_SETS = 256,
+	KICK_WAYS = 2,
 };
 
 struct gone {
@@ -42,6 +45,7 @@ struct iw_hub {
 	uint64_t now_ms; /* the latest time handed in */
 	struct gone gone[GONE_SETS][GONE_WAYS];
 	struct moved moved[MOVED_SETS][MOVED_WAYS];
+	struct gone kicked[KICK_SETS][KICK_WAYS];
 };
 
 /* FNV-1a over room, a separator and peer; never 0. */
@@ -56,11 +60,11 @@ static uint64_t gone_key(const char *room, const char *peer)
 	return x ? x : 1;
 }
 
-static void gone_add(struct iw_hub *h, const char *room, const char *peer)
+/* Remember key k in one set of `ways` entries, evicting the oldest. */
+static void stamp(struct gone *set, int ways, uint64_t k, uint64_t now_ms)
 {
-	uint64_t k = gone_key(room, peer);
-	struct gone *set = h->gone[k % GONE_SETS], *slot = &set[0];
-	for (int i = 0; i < GONE_WAYS; i++) {
+	struct gone *slot = &set[0];
+	for (int i = 0; i < ways; i++) {
 		if (set[i].key == k) {
 			slot = &set[i];
 			break;
@@ -69,18 +73,36 @@ static void gone_add(struct iw_hub *h, const char *room, const char *peer)
 			slot = &set[i];
 	}
 	slot->key = k;
-	slot->at_ms = h->now_ms ? h->now_ms : 1;
+	slot->at_ms = now_ms ? now_ms : 1;
+}
+
+static bool stamped(const struct gone *set, int ways, uint64_t k, uint64_t now_ms, uint64_t within_ms)
+{
+	for (int i = 0; i < ways; i++)
+		if (set[i].key == k && now_ms - set[i].at_ms < within_ms)
+			return true;
+	return false;
+}
+
+static void gone_add(struct iw_hub *h, const char *room, const char *peer)
+{
+	uint64_t k = gone_key(room, peer);
+	stamp(h->gone[k % GONE_SETS], GONE_WAYS, k, h->now_ms);
 }
 
 /* peer left room within the last GONE_MS (as far as the table still remembers). */
 static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
 {
 	uint64_t k = gone_key(room, peer);
-	const struct gone *set = h->gone[k % GONE_SETS];
-	for (int i = 0; i < GONE_WAYS; i++)
-		if (set[i].key == k && h->now_ms - set[i].at_ms < GONE_MS)
-			return true;
-	return false;
+	return stamped(h->gone[k % GONE_SETS], GONE_WAYS, k, h->now_ms, GONE_MS);
+}
+
+/* The operator disconnected peer from room within IW_HUB_KICK_MS. An entry evicted early (more
+ * than KICK_WAYS kicks landing in one set) only lets a resume become a fresh join. */
+static bool kicked_has(const struct iw_hub *h, const char *room, const char *peer)
+{
+	uint64_t k = gone_key(room, peer);
+	return stamped(h->kicked[k % KICK_SETS], KICK_WAYS, k, h->now_ms, IW_HUB_KICK_MS);
 }
 
 static void moved_add(struct iw_hub *h, const char *room, const char *peer, const char *inst)
@@ -160,12 +182,19 @@ const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h)
 	return h->rooms;
 }
 
+/* Hand one message to the WebSocket layer for c, counted for the admin API. */
+static void out(struct iw_hub *h, struct iw_hub_conn *c, const char *txt, size_t len)
+{
+	if (h->ops.send(h->ops.arg, c, txt, len) == 0)
+		c->msgs_out++;
+}
+
 /* Send and free a serialized message; a NULL text (out of memory) is dropped. */
 static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
 {
 	/* Our JSON text never holds a raw NUL (jansson and msg.c escape it), so strlen is its length. */
 	if (txt && c && !c->closing)
-		h->ops.send(h->ops.arg, c, txt, strlen(txt));
+		out(h, c, txt, strlen(txt));
 	free(txt);
 }
 
@@ -222,7 +251,7 @@ static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer 
 	/* A peer still joining learns the room from its welcome, built later. */
 	for (struct iw_peer *p = r->peers; p; p = p->next)
 		if (p != except && p->conn && !((struct iw_hub_conn *)p->conn)->joining)
-			h->ops.send(h->ops.arg, p->conn, txt, len);
+			out(h, p->conn, txt, len);
 	free(txt);
 }
 
@@ -263,6 +292,7 @@ static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer 
 	size_t len = 0, n = 0;
 
 	c->joining = false;
+	c->resumed = resumed;
 	/* Counted once the join is complete, here and only here. */
 	if (resumed)
 		h->st.resumes++;
@@ -414,6 +444,13 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 
 	if (join_allowed(h, c, m, &want, now_ms) < 0)
 		return;
+	if (want && m->resume && kicked_has(h, m->room, want)) {
+		h->st.kicked_resume_refused++;
+		send_error(h, c, IW_ERR_UNAUTHORIZED,
+			   "this peer was disconnected by the operator: its resume token is void", &m->id,
+			   now_ms);
+		return;
+	}
 	step_aside(h, c, m, want);
 	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
 	if (rc < 0) {
@@ -540,6 +577,7 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 	h->now_ms = now_ms;
 	if (c->closing)
 		return;
+	c->msgs_in++;
 	if (!take_token(h, c, now_ms)) {
 		send_error(h, c, IW_ERR_RATE_LIMITED, "too many messages per second; slow down", NULL,
 			   now_ms);
@@ -594,6 +632,40 @@ void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)
 {
 	h->now_ms = now_ms;
 	iw_room_sweep(h->rooms, now_ms, on_expire, h);
+}
+
+/* ---- the operator (admin API) ---- */
+
+void iw_hub_peer_kick(struct iw_hub *h, struct iw_peer *p, int code, const char *reason, uint64_t now_ms)
+{
+	struct iw_hub_conn *c = p->conn;
+	uint64_t k = gone_key(p->room->name, p->id);
+
+	h->now_ms = now_ms;
+	h->st.kicked++;
+	stamp(h->kicked[k % KICK_SETS], KICK_WAYS, k, now_ms);
+	if (c) {
+		c->peer = NULL;
+		if (!c->closing) {
+			c->closing = true;
+			h->ops.close(h->ops.arg, c, code, reason);
+		}
+		if (leave_unannounced(h, c, p))
+			return;
+		c->join_ref.kind = IW_MSG_REF_NONE;
+	}
+	/* A detached peer (within its grace) goes the same way: announced, its token gone. */
+	announce_left(h, p);
+	iw_room_peer_remove(h->rooms, p);
+}
+
+unsigned iw_hub_room_close(struct iw_hub *h, struct iw_room *r, uint64_t now_ms)
+{
+	unsigned n = r->n_peers;
+	/* The last kick frees r: count down instead of reading r after it. */
+	for (unsigned i = 0; i < n; i++)
+		iw_hub_peer_kick(h, r->peers, IW_CLOSE_ROOM_CLOSED, "room closed by the operator", now_ms);
+	return n;
 }
 
 /* ---- events from the other instances ---- */
@@ -716,7 +788,7 @@ void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, 
 	if (p && p->conn) {
 		struct iw_hub_conn *c = p->conn;
 		if (!c->closing)
-			h->ops.send(h->ops.arg, c, txt, len);
+			out(h, c, txt, len);
 		return;
 	}
 	if (from[0] == '\0' || !h->ops.cl_send)
