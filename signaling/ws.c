@@ -458,7 +458,9 @@ static int admin_reply(struct lws *wsi, struct sess *s, unsigned status, const c
  * token is never logged; neither is a path that failed (it is the client's bytes). */
 static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char *method, const char *path)
 {
-	char authz[1024], limit[16], cursor[32];
+	/* lws_get_urlarg_by_name() skips an argument longer than its buffer: sized for any
+	 * request lws takes, so that a long ?limit= is refused rather than ignored. */
+	char authz[1024], limit[4096], cursor[4096];
 	struct iw_admin_reply r;
 	struct iw_cluster_stats cs = { 0 };
 	int rc;
@@ -515,13 +517,12 @@ static int on_metrics_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		return reply_text(wsi, s, HTTP_STATUS_REQ_URI_TOO_LONG, "path too long\n");
 	if (rc < 0)
 		return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
-	if (w->cfg.admin_token && strncmp(path, "/admin/", 7) == 0)
+	s->head_only = strcmp(method, "HEAD") == 0; /* an answer to HEAD has no body */
+	if (w->cfg.admin_token && strncmp(path, "/admin", 6) == 0 && (path[6] == '/' || !path[6]))
 		return on_admin(w, wsi, s, method, path);
 	if (strcmp(path, "/metrics") != 0)
 		return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
-	if (strcmp(method, "HEAD") == 0)
-		s->head_only = 1;
-	else if (strcmp(method, "GET") != 0)
+	if (!s->head_only && strcmp(method, "GET") != 0)
 		return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
 	body = malloc(LWS_PRE + HTTP_BODY_MAX);
 	if (!body)
