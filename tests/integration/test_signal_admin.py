@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 
@@ -148,6 +149,19 @@ async def single(tf):
         assert "admin API: DELETE /admin/rooms/alpha" in srv.text()
         assert TOKEN not in srv.text()
         print("ok   a room closed: 4003 to every peer; status")
+
+        # SIGHUP re-reads the token file: the old token is refused from then on
+        new = TOKEN + "-rotated"
+        with open(tf, "w") as f:
+            f.write(new + "\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        await sigtest.wait_for(lambda: "configuration reloaded" in srv.text(), "reload")
+        assert admin(srv, "GET", "/admin/status")[0] == 401
+        assert admin(srv, "GET", "/admin/status", token=new)[0] == 200
+        assert new not in srv.text()
+        with open(tf, "w") as f:
+            f.write(TOKEN + "\n")
+        print("ok   SIGHUP: a new token in the file replaces the old one")
 
 
 async def cluster(tf):
