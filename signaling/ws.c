@@ -415,6 +415,8 @@ static int reply_allow(struct lws *wsi, unsigned status)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key, struct iw_addr *full);
+
 /* The request's method and path. Returns 0, -ENOENT for a method lws does not parse, or
  * -ENAMETOOLONG when the path does not fit in cap bytes. */
 static int method_path(struct lws *wsi, char *path, int cap, const char **method)
@@ -469,12 +471,15 @@ static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char
 	if (lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
 		authz[0] = '\0';
 	if (!iw_admin_authorized(w->cfg.admin_token, authz)) {
+		struct iw_addr key, a = { 0 };
 		char ab[IW_ADDR_STRLEN];
 		bool given = authz[0] != '\0';
 		explicit_bzero(authz, sizeof authz);
 		w->st.admin_auth_failures++;
-		IW_LOG_RL(IW_LOG_WARN, 10, "admin API: refused a request from %s: %s bearer token",
-			  lws_get_peer_simple(wsi, ab, sizeof ab) ? ab : "?", given ? "wrong" : "no");
+		/* The relay's security log line, so that docker/fail2ban/iceway.conf bans a guesser. */
+		IW_LOG_RL(IW_LOG_WARN, 10, "auth failure from %s transport=http method=admin reason=\"%s\"",
+			  source_key(w, wsi, &key, &a) == 0 ? iw_addr_fmt(&a, true, ab, sizeof ab) : "?",
+			  given ? "wrong bearer token" : "no bearer token");
 		return admin_reply(wsi, s, HTTP_STATUS_UNAUTHORIZED, "a valid bearer token is required");
 	}
 	explicit_bzero(authz, sizeof authz);

@@ -1,17 +1,22 @@
 """The signaling admin API against a caller without the token and against malformed requests:
 no admin-token means no /admin/ at all (404); no or a wrong bearer token is 401 and counted,
-whatever its length or spelling; the public listener never serves /admin/, even with the
+whatever its length or spelling, and logged as the relay's security line that
+docker/fail2ban/iceway.conf matches (checked with fail2ban-regex); the public listener never serves /admin/, even with the
 token; unknown paths, bad names (too long, not the name alphabet, not UTF-8, NUL), oversized
 URLs, bad ?limit= and ?cursor= and wrong methods get a clean 4xx; the server keeps answering
 and exits clean (the sanitizer build checks it)."""
 import http.client
 import os
+import re
+import shutil
 import socket
+import subprocess
 import tempfile
 
 import sigtest  # first: it picks the interpreter that has python3-websockets
 from sigtest import Server
 
+FILTER = os.path.join(sigtest.SRC, "docker", "fail2ban", "iceway.conf")
 TOKEN = "abuse-admin-token-" + os.urandom(8).hex()
 
 
@@ -105,8 +110,20 @@ def tokens(srv):
     # the scheme is case-insensitive (RFC 7235 §2.1), the token is not
     st, _, _ = req(p, "GET", "/admin/status", token=None, headers={"Authorization": "bearer " + TOKEN})
     assert st == 200, st
-    assert TOKEN not in srv.text()
-    print("ok   no, wrong, cut, longer, other-scheme tokens: 401, counted, never logged")
+    text = srv.text()
+    assert TOKEN not in text
+    lines = re.findall(r'WARN iceway-signal: auth failure from 127\.0\.0\.1:\d+ transport=http '
+                       r'method=admin reason="(no|wrong) bearer token"', text)
+    assert "no" in lines and "wrong" in lines, text[-3000:]
+    # the relay's fail2ban filter bans a token guesser too
+    if shutil.which("fail2ban-regex"):
+        r = subprocess.run(["fail2ban-regex", "-o", "ip", srv.log.name, FILTER],
+                           capture_output=True, timeout=60)
+        hosts = [ln.strip() for ln in r.stdout.decode().splitlines() if ln.strip()]
+        assert r.returncode == 0 and hosts and set(hosts) == {"127.0.0.1"}, (r.returncode, hosts)
+        assert len(hosts) == len(lines), (len(hosts), len(lines))
+    print("ok   no, wrong, cut, longer, other-scheme tokens: 401, counted, never logged; "
+          "fail2ban-regex matches the log lines")
 
 
 def public_listener(srv):
