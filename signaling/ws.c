@@ -527,6 +527,8 @@ static int on_metrics_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		return on_admin(w, wsi, s, method, path);
 	if (strcmp(path, "/metrics") != 0)
 		return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
+	if (strcmp(method, "OPTIONS") == 0)
+		return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
 	if (!s->head_only && strcmp(method, "GET") != 0)
 		return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
 	body = malloc(LWS_PRE + HTTP_BODY_MAX);
