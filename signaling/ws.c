@@ -465,7 +465,6 @@ static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char
 	char authz[1024], limit[4096], cursor[4096];
 	struct iw_admin_reply r;
 	struct iw_cluster_stats cs = { 0 };
-	int rc;
 
 	w->st.admin_requests++;
 	if (lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
@@ -502,11 +501,8 @@ static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char
 	/* A change the operator made is worth a line; the names in a path that worked are plain. */
 	if (strcmp(method, "DELETE") == 0 && r.status == 200)
 		IW_INFO("admin API: DELETE %s", path);
-	if (r.allow)
-		rc = http_reply_hdr(wsi, s, r.status, "application/json", r.buf, r.len, "allow:", r.allow);
-	else
-		rc = http_reply(wsi, s, r.status, "application/json", r.buf, r.len);
-	return rc;
+	return http_reply_hdr(wsi, s, r.status, "application/json", r.buf, r.len, r.allow ? "allow:" : NULL,
+			      r.allow);
 }
 
 /* The metrics listener: /metrics, and /admin/... when admin-token is set; nothing else. */
