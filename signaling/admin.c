@@ -94,11 +94,11 @@ static void get_status(struct iw_hub *h, const struct iw_admin_info *info, size_
 {
 	const struct iw_room_set *rs = iw_hub_rooms(h);
 	int64_t now = (int64_t)time(NULL);
-	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "version", iw_version(), "started",
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "version", iw_version(), "started",
 			      (json_int_t)info->started_s, "uptime_s", (json_int_t)(now - info->started_s),
 			      "connections", (json_int_t)info->connections, "rooms",
 			      (json_int_t)iw_room_set_count(rs), "peers", (json_int_t)iw_room_set_n_peers(rs),
-			      "cluster", info->instance != NULL);
+			      "cluster", info->instance != NULL, "draining", info->draining);
 	if (o && info->instance) {
 		json_object_set_new(o, "instance", json_string(info->instance));
 		json_object_set_new(o, "redis_up", json_boolean(info->redis_up));

@@ -21,6 +21,7 @@ struct iw_admin_info {
 	unsigned connections; /* open WebSockets */
 	const char *instance; /* this instance's id in a cluster; NULL: a single instance */
 	bool redis_up;
+	bool draining; /* shutting down: closing connections, refusing new ones */
 };
 
 struct iw_admin_req {

@@ -488,7 +488,8 @@ static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char
 			&(struct iw_admin_info){ .started_s = w->started_s,
 						 .connections = w->n_ws,
 						 .instance = w->cl ? iw_cluster_instance(w->cl) : NULL,
-						 .redis_up = cs.up },
+						 .redis_up = cs.up,
+						 .draining = w->stop != 0 },
 			&(struct iw_admin_req){
 				.method = method,
 				.path = path,

@@ -55,6 +55,7 @@ async def single(tf):
         st, s = admin(srv, "GET", "/admin/status")
         assert st == 200, (st, s)
         assert s["cluster"] is False and s["rooms"] == 0 and s["peers"] == 0, s
+        assert s["draining"] is False and "instance" not in s, s
         assert s["version"] and s["uptime_s"] >= 0 and s["connections"] == 0, s
 
         a, b, c = [await Peer.connect(srv.url) for _ in range(3)]

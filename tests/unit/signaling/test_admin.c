@@ -145,7 +145,27 @@ static void test_routes(void **state)
 	assert_int_equal(call(h, "GET", "/admin/status", NULL, &b), 200);
 	assert_int_equal(json_integer_value(json_object_get(b, "peers")), 0);
 	assert_true(json_is_false(json_object_get(b, "cluster")));
+	assert_true(json_is_false(json_object_get(b, "draining")));
+	assert_null(json_object_get(b, "instance"));
 	json_decref(b);
+	/* what the WebSocket layer knows goes out as it is */
+	{
+		struct iw_admin_info info = {
+			.started_s = 1, .connections = 3, .instance = "i1", .draining = true
+		};
+		struct iw_admin_req rq = { .method = "GET", .path = "/admin/status" };
+		struct iw_admin_reply r;
+		iw_admin_handle(h, &info, &rq, 0, 5, &r);
+		assert_int_equal(r.status, 200);
+		b = json_loadb((const char *)r.buf, r.len, 0, NULL);
+		assert_true(json_is_true(json_object_get(b, "draining")));
+		assert_true(json_is_true(json_object_get(b, "cluster")));
+		assert_string_equal(json_string_value(json_object_get(b, "instance")), "i1");
+		assert_int_equal(json_integer_value(json_object_get(b, "connections")), 3);
+		assert_true(json_is_false(json_object_get(b, "redis_up")));
+		json_decref(b);
+		free(r.buf);
+	}
 	iw_hub_conn_gone(h, &c, false, 10);
 	iw_hub_destroy(h);
 }
