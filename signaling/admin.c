@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "common/config.h"
 #include "common/cred.h"
@@ -93,9 +92,8 @@ static void get_status(struct iw_hub *h, const struct iw_admin_info *info, size_
 		       struct iw_admin_reply *out)
 {
 	const struct iw_room_set *rs = iw_hub_rooms(h);
-	int64_t now = (int64_t)time(NULL);
 	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "version", iw_version(), "started",
-			      (json_int_t)info->started_s, "uptime_s", (json_int_t)(now - info->started_s),
+			      (json_int_t)info->started_s, "uptime_s", (json_int_t)info->uptime_s,
 			      "connections", (json_int_t)info->connections, "rooms",
 			      (json_int_t)iw_room_set_count(rs), "peers", (json_int_t)iw_room_set_n_peers(rs),
 			      "cluster", info->instance != NULL, "draining", info->draining);

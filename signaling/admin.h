@@ -18,6 +18,7 @@ enum {
 /* What the WebSocket layer knows, for GET /admin/status. */
 struct iw_admin_info {
 	int64_t started_s;    /* wall clock */
+	uint64_t uptime_s;    /* on the monotonic clock: a clock step does not change it */
 	unsigned connections; /* open WebSockets */
 	const char *instance; /* this instance's id in a cluster; NULL: a single instance */
 	bool redis_up;

@@ -95,6 +95,7 @@ struct iw_ws {
 	struct lws_http_mount mounts[3], metrics_mount;
 	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
 	int64_t started_s;            /* wall clock, for the admin API's status */
+	uint64_t started_ms;          /* iw_clock_ms */
 };
 
 static struct iw_ws *ws_of(struct lws *wsi)
@@ -486,6 +487,7 @@ static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char
 		iw_cluster_stats_get(w->cl, &cs);
 	iw_admin_handle(w->hub,
 			&(struct iw_admin_info){ .started_s = w->started_s,
+						 .uptime_s = (iw_clock_ms() - w->started_ms) / 1000u,
 						 .connections = w->n_ws,
 						 .instance = w->cl ? iw_cluster_instance(w->cl) : NULL,
 						 .redis_up = cs.up,
@@ -1292,6 +1294,7 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 	}
 	w->cfg = *cfg;
 	w->started_s = (int64_t)time(NULL);
+	w->started_ms = iw_clock_ms();
 	if (hub_start(w, cfg, why) < 0 || context_start(w, cfg, why) < 0)
 		goto fail;
 	mounts_init(w, cfg->web_root);
