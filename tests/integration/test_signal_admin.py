@@ -1,8 +1,9 @@
 """The signaling admin API with real python3-websockets clients in rooms: rooms and peers listed
 (paged), a peer disconnected (it sees close code 4002, the room sees peer-left, its resume token
 is refused), a room closed (4003 to each of its peers), a disconnected peer's token refused on
-reconnect, status, and in a cluster a peer on another instance answered with 409 naming that
-instance. The token checks and malformed requests are in test_signal_admin_abuse.py."""
+reconnect, status, a token rotated by SIGHUP, and in a cluster a peer on another instance
+answered with 409 naming that instance (its own instance disconnects it; there its old token
+would be refused, on another instance it only gets a fresh join). The token checks and malformed requests are in test_signal_admin_abuse.py."""
 import asyncio
 import http.client
 import json
@@ -197,6 +198,13 @@ async def cluster(tf):
         st, r = admin(servers[1], "DELETE", "/admin/rooms/gamma/peers/bob")
         assert st == 200, (st, r)
         await closed_with(b, 4002)
+        assert (await a.expect("peer-left"))["peer"] == "bob"
+        # the refusal of its token is that instance's: elsewhere the token gets a fresh join
+        b2 = await Peer.connect(servers[0].url)
+        w = await b2.join("gamma", peer="bob", resume=b.resume)
+        assert w["resumed"] is False and w["resume"] != b.resume, w
+        assert (await a.expect("peer-joined"))["peer"] == "bob"
+        await b2.close()
         assert (await a.expect("peer-left"))["peer"] == "bob"
         # closing the room on instance 0 closes its peers only and names the remote ones
         c = await Peer.connect(servers[1].url)
