@@ -21,6 +21,9 @@ enum {
 	MOVED_SETS = 256,
 	MOVED_WAYS = 2,
 	MOVED_MS = 10000,
+	/* Peers the operator disconnected: their resume tokens are refused for IW_HUB_KICK_MS. */
+	KICK_SETS = 256,
+	KICK_WAYS = 2,
 };
 
 /* An entry of the tables of recently seen (room, peer) pairs below. */
@@ -38,6 +41,7 @@ struct iw_hub {
 	struct recent gone[GONE_SETS][GONE_WAYS];
 	struct recent moved[MOVED_SETS][MOVED_WAYS];
 	char moved_inst[MOVED_SETS][MOVED_WAYS][IW_ROOM_ID_MAX + 1];
+	struct recent kicked[KICK_SETS][KICK_WAYS];
 };
 
 /* FNV-1a over room, a separator and peer; never 0. */
@@ -89,6 +93,14 @@ static bool gone_has(const struct iw_hub *h, const char *room, const char *peer)
 {
 	uint64_t k = gone_key(room, peer);
 	return recent_get(h->gone[k % GONE_SETS], GONE_WAYS, k, h->now_ms, GONE_MS) >= 0;
+}
+
+/* The operator disconnected peer from room within IW_HUB_KICK_MS. An entry evicted early (more
+ * than KICK_WAYS kicks landing in one set) only lets a resume become a fresh join. */
+static bool kicked_has(const struct iw_hub *h, const char *room, const char *peer)
+{
+	uint64_t k = gone_key(room, peer);
+	return recent_get(h->kicked[k % KICK_SETS], KICK_WAYS, k, h->now_ms, IW_HUB_KICK_MS) >= 0;
 }
 
 static void moved_add(struct iw_hub *h, const char *room, const char *peer, const char *inst)
@@ -155,12 +167,19 @@ const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h)
 	return h->rooms;
 }
 
+/* Hand one message to the WebSocket layer for c, counted for the admin API. */
+static void out(struct iw_hub *h, struct iw_hub_conn *c, const char *txt, size_t len)
+{
+	if (h->ops.send(h->ops.arg, c, txt, len) == 0)
+		c->msgs_out++;
+}
+
 /* Send and free a serialized message; a NULL text (out of memory) is dropped. */
 static void put(struct iw_hub *h, struct iw_hub_conn *c, char *txt)
 {
 	/* Our JSON text never holds a raw NUL (jansson and msg.c escape it), so strlen is its length. */
 	if (txt && c && !c->closing)
-		h->ops.send(h->ops.arg, c, txt, strlen(txt));
+		out(h, c, txt, strlen(txt));
 	free(txt);
 }
 
@@ -217,7 +236,7 @@ static void broadcast(struct iw_hub *h, struct iw_room *r, const struct iw_peer 
 	/* A peer still joining learns the room from its welcome, built later. */
 	for (struct iw_peer *p = r->peers; p; p = p->next)
 		if (p != except && p->conn && !((struct iw_hub_conn *)p->conn)->joining)
-			h->ops.send(h->ops.arg, p->conn, txt, len);
+			out(h, p->conn, txt, len);
 	free(txt);
 }
 
@@ -258,6 +277,7 @@ static void finish_join(struct iw_hub *h, struct iw_hub_conn *c, struct iw_peer 
 	size_t len = 0, n = 0;
 
 	c->joining = false;
+	c->resumed = resumed;
 	/* Counted once the join is complete, here and only here. */
 	if (resumed)
 		h->st.resumes++;
@@ -409,6 +429,13 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 
 	if (join_allowed(h, c, m, &want, now_ms) < 0)
 		return;
+	if (want && m->resume && kicked_has(h, m->room, want)) {
+		h->st.kicked_resume_refused++;
+		send_error(h, c, IW_ERR_UNAUTHORIZED,
+			   "this peer was disconnected by the operator: its resume token is void", &m->id,
+			   now_ms);
+		return;
+	}
 	step_aside(h, c, m, want);
 	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
 	if (rc < 0) {
@@ -535,6 +562,7 @@ void iw_hub_receive(struct iw_hub *h, struct iw_hub_conn *c, const char *buf, si
 	h->now_ms = now_ms;
 	if (c->closing)
 		return;
+	c->msgs_in++;
 	if (!take_token(h, c, now_ms)) {
 		send_error(h, c, IW_ERR_RATE_LIMITED, "too many messages per second; slow down", NULL,
 			   now_ms);
@@ -589,6 +617,40 @@ void iw_hub_tick(struct iw_hub *h, uint64_t now_ms)
 {
 	h->now_ms = now_ms;
 	iw_room_sweep(h->rooms, now_ms, on_expire, h);
+}
+
+/* ---- the operator (admin API) ---- */
+
+void iw_hub_peer_kick(struct iw_hub *h, struct iw_peer *p, int code, const char *reason, uint64_t now_ms)
+{
+	struct iw_hub_conn *c = p->conn;
+	uint64_t k = gone_key(p->room->name, p->id);
+
+	h->now_ms = now_ms;
+	h->st.kicked++;
+	recent_put(h->kicked[k % KICK_SETS], KICK_WAYS, k, now_ms);
+	if (c) {
+		c->peer = NULL;
+		if (!c->closing) {
+			c->closing = true;
+			h->ops.close(h->ops.arg, c, code, reason);
+		}
+		if (leave_unannounced(h, c, p))
+			return;
+		c->join_ref.kind = IW_MSG_REF_NONE;
+	}
+	/* A detached peer (within its grace) goes the same way: announced, its token gone. */
+	announce_left(h, p);
+	iw_room_peer_remove(h->rooms, p);
+}
+
+unsigned iw_hub_room_close(struct iw_hub *h, struct iw_room *r, uint64_t now_ms)
+{
+	unsigned n = r->n_peers;
+	/* The last kick frees r: count down instead of reading r after it. */
+	for (unsigned i = 0; i < n; i++)
+		iw_hub_peer_kick(h, r->peers, IW_CLOSE_ROOM_CLOSED, "room closed by the operator", now_ms);
+	return n;
 }
 
 /* ---- events from the other instances ---- */
@@ -711,7 +773,7 @@ void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, 
 	if (p && p->conn) {
 		struct iw_hub_conn *c = p->conn;
 		if (!c->closing)
-			h->ops.send(h->ops.arg, c, txt, len);
+			out(h, c, txt, len);
 		return;
 	}
 	if (from[0] == '\0' || !h->ops.cl_send)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "signaling/cluster.h"
 #include "signaling/ice_servers.h"
 #include "signaling/msg.h"
@@ -30,6 +31,13 @@ struct iw_hub_conn {
 	char moved_from[IW_ROOM_ID_MAX + 1];
 	bool claiming;              /* the join in flight presented a resume token */
 	struct iw_msg_ref join_ref; /* the join's "id" while it waits for the other instances */
+	/* What the admin API shows: the client's address and the wall-clock second it connected
+	 * (set by the WebSocket layer after iw_hub_conn_init), messages each way (counted here),
+	 * and whether its peer came back with a resume token. */
+	struct iw_addr remote;
+	int64_t since_s;
+	uint64_t msgs_in, msgs_out;
+	bool resumed;
 };
 
 struct iw_hub_ops {
@@ -68,14 +76,18 @@ struct iw_hub_stats {
 	uint64_t joins, resumes, leaves, expired, abuse_closes, replaced;
 	uint64_t errors_excused; /* of errors[]: races with a peer leaving, not counted as strikes */
 	uint64_t remote_sent, remote_received, remote_failed; /* across instances */
-	uint64_t remote_passed_on;    /* arrived for a peer that had moved on: sent after it */
-	uint64_t moved_in, moved_out; /* peers resumed here from / away to another instance */
+	uint64_t remote_passed_on;      /* arrived for a peer that had moved on: sent after it */
+	uint64_t moved_in, moved_out;   /* peers resumed here from / away to another instance */
+	uint64_t kicked;                /* peers disconnected through the admin API */
+	uint64_t kicked_resume_refused; /* resumes refused because the peer was disconnected */
 };
 
 enum {
 	IW_CLOSE_POLICY = 1008, /* RFC 6455 §7.4.1 */
 	IW_CLOSE_TOO_BIG = 1009,
-	IW_CLOSE_REPLACED = 4001, /* a resumed session took this peer id over */
+	IW_CLOSE_REPLACED = 4001,    /* a resumed session took this peer id over */
+	IW_CLOSE_KICKED = 4002,      /* the operator disconnected this peer (admin API) */
+	IW_CLOSE_ROOM_CLOSED = 4003, /* the operator closed the room (admin API) */
 };
 
 struct iw_hub;
@@ -122,6 +134,19 @@ void iw_hub_cluster_deliver(struct iw_hub *h, const char *room, const char *to, 
 /* A cross-instance send from our peer `from` did not go out: it gets an error. */
 void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *from, const char *to,
 				uint64_t now_ms);
+
+/*
+ * The operator ends peer p now (admin API). Its connection, if any, is closed with code
+ * (IW_CLOSE_KICKED or IW_CLOSE_ROOM_CLOSED) and reason; the rest of the room gets peer-left
+ * (the other instances too); its resume token is gone, and for IW_HUB_KICK_MS a join that
+ * presents a resume token for its id in that room is refused. p is freed, and its room when it
+ * was the last local peer.
+ */
+enum { IW_HUB_KICK_MS = 60000 };
+void iw_hub_peer_kick(struct iw_hub *h, struct iw_peer *p, int code, const char *reason, uint64_t now_ms);
+/* Kick every local peer of r with IW_CLOSE_ROOM_CLOSED; r is freed. Returns how many. Peers
+ * of the room on other instances stay (their instances hear each peer-left). */
+unsigned iw_hub_room_close(struct iw_hub *h, struct iw_room *r, uint64_t now_ms);
 
 const struct iw_hub_stats *iw_hub_stats(const struct iw_hub *h);
 const struct iw_room_set *iw_hub_rooms(const struct iw_hub *h);

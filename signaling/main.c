@@ -358,6 +358,15 @@ static const struct iw_opt opt_tab[] = {
 	  .help = "GET /healthz on the first listener as this configuration serves it (TLS, PROXY "
 		  "header), exit 0 on a 200: the container's health check" },
 	IW_OPT_PROMETHEUS(struct opts, ws.prometheus, ws.prom_port, ws.prom_addr, "9642"),
+	{ .name = "admin-token",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(ws.admin_token),
+	  .min = 16,
+	  .def_doc = "none (no admin API)",
+	  .help = "SECRET: serve the admin API (rooms, peers, disconnect, status) under /admin/ on the "
+		  "metrics listener to requests with Authorization: Bearer SECRET; better given as "
+		  "admin-token-file FILE" },
 	IW_OPT_LOG(struct opts, level, json_log, log_file),
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct opts, help, version),
@@ -445,6 +454,7 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	cfg->jwt_secret = n->ws.jwt_secret;
 	cfg->jwt_allow_no_exp = n->ws.jwt_allow_no_exp;
 	cfg->jwt_leeway_s = n->ws.jwt_leeway_s;
+	cfg->admin_token = n->ws.admin_token;
 	memcpy(cfg->origins, n->ws.origins, sizeof cfg->origins);
 	cfg->n_origins = n->ws.n_origins;
 	n->ws.ice.relays = cfg->ice.relays;
@@ -539,6 +549,11 @@ int main(int argc, char **argv)
 	if (o.ws.idle_timeout_s <= o.ws.ping_interval_s) {
 		fprintf(stderr, "iceway-signal: option 'idle-timeout': must be longer than "
 				"ping-interval\n");
+		return 2;
+	}
+	if (o.ws.admin_token && !o.ws.prometheus) {
+		fprintf(stderr, "iceway-signal: option 'admin-token': the admin API is served on the "
+				"metrics listener: set prometheus too\n");
 		return 2;
 	}
 	if (!o.ws.tls_cert != !o.ws.tls_key) {

@@ -90,6 +90,18 @@ static void closes_and_queues(struct iw_metrics_buf *b, const struct iw_signal_m
 			  (double)c->queue_total_limit);
 	iw_metrics_counter1(b, "iceway_signal_http_requests_total", "HTTP requests to dynamic endpoints.",
 			    c->http_requests);
+	iw_metrics_counter1(b, "iceway_signal_admin_requests_total",
+			    "Requests to the admin API (on the metrics listener), refused ones included.",
+			    c->admin_requests);
+	iw_metrics_counter1(b, "iceway_signal_admin_auth_failures_total",
+			    "Admin API requests refused for a missing or wrong bearer token (401).",
+			    c->admin_auth_failures);
+	iw_metrics_counter1(b, "iceway_signal_peers_kicked_total",
+			    "Peers disconnected through the admin API (one peer or a whole room).",
+			    m->hub->kicked);
+	iw_metrics_counter1(b, "iceway_signal_kicked_resumes_refused_total",
+			    "Resumes refused because the operator had disconnected that peer.",
+			    m->hub->kicked_resume_refused);
 	iw_metrics_counter1(b, "iceway_signal_config_reloads_total", "Configurations reloaded on SIGHUP.",
 			    c->reloads);
 	iw_metrics_counter1(b, "iceway_signal_config_reload_errors_total",

@@ -25,6 +25,7 @@ struct iw_signal_conn_stats {
 	uint64_t dropped_lag, dropped_budget, closed_idle, closed_too_big;
 	uint64_t queue_bytes, queue_limit, queue_total_limit; /* gauges, bytes */
 	uint64_t http_requests, reloads, reload_errors;
+	uint64_t admin_requests, admin_auth_failures; /* the admin API: answered, and 401s */
 };
 
 /* One scrape's inputs. Every pointer must stay valid for the call. */

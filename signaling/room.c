@@ -349,3 +349,25 @@ bool iw_room_remote_remove(struct iw_room *r, const char *id)
 	}
 	return false;
 }
+
+unsigned iw_room_set_page(const struct iw_room_set *s, uint64_t pos, struct iw_room **out, unsigned cap,
+			  uint64_t *next)
+{
+	uint64_t b = pos >> 32, skip = pos & 0xffffffffu;
+	unsigned n = 0;
+
+	*next = 0;
+	for (; b < N_BUCKETS; b++, skip = 0) {
+		uint64_t i = 0;
+		for (struct iw_room *r = s->buckets[b]; r; r = r->next, i++) {
+			if (i < skip)
+				continue;
+			if (n == cap) {
+				*next = b << 32 | i;
+				return n;
+			}
+			out[n++] = r;
+		}
+	}
+	return n;
+}

@@ -103,6 +103,16 @@ struct iw_remote_peer *iw_room_remote_find(const struct iw_room *r, const char *
 /* Returns true when id was known. */
 bool iw_room_remote_remove(struct iw_room *r, const char *id);
 
+/*
+ * A listing in pages: up to cap (>= 1) rooms into out, in hash order from position pos (0: the
+ * start). Returns how many, with *next the position of the next page, 0 when there is none.
+ * A position is the room's bucket and its place in that bucket's chain, so a room made or
+ * closed between two pages may be missed or listed twice. Walks at most the rooms it returns
+ * plus the empty buckets in between.
+ */
+unsigned iw_room_set_page(const struct iw_room_set *s, uint64_t pos, struct iw_room **out, unsigned cap,
+			  uint64_t *next);
+
 unsigned iw_room_set_count(const struct iw_room_set *s);   /* rooms */
 unsigned iw_room_set_n_peers(const struct iw_room_set *s); /* peers, detached included */
 

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "signaling/addr_count.h"
+#include "signaling/admin.h"
 #include "signaling/cluster.h"
 #include "signaling/hub.h"
 #include "signaling/jwt.h"
@@ -59,6 +60,7 @@ struct sess {
 	unsigned char *http_buf; /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
 	size_t http_len;
 	struct iw_addr addr_key; /* source address as counted for max-connections-per-ip */
+	struct iw_addr remote;   /* the client's address and port, for the admin API */
 	unsigned rx_skip : 1;    /* discarding the rest of an oversize message */
 	unsigned close_pending : 1;
 	unsigned need_ping : 1;
@@ -92,6 +94,8 @@ struct iw_ws {
 	struct iw_signal_conn_stats st; /* counters for /metrics */
 	struct lws_http_mount mounts[3], metrics_mount;
 	struct lws_vhost *metrics_vh; /* NULL unless cfg.prometheus */
+	int64_t started_s;            /* wall clock, for the admin API's status */
+	uint64_t started_ms;          /* iw_clock_ms */
 };
 
 static struct iw_ws *ws_of(struct lws *wsi)
@@ -357,8 +361,8 @@ static int check_jwt(struct iw_ws *w, struct lws *wsi, struct iw_jwt_claims *cla
 
 /* Answer with headers now and, on the next WRITEABLE, the body: buf holds LWS_PRE bytes of
  * headroom, then len bytes, so it is written where it is (s owns buf from here). */
-static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, unsigned char *buf,
-		      size_t len)
+static int http_reply_hdr(struct lws *wsi, struct sess *s, unsigned status, const char *ctype,
+			  unsigned char *buf, size_t len, const char *hname, const char *hval)
 {
 	unsigned char hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start, *end = hb + sizeof hb - 1;
 	free(s->http_buf);
@@ -367,6 +371,8 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const ch
 	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end) ||
+	    (hname && lws_add_http_header_by_name(wsi, (const unsigned char *)hname,
+						  (const unsigned char *)hval, (int)strlen(hval), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
 	if (s->head_only) {
@@ -378,6 +384,12 @@ static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const ch
 	}
 	lws_callback_on_writable(wsi);
 	return 0;
+}
+
+static int http_reply(struct lws *wsi, struct sess *s, unsigned status, const char *ctype, unsigned char *buf,
+		      size_t len)
+{
+	return http_reply_hdr(wsi, s, status, ctype, buf, len, NULL, NULL);
 }
 
 static int reply_text(struct lws *wsi, struct sess *s, unsigned status, const char *t)
@@ -404,14 +416,137 @@ static int reply_allow(struct lws *wsi, unsigned status)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key, struct iw_addr *full);
+
+/* The request's method and path. Returns 0, -ENOENT for a method lws does not parse, or
+ * -ENAMETOOLONG when the path does not fit in cap bytes. */
+static int method_path(struct lws *wsi, char *path, int cap, const char **method)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		const char *name;
+	} m[] = {
+		{ WSI_TOKEN_GET_URI, "GET" },         { WSI_TOKEN_HEAD_URI, "HEAD" },
+		{ WSI_TOKEN_POST_URI, "POST" },       { WSI_TOKEN_PUT_URI, "PUT" },
+		{ WSI_TOKEN_PATCH_URI, "PATCH" },     { WSI_TOKEN_DELETE_URI, "DELETE" },
+		{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+	};
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+		int n = lws_hdr_total_length(wsi, m[i].tok);
+		if (n <= 0)
+			continue;
+		*method = m[i].name;
+		if (n >= cap)
+			return -ENAMETOOLONG;
+		return lws_hdr_copy(wsi, path, cap, m[i].tok) < 0 ? -ENAMETOOLONG : 0;
+	}
+	return -ENOENT;
+}
+
+static int admin_reply(struct lws *wsi, struct sess *s, unsigned status, const char *why)
+{
+	static const char fmt[] = "{\"error\":\"%s\"}\n";
+	size_t len = strlen(why) + sizeof fmt;
+	unsigned char *b = malloc(LWS_PRE + len);
+	if (!b)
+		return 1;
+	len = (size_t)snprintf((char *)b + LWS_PRE, len, fmt, why);
+	if (status == HTTP_STATUS_UNAUTHORIZED)
+		return http_reply_hdr(wsi, s, status, "application/json", b, len,
+				      "www-authenticate:", "Bearer realm=\"iceway-signal admin\"");
+	return http_reply(wsi, s, status, "application/json", b, len);
+}
+
+/* /admin/... on the metrics listener: the token first, then signaling/admin.c's routes. The
+ * token is never logged; neither is a path that failed (it is the client's bytes). */
+static int on_admin(struct iw_ws *w, struct lws *wsi, struct sess *s, const char *method, const char *path)
+{
+	/* lws_get_urlarg_by_name() skips an argument longer than its buffer: sized for any
+	 * request lws takes, so that a long ?limit= is refused rather than ignored. */
+	char authz[1024], limit[4096], cursor[4096];
+	struct iw_admin_reply r;
+	struct iw_cluster_stats cs = { 0 };
+
+	w->st.admin_requests++;
+	if (lws_hdr_copy(wsi, authz, sizeof authz, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+		authz[0] = '\0';
+	if (!iw_admin_authorized(w->cfg.admin_token, authz)) {
+		struct iw_addr key, a = { 0 };
+		char ab[IW_ADDR_STRLEN];
+		bool given = authz[0] != '\0';
+		explicit_bzero(authz, sizeof authz);
+		w->st.admin_auth_failures++;
+		/* The relay's security log line, so that docker/fail2ban/iceway.conf bans a guesser. */
+		IW_LOG_RL(IW_LOG_WARN, 10, "auth failure from %s transport=http method=admin reason=\"%s\"",
+			  source_key(w, wsi, &key, &a) == 0 ? iw_addr_fmt(&a, true, ab, sizeof ab) : "?",
+			  given ? "wrong bearer token" : "no bearer token");
+		return admin_reply(wsi, s, HTTP_STATUS_UNAUTHORIZED, "a valid bearer token is required");
+	}
+	explicit_bzero(authz, sizeof authz);
+	if (w->cl)
+		iw_cluster_stats_get(w->cl, &cs);
+	iw_admin_handle(w->hub,
+			&(struct iw_admin_info){ .started_s = w->started_s,
+						 .uptime_s = (iw_clock_ms() - w->started_ms) / 1000u,
+						 .connections = w->n_ws,
+						 .instance = w->cl ? iw_cluster_instance(w->cl) : NULL,
+						 .redis_up = cs.up,
+						 .draining = w->stop != 0 },
+			&(struct iw_admin_req){
+				.method = method,
+				.path = path,
+				.limit = lws_get_urlarg_by_name(wsi, "limit=", limit, sizeof limit),
+				.cursor = lws_get_urlarg_by_name(wsi, "cursor=", cursor, sizeof cursor),
+			},
+			LWS_PRE, iw_clock_ms(), &r);
+	if (!r.buf)
+		return admin_reply(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+	/* A change the operator made is worth a line; the names in a path that worked are plain. */
+	if (strcmp(method, "DELETE") == 0 && r.status == 200)
+		IW_INFO("admin API: DELETE %s", path);
+	return http_reply_hdr(wsi, s, r.status, "application/json", r.buf, r.len, r.allow ? "allow:" : NULL,
+			      r.allow);
+}
+
+/* The metrics listener: /metrics, and /admin/... when admin-token is set; nothing else. */
+static int on_metrics_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
+{
+	char path[512];
+	const char *method = NULL;
+	unsigned char *body;
+	size_t len;
+	int rc = method_path(wsi, path, sizeof path, &method);
+
+	if (rc == -ENAMETOOLONG)
+		return reply_text(wsi, s, HTTP_STATUS_REQ_URI_TOO_LONG, "path too long\n");
+	if (rc < 0)
+		return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
+	s->head_only = strcmp(method, "HEAD") == 0; /* an answer to HEAD has no body */
+	if (w->cfg.admin_token && strncmp(path, "/admin", 6) == 0 && (path[6] == '/' || !path[6]))
+		return on_admin(w, wsi, s, method, path);
+	if (strcmp(path, "/metrics") != 0)
+		return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
+	if (strcmp(method, "OPTIONS") == 0)
+		return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
+	if (!s->head_only && strcmp(method, "GET") != 0)
+		return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
+	body = malloc(LWS_PRE + HTTP_BODY_MAX);
+	if (!body)
+		return 1;
+	len = metrics_text(w, (char *)body + LWS_PRE, HTTP_BODY_MAX);
+	return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
+}
+
 static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
 	char path[256], user[160], buf[256];
 	size_t len = 0;
-	unsigned char *body;
 
 	memset(s, 0, sizeof *s);
 	w->st.http_requests++;
+	/* The metrics listener serves /metrics (and the admin API) only; the public ones never do. */
+	if (lws_get_vhost(wsi) == w->metrics_vh)
+		return on_metrics_http(w, wsi, s);
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0) {
 		/* The dynamic endpoints answer HEAD like GET, and OPTIONS with what they allow. */
 		if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_HEAD_URI) > 0)
@@ -420,16 +555,6 @@ static int on_http(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			return reply_allow(wsi, HTTP_STATUS_NO_CONTENT);
 		else
 			return reply_allow(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
-	}
-	/* The metrics listener serves /metrics and nothing else; the public ones never do. */
-	if (lws_get_vhost(wsi) == w->metrics_vh) {
-		if (strcmp(path, "/metrics") != 0)
-			return reply_text(wsi, s, HTTP_STATUS_NOT_FOUND, "not found\n");
-		body = malloc(LWS_PRE + HTTP_BODY_MAX);
-		if (!body)
-			return 1;
-		len = metrics_text(w, (char *)body + LWS_PRE, HTTP_BODY_MAX);
-		return http_reply(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
 	}
 	if (strcmp(path, "/healthz") == 0) {
 		if (w->stop)
@@ -516,7 +641,7 @@ static void forwarded_client(struct iw_ws *w, struct lws *wsi, struct iw_addr *a
 /* The source address as counted for max-connections-per-ip: the client a PROXY header named,
  * or the socket's peer, or behind a trusted reverse proxy the client it forwards for; -1 when
  * it cannot be read. */
-static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key)
+static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key, struct iw_addr *full)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -530,6 +655,8 @@ static int source_key(struct iw_ws *w, struct lws *wsi, struct iw_addr *key)
 		return -1;
 	if (w->cfg.proxy.n_trusted)
 		forwarded_client(w, wsi, &a);
+	if (full)
+		*full = a;
 	iw_addr_count_key(&a, key);
 	return 0;
 }
@@ -557,7 +684,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			  w->cfg.max_conns);
 		return 1;
 	}
-	if (source_key(w, wsi, &s->addr_key) == 0 && w->cfg.max_conns_per_ip &&
+	if (source_key(w, wsi, &s->addr_key, &s->remote) == 0 && w->cfg.max_conns_per_ip &&
 	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
 		char a[IW_ADDR_STRLEN];
 		w->st.rejected_per_address++;
@@ -596,6 +723,8 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 	iw_hub_conn_init(&s->hc, w->hub, now);
 	s->hc.has_claims = claims.has_claims;
+	s->hc.remote = s->remote;
+	s->hc.since_s = (int64_t)time(NULL);
 	memcpy(s->hc.claim_room, claims.claim_room, sizeof claims.claim_room);
 	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof claims.claim_peer);
 	s->wsi = wsi;
@@ -1172,6 +1301,8 @@ struct iw_ws *iw_ws_create(const struct iw_ws_cfg *cfg, const char **why)
 		return NULL;
 	}
 	w->cfg = *cfg;
+	w->started_s = (int64_t)time(NULL);
+	w->started_ms = iw_clock_ms();
 	if (hub_start(w, cfg, why) < 0 || context_start(w, cfg, why) < 0)
 		goto fail;
 	mounts_init(w, cfg->web_root);

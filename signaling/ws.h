@@ -47,10 +47,13 @@ struct iw_ws_cfg {
 	bool prometheus;
 	const char *prom_addr;
 	unsigned prom_port;
+	/* The admin API (/admin/..., signaling/admin.h) on the metrics listener, for requests
+	 * with "Authorization: Bearer admin_token". NULL: none (404). */
+	const char *admin_token;
 	/*
 	 * SIGHUP: called on the service thread to re-read the configuration into *cfg, which holds
 	 * the running values. It changes only what can change without dropping a connection
-	 * (secrets, iceServers, origins, limits, log level). Returns 0, or -1 with err filled (the
+	 * (secrets, the admin token, iceServers, origins, limits, log level). Returns 0, or -1 with err filled (the
 	 * running configuration then stays). NULL: reload is not supported.
 	 */
 	int (*reload)(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap);

@@ -32,7 +32,7 @@ if ! "$cc" -fsanitize=fuzzer "$tmp/probe.c" -o "$tmp/probe" 2>/dev/null; then
 fi
 
 # The sources each harness needs beyond common/.
-extra=() libs=()
+extra=() libs=() defs=()
 case "$name" in
 sigmsg)
 	extra=("$src/signaling/msg.c" "$src/signaling/hub.c" "$src/signaling/room.c"
@@ -42,11 +42,18 @@ sigmsg)
 proxy)
 	extra=("$src/common/proxy.c" "$src/common/addr.c")
 	;;
+admin)
+	extra=("$src/signaling/admin.c" "$src/signaling/msg.c" "$src/signaling/hub.c"
+		"$src/signaling/room.c" "$src/signaling/ice_servers.c" "$src/signaling/relays.c"
+		"$src/common/log.c" "$src/common/config.c" "$src/common/addr.c" "$src/common/version.c")
+	libs=(-ljansson -lpthread)
+	defs=(-DIW_VERSION='"fuzz"')
+	;;
 esac
 
 "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -I"$src" \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-Wall -Wextra -Werror \
+	-Wall -Wextra -Werror "${defs[@]}" \
 	"$src/tests/fuzz/fuzz_$name.c" "$src/common/stun.c" "$src/common/stun_auth.c" \
 	"$src/common/cred.c" "${extra[@]}" \
 	"${libs[@]}" -lmbedcrypto -o "$bin"

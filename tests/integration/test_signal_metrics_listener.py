@@ -44,6 +44,10 @@ def main():
         # the metrics listener serves /metrics only: no page, no API, no WebSocket
         for path in ("/", "/healthz", "/api/turn?service=turn", "/iceway.js"):
             assert srv.metrics_get(path)[0] == 404, path
+        # like the dynamic endpoints: HEAD without a body, OPTIONS 204, other methods 405
+        assert status(srv.metrics_port, "/metrics", "HEAD") == (200, "")
+        assert status(srv.metrics_port, "/metrics", "OPTIONS")[0] == 204
+        assert status(srv.metrics_port, "/metrics", "POST")[0] == 405
         ws = RawWS(srv.metrics_port)
         assert not ws.accepted, "the metrics listener took a WebSocket"
         ws.close()

@@ -768,6 +768,92 @@ static void test_cluster_moved_away_and_bound(void **state)
 	iw_hub_destroy(h);
 }
 
+static struct iw_peer *peer_of(struct iw_hub *h, const char *room, const char *id)
+{
+	struct iw_room *r = iw_room_find(iw_hub_rooms(h), room);
+	assert_non_null(r);
+	struct iw_peer *p = iw_room_peer_find(r, id);
+	assert_non_null(p);
+	return p;
+}
+
+/* The admin API's actions: a kicked peer is closed with 4002, the room hears peer-left, its
+ * resume token is refused (for IW_HUB_KICK_MS; after that the id is simply free); a detached
+ * peer goes the same way without a close; a closed room closes each peer with 4003. */
+static void test_kick_and_room_close(void **state)
+{
+	(void)state;
+	struct iw_hub *h = mk(8, 1000, 100);
+	char buf[256], tok[IW_ROOM_RESUME_LEN + 1];
+
+	join(h, 0, "r");
+	rx(h, 1, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
+	json_t *w = next(1);
+	snprintf(tok, sizeof(tok), "%s", str(w, "resume"));
+	json_decref(w);
+	expect_type(0, "peer-joined");
+	/* what the admin API shows: messages each way, resumed or not */
+	assert_int_equal(conns[1].hc.msgs_in, 1);
+	assert_int_equal(conns[1].hc.msgs_out, 1);
+	assert_int_equal(conns[0].hc.msgs_out, 2);
+	assert_false(conns[1].hc.resumed);
+
+	iw_hub_peer_kick(h, peer_of(h, "r", "bob"), IW_CLOSE_KICKED, "disconnected", 100);
+	assert_int_equal(conns[1].close_code, IW_CLOSE_KICKED);
+	json_t *pl = next(0);
+	assert_string_equal(str(pl, "type"), "peer-left");
+	assert_string_equal(str(pl, "peer"), "bob");
+	json_decref(pl);
+	iw_hub_conn_gone(h, &conns[1].hc, false, 200); /* its close comes later: nothing more */
+	iw_hub_tick(h, 5000);
+	none(0);
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\",\"resume\":\"%s\"}",
+		 tok);
+	rx(h, 2, buf, 300);
+	expect_err(2, "unauthorized");
+	none(0);
+	assert_int_equal(iw_hub_stats(h)->kicked, 1);
+	assert_int_equal(iw_hub_stats(h)->kicked_resume_refused, 1);
+	/* past IW_HUB_KICK_MS the id is free and a stale token only gets a fresh join */
+	rx(h, 2, buf, 100 + IW_HUB_KICK_MS);
+	w = next(2);
+	assert_string_equal(str(w, "type"), "welcome");
+	assert_false(json_is_true(json_object_get(w, "resumed")));
+	json_decref(w);
+	expect_type(0, "peer-joined");
+
+	/* a detached peer within its grace: announced and its token gone, no close */
+	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"dee\"}", 70000);
+	w = next(3);
+	snprintf(tok, sizeof(tok), "%s", str(w, "resume"));
+	json_decref(w);
+	expect_type(0, "peer-joined");
+	expect_type(2, "peer-joined");
+	iw_hub_conn_gone(h, &conns[3].hc, false, 70100);
+	none(0);
+	iw_hub_peer_kick(h, peer_of(h, "r", "dee"), IW_CLOSE_KICKED, "disconnected", 70200);
+	assert_int_equal(conns[3].close_code, 0);
+	expect_type(0, "peer-left");
+	expect_type(2, "peer-left");
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"dee\",\"resume\":\"%s\"}",
+		 tok);
+	rx(h, 4, buf, 70300);
+	expect_err(4, "unauthorized");
+
+	/* close the room: both peers closed with 4003, the room is gone */
+	struct iw_room *r = iw_room_find(iw_hub_rooms(h), "r");
+	assert_int_equal(iw_hub_room_close(h, r, 70400), 2);
+	assert_int_equal(conns[0].close_code, IW_CLOSE_ROOM_CLOSED);
+	assert_int_equal(conns[2].close_code, IW_CLOSE_ROOM_CLOSED);
+	assert_null(iw_room_find(iw_hub_rooms(h), "r"));
+	assert_int_equal(iw_room_set_n_peers(iw_hub_rooms(h)), 0);
+	assert_int_equal(iw_hub_stats(h)->kicked, 4);
+	iw_hub_conn_gone(h, &conns[0].hc, false, 70500);
+	iw_hub_conn_gone(h, &conns[2].hc, false, 70500);
+	iw_hub_destroy(h);
+	drop_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_resume_from_elsewhere),
 		cmocka_unit_test(test_cluster_moved_last_in_room),
 		cmocka_unit_test(test_cluster_moved_away_and_bound),
+		cmocka_unit_test(test_kick_and_room_close),
 	};
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "signaling/room.h"
@@ -215,6 +217,49 @@ static void test_remove_frees_room(void **state)
 	iw_room_set_destroy(NULL);
 }
 
+/* iw_room_set_page: pages of any size list every room exactly once, and the last page says
+ * so (next 0). 5000 rooms over 4096 buckets: chains of several rooms are cut mid-chain. */
+static void test_page_lists_each_room_once(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	struct iw_room_limits big = { .max_rooms = N, .max_peers = 2, .grace_ms = 0 };
+	struct iw_room_set *s = iw_room_set_create(&big);
+	static unsigned char seen[N];
+	static struct iw_room *page[N];
+	struct iw_room_join_res res;
+	const char *why = NULL;
+	int conn;
+	char name[16];
+
+	assert_non_null(s);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "r%d", i);
+		assert_int_equal(iw_room_join(s, name, NULL, NULL, &conn, &res, &why), 0);
+	}
+	static const unsigned caps[] = { 1, 3, 7, 100, 1000, N };
+	for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+		uint64_t pos = 0, next;
+		unsigned total = 0, pages = 0;
+		memset(seen, 0, sizeof seen);
+		do {
+			unsigned n = iw_room_set_page(s, pos, page, caps[c], &next);
+			assert_true(n <= caps[c]);
+			assert_true(n == caps[c] || next == 0);
+			for (unsigned i = 0; i < n; i++) {
+				int k = atoi(page[i]->name + 1);
+				assert_int_equal(seen[k], 0);
+				seen[k] = 1;
+			}
+			total += n;
+			pos = next;
+			assert_true(++pages <= N + 1);
+		} while (pos);
+		assert_int_equal(total, N);
+	}
+	iw_room_set_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_grace_and_sweep),
 		cmocka_unit_test(test_sweep_oldest_first),
 		cmocka_unit_test(test_remove_frees_room),
+		cmocka_unit_test(test_page_lists_each_room_once),
 	};
 	return cmocka_run_group_tests_name("room", tests, NULL, NULL);
 }
