@@ -336,6 +336,7 @@ async function runOne(name) {
 		rssBaseKb: rssBase,
 		rssLoadedKb: Math.max(rssConnected, rssLoaded),
 		kbPerConn: (Math.max(rssConnected, rssLoaded) - rssBase) / CONNS,
+		idleKbPerConn: (rssConnected - rssBase) / CONNS,
 		errors: got.reduce((a, r) => a + r.errors, 0),
 		instances: srv.procs.length,
 		redisCpuS: redisCpu,
@@ -413,6 +414,7 @@ async function main() {
 	console.log(row('server RSS idle (KB)', (r) => r.rssBaseKb));
 	console.log(row('server RSS loaded (KB)', (r) => r.rssLoadedKb));
 	console.log(row('RSS per connection (KB)', (r) => r.kbPerConn.toFixed(2)));
+	console.log(row('idle RSS per connection (KB)', (r) => r.idleKbPerConn.toFixed(2)));
 	console.log(row('error replies', (r) => r.errors));
 	if (results.some((r) => r.name === 'cluster')) {
 		// Server CPU and RSS above are summed over the instances; the shared redis-server apart.
@@ -426,7 +428,8 @@ async function main() {
 	const base = results.find((r) => r.name === 'base');
 	if (a && b) {
 		console.log(`\niceway/peerjs: ${(a.msgsPerCpuS / b.msgsPerCpuS).toFixed(1)}x messages per CPU-second, ` +
-			`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection; ` +
+			`${(b.kbPerConn / a.kbPerConn).toFixed(1)}x less memory per connection ` +
+			`(idle: ${(a.idleKbPerConn / b.idleKbPerConn).toFixed(2)}x PeerJS's); ` +
 			`server CPU per message ${(b.msgsPerCpuS / a.msgsPerCpuS).toFixed(2)}x PeerJS's, ` +
 			`per connection set-up ${(a.setupMs / b.setupMs).toFixed(2)}x PeerJS's`);
 	}
