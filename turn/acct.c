@@ -90,10 +90,14 @@ void iw_acct_interim(void *ctx, struct iw_alloc *a)
 	struct iw_worker *w = ctx;
 	iw_acct_write(w, a, IW_ACCT_INTERIM, IW_END_COUNT);
 	uint64_t step = interval_ms(w);
-	/* On the interval's grid from the start; after a stall, an interval from now. */
-	a->interim_ms = step ? a->interim_ms + step : 0;
-	if (a->interim_ms && a->interim_ms <= w->now_ms)
-		a->interim_ms = w->now_ms + step;
+	/* On the interval's grid from the start (the wheel fires up to a second late; the next
+	 * record does not move by that much), skipping the points a stall let pass. */
+	if (!step)
+		a->interim_ms = 0;
+	else if (a->interim_ms + step > w->now_ms)
+		a->interim_ms += step;
+	else
+		a->interim_ms += ((w->now_ms - a->interim_ms) / step + 1) * step;
 }
 
 void iw_acct_interval_apply(struct iw_worker *w)
