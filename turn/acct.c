@@ -90,14 +90,11 @@ void iw_acct_interim(void *ctx, struct iw_alloc *a)
 	struct iw_worker *w = ctx;
 	iw_acct_write(w, a, IW_ACCT_INTERIM, IW_END_COUNT);
 	uint64_t step = interval_ms(w);
-	/* On the interval's grid from the start (the wheel fires up to a second late; the next
-	 * record does not move by that much), skipping the points a stall let pass. */
-	if (!step)
-		a->interim_ms = 0;
-	else if (a->interim_ms + step > w->now_ms)
-		a->interim_ms += step;
-	else
-		a->interim_ms += ((w->now_ms - a->interim_ms) / step + 1) * step;
+	/* On the interval's grid from the start. The wheel fires up to a second or so late: the
+	 * next point may have passed already, and then comes at the next tick rather than being
+	 * skipped. Only points a longer stall let pass are skipped. */
+	uint64_t late = step ? (w->now_ms - a->interim_ms) / step : 0;
+	a->interim_ms = step ? a->interim_ms + (late > 1 ? late : 1) * step : 0;
 }
 
 void iw_acct_interval_apply(struct iw_worker *w)

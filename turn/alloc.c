@@ -362,10 +362,13 @@ size_t iw_alloc_tick(struct iw_alloc_tab *t, uint64_t now_ms, iw_alloc_expire_fn
 				continue;
 			}
 			iw_alloc_prune(t, a, now_ms);
-			if (a->interim_ms && a->interim_ms <= now_ms) {
+			uint64_t was = a->interim_ms;
+			if (was && was <= now_ms) {
 				if (t->on_interim)
 					t->on_interim(ctx, a);
-				if (a->interim_ms <= now_ms) /* not moved on: never fire in a loop */
+				/* Not moved on: cleared, never fired in a loop. A time moved on that
+				 * has passed already comes at the next second. */
+				if (a->interim_ms <= was)
 					a->interim_ms = 0;
 			}
 			iw_alloc_timer_arm(t, a);

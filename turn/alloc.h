@@ -160,7 +160,8 @@ struct iw_alloc_tab {
 	/* Permissions and channels held by all allocations, kept as they are added, pruned by
 	 * the wheel (so within a second of their expiry) and deleted: a monitoring read. */
 	uint32_t perms_live, chans_live;
-	/* With tick's ctx; it sets the allocation's next interim_ms, or 0. NULL: none are kept. */
+	/* With tick's ctx; it moves the allocation's interim_ms on, or sets it to 0. NULL: none are
+	 * kept. */
 	iw_alloc_due_fn on_interim;
 	struct iw_alloc_stats st;
 };

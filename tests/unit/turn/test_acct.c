@@ -105,13 +105,39 @@ static void test_longest_user_fits(void **state)
 	assert_non_null(strstr(buf, "\"end\":\"drain\"}\n"));
 }
 
+/* Interim times stay on the interval's grid: a point the wheel reached late still comes (at the
+ * next tick), a longer stall skips what it let pass, and interval 0 stops them. */
+static void test_interim_grid(void **state)
+{
+	(void)state;
+	static struct iw_worker w; /* zeroed: no table, no counters needed */
+	struct iw_conf conf;
+	memset(&conf, 0, sizeof conf);
+	conf.acct_interval_s = 1;
+	w.conf = &conf;
+	struct iw_alloc a = alloc_of("alice", 0);
+	a.acct = false; /* no line written here */
+	a.interim_ms = 6000;
+	w.now_ms = 6000;
+	iw_acct_interim(&w, &a);
+	assert_int_equal(a.interim_ms, 7000);
+	w.now_ms = 8136; /* 1.1 s late */
+	iw_acct_interim(&w, &a);
+	assert_int_equal(a.interim_ms, 8000);
+	w.now_ms = 11500; /* 3.5 s late */
+	iw_acct_interim(&w, &a);
+	assert_int_equal(a.interim_ms, 11000);
+	conf.acct_interval_s = 0;
+	iw_acct_interim(&w, &a);
+	assert_int_equal(a.interim_ms, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_final_json),
-		cmocka_unit_test(test_interim_plain),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_longest_user_fits),
+		cmocka_unit_test(test_final_json),   cmocka_unit_test(test_interim_plain),
+		cmocka_unit_test(test_names),        cmocka_unit_test(test_longest_user_fits),
+		cmocka_unit_test(test_interim_grid),
 	};
 	return cmocka_run_group_tests_name("acct", tests, NULL, NULL);
 }

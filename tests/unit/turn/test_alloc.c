@@ -409,6 +409,39 @@ static void test_use_peers(void **state)
 	iw_alloc_tab_fini(&t);
 }
 
+static void on_interim_step(void *ctx, struct iw_alloc *a)
+{
+	(void)ctx;
+	interim_calls++;
+	a->interim_ms += 1000;
+}
+
+/* An interim time the hook moved on that has passed already (the wheel ran late) comes at the
+ * next second: it is not taken for a hook that did not move it and cleared. */
+static void test_interim_late(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	uint64_t t0 = 1000000;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 3, t0), 0);
+	t.on_interim = on_interim_step;
+	struct iw_addr c1 = addr("192.0.2.1:1");
+	struct iw_alloc *a = iw_alloc_new(&t, &c1, 0);
+	a->expires_ms = t0 + 600000;
+	a->interim_ms = t0 + 3000;
+	iw_alloc_timer_arm(&t, a);
+	interim_calls = 0;
+	/* One wake-up at 4.5 s: due at 3 s, moved on to 4 s, which has passed: it comes in the
+	 * wheel's next second, which this tick reaches too. */
+	assert_int_equal(iw_alloc_tick(&t, t0 + 4500, no_expire, NULL), 2);
+	assert_int_equal(interim_calls, 2);
+	assert_int_equal(a->interim_ms, t0 + 5000);
+	assert_int_equal(iw_alloc_tick(&t, t0 + 5000, no_expire, NULL), 1);
+	assert_int_equal(interim_calls, 3);
+	assert_int_equal(a->interim_ms, t0 + 6000);
+	iw_alloc_tab_fini(&t);
+}
+
 static void test_record_size(void **state)
 {
 	(void)state;
@@ -435,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_overflow_exhausted),
 		cmocka_unit_test(test_record_size),
 		cmocka_unit_test(test_interim_timer),
+		cmocka_unit_test(test_interim_late),
 		cmocka_unit_test(test_use_peers),
 	};
 	return cmocka_run_group_tests_name("turn/alloc", tests, NULL, NULL);
