@@ -179,12 +179,38 @@ bool iw_log_json(void)
 	return __atomic_load_n(&log_json, __ATOMIC_RELAXED);
 }
 
+/* A line's start, up to its message: "TS LEVEL proc: msg", or the JSON object up to the
+ * message string's body ("{"ts":...,"msg":"msg"), which the caller closes. */
+static void put_prefix(struct out *o, bool json, enum iw_log_level lvl, const char *msg)
+{
+	char ts[64];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	iw_log_fmt_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
+	if (json) {
+		puts_(o, "{\"ts\":\"");
+		puts_(o, ts);
+		puts_(o, "\",\"level\":\"");
+		puts_(o, level_lower[lvl]);
+		puts_(o, "\",\"proc\":\"");
+		put_escaped(o, log_ident, strlen(log_ident), ESC_JSON);
+		puts_(o, "\",\"msg\":\"");
+		put_escaped(o, msg, strlen(msg), ESC_JSON);
+	} else {
+		puts_(o, ts);
+		puts_(o, " ");
+		puts_(o, level_upper[lvl]);
+		puts_(o, " ");
+		put_escaped(o, log_ident, strlen(log_ident), ESC_PLAIN);
+		puts_(o, ": ");
+		put_escaped(o, msg, strlen(msg), ESC_PLAIN);
+	}
+}
+
 void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 {
 	char msg[MSG_MAX_LEN];
 	char line[LINE_MAX_LEN];
-	char ts[64];
-	struct timespec now;
 	va_list ap;
 	int saved_errno = errno; /* callers log and then inspect errno */
 
@@ -198,35 +224,13 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 	else if ((size_t)mlen >= sizeof msg)
 		memcpy(msg + sizeof msg - 4, "...", 4);
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	iw_log_fmt_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
-
 	/* Leave room for the closing "\"}\n" or "\n" whatever the message length. */
 	struct out o = { line, line + sizeof line - 8, false };
-	if (__atomic_load_n(&log_json, __ATOMIC_RELAXED)) {
-		puts_(&o, "{\"ts\":\"");
-		puts_(&o, ts);
-		puts_(&o, "\",\"level\":\"");
-		puts_(&o, level_lower[lvl]);
-		puts_(&o, "\",\"proc\":\"");
-		put_escaped(&o, log_ident, strlen(log_ident), ESC_JSON);
-		puts_(&o, "\",\"msg\":\"");
-		put_escaped(&o, msg, strlen(msg), ESC_JSON);
-		o.end = line + sizeof line;
-		o.cut = false;
-		puts_(&o, "\"}\n");
-	} else {
-		puts_(&o, ts);
-		puts_(&o, " ");
-		puts_(&o, level_upper[lvl]);
-		puts_(&o, " ");
-		put_escaped(&o, log_ident, strlen(log_ident), ESC_PLAIN);
-		puts_(&o, ": ");
-		put_escaped(&o, msg, strlen(msg), ESC_PLAIN);
-		o.end = line + sizeof line;
-		o.cut = false;
-		puts_(&o, "\n");
-	}
+	bool json = __atomic_load_n(&log_json, __ATOMIC_RELAXED);
+	put_prefix(&o, json, lvl, msg);
+	o.end = line + sizeof line;
+	o.cut = false;
+	puts_(&o, json ? "\"}\n" : "\n");
 	write_all(log_fd, line, (size_t)(o.p - line));
 	errno = saved_errno;
 }
@@ -253,33 +257,13 @@ static void rec_commit(struct iw_log_rec *r, const struct out *o)
 void iw_log_rec_begin(struct iw_log_rec *r, char *buf, size_t cap, bool json, enum iw_log_level lvl,
 		      const char *event)
 {
-	char ts[64];
-	struct timespec now;
 	if ((int)lvl < IW_LOG_ERROR || (int)lvl > IW_LOG_DEBUG)
 		lvl = IW_LOG_ERROR;
-	clock_gettime(CLOCK_REALTIME, &now);
-	iw_log_fmt_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
 	*r = (struct iw_log_rec){ .buf = buf, .p = buf, .end = buf + cap - REC_TAIL, .json = json };
 	struct out o = rec_out(r);
-	if (json) {
-		puts_(&o, "{\"ts\":\"");
-		puts_(&o, ts);
-		puts_(&o, "\",\"level\":\"");
-		puts_(&o, level_lower[lvl]);
-		puts_(&o, "\",\"proc\":\"");
-		put_escaped(&o, log_ident, strlen(log_ident), ESC_JSON);
-		puts_(&o, "\",\"msg\":\"");
-		put_escaped(&o, event, strlen(event), ESC_JSON);
+	put_prefix(&o, json, lvl, event);
+	if (json)
 		puts_(&o, "\"");
-	} else {
-		puts_(&o, ts);
-		puts_(&o, " ");
-		puts_(&o, level_upper[lvl]);
-		puts_(&o, " ");
-		put_escaped(&o, log_ident, strlen(log_ident), ESC_PLAIN);
-		puts_(&o, ": ");
-		put_escaped(&o, event, strlen(event), ESC_PLAIN);
-	}
 	/* Too small for even this (a caller's bug): an empty object or line, marked cut. */
 	if (o.cut) {
 		r->p = buf;
