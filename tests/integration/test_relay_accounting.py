@@ -14,6 +14,7 @@ turnutils_peer, an echo peer:
 - interim records every second for a live allocation, their duration growing; a reload
   (SIGHUP) to accounting-interval 0 stops them, and back to 1 starts them again;
 - every log line parses with json.loads, and the records' fields are typed;
+- an Allocate refused while being set up (508, no relay port) has no record;
 - /metrics: the session byte and packet counters per transport equal the records' sums, and
   the records counter equals the records logged.
 """
@@ -156,10 +157,29 @@ def interims(srv, rid, since=0):
     return [r for r in records(srv, since)[0] if r["id"] == rid and r["kind"] == "interim"]
 
 
+def refused_no_record(c):
+    """An Allocate refused while being set up (no relay port left: 508) gets no record; the
+    allocations that were made end as drained."""
+    tiny = t.Server(nports=2, verbose=False, extra=["--log-format", "json"]).start()
+    ok = [t.Client(tiny) for _ in range(2)]
+    c.check(all(k.allocate().cls == t.CLASS_SUCCESS for k in ok), "two allocations take both ports")
+    late = t.Client(tiny)
+    m = late.allocate()
+    c.check(m is not None and m.code == 508, "a third one is refused with 508 (no relay port)",
+            repr(m))
+    mine = "127.0.0.1:%d" % late.sock.getsockname()[1]
+    tiny.stop()
+    recs, bad = records(tiny)
+    c.check(not bad and len(finals(recs)) == 2 and all(r["end"] == "drain" for r in recs),
+            "two records, both drained", json.dumps(recs)[:600])
+    c.check(not [r for r in recs if r["client"] == mine], "none for the refused Allocate")
+
+
 def body(c):
     if t.is_coturn():
         c.skip("accounting records", "iceway-relay's own records")
         return
+    refused_no_record(c)
     d = t.tmpdir("iwtest-acct-")
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
     t.make_cert(cert, key)
