@@ -4,6 +4,8 @@
 #define IW_COMMON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum iw_log_level {
 	IW_LOG_ERROR = 0,
@@ -40,6 +42,42 @@ void iw_log_set_json(bool json);
 int iw_log_open(const char *path);
 /* The process name shown in each line ("iceway-relay"). */
 void iw_log_set_ident(const char *ident);
+
+/*
+ * A structured line (an accounting record): an event name, then typed fields.
+ *   JSON:  {"ts":"...","level":"info","proc":"...","msg":EVENT,"key":value,...}: one object that
+ *          json.loads and jq read, numbers as numbers, lists as arrays.
+ *   plain: "TS LEVEL proc: EVENT key=value ..." (logfmt): a string is quoted when it is empty
+ *          or holds a space, '=', '"', '\' or a byte outside printable ASCII, with \" \\ \n
+ *          \r \t \xNN inside the quotes; a list is comma-joined.
+ * Peer-supplied strings (a username) cannot end a field or a line in either form. The line is
+ * built in the caller's buffer: a field goes in whole or not at all, and a line that had to
+ * leave one out ends with cut=true, so it always parses. No allocation.
+ */
+enum { IW_LOG_REC_MIN = 192 }; /* the least cap: the prefix, an event name and the ending */
+struct iw_log_rec {
+	char *buf, *p, *end; /* end leaves room for the ending */
+	bool json, cut;
+};
+/* Start a line in buf (cap >= IW_LOG_REC_MIN bytes), JSON or plain. */
+void iw_log_rec_begin(struct iw_log_rec *r, char *buf, size_t cap, bool json, enum iw_log_level lvl,
+		      const char *event);
+/* A string field of len bytes (any bytes). */
+void iw_log_rec_str(struct iw_log_rec *r, const char *key, const char *s, size_t len);
+/* A list of n strings. */
+void iw_log_rec_strv(struct iw_log_rec *r, const char *key, const char *const *v, size_t n);
+void iw_log_rec_u64(struct iw_log_rec *r, const char *key, uint64_t v);
+/* A duration in ms, written as seconds with three decimals. */
+void iw_log_rec_ms(struct iw_log_rec *r, const char *key, uint64_t ms);
+/* Close the line (newline included, NUL-terminated); returns its length. Nothing may be
+ * added after. */
+size_t iw_log_rec_end(struct iw_log_rec *r);
+/* Write a line built above to the log, in one write(2). */
+void iw_log_rec_write(const char *line, size_t len);
+/* Is log-format json on? */
+bool iw_log_json(void);
+/* An ISO 8601 UTC time with milliseconds ("2026-01-01T00:00:00.000Z") for wall_ms. */
+void iw_log_fmt_time(int64_t wall_ms, char *out, size_t cap);
 
 /*
  * Rate limiting for repeated events (e.g. a flood of malformed datagrams): allows `burst`

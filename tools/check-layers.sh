@@ -17,7 +17,7 @@ LAYERS = [
     ("common", ["common/*"]),
     ("tables", ["turn/alloc", "turn/ports", "turn/quota", "turn/auth", "turn/policy",
                 "turn/conf.h"]),
-    ("control", ["turn/control", "turn/worker.h"]),
+    ("control", ["turn/control", "turn/acct", "turn/worker.h"]),
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),
     ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check"]),

@@ -250,6 +250,7 @@ int iw_alloc_perm_add(struct iw_alloc_tab *t, struct iw_alloc *a, const struct i
 	if (iw_alloc_room(t, a, 1, 0))
 		return -ENOBUFS;
 	a->perms[a->n_perms++] = (struct iw_perm){ .ip = k, .expires_ms = expires_ms };
+	a->use.peers++;
 	t->perms_live++;
 	return 0;
 }
@@ -303,6 +304,8 @@ void iw_alloc_prune(struct iw_alloc_tab *t, struct iw_alloc *a, uint64_t now_ms)
 static uint64_t earliest(const struct iw_alloc *a)
 {
 	uint64_t e = a->expires_ms;
+	if (a->interim_ms && a->interim_ms < e)
+		e = a->interim_ms;
 	for (unsigned i = 0; i < a->n_perms; i++)
 		if (a->perms[i].expires_ms < e)
 			e = a->perms[i].expires_ms;
@@ -359,6 +362,15 @@ size_t iw_alloc_tick(struct iw_alloc_tab *t, uint64_t now_ms, iw_alloc_expire_fn
 				continue;
 			}
 			iw_alloc_prune(t, a, now_ms);
+			uint64_t was = a->interim_ms;
+			if (was && was <= now_ms) {
+				if (t->on_interim)
+					t->on_interim(ctx, a);
+				/* Not moved on: cleared, never fired in a loop. A time moved on that
+				 * has passed already comes at the next second. */
+				if (a->interim_ms <= was)
+					a->interim_ms = 0;
+			}
 			iw_alloc_timer_arm(t, a);
 		}
 	}

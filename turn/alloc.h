@@ -70,6 +70,9 @@ struct iw_rsock {
 
 struct iw_listener; /* turn/worker.h: not looked into here */
 
+/* A client's transport to the relay: the accounting record's and the metrics' "transport". */
+enum iw_client_tr { IW_CLIENT_UDP, IW_CLIENT_TCP, IW_CLIENT_TLS, IW_CLIENT_TR_COUNT };
+
 /* Why an allocation ended: the accounting record's end reason. */
 enum iw_alloc_end {
 	IW_END_EXPIRED,      /* its lifetime passed without a Refresh */
@@ -87,7 +90,7 @@ enum iw_alloc_end {
  * to client, payload bytes as relayed. Read by accounting and the admin API. */
 struct iw_alloc_use {
 	uint64_t pkts[2], bytes[2];
-	uint32_t peers; /* peer addresses it was given a permission for */
+	uint32_t peers; /* peer IPs it was given a permission for (again after one lapsed) */
 };
 
 struct iw_alloc {
@@ -100,11 +103,15 @@ struct iw_alloc {
 	bool in_use;
 	uint8_t n_rsock;
 	uint8_t n_perms, n_chans;
+	uint8_t tr;            /* enum iw_client_tr */
 	struct iw_rsock rs[2]; /* one per family (dual allocation) */
 	uint64_t expires_ms;
 	/* The live sets: the inline arrays, or an overflow block's (ext != 0). */
 	struct iw_perm *perms;
 	struct iw_chan *chans;
+	/* Here, between the set pointers and the inline sets that every relayed datagram reads,
+	 * so counting it dirties no other cache line. */
+	struct iw_alloc_use use;
 	uint32_t ext; /* overflow block index + 1, 0 when none */
 	struct iw_perm perm_in[IW_ALLOC_INLINE_PERMS];
 	struct iw_chan chan_in[IW_ALLOC_INLINE_CHANS];
@@ -121,7 +128,11 @@ struct iw_alloc {
 	uint64_t created_ms;   /* for the lifetime histogram */
 	int64_t cred_expiry_s; /* a REST credential's timestamp (wall clock), 0 for a static user */
 	bool cred_capped;      /* expires_ms is that timestamp (rest-strict-expiry), not the lifetime */
-	struct iw_alloc_use use;
+	/* Answered with success: it ends with an accounting record (turn/acct.h). One refused
+	 * while being set up never was a session and gets none. */
+	bool acct;
+	int64_t start_wall_ms; /* wall clock, for the record's start */
+	uint64_t interim_ms;   /* next interim record (accounting-interval), 0 when none */
 	struct iw_timer timer;
 	uint32_t next_free;
 };
@@ -131,6 +142,9 @@ struct iw_alloc_stats {
 	uint64_t perms_full, chans_full, rehashes;
 	uint64_t ext_taken, ext_full; /* overflow blocks borrowed; refused because none was left */
 };
+
+/* Called by iw_alloc_tick for an allocation whose interim_ms has come (turn/acct.h). */
+typedef void (*iw_alloc_due_fn)(void *ctx, struct iw_alloc *a);
 
 struct iw_alloc_tab {
 	struct iw_alloc *slab;
@@ -146,6 +160,9 @@ struct iw_alloc_tab {
 	/* Permissions and channels held by all allocations, kept as they are added, pruned by
 	 * the wheel (so within a second of their expiry) and deleted: a monitoring read. */
 	uint32_t perms_live, chans_live;
+	/* With tick's ctx; it moves the allocation's interim_ms on, or sets it to 0. NULL: none are
+	 * kept. */
+	iw_alloc_due_fn on_interim;
 	struct iw_alloc_stats st;
 };
 
@@ -205,14 +222,17 @@ static inline const struct iw_chan *iw_alloc_chan_by_peer(const struct iw_alloc 
 	return NULL;
 }
 
-/* (Re)schedule a's timer at its earliest expiry (allocation, permission or channel). */
+/* (Re)schedule a's timer at its earliest expiry (allocation, permission or channel) or its
+ * next interim record, whichever comes first. */
 void iw_alloc_timer_arm(struct iw_alloc_tab *t, struct iw_alloc *a);
 
 typedef void (*iw_alloc_expire_fn)(void *ctx, struct iw_alloc *a);
 /*
  * Advance the wheel to now_ms. Each timer that fires is re-checked lazily: expired
  * permissions and channels are pruned, and an allocation past its lifetime is handed to fn
- * (which must delete it); otherwise the timer is re-armed. Returns the number fired.
+ * (which must delete it); otherwise one whose interim_ms has come is handed to t->on_interim,
+ * and the timer is re-armed. Only allocations with something due are visited. Returns the
+ * number fired.
  */
 size_t iw_alloc_tick(struct iw_alloc_tab *t, uint64_t now_ms, iw_alloc_expire_fn fn, void *ctx);
 

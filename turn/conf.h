@@ -58,8 +58,9 @@ struct iw_conf {
 	uint32_t user_ext_quota; /* overflow blocks per user; 0: a quarter of a worker's pool */
 	uint32_t max_lifetime_s, default_lifetime_s, perm_lifetime_s, chan_lifetime_s;
 	uint32_t stale_nonce_s;
-	char rest_sep;           /* rest-api-separator, default ':' */
-	bool rest_strict_expiry; /* a REST allocation ends with its credential */
+	char rest_sep;            /* rest-api-separator, default ':' */
+	uint32_t acct_interval_s; /* an interim accounting record this often; 0: none (turn/acct.h) */
+	bool rest_strict_expiry;  /* a REST allocation ends with its credential */
 	uint32_t max_allocs;
 	uint32_t threads;
 	uint32_t batch_wait_us; /* see batch_wait() in relay.c; 0 turns it off */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "common/stun_auth.h"
+#include "turn/acct.h"
 #include "turn/policy.h"
 
 static const char software[] = "iceway";
@@ -379,7 +380,10 @@ void iw_control_resv_expire(struct iw_worker *w)
 
 void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc_end why)
 {
-	(void)why;
+	/* Before the relay sockets go: the record names their addresses. */
+	if (a->in_use)
+		iw_acct_write(w, a, IW_ACCT_FINAL, why);
+	a->acct = false;
 	for (unsigned i = 0; i < a->n_rsock; i++) {
 		struct iw_rsock *rs = &a->rs[i];
 		if (rs->fd >= 0) {
@@ -614,7 +618,8 @@ static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 			      "Insufficient Capacity: allocation table full");
 	}
 	a->id = ((uint64_t)(w->idx + 1) << 48) | (++w->alloc_seq & 0xffffffffffffULL);
-	a->lis = q->l;                /* where relayed data toward the client leaves */
+	a->lis = q->l; /* where relayed data toward the client leaves */
+	a->tr = q->l->tr;
 	a->quota_held = !q->transfer; /* with transfer, once the reservation is redeemed */
 	a->created_ms = w->now_ms ? w->now_ms : 1;
 	memcpy(a->tid, q->m->tid, STUN_TID_LEN);
@@ -757,6 +762,7 @@ static void alloc_start(struct alloc_req *q, struct iw_alloc *a)
 {
 	struct iw_worker *w = q->w;
 	a->expires_ms = cred_cap(w, a, w->now_ms + (uint64_t)lifetime_for(w, q->m) * 1000);
+	iw_acct_start(w, a);
 	iw_alloc_timer_arm(&w->tab, a);
 	w->st.alloc_ok++;
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "common/version.h"
+#include "turn/acct.h"
 #include "turn/ops.h"
 #include "turn/stream.h"
 
@@ -129,6 +130,51 @@ static void traffic(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 							 { "transport", t[k].transport } };
 			iw_metrics_counter(b, rb, l, 2, t[k].v[6 + d]);
 		}
+}
+
+/* Session accounting (turn/acct.h): the payload the records count, live, by direction and
+ * client transport (the relayed totals above count the framing toward clients too, and put TLS
+ * under tcp), and the records written. No realm label: a relay serves one realm. */
+static void sessions(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	static const char pk[] = "iceway_relay_session_packets_total";
+	static const char by[] = "iceway_relay_session_bytes_total";
+	static const char rc[] = "iceway_relay_accounting_records_total";
+	static const char *const dir[2] = { "client_to_peer", "peer_to_client" };
+	uint64_t pkts[IW_CLIENT_TR_COUNT][2] = { { 0 } }, bytes[IW_CLIENT_TR_COUNT][2] = { { 0 } };
+	for (unsigned i = 0; i < n_all(m); i++)
+		for (unsigned t = 0; t < IW_CLIENT_TR_COUNT; t++)
+			for (unsigned d = 0; d < 2; d++) {
+				pkts[t][d] += LD(worker_at(m, i)->st.use[t].pkts[d]);
+				bytes[t][d] += LD(worker_at(m, i)->st.use[t].bytes[d]);
+			}
+	/* TCP and TLS only with the worker that serves them. */
+	unsigned nt = m->ops && m->ops->stream ? IW_CLIENT_TR_COUNT : 1;
+	iw_metrics_header(b, pk, IW_METRICS_COUNTER,
+			  "Packets relayed for allocations, as their accounting records count them, by "
+			  "direction and client transport.");
+	for (unsigned t = 0; t < nt; t++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "direction", dir[d] },
+							 { "transport",
+							   iw_acct_tr_name((enum iw_client_tr)t) } };
+			iw_metrics_counter(b, pk, l, 2, pkts[t][d]);
+		}
+	iw_metrics_header(b, by, IW_METRICS_COUNTER,
+			  "Payload bytes relayed for allocations, as their accounting records count them, "
+			  "by direction and client transport.");
+	for (unsigned t = 0; t < nt; t++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct iw_metrics_label l[2] = { { "direction", dir[d] },
+							 { "transport",
+							   iw_acct_tr_name((enum iw_client_tr)t) } };
+			iw_metrics_counter(b, by, l, 2, bytes[t][d]);
+		}
+	iw_metrics_header(b, rc, IW_METRICS_COUNTER,
+			  "Accounting records logged: final (an allocation ended) and interim "
+			  "(accounting-interval).");
+	lab1(b, rc, "kind", "final", SUM(acct_records[0]));
+	lab1(b, rc, "kind", "interim", SUM(acct_records[1]));
 }
 
 static void drops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
@@ -465,6 +511,7 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 	iw_metrics_gauge(b, "iceway_build_info", &v, 1, 1);
 	allocations(b, m);
 	traffic(b, m);
+	sessions(b, m);
 	drops(b, m);
 	auth(b, m);
 	counter1(b, "iceway_relay_stun_requests_total", "STUN requests handled.", SUM(stun_requests));

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "turn/acct.h"
 #include "turn/control.h"
 
 void iw_ops_attach(struct iw_ops *o, struct iw_worker *w)
@@ -50,9 +51,12 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 	}
 	iw_auth_fini(&na);
 	bool strict_on = c->rest_strict_expiry && !w->conf->rest_strict_expiry;
+	bool acct_moved = c->acct_interval_s != w->conf->acct_interval_s;
 	w->conf = c;
 	if (strict_on)
 		iw_control_strict_apply(w);
+	if (acct_moved)
+		iw_acct_interval_apply(w);
 	/* From here this worker holds no older snapshot: the supervisor may free them. */
 	__atomic_store_n(&w->gen, g, __ATOMIC_RELEASE);
 }

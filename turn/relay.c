@@ -19,6 +19,7 @@
 #include "common/cred.h"
 #include "common/log.h"
 #include "common/sock.h"
+#include "turn/acct.h"
 #include "turn/control.h"
 
 /* A worker with its packet path's batches, which nothing outside this file touches. */
@@ -278,6 +279,17 @@ static void tx_flush(struct iw_worker *w)
 	rl->rx_at = 0;
 }
 
+/* Accounting (turn/acct.h): the payload as relayed, on the allocation for its record and per
+ * client transport for /metrics. Plain increments on lines this path has just read. */
+static inline void use_add(struct iw_worker *w, struct iw_alloc *a, unsigned dir, size_t len)
+{
+	a->use.pkts[dir]++;
+	a->use.bytes[dir] += len;
+	struct iw_relay_use *u = &w->st.use[a->tr];
+	u->pkts[dir]++;
+	u->bytes[dir] += len;
+}
+
 static const struct iw_rsock *rsock_for(const struct iw_alloc *a, uint8_t family)
 {
 	for (unsigned i = 0; i < a->n_rsock; i++)
@@ -314,6 +326,7 @@ static void send_ind(struct iw_worker *w, struct iw_listener *l, const struct iw
 	}
 	/* The DATA view points into the receive buffer: forwarded without a copy. */
 	tx_add(w, rs->fd, (void *)(uintptr_t)m->data.p, m->data.len, peer, false);
+	use_add(w, a, 0, m->data.len);
 }
 
 /* ChannelData from a client: 5-tuple -> allocation -> channel -> peer. */
@@ -337,6 +350,7 @@ static void chandata(struct iw_worker *w, struct iw_listener *l, const struct iw
 	}
 	/* The payload is forwarded in place, from right after the 4-byte header. */
 	tx_add(w, rs->fd, d->buf + TURN_CHANDATA_HDR, dlen, &c->peer, false);
+	use_add(w, a, 0, dlen);
 }
 
 static void from_client(struct iw_worker *w, struct iw_listener *l, struct iw_dgram *d, size_t len)
@@ -407,12 +421,15 @@ static void next_tid(struct iw_worker *w, uint8_t tid[STUN_TID_LEN])
 }
 
 /* Toward the client, through the listener its allocation was made on: a datagram queued on
- * a UDP listener (udp_out), or a frame on a TCP/TLS connection (turn/stream.c). */
-static void to_client(struct iw_worker *w, const struct iw_alloc *a, uint8_t *p, size_t len)
+ * a UDP listener (udp_out), or a frame on a TCP/TLS connection (turn/stream.c). payload: the
+ * relayed bytes in p, counted for the allocation once it is on its way. */
+static void to_client(struct iw_worker *w, struct iw_alloc *a, uint8_t *p, size_t len, size_t payload)
 {
 	struct iw_listener *l = a->lis;
 	if (l->out(w, l, &a->client, p, len, IW_OUT_DATA))
 		w->st.drop_send_err++;
+	else
+		use_add(w, a, 1, payload);
 }
 
 static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram *d, size_t len)
@@ -436,14 +453,14 @@ static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram 
 		 * The header goes into the headroom right before the payload: no copy. */
 		uint8_t *h = d->head + IW_HEADROOM - TURN_CHANDATA_HDR;
 		iw_chandata_put(h, c->num, (uint16_t)len);
-		to_client(w, a, h, TURN_CHANDATA_HDR + len);
+		to_client(w, a, h, TURN_CHANDATA_HDR + len, len);
 		return;
 	}
 	uint8_t tid[STUN_TID_LEN];
 	size_t total;
 	next_tid(w, tid);
 	uint8_t *msg = iw_stun_data_ind_wrap(d->buf, len, &peer, tid, &total);
-	to_client(w, a, msg, total);
+	to_client(w, a, msg, total, len);
 }
 
 /* Drain a ready socket in batches; a few rounds at most so other sockets get their turn. The
@@ -831,6 +848,7 @@ struct iw_worker *iw_relay_create_bare(struct iw_worker_shared *sh, const struct
 		IW_ERROR("cannot allocate the table for %u allocations", conf->max_allocs);
 		goto fail;
 	}
+	w->tab.on_interim = iw_acct_interim;
 	if (conf->relay_io == IW_RELAY_IO_SYSCALLS) {
 		if (idx == 0)
 			IW_INFO("relay I/O: recvmmsg/sendmmsg (relay-io syscalls)");
@@ -921,15 +939,22 @@ void iw_relay_addrs_pick(struct iw_worker *w, const struct iw_addr *lis, unsigne
 	}
 }
 
+void iw_relay_end_all(struct iw_worker *w, enum iw_alloc_end why)
+{
+	if (!w->tab.slab)
+		return;
+	w->now_ms = iw_clock_ms(); /* the records' duration: the loop may have stopped a while ago */
+	for (uint32_t i = 0; i < w->tab.n_fresh; i++) /* the rest were never used */
+		if (w->tab.slab[i].in_use)
+			iw_control_alloc_free(w, &w->tab.slab[i], why);
+}
+
 void iw_relay_destroy(struct iw_worker *w)
 {
 	if (!w)
 		return;
 	struct iw_relay *rl = relay_of(w);
-	if (w->tab.slab)
-		for (uint32_t i = 0; i < w->tab.n_fresh; i++) /* the rest were never used */
-			if (w->tab.slab[i].in_use)
-				iw_control_alloc_free(w, &w->tab.slab[i], IW_END_DRAIN);
+	iw_relay_end_all(w, IW_END_DRAIN);
 	for (unsigned i = 0; i < w->n_lis; i++)
 		close(w->lis[i].fd);
 	if (w->epfd >= 0)

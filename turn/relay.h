@@ -45,6 +45,8 @@ struct iw_worker *iw_relay_create_bare(struct iw_worker_shared *sh, const struct
 void iw_relay_addrs_pick(struct iw_worker *w, const struct iw_addr *lis, unsigned n);
 /* Close every socket and free everything. Accepts NULL. */
 void iw_relay_destroy(struct iw_worker *w);
+/* End every allocation of w with reason why (each gets its accounting record). */
+void iw_relay_end_all(struct iw_worker *w, enum iw_alloc_end why);
 /* Run the loop until *stop. Returns 0, or -errno on a fatal epoll error. */
 int iw_relay_run(struct iw_worker *w);
 /* Run one wake-up: wait at most timeout_ms, handle what is ready, fire timers. */

@@ -575,6 +575,7 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 		c->slot = slot;
 		c->lis = (struct iw_listener){ .kind = IW_EV_STREAM,
 					       .addr_proven = true,
+					       .tr = sl->tls ? IW_CLIENT_TLS : IW_CLIENT_TCP,
 					       .fd = fd,
 					       .idx = IW_STREAM_LIS_BASE + slot,
 					       .out = conn_out };
@@ -861,6 +862,10 @@ void iw_stream_destroy(struct iw_stream *s)
 {
 	if (!s)
 		return;
+	/* The relay stops: its sessions end as drained, before closing their connections would
+	 * end them as closed. */
+	if (s->w)
+		iw_relay_end_all(s->w, IW_END_DRAIN);
 	for (uint32_t i = 0; s->conns && i < s->cap; i++)
 		if (s->conns[i])
 			conn_close(s, s->conns[i]);

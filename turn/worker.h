@@ -52,6 +52,7 @@ struct iw_listener {
 	/* The transport proved the client's address (a TCP or TLS handshake): answers to it
 	 * need no amplification budget. */
 	bool addr_proven;
+	uint8_t tr; /* enum iw_client_tr (turn/alloc.h) */
 	int fd;
 	uint32_t idx; /* the listener's part of the 5-tuple key in the allocation table */
 	struct iw_addr addr;
@@ -81,10 +82,17 @@ struct iw_seclog {
 	uint32_t kind_n[IW_SECLOG_KINDS];
 };
 
+/* Payload relayed for allocations of one client transport: the accounting records' counts,
+ * summed as they move ([0] client to peer, [1] peer to client). */
+struct iw_relay_use {
+	uint64_t pkts[2], bytes[2];
+};
+
 /* Per-worker counters: plain fields, summed across workers when scraped. */
 struct iw_relay_stats {
 	uint64_t rx_client_pkts, rx_client_bytes, tx_client_pkts, tx_client_bytes;
 	uint64_t rx_peer_pkts, rx_peer_bytes, tx_peer_pkts, tx_peer_bytes;
+	struct iw_relay_use use[IW_CLIENT_TR_COUNT]; /* beside the counters every datagram bumps */
 	uint64_t drop_trunc, drop_unknown_kind, drop_bad_chandata, drop_no_alloc, drop_no_chan;
 	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad, drop_send_self;
 	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_unauth_rl;
@@ -97,6 +105,7 @@ struct iw_relay_stats {
 	 * an allocation refused because its credential had expired. */
 	uint64_t strict_expired, strict_refused;
 	uint64_t seclog_lines, seclog_suppressed; /* security log lines written, and skipped */
+	uint64_t acct_records[2];                 /* accounting records written: final, interim */
 	uint64_t ext_user_quota;                  /* an overflow block refused: the user holds its share */
 	uint64_t resv_made, resv_used, resv_expired;
 	uint64_t resv_cancelled; /* ended with the allocation that made them */

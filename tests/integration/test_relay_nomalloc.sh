@@ -46,10 +46,12 @@ fi
 run_case() {
 	local threads=$1 packets=$2 io=$3 rc
 	rm -f "$work/srv.env" "$work/counts"
-	# Not --verbose: per-packet debug logging is not the production data path.
+	# Not --verbose: per-packet debug logging is not the production data path. Accounting
+	# counts every packet and writes an interim record of each allocation every second (the
+	# longest run has them while the packets flow): neither may allocate either.
 	if ! python3 "$here/iwtest.py" start "$work/srv.env" verbose=0 nports=64 \
 		preload="$shim" env.IW_ALLOC_COUNT_FILE="$work/counts" -- --relay-threads "$threads" \
-		--relay-io "$io"; then
+		--relay-io "$io" --accounting-interval 1; then
 		echo "FAIL server start ($threads worker(s))"
 		. "$work/srv.env" 2>/dev/null && cat "$IW_SRV_LOG"
 		return 1
@@ -179,6 +181,16 @@ print("  free calls during the relaying: %d" % (after["free"] - before["free"]))
 sys.exit(1 if failures else 0)
 EOF
 	rc=$?
+	# The short runs may end before the first interim record is due (a second or two after
+	# the allocations): wait for it, bounded.
+	for _ in $(seq 1 40); do
+		grep -q "session kind=interim" "$IW_SRV_LOG" && break
+		sleep 0.1
+	done
+	if ! grep -q "session kind=interim" "$IW_SRV_LOG"; then
+		echo "FAIL no interim accounting record was written"
+		rc=1
+	fi
 	if ! kill -0 "$IW_SRV_PID" 2>/dev/null; then
 		echo "FAIL server died ($threads worker(s))"
 		rc=1

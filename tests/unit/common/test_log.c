@@ -272,6 +272,117 @@ static void test_rate_limit(void **state)
 	assert_int_equal(none.suppressed, 2);
 }
 
+/* The part of a record after its timestamp prefix: from ,"msg" (JSON) or ": " (plain). */
+static const char *rec_body(const char *line, bool json)
+{
+	const char *b = strstr(line, json ? ",\"msg\":" : ": ");
+	assert_non_null(b);
+	return b;
+}
+
+/* A user name with a quote, a backslash, control bytes, a byte that is not UTF-8 and an '='
+ * stays one field of one line in both forms, typed values stay typed. */
+static void test_rec_escaping(void **state)
+{
+	(void)state;
+	static const char user[] = "a\"b\\c\x01\n\x00=\xff";
+	char buf[512];
+	struct iw_log_rec r;
+	const char *rel[2] = { "127.0.0.1:5000", "[::1]:5002" };
+
+	iw_log_rec_begin(&r, buf, sizeof buf, true, IW_LOG_INFO, "session");
+	iw_log_rec_str(&r, "user", user, sizeof user - 1);
+	iw_log_rec_strv(&r, "relayed", rel, 2);
+	iw_log_rec_u64(&r, "bytes", 18446744073709551615ull);
+	iw_log_rec_ms(&r, "duration", 61005);
+	size_t n = iw_log_rec_end(&r);
+	assert_int_equal(n, strlen(buf));
+	assert_string_equal(buf + n - 1, "\n");
+	check_ts(buf + 7);
+	assert_true(!strncmp(buf, "{\"ts\":\"", 7));
+	assert_string_equal(rec_body(buf, true),
+			    ",\"msg\":\"session\",\"user\":\"a\\\"b\\\\c\\u0001\\n\\u0000=\\ufffd\","
+			    "\"relayed\":[\"127.0.0.1:5000\",\"[::1]:5002\"],\"bytes\":18446744073709551615,"
+			    "\"duration\":61.005}\n");
+
+	iw_log_rec_begin(&r, buf, sizeof buf, false, IW_LOG_INFO, "session");
+	iw_log_rec_str(&r, "user", user, sizeof user - 1);
+	iw_log_rec_str(&r, "realm", "example.org", 11);
+	iw_log_rec_str(&r, "empty", "", 0);
+	iw_log_rec_strv(&r, "relayed", rel, 2);
+	iw_log_rec_strv(&r, "none", rel, 0);
+	iw_log_rec_ms(&r, "duration", 7);
+	n = iw_log_rec_end(&r);
+	check_ts(buf);
+	assert_string_equal(rec_body(buf, false),
+			    ": session user=\"a\\\"b\\\\c\\x01\\n\\x00=\\xff\" realm=example.org empty=\"\" "
+			    "relayed=127.0.0.1:5000,[::1]:5002 none=\"\" duration=0.007\n");
+	assert_null(memchr(buf, '\n', n - 1));
+}
+
+/* A field that does not fit is left out whole, the line says cut and stays parseable, and
+ * nothing is written past the buffer given. */
+static void test_rec_bounded(void **state)
+{
+	(void)state;
+	char buf[IW_LOG_REC_MIN + 64];
+	char big[300];
+	memset(big, '"', sizeof big);
+	for (int json = 0; json < 2; json++) {
+		struct iw_log_rec r;
+		memset(buf, 'Z', sizeof buf);
+		iw_log_rec_begin(&r, buf, IW_LOG_REC_MIN, json, IW_LOG_INFO, "session");
+		iw_log_rec_u64(&r, "a", 1);
+		iw_log_rec_str(&r, "user", big, sizeof big); /* 600 bytes escaped: never fits */
+		iw_log_rec_u64(&r, "b", 2);
+		/* Fill up with fields until one no longer fits. */
+		for (int i = 0; i < 40; i++)
+			iw_log_rec_str(&r, "k", "vvvvvvvv", 8);
+		size_t n = iw_log_rec_end(&r);
+		assert_true(n <= IW_LOG_REC_MIN);
+		for (size_t i = IW_LOG_REC_MIN; i < sizeof buf; i++)
+			assert_int_equal(buf[i], 'Z');
+		buf[n] = 0;
+		assert_null(strstr(buf, "user"));
+		assert_non_null(strstr(buf, json ? "\"a\":1,\"b\":2," : " a=1 b=2 "));
+		const char *tail = json ? "\"cut\":true}\n" : " cut=true\n";
+		assert_string_equal(buf + n - strlen(tail), tail);
+		if (json) /* every field before the cut whole: quotes pair up */ {
+			size_t q = 0;
+			for (size_t i = 0; i < n; i++)
+				q += buf[i] == '"';
+			assert_int_equal(q % 2, 0);
+			assert_string_equal(buf + n - strlen(",\"k\":\"vvvvvvvv\",\"cut\":true}\n"),
+					    ",\"k\":\"vvvvvvvv\",\"cut\":true}\n");
+		}
+	}
+}
+
+/* A record goes to the log as one line, in the form log-format says. */
+static void test_rec_write(void **state)
+{
+	(void)state;
+	char buf[IW_LOG_REC_MIN];
+	struct iw_log_rec r;
+	assert_false(iw_log_json());
+	iw_log_set_json(true);
+	assert_true(iw_log_json());
+	iw_log_rec_begin(&r, buf, sizeof buf, iw_log_json(), IW_LOG_INFO, "session");
+	iw_log_rec_u64(&r, "peers", 3);
+	size_t n = iw_log_rec_end(&r);
+	iw_log_rec_write(buf, n);
+	iw_log_set_json(false);
+	size_t len;
+	char *s = slurp(&len);
+	assert_int_equal(len, n);
+	assert_string_equal(rec_body(s, true), ",\"msg\":\"session\",\"peers\":3}\n");
+	assert_non_null(strstr(s, "\"level\":\"info\",\"proc\":\"iceway-relay\""));
+	free(s);
+	char t[40];
+	iw_log_fmt_time(1764892800123LL, t, sizeof t);
+	assert_string_equal(t, "2025-12-05T00:00:00.123Z");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +395,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_errors_and_errno, setup, teardown),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test_setup_teardown(test_rate_limited_call_site, setup, teardown),
+		cmocka_unit_test(test_rec_escaping),
+		cmocka_unit_test(test_rec_bounded),
+		cmocka_unit_test_setup_teardown(test_rec_write, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

@@ -337,6 +337,111 @@ static void test_overflow_exhausted(void **state)
 	iw_alloc_tab_fini(&t);
 }
 
+static unsigned interim_calls;
+static struct iw_alloc *interim_last;
+
+static void on_interim(void *ctx, struct iw_alloc *a)
+{
+	interim_calls++;
+	interim_last = a;
+	if (ctx) /* move on by 2 s */
+		a->interim_ms += 2000;
+}
+
+static void no_expire(void *ctx, struct iw_alloc *a)
+{
+	(void)ctx;
+	(void)a;
+	fail_msg("nothing expires here");
+}
+
+/* Interim records ride the allocation's own timer: only an allocation with one due is visited,
+ * at its time, and a hook that does not move it on stops it rather than looping. */
+static void test_interim_timer(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	uint64_t t0 = 1000000;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 3, t0), 0);
+	t.on_interim = on_interim;
+	struct iw_addr c1 = addr("192.0.2.1:1"), c2 = addr("192.0.2.2:2");
+	struct iw_alloc *a = iw_alloc_new(&t, &c1, 0), *b = iw_alloc_new(&t, &c2, 0);
+	a->expires_ms = b->expires_ms = t0 + 600000;
+	a->interim_ms = t0 + 3000;
+	iw_alloc_timer_arm(&t, a);
+	iw_alloc_timer_arm(&t, b);
+	int mover = 1;
+	assert_int_equal(iw_alloc_tick(&t, t0 + 2999, no_expire, &mover), 0);
+	assert_int_equal(interim_calls, 0);
+	assert_int_equal(iw_alloc_tick(&t, t0 + 3000, no_expire, &mover), 1);
+	assert_int_equal(interim_calls, 1);
+	assert_ptr_equal(interim_last, a);
+	assert_int_equal(a->interim_ms, t0 + 5000);
+	assert_int_equal(iw_alloc_tick(&t, t0 + 5000, no_expire, NULL), 1);
+	assert_int_equal(interim_calls, 2);
+	assert_int_equal(a->interim_ms, 0); /* not moved on: cleared */
+	/* b was never visited; nothing more fires before the lifetimes. */
+	assert_int_equal(iw_alloc_tick(&t, t0 + 60000, no_expire, NULL), 0);
+	assert_int_equal(interim_calls, 2);
+	iw_alloc_tab_fini(&t);
+}
+
+/* peers counts the IPs given a permission: a refresh or another port is not another peer. */
+static void test_use_peers(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 4, 3, 0), 0);
+	struct iw_addr c = addr("192.0.2.1:1");
+	struct iw_alloc *a = iw_alloc_new(&t, &c, 0);
+	struct iw_addr p1 = addr("198.51.100.1:5"), p1b = addr("198.51.100.1:6"),
+		       p2 = addr("[2001:db8::2]:7");
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p1, 1000), 0);
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p1, 2000), 0);
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p1b, 2000), 0);
+	assert_int_equal(iw_alloc_perm_add(&t, a, &p2, 2000), 0);
+	assert_int_equal(a->use.peers, 2);
+	/* The counters sit where a relayed datagram already reads: within a cache line of the
+	 * set pointers and the inline permissions. */
+	assert_true(offsetof(struct iw_alloc, use) >= offsetof(struct iw_alloc, perms));
+	assert_true(offsetof(struct iw_alloc, use) + sizeof a->use <=
+		    offsetof(struct iw_alloc, perm_in) + 64);
+	iw_alloc_tab_fini(&t);
+}
+
+static void on_interim_step(void *ctx, struct iw_alloc *a)
+{
+	(void)ctx;
+	interim_calls++;
+	a->interim_ms += 1000;
+}
+
+/* An interim time the hook moved on that has passed already (the wheel ran late) comes at the
+ * next second: it is not taken for a hook that did not move it and cleared. */
+static void test_interim_late(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	uint64_t t0 = 1000000;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 3, t0), 0);
+	t.on_interim = on_interim_step;
+	struct iw_addr c1 = addr("192.0.2.1:1");
+	struct iw_alloc *a = iw_alloc_new(&t, &c1, 0);
+	a->expires_ms = t0 + 600000;
+	a->interim_ms = t0 + 3000;
+	iw_alloc_timer_arm(&t, a);
+	interim_calls = 0;
+	/* One wake-up at 4.5 s: due at 3 s, moved on to 4 s, which has passed: it comes in the
+	 * wheel's next second, which this tick reaches too. */
+	assert_int_equal(iw_alloc_tick(&t, t0 + 4500, no_expire, NULL), 2);
+	assert_int_equal(interim_calls, 2);
+	assert_int_equal(a->interim_ms, t0 + 5000);
+	assert_int_equal(iw_alloc_tick(&t, t0 + 5000, no_expire, NULL), 1);
+	assert_int_equal(interim_calls, 3);
+	assert_int_equal(a->interim_ms, t0 + 6000);
+	iw_alloc_tab_fini(&t);
+}
+
 static void test_record_size(void **state)
 {
 	(void)state;
@@ -362,6 +467,9 @@ int main(void)
 		cmocka_unit_test(test_overflow_keeps_survivors),
 		cmocka_unit_test(test_overflow_exhausted),
 		cmocka_unit_test(test_record_size),
+		cmocka_unit_test(test_interim_timer),
+		cmocka_unit_test(test_interim_late),
+		cmocka_unit_test(test_use_peers),
 	};
 	return cmocka_run_group_tests_name("turn/alloc", tests, NULL, NULL);
 }
