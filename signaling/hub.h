@@ -44,7 +44,8 @@ struct iw_hub_ops {
 	/* Queue one text message for c. Returns 0, or < 0 when c's queue is over its bound (the
 	 * WebSocket layer then drops c and counts it). Must not call back into the hub. */
 	int (*send)(void *arg, struct iw_hub_conn *c, const char *buf, size_t len);
-	/* Close c after what is queued, with a WebSocket close code and reason. */
+	/* Close c after what is queued, with a WebSocket close code and reason, a string that
+	 * lives as long as the process (a literal: it is kept, not copied). */
 	void (*close)(void *arg, struct iw_hub_conn *c, int code, const char *reason);
 	/* Signaling across instances; all NULL for a single instance. cl_join registers a new
 	 * peer (the welcome waits for iw_hub_cluster_joined); cl_send publishes a forwarded
@@ -137,7 +138,7 @@ void iw_hub_cluster_send_failed(struct iw_hub *h, const char *room, const char *
 
 /*
  * The operator ends peer p now (admin API). Its connection, if any, is closed with code
- * (IW_CLOSE_KICKED or IW_CLOSE_ROOM_CLOSED) and reason; the rest of the room gets peer-left
+ * (IW_CLOSE_KICKED or IW_CLOSE_ROOM_CLOSED) and reason (a literal); the rest of the room gets peer-left
  * (the other instances too); its resume token is gone, and for IW_HUB_KICK_MS a join that
  * presents a resume token for its id in that room is refused. p is freed, and its room when it
  * was the last local peer.

@@ -53,7 +53,7 @@ struct sess {
 	size_t rx_len, rx_cap;
 	uint64_t last_rx_ms;
 	int close_code;
-	char close_reason[96];
+	const char *close_reason; /* a string literal (struct iw_hub_ops.close) */
 	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
 	 * refused there like a JSON join, rather than cut to a valid name. */
 	char auto_room[IW_ROOM_ID_MAX + 2];
@@ -159,7 +159,7 @@ static void request_close(struct iw_ws *w, struct sess *s, int code, const char 
 		return;
 	s->close_pending = 1;
 	s->close_code = code;
-	snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+	s->close_reason = reason;
 	lws_callback_on_writable(s->wsi);
 	/* If the peer never reads, WRITEABLE never comes: do not wait for it forever. While
 	 * draining the drain deadline bounds it, and lws's sorted timer list would make closing
