@@ -90,8 +90,7 @@ void iw_quota_put(struct iw_quota *q, const void *user, size_t len)
 	/* Backward-shift delete: pull later entries of the run into the hole, so lookups need
 	 * no tombstones. */
 	for (uint32_t j = i;;) {
-		q->ent[i].h = 0;
-		q->ent[i].count = 0;
+		q->ent[i] = (struct iw_quota_ent){ 0 }; /* nothing of a user that moved out stays */
 		for (;;) {
 			j = (j + 1) & q->mask;
 			if (!q->ent[j].h)

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "common/bytes.h"
 #include "turn/quota.h"
 
 static void test_quota(void **state)
@@ -74,11 +75,48 @@ static void test_quota_collisions(void **state)
 	iw_quota_fini(&q);
 }
 
+/* A name (into buf) whose home slot in q is slot, or NULL. */
+static const char *name_at(const struct iw_quota *q, uint32_t slot, const char *prefix, char *buf, size_t cap)
+{
+	for (unsigned i = 0; i < 100000; i++) {
+		snprintf(buf, cap, "%s%u", prefix, i);
+		uint64_t h = iw_hash_keyed(q->seed, buf, strlen(buf));
+		if (((uint32_t)(h ? h : 1) & q->mask) == slot)
+			return buf;
+	}
+	return NULL;
+}
+
+/* A slot emptied by the backward shift holds nothing of the user that moved out of it: a new
+ * user there starts with no overflow block counted (it used to inherit the moved user's). */
+static void test_quota_shift_clears(void **state)
+{
+	(void)state;
+	struct iw_quota q;
+	const char *why = NULL;
+	char a[32], b[32], c[32];
+	assert_int_equal(iw_quota_init(&q, 8), 0);
+	q.seed = 12345;
+	assert_non_null(name_at(&q, 3, "a", a, sizeof a));
+	assert_non_null(name_at(&q, 3, "b", b, sizeof b));
+	assert_non_null(name_at(&q, 4, "c", c, sizeof c));
+	assert_int_equal(iw_quota_take(&q, a, strlen(a), 0, 0, &why), 0); /* slot 3 */
+	assert_int_equal(iw_quota_take(&q, b, strlen(b), 0, 0, &why), 0); /* slot 4 */
+	assert_int_equal(iw_quota_ext_take(&q, b, strlen(b), 1), 0);
+	iw_quota_put(&q, a, strlen(a)); /* b moves back to slot 3 */
+	assert_int_equal(iw_quota_count(&q, b, strlen(b)), 1);
+	assert_int_equal(iw_quota_take(&q, c, strlen(c), 0, 0, &why), 0); /* slot 4 again */
+	assert_int_equal(iw_quota_ext_take(&q, c, strlen(c), 1), 0);
+	assert_int_equal(iw_quota_ext_take(&q, b, strlen(b), 1), -EDQUOT);
+	iw_quota_fini(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_quota_collisions),
+		cmocka_unit_test(test_quota_shift_clears),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
