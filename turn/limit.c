@@ -72,3 +72,14 @@ uint64_t iw_limit_chunk(const struct iw_limit_rate *r)
 		c = IW_LIMIT_MIN_BYTES;
 	return c > cap ? cap : c;
 }
+
+void iw_limit_set_init(struct iw_limit_set *s, uint64_t bps, uint32_t pps, uint64_t user_bps, uint32_t peers,
+		       uint32_t burst_ms)
+{
+	iw_limit_rate_set(&s->bps, bps, burst_ms, IW_LIMIT_MIN_BYTES);
+	iw_limit_rate_set(&s->pps, pps, burst_ms, 1);
+	iw_limit_rate_set(&s->user_bps, user_bps, burst_ms, IW_LIMIT_MIN_BYTES);
+	iw_limit_rate_set(&s->peers, peers, 1000, 1);
+	s->user_chunk = user_bps ? iw_limit_chunk(&s->user_bps) : 0;
+	s->on = bps || pps || user_bps;
+}

@@ -69,6 +69,20 @@ static inline void iw_limit_tb_spend(struct iw_limit_tb *b, uint64_t cost)
  */
 bool iw_limit_share_take(uint64_t *tat_us, const struct iw_limit_rate *r, uint64_t now_ms, uint64_t n);
 
+/* What a worker enforces, from its configuration snapshot: rebuilt when it adopts a reload, so
+ * that new rates apply to allocations that exist. */
+struct iw_limit_set {
+	struct iw_limit_rate bps, pps, user_bps, peers;
+	uint64_t user_chunk; /* iw_limit_chunk(&user_bps) */
+	bool on;             /* any of bps, pps, user_bps: the packet path checks */
+};
+
+/* Bytes (max-bps) and datagrams (max-pps) a second per allocation, bytes a second per user
+ * (user-max-bps) with a burst of burst_ms worth; new peers a second (max-new-peers-per-sec)
+ * with a burst of one second's worth. 0: off. */
+void iw_limit_set_init(struct iw_limit_set *s, uint64_t bps, uint32_t pps, uint64_t user_bps, uint32_t peers,
+		       uint32_t burst_ms);
+
 /* The chunk an allocation takes from its user's budget at once (IW_LIMIT_CHUNK_MS worth). */
 uint64_t iw_limit_chunk(const struct iw_limit_rate *r);
 

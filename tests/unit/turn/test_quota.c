@@ -111,12 +111,58 @@ static void test_quota_shift_clears(void **state)
 	iw_quota_fini(&q);
 }
 
+/* user-max-bps budgets: one per user holding a count, stable while it does, full again when
+ * a later user gets the slot; none for a user without a count. */
+static void test_quota_budget(void **state)
+{
+	(void)state;
+	struct iw_quota q;
+	const char *why = NULL;
+	assert_int_equal(iw_quota_init(&q, 4), 0);
+	assert_null(iw_quota_budget(&q, "alice", 5));
+	assert_int_equal(iw_quota_take(&q, "alice", 5, 0, 0, &why), 0);
+	uint64_t *a = iw_quota_budget(&q, "alice", 5);
+	assert_non_null(a);
+	assert_true(((uintptr_t)a & 63) == 0);
+	assert_true(*a == 0);
+	*a = 777;
+	assert_int_equal(iw_quota_take(&q, "alice", 5, 0, 0, &why), 0);
+	assert_ptr_equal(iw_quota_budget(&q, "alice", 5), a);
+	assert_int_equal(iw_quota_take(&q, "bob", 3, 0, 0, &why), 0);
+	uint64_t *b = iw_quota_budget(&q, "bob", 3);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	iw_quota_put(&q, "alice", 5);
+	assert_ptr_equal(iw_quota_budget(&q, "alice", 5), a);
+	iw_quota_put(&q, "alice", 5);
+	assert_null(iw_quota_budget(&q, "alice", 5));
+	/* Every slot handed out and given back, over and over: the free list never runs dry. */
+	for (int round = 0; round < 10; round++) {
+		char n[8];
+		for (int i = 0; i < 3; i++) {
+			snprintf(n, sizeof n, "u%d", i);
+			assert_int_equal(iw_quota_take(&q, n, strlen(n), 0, 0, &why), 0);
+			uint64_t *p = iw_quota_budget(&q, n, strlen(n));
+			assert_non_null(p);
+			assert_true(*p == 0); /* full, whatever the last user left */
+			*p = 1234;
+		}
+		for (int i = 0; i < 3; i++) {
+			snprintf(n, sizeof n, "u%d", i);
+			iw_quota_put(&q, n, strlen(n));
+		}
+	}
+	assert_ptr_equal(iw_quota_budget(&q, "bob", 3), b);
+	iw_quota_fini(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_quota_collisions),
 		cmocka_unit_test(test_quota_shift_clears),
+		cmocka_unit_test(test_quota_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
