@@ -12,10 +12,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "turn/control.h"
+#include "turn/metrics.h"
 
 void iw_ops_attach(struct iw_ops *o, struct iw_worker *w)
 {
 	w->draining = &o->draining;
+	w->relayed_bps = &o->relayed_bps;
 	w->sync = iw_ops_worker_sync;
 	w->sync_arg = o;
 }
@@ -51,6 +53,7 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 	iw_auth_fini(&na);
 	bool strict_on = c->rest_strict_expiry && !w->conf->rest_strict_expiry;
 	w->conf = c;
+	iw_worker_limits_set(w);
 	if (strict_on)
 		iw_control_strict_apply(w);
 	/* From here this worker holds no older snapshot: the supervisor may free them. */
@@ -179,6 +182,18 @@ void iw_ops_fini(struct iw_ops *o)
 	o->conf = NULL;
 }
 
+void iw_ops_rate_sample(struct iw_ops *o, uint64_t now_ms)
+{
+	if (o->rate_ms && now_ms - o->rate_ms < 1000)
+		return;
+	uint64_t bytes = iw_relay_metrics_relayed_bytes(o->workers, o->n_workers, o->stream);
+	if (o->rate_ms && now_ms > o->rate_ms && bytes >= o->rate_bytes)
+		__atomic_store_n(&o->relayed_bps, (bytes - o->rate_bytes) * 1000 / (now_ms - o->rate_ms),
+				 __ATOMIC_RELAXED);
+	o->rate_ms = now_ms;
+	o->rate_bytes = bytes;
+}
+
 unsigned iw_ops_allocs_active(const struct iw_ops *o)
 {
 	unsigned n = 0;
@@ -223,6 +238,7 @@ int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, ch
 				iw_ops_allocs_active(o), t);
 		}
 		iw_ops_collect(o);
+		iw_ops_rate_sample(o, iw_clock_ms());
 		if (o->draining && !__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 			unsigned n = iw_ops_allocs_active(o);
 			if (n == 0 || iw_clock_ms() >= drain_end) {
