@@ -54,18 +54,6 @@ static const struct iw_worker *worker_at(const struct iw_relay_metrics *m, unsig
 		s_;                                           \
 	})
 
-uint64_t iw_relay_metrics_relayed_bytes(struct iw_worker *const *workers, unsigned n,
-					const struct iw_worker *stream)
-{
-	uint64_t s = 0;
-	for (unsigned i = 0; i <= n; i++) {
-		const struct iw_worker *w = i < n ? workers[i] : stream;
-		if (w)
-			s += LD(w->st.tx_peer_bytes) + LD(w->st.tx_client_bytes);
-	}
-	return s;
-}
-
 static void counter1(struct iw_metrics_buf *b, const char *name, const char *help, uint64_t v)
 {
 	iw_metrics_header(b, name, IW_METRICS_COUNTER, help);

@@ -16,12 +16,6 @@ struct iw_relay_metrics {
 	const struct iw_stream *streams; /* the TCP/TLS worker's connections; may be NULL */
 };
 
-/* Bytes relayed (sent on, both directions) by n workers and stream (may be NULL) so far: a
- * read of counters other threads write, which may be a packet behind (turn/ops.c measures
- * the relayed rate with it). */
-uint64_t iw_relay_metrics_relayed_bytes(struct iw_worker *const *workers, unsigned n,
-					const struct iw_worker *stream);
-
 /* iw_metrics_fill_fn over a struct iw_relay_metrics. */
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg);
 

@@ -12,7 +12,6 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "turn/control.h"
-#include "turn/metrics.h"
 
 void iw_ops_attach(struct iw_ops *o, struct iw_worker *w)
 {
@@ -182,11 +181,23 @@ void iw_ops_fini(struct iw_ops *o)
 	o->conf = NULL;
 }
 
+/* Bytes a worker relayed (sent on, both ways) so far. Its counters have one writer, the worker,
+ * with plain stores; this reads them as they move, a packet behind at worst, the benign race
+ * turn/metrics.c describes for its scrapes, and out of ThreadSanitizer's view for the same
+ * reason. */
+__attribute__((noinline, no_sanitize("thread"))) static uint64_t relayed_bytes(const struct iw_worker *w)
+{
+	const volatile struct iw_relay_stats *st = &w->st;
+	return st->tx_peer_bytes + st->tx_client_bytes;
+}
+
 void iw_ops_rate_sample(struct iw_ops *o, uint64_t now_ms)
 {
 	if (o->rate_ms && now_ms - o->rate_ms < 1000)
 		return;
-	uint64_t bytes = iw_relay_metrics_relayed_bytes(o->workers, o->n_workers, o->stream);
+	uint64_t bytes = o->stream ? relayed_bytes(o->stream) : 0;
+	for (unsigned i = 0; i < o->n_workers; i++)
+		bytes += relayed_bytes(o->workers[i]);
 	if (o->rate_ms && now_ms > o->rate_ms && bytes >= o->rate_bytes)
 		__atomic_store_n(&o->relayed_bps, (bytes - o->rate_bytes) * 1000 / (now_ms - o->rate_ms),
 				 __ATOMIC_RELAXED);
