@@ -16,7 +16,7 @@ import os, re, sys
 LAYERS = [
     ("common", ["common/*"]),
     ("tables", ["turn/alloc", "turn/ports", "turn/quota", "turn/auth", "turn/policy",
-                "turn/conf.h"]),
+                "turn/conf.h", "turn/limit"]),
     ("control", ["turn/control", "turn/acct", "turn/worker.h"]),
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),

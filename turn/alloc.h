@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/addr.h"
+#include "turn/limit.h"
 
 enum {
 	IW_MAX_PERMS = 16, /* permissions per allocation; full -> 508 */
@@ -26,6 +27,7 @@ enum {
 	IW_WHEEL_SLOTS = 4096, /* 1-second slots, longer than the longest lifetime */
 	IW_ALLOC_USER_MAX = 256,
 	IW_ALLOC_KEY_MAX = 32,
+	IW_ALLOC_RECENT_PEERS = 8, /* peer addresses a Send indication reached lately, remembered */
 };
 
 /* An intrusive timer node: one per allocation, due at its earliest expiry. */
@@ -93,6 +95,19 @@ struct iw_alloc_use {
 	uint32_t peers; /* peer IPs it was given a permission for (again after one lapsed) */
 };
 
+/* An allocation's share of the rate limits (turn/limit.h), written by its worker only. Zeroed
+ * with the allocation: its buckets start full. */
+struct iw_alloc_lim {
+	struct iw_limit_tb bytes, pkts; /* max-bps, max-pps */
+	struct iw_limit_tb peers;       /* max-new-peers-per-sec */
+	uint64_t *user_tat;             /* its user's budget (turn/quota.h), NULL when none */
+	uint64_t user_credit;           /* bytes taken from that budget and not relayed yet */
+	/* Hashes of the peer addresses (IP and port) Send indications went to lately: a Send
+	 * to one of them is not a new peer. Overwritten in turn; a collision only lets one by. */
+	uint32_t recent[IW_ALLOC_RECENT_PEERS];
+	uint8_t recent_at;
+};
+
 struct iw_alloc {
 	/* Names the session in accounting records and the admin API: the worker's index + 1 in
 	 * the top 16 bits, the worker's count of allocations below; never reused in a process. */
@@ -133,9 +148,19 @@ struct iw_alloc {
 	bool acct;
 	int64_t start_wall_ms; /* wall clock, for the record's start */
 	uint64_t interim_ms;   /* next interim record (accounting-interval), 0 when none */
+	struct iw_alloc_lim lim;
 	struct iw_timer timer;
 	uint32_t next_free;
 };
+
+/* Who per-user limits count (user-quota, user-max-bps): the user part of a REST username, after
+ * rest-api-separator, so that every credential minted for one user counts together whatever its
+ * expiry; or the whole static user name (iw_auth_result.quota_off). *len gets its length. */
+static inline const char *iw_alloc_who(const struct iw_alloc *a, size_t *len)
+{
+	*len = (size_t)(a->user_len - a->quota_off);
+	return a->user + a->quota_off;
+}
 
 struct iw_alloc_stats {
 	uint64_t created, deleted, expired, full;

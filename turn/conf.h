@@ -53,6 +53,12 @@ struct iw_conf {
 	unsigned n_secrets;
 	struct iw_policy policy;
 	uint32_t user_quota, total_quota; /* 0 = unlimited */
+	/* Rate limits (turn/limit.h), 0 = off: bytes and datagrams a second per allocation (both
+	 * directions together), bytes a second per user (over every worker), relayed bytes a
+	 * second past which new allocations are refused, new peer addresses a second per
+	 * allocation; and the burst the buckets hold, as time. */
+	uint64_t max_bps, user_max_bps, bps_capacity;
+	uint32_t max_pps, max_new_peers, limit_burst_ms;
 	/* The answer budget of a source without credentials (iw_auth_rl_take); 0 = no limit. */
 	uint32_t unauth_rate, unauth_ratio;
 	uint32_t user_ext_quota; /* overflow blocks per user; 0: a quarter of a worker's pool */

@@ -542,6 +542,18 @@ static int alloc_draining(struct alloc_req *q)
 	return -1;
 }
 
+/* bps-capacity: past it (as measured over the last second, turn/ops.c) a new allocation is
+ * refused with 508, so that the ones relaying keep the bandwidth they have. */
+static int alloc_bandwidth(struct alloc_req *q)
+{
+	struct iw_worker *w = q->w;
+	uint64_t cap = w->conf->bps_capacity;
+	if (!cap || !w->relayed_bps || __atomic_load_n(w->relayed_bps, __ATOMIC_RELAXED) < cap)
+		return 0;
+	return refuse(q, &w->st.alloc_bps_capacity, STUN_ERR_INSUFFICIENT_CAPACITY,
+		      "Insufficient Capacity: bps-capacity reached");
+}
+
 /* The request's attributes on their own, before anything is looked up or taken. */
 static int alloc_check_attrs(struct alloc_req *q)
 {
@@ -764,6 +776,11 @@ static void alloc_start(struct alloc_req *q, struct iw_alloc *a)
 	a->expires_ms = cred_cap(w, a, w->now_ms + (uint64_t)lifetime_for(w, q->m) * 1000);
 	iw_acct_start(w, a);
 	iw_alloc_timer_arm(&w->tab, a);
+	/* The user's user-max-bps budget, held as long as the allocation's quota count; taken
+	 * whether the limit is on or not, so that a reload can turn it on. */
+	size_t who_len;
+	const char *who = iw_alloc_who(a, &who_len);
+	a->lim.user_tat = a->quota_held ? iw_quota_budget(w->quota, who, who_len) : NULL;
 	w->st.alloc_ok++;
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char cs[IW_ADDR_STRLEN], rs[IW_ADDR_STRLEN];
@@ -787,8 +804,8 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			       .who = ar->user + ar->quota_off,
 			       .who_len = ar->user_len - ar->quota_off };
 	struct iw_alloc *a = NULL;
-	if (alloc_known(&q) || alloc_draining(&q) || alloc_check_attrs(&q) || alloc_pick_family(&q) ||
-	    alloc_install(&q, &a) || alloc_open_relay(&q, a))
+	if (alloc_known(&q) || alloc_draining(&q) || alloc_bandwidth(&q) || alloc_check_attrs(&q) ||
+	    alloc_pick_family(&q) || alloc_install(&q, &a) || alloc_open_relay(&q, a))
 		return;
 	alloc_open_additional(&q, a);
 	alloc_start(&q, a);
@@ -906,6 +923,25 @@ static void self_refresh(struct iw_worker *w)
 	w->self_ms = w->now_ms ? w->now_ms : 1;
 }
 
+/* max-new-peers-per-sec: n peers new to a (without a permission, or a new channel) take n
+ * tokens of its bucket (a second's worth); past it the request is refused with 403 and
+ * nothing is installed, so that a relay cannot be used to scan addresses. */
+static bool new_peers_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			 const struct iw_stun_msg *m, const struct iw_auth_result *ar, struct iw_alloc *a,
+			 unsigned n)
+{
+	if (!w->lim.peers.per_s || !n)
+		return true;
+	if (iw_limit_tb_has(&a->lim.peers, &w->lim.peers, w->now_ms, n)) {
+		iw_limit_tb_spend(&a->lim.peers, n);
+		return true;
+	}
+	w->st.new_peer_refused++;
+	answer_error(w, l, src, m, ar, STUN_ERR_FORBIDDEN,
+		     "Forbidden: too many new peers a second (max-new-peers-per-sec)");
+	return false;
+}
+
 /* Family and policy checks for one peer; answers 443/403 and returns false on refusal. */
 static bool peer_ok(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		    const struct iw_stun_msg *m, const struct iw_auth_result *ar, const struct iw_alloc *a,
@@ -976,6 +1012,8 @@ static void create_permission(struct iw_worker *w, struct iw_listener *l, const 
 			     "Insufficient Capacity: too many permissions");
 		return;
 	}
+	if (!new_peers_ok(w, l, src, m, ar, a, need))
+		return;
 	/* Room for all of them first (an overflow block past the inline few), so that the adds
 	 * below cannot fail half-way. */
 	int rc = room_for(w, a, need, 0);
@@ -1040,6 +1078,8 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	/* The channel and its permission both fit, or neither is installed. A full channel
 	 * set is answered by iw_alloc_chan_bind below. */
 	bool new_chan = !iw_alloc_chan_by_num(a, m->channel, 0);
+	if (!new_peers_ok(w, l, src, m, ar, a, new_perm || new_chan))
+		return;
 	int room_rc = room_for(w, a, new_perm, new_chan);
 	if (room_rc == -ENOMEM || room_rc == -EDQUOT) {
 		w->st.chan_full++;

@@ -190,6 +190,16 @@ static void drops(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	lab1(b, n, "reason", "rate", SUM(drop_unauth_rl));
 	lab1(b, n, "reason", "truncated", SUM(drop_trunc));
 	lab1(b, n, "reason", "send_error", SUM(drop_send_err));
+	lab1(b, n, "reason", "max_bps", SUM(drop_max_bps));
+	lab1(b, n, "reason", "max_pps", SUM(drop_max_pps));
+	lab1(b, n, "reason", "user_max_bps", SUM(drop_user_bps));
+	lab1(b, n, "reason", "new_peer", SUM(drop_new_peer));
+	static const char r[] = "iceway_relay_limit_refusals_total";
+	iw_metrics_header(b, r, IW_METRICS_COUNTER,
+			  "Requests refused by a rate limit: Allocate past bps-capacity (508), "
+			  "CreatePermission and ChannelBind past max-new-peers-per-sec (403).");
+	lab1(b, r, "limit", "bps_capacity", SUM(alloc_bps_capacity));
+	lab1(b, r, "limit", "max_new_peers_per_sec", SUM(new_peer_refused));
 }
 
 static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
@@ -257,7 +267,7 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	lab1(b, n, "result", "440", SUM(alloc_family));
 	lab1(b, n, "result", "442", SUM(alloc_transport));
 	lab1(b, n, "result", "486", SUM(alloc_quota));
-	lab1(b, n, "result", "508", SUM(alloc_capacity) + SUM(alloc_draining));
+	lab1(b, n, "result", "508", SUM(alloc_capacity) + SUM(alloc_draining) + SUM(alloc_bps_capacity));
 
 	struct iw_metrics_hist h = { .bounds = iw_relay_life_bounds, .n_bounds = IW_RELAY_LIFE_BUCKETS };
 	uint64_t counts[IW_RELAY_LIFE_BUCKETS + 1] = { 0 };
@@ -531,5 +541,9 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 			 "Configuration reloads refused (the running one stayed).", AT(o->reload_errors));
 		gauge1(b, "iceway_relay_draining", "1 while draining after SIGTERM.",
 		       (double)AT(o->draining));
+		gauge1(b, "iceway_relay_relayed_bytes_per_second",
+		       "Bytes relayed (sent on, both directions) over the last second: what bps-capacity "
+		       "is compared with.",
+		       (double)AT(o->relayed_bps));
 	}
 }

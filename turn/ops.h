@@ -40,6 +40,10 @@ struct iw_ops {
 	unsigned old_gen[IW_OPS_MAX_GENS];
 	unsigned n_old;
 	unsigned reloads, reload_errors;
+	/* Relayed bytes a second, measured by the supervisor about once a second from the
+	 * workers' counters (iw_ops_rate_sample) and read by Allocate against bps-capacity. */
+	uint64_t relayed_bps;
+	uint64_t rate_ms, rate_bytes; /* the last sample (supervisor only) */
 };
 
 /* Before w runs: hand it o's drain flag (w->draining) and o's reload (w->sync, below). */
@@ -65,6 +69,10 @@ void iw_ops_fini(struct iw_ops *o);
  * reloads, the first SIGTERM drains, a second SIGTERM or SIGINT stops at once. Returns when
  * *stop is set (by a signal, the end of the drain, or a worker that failed). */
 int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, char **argv);
+
+/* Off the packet path, about once a second (at most every 250 ms is asked): the bytes the
+ * workers relayed since the last sample, per second, into o->relayed_bps. */
+void iw_ops_rate_sample(struct iw_ops *o, uint64_t now_ms);
 
 /* Active allocations over all workers (a monitoring read). */
 unsigned iw_ops_allocs_active(const struct iw_ops *o);

@@ -19,8 +19,18 @@ int iw_quota_init(struct iw_quota *q, uint32_t max_allocs)
 	 * half full and a probe always ends at an empty slot. */
 	memset(q, 0, sizeof *q);
 	q->ent = calloc(cap, sizeof *q->ent);
-	if (!q->ent)
+	/* Large and zeroed: calloc maps it, and a page is only faulted in once used. */
+	q->bud_mem = calloc((size_t)max_allocs + 1, sizeof *q->bud);
+	q->bud_free = calloc(max_allocs ? max_allocs : 1, sizeof *q->bud_free);
+	if (!q->ent || !q->bud_mem || !q->bud_free) {
+		free(q->ent);
+		free(q->bud_mem);
+		free(q->bud_free);
+		memset(q, 0, sizeof *q);
 		return -ENOMEM;
+	}
+	q->bud = (struct iw_quota_budget *)(((uintptr_t)q->bud_mem + 63) & ~(uintptr_t)63);
+	q->bud_cap = max_allocs;
 	if (iw_cred_random(&q->seed, sizeof q->seed) < 0)
 		q->seed = (uint64_t)iw_clock_ms();
 	q->mask = cap - 1;
@@ -34,7 +44,30 @@ void iw_quota_fini(struct iw_quota *q)
 	if (q->ready)
 		pthread_mutex_destroy(&q->mu);
 	free(q->ent);
+	free(q->bud_mem);
+	free(q->bud_free);
 	memset(q, 0, sizeof *q);
+}
+
+/* A budget for a user's first count, full; 0 when none is left (not reached: users <= counts
+ * <= total-quota <= max-allocations). */
+static uint32_t budget_get(struct iw_quota *q)
+{
+	uint32_t i;
+	if (q->bud_n_free)
+		i = q->bud_free[--q->bud_n_free];
+	else if (q->bud_fresh < q->bud_cap)
+		i = q->bud_fresh++;
+	else
+		return 0;
+	__atomic_store_n(&q->bud[i].tat_us, 0, __ATOMIC_RELAXED);
+	return i + 1;
+}
+
+static void budget_put(struct iw_quota *q, uint32_t b)
+{
+	if (b && q->bud_n_free < q->bud_cap)
+		q->bud_free[q->bud_n_free++] = b - 1;
 }
 
 /* Never 0 (an empty slot). */
@@ -68,6 +101,8 @@ int iw_quota_take(struct iw_quota *q, const void *user, size_t len, uint32_t use
 	} else if (!q->ent[i].h && q->total > q->mask / 2) {
 		*why = "Allocation Quota Reached: server total"; /* unreachable: see init */
 	} else {
+		if (!q->ent[i].h)
+			q->ent[i].bud = budget_get(q);
 		q->ent[i].h = h;
 		q->ent[i].count++;
 		q->total++;
@@ -87,11 +122,11 @@ void iw_quota_put(struct iw_quota *q, const void *user, size_t len)
 	q->total--;
 	if (--q->ent[i].count)
 		goto out;
+	budget_put(q, q->ent[i].bud);
 	/* Backward-shift delete: pull later entries of the run into the hole, so lookups need
 	 * no tombstones. */
 	for (uint32_t j = i;;) {
-		q->ent[i].h = 0;
-		q->ent[i].count = 0;
+		q->ent[i] = (struct iw_quota_ent){ 0 }; /* nothing of a user that moved out stays */
 		for (;;) {
 			j = (j + 1) & q->mask;
 			if (!q->ent[j].h)
@@ -131,6 +166,16 @@ void iw_quota_ext_put(struct iw_quota *q, const void *user, size_t len)
 	if (e->h && e->ext)
 		e->ext--;
 	pthread_mutex_unlock(&q->mu);
+}
+
+uint64_t *iw_quota_budget(struct iw_quota *q, const void *user, size_t len)
+{
+	uint64_t h = quota_hash(q, user, len);
+	pthread_mutex_lock(&q->mu);
+	const struct iw_quota_ent *e = &q->ent[quota_slot(q, h)];
+	uint64_t *p = e->h && e->count && e->bud ? &q->bud[e->bud - 1].tat_us : NULL;
+	pthread_mutex_unlock(&q->mu);
+	return p;
 }
 
 uint32_t iw_quota_count(struct iw_quota *q, const void *user, size_t len)

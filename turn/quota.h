@@ -14,6 +14,14 @@ struct iw_quota_ent {
 	uint64_t h; /* 0 empty */
 	uint32_t count;
 	uint32_t ext; /* of those allocations, the ones counted for an overflow block */
+	uint32_t bud; /* the user's budget: index + 1 into struct iw_quota's bud, 0 none */
+};
+
+/* A user's user-max-bps budget (iw_limit_share_take): taken from by its allocations on every
+ * worker with atomics, so each sits on a cache line of its own. */
+struct iw_quota_budget {
+	uint64_t tat_us;
+	uint8_t pad[56];
 };
 
 struct iw_quota {
@@ -22,6 +30,12 @@ struct iw_quota {
 	uint32_t mask, total;
 	uint64_t seed;
 	bool ready;
+	/* One budget per user holding a count: a user has at most one count per allocation, so
+	 * max-allocations of them. Slots [bud_fresh, bud_cap) were never used (nor written). */
+	struct iw_quota_budget *bud; /* 64-byte aligned, inside bud_mem */
+	void *bud_mem;
+	uint32_t *bud_free;
+	uint32_t bud_cap, bud_fresh, bud_n_free;
 };
 
 /* Size the quota table for max_allocs allocations. 0 or -ENOMEM. */
@@ -39,6 +53,10 @@ int iw_quota_ext_take(struct iw_quota *q, const void *user, size_t len, uint32_t
 void iw_quota_ext_put(struct iw_quota *q, const void *user, size_t len);
 /* Uncount one allocation taken for user. */
 void iw_quota_put(struct iw_quota *q, const void *user, size_t len);
+/* The user-max-bps budget of user, who must hold a count (an allocation's, until it is
+ * uncounted): a word to hand to iw_limit_share_take, full when the user's first count was
+ * taken, stable while the user holds one. NULL when the user holds none. */
+uint64_t *iw_quota_budget(struct iw_quota *q, const void *user, size_t len);
 /* The allocation count for user (a monitoring and test read). */
 uint32_t iw_quota_count(struct iw_quota *q, const void *user, size_t len);
 

@@ -298,6 +298,66 @@ static const struct iw_rsock *rsock_for(const struct iw_alloc *a, uint8_t family
 	return NULL;
 }
 
+/*
+ * max-bps, max-pps and user-max-bps for one datagram of len payload bytes through a, either
+ * way: true to relay it, false when it is dropped (and counted). Nothing is spent unless it
+ * passes all three. The allocation's buckets refill once per wake-up (now_ms moves once per
+ * wake-up); the user's budget is touched only once per chunk of bytes (IW_LIMIT_CHUNK_MS
+ * worth), with one compare-and-swap: no lock, no syscall, nothing allocated.
+ *
+ * Precision of user-max-bps: bytes are taken from the user's budget before they are relayed,
+ * so the user never relays more than the budget over time; but each allocation may hold up to
+ * a chunk it has taken and not relayed yet. Over a window of T seconds the user's allocations
+ * together relay user-max-bps x T plus the burst, give or take one chunk per allocation.
+ */
+static bool limits_pass(struct iw_worker *w, struct iw_alloc *a, size_t len)
+{
+	const struct iw_limit_set *s = &w->lim;
+	struct iw_alloc_lim *l = &a->lim;
+	if (s->bps.per_s && !iw_limit_tb_has(&l->bytes, &s->bps, w->now_ms, len)) {
+		w->st.drop_max_bps++;
+		return false;
+	}
+	if (s->pps.per_s && !iw_limit_tb_has(&l->pkts, &s->pps, w->now_ms, 1)) {
+		w->st.drop_max_pps++;
+		return false;
+	}
+	if (s->user_bps.per_s && l->user_tat && l->user_credit < len) {
+		/* A chunk is at least one largest datagram: one take is enough. */
+		if (!iw_limit_share_take(l->user_tat, &s->user_bps, w->now_ms, s->user_chunk)) {
+			w->st.drop_user_bps++;
+			return false;
+		}
+		l->user_credit += s->user_chunk;
+	}
+	if (s->bps.per_s)
+		iw_limit_tb_spend(&l->bytes, len);
+	if (s->pps.per_s)
+		iw_limit_tb_spend(&l->pkts, 1);
+	if (s->user_bps.per_s && l->user_tat)
+		l->user_credit -= len;
+	return true;
+}
+
+/* max-new-peers-per-sec for a Send indication: a peer address (IP and port) it did not reach
+ * lately is a new peer, and takes a token; none left -> dropped. A port scan through one
+ * permission is a stream of new peers. */
+static bool send_peer_pass(struct iw_worker *w, struct iw_alloc *a, const struct iw_addr *peer)
+{
+	struct iw_alloc_lim *l = &a->lim;
+	uint32_t h = iw_addr_hash(peer, (uint32_t)a->id) | 1; /* never 0: an empty slot */
+	for (unsigned i = 0; i < IW_ALLOC_RECENT_PEERS; i++)
+		if (l->recent[i] == h)
+			return true;
+	if (!iw_limit_tb_has(&l->peers, &w->lim.peers, w->now_ms, 1)) {
+		w->st.drop_new_peer++;
+		return false;
+	}
+	iw_limit_tb_spend(&l->peers, 1);
+	l->recent[l->recent_at++ % IW_ALLOC_RECENT_PEERS] = h;
+	return true;
+}
+
 /* RFC 8656 §11.4: a Send indication's DATA goes to the peer when a permission exists;
  * otherwise it is silently discarded. */
 static void send_ind(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
@@ -324,6 +384,10 @@ static void send_ind(struct iw_worker *w, struct iw_listener *l, const struct iw
 		w->st.drop_send_self++;
 		return;
 	}
+	if (w->lim.peers.per_s && !send_peer_pass(w, a, peer))
+		return;
+	if (w->lim.on && !limits_pass(w, a, m->data.len))
+		return;
 	/* The DATA view points into the receive buffer: forwarded without a copy. */
 	tx_add(w, rs->fd, (void *)(uintptr_t)m->data.p, m->data.len, peer, false);
 	use_add(w, a, 0, m->data.len);
@@ -348,6 +412,8 @@ static void chandata(struct iw_worker *w, struct iw_listener *l, const struct iw
 		w->st.drop_send_no_perm++;
 		return;
 	}
+	if (w->lim.on && !limits_pass(w, a, dlen))
+		return;
 	/* The payload is forwarded in place, from right after the 4-byte header. */
 	tx_add(w, rs->fd, d->buf + TURN_CHANDATA_HDR, dlen, &c->peer, false);
 	use_add(w, a, 0, dlen);
@@ -447,6 +513,8 @@ static void from_peer(struct iw_worker *w, struct iw_rsock *rs, struct iw_dgram 
 		w->st.drop_peer_no_perm++;
 		return;
 	}
+	if (w->lim.on && !limits_pass(w, a, len))
+		return;
 	const struct iw_chan *c = iw_alloc_chan_by_peer(a, &peer, w->now_ms);
 	if (c) {
 		/* RFC 8656 §12.5: over UDP the ChannelData padding is optional; none is sent.
@@ -820,6 +888,7 @@ struct iw_worker *iw_relay_create_bare(struct iw_worker_shared *sh, const struct
 	}
 	struct iw_worker *w = &rl->w;
 	w->conf = conf;
+	iw_worker_limits_set(w);
 	w->stop = sh->stop;
 	w->pool = &sh->pool;
 	w->quota = &sh->quota;

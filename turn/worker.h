@@ -18,6 +18,7 @@
 #include "turn/alloc.h"
 #include "turn/auth.h"
 #include "turn/conf.h"
+#include "turn/limit.h"
 #include "turn/policy.h"
 #include "turn/ports.h"
 #include "turn/quota.h"
@@ -114,6 +115,11 @@ struct iw_relay_stats {
 	uint64_t wakeups, batches, alloc_draining, alloc_redirect;
 	uint64_t gso_sends, gso_segments; /* UDP GSO sends, and the datagrams they carried */
 	uint64_t peers_refused_class[IW_ADDR_CLASS_COUNT];
+	/* Rate limits (turn/limit.h): datagrams dropped past max-bps, max-pps, user-max-bps, and
+	 * Send indications to a new peer past max-new-peers-per-sec; CreatePermission and
+	 * ChannelBind refused (403) past it, and Allocates refused (508) past bps-capacity. */
+	uint64_t drop_max_bps, drop_max_pps, drop_user_bps, drop_new_peer;
+	uint64_t new_peer_refused, alloc_bps_capacity;
 };
 
 /* Allocation lifetime histogram bounds, in seconds (observed in turn/control.c). */
@@ -168,7 +174,11 @@ struct iw_worker {
 	iw_worker_sync_fn sync;
 	void *sync_arg;
 	const int *draining; /* nonzero (relaxed load): no new allocations */
-	unsigned gen;        /* the configuration generation this worker runs */
+	/* Relayed bytes a second over the whole relay, measured once a second off the packet path
+	 * (turn/ops.c), read (relaxed) by Allocate against bps-capacity; NULL: not measured. */
+	const uint64_t *relayed_bps;
+	struct iw_limit_set lim; /* the rate limits of conf, rebuilt when it changes */
+	unsigned gen;            /* the configuration generation this worker runs */
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
 	 * worker runs, cleared with a relaxed store should it give the ring up. */
 	bool io_uring;
@@ -183,6 +193,15 @@ struct iw_worker {
 static inline unsigned iw_relay_fam(uint8_t family)
 {
 	return family == AF_INET6;
+}
+
+/* The rate limits of w's configuration snapshot into w->lim: at creation, and when the worker
+ * adopts a reload (existing allocations keep their buckets; the new rates apply to them). */
+static inline void iw_worker_limits_set(struct iw_worker *w)
+{
+	const struct iw_conf *c = w->conf;
+	iw_limit_set_init(&w->lim, c->max_bps, c->max_pps, c->user_max_bps, c->max_new_peers,
+			  c->limit_burst_ms);
 }
 
 /* Is the relay draining (set from above through w->draining)? */

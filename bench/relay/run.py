@@ -33,6 +33,66 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime
 
 
+def user_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[11])
+
+
+# Every rate limit on, high enough never to bind (README "Bandwidth and packet limits").
+LIMITS = ["--max-bps", "1000000000", "--max-pps", "10000000", "--user-max-bps", "10000000000",
+          "--max-new-peers-per-sec", "100000", "--bps-capacity", "100000000000"]
+
+
+def limits_rows(args):
+    """The same binary with every rate limit off and on, alternating run by run at each rate
+    (the machine's load moves between runs more than the limits cost), one relay thread:
+    median CPU per relayed datagram, all of it and the relay's own (user) time, and the ratio."""
+    import statistics
+    iceway = dict(servers(args, 1)).get("iceway")
+    if iceway is None:
+        sys.exit("bench: no iceway-relay to measure")
+    rates = [int(r) for r in args.rates.split(",")]
+    res = {}
+    for rate in rates:
+        for rep in range(args.repeat):
+            for name, extra in (("off", []), ("on", LIMITS)):
+                port = free_port()
+                srv = iceway(port, "0", extra)
+                try:
+                    t0, u0 = cpu_ticks(srv.proc.pid), user_ticks(srv.proc.pid)
+                    r = loadgen(args, port, rate, args.duration, args.flows, ["--user", USER, "--pass", PASS])
+                    t1, u1 = cpu_ticks(srv.proc.pid), user_ticks(srv.proc.pid)
+                finally:
+                    srv.stop()
+                fw = 2 * r.get("received", 0)
+                row = res.setdefault((rate, name), {"all": [], "user": [], "loss": []})
+                if fw:
+                    row["all"].append((t1 - t0) / CLK_TCK * 1e9 / fw)
+                    row["user"].append((u1 - u0) / CLK_TCK * 1e9 / fw)
+                row["loss"].append(r.get("loss_pct", 100))
+                print(f"limits {name:3} rate {rate:>7} run {rep + 1}: loss {r.get('loss_pct', 'n/a')}% "
+                      f"cpu/dgram {fmt(row['all'][-1] if fw else None)} ns "
+                      f"(user {fmt(row['user'][-1] if fw else None)} ns)", flush=True)
+    lines = ["| rate | limits | runs | max loss % | ns/dgram (median) | user ns/dgram (median) |",
+             "|---|---|---|---|---|---|"]
+    ratios = []
+    for rate in rates:
+        med = {}
+        for name in ("off", "on"):
+            row = res[(rate, name)]
+            med[name] = (statistics.median(row["all"]) if row["all"] else None,
+                         statistics.median(row["user"]) if row["user"] else None)
+            lines.append(f"| {rate} | {name} | {len(row['all'])} | {fmt(max(row['loss']), '{:.2f}')} | "
+                         f"{fmt(med[name][0])} | {fmt(med[name][1])} |")
+        if med["off"][0] and med["on"][0]:
+            user = (f", user time {med['on'][1] / med['off'][1]:.3f}"
+                    if med["off"][1] and med["on"][1] else "")
+            ratios.append(f"- @{rate // 1000}k: CPU per datagram, limits on / off: "
+                          f"{med['on'][0] / med['off'][0]:.3f}{user}")
+    print("\n".join([""] + lines + [""] + ratios))
+    return 0
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -296,8 +356,11 @@ def main():
     ap.add_argument("--size", type=int, default=120)
     ap.add_argument("--mem-allocs", type=int, default=10000)
     ap.add_argument("--only", default="", help="comma list of iceway,coturn,null,base")
-    ap.add_argument("--rows", default="all", choices=("all", "stream"),
-                    help="stream: only the uclient TCP and TLS rows (no rates, no file written)")
+    ap.add_argument("--rows", default="all", choices=("all", "stream", "limits"),
+                    help="stream: only the uclient TCP and TLS rows (no rates, no file written); "
+                         "limits: iceway with every rate limit off and on, alternating, at each "
+                         "rate (no file written)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per rate and side with --rows limits")
     ap.add_argument("--uclient-load", default="", metavar="MxN",
                     help="uclient clients x messages (default 50x1000, 5x50 with --smoke)")
     ap.add_argument("--relay", default="", help="iceway-relay binary (default: the build's)")
@@ -331,6 +394,8 @@ def main():
         return stream_rows(args)
     if not os.path.exists(args.loadgen):
         sys.exit(f"bench: {args.loadgen} is missing: build the tree first (tools/build.sh)")
+    if args.rows == "limits":
+        return limits_rows(args)
 
     rows = {}
     for threads in ([1] if args.smoke else [1, 2]):

@@ -28,6 +28,8 @@ REFUSED = {
     "min-port": "greater than max-port",  # 49152 above the base's max-port
     "use-auth-secret": "needs static-auth-secret",
 }
+# coturn options of the example that iceway enforces (and once ignored with a warning)
+ENFORCED = {"max-bps", "bps-capacity", "user-quota", "total-quota"}
 
 
 def example_lines():
@@ -101,6 +103,8 @@ def example(c):
         if w:
             c.check(bool(w.group(1)), "%s: the warning says what iceway does instead" % name,
                     w.group(0))
+        if name in ENFORCED:
+            c.check(not w, "%s: taken, not ignored" % line, w.group(0) if w else "")
     print("%d of coturn's %d example options start iceway-relay; %d refused with a reason" %
           (started, len(opts), len(REFUSED)))
     c.check(len(opts) >= 80, "the example lists coturn's options (%d)" % len(opts))

@@ -7,7 +7,9 @@
 # packets were relayed. Then the same with two workers (30,000 packets): the clients' source
 # ports spread over both, and the shared port pool's lock stays off the packet path. The
 # first two cases use the default relay I/O (io_uring where the kernel allows it); a third
-# runs the plain recvmmsg/sendmmsg path (--relay-io syscalls).
+# runs the plain recvmmsg/sendmmsg path (--relay-io syscalls), and a fourth has every rate
+# limit on (max-bps, max-pps, user-max-bps, max-new-peers-per-sec, bps-capacity), high enough
+# never to bind: the buckets and the user's shared budget take nothing from the heap either.
 # Labelled no-asan (ASan replaces the allocator).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,22 +44,24 @@ if [ -n "${IW_SANITIZE:-}" ]; then
 	exit 0
 fi
 
-# run_case THREADS PACKETS IO: one server, warm-up, PACKETS relayed, allocator deltas checked.
+# run_case THREADS PACKETS IO [OPTION...]: one server, warm-up, PACKETS relayed, allocator
+# deltas checked.
 run_case() {
 	local threads=$1 packets=$2 io=$3 rc
+	shift 3
 	rm -f "$work/srv.env" "$work/counts"
 	# Not --verbose: per-packet debug logging is not the production data path. Accounting
 	# counts every packet and writes an interim record of each allocation every second (the
 	# longest run has them while the packets flow): neither may allocate either.
 	if ! python3 "$here/iwtest.py" start "$work/srv.env" verbose=0 nports=64 \
 		preload="$shim" env.IW_ALLOC_COUNT_FILE="$work/counts" -- --relay-threads "$threads" \
-		--relay-io "$io" --accounting-interval 1; then
+		--relay-io "$io" --accounting-interval 1 "$@"; then
 		echo "FAIL server start ($threads worker(s))"
 		. "$work/srv.env" 2>/dev/null && cat "$IW_SRV_LOG"
 		return 1
 	fi
 	. "$work/srv.env"
-	echo "server: $IW_SRV_KIND pid $IW_SRV_PID port $IW_SRV_PORT, $threads worker(s), counting shim $shim"
+	echo "server: $IW_SRV_KIND pid $IW_SRV_PID port $IW_SRV_PORT, $threads worker(s), counting shim $shim${*:+, options $*}"
 	grep -o "relay I/O: .*" "$IW_SRV_LOG" | head -1
 	python3 - "$here" "$work/srv.env" "$work/counts" "$packets" <<'EOF'
 import os, signal, socket, sys, time
@@ -213,6 +217,9 @@ run_case 2 30000 auto
 rc2=$?
 run_case 1 30000 syscalls
 rc3=$?
-rc=$((rc1 | rc2 | rc3))
-echo "== test_relay_nomalloc against ${IW_SRV_KIND:-?}: one worker $(verdict $rc1), two workers $(verdict $rc2), one worker without io_uring $(verdict $rc3)"
+run_case 2 30000 auto --max-bps 1000000000 --max-pps 10000000 --user-max-bps 1000000000 \
+	--max-new-peers-per-sec 100000 --bps-capacity 1000000000000
+rc4=$?
+rc=$((rc1 | rc2 | rc3 | rc4))
+echo "== test_relay_nomalloc against ${IW_SRV_KIND:-?}: one worker $(verdict $rc1), two workers $(verdict $rc2), one worker without io_uring $(verdict $rc3), two workers with every limit on $(verdict $rc4)"
 exit $rc

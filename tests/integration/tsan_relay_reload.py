@@ -7,7 +7,7 @@ traffic flows through every thread that reads the configuration: ChannelData bot
 each reload), new Allocates alternating
 between a user who stays and one the reloads add and remove (each worker's credentials), and
 /metrics scraped in a loop (the metrics thread). Each reload changes users, lifetimes and the
-log level. ThreadSanitizer must report nothing: the relay runs with halt_on_error=1 exitcode=66,
+log level, and turns the rate limits on or off (never binding). ThreadSanitizer must report nothing: the relay runs with halt_on_error=1 exitcode=66,
 and the test fails on any "WARNING: ThreadSanitizer" in its log or a non-zero exit status.
 
 The peer is coturn's turnutils_peer (a UDP echo), so one send tests both directions.
@@ -53,6 +53,12 @@ def write_conf(path, n, with_bob):
         f.write("stale-nonce=%d\n" % (600 + n))
         f.write("max-allocate-lifetime=%d\n" % (3600 + n))
         f.write("log-level=%s\n" % ("debug" if n % 2 else "info"))
+        if n % 2:
+            # Every rate limit, on every other reload, high enough never to bind: the packet
+            # path's buckets, the users' budgets shared by the workers, and the supervisor's
+            # measure of the relayed rate.
+            f.write("max-bps=1000000000\nmax-pps=10000000\nuser-max-bps=1000000000\n"
+                    "max-new-peers-per-sec=100000\nbps-capacity=100000000000\n")
 
 
 class Flow:

@@ -247,6 +247,62 @@ static void test_rest(void **state)
 	assert_true(a->st.rest_expired >= 2);
 }
 
+/* REST credential name with the right password for secret, into user/pass. */
+static void rest_cred(char *user, size_t cap, char pass[IW_CRED_REST_PASS_LEN + 1], const char *name)
+{
+	snprintf(user, cap, "%s", name);
+	iw_cred_rest_password(pass, "new-secret", strlen("new-secret"), user, strlen(user));
+	pass[IW_CRED_REST_PASS_LEN] = 0;
+}
+
+/* Who per-user limits count (quota_off): the user part of a REST name after rest-api-separator,
+ * whatever the expiry; the whole name for a static user and for a REST name without a user
+ * part. */
+static void test_identity(void **state)
+{
+	struct iw_auth *a = *state;
+	struct iw_addr c = addr("192.0.2.7:5000");
+	struct iw_auth_result r;
+	char n[IW_AUTH_NONCE_MAX], user[64], pass[IW_CRED_REST_PASS_LEN + 1], name[64];
+	uint8_t k[IW_STUN_KEY_MAX];
+	iw_auth_nonce_make(a, &c, NOW, n);
+	static const struct {
+		char sep;
+		const char *fmt; /* %lld: the expiry */
+		const char *who;
+	} cases[] = {
+		{ ':', "%lld:carol", "carol" },
+		{ ':', "%lld:carol:x", "carol:x" },
+		{ '#', "%lld#dave", "dave" },
+		{ '#', "%lld#dave:2", "dave:2" },
+		{ ':', "%lld", NULL /* the whole name */ },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		a->rest_sep = cases[i].sep;
+		for (long long exp = NOW + 100; exp <= NOW + 200; exp += 100) { /* two expiries */
+			snprintf(name, sizeof name, cases[i].fmt, exp);
+			rest_cred(user, sizeof user, pass, name);
+			iw_stun_lt_key(k, STUN_PASSWORD_ALG_MD5, user, strlen(user), "iceway", 6, pass,
+				       strlen(pass));
+			iw_auth_check(
+				a, build(&(struct req){ .user = user, .nonce = n, .key = k, .key_len = 16 }),
+				&c, NOW, &r);
+			assert_int_equal(r.code, 0);
+			const char *who = cases[i].who ? cases[i].who : user;
+			assert_int_equal(r.user_len - r.quota_off, strlen(who));
+			assert_memory_equal(r.user + r.quota_off, who, strlen(who));
+		}
+	}
+	a->rest_sep = ':';
+	/* A static user is its whole name, separator or not. */
+	iw_stun_lt_key(k, STUN_PASSWORD_ALG_MD5, "alice", 5, "iceway", 6, "wonderland", 10);
+	iw_auth_check(a, build(&(struct req){ .user = "alice", .nonce = n, .key = k, .key_len = 16 }), &c,
+		      NOW, &r);
+	assert_int_equal(r.code, 0);
+	assert_int_equal(r.quota_off, 0);
+	assert_int_equal(r.user_len, 5);
+}
+
 static uint32_t rl_slot(const struct iw_auth *a, struct iw_addr ip)
 {
 	ip.port = 0;
@@ -340,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_static_user),
 		cmocka_unit_test(test_userhash),
 		cmocka_unit_test(test_rest),
+		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_rate_limit_collision),
 		cmocka_unit_test(test_rate_limit_ratio),

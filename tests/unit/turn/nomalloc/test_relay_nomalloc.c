@@ -135,10 +135,21 @@ static void a_perm2(struct iw_stun_wr *s)
 	iw_stun_wr_xaddr(s, STUN_ATTR_XOR_PEER_ADDRESS, &peer2_addr);
 }
 
+static bool with_limits;
+
 static int setup(void **state)
 {
 	(void)state;
 	iw_conf_init(&conf);
+	if (with_limits) {
+		/* Every rate limit on, high enough never to bind: the buckets, the user's shared
+		 * budget and the new-peer check all run for every datagram. */
+		conf.max_bps = 1000000000;
+		conf.max_pps = 10000000;
+		conf.user_max_bps = 1000000000;
+		conf.max_new_peers = 100000;
+		conf.bps_capacity = 1000000000000ull;
+	}
 	assert_int_equal(iw_addr_parse(&conf.listen[0], "127.0.0.1"), 0);
 	conf.n_listen = 1;
 	conf.port = 0; /* ephemeral: read back below */
@@ -255,12 +266,26 @@ static void test_no_malloc_on_packet_path(void **state)
 	assert_true(w->st.tx_peer_pkts >= N_DGRAMS);
 	assert_true(w->st.tx_client_pkts >= N_DGRAMS);
 	assert_int_equal(w->st.drop_send_err, 0);
+	if (with_limits) {
+		const struct iw_alloc *a = &w->tab.slab[0];
+		assert_true(a->in_use && a->lim.user_tat);
+		assert_true(a->lim.bytes.last_ms && a->lim.pkts.last_ms && a->lim.peers.last_ms);
+		assert_int_equal(w->st.drop_max_bps + w->st.drop_max_pps + w->st.drop_user_bps, 0);
+		assert_int_equal(w->st.drop_new_peer + w->st.new_peer_refused, 0);
+	}
+}
+
+static int setup_limits(void **state)
+{
+	with_limits = true;
+	return setup(state);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_no_malloc_on_packet_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_malloc_on_packet_path, setup_limits, teardown),
 	};
 	return cmocka_run_group_tests_name("turn/relay_nomalloc", tests, NULL, NULL);
 }
