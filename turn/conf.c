@@ -193,14 +193,60 @@ static int o_no_tlsv1_2(void *cfg, const char *val, const char **why)
 	return -EINVAL;
 }
 
+/* ADDR or ADDR:PORT ([V6ADDR]:PORT), coturn's form, with its default port when none. */
+static int alt_parse(struct iw_addr *a, const char *val, uint16_t def_port, const char **why)
+{
+	if (!val || iw_addr_parse(a, val)) {
+		*why = "not an ADDR[:PORT] ([V6ADDR]:PORT for IPv6 with a port)";
+		return -EINVAL;
+	}
+	if (!a->port)
+		a->port = def_port;
+	return 0;
+}
+
+static int alt_add(struct iw_addr *tab, unsigned *n, const char *val, uint16_t def_port, const char **why)
+{
+	if (*n == IW_CONF_MAX_ALT) {
+		*why = "given too many times (at most 16)";
+		return -EINVAL;
+	}
+	if (alt_parse(&tab[*n], val, def_port, why))
+		return -EINVAL;
+	(*n)++;
+	return 0;
+}
+
 static int o_alt_server(void *cfg, const char *val, const char **why)
 {
 	struct iw_conf *c = cfg;
-	if (!val || iw_addr_parse(&c->alt_server, val) || !c->alt_server.port) {
+	return alt_add(c->alt, &c->n_alt, val, 3478, why);
+}
+
+static int o_tls_alt_server(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	return alt_add(c->tls_alt, &c->n_tls_alt, val, 5349, why);
+}
+
+static void clear_alt(void *cfg)
+{
+	((struct iw_conf *)cfg)->n_alt = 0;
+}
+
+static void clear_tls_alt(void *cfg)
+{
+	((struct iw_conf *)cfg)->n_tls_alt = 0;
+}
+
+static int o_drain_alt(void *cfg, const char *val, const char **why)
+{
+	struct iw_conf *c = cfg;
+	if (!val || iw_addr_parse(&c->drain_alt, val) || !c->drain_alt.port) {
 		*why = "not an ADDR:PORT";
 		return -EINVAL;
 	}
-	c->has_alt_server = true;
+	c->has_drain_alt = true;
 	return 0;
 }
 
@@ -633,7 +679,6 @@ const struct iw_opt iw_conf_opts[] = {
 	IGNORED("dh1066", "mbedTLS's default Diffie-Hellman groups are used"),
 	IGNORED("dh2066", "mbedTLS's default Diffie-Hellman groups are used"),
 	IGNORED_ARG("syslog-facility", "logs go to stderr or log-file; the service manager passes them on"),
-	IGNORED_ARG("tls-alternate-server", "alternate-server redirects clients of every transport"),
 	IGNORED_ARG("max-allocate-timeout",
 		    "an Allocate is answered at once; stream-auth-timeout bounds TCP/TLS"),
 	IGNORED("keep-address-family",
@@ -669,16 +714,25 @@ const struct iw_opt iw_conf_opts[] = {
 	  .help = "NAME: external-ip from environment variable NAME (PUBLIC[/PRIVATE])" },
 	{ .name = "alternate-server",
 	  .kind = IW_OPT_REQUIRED,
+	  .flags = IW_OPT_REPEAT,
 	  .set = o_alt_server,
-	  .help = "ADDR:PORT: while draining, redirect new allocations here (300)" },
-	{ .name = "accounting-interval",
-	  .kind = IW_OPT_INT,
-	  AT(acct_interval_s),
-	  .min = 0,
-	  .max = 86400,
-	  .def = "0",
-	  .help = "S: also log an interim accounting record of each live allocation every S s (0: only the "
-		  "final record as it ends)" },
+	  .clear = clear_alt,
+	  .def_doc = "none",
+	  .help = "ADDR[:PORT]: answer every new allocation of a UDP or TCP client with 300 Try "
+		  "Alternate to one of these, in turn, of the client's family (coturn's load balancing; "
+		  "port 3478 by default; repeatable, 16)" },
+	{ .name = "tls-alternate-server",
+	  .kind = IW_OPT_REQUIRED,
+	  .flags = IW_OPT_REPEAT,
+	  .set = o_tls_alt_server,
+	  .clear = clear_tls_alt,
+	  .def_doc = "none",
+	  .help = "ADDR[:PORT]: the same for TLS clients (port 5349 by default; repeatable, 16)" },
+	{ .name = "drain-alternate-server",
+	  .kind = IW_OPT_REQUIRED,
+	  .set = o_drain_alt,
+	  .help = "ADDR:PORT: while draining, answer new allocations with 300 Try Alternate to it "
+		  "(otherwise 508)" },
 	{ .name = "drain-timeout",
 	  .kind = IW_OPT_INT,
 	  AT(drain_timeout_s),

@@ -19,6 +19,7 @@ enum {
 	IW_CONF_MAX_USERS = 1024,
 	IW_CONF_MAX_THREADS = 64,
 	IW_CONF_MAX_PROXY_TRUSTED = 16,
+	IW_CONF_MAX_ALT = 16, /* alternate-server, tls-alternate-server */
 };
 
 struct iw_conf_ext {
@@ -73,11 +74,16 @@ struct iw_conf {
 	uint8_t relay_io;       /* IW_RELAY_IO_*: how the packet path batches syscalls */
 	char *log_file, *pidfile;
 	/* Operations: metrics, drain, logs, health check. */
-	bool prometheus;           /* serve /metrics */
-	uint16_t prom_port;        /* default 9641 */
-	char *prom_addr;           /* default 127.0.0.1: metrics are not public by default */
-	struct iw_addr alt_server; /* 300 Try Alternate target while draining (port set) */
-	bool has_alt_server;
+	bool prometheus;    /* serve /metrics */
+	uint16_t prom_port; /* default 9641 */
+	char *prom_addr;    /* default 127.0.0.1: metrics are not public by default */
+	/* 300 Try Alternate (RFC 8489 §10): alternate-server sends every new allocation of a UDP
+	 * or TCP client to one of alt, tls-alternate-server a TLS client's to one of tls_alt, in
+	 * turn (coturn's meaning); drain-alternate-server only while draining. Ports set. */
+	struct iw_addr alt[IW_CONF_MAX_ALT], tls_alt[IW_CONF_MAX_ALT];
+	unsigned n_alt, n_tls_alt;
+	struct iw_addr drain_alt;
+	bool has_drain_alt;
 	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */
 	bool log_json;
 	int log_level; /* enum iw_log_level */

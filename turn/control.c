@@ -522,22 +522,48 @@ static int alloc_known(struct alloc_req *q)
 	return refuse(q, &q->w->st.alloc_mismatch, STUN_ERR_ALLOCATION_MISMATCH, NULL);
 }
 
-/* A draining relay takes no new allocation. RFC 8489 §10: 300 Try Alternate with
- * ALTERNATE-SERVER sends the client to another relay; without one, 508 tells it to look
- * elsewhere. */
-static int alloc_draining(struct alloc_req *q)
+/* The alternate of the client's transport and family to send it to, in turn; NULL when none,
+ * or when this listener is one of them (a relay that lists itself would send clients round in
+ * a loop). */
+static const struct iw_addr *alt_pick(struct iw_worker *w, const struct alloc_req *q)
+{
+	const struct iw_conf *c = w->conf;
+	bool tls = q->l->tr == IW_CLIENT_TLS;
+	const struct iw_addr *tab = tls ? c->tls_alt : c->alt;
+	unsigned n = tls ? c->n_tls_alt : c->n_alt;
+	for (unsigned i = 0; i < n; i++)
+		if (iw_addr_eq(&tab[i], &q->l->addr))
+			return NULL;
+	for (unsigned i = 0; i < n; i++) {
+		const struct iw_addr *a = &tab[w->alt_next++ % n];
+		if (a->family == q->src->family)
+			return a;
+	}
+	return NULL;
+}
+
+/* RFC 8489 §10: 300 Try Alternate with ALTERNATE-SERVER. With alternate-server (coturn's
+ * load balancing) every new allocation goes elsewhere; a draining relay takes none either,
+ * sent to drain-alternate-server, or told to look elsewhere with 508. */
+static int alloc_redirect(struct alloc_req *q)
 {
 	struct iw_worker *w = q->w;
-	if (!iw_worker_draining(w))
+	const struct iw_addr *to = alt_pick(w, q);
+	const char *why = "Try Alternate";
+	if (!to && iw_worker_draining(w)) {
+		if (!w->conf->has_drain_alt)
+			return refuse(q, &w->st.alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,
+				      "Insufficient Capacity: server is shutting down");
+		to = &w->conf->drain_alt;
+		why = "Try Alternate: draining";
+	}
+	if (!to)
 		return 0;
-	if (!w->conf->has_alt_server)
-		return refuse(q, &w->st.alloc_draining, STUN_ERR_INSUFFICIENT_CAPACITY,
-			      "Insufficient Capacity: server is shutting down");
 	struct iw_stun_wr s;
 	w->st.alloc_redirect++;
 	begin(w, &s, q->m, STUN_CLASS_ERROR);
-	iw_stun_wr_error(&s, STUN_ERR_TRY_ALTERNATE, "Try Alternate: draining");
-	iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, &w->conf->alt_server);
+	iw_stun_wr_error(&s, STUN_ERR_TRY_ALTERNATE, why);
+	iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, to);
 	send_answer(w, q->l, q->src, &s, q->m, q->ar);
 	return -1;
 }
@@ -804,7 +830,7 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			       .who = ar->user + ar->quota_off,
 			       .who_len = ar->user_len - ar->quota_off };
 	struct iw_alloc *a = NULL;
-	if (alloc_known(&q) || alloc_draining(&q) || alloc_bandwidth(&q) || alloc_check_attrs(&q) ||
+	if (alloc_known(&q) || alloc_redirect(&q) || alloc_bandwidth(&q) || alloc_check_attrs(&q) ||
 	    alloc_pick_family(&q) || alloc_install(&q, &a) || alloc_open_relay(&q, a))
 		return;
 	alloc_open_additional(&q, a);

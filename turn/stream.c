@@ -577,6 +577,7 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 					       .addr_proven = true,
 					       .tr = sl->tls ? IW_CLIENT_TLS : IW_CLIENT_TCP,
 					       .fd = fd,
+					       .addr = sl->addr,
 					       .idx = IW_STREAM_LIS_BASE + slot,
 					       .out = conn_out };
 		c->s = s;

@@ -165,6 +165,7 @@ struct iw_worker {
 	int64_t now_s;      /* wall clock, for nonces and REST expiry */
 	uint64_t rng;       /* xorshift state for transaction ids and reservation tokens */
 	uint64_t alloc_seq; /* allocations made, for their ids (struct iw_alloc) */
+	unsigned alt_next;  /* the next alternate-server to send a client to, in turn */
 	struct iw_relay_stats st;
 	/* The relay's own addresses, which peers must not be (turn/policy.h): refreshed on the
 	 * control path every IW_RELAY_SELF_MS, read by Send indications. */

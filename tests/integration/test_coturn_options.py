@@ -11,6 +11,7 @@ import concurrent.futures
 import os
 import queue
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import iwtest  # noqa: E402
 
 EXAMPLE = "/usr/share/doc/coturn/examples/etc/turnserver.conf"
 JOBS = 4
+ATTR_ALTERNATE_SERVER = 0x8023
 # option: why iceway-relay stops with the example's line alone
 REFUSED = {
     "no-udp-relay": "UDP only",
@@ -140,12 +142,46 @@ def behaviour(c):
     srv.stop()
 
 
+def alternates(c):
+    """alternate-server and tls-alternate-server as in coturn: every new allocation is sent
+    elsewhere, to the alternates of the client's transport and family in turn, ADDR alone taking
+    the transport's default port; a client of a family none has is served here."""
+    d = iwtest.tmpdir("iwtest-alt-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    iwtest.make_cert(cert, key, "localhost")
+    tls_port = iwtest.free_tcp_port()
+    srv = iwtest.Server(listen=("127.0.0.1", "::1"), extra=[
+        "--relay-threads", "1", "--alternate-server", "127.0.0.2:3479",
+        "--alternate-server", "127.0.0.3", "--tls-alternate-server", "127.0.0.4",
+        "--tls-listening-port", str(tls_port), "--cert", cert, "--pkey", key]).start()
+    got = []
+    for _ in range(3):
+        m = iwtest.Client(srv).allocate()
+        v = m.get(ATTR_ALTERNATE_SERVER) if m is not None and m.code == 300 else None
+        got.append(iwtest.decode_plain_addr(v) if v else (m.code if m is not None else None))
+    c.check(got == [("127.0.0.2", 3479), ("127.0.0.3", 3478), ("127.0.0.2", 3479)],
+            "alternate-server: UDP Allocates get 300 to each alternate in turn (3478 by default)",
+            repr(got))
+    m = iwtest.Client("::1", srv.port, local="::1").allocate()
+    c.check(m is not None and m.cls == iwtest.CLASS_SUCCESS,
+            "alternate-server: an IPv6 client, no IPv6 alternate: allocated here", repr(m))
+    sc = iwtest.StreamClient("127.0.0.1", tls_port, tls=True)
+    m = sc.request(iwtest.METHOD_ALLOCATE, [(iwtest.ATTR_REQUESTED_TRANSPORT,
+                                             struct.pack("!B3x", iwtest.PROTO_UDP))])
+    v = m.get(ATTR_ALTERNATE_SERVER) if m is not None and m.code == 300 else None
+    c.check(v is not None and iwtest.decode_plain_addr(v) == ("127.0.0.4", 5349),
+            "tls-alternate-server: a TLS client gets 300 to it (5349 by default)", repr(m))
+    sc.s.close()
+    srv.stop()
+
+
 def body(c):
     if iwtest.is_coturn():
         c.skip("coturn options", "checks iceway-relay against coturn's example")
         return
     example(c)
     behaviour(c)
+    alternates(c)
 
 
 iwtest.run("test_coturn_options", body)

@@ -5,7 +5,7 @@
   their bytes, one refused peer, one allocation lifetime observed at deletion).
 - SIGHUP reload: an allocation made before it still relays after it, a user removed from the
   file is refused, a bad file is refused with FILE:LINE and the running configuration stays.
-- SIGTERM drain: new Allocates get 508 (or 300 + ALTERNATE-SERVER with --alternate-server)
+- SIGTERM drain: new Allocates get 508 (or 300 + ALTERNATE-SERVER with --drain-alternate-server)
   while an existing channel still relays; the process exits 0 by itself when the drain
   timeout ends; a second SIGTERM stops it at once.
 - --log-format json: every line is a JSON object, and neither the password nor the REST
@@ -315,9 +315,9 @@ def drain(c):
     # With an alternate server: 300 pointing there; a second SIGTERM stops at once.
     alt = "127.0.0.1:%d" % t.free_udp_port()
     srv = t.Server(users=((t.USER, PASSWORD),),
-                   extra=["--drain-timeout", "3600", "--alternate-server", alt]).start()
+                   extra=["--drain-timeout", "3600", "--drain-alternate-server", alt]).start()
     keep = t.Client(srv, password=PASSWORD)
-    c.check(ok(keep.allocate()), "Allocate before SIGTERM (alternate-server)")
+    c.check(ok(keep.allocate()), "Allocate before SIGTERM (drain-alternate-server)")
     os.kill(srv.pid, signal.SIGTERM)
     c.check(wait_log(srv, "draining"), "draining with an alternate server")
     m = t.Client(srv, password=PASSWORD).allocate()

@@ -38,7 +38,7 @@ class Relay:
         self.mport = free_tcp_port()
         extra = ["--prometheus", "--prometheus-port", str(self.mport), "--drain-timeout", "3600"]
         if alternate:
-            extra += ["--alternate-server", alternate]
+            extra += ["--drain-alternate-server", alternate]
         self.srv = t.Server(auth="rest", secret=SECRET, extra=extra, nports=40)
         self.port = self.srv.port
         self.turn = "turn:127.0.0.1:%d?transport=udp" % self.port

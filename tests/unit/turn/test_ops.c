@@ -141,8 +141,14 @@ static void test_options(void **state)
 			 "9999",
 			 "--prometheus-address",
 			 "::1",
-			 "--alternate-server",
+			 "--drain-alternate-server",
 			 "192.0.2.9:3479",
+			 "--alternate-server",
+			 "192.0.2.10",
+			 "--alternate-server",
+			 "[2001:db8::1]:3480",
+			 "--tls-alternate-server",
+			 "192.0.2.11",
 			 "--drain-timeout",
 			 "45",
 			 "--log-format",
@@ -155,8 +161,15 @@ static void test_options(void **state)
 	assert_true(c.prometheus);
 	assert_int_equal(c.prom_port, 9999);
 	assert_string_equal(c.prom_addr, "::1");
-	assert_true(c.has_alt_server);
-	assert_int_equal(c.alt_server.port, 3479);
+	assert_true(c.has_drain_alt);
+	assert_int_equal(c.drain_alt.port, 3479);
+	/* coturn's forms: ADDR takes the transport's default port */
+	assert_int_equal(c.n_alt, 2);
+	assert_int_equal(c.alt[0].port, 3478);
+	assert_int_equal(c.alt[1].family, AF_INET6);
+	assert_int_equal(c.alt[1].port, 3480);
+	assert_int_equal(c.n_tls_alt, 1);
+	assert_int_equal(c.tls_alt[0].port, 5349);
 	assert_int_equal(c.drain_timeout_s, 45);
 	assert_true(c.log_json);
 	assert_int_equal(c.log_level, IW_LOG_WARN);
@@ -165,8 +178,9 @@ static void test_options(void **state)
 	iw_conf_fini(&c);
 
 	const char *bad[][3] = {
-		{ "r", "--alternate-server", "192.0.2.9" },   /* no port */
-		{ "r", "--prometheus-address", "localhost" }, /* not an IP */
+		{ "r", "--drain-alternate-server", "192.0.2.9" }, /* no port */
+		{ "r", "--alternate-server", "relay.example" },   /* not an address */
+		{ "r", "--prometheus-address", "localhost" },     /* not an IP */
 		{ "r", "--log-format", "xml" },
 		{ "r", "--log-level", "loud" },
 		{ "r", "--external-ip-env", "IW_UNIT_NOT_SET" },
