@@ -69,6 +69,7 @@ struct iw_conf {
 	bool prometheus;           /* serve /metrics */
 	uint16_t prom_port;        /* default 9641 */
 	char *prom_addr;           /* default 127.0.0.1: metrics are not public by default */
+	char *admin_token;         /* the admin API's bearer token (turn/admin.h); NULL: no admin API */
 	struct iw_addr alt_server; /* 300 Try Alternate target while draining (port set) */
 	bool has_alt_server;
 	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "common/stun_auth.h"
+#include "turn/admin.h"
 #include "turn/policy.h"
 
 static const char software[] = "iceway";
@@ -538,6 +539,17 @@ static int alloc_draining(struct alloc_req *q)
 	return -1;
 }
 
+/* A user revoked through the admin API gets no allocation until the revocation ends. */
+static int alloc_revoked(struct alloc_req *q)
+{
+	uint32_t left = 0;
+	char reason[96];
+	if (!iw_admin_is_revoked(q->w, q->who, q->who_len, &left))
+		return 0;
+	snprintf(reason, sizeof reason, "Forbidden: user revoked by the operator (%u s left)", left);
+	return refuse(q, &q->w->st.alloc_revoked, STUN_ERR_FORBIDDEN, reason);
+}
+
 /* The request's attributes on their own, before anything is looked up or taken. */
 static int alloc_check_attrs(struct alloc_req *q)
 {
@@ -781,8 +793,8 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			       .who = ar->user + ar->quota_off,
 			       .who_len = ar->user_len - ar->quota_off };
 	struct iw_alloc *a = NULL;
-	if (alloc_known(&q) || alloc_draining(&q) || alloc_check_attrs(&q) || alloc_pick_family(&q) ||
-	    alloc_install(&q, &a) || alloc_open_relay(&q, a))
+	if (alloc_known(&q) || alloc_draining(&q) || alloc_revoked(&q) || alloc_check_attrs(&q) ||
+	    alloc_pick_family(&q) || alloc_install(&q, &a) || alloc_open_relay(&q, a))
 		return;
 	alloc_open_additional(&q, a);
 	alloc_start(&q, a);

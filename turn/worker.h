@@ -33,6 +33,7 @@ enum {
 
 struct iw_worker;
 struct iw_listener;
+struct iw_admin_box;
 
 /* What goes out toward a client: an answer of the control path, written in w->out and valid
  * only until the call returns, or relayed data, in a datagram slot that stays valid until the
@@ -52,6 +53,7 @@ struct iw_listener {
 	/* The transport proved the client's address (a TCP or TLS handshake): answers to it
 	 * need no amplification budget. */
 	bool addr_proven;
+	bool tls; /* a TLS connection (turn/stream.c) */
 	int fd;
 	uint32_t idx; /* the listener's part of the 5-tuple key in the allocation table */
 	struct iw_addr addr;
@@ -91,6 +93,7 @@ struct iw_relay_stats {
 	uint64_t stun_requests, binding, bad_request, unknown_attr;
 	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
+	uint64_t alloc_revoked; /* 403: the user was revoked through the admin API */
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
 	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
 	/* rest-strict-expiry: allocations ended at their credential's timestamp, and requests on
@@ -159,7 +162,10 @@ struct iw_worker {
 	iw_worker_sync_fn sync;
 	void *sync_arg;
 	const int *draining; /* nonzero (relaxed load): no new allocations */
-	unsigned gen;        /* the configuration generation this worker runs */
+	/* The admin API's mailbox (turn/admin.h), polled at the top of the loop; NULL without
+	 * admin-token. */
+	struct iw_admin_box *admin;
+	unsigned gen; /* the configuration generation this worker runs */
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
 	 * worker runs, cleared with a relaxed store should it give the ring up. */
 	bool io_uring;
