@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/cred.h"
@@ -20,21 +16,9 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/version.h"
-#include "turn/control.h"
+#include "turn/mailbox.h"
 #include "turn/ops.h"
-#include "turn/stream.h"
-
-/* Revoked user identities, shared by every worker: written by the HTTP thread, read on the
- * control path (Allocate) under the mutex, and skipped without it while n_live is 0. */
-struct iw_admin_revoked {
-	pthread_mutex_t mu;
-	unsigned n_live; /* entries in use (some may have expired), relaxed atomic */
-	struct {
-		uint64_t until_ms; /* 0: free */
-		uint16_t len;
-		char user[IW_ALLOC_USER_MAX];
-	} ent[IW_ADMIN_REVOKED_MAX];
-};
+#include "turn/revoked.h"
 
 /* Admin responses by status class, for the metrics. */
 enum { C_2XX, C_400, C_401, C_403, C_404, C_405, C_429, C_5XX, C_OTHER, C_N };
@@ -42,9 +26,8 @@ enum { C_2XX, C_400, C_401, C_403, C_404, C_405, C_429, C_5XX, C_OTHER, C_N };
 struct iw_admin {
 	const struct iw_conf *conf; /* main's (generation 0): outlives the HTTP thread */
 	struct iw_ops *ops;
-	struct iw_admin_box *boxes[IW_CONF_MAX_THREADS + 1];
-	const struct iw_worker *workers[IW_CONF_MAX_THREADS + 1];
-	unsigned n_boxes;
+	struct iw_worker *workers[IW_CONF_MAX_THREADS + 1];
+	unsigned n_workers;
 	uint8_t key[32];       /* per process: tokens are compared as HMACs under it */
 	uint8_t token_mac[32]; /* of admin-token */
 	uint64_t started_ms;
@@ -54,222 +37,14 @@ struct iw_admin {
 	/* Written and read on the HTTP thread only (the metrics fill runs there too). */
 	uint64_t by_class[C_N];
 	uint64_t auth_missing, auth_wrong, auth_throttled, worker_timeouts, killed, revokes;
-	struct iw_admin_revoked revoked;
+	struct iw_revoked revoked;
 };
-
-/* --- worker side --- */
-
-static uint8_t transport_of(const struct iw_alloc *a)
-{
-	if (!a->lis || !a->lis->addr_proven)
-		return 0;
-	return a->lis->tls ? 2 : 1;
-}
-
-static bool matches(const struct iw_alloc *a, const struct iw_admin_cmd *c)
-{
-	if (c->id && a->id != c->id)
-		return false;
-	if (c->user && ((size_t)(a->user_len - a->quota_off) != c->user_len ||
-			memcmp(a->user + a->quota_off, c->user, c->user_len)))
-		return false;
-	if (c->client) {
-		if (!iw_addr_ip_eq(&a->client, c->client))
-			return false;
-		if (c->client->port && a->client.port != c->client->port)
-			return false;
-	}
-	return true;
-}
-
-static void snapshot(const struct iw_alloc *a, struct iw_admin_sess *s, uint64_t now_ms, int64_t now_s)
-{
-	s->id = a->id;
-	s->client = a->client;
-	s->n_relayed = a->n_rsock;
-	for (unsigned i = 0; i < a->n_rsock && i < 2; i++)
-		s->relayed[i] = a->rs[i].adv;
-	s->transport = transport_of(a);
-	s->user_len = a->user_len;
-	s->ident_off = a->quota_off;
-	memcpy(s->user, a->user, a->user_len);
-	s->created_s = now_s - (int64_t)((now_ms - a->created_ms) / 1000);
-	s->expires_s =
-		now_s + (a->expires_ms > now_ms ? (int64_t)((a->expires_ms - now_ms + 999) / 1000) : 0);
-	s->use = a->use;
-}
-
-static void run(struct iw_worker *w, struct iw_admin_cmd *c)
-{
-	uint64_t now_ms = iw_clock_ms();
-	int64_t now_s = iw_clock_wall_s();
-	/* Off the packet path, once per command: a walk over the slots ever used. */
-	for (uint32_t i = 0; i < w->tab.n_fresh; i++) {
-		struct iw_alloc *a = &w->tab.slab[i];
-		if (!a->in_use || !matches(a, c))
-			continue;
-		c->n_matched++;
-		if (c->op == IW_ADMIN_OP_KILL)
-			iw_control_alloc_free(w, a, c->why);
-		else if (c->n_out < c->out_cap)
-			snapshot(a, &c->out[c->n_out++], now_ms, now_s);
-	}
-}
-
-void iw_admin_box_run(struct iw_worker *w)
-{
-	struct iw_admin_box *b = w->admin;
-	int expect = IW_ADMIN_POSTED;
-	/* The HTTP thread may have given up and taken the command back: whoever moves it out of
-	 * POSTED first owns it. */
-	if (!__atomic_compare_exchange_n(&b->state, &expect, IW_ADMIN_TAKEN, false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
-		return;
-	run(w, b->cmd);
-	pthread_mutex_lock(&b->mu);
-	__atomic_store_n(&b->state, IW_ADMIN_DONE, __ATOMIC_RELEASE);
-	pthread_cond_signal(&b->cv);
-	pthread_mutex_unlock(&b->mu);
-}
-
-void iw_admin_box_ack(struct iw_admin_box *b)
-{
-	uint64_t v;
-	if (read(b->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		IW_LOG_RL(IW_LOG_WARN, 1, "admin mailbox: %s", strerror(errno));
-}
-
-bool iw_admin_is_revoked(const struct iw_worker *w, const void *user, size_t len, uint32_t *left_s)
-{
-	struct iw_admin_revoked *r = w->admin ? w->admin->revoked : NULL;
-	bool found = false;
-	if (!r || !__atomic_load_n(&r->n_live, __ATOMIC_RELAXED))
-		return false;
-	uint64_t now = iw_clock_ms();
-	pthread_mutex_lock(&r->mu);
-	for (unsigned i = 0; i < IW_ADMIN_REVOKED_MAX && !found; i++) {
-		if (r->ent[i].until_ms <= now || r->ent[i].len != len || memcmp(r->ent[i].user, user, len))
-			continue;
-		found = true;
-		*left_s = (uint32_t)((r->ent[i].until_ms - now + 999) / 1000);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return found;
-}
-
-/* --- the revoked table, HTTP side --- */
-
-/* Revoke user until now + seconds (a later revocation of the same user replaces it).
- * 0, or -ENOSPC when every entry holds a user still revoked. */
-static int revoked_add(struct iw_admin_revoked *r, const char *user, size_t len, uint32_t seconds)
-{
-	uint64_t now = iw_clock_ms();
-	int slot = -1, rc = 0;
-	pthread_mutex_lock(&r->mu);
-	for (unsigned i = 0; i < IW_ADMIN_REVOKED_MAX; i++) {
-		bool live = r->ent[i].until_ms > now;
-		if (live && r->ent[i].len == len && !memcmp(r->ent[i].user, user, len)) {
-			slot = (int)i;
-			break;
-		}
-		if (!live && slot < 0)
-			slot = (int)i;
-	}
-	if (slot < 0) {
-		rc = -ENOSPC;
-	} else {
-		if (!r->ent[slot].until_ms)
-			__atomic_add_fetch(&r->n_live, 1, __ATOMIC_RELAXED);
-		r->ent[slot].until_ms = now + (uint64_t)seconds * 1000;
-		r->ent[slot].len = (uint16_t)len;
-		memcpy(r->ent[slot].user, user, len);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return rc;
-}
-
-/* Lift a revocation; true if the user was revoked. Expired entries are freed on the way. */
-static bool revoked_del(struct iw_admin_revoked *r, const char *user, size_t len)
-{
-	uint64_t now = iw_clock_ms();
-	bool found = false;
-	pthread_mutex_lock(&r->mu);
-	for (unsigned i = 0; i < IW_ADMIN_REVOKED_MAX; i++) {
-		if (!r->ent[i].until_ms)
-			continue;
-		bool live = r->ent[i].until_ms > now;
-		bool same = r->ent[i].len == len && !memcmp(r->ent[i].user, user, len);
-		if (live && !same)
-			continue;
-		found |= live && same;
-		r->ent[i].until_ms = 0;
-		__atomic_sub_fetch(&r->n_live, 1, __ATOMIC_RELAXED);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return found;
-}
-
-static unsigned revoked_count(struct iw_admin_revoked *r)
-{
-	uint64_t now = iw_clock_ms();
-	unsigned n = 0;
-	pthread_mutex_lock(&r->mu);
-	for (unsigned i = 0; i < IW_ADMIN_REVOKED_MAX; i++)
-		n += r->ent[i].until_ms > now;
-	pthread_mutex_unlock(&r->mu);
-	return n;
-}
-
-/* --- HTTP side: commands --- */
-
-static void deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-/* Post c to b and wait for the answer. false when the worker did not take it within
- * IW_ADMIN_WAIT_MS (the command is withdrawn, the worker never runs it). */
-static bool ask(struct iw_admin_box *b, struct iw_admin_cmd *c)
-{
-	uint64_t one = 1;
-	struct timespec dl;
-	bool ok = true;
-
-	b->cmd = c;
-	__atomic_store_n(&b->state, IW_ADMIN_POSTED, __ATOMIC_RELEASE);
-	if (write(b->efd, &one, sizeof one) < 0)
-		IW_LOG_RL(IW_LOG_WARN, 1, "admin mailbox: %s", strerror(errno));
-	deadline_in(&dl, IW_ADMIN_WAIT_MS);
-	pthread_mutex_lock(&b->mu);
-	while (__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) != IW_ADMIN_DONE) {
-		if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) != ETIMEDOUT)
-			continue;
-		int expect = IW_ADMIN_POSTED;
-		if (__atomic_compare_exchange_n(&b->state, &expect, IW_ADMIN_IDLE, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
-			ok = false;
-			break;
-		}
-		/* Taken: the worker is running it, a bounded walk of its table; wait it out. */
-		deadline_in(&dl, 100);
-	}
-	if (ok)
-		__atomic_store_n(&b->state, IW_ADMIN_IDLE, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&b->mu);
-	return ok;
-}
 
 /* The worker that made an allocation id: its index + 1 is in the top 16 bits. */
 static int box_of_id(const struct iw_admin *ad, uint64_t id)
 {
 	unsigned idx = (unsigned)(id >> 48);
-	for (unsigned i = 0; i < ad->n_boxes; i++)
+	for (unsigned i = 0; i < ad->n_workers; i++)
 		if (ad->workers[i]->idx + 1 == idx)
 			return (int)i;
 	return -1;
@@ -277,27 +52,27 @@ static int box_of_id(const struct iw_admin *ad, uint64_t id)
 
 /* Run c on every worker (or only the one that made c->id), adding up what they found and
  * moving out along the listing buffer. false if a worker did not answer. */
-static bool ask_all(struct iw_admin *ad, struct iw_admin_cmd *c)
+static bool ask_all(struct iw_admin *ad, struct iw_mailbox_cmd *c)
 {
 	int only = c->id ? box_of_id(ad, c->id) : -1;
 	size_t matched = 0, n_out = 0;
-	struct iw_admin_sess *base = c->out;
+	struct iw_mailbox_sess *base = c->out;
 	size_t cap = c->out_cap;
 	bool ok = true;
 
 	if (c->id && only < 0)
 		return true; /* no worker made it */
-	for (unsigned i = 0; i < ad->n_boxes; i++) {
+	for (unsigned i = 0; i < ad->n_workers; i++) {
 		if (only >= 0 && (int)i != only)
 			continue;
-		struct iw_admin_cmd one = *c;
+		struct iw_mailbox_cmd one = *c;
 		one.out = base ? base + n_out : NULL;
 		one.out_cap = cap - n_out;
 		one.n_out = one.n_matched = 0;
-		if (!ask(ad->boxes[i], &one)) {
+		if (!iw_mailbox_ask(ad->workers[i]->mailbox, &one)) {
 			ad->worker_timeouts++;
 			IW_WARN("admin: worker %u did not answer within %u ms", ad->workers[i]->idx,
-				IW_ADMIN_WAIT_MS);
+				IW_MAILBOX_WAIT_MS);
 			ok = false;
 			continue;
 		}
@@ -338,7 +113,7 @@ static json_t *jaddr(const struct iw_addr *a)
 	return json_string(iw_addr_fmt(a, true, t, sizeof t));
 }
 
-static json_t *sess_json(const struct iw_admin *ad, const struct iw_admin_sess *s)
+static json_t *sess_json(const struct iw_admin *ad, const struct iw_mailbox_sess *s)
 {
 	static const char *const tr[] = { "udp", "tcp", "tls" };
 	char id[17];
@@ -406,7 +181,7 @@ static void no_answer(struct ctx *x)
 }
 
 /* ?user=U&client=IP[:PORT] for listings and kills: 0, or answered with 400. */
-static int filters(struct ctx *x, struct iw_admin_cmd *c, struct iw_addr *client)
+static int filters(struct ctx *x, struct iw_mailbox_cmd *c, struct iw_addr *client)
 {
 	static const char *const names[] = { "user", "client", NULL };
 	char v[IW_ADDR_STRLEN + 8];
@@ -438,11 +213,11 @@ static void list(struct ctx *x, uint64_t id)
 {
 	struct iw_admin *ad = x->ad;
 	struct iw_addr client;
-	struct iw_admin_cmd c = { .op = IW_ADMIN_OP_LIST, .id = id };
+	struct iw_mailbox_cmd c = { .op = IW_MAILBOX_LIST, .id = id };
 	if (filters(x, &c, &client))
 		return;
 	size_t cap = 0;
-	for (unsigned i = 0; i < ad->n_boxes; i++)
+	for (unsigned i = 0; i < ad->n_workers; i++)
 		cap += ad->workers[i]->tab.cap;
 	c.out_cap = cap < IW_ADMIN_LIST_MAX ? cap : IW_ADMIN_LIST_MAX;
 	c.out = malloc((c.out_cap ? c.out_cap : 1) * sizeof *c.out);
@@ -478,7 +253,7 @@ static void list(struct ctx *x, uint64_t id)
 static void kill_sessions(struct ctx *x, uint64_t id)
 {
 	struct iw_addr client;
-	struct iw_admin_cmd c = { .op = IW_ADMIN_OP_KILL, .why = IW_END_KILLED, .id = id };
+	struct iw_mailbox_cmd c = { .op = IW_MAILBOX_KILL, .why = IW_END_KILLED, .id = id };
 	if (filters(x, &c, &client))
 		return;
 	if (!id && !c.user && !c.client) {
@@ -511,7 +286,7 @@ static void revoke_user(struct ctx *x, bool lift)
 			fail(x->r, 400, "no query parameters here");
 			return;
 		}
-		bool was = revoked_del(&ad->revoked, x->user, x->user_len);
+		bool was = iw_revoked_del(&ad->revoked, x->user, x->user_len, iw_clock_ms());
 		reply(x->r, was ? 200 : 404, json_pack("{s:b}", "lifted", was));
 		return;
 	}
@@ -523,13 +298,13 @@ static void revoke_user(struct ctx *x, bool lift)
 	}
 	/* The table first, then the kills: an Allocate that a worker runs after its kill finds the
 	 * user revoked, and one it ran before is ended by the kill. */
-	if (revoked_add(&ad->revoked, x->user, x->user_len, (uint32_t)secs)) {
+	if (iw_revoked_add(&ad->revoked, x->user, x->user_len, (uint32_t)secs, iw_clock_ms())) {
 		fail(x->r, 507, "too many users revoked at once");
 		return;
 	}
 	ad->revokes++;
-	struct iw_admin_cmd c = {
-		.op = IW_ADMIN_OP_KILL, .why = IW_END_REVOKED, .user = x->user, .user_len = x->user_len
+	struct iw_mailbox_cmd c = {
+		.op = IW_MAILBOX_KILL, .why = IW_END_REVOKED, .user = x->user, .user_len = x->user_len
 	};
 	if (!ask_all(ad, &c)) {
 		no_answer(x);
@@ -560,7 +335,7 @@ static void status(struct ctx *x)
 	json_object_set_new(o, "capacity_left", json_integer(active < cap ? (json_int_t)(cap - active) : 0));
 	json_object_set_new(o, "draining",
 			    json_boolean(__atomic_load_n(&ad->ops->draining, __ATOMIC_RELAXED)));
-	json_object_set_new(o, "revoked_users", json_integer(revoked_count(&ad->revoked)));
+	json_object_set_new(o, "revoked_users", json_integer(iw_revoked_count(&ad->revoked, iw_clock_ms())));
 	reply(x->r, 200, o);
 }
 
@@ -755,7 +530,7 @@ void iw_admin_metrics_fill(struct iw_metrics_buf *b, const struct iw_admin *ad)
 	iw_metrics_counter1(b, "iceway_admin_worker_timeouts_total",
 			    "Admin commands a worker did not take within 2 s.", ad->worker_timeouts);
 	iw_metrics_gauge1(b, "iceway_admin_revoked_users", "Users whose new allocations are refused now.",
-			  (double)revoked_count((struct iw_admin_revoked *)&ad->revoked));
+			  (double)iw_revoked_count((struct iw_revoked *)&ad->revoked, iw_clock_ms()));
 }
 
 /* --- set-up --- */
@@ -771,7 +546,7 @@ struct iw_admin *iw_admin_create(const struct iw_conf *conf, struct iw_ops *ops)
 	ad->ops = ops;
 	ad->started_ms = ad->bucket_ms = iw_clock_ms();
 	ad->milli_tokens = IW_ADMIN_AUTH_BURST * 1000;
-	pthread_mutex_init(&ad->revoked.mu, NULL);
+	iw_revoked_init(&ad->revoked);
 	if (iw_cred_random(ad->key, sizeof ad->key)) {
 		IW_ERROR("admin: no randomness");
 		iw_admin_destroy(ad);
@@ -784,33 +559,13 @@ struct iw_admin *iw_admin_create(const struct iw_conf *conf, struct iw_ops *ops)
 
 int iw_admin_attach(struct iw_admin *ad, struct iw_worker *w)
 {
-	if (ad->n_boxes == IW_CONF_MAX_THREADS + 1)
+	if (ad->n_workers == IW_CONF_MAX_THREADS + 1)
 		return -ENOBUFS;
-	struct iw_admin_box *b = calloc(1, sizeof *b);
-	if (!b)
-		return -ENOMEM;
-	b->kind = IW_EV_ADMIN;
-	b->revoked = &ad->revoked;
-	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&b->mu, NULL);
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = b };
-	if (b->efd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, b->efd, &ev)) {
-		int e = -errno;
-		if (b->efd >= 0)
-			close(b->efd);
-		pthread_cond_destroy(&b->cv);
-		pthread_mutex_destroy(&b->mu);
-		free(b);
-		return e;
-	}
-	ad->boxes[ad->n_boxes] = b;
-	ad->workers[ad->n_boxes++] = w;
-	w->admin = b;
+	int rc = iw_mailbox_attach(w);
+	if (rc)
+		return rc;
+	w->revoked = &ad->revoked;
+	ad->workers[ad->n_workers++] = w;
 	return 0;
 }
 
@@ -818,14 +573,12 @@ void iw_admin_destroy(struct iw_admin *ad)
 {
 	if (!ad)
 		return;
-	for (unsigned i = 0; i < ad->n_boxes; i++) {
-		struct iw_admin_box *b = ad->boxes[i];
-		close(b->efd);
-		pthread_cond_destroy(&b->cv);
-		pthread_mutex_destroy(&b->mu);
-		free(b);
+	for (unsigned i = 0; i < ad->n_workers; i++) {
+		iw_mailbox_destroy(ad->workers[i]->mailbox);
+		ad->workers[i]->mailbox = NULL;
+		ad->workers[i]->revoked = NULL;
 	}
-	pthread_mutex_destroy(&ad->revoked.mu);
-	memset(ad->key, 0, sizeof ad->key);
+	iw_revoked_fini(&ad->revoked);
+	explicit_bzero(ad->key, sizeof ad->key);
 	free(ad);
 }

@@ -15,7 +15,6 @@
 #include "common/log.h"
 #include "common/sock.h"
 #include "common/stun_auth.h"
-#include "turn/admin.h"
 #include "turn/policy.h"
 
 static const char software[] = "iceway";
@@ -544,7 +543,7 @@ static int alloc_revoked(struct alloc_req *q)
 {
 	uint32_t left = 0;
 	char reason[96];
-	if (!iw_admin_is_revoked(q->w, q->who, q->who_len, &left))
+	if (!q->w->revoked || !iw_revoked_has(q->w->revoked, q->who, q->who_len, q->w->now_ms, &left))
 		return 0;
 	snprintf(reason, sizeof reason, "Forbidden: user revoked by the operator (%u s left)", left);
 	return refuse(q, &q->w->st.alloc_revoked, STUN_ERR_FORBIDDEN, reason);

@@ -239,11 +239,11 @@ int main(int argc, char **argv)
 		unlink(conf.pidfile);
 out:
 	iw_metrics_http_stop(prom);
+	/* The HTTP thread has stopped and so have the workers: their mailboxes can go. */
+	iw_admin_destroy(admin);
 	iw_stream_destroy(streams);
 	for (unsigned i = 0; i < IW_CONF_MAX_THREADS; i++)
 		iw_relay_destroy(w[i]);
-	/* After the HTTP server and the workers: both point at its mailboxes. */
-	iw_admin_destroy(admin);
 	/* After the workers: their allocations' ports and quotas went back here as they were
 	 * freed. */
 	iw_worker_shared_fini(&shared);

@@ -19,7 +19,7 @@
 #include "common/cred.h"
 #include "common/log.h"
 #include "common/sock.h"
-#include "turn/admin.h"
+#include "turn/mailbox.h"
 #include "turn/control.h"
 
 /* A worker with its packet path's batches, which nothing outside this file touches. */
@@ -621,9 +621,9 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 		/* Sockets that had at most one datagram last time go to the ring together; one
 		 * with bursts is cheaper read by a recvmmsg of its own. */
 		struct iw_rsock *rs = ev[i].data.ptr;
-		if (rs->kind == IW_EV_ADMIN) {
-			/* An admin command waits: it runs at the top of the loop. */
-			iw_admin_box_ack(ev[i].data.ptr);
+		if (rs->kind == IW_EV_MAILBOX) {
+			/* A command waits: it runs at the top of the loop. */
+			iw_mailbox_ack(ev[i].data.ptr);
 			continue;
 		}
 		if (rl->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
@@ -665,7 +665,7 @@ int iw_relay_run(struct iw_worker *w)
 	while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
 		if (w->sync)
 			w->sync(w, w->sync_arg);
-		iw_admin_poll(w);
+		iw_mailbox_poll(w);
 		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {

@@ -21,6 +21,7 @@
 #include "turn/policy.h"
 #include "turn/ports.h"
 #include "turn/quota.h"
+#include "turn/revoked.h"
 
 enum {
 	IW_DGRAM_MAX = 2048,
@@ -33,7 +34,7 @@ enum {
 
 struct iw_worker;
 struct iw_listener;
-struct iw_admin_box;
+struct iw_mailbox;
 
 /* What goes out toward a client: an answer of the control path, written in w->out and valid
  * only until the call returns, or relayed data, in a datagram slot that stays valid until the
@@ -162,9 +163,11 @@ struct iw_worker {
 	iw_worker_sync_fn sync;
 	void *sync_arg;
 	const int *draining; /* nonzero (relaxed load): no new allocations */
-	/* The admin API's mailbox (turn/admin.h), polled at the top of the loop; NULL without
-	 * admin-token. */
-	struct iw_admin_box *admin;
+	/* The admin API's (turn/admin.h), set before the worker runs; NULL without admin-token:
+	 * this worker's mailbox, polled at the top of its loop (turn/mailbox.h), and the users
+	 * whose Allocate is refused (shared). */
+	struct iw_mailbox *mailbox;
+	struct iw_revoked *revoked;
 	unsigned gen; /* the configuration generation this worker runs */
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
 	 * worker runs, cleared with a relaxed store should it give the ring up. */
