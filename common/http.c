@@ -65,6 +65,10 @@ static int request_line(struct iw_http_req *r, const char *p, const char *e, con
 	}
 	const char *v = te + 1;
 	size_t vlen = (size_t)(e - v);
+	if (memchr(v, ' ', vlen)) {
+		*why = "malformed request line";
+		return 400;
+	}
 	if (vlen == 8 && (!memcmp(v, "HTTP/1.1", 8) || !memcmp(v, "HTTP/1.0", 8))) {
 		const char *q = memchr(t, '?', (size_t)(te - t));
 		r->path = t;
