@@ -7,7 +7,8 @@
 # packets were relayed. Then the same with two workers (30,000 packets): the clients' source
 # ports spread over both, and the shared port pool's lock stays off the packet path. The
 # first two cases use the default relay I/O (io_uring where the kernel allows it); a third
-# runs the plain recvmmsg/sendmmsg path (--relay-io syscalls).
+# runs the plain recvmmsg/sendmmsg path (--relay-io syscalls). Each runs with the admin API on
+# (worker mailboxes polled every wake-up).
 # Labelled no-asan (ASan replaces the allocator).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,10 +47,13 @@ fi
 run_case() {
 	local threads=$1 packets=$2 io=$3 rc
 	rm -f "$work/srv.env" "$work/counts"
+	# The admin API on: every worker's loop polls its mailbox, which must cost no allocation.
+	head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/admin.token"
 	# Not --verbose: per-packet debug logging is not the production data path.
 	if ! python3 "$here/iwtest.py" start "$work/srv.env" verbose=0 nports=64 \
 		preload="$shim" env.IW_ALLOC_COUNT_FILE="$work/counts" -- --relay-threads "$threads" \
-		--relay-io "$io"; then
+		--relay-io "$io" --prometheus --prometheus-port 0 \
+		--admin-token-file "$work/admin.token"; then
 		echo "FAIL server start ($threads worker(s))"
 		. "$work/srv.env" 2>/dev/null && cat "$IW_SRV_LOG"
 		return 1
