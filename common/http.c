@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/bytes.h"
+
 /* RFC 9110 §5.6.2: tchar. */
 static bool is_tchar(unsigned char c)
 {
@@ -211,25 +213,14 @@ const char *iw_http_reason(int status)
 	return "Unknown";
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int iw_http_pct_decode(const char *s, size_t len, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < len ? iw_hexval(s[i + 1]) : -1;
+			int lo = i + 2 < len ? iw_hexval(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);

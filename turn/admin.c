@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/cred.h"
 #include "common/http.h"
@@ -396,11 +397,7 @@ static bool parse_id(const char *p, size_t len, uint64_t *id)
 	if (len == 0 || len > 16)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
+		int d = iw_hexval((unsigned char)p[i]);
 		if (d < 0)
 			return false;
 		v = v << 4 | (uint64_t)d;
