@@ -279,6 +279,31 @@ def cli(c, ad, peer):
     c.check(rc == 2, "cli with a bad URL: exit 2", err)
 
 
+def rest_identity(c):
+    """With REST credentials the user is the part after the separator: listed as such, and a
+    revocation holds for every credential of that user, whatever its expiry."""
+    ad = Admin(auth="rest").start()
+    name, pw = t.rest_credentials(t.REST_SECRET, user="dave", ttl=600)
+    cl = t.Client(ad.srv, user=name, password=pw)
+    m = cl.allocate()
+    c.check(m is not None and m.cls == t.CLASS_SUCCESS, "REST: dave allocates", repr(m))
+    lst = ad.sessions("?user=dave")
+    c.check(len(lst) == 1 and lst[0]["user"] == "dave" and lst[0]["username"] == name,
+            "REST: listed under the user part, with the whole username beside it", str(lst))
+    c.check(ad.sessions("?user=" + name.replace(":", "%3A")) == [],
+            "REST: the whole username is not the user")
+    st, _, b = ad.request("POST", "/admin/users/dave/revoke?seconds=30")
+    c.check(st == 200 and b["killed"] == 1, "REST: revoking dave ends the allocation", str(b))
+    name2, pw2 = t.rest_credentials(t.REST_SECRET, user="dave", ttl=1200)
+    m = t.Client(ad.srv, user=name2, password=pw2).allocate()
+    c.check(m is not None and m.code == 403, "REST: a fresh credential of dave is refused too",
+            repr(m))
+    name3, pw3 = t.rest_credentials(t.REST_SECRET, user="erin", ttl=600)
+    m = t.Client(ad.srv, user=name3, password=pw3).allocate()
+    c.check(m is not None and m.cls == t.CLASS_SUCCESS, "REST: another user is not", repr(m))
+    ad.srv.stop()
+
+
 def admin_off(c):
     port = t.free_tcp_port()
     srv = t.Server(extra=["--prometheus", "--prometheus-port", str(port)]).start()
@@ -319,6 +344,7 @@ def body(c):
         kill_by_id(c, ad, peer)
         revoke(c, ad)
         cli(c, ad, peer)
+        rest_identity(c)
         admin_off(c)
         c.check(ad.srv.alive(), "the relay is still running")
         c.check(not ad.srv.sanitizer_report(), "no sanitizer report", "\n".join(ad.srv.sanitizer_report()))
