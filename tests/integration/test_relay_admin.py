@@ -304,6 +304,23 @@ def rest_identity(c):
     ad.srv.stop()
 
 
+def tls_session(c, ad, tls_port):
+    """A TURN-over-TLS client is listed with transport tls and ended like any other."""
+    cl = t.StreamClient(ad.srv.host, tls_port, tls=True)
+    m = cl.request(t.METHOD_ALLOCATE, [(t.ATTR_REQUESTED_TRANSPORT, bytes([t.PROTO_UDP, 0, 0, 0]))])
+    c.check(m is not None and m.cls == t.CLASS_SUCCESS, "TLS: alice allocates", repr(m))
+    me = "127.0.0.1:%d" % cl.s.getsockname()[1]
+    lst = ad.sessions("?client=" + me)
+    c.check(len(lst) == 1 and lst[0]["transport"] == "tls", "TLS: listed with transport tls",
+            str(lst))
+    if lst:
+        st, _, b = ad.request("DELETE", "/admin/sessions/" + lst[0]["id"])
+        c.check(st == 200 and b == {"killed": 1}, "TLS: ended by id", "%d %s" % (st, b))
+    m = cl.request(t.METHOD_REFRESH, [])
+    c.check(m is not None and m.code == 437, "TLS: the next Refresh on the connection gets 437",
+            repr(m))
+
+
 def admin_off(c):
     port = t.free_tcp_port()
     srv = t.Server(extra=["--prometheus", "--prometheus-port", str(port)]).start()
@@ -334,7 +351,12 @@ def admin_off(c):
 
 
 def body(c):
-    ad = Admin(extra=["--allow-rfc5766-channels", "--relay-threads", "2"]).start()
+    d = t.tmpdir()
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    t.make_cert(cert, key)
+    tls_port = t.free_tcp_port()
+    ad = Admin(extra=["--allow-rfc5766-channels", "--relay-threads", "2", "--tls-listening-port",
+                      str(tls_port), "--cert", cert, "--pkey", key]).start()
     procs = []
     try:
         peer = t.start_echo_peer("127.0.0.1", procs)
@@ -344,6 +366,7 @@ def body(c):
         kill_by_id(c, ad, peer)
         revoke(c, ad)
         cli(c, ad, peer)
+        tls_session(c, ad, tls_port)
         rest_identity(c)
         admin_off(c)
         c.check(ad.srv.alive(), "the relay is still running")
