@@ -42,6 +42,9 @@ sigmsg)
 proxy)
 	extra=("$src/common/proxy.c" "$src/common/addr.c")
 	;;
+http)
+	extra=("$src/common/http.c")
+	;;
 esac
 
 "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -I"$src" \
