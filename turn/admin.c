@@ -524,6 +524,8 @@ void iw_admin_metrics_fill(struct iw_metrics_buf *b, const struct iw_admin *ad)
 	iw_metrics_counter(b, f, &lt, 1, ad->auth_throttled);
 	iw_metrics_counter1(b, "iceway_admin_sessions_ended_total",
 			    "Allocations ended through the admin API (killed or revoked).", ad->killed);
+	iw_metrics_counter1(b, "iceway_admin_revocations_total", "Users revoked through the admin API.",
+			    ad->revokes);
 	iw_metrics_counter1(b, "iceway_admin_worker_timeouts_total",
 			    "Admin commands a worker did not take within 2 s.", ad->worker_timeouts);
 	iw_metrics_gauge1(b, "iceway_admin_revoked_users", "Users whose new allocations are refused now.",

@@ -177,6 +177,7 @@ def revoke(c, ad):
     c.check(t.metric(ad.port, "iceway_relay_allocations_total", result="403") >= 1,
             "the refusal is counted under result 403")
     c.check(t.metric(ad.port, "iceway_admin_revoked_users") == 1, "revoked users gauge")
+    c.check(t.metric(ad.port, "iceway_admin_revocations_total") == 1, "revocations counter")
     time.sleep(max(0.0, until - time.monotonic()) + 0.3)
     cl3 = t.Client(ad.srv, user="carol", password="pw")
     m = cl3.allocate()
