@@ -3,6 +3,7 @@
 of the wire client in iwtest.py:
 
 - GET /admin/status: version, workers, allocations, capacity, draining;
+- idle workers, asleep in epoll, are woken for a command: a listing takes milliseconds;
 - GET /admin/sessions lists the live uclient sessions with the right fields, and filters them
   by user and by client address;
 - DELETE /admin/sessions?user=U ends uclient's sessions: its echoes stop coming back;
@@ -207,6 +208,21 @@ def auth(c, ad):
     c.check(ad.token not in ad.srv.log_text(), "the token is never logged")
 
 
+def prompt(c, ad):
+    """Idle workers wait up to 500 ms (250 ms the TCP/TLS one) in epoll: the mailbox's eventfd
+    wakes them, so a listing through all three takes milliseconds, not a loop period."""
+    lat = []
+    for _ in range(9):
+        t0 = time.monotonic()
+        ad.sessions()
+        lat.append((time.monotonic() - t0) * 1000)
+        time.sleep(0.13)
+    lat.sort()
+    print("  listing on an idle relay: median %.1f ms, max %.1f ms" % (lat[4], lat[-1]))
+    c.check(lat[4] < 100 * t.SLOW, "idle workers answer at once (median under 100 ms)",
+            "%.1f ms" % lat[4])
+
+
 def status(c, ad):
     st, h, b = ad.get("/admin/status")
     ver = subprocess.run([RELAY, "--version"], capture_output=True, text=True).stdout.split()[-1]
@@ -362,6 +378,7 @@ def body(c):
     try:
         peer = t.start_echo_peer("127.0.0.1", procs)
         status(c, ad)
+        prompt(c, ad)
         auth(c, ad)
         live_sessions(c, ad, peer)
         kill_by_id(c, ad, peer)
