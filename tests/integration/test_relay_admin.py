@@ -122,6 +122,14 @@ def live_sessions(c, ad, peer):
                 "sent %d received %d" % tot)
     log = srv.log_text()
     c.check("admin: ended" in log, "the relay logs the kills")
+    # uclient makes two allocations per session here and refreshes at least one of them as it
+    # closes: that Refresh gets 437 (the relay runs with --verbose, which logs refusals).
+    for name, lst in (("UDP", bob), ("TCP", alice)):
+        refused = [s["client"] for s in lst
+                   if "%s: method 0x004 -> 437" % s["client"] in log]
+        c.check(len(refused) >= 1,
+                "%s uclient's Refresh after the kill gets 437 Allocation Mismatch" % name,
+                "%s of %s" % (refused, [s["client"] for s in lst]))
 
 
 def kill_by_id(c, ad, peer):
