@@ -19,8 +19,8 @@
 #include "common/cred.h"
 #include "common/log.h"
 #include "common/sock.h"
-#include "turn/mailbox.h"
 #include "turn/control.h"
+#include "turn/mailbox.h"
 
 /* A worker with its packet path's batches, which nothing outside this file touches. */
 struct iw_relay {
@@ -618,14 +618,14 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	w->now_s = iw_clock_wall_s();
 	unsigned n_ready = 0;
 	for (int i = 0; i < n; i++) {
-		/* Sockets that had at most one datagram last time go to the ring together; one
-		 * with bursts is cheaper read by a recvmmsg of its own. */
 		struct iw_rsock *rs = ev[i].data.ptr;
 		if (rs->kind == IW_EV_MAILBOX) {
 			/* A command waits: it runs at the top of the loop. */
 			iw_mailbox_ack(ev[i].data.ptr);
 			continue;
 		}
+		/* Sockets that had at most one datagram last time go to the ring together; one
+		 * with bursts is cheaper read by a recvmmsg of its own. */
 		if (rl->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
 			rl->ready[n_ready++] = rs;
 		else

@@ -18,8 +18,8 @@
 #include "common/log.h"
 #include "common/proxy.h"
 #include "common/sock.h"
-#include "turn/mailbox.h"
 #include "turn/control.h"
+#include "turn/mailbox.h"
 #include "turn/relay.h"
 #include "turn/tls.h"
 
