@@ -70,6 +70,12 @@ def live_sessions(c, ad, peer):
     srv = ad.srv
     udp = uclient_bg(srv, "bob", "pw", peer)
     tcp = uclient_bg(srv, "alice", "secret", peer, ["-t"])
+    # uclient sets up its allocations before it sends: once echoes come back over both
+    # transports, the listing is complete and stays so until the kill.
+    for tr in ("udp", "tcp"):
+        v = t.wait_metric(ad.port, "iceway_relay_packets_relayed_total", lambda v: v >= 20,
+                          timeout=15, direction="peer_to_client", transport=tr)
+        c.check(v is not None and v >= 20, "%s echoes are relayed" % tr, str(v))
     bob = ad.wait_sessions("?user=bob", lambda s: len(s) >= 1)
     alice = ad.wait_sessions("?user=alice", lambda s: len(s) >= 1)
     now = int(time.time())
@@ -99,12 +105,7 @@ def live_sessions(c, ad, peer):
             "%d %s" % (st, b))
 
     # Killing: uclient keeps sending for 10 s from its (random, 1-6 s) start, and what it sends
-    # after the kill is no longer relayed, so fewer echoes come back than it sent. The kill
-    # waits until both have had echoes relayed back.
-    for tr in ("udp", "tcp"):
-        v = t.wait_metric(ad.port, "iceway_relay_packets_relayed_total", lambda v: v >= 20,
-                          timeout=15, direction="peer_to_client", transport=tr)
-        c.check(v is not None and v >= 20, "%s echoes are relayed before the kill" % tr, str(v))
+    # after the kill is no longer relayed, so fewer echoes come back than it sent.
     st, _, b = ad.request("DELETE", "/admin/sessions?user=bob")
     c.check(st == 200 and b["killed"] == len(bob), "DELETE ?user=bob ends bob's sessions",
             "%d %s" % (st, b))
