@@ -430,12 +430,13 @@ static int read_request(struct iw_metrics_http *s, int fd, char *req)
 	}
 }
 
-static void serve_route(struct iw_metrics_http *s, int fd, const struct iw_http_req *rq)
+static void serve_route(struct iw_metrics_http *s, int fd, const struct iw_http_req *rq,
+			const struct iw_addr *peer)
 {
 	struct iw_metrics_resp r = { 0 };
 	char text[96];
 
-	s->route.fn(rq, &r, s->route.arg);
+	s->route.fn(rq, peer, &r, s->route.arg);
 	const char *reason = iw_http_reason(r.status);
 	if (!r.body) {
 		int n = snprintf(text, sizeof text, "%d %s\n", r.status, reason);
@@ -448,7 +449,7 @@ static void serve_route(struct iw_metrics_http *s, int fd, const struct iw_http_
 	free(r.body);
 }
 
-static void serve(struct iw_metrics_http *s, int fd)
+static void serve(struct iw_metrics_http *s, int fd, const struct iw_addr *peer)
 {
 	char req[IW_METRICS_HTTP_REQ_MAX + 1];
 	struct iw_http_req rq;
@@ -472,7 +473,7 @@ static void serve(struct iw_metrics_http *s, int fd)
 	}
 	size_t pl = s->route.fn ? strlen(s->route.prefix) : 0;
 	if (pl && rq.path_len >= pl && !memcmp(rq.path, s->route.prefix, pl)) {
-		serve_route(s, fd, &rq);
+		serve_route(s, fd, &rq, peer);
 		return;
 	}
 	bool head = strcmp(rq.method, "HEAD") == 0;
@@ -528,10 +529,15 @@ static void *http_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		struct iw_addr peer = { 0 };
+		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			continue; /* EAGAIN, ECONNABORTED, EMFILE: try again on the next wake-up */
-		serve(s, fd);
+		if (iw_addr_from_sa(&peer, (struct sockaddr *)&ss) < 0)
+			memset(&peer, 0, sizeof peer);
+		serve(s, fd, &peer);
 		drain_close(s, fd);
 	}
 	return NULL;

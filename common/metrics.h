@@ -84,6 +84,7 @@ enum {
 typedef void (*iw_metrics_fill_fn)(struct iw_metrics_buf *b, void *arg);
 
 struct iw_http_req;
+struct iw_addr;
 
 /* A route's answer. */
 struct iw_metrics_resp {
@@ -97,9 +98,11 @@ struct iw_metrics_resp {
 /*
  * Another set of paths on the same listener: every request whose path starts with prefix
  * goes to fn, on the server thread (one request at a time, so fn needs no lock of its own),
- * with the parsed head (common/http.h). fn fills resp; it may block for a bounded time.
+ * with the parsed head (common/http.h) and the client's address. fn fills resp; it may block
+ * for a bounded time.
  */
-typedef void (*iw_metrics_route_fn)(const struct iw_http_req *req, struct iw_metrics_resp *resp, void *arg);
+typedef void (*iw_metrics_route_fn)(const struct iw_http_req *req, const struct iw_addr *peer,
+				    struct iw_metrics_resp *resp, void *arg);
 struct iw_metrics_route {
 	const char *prefix; /* "/admin/" */
 	iw_metrics_route_fn fn;

@@ -7,18 +7,26 @@ gets a clean 4xx or a close, never a crash, and the API answers normally afterwa
   body (413), Transfer-Encoding (501), another HTTP version (505), garbage and NUL bytes (400);
 - slowloris: a head sent a byte at a time is cut off after 2 s, and the next request is served;
 - guessing: past 10 wrong tokens in a row the API answers 429 (Retry-After) without checking
-  tokens, for a second;
+  tokens, for a second; each wrong token is an "auth failure from IP:PORT" line that
+  fail2ban's filter (docker/fail2ban/iceway.conf) matches;
 - the revoked-user table is bounded: the 1025th user revoked at once gets 507.
 """
 
+import collections
 import os
+import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
 from admintest import Admin  # noqa: E402
+
+FILTER = os.path.join(os.environ.get("IW_SRC", os.path.join(os.path.dirname(__file__), "..", "..")),
+                      "docker", "fail2ban", "iceway.conf")
 
 
 def req(ad, line, headers=(), token=True):
@@ -142,6 +150,21 @@ def guessing(c, ad):
     c.check(st == 200, "a second later the right token works", str(st))
     c.check(t.metric(ad.port, "iceway_admin_auth_failures_total", reason="throttled") >= 3,
             "throttled requests are counted")
+    # Each wrong token is a security log line with the client's address (fail2ban's filter
+    # reads it); throttled requests check no token and write none.
+    lines = [ln for ln in ad.srv.log_text().splitlines()
+             if re.search(r"auth failure from 127\.0\.0\.1:\d+ transport=http method=admin "
+                          r"reason=\"wrong bearer token\"", ln)]
+    c.check(len(lines) == 10, "10 auth failure lines for the 10 wrong tokens", str(len(lines)))
+    c.check("guess-" not in ad.srv.log_text(), "no token guessed is logged")
+    if shutil.which("fail2ban-regex"):
+        r = subprocess.run(["fail2ban-regex", "-o", "ip", ad.srv.log_path, FILTER],
+                           capture_output=True, timeout=60)
+        hosts = [ln.strip() for ln in r.stdout.decode().splitlines() if ln.strip()]
+        c.check(hosts.count("127.0.0.1") == 10, "fail2ban's filter finds the 10 failures",
+                str(collections.Counter(hosts)))
+    else:
+        c.skip("fail2ban's filter finds the failures", "fail2ban-regex is not installed")
 
 
 def revoked_bound(c, ad):
