@@ -17,6 +17,7 @@
 
 #include "common/addr.h"
 #include "common/clock.h"
+#include "common/http.h"
 #include "common/log.h"
 #include "common/sock.h"
 
@@ -315,6 +316,7 @@ struct iw_metrics_http {
 	pthread_t thread;
 	iw_metrics_fill_fn fill;
 	void *arg;
+	struct iw_metrics_route route;
 	char *body;
 	_Atomic uint64_t scrapes, not_found, bad_requests, timeouts, overflows;
 };
@@ -357,20 +359,28 @@ static bool send_all(struct iw_metrics_http *s, int fd, const char *p, size_t le
 	return true;
 }
 
-static void respond(struct iw_metrics_http *s, int fd, int code, const char *reason, const char *type,
-		    const char *body, size_t body_len, bool head_only)
+static void respond_h(struct iw_metrics_http *s, int fd, int code, const char *reason, const char *type,
+		      const char *extra, const char *body, size_t body_len, bool head_only)
 {
-	char hdr[256];
+	char hdr[512];
 	uint64_t deadline = iw_clock_ms() + IW_METRICS_HTTP_TIMEOUT_MS;
 	int n = snprintf(hdr, sizeof hdr,
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 code, reason, type, body_len);
+			 "%sConnection: close\r\n\r\n",
+			 code, reason, type, body_len, extra ? extra : "");
 
+	if (n < 0 || (size_t)n >= sizeof hdr)
+		return;
 	if (!send_all(s, fd, hdr, (size_t)n, deadline))
 		return;
 	if (!head_only)
 		send_all(s, fd, body, body_len, deadline);
+}
+
+static void respond(struct iw_metrics_http *s, int fd, int code, const char *reason, const char *type,
+		    const char *body, size_t body_len, bool head_only)
+{
+	respond_h(s, fd, code, reason, type, NULL, body, body_len, head_only);
 }
 
 static void respond_text(struct iw_metrics_http *s, int fd, int code, const char *reason)
@@ -378,6 +388,20 @@ static void respond_text(struct iw_metrics_http *s, int fd, int code, const char
 	char body[64];
 	int n = snprintf(body, sizeof body, "%d %s\n", code, reason);
 	respond(s, fd, code, reason, "text/plain; charset=utf-8", body, (size_t)n, false);
+}
+
+/* The length of the head in req (through its empty line), or 0 while incomplete. */
+static size_t head_len(const char *req, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (req[i] != '\n')
+			continue;
+		if (req[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && req[i + 1] == '\r' && req[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
 }
 
 /* Read the request head; returns its length, 0 on timeout/close, -1 when too large. */
@@ -398,17 +422,38 @@ static int read_request(struct iw_metrics_http *s, int fd, char *req)
 			return 0;
 		len += (size_t)n;
 		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-			return (int)len;
+		size_t h = head_len(req, len);
+		if (h)
+			return (int)h;
 		if (len >= IW_METRICS_HTTP_REQ_MAX)
 			return -1;
 	}
 }
 
-static void serve(struct iw_metrics_http *s, int fd)
+static void serve_route(struct iw_metrics_http *s, int fd, const struct iw_http_req *rq,
+			const struct iw_addr *peer)
+{
+	struct iw_metrics_resp r = { 0 };
+	char text[96];
+
+	s->route.fn(rq, peer, &r, s->route.arg);
+	const char *reason = iw_http_reason(r.status);
+	if (!r.body) {
+		int n = snprintf(text, sizeof text, "%d %s\n", r.status, reason);
+		respond_h(s, fd, r.status, reason, "text/plain; charset=utf-8", r.headers, text, (size_t)n,
+			  false);
+		return;
+	}
+	respond_h(s, fd, r.status, reason, r.type ? r.type : "text/plain; charset=utf-8", r.headers, r.body,
+		  r.len, false);
+	free(r.body);
+}
+
+static void serve(struct iw_metrics_http *s, int fd, const struct iw_addr *peer)
 {
 	char req[IW_METRICS_HTTP_REQ_MAX + 1];
-	char method[8], target[256], version[16];
+	struct iw_http_req rq;
+	const char *why = NULL;
 	int n = read_request(s, fd, req);
 
 	if (n == 0)
@@ -418,16 +463,22 @@ static void serve(struct iw_metrics_http *s, int fd)
 		respond_text(s, fd, 431, "Request Header Fields Too Large");
 		return;
 	}
-	/* RFC 9112 §3: request-line = method SP request-target SP HTTP-version */
-	if (sscanf(req, "%7[A-Z] %255[^ \r\n] %15[^\r\n]", method, target, version) != 3 ||
-	    strncmp(version, "HTTP/1.", 7) != 0) {
+	int code = iw_http_req_parse(&rq, req, (size_t)n, &why);
+	if (code == 0 && rq.content_length > 0)
+		code = 413;
+	if (code) {
 		atomic_fetch_add(&s->bad_requests, 1);
-		respond_text(s, fd, 400, "Bad Request");
+		respond_text(s, fd, code, iw_http_reason(code));
 		return;
 	}
-	bool head = strcmp(method, "HEAD") == 0;
-	size_t plen = strcspn(target, "?");
-	if ((strcmp(method, "GET") != 0 && !head) || plen != 8 || memcmp(target, "/metrics", 8) != 0) {
+	size_t pl = s->route.fn ? strlen(s->route.prefix) : 0;
+	if (pl && rq.path_len >= pl && !memcmp(rq.path, s->route.prefix, pl)) {
+		serve_route(s, fd, &rq, peer);
+		return;
+	}
+	bool head = strcmp(rq.method, "HEAD") == 0;
+	if ((strcmp(rq.method, "GET") != 0 && !head) || rq.path_len != 8 ||
+	    memcmp(rq.path, "/metrics", 8) != 0) {
 		atomic_fetch_add(&s->not_found, 1);
 		respond_text(s, fd, 404, "Not Found");
 		return;
@@ -478,10 +529,15 @@ static void *http_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		struct iw_addr peer = { 0 };
+		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			continue; /* EAGAIN, ECONNABORTED, EMFILE: try again on the next wake-up */
-		serve(s, fd);
+		if (iw_addr_from_sa(&peer, (struct sockaddr *)&ss) < 0)
+			memset(&peer, 0, sizeof peer);
+		serve(s, fd, &peer);
 		drain_close(s, fd);
 	}
 	return NULL;
@@ -489,6 +545,13 @@ static void *http_main(void *arg)
 
 struct iw_metrics_http *iw_metrics_http_start(const char *bind_ip, uint16_t port, iw_metrics_fill_fn fill,
 					      void *arg, const char **why)
+{
+	return iw_metrics_http_start_routed(bind_ip, port, fill, arg, NULL, why);
+}
+
+struct iw_metrics_http *iw_metrics_http_start_routed(const char *bind_ip, uint16_t port,
+						     iw_metrics_fill_fn fill, void *arg,
+						     const struct iw_metrics_route *route, const char **why)
 {
 	struct iw_metrics_http *s = NULL;
 	struct iw_addr a;
@@ -508,6 +571,8 @@ struct iw_metrics_http *iw_metrics_http_start(const char *bind_ip, uint16_t port
 	s->lfd = s->stopfd = -1;
 	s->fill = fill;
 	s->arg = arg;
+	if (route && route->fn && route->prefix)
+		s->route = *route;
 	s->body = malloc(IW_METRICS_HTTP_BODY_MAX);
 	if (!s->body) {
 		*why = "out of memory";

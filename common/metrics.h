@@ -83,6 +83,32 @@ enum {
 /* Fill b with the current exposition. Runs on the server thread, one scrape at a time. */
 typedef void (*iw_metrics_fill_fn)(struct iw_metrics_buf *b, void *arg);
 
+struct iw_http_req;
+struct iw_addr;
+
+/* A route's answer. */
+struct iw_metrics_resp {
+	int status;
+	const char *type;    /* Content-Type; NULL: text/plain */
+	char *body;          /* malloc'd, freed by the server; NULL: "STATUS Reason\n" */
+	size_t len;          /* of body */
+	const char *headers; /* extra header lines, each ending in CRLF; NULL: none */
+};
+
+/*
+ * Another set of paths on the same listener: every request whose path starts with prefix
+ * goes to fn, on the server thread (one request at a time, so fn needs no lock of its own),
+ * with the parsed head (common/http.h) and the client's address. fn fills resp; it may block
+ * for a bounded time.
+ */
+typedef void (*iw_metrics_route_fn)(const struct iw_http_req *req, const struct iw_addr *peer,
+				    struct iw_metrics_resp *resp, void *arg);
+struct iw_metrics_route {
+	const char *prefix; /* "/admin/" */
+	iw_metrics_route_fn fn;
+	void *arg;
+};
+
 struct iw_metrics_http;
 
 struct iw_metrics_http_stats {
@@ -100,6 +126,11 @@ struct iw_metrics_http_stats {
  */
 struct iw_metrics_http *iw_metrics_http_start(const char *bind_ip, uint16_t port, iw_metrics_fill_fn fill,
 					      void *arg, const char **why);
+/* The same, also serving route (copied; NULL or a NULL fn: none). Requests with a body
+ * (Content-Length above 0) get 413: nothing here takes one. */
+struct iw_metrics_http *iw_metrics_http_start_routed(const char *bind_ip, uint16_t port,
+						     iw_metrics_fill_fn fill, void *arg,
+						     const struct iw_metrics_route *route, const char **why);
 /* The bound port (useful after port 0). */
 uint16_t iw_metrics_http_port(const struct iw_metrics_http *s);
 void iw_metrics_http_get_stats(const struct iw_metrics_http *s, struct iw_metrics_http_stats *st);

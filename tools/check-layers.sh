@@ -16,11 +16,12 @@ import os, re, sys
 LAYERS = [
     ("common", ["common/*"]),
     ("tables", ["turn/alloc", "turn/ports", "turn/quota", "turn/auth", "turn/policy",
-                "turn/conf.h", "turn/limit"]),
-    ("control", ["turn/control", "turn/acct", "turn/worker.h"]),
+                "turn/revoked", "turn/conf.h", "turn/limit"]),
+    ("control", ["turn/control", "turn/acct", "turn/worker.h", "turn/mailbox"]),
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),
-    ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check"]),
+    ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check",
+                 "turn/admin", "turn/admin_cli"]),
 ]
 
 def layer_of(path):

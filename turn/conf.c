@@ -733,6 +733,14 @@ const struct iw_opt iw_conf_opts[] = {
 	  .set = o_drain_alt,
 	  .help = "ADDR:PORT: while draining, answer new allocations with 300 Try Alternate to it "
 		  "(otherwise 508)" },
+	{ .name = "accounting-interval",
+	  .kind = IW_OPT_INT,
+	  AT(acct_interval_s),
+	  .min = 0,
+	  .max = 86400,
+	  .def = "0",
+	  .help = "S: also log an interim accounting record of each live allocation every S s (0: only the "
+		  "final record as it ends)" },
 	{ .name = "drain-timeout",
 	  .kind = IW_OPT_INT,
 	  AT(drain_timeout_s),
@@ -747,6 +755,14 @@ const struct iw_opt iw_conf_opts[] = {
 	  AT(check),
 	  .help = "ADDR:PORT: send one STUN Binding there, exit 0 on a valid answer" },
 	IW_OPT_PROMETHEUS(struct iw_conf, prometheus, prom_port, prom_addr, "9641"),
+	{ .name = "admin-token",
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(admin_token),
+	  .min = 16,
+	  .max = 256,
+	  .help = "TOKEN: serve the admin API under /admin/ on the metrics listener (prometheus), "
+		  "for requests with Authorization: Bearer TOKEN; best as admin-token-file FILE" },
 	IW_OPT_LOG(struct iw_conf, log_level, log_json, log_file),
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct iw_conf, help, version),
@@ -765,6 +781,10 @@ const struct iw_opt iw_conf_opts[] = {
 
 int iw_conf_finish(struct iw_conf *c, const char **why)
 {
+	if (c->admin_token && !c->prometheus) {
+		*why = "admin-token needs prometheus: the admin API is served on the metrics listener";
+		return -EINVAL;
+	}
 	if (c->min_port > c->max_port) {
 		*why = "min-port is greater than max-port";
 		return -EINVAL;

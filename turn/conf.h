@@ -77,6 +77,7 @@ struct iw_conf {
 	bool prometheus;    /* serve /metrics */
 	uint16_t prom_port; /* default 9641 */
 	char *prom_addr;    /* default 127.0.0.1: metrics are not public by default */
+	char *admin_token;  /* the admin API's bearer token (turn/admin.h); NULL: no admin API */
 	/* 300 Try Alternate (RFC 8489 §10): alternate-server sends every new allocation of a UDP
 	 * or TCP client to one of alt, tls-alternate-server a TLS client's to one of tls_alt, in
 	 * turn (coturn's meaning); drain-alternate-server only while draining. Ports set. */

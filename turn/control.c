@@ -580,6 +580,17 @@ static int alloc_bandwidth(struct alloc_req *q)
 		      "Insufficient Capacity: bps-capacity reached");
 }
 
+/* A user revoked through the admin API gets no allocation until the revocation ends. */
+static int alloc_revoked(struct alloc_req *q)
+{
+	uint32_t left = 0;
+	char reason[96];
+	if (!q->w->revoked || !iw_revoked_has(q->w->revoked, q->who, q->who_len, q->w->now_ms, &left))
+		return 0;
+	snprintf(reason, sizeof reason, "Forbidden: user revoked by the operator (%u s left)", left);
+	return refuse(q, &q->w->st.alloc_revoked, STUN_ERR_FORBIDDEN, reason);
+}
+
 /* The request's attributes on their own, before anything is looked up or taken. */
 static int alloc_check_attrs(struct alloc_req *q)
 {
@@ -830,8 +841,9 @@ static void allocate(struct iw_worker *w, struct iw_listener *l, const struct iw
 			       .who = ar->user + ar->quota_off,
 			       .who_len = ar->user_len - ar->quota_off };
 	struct iw_alloc *a = NULL;
-	if (alloc_known(&q) || alloc_redirect(&q) || alloc_bandwidth(&q) || alloc_check_attrs(&q) ||
-	    alloc_pick_family(&q) || alloc_install(&q, &a) || alloc_open_relay(&q, a))
+	if (alloc_known(&q) || alloc_redirect(&q) || alloc_revoked(&q) || alloc_bandwidth(&q) ||
+	    alloc_check_attrs(&q) || alloc_pick_family(&q) || alloc_install(&q, &a) ||
+	    alloc_open_relay(&q, a))
 		return;
 	alloc_open_additional(&q, a);
 	alloc_start(&q, a);

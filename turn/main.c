@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/version.h"
+#include "turn/admin.h"
+#include "turn/admin_cli.h"
 #include "turn/check.h"
 #include "turn/conf.h"
 #include "turn/metrics.h"
@@ -64,12 +66,16 @@ int main(int argc, char **argv)
 	struct iw_worker_shared shared = { 0 };
 	struct iw_relay_metrics mx;
 	struct iw_metrics_http *prom = NULL;
+	struct iw_admin *admin = NULL;
 	char err[IW_CONFIG_ERR_MAX];
 	const char *path = NULL, *why = NULL;
 	bool no_file = false;
 	int status = 1;
 
 	iw_log_set_ident("iceway-relay");
+	/* "iceway-relay admin ...": the admin API's client, no relay. */
+	if (argc > 1 && strcmp(argv[1], "admin") == 0)
+		return iw_admin_cli_main(argc - 1, argv + 1);
 	if (iw_conf_init(&conf))
 		goto out;
 	iw_config_find_file(argc, argv, &path, &no_file);
@@ -93,6 +99,7 @@ int main(int argc, char **argv)
 	}
 	if (conf.help) {
 		printf("usage: iceway-relay [-c FILE | -n] [--option value]...\n"
+		       "       iceway-relay admin [--help] COMMAND...   (the admin API's client)\n"
 		       "A STUN/TURN relay over UDP (RFC 8489, RFC 8656). Options (also in FILE as "
 		       "name=value):\n");
 		iw_config_print_help(iw_conf_opts);
@@ -155,18 +162,37 @@ int main(int argc, char **argv)
 	ops.conf = &conf;
 	ops.workers = w;
 	ops.n_workers = conf.threads;
+	if (conf.admin_token) {
+		/* A mailbox in every worker, the TCP/TLS one too (turn/admin.h). */
+		admin = iw_admin_create(&conf, &ops);
+		if (!admin)
+			goto out;
+		for (unsigned i = 0; i < conf.threads + (streams != NULL); i++) {
+			int rc = iw_admin_attach(admin, i < conf.threads ? w[i] : iw_stream_worker(streams));
+			if (rc) {
+				IW_ERROR("admin: cannot set up a worker's mailbox: %s", strerror(-rc));
+				goto out;
+			}
+		}
+	}
 	if (conf.prometheus) {
 		const char *ip = conf.prom_addr ? conf.prom_addr : "127.0.0.1";
-		mx = (struct iw_relay_metrics){
-			.workers = w, .n_workers = conf.threads, .ops = &ops, .streams = streams
-		};
-		prom = iw_metrics_http_start(ip, conf.prom_port, iw_relay_metrics_fill, &mx, &why);
+		mx = (struct iw_relay_metrics){ .workers = w,
+						.n_workers = conf.threads,
+						.ops = &ops,
+						.streams = streams,
+						.admin = admin };
+		struct iw_metrics_route route =
+			admin ? iw_admin_route(admin) : (struct iw_metrics_route){ 0 };
+		prom = iw_metrics_http_start_routed(ip, conf.prom_port, iw_relay_metrics_fill, &mx, &route,
+						    &why);
 		if (!prom) {
 			IW_ERROR("cannot serve metrics on %s port %u: %s", ip, conf.prom_port, why);
 			goto out;
 		}
-		IW_INFO("metrics on http://%s%s%s:%u/metrics", strchr(ip, ':') ? "[" : "", ip,
-			strchr(ip, ':') ? "]" : "", iw_metrics_http_port(prom));
+		IW_INFO("metrics on http://%s%s%s:%u/metrics%s", strchr(ip, ':') ? "[" : "", ip,
+			strchr(ip, ':') ? "]" : "", iw_metrics_http_port(prom),
+			admin ? ", admin API under /admin/" : "");
 	}
 	if (conf.pidfile && write_pidfile(conf.pidfile)) {
 		IW_ERROR("cannot write pidfile %s", conf.pidfile);
@@ -213,6 +239,8 @@ int main(int argc, char **argv)
 		unlink(conf.pidfile);
 out:
 	iw_metrics_http_stop(prom);
+	/* The HTTP thread has stopped and so have the workers: their mailboxes can go. */
+	iw_admin_destroy(admin);
 	iw_stream_destroy(streams);
 	for (unsigned i = 0; i < IW_CONF_MAX_THREADS; i++)
 		iw_relay_destroy(w[i]);

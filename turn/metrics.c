@@ -6,6 +6,7 @@
 
 #include "common/version.h"
 #include "turn/acct.h"
+#include "turn/admin.h"
 #include "turn/ops.h"
 #include "turn/stream.h"
 
@@ -263,6 +264,7 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	lab1(b, n, "result", "success", SUM(alloc_ok));
 	lab1(b, n, "result", "300", SUM(alloc_redirect));
 	lab1(b, n, "result", "401", SUM(alloc_auth_fail));
+	lab1(b, n, "result", "403", SUM(alloc_revoked));
 	lab1(b, n, "result", "437", SUM(alloc_mismatch));
 	lab1(b, n, "result", "440", SUM(alloc_family));
 	lab1(b, n, "result", "442", SUM(alloc_transport));
@@ -533,6 +535,8 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 		 SUM(gso_segments));
 	if (m->streams)
 		streams(b, m->streams);
+	if (m->admin)
+		iw_admin_metrics_fill(b, m->admin);
 	if (m->ops) {
 		const struct iw_ops *o = m->ops;
 		counter1(b, "iceway_relay_config_reloads_total", "Configuration reloads accepted.",

@@ -69,10 +69,12 @@ static void keep_running(struct iw_conf *n, const struct iw_conf *cur)
 	bool changed = n->port != cur->port || n->tls_port != cur->tls_port || n->n_listen != cur->n_listen ||
 		       n->n_relay != cur->n_relay || n->n_ext != cur->n_ext || n->min_port != cur->min_port ||
 		       n->max_port != cur->max_port || n->threads != cur->threads ||
-		       n->max_allocs != cur->max_allocs || strcmp(n->realm, cur->realm) != 0;
+		       n->max_allocs != cur->max_allocs || strcmp(n->realm, cur->realm) != 0 ||
+		       !n->admin_token != !cur->admin_token ||
+		       (n->admin_token && strcmp(n->admin_token, cur->admin_token) != 0);
 	if (changed)
-		IW_WARN("reload: listening, relay, external-ip, port range, threads, realm and "
-			"max-allocations changes take effect after a restart");
+		IW_WARN("reload: listening, relay, external-ip, port range, threads, realm, "
+			"max-allocations and admin-token changes take effect after a restart");
 	memcpy(n->listen, cur->listen, sizeof n->listen);
 	n->n_listen = cur->n_listen;
 	n->port = cur->port;

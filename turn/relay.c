@@ -21,6 +21,7 @@
 #include "common/sock.h"
 #include "turn/acct.h"
 #include "turn/control.h"
+#include "turn/mailbox.h"
 
 /* A worker with its packet path's batches, which nothing outside this file touches. */
 struct iw_relay {
@@ -702,9 +703,14 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	w->now_s = iw_clock_wall_s();
 	unsigned n_ready = 0;
 	for (int i = 0; i < n; i++) {
+		struct iw_rsock *rs = ev[i].data.ptr;
+		if (rs->kind == IW_EV_MAILBOX) {
+			/* A command waits: it runs at the top of the loop. */
+			iw_mailbox_ack(ev[i].data.ptr);
+			continue;
+		}
 		/* Sockets that had at most one datagram last time go to the ring together; one
 		 * with bursts is cheaper read by a recvmmsg of its own. */
-		struct iw_rsock *rs = ev[i].data.ptr;
 		if (rl->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
 			rl->ready[n_ready++] = rs;
 		else
@@ -744,6 +750,7 @@ int iw_relay_run(struct iw_worker *w)
 	while (!__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
 		if (w->sync)
 			w->sync(w, w->sync_arg);
+		iw_mailbox_poll(w);
 		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {

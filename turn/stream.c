@@ -19,6 +19,7 @@
 #include "common/proxy.h"
 #include "common/sock.h"
 #include "turn/control.h"
+#include "turn/mailbox.h"
 #include "turn/relay.h"
 #include "turn/tls.h"
 
@@ -679,6 +680,7 @@ int iw_stream_run(struct iw_stream *s)
 		 * supervisor this thread left the older generation, so it can be freed. */
 		if (w->sync)
 			w->sync(w, w->sync_arg);
+		iw_mailbox_poll(w);
 		int n = epoll_wait(w->epfd, ev, EPOLL_EVENTS, 250);
 		if (n < 0) {
 			if (errno != EINTR) {
@@ -697,6 +699,8 @@ int iw_stream_run(struct iw_stream *s)
 				iw_relay_peer_ready(w, ev[i].data.ptr);
 			} else if (kind == IW_EV_STREAM_LIS) {
 				on_accept(s, ev[i].data.ptr);
+			} else if (kind == IW_EV_MAILBOX) {
+				iw_mailbox_ack(ev[i].data.ptr); /* runs at the top of the loop */
 			} else if (kind == IW_EV_STREAM) {
 				struct conn *c = conn_of(ev[i].data.ptr);
 				on_conn(s, c, ev[i].events);

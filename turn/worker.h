@@ -22,6 +22,7 @@
 #include "turn/policy.h"
 #include "turn/ports.h"
 #include "turn/quota.h"
+#include "turn/revoked.h"
 
 enum {
 	IW_DGRAM_MAX = 2048,
@@ -34,6 +35,7 @@ enum {
 
 struct iw_worker;
 struct iw_listener;
+struct iw_mailbox;
 
 /* What goes out toward a client: an answer of the control path, written in w->out and valid
  * only until the call returns, or relayed data, in a datagram slot that stays valid until the
@@ -100,6 +102,7 @@ struct iw_relay_stats {
 	uint64_t stun_requests, binding, bad_request, unknown_attr;
 	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
+	uint64_t alloc_revoked; /* 403: the user was revoked through the admin API */
 	uint64_t perm_ok, perm_full, chan_ok, chan_bad, chan_full, peers_refused, wrong_creds;
 	uint64_t peers_refused_self; /* the relay's own address (policy.h) */
 	/* rest-strict-expiry: allocations ended at their credential's timestamp, and requests on
@@ -179,7 +182,12 @@ struct iw_worker {
 	 * (turn/ops.c), read (relaxed) by Allocate against bps-capacity; NULL: not measured. */
 	const uint64_t *relayed_bps;
 	struct iw_limit_set lim; /* the rate limits of conf, rebuilt when it changes */
-	unsigned gen;            /* the configuration generation this worker runs */
+	/* The admin API's (turn/admin.h), set before the worker runs; NULL without admin-token:
+	 * this worker's mailbox, polled at the top of its loop (turn/mailbox.h), and the users
+	 * whose Allocate is refused (shared). */
+	struct iw_mailbox *mailbox;
+	struct iw_revoked *revoked;
+	unsigned gen; /* the configuration generation this worker runs */
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
 	 * worker runs, cleared with a relaxed store should it give the ring up. */
 	bool io_uring;

@@ -49,6 +49,9 @@ admin)
 	libs=(-ljansson -lpthread)
 	defs=(-DIW_VERSION='"fuzz"')
 	;;
+http)
+	extra=("$src/common/http.c")
+	;;
 esac
 
 "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -I"$src" \

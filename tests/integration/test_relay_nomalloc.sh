@@ -10,6 +10,7 @@
 # runs the plain recvmmsg/sendmmsg path (--relay-io syscalls), and a fourth has every rate
 # limit on (max-bps, max-pps, user-max-bps, max-new-peers-per-sec, bps-capacity), high enough
 # never to bind: the buckets and the user's shared budget take nothing from the heap either.
+# Each runs with the admin API on (worker mailboxes polled every wake-up).
 # Labelled no-asan (ASan replaces the allocator).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,12 +51,15 @@ run_case() {
 	local threads=$1 packets=$2 io=$3 rc
 	shift 3
 	rm -f "$work/srv.env" "$work/counts"
+	# The admin API on: every worker's loop polls its mailbox, which must cost no allocation.
+	head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/admin.token"
 	# Not --verbose: per-packet debug logging is not the production data path. Accounting
 	# counts every packet and writes an interim record of each allocation every second (the
 	# longest run has them while the packets flow): neither may allocate either.
 	if ! python3 "$here/iwtest.py" start "$work/srv.env" verbose=0 nports=64 \
 		preload="$shim" env.IW_ALLOC_COUNT_FILE="$work/counts" -- --relay-threads "$threads" \
-		--relay-io "$io" --accounting-interval 1 "$@"; then
+		--relay-io "$io" --accounting-interval 1 --prometheus --prometheus-port 0 \
+		--admin-token-file "$work/admin.token" "$@"; then
 		echo "FAIL server start ($threads worker(s))"
 		. "$work/srv.env" 2>/dev/null && cat "$IW_SRV_LOG"
 		return 1
