@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/http.h"
 
 static int read_token(struct iw_admin_client *c, const char *path, const char **why)
 {
@@ -269,4 +270,66 @@ int iw_admin_client_exit(int status)
 	if (status < 0)
 		return IW_ADMIN_EXIT_CONNECT;
 	return status >= 200 && status < 300 ? IW_ADMIN_EXIT_OK : IW_ADMIN_EXIT_HTTP;
+}
+
+static int cli_usage(const struct iw_admin_cli *cli, const char *what)
+{
+	if (what)
+		fprintf(stderr, "%s: %s\n", cli->prog, what);
+	fputs(cli->usage, stderr);
+	return IW_ADMIN_EXIT_USAGE;
+}
+
+int iw_admin_cli_run(const struct iw_admin_cli *cli, int argc, char **argv)
+{
+	const char *url = getenv(cli->url_env), *token = getenv(cli->token_env);
+	const char *method = NULL, *why = NULL;
+	char target[4096];
+	long timeout_s = 0;
+	int i = 1;
+	if (!url || !*url)
+		url = cli->def_url;
+	for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
+		if (!strcmp(argv[i], "--help")) {
+			fputs(cli->usage, stdout);
+			return IW_ADMIN_EXIT_OK;
+		}
+		if (i + 1 >= argc)
+			return cli_usage(cli, "an option needs a value");
+		if (!strcmp(argv[i], "--url"))
+			url = argv[i + 1];
+		else if (!strcmp(argv[i], "--token-file"))
+			token = argv[i + 1];
+		else if (!strcmp(argv[i], "--timeout"))
+			timeout_s = strtol(argv[i + 1], NULL, 10);
+		else
+			return cli_usage(cli, "unknown option");
+	}
+	if (i < argc && !strcmp(argv[i], "-h")) {
+		fputs(cli->usage, stdout);
+		return IW_ADMIN_EXIT_OK;
+	}
+	if (i >= argc)
+		return cli_usage(cli, NULL);
+	if (!token || !*token)
+		return cli_usage(cli, "no token: --token-file FILE (or its environment variable)");
+	const char *err = cli->build(argc - i, argv + i, &method, target, sizeof target);
+	if (err)
+		return cli_usage(cli, err);
+	struct iw_admin_client c;
+	if (iw_admin_client_init(&c, url, token, &why)) {
+		iw_admin_client_fini(&c);
+		fprintf(stderr, "%s: %s\n", cli->prog, why);
+		return IW_ADMIN_EXIT_USAGE;
+	}
+	if (timeout_s > 0 && timeout_s < 3600)
+		c.timeout_ms = (int)timeout_s * 1000;
+	int st = iw_admin_client_call(&c, method, target, stdout, &why);
+	iw_admin_client_fini(&c);
+	fflush(stdout);
+	if (st < 0)
+		fprintf(stderr, "%s: %s: %s\n", cli->prog, url, why);
+	else if (st < 200 || st >= 300)
+		fprintf(stderr, "%s: HTTP %d %s\n", cli->prog, st, iw_http_reason(st));
+	return iw_admin_client_exit(st);
 }

@@ -47,4 +47,21 @@ int iw_admin_client_exit(int status);
 /* Wipe the token. */
 void iw_admin_client_fini(struct iw_admin_client *c);
 
+/* A command-line client of one admin API: "PROG [--url URL] [--token-file FILE] [--timeout S]
+ * COMMAND ARGS..."; build turns the command into a request. */
+struct iw_admin_cli {
+	const char *prog;    /* "iceway-relay admin", for messages */
+	const char *usage;   /* printed by --help and after a usage error */
+	const char *url_env; /* environment variables for --url and --token-file */
+	const char *token_env;
+	const char *def_url;
+	/* The method and the percent-encoded target for argv[0] (the command) and its arguments;
+	 * NULL, or a usage error's message. */
+	const char *(*build)(int argc, char **argv, const char **method, char *target, size_t cap);
+};
+
+/* Run cli on argv[1..] (argv[0] is "admin"): the answer's body to stdout; returns the exit
+ * status (IW_ADMIN_EXIT_*). */
+int iw_admin_cli_run(const struct iw_admin_cli *cli, int argc, char **argv);
+
 #endif

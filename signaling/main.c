@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "signaling/admin_cli.h"
 #include "signaling/check.h"
 #include "signaling/relays.h"
 #include "signaling/ws.h"
@@ -511,6 +512,9 @@ int main(int argc, char **argv)
 	pthread_t hup_thread;
 	int rc;
 
+	/* "iceway-signal admin ...": the admin API's client, no server. */
+	if (argc > 1 && strcmp(argv[1], "admin") == 0)
+		return iw_signal_admin_cli_main(argc - 1, argv + 1);
 	atexit(free_gens);
 	/* before any thread starts, so that every thread inherits the mask */
 	sigemptyset(&hup);
@@ -533,6 +537,7 @@ int main(int argc, char **argv)
 	}
 	if (o.help) {
 		printf("usage: iceway-signal [-c FILE] [options]\n"
+		       "       iceway-signal admin [--help] COMMAND...   (the admin API's client)\n"
 		       "WebRTC signaling over WebSocket, with iceServers and TURN credentials. Options (also "
 		       "in FILE as name=value):\n");
 		iw_config_print_help(opt_tab);

@@ -24,14 +24,6 @@ static const char usage[] =
 	"$ICEWAY_RELAY_ADMIN_TOKEN_FILE. Exit status: 0 on a 2xx answer, 1 on another HTTP status,\n"
 	"2 on bad usage, 3 when the relay cannot be reached.\n";
 
-static int bad_usage(const char *what)
-{
-	if (what)
-		fprintf(stderr, "iceway-relay admin: %s\n", what);
-	fputs(usage, stderr);
-	return IW_ADMIN_EXIT_USAGE;
-}
-
 /* append "name=VALUE" (percent-encoded) to a query string under construction */
 static bool add_param(char *q, size_t cap, const char *name, const char *value)
 {
@@ -94,50 +86,11 @@ static const char *build(int argc, char **argv, const char **method, char *targe
 
 int iw_admin_cli_main(int argc, char **argv)
 {
-	const char *url = getenv("ICEWAY_RELAY_ADMIN_URL"), *token = getenv("ICEWAY_RELAY_ADMIN_TOKEN_FILE");
-	const char *method = NULL, *why = NULL;
-	char target[4096];
-	long timeout_s = 0;
-	int i = 1;
-	if (!url || !*url)
-		url = "http://127.0.0.1:9641";
-	for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(usage, stdout);
-			return IW_ADMIN_EXIT_OK;
-		}
-		if (i + 1 >= argc)
-			return bad_usage("an option needs a value");
-		if (!strcmp(argv[i], "--url"))
-			url = argv[i + 1];
-		else if (!strcmp(argv[i], "--token-file"))
-			token = argv[i + 1];
-		else if (!strcmp(argv[i], "--timeout"))
-			timeout_s = strtol(argv[i + 1], NULL, 10);
-		else
-			return bad_usage("unknown option");
-	}
-	if (i >= argc)
-		return bad_usage(NULL);
-	if (!token || !*token)
-		return bad_usage("no token: --token-file FILE or ICEWAY_RELAY_ADMIN_TOKEN_FILE");
-	const char *err = build(argc - i, argv + i, &method, target, sizeof target);
-	if (err)
-		return bad_usage(err);
-	struct iw_admin_client c;
-	if (iw_admin_client_init(&c, url, token, &why)) {
-		iw_admin_client_fini(&c);
-		fprintf(stderr, "iceway-relay admin: %s\n", why);
-		return IW_ADMIN_EXIT_USAGE;
-	}
-	if (timeout_s > 0 && timeout_s < 3600)
-		c.timeout_ms = (int)timeout_s * 1000;
-	int st = iw_admin_client_call(&c, method, target, stdout, &why);
-	iw_admin_client_fini(&c);
-	fflush(stdout);
-	if (st < 0)
-		fprintf(stderr, "iceway-relay admin: %s: %s\n", url, why);
-	else if (st < 200 || st >= 300)
-		fprintf(stderr, "iceway-relay admin: HTTP %d %s\n", st, iw_http_reason(st));
-	return iw_admin_client_exit(st);
+	static const struct iw_admin_cli cli = { .prog = "iceway-relay admin",
+						 .usage = usage,
+						 .url_env = "ICEWAY_RELAY_ADMIN_URL",
+						 .token_env = "ICEWAY_RELAY_ADMIN_TOKEN_FILE",
+						 .def_url = "http://127.0.0.1:9641",
+						 .build = build };
+	return iw_admin_cli_run(&cli, argc, argv);
 }

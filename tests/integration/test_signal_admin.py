@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -224,10 +225,59 @@ async def cluster(tf):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def cli(srv, tf, *args):
+    """iceway-signal admin ARGS against srv: (exit status, JSON answer or None)."""
+    r = subprocess.run([sigtest.SIGNAL, "admin", "--url", "http://127.0.0.1:%d" % srv.metrics_port,
+                        "--token-file", tf] + list(args), capture_output=True, text=True,
+                       timeout=30)
+    try:
+        return r.returncode, json.loads(r.stdout)
+    except ValueError:
+        return r.returncode, None
+
+
+async def with_cli(tf):
+    """The command-line client: each subcommand is the request it names."""
+    with Server("--admin-token-file", tf) as srv:
+        a, b = [await Peer.connect(srv.url) for _ in range(2)]
+        await a.join("gamma", peer="ann")
+        await b.join("gamma", peer="bob")
+        await a.expect("peer-joined")
+        rc, s = cli(srv, tf, "status")
+        assert rc == 0 and s["rooms"] == 1 and s["peers"] == 2, (rc, s)
+        rc, r = cli(srv, tf, "rooms", "--limit", "1")
+        assert rc == 0 and [x["room"] for x in r["rooms"]] == ["gamma"], (rc, r)
+        rc, r = cli(srv, tf, "room", "gamma")
+        assert rc == 0 and sorted(p["id"] for p in r["peers"]) == ["ann", "bob"], (rc, r)
+        rc, p = cli(srv, tf, "peer", "gamma", "bob")
+        assert rc == 0 and p["id"] == "bob", (rc, p)
+        rc, k = cli(srv, tf, "kick", "gamma", "bob")
+        assert rc == 0 and k["disconnected"] == "bob", (rc, k)
+        await closed_with(b, 4002)
+        assert (await a.expect("peer-left"))["peer"] == "bob"
+        rc, _ = cli(srv, tf, "peer", "gamma", "bob")
+        assert rc == 1, rc  # 404: an HTTP error is exit status 1
+        rc, c = cli(srv, tf, "close", "gamma")
+        assert rc == 0 and c["disconnected"] == 1, (rc, c)
+        await closed_with(a, 4003)
+        assert cli(srv, tf, "frobnicate")[0] == 2
+        bad = tf + ".wrong"
+        with open(bad, "w") as f:
+            f.write("not-the-token-at-all\n")
+        try:
+            assert cli(srv, bad, "status")[0] == 1
+        finally:
+            os.unlink(bad)
+    rc, _ = cli(srv, tf, "status")
+    assert rc == 3, rc  # the server is gone
+    print("ok   iceway-signal admin: status, rooms, room, peer, kick, close; exit statuses")
+
+
 async def main():
     tf = token_file()
     try:
         await single(tf)
+        await with_cli(tf)
         if shutil.which("redis-server"):
             await cluster(tf)
         else:
