@@ -274,6 +274,25 @@ static int attr_decode(struct iw_stun_msg *m, uint16_t type, struct iw_rd *v, co
 			return err;
 		m->present |= IW_STUN_HAS_ALT_SERVER;
 		return 0;
+	case STUN_ATTR_OTHER_ADDRESS:
+		/* RFC 5780 §7.4, §7.3: the MAPPED-ADDRESS format, not XORed. */
+		if ((err = addr_decode(&m->other_addr, v->p, len, NULL, why)) < 0)
+			return err;
+		m->present |= IW_STUN_HAS_OTHER_ADDR;
+		return 0;
+	case STUN_ATTR_RESPONSE_ORIGIN:
+		if ((err = addr_decode(&m->resp_origin, v->p, len, NULL, why)) < 0)
+			return err;
+		m->present |= IW_STUN_HAS_RESP_ORIGIN;
+		return 0;
+	case STUN_ATTR_CHANGE_REQUEST:
+		/* RFC 5780 §7.2: 32 bits, of which only "change IP" (A) and "change port" (B)
+		 * mean anything; the rest are sent as 0 and ignored. */
+		if (len != 4)
+			return bad(why, "CHANGE-REQUEST not 4 bytes");
+		m->change_flags = (uint8_t)(v->p[3] & (STUN_CHANGE_IP | STUN_CHANGE_PORT));
+		m->present |= IW_STUN_HAS_CHANGE_REQ;
+		return 0;
 	case STUN_ATTR_REQUESTED_ADDRESS_FAMILY:
 		/* RFC 8656 §18.6: family (8) and 24 RFFU bits. An unsupported family is
 		 * answered with 440 by the caller, so it is kept rather than rejected. */
@@ -419,6 +438,12 @@ static uint32_t attr_bit(uint16_t type)
 		return IW_STUN_HAS_ALT_SERVER;
 	case STUN_ATTR_ICMP:
 		return IW_STUN_HAS_ICMP;
+	case STUN_ATTR_CHANGE_REQUEST:
+		return IW_STUN_HAS_CHANGE_REQ;
+	case STUN_ATTR_OTHER_ADDRESS:
+		return IW_STUN_HAS_OTHER_ADDR;
+	case STUN_ATTR_RESPONSE_ORIGIN:
+		return IW_STUN_HAS_RESP_ORIGIN;
 	default:
 		return 0;
 	}

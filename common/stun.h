@@ -59,6 +59,7 @@ enum {
 /* Attribute types. 0x0000-0x7FFF are comprehension-required. */
 enum {
 	STUN_ATTR_MAPPED_ADDRESS = 0x0001,
+	STUN_ATTR_CHANGE_REQUEST = 0x0003, /* RFC 5780 §7.2 */
 	STUN_ATTR_USERNAME = 0x0006,
 	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
 	STUN_ATTR_ERROR_CODE = 0x0009,
@@ -103,6 +104,8 @@ enum {
 	STUN_PASSWORD_ALG_SHA256 = 0x0002,
 	STUN_FAMILY_IPV4 = 0x01,
 	STUN_FAMILY_IPV6 = 0x02,
+	STUN_CHANGE_IP = 0x04, /* RFC 5780 §7.2: the flags of CHANGE-REQUEST */
+	STUN_CHANGE_PORT = 0x02,
 	TURN_TRANSPORT_UDP = 17,
 	TURN_TRANSPORT_TCP = 6,
 	TURN_CHANNEL_MIN = 0x4000,
@@ -172,6 +175,9 @@ enum {
 	IW_STUN_HAS_UNKNOWN = 1u << 23, /* UNKNOWN-ATTRIBUTES (in a 420 response) */
 	IW_STUN_HAS_ALT_SERVER = 1u << 24,
 	IW_STUN_HAS_ICMP = 1u << 25,
+	IW_STUN_HAS_CHANGE_REQ = 1u << 26,  /* CHANGE-REQUEST (RFC 5780) */
+	IW_STUN_HAS_OTHER_ADDR = 1u << 27,  /* OTHER-ADDRESS (in a Binding answer) */
+	IW_STUN_HAS_RESP_ORIGIN = 1u << 28, /* RESPONSE-ORIGIN (in a Binding answer) */
 };
 
 /*
@@ -191,9 +197,11 @@ struct iw_stun_msg {
 	struct iw_stun_view username, userhash, realm, nonce, software, data, reason;
 	struct iw_stun_view res_token; /* 8 bytes */
 	struct iw_addr mapped, relayed, alt_server;
-	struct iw_addr peers[STUN_MAX_PEERS]; /* XOR-PEER-ADDRESS, in order */
-	uint8_t n_peers;                      /* kept, <= STUN_MAX_PEERS */
-	bool peers_overflow;                  /* more than STUN_MAX_PEERS were present */
+	struct iw_addr other_addr, resp_origin; /* RFC 5780 §7.4, §7.3 */
+	uint8_t change_flags;                   /* STUN_CHANGE_IP | STUN_CHANGE_PORT */
+	struct iw_addr peers[STUN_MAX_PEERS];   /* XOR-PEER-ADDRESS, in order */
+	uint8_t n_peers;                        /* kept, <= STUN_MAX_PEERS */
+	bool peers_overflow;                    /* more than STUN_MAX_PEERS were present */
 	uint32_t lifetime;
 	uint16_t channel;
 	uint16_t error_code;   /* 300..699 */

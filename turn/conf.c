@@ -304,6 +304,19 @@ const struct iw_opt iw_conf_opts[] = {
 	  .max = 65535,
 	  .def = "3478",
 	  .help = "PORT: STUN/TURN UDP and TCP port" },
+	{ .name = "alt-listening-port",
+	  .kind = IW_OPT_INT,
+	  AT(alt_port),
+	  .min = 0,
+	  .max = 65535,
+	  .def = "0",
+	  .help = "PORT: RFC 5780 alternate UDP port, opened on each listening-ip when two of one family "
+		  "are given (0: listening-port + 1)" },
+	{ .name = "no-rfc5780",
+	  .kind = IW_OPT_FLAG,
+	  AT(no_rfc5780),
+	  .help = "no RFC 5780 NAT behaviour discovery (no alternate port, no OTHER-ADDRESS), even with "
+		  "two listening-ip of one family" },
 	{ .name = "relay-ip",
 	  .short_name = 'E',
 	  .kind = IW_OPT_REQUIRED,
@@ -621,6 +634,9 @@ const struct iw_opt iw_conf_opts[] = {
 	  .max = IW_CONF_MAX_PROXY_TRUSTED,
 	  .def_doc = "none",
 	  .help = "RANGE: a load balancer's address or range, repeatable (16)" },
+	{ .name = "response-origin-only-with-rfc5780",
+	  .kind = IW_OPT_NONE,
+	  .help = "RESPONSE-ORIGIN only with RFC 5780 on (always so in iceway)" },
 	{ .name = "no-tcp-relay", .kind = IW_OPT_NONE, .help = "no TCP relay (iceway has none)" },
 	{ .name = "no-udp-relay",
 	  .kind = IW_OPT_NONE,
@@ -705,8 +721,7 @@ const struct iw_opt iw_conf_opts[] = {
 	IGNORED("no-stun-backward-compatibility", "classic (RFC 3489) Binding requests are answered"),
 	IGNORED("no-stdout-log", "logs go to stderr unless log-file is set"),
 	IGNORED_ARG("dh-file", "mbedTLS's default Diffie-Hellman groups are used"),
-	IGNORED_ARG("alt-listening-port", "no RFC 5780 alternate port"),
-	IGNORED_ARG("alt-tls-listening-port", "no RFC 5780 alternate port"),
+	IGNORED_ARG("alt-tls-listening-port", "RFC 5780 is served over UDP only (alt-listening-port)"),
 	IGNORED_ARG("server-name", "the realm names the server"),
 	{ .name = "external-ip-env",
 	  .kind = IW_OPT_REQUIRED,
@@ -779,6 +794,17 @@ const struct iw_opt iw_conf_opts[] = {
 	IW_OPT_END("ICEWAY_RELAY_"),
 };
 
+bool iw_conf_rfc5780(const struct iw_conf *c)
+{
+	unsigned n[2] = { 0, 0 };
+	if (c->no_rfc5780 || c->alt_port == 0)
+		return false;
+	for (unsigned i = 0; i < c->n_listen; i++)
+		if (!iw_addr_is_any(&c->listen[i]))
+			n[c->listen[i].family == AF_INET6]++;
+	return n[0] >= 2 || n[1] >= 2;
+}
+
 int iw_conf_finish(struct iw_conf *c, const char **why)
 {
 	if (c->admin_token && !c->prometheus) {
@@ -787,6 +813,12 @@ int iw_conf_finish(struct iw_conf *c, const char **why)
 	}
 	if (c->min_port > c->max_port) {
 		*why = "min-port is greater than max-port";
+		return -EINVAL;
+	}
+	if (c->alt_port == 0)
+		c->alt_port = c->port < 65535 ? (uint16_t)(c->port + 1) : 0;
+	if (c->alt_port == c->port) {
+		*why = "alt-listening-port is listening-port";
 		return -EINVAL;
 	}
 	if (c->n_listen == 0) {

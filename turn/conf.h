@@ -35,6 +35,11 @@ struct iw_conf {
 	struct iw_addr listen[IW_CONF_MAX_LISTEN];
 	unsigned n_listen;
 	uint16_t port;
+	/* RFC 5780 (UDP): with two specific listening addresses of one family, each also listens
+	 * on alt_port (default port + 1) and Binding answers name the other address; off with
+	 * no_rfc5780 (coturn's rule and options). */
+	uint16_t alt_port;
+	bool no_rfc5780;
 	struct iw_addr relay[IW_CONF_MAX_RELAY];
 	unsigned n_relay;
 	struct iw_conf_ext ext[IW_CONF_MAX_EXT];
@@ -115,6 +120,9 @@ int iw_conf_init(struct iw_conf *c);
 uint32_t iw_conf_default_threads(void);
 /* Wipe secrets and passwords and free everything. */
 void iw_conf_fini(struct iw_conf *c);
+/* Is RFC 5780 on: two specific listening addresses of one family, an alternate port, and no
+ * no-rfc5780? */
+bool iw_conf_rfc5780(const struct iw_conf *c);
 /* Cross-option checks after parsing: listeners default to 0.0.0.0 and ::, port range order,
  * an auth mechanism with credentials. 0, or -EINVAL with *why. */
 int iw_conf_finish(struct iw_conf *c, const char **why);

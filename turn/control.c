@@ -207,7 +207,7 @@ static void begin(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_stu
 
 /* Seal (integrity with the request's key when it had valid credentials, FINGERPRINT when
  * configured or when the request had one) and send from the listener the request came to. */
-static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
+static bool send_answer(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst,
 			struct iw_stun_wr *s, const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
 	/* Unauthenticated answers stay short: SOFTWARE is optional (RFC 8489 §14.14). */
@@ -226,11 +226,12 @@ static void send_answer(struct iw_worker *w, struct iw_listener *l, const struct
 	int n = iw_stun_wr_finish(s);
 	if (n < 0) {
 		w->st.drop_send_err++;
-		return;
+		return false;
 	}
 	if (!ar && !unauth_ok(w, l, dst, m->len, (size_t)n))
-		return;
+		return false;
 	out(w, l, dst, (size_t)n);
+	return true;
 }
 
 static void answer_error(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
@@ -275,15 +276,23 @@ static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		    const struct iw_stun_msg *m)
 {
 	struct iw_stun_wr s;
+	uint16_t unknown[STUN_MAX_UNKNOWN + 1];
+	uint8_t n_unknown = m->n_unknown;
 	w->st.binding++;
-	if (m->n_unknown) {
+	memcpy(unknown, m->unknown, sizeof m->unknown[0] * n_unknown);
+	/* RFC 5780 §7.2: a CHANGE-REQUEST where there is no alternate address (RFC 5780 off,
+	 * or TCP/TLS) is answered as an unknown attribute. RESPONSE-PORT (§7.5) stays unknown
+	 * too: an answer to another port of a source is a reflection no budget of ours tracks. */
+	if ((m->present & IW_STUN_HAS_CHANGE_REQ) && !l->rfc5780)
+		unknown[n_unknown++] = STUN_ATTR_CHANGE_REQUEST;
+	if (n_unknown) {
 		/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420. */
 		w->st.unknown_attr++;
 		begin(w, &s, m, STUN_CLASS_ERROR);
 		iw_stun_wr_error(
 			&s, STUN_ERR_UNKNOWN_ATTRIBUTE,
-			unauth_reason(w, m, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL, 4 + iw_pad4(2 * m->n_unknown)));
-		iw_stun_wr_unknown(&s, m->unknown, m->n_unknown);
+			unauth_reason(w, m, STUN_ERR_UNKNOWN_ATTRIBUTE, NULL, 4 + iw_pad4(2 * n_unknown)));
+		iw_stun_wr_unknown(&s, unknown, n_unknown);
 		send_answer(w, l, src, &s, m, NULL);
 		return;
 	}
@@ -291,7 +300,19 @@ static void binding(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, src);
 	/* RFC 8489 §14.1: MAPPED-ADDRESS for RFC 3489 clients. */
 	iw_stun_wr_addr(&s, STUN_ATTR_MAPPED_ADDRESS, src);
-	send_answer(w, l, src, &s, m, NULL);
+	struct iw_listener *from = l;
+	if (l->rfc5780) {
+		/* RFC 5780 §6.1: the answer leaves from the address and port CHANGE-REQUEST asks
+		 * for (a listener of this worker), says which (RESPONSE-ORIGIN), and names the
+		 * alternate address (OTHER-ADDRESS). It spends the source's answer budget like any
+		 * Binding answer: the source may be spoofed, whichever address answers it. */
+		unsigned f = (m->present & IW_STUN_HAS_CHANGE_REQ) ? m->change_flags >> 1 : 0;
+		from = &w->lis[l->chg[f]];
+		iw_stun_wr_addr(&s, STUN_ATTR_RESPONSE_ORIGIN, &from->addr);
+		iw_stun_wr_addr(&s, STUN_ATTR_OTHER_ADDRESS, &w->lis[l->chg[3]].addr);
+	}
+	if (send_answer(w, from, src, &s, m, NULL) && from != l)
+		w->st.rfc5780_changed++;
 }
 
 void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
@@ -930,6 +951,8 @@ static void self_refresh(struct iw_worker *w)
 	memset(s, 0, sizeof *s);
 	s->lis_port[0] = c->port;
 	s->lis_port[1] = c->tls_port;
+	/* Set on every worker alike: the TCP/TLS worker has no UDP listener to look at. */
+	s->lis_port[2] = iw_conf_rfc5780(c) ? c->alt_port : c->port;
 	s->min_port = c->min_port;
 	s->max_port = c->max_port;
 	bool any[2] = { false, false };

@@ -527,6 +527,9 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 	drops(b, m);
 	auth(b, m);
 	counter1(b, "iceway_relay_stun_requests_total", "STUN requests handled.", SUM(stun_requests));
+	counter1(b, "iceway_relay_rfc5780_changed_total",
+		 "Binding answers sent from the alternate address or port on a CHANGE-REQUEST (RFC 5780).",
+		 SUM(rfc5780_changed));
 	loops(b, m);
 	counter1(b, "iceway_relay_udp_gso_sends_total",
 		 "Runs of datagrams to one address sent as one UDP GSO send (the kernel splits them).",

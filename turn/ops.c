@@ -67,6 +67,7 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 static void keep_running(struct iw_conf *n, const struct iw_conf *cur)
 {
 	bool changed = n->port != cur->port || n->tls_port != cur->tls_port || n->n_listen != cur->n_listen ||
+		       n->alt_port != cur->alt_port || n->no_rfc5780 != cur->no_rfc5780 ||
 		       n->n_relay != cur->n_relay || n->n_ext != cur->n_ext || n->min_port != cur->min_port ||
 		       n->max_port != cur->max_port || n->threads != cur->threads ||
 		       n->max_allocs != cur->max_allocs || strcmp(n->realm, cur->realm) != 0 ||
@@ -78,6 +79,8 @@ static void keep_running(struct iw_conf *n, const struct iw_conf *cur)
 	memcpy(n->listen, cur->listen, sizeof n->listen);
 	n->n_listen = cur->n_listen;
 	n->port = cur->port;
+	n->alt_port = cur->alt_port;
+	n->no_rfc5780 = cur->no_rfc5780;
 	/* Bound by the TCP/TLS worker at start; the own-address policy reads it. */
 	n->tls_port = cur->tls_port;
 	memcpy(n->relay, cur->relay, sizeof n->relay);

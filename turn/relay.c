@@ -798,6 +798,52 @@ static int open_listener(struct iw_worker *w, const struct iw_addr *ip, uint16_t
 	return 0;
 }
 
+/* RFC 5780 §4.1: with two specific listening addresses of one family (coturn's rule; a
+ * wildcard cannot be a RESPONSE-ORIGIN), each of them also listens on alt-listening-port, and
+ * the listeners are linked: a Binding answer names the other address at the other port
+ * (OTHER-ADDRESS), and a CHANGE-REQUEST picks the listener it leaves from (struct iw_listener
+ * chg). With more than two, each address pairs with the next one of its family. UDP only:
+ * coturn serves it over UDP too. Listeners first..n_main-1 are the main ones. */
+static int rfc5780_open(struct iw_worker *w, unsigned n_main)
+{
+	const struct iw_conf *c = w->conf;
+	if (!iw_conf_rfc5780(c))
+		return 0;
+	for (unsigned f = 0; f < 2; f++) {
+		uint8_t fam = f ? AF_INET6 : AF_INET, m[IW_CONF_MAX_LISTEN], alt[IW_CONF_MAX_LISTEN];
+		unsigned k = 0;
+		for (unsigned i = 0; i < n_main; i++)
+			if (w->lis[i].addr.family == fam && !iw_addr_is_any(&w->lis[i].addr))
+				m[k++] = (uint8_t)i;
+		if (k < 2)
+			continue;
+		for (unsigned j = 0; j < k; j++) {
+			char txt[IW_ADDR_STRLEN];
+			struct iw_addr a = w->lis[m[j]].addr;
+			a.port = c->alt_port;
+			iw_addr_fmt(&a, true, txt, sizeof txt);
+			alt[j] = (uint8_t)w->n_lis;
+			int rc = open_listener(w, &a, c->alt_port);
+			if (rc) {
+				IW_ERROR("cannot listen on udp %s (RFC 5780 alternate port; set "
+					 "alt-listening-port "
+					 "or no-rfc5780): %s",
+					 txt, strerror(-rc));
+				return rc;
+			}
+			IW_INFO("listening on udp %s (RFC 5780 alternate port)", txt);
+		}
+		for (unsigned j = 0; j < k; j++) {
+			unsigned o = (j + 1) % k;
+			struct iw_listener *lm = &w->lis[m[j]], *la = &w->lis[alt[j]];
+			lm->rfc5780 = la->rfc5780 = true;
+			memcpy(lm->chg, (uint8_t[4]){ m[j], alt[j], m[o], alt[o] }, 4);
+			memcpy(la->chg, (uint8_t[4]){ alt[j], m[j], alt[o], m[o] }, 4);
+		}
+	}
+	return 0;
+}
+
 static bool iface_addr(uint8_t family, struct iw_addr *out)
 {
 	struct ifaddrs *ifa, *i;
@@ -991,9 +1037,12 @@ struct iw_worker *iw_relay_create(struct iw_worker_shared *sh, unsigned idx)
 		IW_ERROR("no listener could be opened");
 		goto fail;
 	}
-	for (unsigned i = 0; i < w->n_lis; i++)
+	unsigned n_main = w->n_lis;
+	for (unsigned i = 0; i < n_main; i++)
 		bound[i] = w->lis[i].addr;
-	iw_relay_addrs_pick(w, bound, w->n_lis);
+	iw_relay_addrs_pick(w, bound, n_main);
+	if (rfc5780_open(w, n_main))
+		goto fail;
 	return w;
 fail:
 	iw_relay_destroy(w);

@@ -31,6 +31,8 @@ enum {
 	IW_LISTENER_BUF = 4 << 20,
 	IW_RELAY_SOCK_BUF = 1 << 20,
 	IW_RELAY_SELF_MS = 30000, /* interface addresses are looked up again after this */
+	/* UDP listeners of a worker: each listening-ip, and its RFC 5780 alternate port. */
+	IW_WORKER_MAX_LIS = 2 * IW_CONF_MAX_LISTEN,
 };
 
 struct iw_worker;
@@ -60,6 +62,11 @@ struct iw_listener {
 	uint32_t idx; /* the listener's part of the 5-tuple key in the allocation table */
 	struct iw_addr addr;
 	iw_listener_out_fn out;
+	/* RFC 5780 (UDP only): this listener has an alternate address. chg[f], f being the
+	 * CHANGE-REQUEST flags >> 1 (0 none, 1 port, 2 IP, 3 both), is the index in the worker's
+	 * lis[] of the listener a Binding answer then leaves from; chg[3] is OTHER-ADDRESS. */
+	bool rfc5780;
+	uint8_t chg[4];
 };
 
 /*
@@ -100,6 +107,7 @@ struct iw_relay_stats {
 	uint64_t drop_send_no_perm, drop_peer_no_perm, drop_send_err, drop_send_bad, drop_send_self;
 	uint64_t drop_bad_stun, drop_fingerprint, drop_not_request, drop_unauth_rl;
 	uint64_t stun_requests, binding, bad_request, unknown_attr;
+	uint64_t rfc5780_changed; /* Binding answers sent from another listener (CHANGE-REQUEST) */
 	uint64_t alloc_ok, alloc_retrans, alloc_mismatch, alloc_quota, alloc_capacity;
 	uint64_t alloc_family, alloc_transport, alloc_auth_fail, refresh_ok, refresh_delete;
 	uint64_t alloc_revoked; /* 403: the user was revoked through the admin API */
@@ -156,7 +164,7 @@ struct iw_worker {
 	volatile sig_atomic_t *stop;
 	unsigned idx; /* 0..threads-1 the UDP workers, threads the TCP/TLS worker */
 	int epfd;
-	struct iw_listener lis[IW_CONF_MAX_LISTEN]; /* the UDP listeners (none on the TCP/TLS worker) */
+	struct iw_listener lis[IW_WORKER_MAX_LIS]; /* the UDP listeners (none on the TCP/TLS worker) */
 	unsigned n_lis;
 	struct iw_addr relay_bind[2], relay_adv[2]; /* per family: [0] IPv4, [1] IPv6 */
 	bool has_relay[2];

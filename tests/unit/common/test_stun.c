@@ -611,6 +611,11 @@ static const struct bad_attr {
 	  6 },
 	{ "UNKNOWN-ATTRIBUTES of odd length", STUN_ATTR_UNKNOWN_ATTRIBUTES, { 0, 0x31, 0 }, 3 },
 	{ "ICMP of 4 bytes", STUN_ATTR_ICMP, { 0 }, 4 },
+	{ "CHANGE-REQUEST of 2 bytes", STUN_ATTR_CHANGE_REQUEST, { 0, 6 }, 2 },
+	{ "CHANGE-REQUEST of 8 bytes", STUN_ATTR_CHANGE_REQUEST, { 0, 0, 0, 6 }, 8 },
+	{ "OTHER-ADDRESS v4 in 20 bytes", STUN_ATTR_OTHER_ADDRESS, { 0, 1, 0x0d, 0x97 }, 20 },
+	{ "OTHER-ADDRESS family 3", STUN_ATTR_OTHER_ADDRESS, { 0, 3, 0x0d, 0x97 }, 8 },
+	{ "RESPONSE-ORIGIN v6 in 8 bytes", STUN_ATTR_RESPONSE_ORIGIN, { 0, 2, 0x0d, 0x96 }, 8 },
 };
 
 static size_t build_one(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *val, size_t vlen, size_t len)
@@ -727,6 +732,70 @@ static void test_turn_attrs(void **state)
 	assert_addr(&m.alt_server, &alt);
 	/* The plain address is not XORed on the wire. */
 	assert_int_equal(iw_be16(buf + n - 6), 3478);
+}
+
+/* RFC 5780 §7: a Binding request with CHANGE-REQUEST (change IP and port), and the answer's
+ * RESPONSE-ORIGIN and OTHER-ADDRESS, byte for byte: plain addresses in the MAPPED-ADDRESS
+ * format (family, port, address; not XORed). */
+static void test_rfc5780_known_answer(void **state)
+{
+	(void)state;
+	static const uint8_t req[] = {
+		0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42, 1,  2,
+		3,    4,    5,    6,    7,    8,    9,    10,   11, 12, /* header, tid0 */
+		0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x06,         /* CHANGE-REQUEST: IP and port */
+	};
+	static const uint8_t ans[] = {
+		0x01, 0x01, 0x00, 0x30, 0x21, 0x12, 0xa4, 0x42, 1,    2,    3,    4,    5,
+		6,    7,    8,    9,    10,   11,   12,                                 /* header, tid0 */
+		0x80, 0x2b, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x97, 0x7f, 0x00, 0x00, 0x02, /* 127.0.0.2:3479 */
+		0x80, 0x2c, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x97, 0x7f, 0x00, 0x00, 0x02, 0x80,
+		0x2c, 0x00, 0x14, 0x00, 0x02, 0x0d, 0x96, 0x20, 0x01, 0x0d, 0xb8, /* [2001:db8::1]:3478 */
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	};
+	uint8_t buf[128];
+	struct iw_stun_wr s;
+	struct iw_stun_msg m;
+	const char *why = NULL;
+	static const uint8_t ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	struct iw_addr origin = mk4(127, 0, 0, 2, 3479), other6 = mk6(ip6, 3478);
+
+	iw_stun_wr_init(&s, buf, sizeof buf, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid0);
+	iw_stun_wr_u32(&s, STUN_ATTR_CHANGE_REQUEST, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	int n = iw_stun_wr_finish(&s);
+	assert_int_equal(n, sizeof req);
+	assert_memory_equal(buf, req, sizeof req);
+	assert_int_equal(iw_stun_decode(&m, req, sizeof req, &why), 0);
+	assert_true(m.present & IW_STUN_HAS_CHANGE_REQ);
+	assert_int_equal(m.change_flags, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	assert_int_equal(m.n_unknown, 0); /* known: never a 420 by itself */
+
+	/* The second OTHER-ADDRESS is a duplicate: only the first counts (RFC 8489 §14). */
+	iw_stun_wr_init(&s, buf, sizeof buf, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, tid0);
+	iw_stun_wr_addr(&s, STUN_ATTR_RESPONSE_ORIGIN, &origin);
+	iw_stun_wr_addr(&s, STUN_ATTR_OTHER_ADDRESS, &origin);
+	iw_stun_wr_addr(&s, STUN_ATTR_OTHER_ADDRESS, &other6);
+	n = iw_stun_wr_finish(&s);
+	assert_int_equal(n, sizeof ans);
+	assert_memory_equal(buf, ans, sizeof ans);
+	assert_int_equal(iw_stun_decode(&m, ans, sizeof ans, &why), 0);
+	assert_true(m.present & IW_STUN_HAS_RESP_ORIGIN);
+	assert_true(m.present & IW_STUN_HAS_OTHER_ADDR);
+	assert_addr(&m.resp_origin, &origin);
+	assert_addr(&m.other_addr, &origin);
+	assert_int_equal(m.n_unknown, 0);
+
+	/* Only the A and B bits mean anything; the others are ignored. */
+	const uint8_t v[4] = { 0xff, 0xff, 0xff, 0xf9 };
+	size_t len = build_one(buf, sizeof buf, STUN_ATTR_CHANGE_REQUEST, v, sizeof v, sizeof v);
+	assert_int_equal(iw_stun_decode(&m, buf, len, &why), 0);
+	assert_int_equal(m.change_flags, 0);
+	/* RESPONSE-PORT stays unknown: the relay answers it with 420 (see turn/control.c). */
+	const uint8_t rp[4] = { 0x0d, 0x96, 0, 0 };
+	len = build_one(buf, sizeof buf, STUN_ATTR_RESPONSE_PORT, rp, sizeof rp, sizeof rp);
+	assert_int_equal(iw_stun_decode(&m, buf, len, &why), 0);
+	assert_int_equal(m.n_unknown, 1);
+	assert_int_equal(m.unknown[0], STUN_ATTR_RESPONSE_PORT);
 }
 
 /* RFC 8656 §18.1: the RFFU bits of CHANNEL-NUMBER are ignored on reception. */
@@ -1053,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_encode_addr_error),
 		cmocka_unit_test(test_encode_overflow),
 		cmocka_unit_test(test_data_ind_wrap),
+		cmocka_unit_test(test_rfc5780_known_answer),
 	};
 	return cmocka_run_group_tests_name("stun", tests, NULL, NULL);
 }

@@ -279,12 +279,68 @@ static void test_cross_checks(void **state)
 	iw_conf_fini(&c);
 }
 
+/* RFC 5780 is on with two specific listening addresses of one family (coturn's rule), off
+ * with no-rfc5780; the alternate port defaults to listening-port + 1. */
+static void test_rfc5780_rule(void **state)
+{
+	(void)state;
+	struct {
+		char *argv[12];
+		int argc;
+		bool on;
+		uint16_t alt;
+		int rc;
+	} rows[] = {
+		{ { "r", "--user", "a:b", "-L", "127.0.0.1", "-L", "127.0.0.2" }, 7, true, 3479, 0 },
+		{ { "r", "--user", "a:b", "-L", "127.0.0.1", "-L", "127.0.0.2", "--no-rfc5780" },
+		  8,
+		  false,
+		  3479,
+		  0 },
+		{ { "r", "--user", "a:b", "-L", "127.0.0.1", "-L", "::1" }, 7, false, 3479, 0 },
+		{ { "r", "--user", "a:b", "-L", "0.0.0.0", "-L", "127.0.0.2" }, 7, false, 3479, 0 },
+		{ { "r", "--user", "a:b" }, 3, false, 3479, 0 }, /* 0.0.0.0 and :: */
+		{ { "r", "--user", "a:b", "-L", "::1", "-L", "::2", "-p", "4000" }, 9, true, 4001, 0 },
+		{ { "r", "--user", "a:b", "-L", "127.0.0.1", "-L", "127.0.0.2", "--alt-listening-port",
+		    "5000" },
+		  9,
+		  true,
+		  5000,
+		  0 },
+		{ { "r", "--user", "a:b", "-p", "4000", "--alt-listening-port", "4000" },
+		  7,
+		  false,
+		  4000,
+		  -EINVAL },
+		{ { "r", "--user", "a:b", "-L", "127.0.0.1", "-L", "127.0.0.2", "-p", "65535" },
+		  9,
+		  false,
+		  0,
+		  0 },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct iw_conf c;
+		char err[IW_CONFIG_ERR_MAX];
+		const char *why = NULL;
+		print_message("row %zu\n", i);
+		iw_conf_init(&c);
+		assert_int_equal(parse(&c, rows[i].argv, rows[i].argc, err), 0);
+		assert_int_equal(iw_conf_finish(&c, &why), rows[i].rc);
+		if (rows[i].rc == 0) {
+			assert_int_equal(c.alt_port, rows[i].alt);
+			assert_int_equal(iw_conf_rfc5780(&c), rows[i].on);
+		}
+		iw_conf_fini(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),     cmocka_unit_test(test_command_line),
 		cmocka_unit_test(test_bad_values),   cmocka_unit_test(test_file),
 		cmocka_unit_test(test_cross_checks), cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_rfc5780_rule),
 	};
 	return cmocka_run_group_tests_name("turn/conf", tests, NULL, NULL);
 }
