@@ -4,9 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,13 +19,29 @@
 #include "common/utf8.h"
 
 /* Lines stay below PIPE_BUF so that a write to a pipe is atomic too. */
-enum { LINE_MAX_LEN = 4096, MSG_MAX_LEN = 2048, IDENT_MAX = 64 };
+enum { LINE_MAX_LEN = 4096, MSG_MAX_LEN = 2048, IDENT_MAX = 64, TIME_FMT_MAX = 48 };
 
 int iw_log_level_cur = IW_LOG_INFO;
 
 static int log_fd = STDERR_FILENO;
 static bool log_json;
 static char log_ident[IDENT_MAX] = "iceway";
+/* "": ISO 8601 with milliseconds. Set at start-up, before any thread logs. */
+static char time_fmt[TIME_FMT_MAX];
+
+/*
+ * syslog: a datagram socket connected to /dev/log, written like syslog(3) does (RFC 3164
+ * header, LOG_PID), but non-blocking: a daemon that stalls loses lines (counted, and said
+ * in the next line that gets through) instead of stalling a relay worker. -1: not in use.
+ */
+static const char syslog_path[] = "/dev/log";
+static int sys_fd = -1;
+static int sys_facility = LOG_USER;
+static int sys_pid;
+static unsigned sys_lost;
+static pthread_mutex_t sys_mu = PTHREAD_MUTEX_INITIALIZER;
+/* iw_log_level -> syslog priority */
+static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 static const char *const level_upper[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 static const char *const level_lower[] = { "error", "warn", "info", "debug" };
@@ -55,20 +76,154 @@ void iw_log_set_json(bool json)
 	__atomic_store_n(&log_json, json, __ATOMIC_RELAXED);
 }
 
+static int syslog_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, syslog_path, sizeof syslog_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/*
+ * The daemon restarted (its socket is a new one): connect again onto the same descriptor
+ * number with dup2, so that a thread sending at the same time never writes to a descriptor
+ * closed under it. Returns 0 or -errno.
+ */
+static int syslog_reconnect(int fd)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&sys_mu);
+	int nfd = syslog_connect();
+	if (nfd < 0) {
+		rc = nfd;
+	} else {
+		if (dup3(nfd, fd, O_CLOEXEC) < 0)
+			rc = -errno;
+		close(nfd);
+	}
+	pthread_mutex_unlock(&sys_mu);
+	return rc;
+}
+
+static bool is_stdout_name(const char *path)
+{
+	return !strcmp(path, "stdout") || !strcmp(path, "-");
+}
+
+static bool is_std_fd(int fd)
+{
+	return fd == STDERR_FILENO || fd == STDOUT_FILENO;
+}
+
 int iw_log_open(const char *path)
 {
-	int fd = STDERR_FILENO;
+	int fd = STDERR_FILENO, sfd = -1, sys_err = 0;
 
-	if (path && *path && strcmp(path, "stderr") != 0) {
+	if (path && !strcmp(path, "syslog")) {
+		sfd = syslog_connect();
+		if (sfd < 0) {
+			sys_err = -sfd;
+			sfd = -1;
+		}
+	} else if (path && is_stdout_name(path)) {
+		fd = STDOUT_FILENO;
+	} else if (path && *path && strcmp(path, "stderr") != 0) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0)
 			return -errno;
 	}
-	int old = log_fd;
+	int old = log_fd, old_sys = sys_fd;
 	log_fd = fd;
-	if (old != STDERR_FILENO && old != fd)
+	sys_pid = (int)getpid();
+	__atomic_store_n(&sys_fd, sfd, __ATOMIC_RELEASE);
+	if (!is_std_fd(old) && old != fd)
 		close(old);
+	if (old_sys >= 0)
+		close(old_sys);
+	if (sys_err)
+		iw_log_write(IW_LOG_WARN, "syslog: cannot reach %s (%s): logging to stderr", syslog_path,
+			     strerror(sys_err));
 	return 0;
+}
+
+void iw_log_set_facility(int facility)
+{
+	sys_facility = facility & LOG_FACMASK;
+}
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "auth", LOG_AUTH },     { "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
+	{ "daemon", LOG_DAEMON }, { "kern", LOG_KERN },         { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },     { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },     { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 }, { "lpr", LOG_LPR },           { "mail", LOG_MAIL },
+	{ "news", LOG_NEWS },     { "syslog", LOG_SYSLOG },     { "user", LOG_USER },
+	{ "uucp", LOG_UUCP },
+};
+
+int iw_log_parse_facility(const char *name, int *facility)
+{
+	if (!name)
+		return -EINVAL;
+	if (!strncasecmp(name, "LOG_", 4))
+		name += 4;
+	for (size_t i = 0; i < sizeof facilities / sizeof facilities[0]; i++)
+		if (!strcasecmp(name, facilities[i].name)) {
+			*facility = facilities[i].facility;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int iw_log_check_facility(const char *name, const char **why)
+{
+	int fac;
+
+	if (iw_log_parse_facility(name, &fac)) {
+		*why = "not a syslog facility (user, daemon, local0 ... local7, or LOG_LOCAL1 ...)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int iw_log_set_time_format(const char *fmt)
+{
+	if (fmt && strlen(fmt) >= sizeof time_fmt)
+		return -EINVAL;
+	snprintf(time_fmt, sizeof time_fmt, "%s", fmt ? fmt : "");
+	return 0;
+}
+
+int iw_log_configure(const char *file, bool syslog, const char *facility, const char *time_format, char *err,
+		     size_t err_cap)
+{
+	int fac = LOG_USER, rc;
+
+	if (iw_log_set_time_format(time_format)) {
+		snprintf(err, err_cap, "option 'new-log-timestamp-format': longer than 47 bytes");
+		return -EINVAL;
+	}
+	if (facility && *facility && iw_log_parse_facility(facility, &fac)) {
+		snprintf(err, err_cap, "option 'syslog-facility': %s is not a syslog facility", facility);
+		return -EINVAL;
+	}
+	iw_log_set_facility(fac);
+	rc = iw_log_open(syslog ? "syslog" : file);
+	if (rc)
+		snprintf(err, err_cap, "option 'log-file': cannot open %s (%s)", file, strerror(-rc));
+	return rc;
 }
 
 void iw_log_set_ident(const char *ident)
@@ -160,6 +315,41 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* RFC 3164's header as syslog(3) writes it: "<PRI>Mmm dd hh:mm:ss ident[pid]: ", local time. */
+static void put_syslog_header(struct out *o, enum iw_log_level lvl, time_t now)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char hdr[64];
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	snprintf(hdr, sizeof hdr, "<%d>%s %2d %02d:%02d:%02d ", sys_facility | level_prio[lvl],
+		 mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	puts_(o, hdr);
+	put_escaped(o, log_ident, false);
+	snprintf(hdr, sizeof hdr, "[%d]: ", sys_pid);
+	puts_(o, hdr);
+}
+
+/* One datagram to the syslog daemon; false when it is gone for good (the caller writes the
+ * line to stderr instead). */
+static bool syslog_send(int fd, const char *buf, size_t len)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (send(fd, buf, len, MSG_NOSIGNAL) >= 0)
+			return true;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			__atomic_add_fetch(&sys_lost, 1, __ATOMIC_RELAXED);
+			return true;
+		}
+		if (errno == EINTR || (attempt == 0 && syslog_reconnect(fd) == 0))
+			continue;
+		break;
+	}
+	return false;
+}
+
 void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 {
 	char msg[MSG_MAX_LEN];
@@ -169,6 +359,8 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 	struct tm tm;
 	va_list ap;
 	int saved_errno = errno; /* callers log and then inspect errno */
+	int sfd = __atomic_load_n(&sys_fd, __ATOMIC_ACQUIRE);
+	bool json = __atomic_load_n(&log_json, __ATOMIC_RELAXED);
 
 	if ((int)lvl < IW_LOG_ERROR || (int)lvl > IW_LOG_DEBUG)
 		lvl = IW_LOG_ERROR;
@@ -187,7 +379,12 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 
 	/* Leave room for the closing "\"}\n" or "\n" whatever the message length. */
 	struct out o = { line, line + sizeof line - 8, false };
-	if (__atomic_load_n(&log_json, __ATOMIC_RELAXED)) {
+	size_t body = 0;
+	if (sfd >= 0) {
+		put_syslog_header(&o, lvl, now.tv_sec);
+		body = (size_t)(o.p - line);
+	}
+	if (json) {
 		puts_(&o, "{\"ts\":\"");
 		puts_(&o, ts);
 		puts_(&o, "\",\"level\":\"");
@@ -200,18 +397,43 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 		o.cut = false;
 		puts_(&o, "\"}\n");
 	} else {
-		puts_(&o, ts);
-		puts_(&o, " ");
+		/* syslog stamps the line itself; new-log-timestamp-format restamps a plain one */
+		if (sfd < 0 && time_fmt[0] && strftime(ts, sizeof ts, time_fmt, &tm) == 0)
+			ts[0] = '\0';
+		if (sfd < 0) {
+			puts_(&o, ts);
+			puts_(&o, " ");
+		}
 		puts_(&o, level_upper[lvl]);
 		puts_(&o, " ");
-		put_escaped(&o, log_ident, false);
-		puts_(&o, ": ");
+		if (sfd < 0) {
+			put_escaped(&o, log_ident, false);
+			puts_(&o, ": ");
+		}
 		put_escaped(&o, msg, false);
 		o.end = line + sizeof line;
 		o.cut = false;
 		puts_(&o, "\n");
 	}
-	write_all(log_fd, line, (size_t)(o.p - line));
+	size_t len = (size_t)(o.p - line);
+	if (sfd >= 0) {
+		unsigned lost = __atomic_exchange_n(&sys_lost, 0, __ATOMIC_RELAXED);
+		if (lost) {
+			char note[192];
+			int n = snprintf(note, sizeof note, "%.*s(%u lines lost: syslog was busy)", (int)body,
+					 line, lost);
+			if (n > 0 && (size_t)n < sizeof note)
+				syslog_send(sfd, note, (size_t)n);
+		}
+		/* a datagram is one record: no newline */
+		if (syslog_send(sfd, line, len - 1)) {
+			errno = saved_errno;
+			return;
+		}
+		write_all(STDERR_FILENO, line + body, len - body);
+	} else {
+		write_all(log_fd, line, len);
+	}
 	errno = saved_errno;
 }
 

@@ -4,6 +4,7 @@
 #define IW_COMMON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum iw_log_level {
 	IW_LOG_ERROR = 0,
@@ -36,8 +37,32 @@ void iw_log_set_level(enum iw_log_level lvl);
 int iw_log_parse_level(const char *s, enum iw_log_level *lvl);
 /* Plain "2026-01-01T00:00:00.000Z INFO msg" or one JSON object per line. */
 void iw_log_set_json(bool json);
-/* Log to a file (appended) instead of stderr. Returns 0 or -errno. NULL/"stderr" = stderr. */
+/*
+ * Where lines go, with coturn's special names: a file (appended), "stdout" or "-" (standard
+ * output), "stderr" (the default, also NULL) or "syslog" (the local syslog daemon at /dev/log,
+ * with the facility of iw_log_set_facility). Returns 0 or -errno (a file that cannot be
+ * opened). A syslog daemon that cannot be reached leaves lines on stderr, with one line that
+ * says so: a container without one still logs.
+ */
 int iw_log_open(const char *path);
+/* The syslog facility (LOG_USER by default): a LOG_* value from <syslog.h>. */
+void iw_log_set_facility(int facility);
+/* coturn's syslog-facility names, any case, with or without "LOG_": "LOG_LOCAL1", "local1",
+ * "daemon". Returns 0 or -EINVAL. */
+int iw_log_parse_facility(const char *name, int *facility);
+/* The same as an option check: 0, or -EINVAL with *why set. */
+int iw_log_check_facility(const char *name, const char **why);
+/* The strftime(3) format of a plain line's timestamp, in UTC (coturn's
+ * new-log-timestamp-format); NULL or "" restores ISO 8601 with milliseconds. Returns 0, or
+ * -EINVAL for a format longer than 47 bytes. */
+int iw_log_set_time_format(const char *fmt);
+/*
+ * The log options both binaries share, applied at start-up: the timestamp format, the
+ * facility, then the destination (syslog wins over file, as in coturn). Returns 0, or -errno
+ * with the reason in err.
+ */
+int iw_log_configure(const char *file, bool syslog, const char *facility, const char *time_format, char *err,
+		     size_t err_cap);
 /* The process name shown in each line ("iceway-relay"). */
 void iw_log_set_ident(const char *ident);
 

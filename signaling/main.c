@@ -24,7 +24,9 @@ struct opts {
 	enum iw_log_level level;
 	char *log_file;
 	bool json_log;
-	unsigned help; /* 0 no, 1 text, 2 markdown */
+	bool log_syslog;
+	char *log_facility, *log_time_format; /* syslog-facility, new-log-timestamp-format */
+	unsigned help;                        /* 0 no, 1 text, 2 markdown */
 	bool version;
 	char *listen[IW_WS_LISTEN_MAX]; /* as given; parsed into ws.listen by use_listen */
 	unsigned n_listen;
@@ -372,6 +374,7 @@ static const struct iw_opt opt_tab[] = {
 	  .help = "SECONDS: longest graceful shutdown on SIGTERM" },
 	IW_OPT_PROMETHEUS(struct opts, ws.prometheus, ws.prom_port, ws.prom_addr, "9642"),
 	IW_OPT_LOG(struct opts, level, json_log, log_file),
+	IW_OPT_LOG_COTURN(struct opts, log_syslog, log_facility, log_time_format),
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct opts, help, version),
 	IW_OPT_END("ICEWAY_SIGNAL_"),
@@ -560,8 +563,10 @@ int main(int argc, char **argv)
 	}
 	iw_log_set_level(o.level);
 	iw_log_set_json(o.json_log);
-	if (o.log_file && iw_log_open(o.log_file) < 0) {
-		fprintf(stderr, "iceway-signal: option 'log-file': cannot open %s\n", o.log_file);
+	char log_err[IW_CONFIG_ERR_MAX];
+	if (iw_log_configure(o.log_file, o.log_syslog, o.log_facility, o.log_time_format, log_err,
+			     sizeof log_err) < 0) {
+		fprintf(stderr, "iceway-signal: %s\n", log_err);
 		return 2;
 	}
 

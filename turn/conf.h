@@ -74,7 +74,9 @@ struct iw_conf {
 	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */
 	bool log_json;
 	int log_level; /* enum iw_log_level */
-	char *check;   /* --check ADDR:PORT: one Binding, then exit */
+	bool log_syslog;
+	char *log_facility, *log_time_format; /* syslog-facility, new-log-timestamp-format */
+	char *check;                          /* --check ADDR:PORT: one Binding, then exit */
 	/* Streams (turn/stream.c): TCP on port, TLS on tls_port. */
 	uint16_t tls_port;
 	bool no_tcp, no_tls;

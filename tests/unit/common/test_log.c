@@ -211,6 +211,47 @@ static void test_parse_level(void **state)
 	assert_int_equal(iw_log_parse_level(NULL, &l), -EINVAL);
 }
 
+/* coturn's syslog-facility spellings, and what is not one. */
+static void test_parse_facility(void **state)
+{
+	(void)state;
+	int f = -1;
+	const char *why = NULL;
+
+	assert_int_equal(iw_log_parse_facility("LOG_LOCAL1", &f), 0);
+	assert_int_equal(f, 17 << 3);
+	assert_int_equal(iw_log_parse_facility("local7", &f), 0);
+	assert_int_equal(f, 23 << 3);
+	assert_int_equal(iw_log_parse_facility("Daemon", &f), 0);
+	assert_int_equal(f, 3 << 3);
+	assert_int_equal(iw_log_parse_facility("log_user", &f), 0);
+	assert_int_equal(f, 1 << 3);
+	assert_int_equal(iw_log_parse_facility("local8", &f), -EINVAL);
+	assert_int_equal(iw_log_parse_facility("LOG_", &f), -EINVAL);
+	assert_int_equal(iw_log_parse_facility("", &f), -EINVAL);
+	assert_int_equal(iw_log_parse_facility(NULL, &f), -EINVAL);
+	assert_int_equal(iw_log_check_facility("bogus", &why), -EINVAL);
+	assert_non_null(why);
+}
+
+/* new-log-timestamp-format restamps plain lines; too long a format is refused. */
+static void test_time_format(void **state)
+{
+	(void)state;
+	char buf[64];
+
+	memset(buf, 'x', sizeof buf);
+	buf[sizeof buf - 1] = '\0';
+	assert_int_equal(iw_log_set_time_format(buf), -EINVAL);
+	assert_int_equal(iw_log_set_time_format("[%Y]"), 0);
+	IW_INFO("stamped");
+	assert_int_equal(iw_log_set_time_format(NULL), 0);
+	char *all = slurp(NULL);
+	assert_int_equal(strncmp(all, "[20", 3), 0);
+	assert_non_null(strstr(all, "] INFO iceway-relay: stamped\n"));
+	free(all);
+}
+
 static void test_open_errors_and_errno(void **state)
 {
 	(void)state;
@@ -281,6 +322,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_do_not_interleave, setup, teardown),
 		cmocka_unit_test(test_parse_level),
+		cmocka_unit_test(test_parse_facility),
+		cmocka_unit_test_setup_teardown(test_time_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors_and_errno, setup, teardown),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test_setup_teardown(test_rate_limited_call_site, setup, teardown),
