@@ -81,6 +81,7 @@ struct iw_conf {
 	uint16_t tls_port;
 	bool no_tcp, no_tls;
 	char *cert, *pkey, *cipher_list;
+	char *ec_curve, *dh_file; /* ec-curve-name, dh-file */
 	uint32_t max_tcp_conns;
 	uint32_t stream_timeout_s; /* TLS handshake or a partial frame */
 	uint32_t stream_idle_s;    /* a connection without an allocation and no valid request */
