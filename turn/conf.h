@@ -30,6 +30,9 @@ struct iw_conf_ext {
  * (a seccomp profile, as Docker's from release 25 on, or kernel.io_uring_disabled may not). */
 enum { IW_RELAY_IO_AUTO, IW_RELAY_IO_URING, IW_RELAY_IO_SYSCALLS };
 
+/* allocation-default-address-family: the relayed family of an Allocate that names none. */
+enum { IW_CONF_FAMILY_IPV4 = 0, IW_CONF_FAMILY_IPV6 = 1, IW_CONF_FAMILY_KEEP = 2 };
+
 struct iw_conf {
 	struct iw_addr listen[IW_CONF_MAX_LISTEN];
 	unsigned n_listen;
@@ -75,6 +78,7 @@ struct iw_conf {
 	bool log_json;
 	int log_level; /* enum iw_log_level */
 	bool log_syslog;
+	uint8_t alloc_family;                 /* IW_CONF_FAMILY_*: allocation-default-address-family */
 	char *log_facility, *log_time_format; /* syslog-facility, new-log-timestamp-format */
 	char *check;                          /* --check ADDR:PORT: one Binding, then exit */
 	/* Streams (turn/stream.c): TCP on port, TLS on tls_port. */
