@@ -155,7 +155,7 @@ struct iw_opt {
 		  .help = "ISO 8601 timestamps (always)" },                                               \
 		{ .name = "simple-log",                                                                   \
 		  .kind = IW_OPT_NONE,                                                                    \
-		  .help = "log-file is used as named, never dated or rolled over (always)" },             \
+		  .help = "log-file is used as named, never dated (always); SIGHUP reopens it" },         \
 	{                                                                                                 \
 		.name = "no-stdout-log", .kind = IW_OPT_NONE,                                             \
 		.help = "lines go to log-file only, never also to stdout (always)"                        \

@@ -28,6 +28,9 @@ static bool log_json;
 static char log_ident[IDENT_MAX] = "iceway";
 /* "": ISO 8601 with milliseconds. Set at start-up, before any thread logs. */
 static char time_fmt[TIME_FMT_MAX];
+/* The file log_fd was opened from, for iw_log_reopen; "" when it is stderr or stdout. */
+static char log_path[4096];
+static pthread_mutex_t path_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /*
  * syslog: a datagram socket connected to /dev/log, written like syslog(3) does (RFC 3164
@@ -142,6 +145,9 @@ int iw_log_open(const char *path)
 			return -errno;
 	}
 	int old = log_fd, old_sys = sys_fd;
+	pthread_mutex_lock(&path_mu);
+	snprintf(log_path, sizeof log_path, "%s", is_std_fd(fd) ? "" : path);
+	pthread_mutex_unlock(&path_mu);
 	log_fd = fd;
 	sys_pid = (int)getpid();
 	__atomic_store_n(&sys_fd, sfd, __ATOMIC_RELEASE);
@@ -153,6 +159,26 @@ int iw_log_open(const char *path)
 		iw_log_write(IW_LOG_WARN, "syslog: cannot reach %s (%s): logging to stderr", syslog_path,
 			     strerror(sys_err));
 	return 0;
+}
+
+int iw_log_reopen(void)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&path_mu);
+	if (log_path[0]) {
+		int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			rc = -errno;
+		} else {
+			/* the same descriptor number: a thread writing now never meets a closed one */
+			if (dup3(fd, log_fd, O_CLOEXEC) < 0)
+				rc = -errno;
+			close(fd);
+		}
+	}
+	pthread_mutex_unlock(&path_mu);
+	return rc;
 }
 
 void iw_log_set_facility(int facility)

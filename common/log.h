@@ -45,6 +45,10 @@ void iw_log_set_json(bool json);
  * says so: a container without one still logs.
  */
 int iw_log_open(const char *path);
+/* Open the log file again by its name (after logrotate moved it: SIGHUP, as coturn does).
+ * Nothing to do for stderr, stdout or syslog. Returns 0 or -errno; lines keep going to the
+ * old file when it fails. */
+int iw_log_reopen(void);
 /* The syslog facility (LOG_USER by default): a LOG_* value from <syslog.h>. */
 void iw_log_set_facility(int facility);
 /* coturn's syslog-facility names, any case, with or without "LOG_": "LOG_LOCAL1", "local1",

@@ -493,8 +493,13 @@ static void *hup_main(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	for (;;)
-		if (sigwait(&set, &sig) == 0 && sig == SIGHUP && the_ws)
-			iw_ws_request_reload(the_ws);
+		if (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+			int rc = iw_log_reopen(); /* logrotate moved log-file away */
+			if (rc)
+				IW_ERROR("cannot reopen log-file: %s", strerror(-rc));
+			if (the_ws)
+				iw_ws_request_reload(the_ws);
+		}
 	return NULL;
 }
 

@@ -7,11 +7,11 @@ this test reads, and each line's <PRI> carries the syslog-facility (coturn's LOG
 spelling and plain daemon) and the level's priority: info 6, warning 4 (a wrong password),
 debug 7 (verbose: the counters at exit). The daemon restarting (its socket replaced) loses no later line. With no
 syslog daemon the lines stay on stderr, saying so. A bad facility is refused by name, and
-new-log-timestamp-format restamps plain lines.
+new-log-timestamp-format restamps plain lines. SIGHUP opens log-file again by its name (logrotate).
 """
 import os
 import re
-import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -159,11 +159,31 @@ def syslog_lines(c):
     srv.stop()
 
 
+def reopen_on_hup(c):
+    """logrotate moves log-file away and sends SIGHUP (coturn's way): the relay opens the
+    file again by its name, and later lines go there."""
+    d = t.tmpdir("iwtest-syslog-rotate-")
+    path = os.path.join(d, "relay.log")
+    srv = t.Server(extra=["--log-file", path]).start()
+    os.rename(path, path + ".1")
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10 * t.SLOW
+    text = ""
+    while time.monotonic() < deadline and "reloaded" not in text:
+        time.sleep(0.05)
+        text = open(path).read() if os.path.exists(path) else ""
+    c.check("reloaded" in text, "SIGHUP: log-file opened again by its name after a rotation",
+            open(path + ".1").read()[-300:])
+    c.check("reloaded" not in open(path + ".1").read(), "SIGHUP: the rotated file gets no later line")
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("syslog", "checks iceway-relay's log options")
         return
     stdout_logs(c)
+    reopen_on_hup(c)
     syslog_lines(c)
 
 

@@ -252,6 +252,26 @@ static void test_time_format(void **state)
 	free(all);
 }
 
+/* After a rotation (the file renamed), reopen writes to a new file by the same name. */
+static void test_reopen(void **state)
+{
+	(void)state;
+	char moved[80];
+
+	IW_INFO("before");
+	snprintf(moved, sizeof moved, "%s.1", path);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(iw_log_reopen(), 0);
+	IW_INFO("after");
+	char *all = slurp(NULL);
+	assert_null(strstr(all, "before"));
+	assert_non_null(strstr(all, "INFO iceway-relay: after\n"));
+	free(all);
+	unlink(moved);
+	iw_log_open("stdout");
+	assert_int_equal(iw_log_reopen(), 0); /* nothing to reopen */
+}
+
 static void test_open_errors_and_errno(void **state)
 {
 	(void)state;
@@ -324,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_parse_level),
 		cmocka_unit_test(test_parse_facility),
 		cmocka_unit_test_setup_teardown(test_time_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors_and_errno, setup, teardown),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test_setup_teardown(test_rate_limited_call_site, setup, teardown),
