@@ -7,8 +7,11 @@ this test reads, and each line's <PRI> carries the syslog-facility (coturn's LOG
 spelling and plain daemon) and the level's priority: info 6, warning 4 (a wrong password),
 debug 7 (verbose: the counters at exit). The daemon restarting (its socket replaced) loses no later line. With no
 syslog daemon the lines stay on stderr, saying so. A bad facility is refused by name, and
-new-log-timestamp-format restamps plain lines. SIGHUP opens log-file again by its name (logrotate).
+new-log-timestamp-format restamps plain lines. A session record goes to syslog as the other
+lines do: one datagram, the header, then the record (logfmt after the level, or the JSON
+object with log-format json). SIGHUP opens log-file again by its name (logrotate).
 """
+import json
 import os
 import re
 import signal
@@ -20,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
 
-LOG_LOCAL1, LOG_DAEMON = 17, 3
+LOG_LOCAL1, LOG_DAEMON, LOG_USER = 17, 3, 1
 PRI = re.compile(rb"^<(\d+)>([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) iceway-relay\[(\d+)\]: (.*)$", re.S)
 
 # In the relay's mount namespace: device nodes it may need, then the test's directory over /dev.
@@ -134,6 +137,13 @@ def syslog_lines(c):
         m = log.wait_for(lambda m: "auth failure from 127.0.0.1" in m[1], 5 * t.SLOW)
         c.check(m is not None and m[0] == fac * 8 + 4 and m[1].startswith("WARN auth failure"),
                 "%s: the wrong password's line is a warning <%d>" % (label, fac * 8 + 4), repr(m))
+        cl = t.Client(srv)
+        ok = cl.allocate() is not None and cl.refresh(0) is not None
+        m = log.wait_for(lambda m: m[1].startswith("INFO session kind=final "), 5 * t.SLOW)
+        c.check(ok and m is not None and m[0] == fac * 8 + 6 and "user=%s " % t.USER in m[1] and
+                m[1].endswith(" end=refresh0"),
+                "%s: a session record is one datagram with the header, the record its body <%d>"
+                % (label, fac * 8 + 6), repr(m or log.got[-3:]))
         c.check(all(p is not None and p >> 3 == fac for p, _ in log.got),
                 "%s: every datagram has a header with the facility (%d)" % (label, len(log.got)))
         c.check("listening on" not in srv.log_text(), "%s: nothing on stderr" % label,
@@ -150,6 +160,33 @@ def syslog_lines(c):
         c.check(m is not None, "%s: verbose lines (counters at exit) are debug <%d>" % (label, fac * 8 + 7),
                 repr(log.got[-3:]))
         log.sock.close()
+
+    dev = t.tmpdir("iwtest-syslog-json-")
+    log = Syslog(dev)
+    srv = ns_server(dev, ["--syslog", "--log-format", "json"])
+    cl = t.Client(srv)
+    cl.allocate()
+    cl.refresh(0)
+    m = log.wait_for(lambda m: '"msg":"session"' in m[1], 5 * t.SLOW)
+    try:
+        rec = json.loads(m[1]) if m else {}
+    except ValueError:
+        rec = {}
+    c.check(m is not None and m[0] == LOG_USER * 8 + 6 and rec.get("kind") == "final" and
+            rec.get("end") == "refresh0" and rec.get("user") == t.USER and
+            isinstance(rec.get("bytes_to_peer"), int),
+            "syslog, log-format json: a session record is one datagram, the JSON object its body <%d>"
+            % (LOG_USER * 8 + 6), repr(m or log.got[-3:]))
+    bad = []
+    for p, b in log.got:
+        try:
+            json.loads(b)
+        except ValueError:
+            bad.append(b)
+    c.check(log.got and not bad, "syslog, log-format json: every datagram's body is one JSON object",
+            repr(bad[:3]))
+    srv.stop()
+    log.sock.close()
 
     dev = t.tmpdir("iwtest-syslog-none-")
     srv = ns_server(dev, ["--syslog"])

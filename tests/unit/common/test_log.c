@@ -444,6 +444,32 @@ static void test_rec_write(void **state)
 	assert_string_equal(t, "2025-12-05T00:00:00.123Z");
 }
 
+/* new-log-timestamp-format restamps a plain record as it does a plain line (one prefix for
+ * both); a JSON record keeps its ISO 8601 "ts". */
+static void test_rec_time_format(void **state)
+{
+	(void)state;
+	char buf[IW_LOG_REC_MIN];
+	struct iw_log_rec r;
+
+	assert_int_equal(iw_log_set_time_format("[%Y]"), 0);
+	for (int json = 0; json < 2; json++) {
+		iw_log_rec_begin(&r, buf, sizeof buf, json, IW_LOG_INFO, "session");
+		iw_log_rec_u64(&r, "peers", 3);
+		iw_log_rec_write(IW_LOG_INFO, buf, iw_log_rec_end(&r));
+	}
+	assert_int_equal(iw_log_set_time_format(NULL), 0);
+	char *s = slurp(NULL);
+	assert_int_equal(strncmp(s, "[20", 3), 0);
+	const char *obj = strstr(s, "] INFO iceway-relay: session peers=3\n");
+	assert_non_null(obj);
+	obj = strchr(obj, '\n') + 1;
+	assert_int_equal(strncmp(obj, "{\"ts\":\"", 7), 0);
+	check_ts(obj + 7);
+	assert_string_equal(rec_body(obj, true), ",\"msg\":\"session\",\"peers\":3}\n");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_rec_escaping),
 		cmocka_unit_test(test_rec_bounded),
 		cmocka_unit_test_setup_teardown(test_rec_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rec_time_format, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
