@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
+
 enum iw_opt_kind {
 	/* Options with a setter: the value is handed to .set as written. */
 	IW_OPT_NONE,            /* a flag: "--verbose", "verbose" in a file */
@@ -103,28 +105,61 @@ struct iw_opt {
 	}
 /* log-level (enum iw_log_level), log-format (a bool: json), log-file; log-json is the old
  * spelling of log-format json. */
-#define IW_OPT_LOG(T, level_m, json_m, file_m)                                                   \
-	{ .name = "log-level",                                                                   \
-	  .kind = IW_OPT_ENUM,                                                                   \
-	  IW_OPT_AT(T, level_m),                                                                 \
-	  .choices = "error|warn|info|debug",                                                    \
-	  .def = "info",                                                                         \
-	  .help = "the least severe events logged" },                                            \
-		{ .name = "log-format",                                                          \
-		  .kind = IW_OPT_ENUM,                                                           \
-		  IW_OPT_AT(T, json_m),                                                          \
-		  .choices = "plain|json",                                                       \
-		  .def = "plain",                                                                \
-		  .help = "one line of text or one JSON object per event" },                     \
-		{ .name = "log-json",                                                            \
-		  .kind = IW_OPT_ALIAS,                                                          \
-		  .flags = IW_OPT_HIDDEN,                                                        \
-		  .alias_of = "log-format",                                                      \
-		  .def = "json",                                                                 \
-		  .help = "the old spelling of log-format json" },                               \
-	{                                                                                        \
-		.name = "log-file", .short_name = 'l', .kind = IW_OPT_STR, IW_OPT_AT(T, file_m), \
-		.def_doc = "stderr", .help = "FILE: log here instead of stderr"                  \
+#define IW_OPT_LOG(T, level_m, json_m, file_m)                                                     \
+	{ .name = "log-level",                                                                     \
+	  .kind = IW_OPT_ENUM,                                                                     \
+	  IW_OPT_AT(T, level_m),                                                                   \
+	  .choices = "error|warn|info|debug",                                                      \
+	  .def = "info",                                                                           \
+	  .help = "the least severe events logged" },                                              \
+		{ .name = "log-format",                                                            \
+		  .kind = IW_OPT_ENUM,                                                             \
+		  IW_OPT_AT(T, json_m),                                                            \
+		  .choices = "plain|json",                                                         \
+		  .def = "plain",                                                                  \
+		  .help = "one line of text or one JSON object per event" },                       \
+		{ .name = "log-json",                                                              \
+		  .kind = IW_OPT_ALIAS,                                                            \
+		  .flags = IW_OPT_HIDDEN,                                                          \
+		  .alias_of = "log-format",                                                        \
+		  .def = "json",                                                                   \
+		  .help = "the old spelling of log-format json" },                                 \
+	{                                                                                          \
+		.name = "log-file", .short_name = 'l', .kind = IW_OPT_STR, IW_OPT_AT(T, file_m),   \
+		.def_doc = "stderr",                                                               \
+		.help = "FILE: log here (stdout or -: standard output; syslog: the syslog daemon)" \
+	}
+/* coturn's logging options: syslog (a bool), syslog-facility and new-log-timestamp-format
+ * (strings, applied with iw_log_configure); simple-log, new-log-timestamp and no-stdout-log
+ * are what iceway always does. */
+#define IW_OPT_LOG_COTURN(T, syslog_m, facility_m, time_format_m)                                         \
+	{ .name = "syslog",                                                                               \
+	  .kind = IW_OPT_FLAG,                                                                            \
+	  IW_OPT_AT(T, syslog_m),                                                                         \
+	  .help = "log to the syslog daemon at /dev/log (as log-file syslog); stderr if there is none" }, \
+		{ .name = "syslog-facility",                                                              \
+		  .kind = IW_OPT_STR,                                                                     \
+		  IW_OPT_AT(T, facility_m),                                                               \
+		  .check = iw_log_check_facility,                                                         \
+		  .def_doc = "user",                                                                      \
+		  .help = "NAME: the syslog facility: user, daemon, local0 ... local7 (or coturn's "      \
+			  "LOG_LOCAL1 ...)" },                                                            \
+		{ .name = "new-log-timestamp-format",                                                     \
+		  .kind = IW_OPT_STR,                                                                     \
+		  IW_OPT_AT(T, time_format_m),                                                            \
+		  .min = 1,                                                                               \
+		  .max = 47,                                                                              \
+		  .def_doc = "ISO 8601 with ms",                                                          \
+		  .help = "FORMAT: strftime(3) format of a plain line's timestamp, in UTC" },             \
+		{ .name = "new-log-timestamp",                                                            \
+		  .kind = IW_OPT_NONE,                                                                    \
+		  .help = "ISO 8601 timestamps (always)" },                                               \
+		{ .name = "simple-log",                                                                   \
+		  .kind = IW_OPT_NONE,                                                                    \
+		  .help = "log-file is used as named, never dated (always); SIGHUP reopens it" },         \
+	{                                                                                                 \
+		.name = "no-stdout-log", .kind = IW_OPT_NONE,                                             \
+		.help = "lines go to log-file only, never also to stdout (always)"                        \
 	}
 /* The metrics listener: off unless asked, on loopback by default. */
 #define IW_OPT_PROMETHEUS(T, on_m, port_m, addr_m, port_def)                                                \

@@ -1,12 +1,18 @@
-/* Logging: one line per event written with a single write(2), plain text or JSON lines, and a
- * per-call-site rate limiter. Formatting happens only after the level check in log.h. */
+/* Logging: one line per event written with a single write(2) (or sent as one syslog datagram),
+ * plain text or JSON lines, structured records, and a per-call-site rate limiter. Formatting happens only after the level check in log.h. */
 #include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,13 +20,32 @@
 #include "common/utf8.h"
 
 /* Lines stay below PIPE_BUF so that a write to a pipe is atomic too. */
-enum { LINE_MAX_LEN = 4096, MSG_MAX_LEN = 2048, IDENT_MAX = 64 };
+enum { LINE_MAX_LEN = 4096, MSG_MAX_LEN = 2048, IDENT_MAX = 64, TIME_FMT_MAX = 48 };
 
 int iw_log_level_cur = IW_LOG_INFO;
 
 static int log_fd = STDERR_FILENO;
 static bool log_json;
 static char log_ident[IDENT_MAX] = "iceway";
+/* "": ISO 8601 with milliseconds. Set at start-up, before any thread logs. */
+static char time_fmt[TIME_FMT_MAX];
+/* The file log_fd was opened from, for iw_log_reopen; "" when it is stderr or stdout. */
+static char log_path[4096];
+static pthread_mutex_t path_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * syslog: a datagram socket connected to /dev/log, written like syslog(3) does (RFC 3164
+ * header, LOG_PID), but non-blocking: a daemon that stalls loses lines (counted, and said
+ * in the next line that gets through) instead of stalling a relay worker. -1: not in use.
+ */
+static const char syslog_path[] = "/dev/log";
+static int sys_fd = -1;
+static int sys_facility = LOG_USER;
+static int sys_pid;
+static unsigned sys_lost;
+static pthread_mutex_t sys_mu = PTHREAD_MUTEX_INITIALIZER;
+/* iw_log_level -> syslog priority */
+static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 static const char *const level_upper[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 static const char *const level_lower[] = { "error", "warn", "info", "debug" };
@@ -55,20 +80,177 @@ void iw_log_set_json(bool json)
 	__atomic_store_n(&log_json, json, __ATOMIC_RELAXED);
 }
 
+static int syslog_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, syslog_path, sizeof syslog_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/*
+ * The daemon restarted (its socket is a new one): connect again onto the same descriptor
+ * number with dup2, so that a thread sending at the same time never writes to a descriptor
+ * closed under it. Returns 0 or -errno.
+ */
+static int syslog_reconnect(int fd)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&sys_mu);
+	int nfd = syslog_connect();
+	if (nfd < 0) {
+		rc = nfd;
+	} else {
+		if (dup3(nfd, fd, O_CLOEXEC) < 0)
+			rc = -errno;
+		close(nfd);
+	}
+	pthread_mutex_unlock(&sys_mu);
+	return rc;
+}
+
+static bool is_stdout_name(const char *path)
+{
+	return !strcmp(path, "stdout") || !strcmp(path, "-");
+}
+
+static bool is_std_fd(int fd)
+{
+	return fd == STDERR_FILENO || fd == STDOUT_FILENO;
+}
+
 int iw_log_open(const char *path)
 {
-	int fd = STDERR_FILENO;
+	int fd = STDERR_FILENO, sfd = -1, sys_err = 0;
 
-	if (path && *path && strcmp(path, "stderr") != 0) {
+	if (path && !strcmp(path, "syslog")) {
+		sfd = syslog_connect();
+		if (sfd < 0) {
+			sys_err = -sfd;
+			sfd = -1;
+		}
+	} else if (path && is_stdout_name(path)) {
+		fd = STDOUT_FILENO;
+	} else if (path && *path && strcmp(path, "stderr") != 0) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0)
 			return -errno;
 	}
-	int old = log_fd;
+	int old = log_fd, old_sys = sys_fd;
+	pthread_mutex_lock(&path_mu);
+	snprintf(log_path, sizeof log_path, "%s", is_std_fd(fd) ? "" : path);
+	pthread_mutex_unlock(&path_mu);
 	log_fd = fd;
-	if (old != STDERR_FILENO && old != fd)
+	sys_pid = (int)getpid();
+	__atomic_store_n(&sys_fd, sfd, __ATOMIC_RELEASE);
+	if (!is_std_fd(old) && old != fd)
 		close(old);
+	if (old_sys >= 0)
+		close(old_sys);
+	if (sys_err)
+		iw_log_write(IW_LOG_WARN, "syslog: cannot reach %s (%s): logging to stderr", syslog_path,
+			     strerror(sys_err));
 	return 0;
+}
+
+int iw_log_reopen(void)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&path_mu);
+	if (log_path[0]) {
+		int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			rc = -errno;
+		} else {
+			/* the same descriptor number: a thread writing now never meets a closed one */
+			if (dup3(fd, log_fd, O_CLOEXEC) < 0)
+				rc = -errno;
+			close(fd);
+		}
+	}
+	pthread_mutex_unlock(&path_mu);
+	return rc;
+}
+
+void iw_log_set_facility(int facility)
+{
+	sys_facility = facility & LOG_FACMASK;
+}
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "auth", LOG_AUTH },     { "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
+	{ "daemon", LOG_DAEMON }, { "kern", LOG_KERN },         { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },     { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },     { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 }, { "lpr", LOG_LPR },           { "mail", LOG_MAIL },
+	{ "news", LOG_NEWS },     { "syslog", LOG_SYSLOG },     { "user", LOG_USER },
+	{ "uucp", LOG_UUCP },
+};
+
+int iw_log_parse_facility(const char *name, int *facility)
+{
+	if (!name)
+		return -EINVAL;
+	if (!strncasecmp(name, "LOG_", 4))
+		name += 4;
+	for (size_t i = 0; i < sizeof facilities / sizeof facilities[0]; i++)
+		if (!strcasecmp(name, facilities[i].name)) {
+			*facility = facilities[i].facility;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int iw_log_check_facility(const char *name, const char **why)
+{
+	int fac;
+
+	if (iw_log_parse_facility(name, &fac)) {
+		*why = "not a syslog facility (user, daemon, local0 ... local7, or LOG_LOCAL1 ...)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int iw_log_set_time_format(const char *fmt)
+{
+	if (fmt && strlen(fmt) >= sizeof time_fmt)
+		return -EINVAL;
+	snprintf(time_fmt, sizeof time_fmt, "%s", fmt ? fmt : "");
+	return 0;
+}
+
+int iw_log_configure(const char *file, bool syslog, const char *facility, const char *time_format, char *err,
+		     size_t err_cap)
+{
+	int fac = LOG_USER, rc;
+
+	if (iw_log_set_time_format(time_format)) {
+		snprintf(err, err_cap, "option 'new-log-timestamp-format': longer than 47 bytes");
+		return -EINVAL;
+	}
+	if (facility && *facility && iw_log_parse_facility(facility, &fac)) {
+		snprintf(err, err_cap, "option 'syslog-facility': %s is not a syslog facility", facility);
+		return -EINVAL;
+	}
+	iw_log_set_facility(fac);
+	rc = iw_log_open(syslog ? "syslog" : file);
+	if (rc)
+		snprintf(err, err_cap, "option 'log-file': cannot open %s (%s)", file, strerror(-rc));
+	return rc;
 }
 
 void iw_log_set_ident(const char *ident)
@@ -179,15 +361,65 @@ bool iw_log_json(void)
 	return __atomic_load_n(&log_json, __ATOMIC_RELAXED);
 }
 
-/* A line's start, up to its message: "TS LEVEL proc: msg", or the JSON object up to the
- * message string's body ("{"ts":...,"msg":"msg"), which the caller closes. */
-static void put_prefix(struct out *o, bool json, enum iw_log_level lvl, const char *msg)
+/* RFC 3164's header as syslog(3) writes it: "<PRI>Mmm dd hh:mm:ss ident[pid]: ", local time. */
+static void put_syslog_header(struct out *o, enum iw_log_level lvl, time_t now)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char hdr[64];
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	snprintf(hdr, sizeof hdr, "<%d>%s %2d %02d:%02d:%02d ", sys_facility | level_prio[lvl],
+		 mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	puts_(o, hdr);
+	put_escaped(o, log_ident, strlen(log_ident), ESC_PLAIN);
+	snprintf(hdr, sizeof hdr, "[%d]: ", sys_pid);
+	puts_(o, hdr);
+}
+
+/* One datagram, the header then the body, to the syslog daemon; false when it is gone for
+ * good (the caller writes the line to stderr instead). */
+static bool syslog_send(int fd, const char *hdr, size_t hdr_len, const char *body, size_t len)
+{
+	struct iovec iov[2] = { { (void *)hdr, hdr_len }, { (void *)body, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (sendmsg(fd, &mh, MSG_NOSIGNAL) >= 0)
+			return true;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			__atomic_add_fetch(&sys_lost, 1, __ATOMIC_RELAXED);
+			return true;
+		}
+		if (errno == EINTR || (attempt == 0 && syslog_reconnect(fd) == 0))
+			continue;
+		break;
+	}
+	return false;
+}
+
+/* The syslog socket, or -1. A line reads it once for its form and where it goes (a record,
+ * at begin and at write: it changes at start-up only). */
+static int syslog_fd(void)
+{
+	return __atomic_load_n(&sys_fd, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * A line's start, up to its message: "TS LEVEL proc: msg", or the JSON object up to the
+ * message string's body ("{"ts":...,"msg":"msg"), which the caller closes. new-log-timestamp-
+ * format restamps a plain line; for syslog (sys), whose header carries the time and the
+ * ident, a plain line is "LEVEL msg".
+ */
+static void put_prefix(struct out *o, bool json, bool sys, enum iw_log_level lvl, const char *msg)
 {
 	char ts[64];
 	struct timespec now;
+	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &now);
-	iw_log_fmt_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
 	if (json) {
+		iw_log_fmt_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
 		puts_(o, "{\"ts\":\"");
 		puts_(o, ts);
 		puts_(o, "\",\"level\":\"");
@@ -196,15 +428,48 @@ static void put_prefix(struct out *o, bool json, enum iw_log_level lvl, const ch
 		put_escaped(o, log_ident, strlen(log_ident), ESC_JSON);
 		puts_(o, "\",\"msg\":\"");
 		put_escaped(o, msg, strlen(msg), ESC_JSON);
-	} else {
+		return;
+	}
+	if (!sys) {
+		if (!time_fmt[0])
+			iw_log_fmt_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof ts);
+		else if (!gmtime_r(&now.tv_sec, &tm) || strftime(ts, sizeof ts, time_fmt, &tm) == 0)
+			ts[0] = '\0';
 		puts_(o, ts);
 		puts_(o, " ");
-		puts_(o, level_upper[lvl]);
-		puts_(o, " ");
+	}
+	puts_(o, level_upper[lvl]);
+	puts_(o, " ");
+	if (!sys) {
 		put_escaped(o, log_ident, strlen(log_ident), ESC_PLAIN);
 		puts_(o, ": ");
-		put_escaped(o, msg, strlen(msg), ESC_PLAIN);
 	}
+	put_escaped(o, msg, strlen(msg), ESC_PLAIN);
+}
+
+/* A whole line (newline included) to where the log goes: the file or stream, or syslog as one
+ * datagram with the header and without the newline. */
+static void log_emit(int sfd, enum iw_log_level lvl, const char *line, size_t len)
+{
+	if (sfd < 0) {
+		write_all(log_fd, line, len);
+		return;
+	}
+	char hdr[128];
+	struct out h = { hdr, hdr + sizeof hdr, false };
+	put_syslog_header(&h, lvl, time(NULL));
+	size_t hlen = (size_t)(h.p - hdr);
+	unsigned lost = __atomic_exchange_n(&sys_lost, 0, __ATOMIC_RELAXED);
+	if (lost) {
+		char note[64];
+		int n = snprintf(note, sizeof note, "(%u lines lost: syslog was busy)", lost);
+		if (n > 0 && (size_t)n < sizeof note)
+			syslog_send(sfd, hdr, hlen, note, (size_t)n);
+	}
+	/* a datagram is one record: no newline */
+	size_t body = len > 0 && line[len - 1] == '\n' ? len - 1 : len;
+	if (!syslog_send(sfd, hdr, hlen, line, body))
+		write_all(STDERR_FILENO, line, len);
 }
 
 void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
@@ -227,11 +492,12 @@ void iw_log_write(enum iw_log_level lvl, const char *fmt, ...)
 	/* Leave room for the closing "\"}\n" or "\n" whatever the message length. */
 	struct out o = { line, line + sizeof line - 8, false };
 	bool json = __atomic_load_n(&log_json, __ATOMIC_RELAXED);
-	put_prefix(&o, json, lvl, msg);
+	int sfd = syslog_fd();
+	put_prefix(&o, json, sfd >= 0, lvl, msg);
 	o.end = line + sizeof line;
 	o.cut = false;
 	puts_(&o, json ? "\"}\n" : "\n");
-	write_all(log_fd, line, (size_t)(o.p - line));
+	log_emit(sfd, lvl, line, (size_t)(o.p - line));
 	errno = saved_errno;
 }
 
@@ -261,7 +527,7 @@ void iw_log_rec_begin(struct iw_log_rec *r, char *buf, size_t cap, bool json, en
 		lvl = IW_LOG_ERROR;
 	*r = (struct iw_log_rec){ .buf = buf, .p = buf, .end = buf + cap - REC_TAIL, .json = json };
 	struct out o = rec_out(r);
-	put_prefix(&o, json, lvl, event);
+	put_prefix(&o, json, syslog_fd() >= 0, lvl, event);
 	if (json)
 		puts_(&o, "\"");
 	/* Too small for even this (a caller's bug): an empty object or line, marked cut. */
@@ -390,10 +656,12 @@ size_t iw_log_rec_end(struct iw_log_rec *r)
 	return (size_t)(r->p - r->buf);
 }
 
-void iw_log_rec_write(const char *line, size_t len)
+void iw_log_rec_write(enum iw_log_level lvl, const char *line, size_t len)
 {
 	int saved_errno = errno;
-	write_all(log_fd, line, len);
+	if ((int)lvl < IW_LOG_ERROR || (int)lvl > IW_LOG_DEBUG)
+		lvl = IW_LOG_ERROR;
+	log_emit(syslog_fd(), lvl, line, len);
 	errno = saved_errno;
 }
 

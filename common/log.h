@@ -38,8 +38,36 @@ void iw_log_set_level(enum iw_log_level lvl);
 int iw_log_parse_level(const char *s, enum iw_log_level *lvl);
 /* Plain "2026-01-01T00:00:00.000Z INFO msg" or one JSON object per line. */
 void iw_log_set_json(bool json);
-/* Log to a file (appended) instead of stderr. Returns 0 or -errno. NULL/"stderr" = stderr. */
+/*
+ * Where lines go, with coturn's special names: a file (appended), "stdout" or "-" (standard
+ * output), "stderr" (the default, also NULL) or "syslog" (the local syslog daemon at /dev/log,
+ * with the facility of iw_log_set_facility). Returns 0 or -errno (a file that cannot be
+ * opened). A syslog daemon that cannot be reached leaves lines on stderr, with one line that
+ * says so: a container without one still logs.
+ */
 int iw_log_open(const char *path);
+/* Open the log file again by its name (after logrotate moved it: SIGHUP, as coturn does).
+ * Nothing to do for stderr, stdout or syslog. Returns 0 or -errno; lines keep going to the
+ * old file when it fails. */
+int iw_log_reopen(void);
+/* The syslog facility (LOG_USER by default): a LOG_* value from <syslog.h>. */
+void iw_log_set_facility(int facility);
+/* coturn's syslog-facility names, any case, with or without "LOG_": "LOG_LOCAL1", "local1",
+ * "daemon". Returns 0 or -EINVAL. */
+int iw_log_parse_facility(const char *name, int *facility);
+/* The same as an option check: 0, or -EINVAL with *why set. */
+int iw_log_check_facility(const char *name, const char **why);
+/* The strftime(3) format of a plain line's timestamp, in UTC (coturn's
+ * new-log-timestamp-format); NULL or "" restores ISO 8601 with milliseconds. Returns 0, or
+ * -EINVAL for a format longer than 47 bytes. */
+int iw_log_set_time_format(const char *fmt);
+/*
+ * The log options both binaries share, applied at start-up: the timestamp format, the
+ * facility, then the destination (syslog wins over file, as in coturn). Returns 0, or -errno
+ * with the reason in err.
+ */
+int iw_log_configure(const char *file, bool syslog, const char *facility, const char *time_format, char *err,
+		     size_t err_cap);
 /* The process name shown in each line ("iceway-relay"). */
 void iw_log_set_ident(const char *ident);
 
@@ -50,6 +78,7 @@ void iw_log_set_ident(const char *ident);
  *   plain: "TS LEVEL proc: EVENT key=value ..." (logfmt): a string is quoted when it is empty
  *          or holds a space, '=', '"', '\' or a byte outside printable ASCII, with \" \\ \n
  *          \r \t \xNN inside the quotes; a list is comma-joined.
+ *   A line's start is a plain or JSON line's (iw_log_write): with syslog, "LEVEL EVENT ...".
  * Peer-supplied strings (a username) cannot end a field or a line in either form. The line is
  * built in the caller's buffer: a field goes in whole or not at all, and a line that had to
  * leave one out ends with cut=true, so it always parses. No allocation.
@@ -72,8 +101,9 @@ void iw_log_rec_ms(struct iw_log_rec *r, const char *key, uint64_t ms);
 /* Close the line (newline included, NUL-terminated); returns its length. Nothing may be
  * added after. */
 size_t iw_log_rec_end(struct iw_log_rec *r);
-/* Write a line built above to the log, in one write(2). */
-void iw_log_rec_write(const char *line, size_t len);
+/* Write a line built above, at the level given to iw_log_rec_begin, to the log in one
+ * write(2); with syslog, as one datagram with the syslog header, the line its body. */
+void iw_log_rec_write(enum iw_log_level lvl, const char *line, size_t len);
 /* Is log-format json on? */
 bool iw_log_json(void);
 /* An ISO 8601 UTC time with milliseconds ("2026-01-01T00:00:00.000Z") for wall_ms. */

@@ -26,7 +26,9 @@ struct opts {
 	enum iw_log_level level;
 	char *log_file;
 	bool json_log;
-	unsigned help; /* 0 no, 1 text, 2 markdown */
+	bool log_syslog;
+	char *log_facility, *log_time_format; /* syslog-facility, new-log-timestamp-format */
+	unsigned help;                        /* 0 no, 1 text, 2 markdown */
 	bool version;
 	bool check;
 	char *listen[IW_WS_LISTEN_MAX]; /* as given; parsed into ws.listen by use_listen */
@@ -369,6 +371,7 @@ static const struct iw_opt opt_tab[] = {
 		  "metrics listener to requests with Authorization: Bearer SECRET; better given as "
 		  "admin-token-file FILE" },
 	IW_OPT_LOG(struct opts, level, json_log, log_file),
+	IW_OPT_LOG_COTURN(struct opts, log_syslog, log_facility, log_time_format),
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct opts, help, version),
 	IW_OPT_END("ICEWAY_SIGNAL_"),
@@ -488,8 +491,13 @@ static void *hup_main(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	for (;;)
-		if (sigwait(&set, &sig) == 0 && sig == SIGHUP && the_ws)
-			iw_ws_request_reload(the_ws);
+		if (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+			int rc = iw_log_reopen(); /* logrotate moved log-file away */
+			if (rc)
+				IW_ERROR("cannot reopen log-file: %s", strerror(-rc));
+			if (the_ws)
+				iw_ws_request_reload(the_ws);
+		}
 	return NULL;
 }
 
@@ -573,8 +581,10 @@ int main(int argc, char **argv)
 	}
 	iw_log_set_level(o.level);
 	iw_log_set_json(o.json_log);
-	if (o.log_file && iw_log_open(o.log_file) < 0) {
-		fprintf(stderr, "iceway-signal: option 'log-file': cannot open %s\n", o.log_file);
+	char log_err[IW_CONFIG_ERR_MAX];
+	if (iw_log_configure(o.log_file, o.log_syslog, o.log_facility, o.log_time_format, log_err,
+			     sizeof log_err) < 0) {
+		fprintf(stderr, "iceway-signal: %s\n", log_err);
 		return 2;
 	}
 

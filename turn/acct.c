@@ -69,7 +69,7 @@ void iw_acct_write(struct iw_worker *w, const struct iw_alloc *a, enum iw_acct_k
 		return;
 	char line[IW_ACCT_LINE_MAX];
 	size_t n = iw_acct_format(line, sizeof line, iw_log_json(), w->auth.realm, a, kind, why, w->now_ms);
-	iw_log_rec_write(line, n);
+	iw_log_rec_write(IW_LOG_INFO, line, n);
 	w->st.acct_records[kind == IW_ACCT_INTERIM]++;
 }
 

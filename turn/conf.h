@@ -31,6 +31,9 @@ struct iw_conf_ext {
  * (a seccomp profile, as Docker's from release 25 on, or kernel.io_uring_disabled may not). */
 enum { IW_RELAY_IO_AUTO, IW_RELAY_IO_URING, IW_RELAY_IO_SYSCALLS };
 
+/* allocation-default-address-family: the relayed family of an Allocate that names none. */
+enum { IW_CONF_FAMILY_IPV4 = 0, IW_CONF_FAMILY_IPV6 = 1, IW_CONF_FAMILY_KEEP = 2 };
+
 struct iw_conf {
 	struct iw_addr listen[IW_CONF_MAX_LISTEN];
 	unsigned n_listen;
@@ -93,11 +96,15 @@ struct iw_conf {
 	uint32_t drain_timeout_s; /* after SIGTERM; default 0: exit at once, as before */
 	bool log_json;
 	int log_level; /* enum iw_log_level */
-	char *check;   /* --check ADDR:PORT: one Binding, then exit */
+	bool log_syslog;
+	uint8_t alloc_family;                 /* IW_CONF_FAMILY_*: allocation-default-address-family */
+	char *log_facility, *log_time_format; /* syslog-facility, new-log-timestamp-format */
+	char *check;                          /* --check ADDR:PORT: one Binding, then exit */
 	/* Streams (turn/stream.c): TCP on port, TLS on tls_port. */
 	uint16_t tls_port;
 	bool no_tcp, no_tls;
 	char *cert, *pkey, *cipher_list;
+	char *ec_curve, *dh_file; /* ec-curve-name, dh-file */
 	uint32_t max_tcp_conns;
 	uint32_t stream_timeout_s; /* TLS handshake or a partial frame */
 	uint32_t stream_idle_s;    /* a connection without an allocation and no valid request */

@@ -645,13 +645,20 @@ static int alloc_check_attrs(struct alloc_req *q)
 	return 0;
 }
 
-/* The family of the first relay socket: the requested one, or the reservation's. */
+/* The family of the first relay socket: the requested one, the reservation's, or the
+ * configured default. */
 static int alloc_pick_family(struct alloc_req *q)
 {
 	struct iw_worker *w = q->w;
 	const struct iw_stun_msg *m = q->m;
 	if (m->present & IW_STUN_HAS_REQ_FAMILY)
 		q->fam = m->req_family == STUN_FAMILY_IPV6;
+	else if (!(m->present & IW_STUN_HAS_ADD_FAMILY))
+		/* RFC 8656 §7.2 says IPv4 when the client names no family; coturn's
+		 * allocation-default-address-family may say IPv6, or the client's own family */
+		q->fam = w->conf->alloc_family == IW_CONF_FAMILY_KEEP
+				 ? q->src->family == AF_INET6
+				 : w->conf->alloc_family == IW_CONF_FAMILY_IPV6;
 	if (m->present & IW_STUN_HAS_RES_TOKEN) {
 		/* RFC 8656 §7.2: an unknown or expired token -> 508. The reservation may have
 		 * been made on another worker: redeeming it hands its socket to this one. */

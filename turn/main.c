@@ -127,8 +127,9 @@ int main(int argc, char **argv)
 	}
 	iw_log_set_level((enum iw_log_level)conf.log_level); /* --verbose set it to debug */
 	iw_log_set_json(conf.log_json);
-	if (conf.log_file && iw_log_open(conf.log_file)) {
-		fprintf(stderr, "iceway-relay: cannot open log-file %s\n", conf.log_file);
+	if (iw_log_configure(conf.log_file, conf.log_syslog, conf.log_facility, conf.log_time_format, err,
+			     sizeof err)) {
+		fprintf(stderr, "iceway-relay: %s\n", err);
 		goto out;
 	}
 

@@ -237,6 +237,9 @@ int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, ch
 		int sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGHUP) {
 			char err[IW_CONFIG_ERR_MAX];
+			int lrc = iw_log_reopen(); /* logrotate moved log-file away */
+			if (lrc)
+				IW_ERROR("cannot reopen log-file: %s", strerror(-lrc));
 			if (iw_ops_reload(o, argc, argv, err, sizeof err))
 				IW_ERROR("reload refused, running configuration kept: %s", err);
 			else

@@ -23,6 +23,13 @@
 #include "turn/relay.h"
 #include "turn/tls.h"
 
+/* The TLS options of a struct iw_conf. */
+#define IW_STREAM_TLS_OPTS(c)                                                                \
+	{                                                                                    \
+		.cert = (c)->cert, .pkey = (c)->pkey, .pkey_pwd = (c)->pkey_pwd,             \
+		.ciphers = (c)->cipher_list, .curve = (c)->ec_curve, .dh_file = (c)->dh_file \
+	}
+
 enum { EPOLL_EVENTS = 64, MAX_SLIS = 2 * IW_CONF_MAX_LISTEN, ACCEPT_ROUNDS = 64, TCP_ROUNDS = 8 };
 enum conn_state { C_PROXY, C_HANDSHAKE, C_OPEN };
 
@@ -659,8 +666,7 @@ static void expire_cb(void *ctx, struct iw_alloc *a)
 static void reload_tls(struct iw_stream *s)
 {
 	const char *why = "failed";
-	struct iw_tls *t =
-		iw_tls_create(s->conf.cert, s->conf.pkey, s->conf.pkey_pwd, s->conf.cipher_list, &why);
+	struct iw_tls *t = iw_tls_create_opts(&(struct iw_tls_opts)IW_STREAM_TLS_OPTS(&s->conf), &why);
 	if (!t) {
 		IW_ERROR("TLS reload: %s; keeping the previous certificate", why);
 		return;
@@ -842,7 +848,7 @@ struct iw_stream *iw_stream_create(struct iw_worker_shared *sh)
 	}
 	if (tls) {
 		const char *why = "failed";
-		s->tls = iw_tls_create(conf->cert, conf->pkey, conf->pkey_pwd, conf->cipher_list, &why);
+		s->tls = iw_tls_create_opts(&(struct iw_tls_opts)IW_STREAM_TLS_OPTS(conf), &why);
 		if (!s->tls) {
 			IW_ERROR("TLS (%s, %s): %s", conf->cert, conf->pkey, why);
 			goto fail;

@@ -13,11 +13,18 @@ struct iw_tls;
 struct iw_tls_conn;
 
 /* Load cert (chain) and pkey (PEM; pwd: its password when encrypted, else NULL) and set up a
- * TLS 1.2 server configuration; ciphers is
- * coturn's cipher-list (':' or ',' separated; names mbedTLS does not know are skipped), or
- * NULL for mbedTLS's defaults. NULL with *why on failure. */
+ * TLS 1.2 server configuration; ciphers is coturn's cipher-list (an OpenSSL cipher string:
+ * names and keywords mbedTLS has nothing for are skipped with a warning, one that leaves no
+ * suite fails), or NULL for mbedTLS's defaults. NULL with *why on failure. */
 struct iw_tls *iw_tls_create(const char *cert, const char *pkey, const char *pwd, const char *ciphers,
 			     const char **why);
+/* The same with coturn's other TLS options: ec-curve-name (the one ECDHE curve: OpenSSL's
+ * prime256v1 or mbedTLS's secp384r1, x25519 ...) and dh-file (the DHE group, PEM DH
+ * PARAMETERS; default RFC 3526's 2048-bit group). NULL members are defaults. */
+struct iw_tls_opts {
+	const char *cert, *pkey, *pkey_pwd, *ciphers, *curve, *dh_file;
+};
+struct iw_tls *iw_tls_create_opts(const struct iw_tls_opts *o, const char **why);
 /* Drop the creator's reference; the configuration lives on while sessions use it. */
 void iw_tls_destroy(struct iw_tls *t);
 

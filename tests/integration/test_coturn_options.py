@@ -6,7 +6,10 @@ value cannot work on its own (an address this host does not have, a min-port abo
 max-port, use-auth-secret without a secret). An option iceway ignores is warned about with what
 it does instead. Then the ones iceway implements from that list behave as in coturn:
 stun-only (TURN refused), no-stun (Binding refused), no-software-attribute (no SOFTWARE),
-permission-lifetime and channel-lifetime (taken), relay-threads=0 (one per CPU)."""
+permission-lifetime and channel-lifetime (taken), relay-threads=0 (one per CPU); the logging,
+TLS and address-family options iceway implements (IMPLEMENTED) start without the "ignored"
+warning (test_relay_syslog, test_relay_tls_options, test_relay_address_family check what they
+do)."""
 import concurrent.futures
 import os
 import queue
@@ -32,6 +35,10 @@ REFUSED = {
 }
 # coturn options of the example that iceway enforces (and once ignored with a warning)
 ENFORCED = {"max-bps", "bps-capacity", "user-quota", "total-quota"}
+# options of the example that iceway implements now: no "is ignored" warning for them
+IMPLEMENTED = ("syslog-facility", "simple-log", "new-log-timestamp", "no-stdout-log", "log-file",
+               "ec-curve-name", "dh-file", "dh2066", "cipher-list", "keep-address-family",
+               "allocation-default-address-family")
 
 
 def example_lines():
@@ -107,6 +114,8 @@ def example(c):
                     w.group(0))
         if name in ENFORCED:
             c.check(not w, "%s: taken, not ignored" % line, w.group(0) if w else "")
+        if name in IMPLEMENTED:
+            c.check(not w, "%s: implemented, not warned about as ignored" % name, w and w.group(0))
     print("%d of coturn's %d example options start iceway-relay; %d refused with a reason" %
           (started, len(opts), len(REFUSED)))
     c.check(len(opts) >= 80, "the example lists coturn's options (%d)" % len(opts))

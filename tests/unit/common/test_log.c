@@ -211,6 +211,67 @@ static void test_parse_level(void **state)
 	assert_int_equal(iw_log_parse_level(NULL, &l), -EINVAL);
 }
 
+/* coturn's syslog-facility spellings, and what is not one. */
+static void test_parse_facility(void **state)
+{
+	(void)state;
+	int f = -1;
+	const char *why = NULL;
+
+	assert_int_equal(iw_log_parse_facility("LOG_LOCAL1", &f), 0);
+	assert_int_equal(f, 17 << 3);
+	assert_int_equal(iw_log_parse_facility("local7", &f), 0);
+	assert_int_equal(f, 23 << 3);
+	assert_int_equal(iw_log_parse_facility("Daemon", &f), 0);
+	assert_int_equal(f, 3 << 3);
+	assert_int_equal(iw_log_parse_facility("log_user", &f), 0);
+	assert_int_equal(f, 1 << 3);
+	assert_int_equal(iw_log_parse_facility("local8", &f), -EINVAL);
+	assert_int_equal(iw_log_parse_facility("LOG_", &f), -EINVAL);
+	assert_int_equal(iw_log_parse_facility("", &f), -EINVAL);
+	assert_int_equal(iw_log_parse_facility(NULL, &f), -EINVAL);
+	assert_int_equal(iw_log_check_facility("bogus", &why), -EINVAL);
+	assert_non_null(why);
+}
+
+/* new-log-timestamp-format restamps plain lines; too long a format is refused. */
+static void test_time_format(void **state)
+{
+	(void)state;
+	char buf[64];
+
+	memset(buf, 'x', sizeof buf);
+	buf[sizeof buf - 1] = '\0';
+	assert_int_equal(iw_log_set_time_format(buf), -EINVAL);
+	assert_int_equal(iw_log_set_time_format("[%Y]"), 0);
+	IW_INFO("stamped");
+	assert_int_equal(iw_log_set_time_format(NULL), 0);
+	char *all = slurp(NULL);
+	assert_int_equal(strncmp(all, "[20", 3), 0);
+	assert_non_null(strstr(all, "] INFO iceway-relay: stamped\n"));
+	free(all);
+}
+
+/* After a rotation (the file renamed), reopen writes to a new file by the same name. */
+static void test_reopen(void **state)
+{
+	(void)state;
+	char moved[80];
+
+	IW_INFO("before");
+	snprintf(moved, sizeof moved, "%s.1", path);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(iw_log_reopen(), 0);
+	IW_INFO("after");
+	char *all = slurp(NULL);
+	assert_null(strstr(all, "before"));
+	assert_non_null(strstr(all, "INFO iceway-relay: after\n"));
+	free(all);
+	unlink(moved);
+	iw_log_open("stdout");
+	assert_int_equal(iw_log_reopen(), 0); /* nothing to reopen */
+}
+
 static void test_open_errors_and_errno(void **state)
 {
 	(void)state;
@@ -370,7 +431,7 @@ static void test_rec_write(void **state)
 	iw_log_rec_begin(&r, buf, sizeof buf, iw_log_json(), IW_LOG_INFO, "session");
 	iw_log_rec_u64(&r, "peers", 3);
 	size_t n = iw_log_rec_end(&r);
-	iw_log_rec_write(buf, n);
+	iw_log_rec_write(IW_LOG_INFO, buf, n);
 	iw_log_set_json(false);
 	size_t len;
 	char *s = slurp(&len);
@@ -383,6 +444,32 @@ static void test_rec_write(void **state)
 	assert_string_equal(t, "2025-12-05T00:00:00.123Z");
 }
 
+/* new-log-timestamp-format restamps a plain record as it does a plain line (one prefix for
+ * both); a JSON record keeps its ISO 8601 "ts". */
+static void test_rec_time_format(void **state)
+{
+	(void)state;
+	char buf[IW_LOG_REC_MIN];
+	struct iw_log_rec r;
+
+	assert_int_equal(iw_log_set_time_format("[%Y]"), 0);
+	for (int json = 0; json < 2; json++) {
+		iw_log_rec_begin(&r, buf, sizeof buf, json, IW_LOG_INFO, "session");
+		iw_log_rec_u64(&r, "peers", 3);
+		iw_log_rec_write(IW_LOG_INFO, buf, iw_log_rec_end(&r));
+	}
+	assert_int_equal(iw_log_set_time_format(NULL), 0);
+	char *s = slurp(NULL);
+	assert_int_equal(strncmp(s, "[20", 3), 0);
+	const char *obj = strstr(s, "] INFO iceway-relay: session peers=3\n");
+	assert_non_null(obj);
+	obj = strchr(obj, '\n') + 1;
+	assert_int_equal(strncmp(obj, "{\"ts\":\"", 7), 0);
+	check_ts(obj + 7);
+	assert_string_equal(rec_body(obj, true), ",\"msg\":\"session\",\"peers\":3}\n");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,12 +479,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_do_not_interleave, setup, teardown),
 		cmocka_unit_test(test_parse_level),
+		cmocka_unit_test(test_parse_facility),
+		cmocka_unit_test_setup_teardown(test_time_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors_and_errno, setup, teardown),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test_setup_teardown(test_rate_limited_call_site, setup, teardown),
 		cmocka_unit_test(test_rec_escaping),
 		cmocka_unit_test(test_rec_bounded),
 		cmocka_unit_test_setup_teardown(test_rec_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rec_time_format, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

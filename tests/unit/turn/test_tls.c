@@ -123,10 +123,38 @@ static void test_ciphers(void **state)
 		iw_tls_create(cert_path, key_path, NULL, "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", &why);
 	assert_non_null(t);
 	iw_tls_destroy(t);
-	/* OpenSSL-only names do not map: mbedTLS's defaults stay. */
+	/* OpenSSL's keywords: DEFAULT is mbedTLS's list, aNULL matches nothing in it. */
 	t = iw_tls_create(cert_path, key_path, NULL, "DEFAULT:!aNULL", &why);
 	assert_non_null(t);
 	iw_tls_destroy(t);
+	/* OpenSSL's and IANA's names, keywords joined with '+' */
+	t = iw_tls_create(cert_path, key_path, NULL, "ECDHE-ECDSA-AES128-GCM-SHA256", &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	t = iw_tls_create(cert_path, key_path, NULL, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	t = iw_tls_create(cert_path, key_path, NULL, "ECDH+AESGCM:ECDH+CHACHA20:!SHA1", &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	/* nothing left: refused with a reason */
+	why = NULL;
+	assert_null(iw_tls_create(cert_path, key_path, NULL, "NOT-A-SUITE:TLS_AES_128_GCM_SHA256", &why));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "leaves no TLS 1.2 suite"));
+	assert_null(iw_tls_create(cert_path, key_path, NULL, "ALL:!ALL", &why));
+	/* ec-curve-name: OpenSSL's spelling; an unknown curve is refused */
+	struct iw_tls_opts o = { .cert = cert_path, .pkey = key_path, .curve = "prime256v1" };
+	t = iw_tls_create_opts(&o, &why);
+	assert_non_null(t);
+	iw_tls_destroy(t);
+	o.curve = "curve9";
+	assert_null(iw_tls_create_opts(&o, &why));
+	assert_non_null(strstr(why, "ec-curve-name"));
+	o.curve = NULL;
+	o.dh_file = cert_path;
+	assert_null(iw_tls_create_opts(&o, &why));
+	assert_non_null(strstr(why, "dh-file"));
 	iw_tls_destroy(NULL);
 }
 
