@@ -122,6 +122,12 @@ static void reencode(const struct iw_stun_msg *m)
 		iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, &m->mapped);
 	if (has & IW_STUN_HAS_ALT_SERVER)
 		iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, &m->alt_server);
+	if (has & IW_STUN_HAS_CHANGE_REQ)
+		iw_stun_wr_u32(&s, STUN_ATTR_CHANGE_REQUEST, m->change_flags);
+	if (has & IW_STUN_HAS_OTHER_ADDR)
+		iw_stun_wr_addr(&s, STUN_ATTR_OTHER_ADDRESS, &m->other_addr);
+	if (has & IW_STUN_HAS_RESP_ORIGIN)
+		iw_stun_wr_addr(&s, STUN_ATTR_RESPONSE_ORIGIN, &m->resp_origin);
 	if (has & IW_STUN_HAS_REQ_TRANSPORT) {
 		uint8_t v[4] = { m->req_transport, 0, 0, 0 };
 		iw_stun_wr_attr(&s, STUN_ATTR_REQUESTED_TRANSPORT, v, 4);
@@ -192,6 +198,9 @@ static void reencode(const struct iw_stun_msg *m)
 	FUZZ_CHECK(!(has & IW_STUN_HAS_RELAYED) || addr_eq(&r.relayed, &m->relayed));
 	FUZZ_CHECK(!(has & IW_STUN_HAS_MAPPED) || addr_eq(&r.mapped, &m->mapped));
 	FUZZ_CHECK(!(has & IW_STUN_HAS_ALT_SERVER) || addr_eq(&r.alt_server, &m->alt_server));
+	FUZZ_CHECK(!(has & IW_STUN_HAS_CHANGE_REQ) || r.change_flags == m->change_flags);
+	FUZZ_CHECK(!(has & IW_STUN_HAS_OTHER_ADDR) || addr_eq(&r.other_addr, &m->other_addr));
+	FUZZ_CHECK(!(has & IW_STUN_HAS_RESP_ORIGIN) || addr_eq(&r.resp_origin, &m->resp_origin));
 	FUZZ_CHECK(!(has & IW_STUN_HAS_REQ_TRANSPORT) || r.req_transport == m->req_transport);
 	FUZZ_CHECK(!(has & IW_STUN_HAS_REQ_FAMILY) || r.req_family == m->req_family);
 	FUZZ_CHECK(!(has & IW_STUN_HAS_ADD_FAMILY) || r.add_family == m->add_family);

@@ -194,7 +194,6 @@ def browser(c, d, guide, b_relay, pw):
 
 def inside(d, srv_ns):
     c = iwtest.Checks("test_deploy_guides")
-    sigtest.node_modules(os.path.join("playwright-core", "index.mjs"))
     pw = os.path.join(sigtest.NODE_DIR, "node_modules", "playwright-core", "index.mjs")
     cert, key, dh = make_cert(d)
     peer = subprocess.Popen(["turnutils_peer", "-L", PEER, "-p", str(PEER_PORT)],
@@ -239,6 +238,8 @@ def main():
                      ("chromium at " + CHROMIUM, os.access(CHROMIUM, os.X_OK))):
         if not ok:
             raise SystemExit("FAIL: this test needs %s" % what)
+    # Before entering the namespaces, which cannot reach the npm registry.
+    sigtest.node_modules(os.path.join("playwright-core", "index.mjs"))
     # Two namespaces joined by a veth pair: the TURN host (11.0.0.1) and the clients' host
     # (11.0.0.2: uclient, its echo peer, Chromium, and BigBlueButton's media server).
     srv, cli = "iw-guides-s-%d" % os.getpid(), "iw-guides-c-%d" % os.getpid()
