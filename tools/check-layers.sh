@@ -20,7 +20,7 @@ LAYERS = [
     ("control", ["turn/control", "turn/acct", "turn/worker.h"]),
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),
-    ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check"]),
+    ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check", "turn/userdb"]),
 ]
 
 def layer_of(path):
