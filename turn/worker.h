@@ -178,6 +178,11 @@ struct iw_worker {
 	/* Relayed bytes a second over the whole relay, measured once a second off the packet path
 	 * (turn/ops.c), read (relaxed) by Allocate against bps-capacity; NULL: not measured. */
 	const uint64_t *relayed_bps;
+	/* The Redis user database (turn/userdb.h), when there is one: whether it answered at the
+	 * last try (relaxed load), and where an unknown user asks for a refresh (relaxed store);
+	 * both NULL otherwise. */
+	const int *udb_up;
+	int *udb_want;
 	struct iw_limit_set lim; /* the rate limits of conf, rebuilt when it changes */
 	unsigned gen;            /* the configuration generation this worker runs */
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
