@@ -21,7 +21,7 @@ LAYERS = [
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),
     ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check",
-                 "turn/admin", "turn/admin_cli"]),
+                 "turn/admin", "turn/admin_cli", "turn/userdb"]),
 ]
 
 def layer_of(path):

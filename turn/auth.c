@@ -51,12 +51,57 @@ void iw_auth_fini(struct iw_auth *a)
 	if (a->users)
 		memset(a->users, 0, a->cap_users * sizeof *a->users);
 	free(a->users);
+	free(a->by_name);
 	for (size_t i = 0; i < a->n_secrets; i++) {
 		memset(a->secrets[i], 0, strlen(a->secrets[i]));
 		free(a->secrets[i]);
 	}
 	free(a->rl);
 	memset(a, 0, sizeof *a);
+}
+
+static size_t name_slot(const struct iw_auth *a, const void *n, size_t len)
+{
+	return (size_t)iw_hash_keyed(a->by_name_seed, n, len) & (a->cap_by_name - 1);
+}
+
+/* Index users[i] by name unless an earlier user has that name (the first one wins, as the
+ * configuration file's user= lines come before the user database's). */
+static void index_insert(struct iw_auth *a, size_t i)
+{
+	const struct iw_auth_user *u = &a->users[i];
+	size_t mask = a->cap_by_name - 1;
+	for (size_t s = name_slot(a, u->name, u->name_len);; s = (s + 1) & mask) {
+		uint32_t e = a->by_name[s];
+		if (e == 0) {
+			a->by_name[s] = (uint32_t)(i + 1);
+			return;
+		}
+		const struct iw_auth_user *o = &a->users[e - 1];
+		if (o->name_len == u->name_len && !memcmp(o->name, u->name, u->name_len))
+			return;
+	}
+}
+
+/* Room in the name index for one more user: at most half full. 0 or -ENOMEM. */
+static int index_reserve(struct iw_auth *a)
+{
+	if ((a->n_users + 1) * 2 <= a->cap_by_name)
+		return 0;
+	if (a->n_users >= UINT32_MAX / 4)
+		return -ENOMEM;
+	size_t cap = a->cap_by_name ? a->cap_by_name * 2 : 16;
+	uint32_t *t = calloc(cap, sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	if (!a->by_name_seed && iw_cred_random(&a->by_name_seed, sizeof a->by_name_seed) < 0)
+		a->by_name_seed = 0x9e3779b97f4a7c15ull;
+	free(a->by_name);
+	a->by_name = t;
+	a->cap_by_name = cap;
+	for (size_t i = 0; i < a->n_users; i++)
+		index_insert(a, i);
+	return 0;
 }
 
 int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why)
@@ -71,6 +116,8 @@ int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why)
 		*why = "user name too long";
 		return -EINVAL;
 	}
+	if (index_reserve(a))
+		return -ENOMEM;
 	if (a->n_users == a->cap_users) {
 		size_t cap = a->cap_users ? a->cap_users * 2 : 8;
 		struct iw_auth_user *u = realloc(a->users, cap * sizeof *u);
@@ -106,6 +153,7 @@ int iw_auth_user_add(struct iw_auth *a, const char *spec, const char **why)
 		return -ENOMEM;
 	u->name_len = nlen;
 	iw_stun_userhash(u->userhash, spec, nlen, a->realm, a->realm_len);
+	index_insert(a, a->n_users);
 	a->n_users++;
 	return 0;
 }
@@ -136,6 +184,9 @@ void iw_auth_creds_swap(struct iw_auth *a, struct iw_auth *b)
 	a->users = b->users;
 	a->n_users = b->n_users;
 	a->cap_users = b->cap_users;
+	a->by_name = b->by_name;
+	a->cap_by_name = b->cap_by_name;
+	a->by_name_seed = b->by_name_seed;
 	memcpy(a->secrets, b->secrets, sizeof a->secrets);
 	a->n_secrets = b->n_secrets;
 	a->rest_sep = b->rest_sep;
@@ -144,6 +195,9 @@ void iw_auth_creds_swap(struct iw_auth *a, struct iw_auth *b)
 	b->users = t.users;
 	b->n_users = t.n_users;
 	b->cap_users = t.cap_users;
+	b->by_name = t.by_name;
+	b->cap_by_name = t.cap_by_name;
+	b->by_name_seed = t.by_name_seed;
 	memcpy(b->secrets, t.secrets, sizeof b->secrets);
 	b->n_secrets = t.n_secrets;
 	b->rest_sep = t.rest_sep;
@@ -254,10 +308,17 @@ int iw_auth_rl_take(struct iw_auth *a, const struct iw_addr *client, uint64_t no
 
 static const struct iw_auth_user *user_by_name(const struct iw_auth *a, const uint8_t *n, size_t len)
 {
-	for (size_t i = 0; i < a->n_users; i++)
-		if (a->users[i].name_len == len && !memcmp(a->users[i].name, n, len))
-			return &a->users[i];
-	return NULL;
+	if (!a->cap_by_name)
+		return NULL;
+	size_t mask = a->cap_by_name - 1;
+	for (size_t s = name_slot(a, n, len);; s = (s + 1) & mask) {
+		uint32_t e = a->by_name[s];
+		if (e == 0)
+			return NULL;
+		const struct iw_auth_user *u = &a->users[e - 1];
+		if (u->name_len == len && !memcmp(u->name, n, len))
+			return u;
+	}
 }
 
 static const struct iw_auth_user *user_by_hash(const struct iw_auth *a, const uint8_t *h)

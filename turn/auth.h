@@ -54,6 +54,12 @@ struct iw_auth {
 	char rest_sep; /* rest-api-separator: between expiry and user in REST usernames */
 	struct iw_auth_user *users;
 	size_t n_users, cap_users;
+	/* users by name: open addressing, linear probing, each slot a users index + 1 (0 empty),
+	 * at most half full, keyed with by_name_seed (random, moves with the table): a lookup
+	 * costs the same with 10 users or 100000 (redis-userdb). */
+	uint32_t *by_name;
+	size_t cap_by_name;
+	uint64_t by_name_seed;
 	char *secrets[IW_AUTH_MAX_SECRETS];
 	size_t n_secrets;
 	uint8_t nonce_key[32];     /* random per process */

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "turn/auth.h"
+#include "turn/userdb.h"
 
 uint32_t iw_conf_default_threads(void)
 {
@@ -130,6 +131,14 @@ static int check_user(const char *val, const char **why)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int check_redis_userdb(const char *val, const char **why)
+{
+	struct iw_userdb_conn c;
+	int rc = iw_userdb_conn_parse(&c, val, why);
+	memset(c.password, 0, sizeof c.password);
+	return rc;
 }
 
 static int o_allowed_peer(void *cfg, const char *val, const char **why)
@@ -378,6 +387,31 @@ const struct iw_opt iw_conf_opts[] = {
 	  .count_off = offsetof(struct iw_conf, n_secrets),
 	  .max = IW_CONF_MAX_SECRETS,
 	  .help = "SECRET: TURN REST API shared secret (repeatable; any may match)" },
+	{ .name = "redis-userdb",
+	  .short_name = 'N',
+	  .kind = IW_OPT_STR,
+	  .flags = IW_OPT_SECRET,
+	  AT(redis_userdb),
+	  .check = check_redis_userdb,
+	  .help = "CONN: coturn's Redis user database, \"ip=ADDR port=P dbname=N password=PW "
+		  "connect_timeout=S\": the realm's users (turn/realm/REALM/user/NAME/key) and REST "
+		  "secrets (turn/realm/REALM/secret), as turnadmin writes them, loaded off the packet "
+		  "path; while Redis is down the users loaded last keep working" },
+	{ .name = "redis-userdb-max-users",
+	  .kind = IW_OPT_INT,
+	  AT(userdb_max_users),
+	  .min = 1,
+	  .max = 10000000,
+	  .def = "100000",
+	  .help = "N: most users loaded from redis-userdb (the rest are left out, with a warning)" },
+	{ .name = "redis-userdb-refresh",
+	  .kind = IW_OPT_INT,
+	  AT(userdb_refresh_s),
+	  .min = 1,
+	  .max = 86400,
+	  .def = "10",
+	  .help = "S: load redis-userdb again this often (and at most once a second when an unknown "
+		  "user tries)" },
 	{ .name = "allowed-peer-ip",
 	  .kind = IW_OPT_REQUIRED,
 	  .flags = IW_OPT_REPEAT,
@@ -796,7 +830,6 @@ const struct iw_opt iw_conf_opts[] = {
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct iw_conf, help, version),
 	IGNORED_ARG("userdb", "no SQLite user database; use user= lines or REST credentials"),
-	IGNORED_ARG("redis-userdb", "no Redis user database yet; use user= lines or REST credentials"),
 	IGNORED_ARG("redis-statsdb", "statistics go to Prometheus (prometheus-port)"),
 	IGNORED_ARG("proc-user", "run as a user from the service manager or the container (the image does)"),
 	IGNORED_ARG("proc-group", "run as a user from the service manager or the container (the image does)"),
@@ -846,11 +879,11 @@ int iw_conf_finish(struct iw_conf *c, const char **why)
 	}
 	if (c->n_secrets && !c->use_secret)
 		c->use_secret = true;
-	if (!c->use_secret && c->n_users == 0 && !c->no_auth) {
+	if (!c->use_secret && c->n_users == 0 && !c->no_auth && !c->redis_userdb) {
 		*why = "no credentials: give user NAME:PASS (lt-cred-mech) or use-auth-secret";
 		return -EINVAL;
 	}
-	if (c->n_users)
+	if (c->n_users || c->redis_userdb)
 		c->lt_cred = true;
 	if (c->total_quota == 0 || c->total_quota > c->max_allocs)
 		c->total_quota = c->max_allocs;

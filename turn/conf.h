@@ -60,6 +60,10 @@ struct iw_conf {
 	unsigned n_users;
 	char *secrets[IW_CONF_MAX_SECRETS];
 	unsigned n_secrets;
+	/* coturn's Redis user database (turn/userdb.h): the connection string, the most users
+	 * loaded, and how often they are loaded again. */
+	char *redis_userdb;
+	uint32_t userdb_max_users, userdb_refresh_s;
 	struct iw_policy policy;
 	uint32_t user_quota, total_quota; /* 0 = unlimited */
 	/* Rate limits (turn/limit.h), 0 = off: bytes and datagrams a second per allocation (both

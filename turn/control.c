@@ -1268,6 +1268,14 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.rest_expiry && ar.rest_expiry < w->now_s &&
 		    m->method != TURN_METHOD_ALLOCATE && w->conf->rest_strict_expiry)
 			w->st.strict_refused++;
+		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.why && w->udb_want &&
+		    !strcmp(ar.why, "unknown user")) {
+			/* Perhaps added to the user database since the last load: ask for one
+			 * (the loader takes at most one such request a second). */
+			__atomic_store_n(w->udb_want, 1, __ATOMIC_RELAXED);
+			if (!__atomic_load_n(w->udb_up, __ATOMIC_RELAXED))
+				ar.why = "unknown user (user database unreachable)";
+		}
 		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.why)
 			seclog_auth(w, l, src, m, &ar);
 		challenge(w, l, src, m, ar.code, ar.reason);

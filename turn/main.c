@@ -19,6 +19,7 @@
 #include "turn/ops.h"
 #include "turn/relay.h"
 #include "turn/stream.h"
+#include "turn/userdb.h"
 
 /* Set by the main thread or a failing worker, polled by every loop: atomic loads and stores
  * (relaxed: it only asks to stop; pthread_join orders the rest). No signal handler writes it,
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 	unsigned n_started = 0;
 	struct iw_ops ops = { 0 };
 	struct iw_worker_shared shared = { 0 };
+	struct iw_userdb udb = { 0 };
 	struct iw_relay_metrics mx;
 	struct iw_metrics_http *prom = NULL;
 	struct iw_admin *admin = NULL;
@@ -147,6 +149,15 @@ int main(int argc, char **argv)
 	 * handed to each as it is built (turn/worker.h). */
 	if (iw_worker_shared_init(&shared, &conf, &stop_flag))
 		goto out;
+	if (conf.redis_userdb) {
+		/* Its own thread; workers see its users through the supervisor (turn/ops.c). */
+		if (iw_userdb_start(&udb, conf.redis_userdb, conf.realm, conf.userdb_max_users,
+				    conf.userdb_refresh_s, &why)) {
+			IW_ERROR("redis-userdb: %s", why);
+			goto out;
+		}
+		ops.udb_src = &udb;
+	}
 	for (unsigned i = 0; i < conf.threads; i++) {
 		w[i] = iw_relay_create(&shared, i);
 		if (!w[i])
@@ -201,8 +212,9 @@ int main(int argc, char **argv)
 	}
 	if (conf.no_auth)
 		IW_WARN("no-auth: TURN requests need no credentials; use on test networks only");
-	IW_INFO("ready: iceway-relay %s, realm %s, %s%s, %u worker%s, %u allocations max", iw_version(),
+	IW_INFO("ready: iceway-relay %s, realm %s, %s%s%s, %u worker%s, %u allocations max", iw_version(),
 		conf.realm, conf.lt_cred ? "long-term credentials" : "",
+		conf.redis_userdb ? " (with redis-userdb)" : "",
 		conf.use_secret ? (conf.lt_cred ? " + REST secret" : "REST secret") : "", conf.threads,
 		conf.threads > 1 ? "s" : "", conf.max_allocs);
 
@@ -248,6 +260,7 @@ out:
 	/* After the workers: their allocations' ports and quotas went back here as they were
 	 * freed. */
 	iw_worker_shared_fini(&shared);
+	iw_userdb_stop(&udb);
 	iw_ops_fini(&ops);
 	iw_conf_fini(&conf);
 	return status;

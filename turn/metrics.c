@@ -515,6 +515,22 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 			  offsetof(struct iw_stream_stats, writes));
 }
 
+static void userdb(struct iw_metrics_buf *b, const struct iw_userdb *u)
+{
+	gauge1(b, "iceway_relay_userdb_up", "1 when redis-userdb answered at the last try.",
+	       (double)AT(u->up));
+	gauge1(b, "iceway_relay_userdb_users", "Users loaded from redis-userdb at the last load.",
+	       (double)AT(u->users));
+	counter1(b, "iceway_relay_userdb_refreshes_total", "Loads of redis-userdb that succeeded.",
+		 AT(u->refreshes));
+	counter1(b, "iceway_relay_userdb_failures_total",
+		 "Loads of redis-userdb that failed (Redis unreachable or refusing).", AT(u->failures));
+	counter1(b, "iceway_relay_userdb_skipped_total",
+		 "Keys of redis-userdb left out at the last load (not a 32-digit hex key, or a name with "
+		 "':').",
+		 AT(u->skipped));
+}
+
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 {
 	const struct iw_relay_metrics *m = arg;
@@ -552,5 +568,7 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 		       "Bytes relayed (sent on, both directions) over the last second: what bps-capacity "
 		       "is compared with.",
 		       (double)AT(o->relayed_bps));
+		if (o->udb_src)
+			userdb(b, o->udb_src);
 	}
 }

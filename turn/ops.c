@@ -20,6 +20,10 @@ void iw_ops_attach(struct iw_ops *o, struct iw_worker *w)
 	w->relayed_bps = &o->relayed_bps;
 	w->sync = iw_ops_worker_sync;
 	w->sync_arg = o;
+	if (o->udb_src) {
+		w->udb_up = &o->udb_src->up;
+		w->udb_want = &o->udb_src->want;
+	}
 }
 
 void iw_ops_worker_sync(struct iw_worker *w, void *arg)
@@ -32,6 +36,7 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 	if (g == w->gen)
 		return;
 	const struct iw_conf *c = __atomic_load_n(&o->conf, __ATOMIC_ACQUIRE);
+	const struct iw_userdb_snap *u = __atomic_load_n(&o->udb, __ATOMIC_ACQUIRE);
 	struct iw_auth na;
 	const char *why = "out of memory";
 	int rc = iw_auth_init(&na, w->auth.realm, c->stale_nonce_s);
@@ -39,6 +44,12 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 		rc = iw_auth_user_add(&na, c->users[i], &why);
 	for (unsigned i = 0; rc == 0 && i < c->n_secrets; i++)
 		rc = iw_auth_secret_add(&na, c->secrets[i], &why);
+	/* The user database's users and secrets beside the file's (the file's user wins a name
+	 * both have, as it is found first). Keys were checked by the loader. */
+	for (size_t i = 0; u && rc == 0 && i < u->n_users; i++)
+		rc = iw_auth_user_add(&na, u->users[i], &why);
+	for (size_t i = 0; u && rc == 0 && i < u->n_secrets && na.n_secrets < IW_AUTH_MAX_SECRETS; i++)
+		rc = iw_auth_secret_add(&na, u->secrets[i], &why);
 	if (rc)
 		/* Checked by the supervisor already, so only memory can fail here: keep the
 		 * running credentials rather than none. */
@@ -131,10 +142,13 @@ int iw_ops_reload(struct iw_ops *o, int argc, char **argv, char *err, size_t err
 		n->realm = r;
 	}
 	keep_running(n, o->conf);
+	o->old_udb[o->n_old] = NULL;
+	o->old_heap[o->n_old] = o->conf_heap;
 	o->old[o->n_old] = o->conf;
 	o->old_gen[o->n_old] = o->gen;
 	o->n_old++;
 	__atomic_store_n(&o->conf, n, __ATOMIC_RELEASE);
+	o->conf_heap = true;
 	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
 	iw_log_set_json(n->log_json);
 	iw_log_set_level(n->log_level >= 0 ? (enum iw_log_level)n->log_level
@@ -151,6 +165,24 @@ fail:
 	return -EINVAL;
 }
 
+void iw_ops_userdb_publish(struct iw_ops *o)
+{
+	if (!o->udb_src || o->n_old == IW_OPS_MAX_GENS)
+		return; /* a full list: the snapshot waits in the loader for the next call */
+	struct iw_userdb_snap *s = iw_userdb_take(o->udb_src);
+	if (!s)
+		return;
+	if (o->udb) {
+		o->old[o->n_old] = NULL;
+		o->old_heap[o->n_old] = false;
+		o->old_udb[o->n_old] = o->udb;
+		o->old_gen[o->n_old] = o->gen;
+		o->n_old++;
+	}
+	__atomic_store_n(&o->udb, s, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+}
+
 void iw_ops_collect(struct iw_ops *o)
 {
 	unsigned j = 0;
@@ -162,11 +194,14 @@ void iw_ops_collect(struct iw_ops *o)
 			in_use |= __atomic_load_n(&o->stream->gen, __ATOMIC_ACQUIRE) <= o->old_gen[i];
 		if (in_use) {
 			o->old[j] = o->old[i];
+			o->old_udb[j] = o->old_udb[i];
+			o->old_heap[j] = o->old_heap[i];
 			o->old_gen[j++] = o->old_gen[i];
 			continue;
 		}
-		/* Generation 0 is main's own configuration, finished by main. */
-		if (o->old_gen[i] != 0) {
+		iw_userdb_snap_free(o->old_udb[i]);
+		/* main's own configuration is finished by main. */
+		if (o->old[i] && o->old_heap[i]) {
 			iw_conf_fini(o->old[i]);
 			free(o->old[i]);
 		}
@@ -177,13 +212,16 @@ void iw_ops_collect(struct iw_ops *o)
 void iw_ops_fini(struct iw_ops *o)
 {
 	for (unsigned i = 0; i < o->n_old; i++) {
-		if (o->old_gen[i] != 0) {
+		iw_userdb_snap_free(o->old_udb[i]);
+		if (o->old[i] && o->old_heap[i]) {
 			iw_conf_fini(o->old[i]);
 			free(o->old[i]);
 		}
 	}
 	o->n_old = 0;
-	if (o->gen != 0 && o->conf) {
+	iw_userdb_snap_free(o->udb);
+	o->udb = NULL;
+	if (o->conf_heap && o->conf) {
 		iw_conf_fini(o->conf);
 		free(o->conf);
 	}
@@ -260,6 +298,7 @@ int iw_ops_supervise(struct iw_ops *o, volatile sig_atomic_t *stop, int argc, ch
 				"(SIGTERM again to stop now)",
 				iw_ops_allocs_active(o), t);
 		}
+		iw_ops_userdb_publish(o);
 		iw_ops_collect(o);
 		iw_ops_rate_sample(o, iw_clock_ms());
 		if (o->draining && !__atomic_load_n(stop, __ATOMIC_RELAXED)) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "turn/conf.h"
+#include "turn/userdb.h"
 #include "turn/worker.h"
 
 enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has moved on */
@@ -27,6 +28,10 @@ enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has mov
  * newer generation (iw_ops_collect). So w->conf belongs to its worker: no other thread may
  * follow it (the metrics thread reads only start-up values and counters). The packet path pays
  * one atomic load per wake-up; reloads are refused while IW_OPS_MAX_GENS snapshots wait.
+ *
+ * The Redis user database (turn/userdb.h) is published the same way: the supervisor takes a
+ * changed snapshot from the loader thread, stores it in udb (release) and bumps gen; workers
+ * rebuild their credentials from conf and udb together.
  */
 struct iw_ops {
 	struct iw_conf *conf; /* newest snapshot */
@@ -34,9 +39,15 @@ struct iw_ops {
 	int draining;         /* 1 after the first SIGTERM */
 	struct iw_worker **workers;
 	unsigned n_workers;
-	struct iw_worker *stream; /* the TCP/TLS worker, when there is one */
-	/* Older generations not freed yet (owned by the supervisor). */
+	struct iw_worker *stream;   /* the TCP/TLS worker, when there is one */
+	struct iw_userdb *udb_src;  /* the redis-userdb loader, when there is one */
+	struct iw_userdb_snap *udb; /* newest user database snapshot; NULL before the first */
+	/* Older generations not freed yet (owned by the supervisor): each a configuration or a
+	 * user database snapshot (the other NULL). */
 	struct iw_conf *old[IW_OPS_MAX_GENS];
+	struct iw_userdb_snap *old_udb[IW_OPS_MAX_GENS];
+	bool old_heap[IW_OPS_MAX_GENS]; /* the configuration was built by a reload (not main's) */
+	bool conf_heap;                 /* the same for conf */
 	unsigned old_gen[IW_OPS_MAX_GENS];
 	unsigned n_old;
 	unsigned reloads, reload_errors;
@@ -60,6 +71,9 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg);
  * their running values, with a warning. Returns 0 or -EINVAL.
  */
 int iw_ops_reload(struct iw_ops *o, int argc, char **argv, char *err, size_t err_cap);
+/* Publish the user database loader's newest snapshot, if there is one, as a new generation
+ * (the supervisor calls it between signals). */
+void iw_ops_userdb_publish(struct iw_ops *o);
 /* Free generations that no worker runs any more. */
 void iw_ops_collect(struct iw_ops *o);
 /* Free every generation but the newest (after the workers have stopped). */

@@ -189,6 +189,11 @@ struct iw_worker {
 	/* Relayed bytes a second over the whole relay, measured once a second off the packet path
 	 * (turn/ops.c), read (relaxed) by Allocate against bps-capacity; NULL: not measured. */
 	const uint64_t *relayed_bps;
+	/* The Redis user database (turn/userdb.h), when there is one: whether it answered at the
+	 * last try (relaxed load), and where an unknown user asks for a refresh (relaxed store);
+	 * both NULL otherwise. */
+	const int *udb_up;
+	int *udb_want;
 	struct iw_limit_set lim; /* the rate limits of conf, rebuilt when it changes */
 	/* The admin API's (turn/admin.h), set before the worker runs; NULL without admin-token:
 	 * this worker's mailbox, polled at the top of its loop (turn/mailbox.h), and the users

@@ -3,7 +3,7 @@
 time beside a working base, must let iceway-relay start, or stop it with a reason naming the
 option where ignoring it would be unsafe (no-udp-relay, no-tlsv1_2) or where the example's
 value cannot work on its own (an address this host does not have, a min-port above the base's
-max-port, use-auth-secret without a secret). An option iceway ignores is warned about with what
+max-port, use-auth-secret without a secret, redis-userdb with placeholders). An option iceway ignores is warned about with what
 it does instead. Then the ones iceway implements from that list behave as in coturn:
 stun-only (TURN refused), no-stun (Binding refused), no-software-attribute (no SOFTWARE),
 permission-lifetime and channel-lifetime (taken), relay-threads=0 (one per CPU); the logging,
@@ -32,6 +32,8 @@ REFUSED = {
     "listening-ip": "cannot listen",      # 172.17.19.101 is not this host's
     "min-port": "greater than max-port",  # 49152 above the base's max-port
     "use-auth-secret": "needs static-auth-secret",
+    # The example's connection string holds placeholders ("dbname=<database-number>").
+    "redis-userdb": "redis-userdb: dbname= must be a database number",
 }
 # coturn options of the example that iceway enforces (and once ignored with a warning)
 ENFORCED = {"max-bps", "bps-capacity", "user-quota", "total-quota"}

@@ -389,10 +389,60 @@ static void test_rate_limit_ratio(void **state)
 	assert_true(out <= 4 * in);
 }
 
+/* Users by name through the index: thousands of them (the table grows many times), the
+ * first of two users with one name wins, an unknown name is unknown, and the index moves with
+ * iw_auth_creds_swap (built with b's seed, used in a). */
+static void test_many_users(void **state)
+{
+	(void)state;
+	enum { N = 3000 };
+	struct iw_auth a, b;
+	const char *why = NULL;
+	struct iw_addr c = addr("192.0.2.1:5000");
+	struct iw_auth_result r;
+	char spec[64], name[16], n[IW_AUTH_NONCE_MAX];
+	uint8_t key[IW_STUN_KEY_MAX];
+	assert_int_equal(iw_auth_init(&a, "iceway", 600), 0);
+	assert_int_equal(iw_auth_init(&b, "iceway", 600), 0);
+	assert_int_equal(iw_auth_user_add(&a, "old:pw", &why), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(spec, sizeof spec, "u%d:pw%d", i, i);
+		assert_int_equal(iw_auth_user_add(&b, spec, &why), 0);
+	}
+	assert_int_equal(iw_auth_user_add(&b, "u7:another", &why), 0);
+	assert_int_equal(iw_auth_user_add(&b, "bad:0xnothex00000000000000000000000000", &why), -EINVAL);
+	iw_auth_creds_swap(&a, &b);
+	iw_auth_fini(&b);
+	assert_int_equal(a.n_users, N + 1);
+	assert_true(a.cap_by_name >= 2 * a.n_users);
+	iw_auth_nonce_make(&a, &c, NOW, n);
+	for (int i = 0; i < N; i += 7) {
+		char pw[16];
+		snprintf(name, sizeof name, "u%d", i);
+		snprintf(pw, sizeof pw, "pw%d", i);
+		iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, name, strlen(name), "iceway", 6, pw, strlen(pw));
+		iw_auth_check(&a, build(&(struct req){ .user = name, .nonce = n, .key = key, .key_len = 16 }),
+			      &c, NOW, &r);
+		assert_int_equal(r.code, 0);
+	}
+	iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, "u7", 2, "iceway", 6, "another", 7);
+	iw_auth_check(&a, build(&(struct req){ .user = "u7", .nonce = n, .key = key, .key_len = 16 }), &c,
+		      NOW, &r);
+	assert_int_equal(r.code, 401);
+	assert_string_equal(r.why, "bad integrity"); /* u7 is the first one */
+	iw_stun_lt_key(key, STUN_PASSWORD_ALG_MD5, "old", 3, "iceway", 6, "pw", 2);
+	iw_auth_check(&a, build(&(struct req){ .user = "old", .nonce = n, .key = key, .key_len = 16 }), &c,
+		      NOW, &r);
+	assert_int_equal(r.code, 401);
+	assert_string_equal(r.why, "unknown user"); /* swapped out */
+	iw_auth_fini(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nonce),
+		cmocka_unit_test(test_many_users),
 		cmocka_unit_test(test_static_user),
 		cmocka_unit_test(test_userhash),
 		cmocka_unit_test(test_rest),

@@ -255,13 +255,110 @@ static void test_reload(void **state)
 	unlink(path);
 }
 
+static struct iw_userdb_snap *snap_of(const char *user, const char *secret)
+{
+	struct iw_userdb_snap *s = calloc(1, sizeof *s);
+	assert_non_null(s);
+	s->users = calloc(1, sizeof *s->users);
+	assert_non_null(s->users);
+	s->users[s->n_users++] = strdup(user);
+	if (secret)
+		s->secrets[s->n_secrets++] = strdup(secret);
+	return s;
+}
+
+static bool has_user(const struct iw_auth *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_users; i++)
+		if (!strcmp(a->users[i].name, name))
+			return true;
+	return false;
+}
+
+/* A user database snapshot is published as a generation: the worker takes the file's users
+ * and the database's together, the old snapshot waits for the worker, and main's own
+ * configuration is never freed by ops, though generations are no longer all reloads. */
+static void test_userdb_publish(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/iw-unit-udb-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "lt-cred-mech\nuser=alice:pw\n");
+	char *argv[] = { "r", "-c", path };
+	struct iw_conf *c0 = calloc(1, sizeof *c0);
+	char err[IW_CONFIG_ERR_MAX];
+	const char *why;
+	iw_conf_init(c0);
+	assert_int_equal(iw_config_load_file(iw_conf_opts, c0, path, err, sizeof err), 0);
+	assert_int_equal(iw_conf_finish(c0, &why), 0);
+
+	struct iw_worker *w = fake_worker();
+	struct iw_worker *ws[1] = { w };
+	assert_int_equal(iw_auth_init(&w->auth, c0->realm, c0->stale_nonce_s), 0);
+	w->conf = c0;
+	struct iw_userdb u = { 0 };
+	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1, .udb_src = &u };
+	iw_ops_attach(&o, w);
+	assert_ptr_equal(w->udb_up, &u.up);
+	assert_ptr_equal(w->udb_want, &u.want);
+
+	/* Nothing pending: no generation. */
+	iw_ops_userdb_publish(&o);
+	assert_int_equal(o.gen, 0);
+	/* alice in both: the file's alice is found first. */
+	struct iw_userdb_snap *s1 = snap_of("carol:0x0123456789abcdef0123456789abcdef", "db-secret");
+	u.pending = s1;
+	iw_ops_userdb_publish(&o);
+	assert_int_equal(o.gen, 1);
+	assert_ptr_equal(o.udb, s1);
+	assert_null(u.pending);
+	assert_int_equal(o.n_old, 0); /* no snapshot before it */
+	iw_ops_worker_sync(w, &o);
+	assert_int_equal(w->gen, 1);
+	assert_true(has_user(&w->auth, "alice"));
+	assert_true(has_user(&w->auth, "carol"));
+	assert_int_equal(w->auth.n_secrets, 1);
+	assert_true(w->auth.use_secret);
+
+	/* A second snapshot replaces the first, which waits for the worker. */
+	u.pending = snap_of("dave:0xffffffffffffffffffffffffffffffff", NULL);
+	iw_ops_userdb_publish(&o);
+	assert_int_equal(o.gen, 2);
+	assert_int_equal(o.n_old, 1);
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 1);
+	iw_ops_worker_sync(w, &o);
+	assert_false(has_user(&w->auth, "carol"));
+	assert_true(has_user(&w->auth, "dave"));
+	assert_int_equal(w->auth.n_secrets, 0);
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 0); /* s1 freed (ASan would see a leak otherwise) */
+
+	/* A reload now: main's configuration goes to the old list at generation 2, and is left
+	 * for main to free. */
+	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), 0);
+	assert_int_equal(o.gen, 3);
+	iw_ops_worker_sync(w, &o);
+	assert_true(has_user(&w->auth, "dave"));
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 0);
+	assert_string_equal(c0->users[0], "alice:pw"); /* still main's, still alive */
+	iw_ops_fini(&o);
+	iw_auth_fini(&w->auth);
+	iw_conf_fini(c0);
+	free(c0);
+	free_worker(w);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sum_over_workers),
-		cmocka_unit_test(test_gauges_from_live_counts),
-		cmocka_unit_test(test_options),
-		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_sum_over_workers), cmocka_unit_test(test_gauges_from_live_counts),
+		cmocka_unit_test(test_options),          cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_userdb_publish),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
