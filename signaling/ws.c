@@ -852,8 +852,10 @@ static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	struct qmsg *m;
 
 	if (s->close_pending && (!s->qhead || w->draining)) {
-		lws_close_reason(wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
-				 strlen(s->close_reason));
+		/* No reason when drop_slow found the pipe choked and only set close_pending. */
+		const char *why = s->close_reason ? s->close_reason : "";
+		lws_close_reason(wsi, (enum lws_close_status)s->close_code, (unsigned char *)why,
+				 strlen(why));
 		return -1;
 	}
 	/* WRITEABLE means the socket takes at least this one write; lws holds back any
