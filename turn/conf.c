@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "turn/auth.h"
+#include "turn/realm.h"
 #include "turn/userdb.h"
 
 uint32_t iw_conf_default_threads(void)
@@ -442,7 +443,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .kind = IW_OPT_INT,
 	  AT(user_quota),
 	  .min = 0,
-	  .max = 1000000,
+	  .max = IW_REALM_QUOTA_MAX,
 	  .def = "0",
 	  .help = "N: allocations per user (0: unlimited)" },
 	{ .name = "max-bps",
@@ -450,7 +451,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .kind = IW_OPT_INT,
 	  AT(max_bps),
 	  .min = 0,
-	  .max = 1000000000000LL,
+	  .max = IW_REALM_BPS_MAX,
 	  .def = "0",
 	  .help = "BYTES: bytes a second one allocation may relay, both directions together (coturn "
 		  "limits each direction on its own); past it datagrams are dropped (0: no limit)" },
@@ -536,7 +537,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .kind = IW_OPT_INT,
 	  AT(total_quota),
 	  .min = 0,
-	  .max = 1000000,
+	  .max = IW_REALM_QUOTA_MAX,
 	  .def = "0",
 	  .help = "N: allocations in total (0: max-allocations)" },
 	{ .name = "max-allocate-lifetime",

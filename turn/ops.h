@@ -31,7 +31,8 @@ enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has mov
  *
  * The Redis user database (turn/userdb.h) is published the same way: the supervisor takes a
  * changed snapshot from the loader thread, stores it in udb (release) and bumps gen; workers
- * rebuild their credentials from conf and udb together.
+ * rebuild their credentials from conf and udb together, and take udb's realm options in place
+ * of conf's max-bps, user-quota and total-quota (iw_worker_limits_set).
  */
 struct iw_ops {
 	struct iw_conf *conf; /* newest snapshot */
