@@ -203,58 +203,6 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static void test_reload(void **state)
-{
-	(void)state;
-	char path[] = "/tmp/iw-unit-reload-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "lt-cred-mech\nuser=alice:pw\nlistening-port=3478\n");
-	char *argv[] = { "r", "-c", path };
-	struct iw_conf *c0 = calloc(1, sizeof *c0);
-	char err[IW_CONFIG_ERR_MAX];
-	const char *why;
-	iw_conf_init(c0);
-	assert_int_equal(iw_config_load_file(iw_conf_opts, c0, path, err, sizeof err), 0);
-	assert_int_equal(iw_conf_finish(c0, &why), 0);
-
-	struct iw_worker *w = fake_worker();
-	struct iw_worker *ws[1] = { w };
-	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1 };
-
-	/* A bad line: refused with FILE:LINE, generation unchanged. */
-	write_file(path, "lt-cred-mech\nuser=alice:pw\nmax-port=lots\n");
-	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), -EINVAL);
-	assert_non_null(strstr(err, path));
-	assert_non_null(strstr(err, ":3:"));
-	assert_ptr_equal(o.conf, c0);
-	assert_int_equal(o.gen, 0);
-	assert_int_equal(o.reload_errors, 1);
-
-	/* A good one with a new user and new ports: users change, the ports do not (the
-	 * listeners stay bound, and the own-address policy reads both ports). */
-	write_file(path, "lt-cred-mech\nuser=bob:pw2\nlistening-port=4000\ntls-listening-port=4001\n");
-	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), 0);
-	assert_int_equal(o.gen, 1);
-	assert_ptr_not_equal(o.conf, c0);
-	assert_int_equal(o.conf->n_users, 1);
-	assert_string_equal(o.conf->users[0], "bob:pw2");
-	assert_int_equal(o.conf->port, 3478);
-	assert_int_equal(o.conf->tls_port, c0->tls_port);
-	/* The old generation is kept until the worker has moved on. */
-	iw_ops_collect(&o);
-	assert_int_equal(o.n_old, 1);
-	w->gen = 1;
-	iw_ops_collect(&o);
-	assert_int_equal(o.n_old, 0); /* generation 0 is the caller's to free */
-	iw_ops_fini(&o);
-	iw_conf_fini(c0);
-	free(c0);
-	free_worker(w);
-	unlink(path);
-}
-
 /* A configuration read from a new file holding text (path: a mkstemp template, the file's
  * name on return, for the caller to unlink), as main reads one. */
 static struct iw_conf *conf_from_file(char *path, const char *text)
@@ -288,6 +236,48 @@ static struct iw_worker *auth_worker(const struct iw_conf *c)
 	return w;
 }
 
+static void test_reload(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/iw-unit-reload-XXXXXX";
+	struct iw_conf *c0 = conf_from_file(path, "lt-cred-mech\nuser=alice:pw\nlistening-port=3478\n");
+	char *argv[] = { "r", "-c", path };
+	char err[IW_CONFIG_ERR_MAX];
+	struct iw_worker *w = fake_worker();
+	struct iw_worker *ws[1] = { w };
+	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1 };
+
+	/* A bad line: refused with FILE:LINE, generation unchanged. */
+	write_file(path, "lt-cred-mech\nuser=alice:pw\nmax-port=lots\n");
+	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, ":3:"));
+	assert_ptr_equal(o.conf, c0);
+	assert_int_equal(o.gen, 0);
+	assert_int_equal(o.reload_errors, 1);
+
+	/* A good one with a new user and new ports: users change, the ports do not (the
+	 * listeners stay bound, and the own-address policy reads both ports). */
+	write_file(path, "lt-cred-mech\nuser=bob:pw2\nlistening-port=4000\ntls-listening-port=4001\n");
+	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), 0);
+	assert_int_equal(o.gen, 1);
+	assert_ptr_not_equal(o.conf, c0);
+	assert_int_equal(o.conf->n_users, 1);
+	assert_string_equal(o.conf->users[0], "bob:pw2");
+	assert_int_equal(o.conf->port, 3478);
+	assert_int_equal(o.conf->tls_port, c0->tls_port);
+	/* The old generation is kept until the worker has moved on. */
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 1);
+	w->gen = 1;
+	iw_ops_collect(&o);
+	assert_int_equal(o.n_old, 0); /* generation 0 is the caller's to free */
+	iw_ops_fini(&o);
+	conf_free(c0);
+	free_worker(w);
+	unlink(path);
+}
+
 static struct iw_userdb_snap *snap_of(const char *user, const char *secret)
 {
 	struct iw_userdb_snap *s = calloc(1, sizeof *s);
@@ -315,22 +305,11 @@ static void test_userdb_publish(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/iw-unit-udb-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "lt-cred-mech\nuser=alice:pw\n");
+	struct iw_conf *c0 = conf_from_file(path, "lt-cred-mech\nuser=alice:pw\n");
 	char *argv[] = { "r", "-c", path };
-	struct iw_conf *c0 = calloc(1, sizeof *c0);
 	char err[IW_CONFIG_ERR_MAX];
-	const char *why;
-	iw_conf_init(c0);
-	assert_int_equal(iw_config_load_file(iw_conf_opts, c0, path, err, sizeof err), 0);
-	assert_int_equal(iw_conf_finish(c0, &why), 0);
-
-	struct iw_worker *w = fake_worker();
+	struct iw_worker *w = auth_worker(c0);
 	struct iw_worker *ws[1] = { w };
-	assert_int_equal(iw_auth_init(&w->auth, c0->realm, c0->stale_nonce_s), 0);
-	w->conf = c0;
 	struct iw_userdb u = { 0 };
 	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1, .udb_src = &u };
 	iw_ops_attach(&o, w);
@@ -380,8 +359,7 @@ static void test_userdb_publish(void **state)
 	assert_string_equal(c0->users[0], "alice:pw"); /* still main's, still alive */
 	iw_ops_fini(&o);
 	iw_auth_fini(&w->auth);
-	iw_conf_fini(c0);
-	free(c0);
+	conf_free(c0);
 	free_worker(w);
 	unlink(path);
 }
