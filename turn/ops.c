@@ -150,6 +150,8 @@ int iw_ops_reload(struct iw_ops *o, int argc, char **argv, char *err, size_t err
 	__atomic_store_n(&o->conf, n, __ATOMIC_RELEASE);
 	o->conf_heap = true;
 	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&o->total_quota, iw_worker_total_quota(n, o->udb ? &o->udb->opts : NULL),
+			 __ATOMIC_RELAXED);
 	iw_log_set_json(n->log_json);
 	iw_log_set_level(n->log_level >= 0 ? (enum iw_log_level)n->log_level
 			 : n->verbose      ? IW_LOG_DEBUG
@@ -203,6 +205,7 @@ void iw_ops_userdb_publish(struct iw_ops *o)
 	opts_log(o, s);
 	__atomic_store_n(&o->udb, s, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&o->total_quota, iw_worker_total_quota(o->conf, &s->opts), __ATOMIC_RELAXED);
 }
 
 void iw_ops_collect(struct iw_ops *o)

@@ -52,6 +52,9 @@ struct iw_ops {
 	unsigned old_gen[IW_OPS_MAX_GENS];
 	unsigned n_old;
 	unsigned reloads, reload_errors;
+	/* total-quota in force with the newest generation (the realm's or conf's; 0 until the
+	 * first reload or user database snapshot: conf's), for the admin API's status (relaxed). */
+	uint32_t total_quota;
 	/* Relayed bytes a second, measured by the supervisor about once a second from the
 	 * workers' counters (iw_ops_rate_sample) and read by Allocate against bps-capacity. */
 	uint64_t relayed_bps;

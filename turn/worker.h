@@ -226,15 +226,21 @@ static inline unsigned iw_relay_fam(uint8_t family)
  * max-bps, user-quota and total-quota where they are set: at creation, and when the worker
  * adopts a generation (existing allocations keep their buckets; the new rates apply to them,
  * the quotas to the next Allocate). */
+/* total-quota in force: r's (NULL: none) where set, else c's; as iw_conf_finish, 0 or more
+ * than the table holds is max-allocations. */
+static inline uint32_t iw_worker_total_quota(const struct iw_conf *c, const struct iw_realm_opts *r)
+{
+	uint64_t tq = r && r->set[IW_REALM_TOTAL_QUOTA] ? r->val[IW_REALM_TOTAL_QUOTA] : c->total_quota;
+	return tq == 0 || tq > c->max_allocs ? c->max_allocs : (uint32_t)tq;
+}
+
 static inline void iw_worker_limits_set(struct iw_worker *w, const struct iw_realm_opts *r)
 {
 	const struct iw_conf *c = w->conf;
 	uint64_t bps = r && r->set[IW_REALM_MAX_BPS] ? r->val[IW_REALM_MAX_BPS] : c->max_bps;
 	uint64_t uq = r && r->set[IW_REALM_USER_QUOTA] ? r->val[IW_REALM_USER_QUOTA] : c->user_quota;
-	uint64_t tq = r && r->set[IW_REALM_TOTAL_QUOTA] ? r->val[IW_REALM_TOTAL_QUOTA] : c->total_quota;
 	w->user_quota = (uint32_t)uq; /* the option's range: at most 1000000 */
-	/* As iw_conf_finish: 0 or more than the table holds is max-allocations. */
-	w->total_quota = tq == 0 || tq > c->max_allocs ? c->max_allocs : (uint32_t)tq;
+	w->total_quota = iw_worker_total_quota(c, r);
 	iw_limit_set_init(&w->lim, bps, c->max_pps, c->user_max_bps, c->max_new_peers, c->limit_burst_ms);
 }
 

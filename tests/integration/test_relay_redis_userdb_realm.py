@@ -7,7 +7,8 @@ coturn's turnadmin and by redis-cli. The relay's file says user-quota 3, total-q
   live to 2 (redis-cli): her second passes, her third gets 486; deleted (turnadmin, 0): the
   file's 3 again;
 - total-quota (turnadmin): one allocation more than those held passes, the next gets 486
-  (server total); deleted: allocations pass again;
+  (server total), and the admin API's status says capacity 3; deleted: allocations pass
+  again, capacity is max-allocations again;
 - bad values (not a number, negative, past the option's range): each ignored with one warning
   naming its key, counted in iceway_relay_userdb_realm_options_ignored, the file's values
   in force;
@@ -27,6 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
 import limits as lim  # noqa: E402
+from admintest import Admin  # noqa: E402
 from userdb import Redis, md5_key, turnadmin  # noqa: E402
 
 # The file's values in force; total-quota is left at 0, which is max-allocations (16384).
@@ -41,13 +43,17 @@ def key(opt):
 class Relay:
     def __init__(self, c, conn):
         self.c, self.conn = c, conn
-        self.mport = t.free_tcp_port()
-        self.srv = t.Server(auth="lt", users=(), verbose=False, extra=[
+        # With the admin API, whose status reports the total-quota in force as capacity.
+        self.admin = Admin(users=(), extra=[
             "--redis-userdb", conn, "--redis-userdb-refresh", "1",
             "--user-quota", str(FILE["user-quota"]), "--max-bps", str(FILE["max-bps"]),
-            "--limit-burst", "200", "--allow-rfc5766-channels",
-            "--prometheus", "--prometheus-port", str(self.mport)]).start()
+            "--limit-burst", "200", "--allow-rfc5766-channels"]).start()
+        self.srv, self.mport = self.admin.srv, self.admin.port
         self.held = []
+
+    def capacity(self):
+        st, _, b = self.admin.get("/admin/status")
+        return b.get("capacity") if st == 200 else st
 
     def lines(self, pattern):
         return len(re.findall(pattern, self.srv.log_text()))
@@ -125,12 +131,16 @@ def total_quota(c, r, redis, conn):
     c.check(turnadmin("-g", "-N", conn, "-r", t.REALM, "--total-quota", "3") == 0,
             "turnadmin -g --total-quota 3")
     c.check(r.in_force("total-quota", 3), "total-quota 3 logged as in force")
+    cap = r.capacity()
+    c.check(cap == 3, "the admin API's status: capacity 3", "%s" % cap)
     c.check(ok(r.allocate("bob")), "total-quota 3: the third allocation")
     m = r.allocate("ursula")
     c.check(quota_refused(m, "server total"), "total-quota 3: the fourth gets 486 (server total)", repr(m))
     c.check(turnadmin("-g", "-N", conn, "-r", t.REALM, "--total-quota", "0") == 0,
             "turnadmin --total-quota 0")
     c.check(r.in_force("total-quota", None), "the file's total-quota in force again")
+    cap = r.capacity()
+    c.check(cap == FILE["total-quota"], "status: capacity %d again" % FILE["total-quota"], "%s" % cap)
     c.check(ok(r.allocate("ursula")), "no realm total-quota: the fourth allocation passes")
     r.release()
 

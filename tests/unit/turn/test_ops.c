@@ -412,6 +412,7 @@ static void test_userdb_realm_opts(void **state)
 		assert_int_equal(w->lim.on, steps[i].bps != 0);
 		assert_int_equal(w->user_quota, steps[i].user);
 		assert_int_equal(w->total_quota, steps[i].total);
+		assert_int_equal(o.total_quota, steps[i].total); /* what the admin API reports */
 		assert_true(has_user(&w->auth, "carol"));
 	}
 	/* A reload keeps the database's value over the file's new one. */
@@ -427,6 +428,9 @@ static void test_userdb_realm_opts(void **state)
 	iw_ops_worker_sync(w, &o);
 	assert_int_equal(w->lim.bps.per_s, 6000);
 	assert_int_equal(w->user_quota, 2);
+	/* The reloaded file has no total-quota: max-allocations, also for the admin API. */
+	assert_int_equal(w->total_quota, 100);
+	assert_int_equal(o.total_quota, 100);
 	iw_ops_collect(&o);
 	iw_ops_fini(&o);
 	iw_auth_fini(&w->auth);
