@@ -16,7 +16,7 @@ import os, re, sys
 LAYERS = [
     ("common", ["common/*"]),
     ("tables", ["turn/alloc", "turn/ports", "turn/quota", "turn/auth", "turn/policy",
-                "turn/revoked", "turn/conf.h", "turn/limit"]),
+                "turn/revoked", "turn/conf.h", "turn/limit", "turn/realm"]),
     ("control", ["turn/control", "turn/acct", "turn/worker.h", "turn/mailbox"]),
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),

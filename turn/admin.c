@@ -325,7 +325,10 @@ static void status(struct ctx *x)
 	struct iw_admin *ad = x->ad;
 	const struct iw_conf *c = ad->conf;
 	unsigned active = iw_ops_allocs_active(ad->ops);
-	uint64_t cap = c->total_quota ? c->total_quota : c->max_allocs;
+	/* What Allocate is held to now: after a reload, or with the realm's total-quota from the
+	 * Redis user database, not the start-up value. */
+	uint32_t tq = __atomic_load_n(&ad->ops->total_quota, __ATOMIC_RELAXED);
+	uint64_t cap = tq ? tq : c->total_quota ? c->total_quota : c->max_allocs;
 	json_t *o = json_object();
 	json_object_set_new(o, "version", json_string(iw_version()));
 	json_object_set_new(o, "uptime", json_integer((json_int_t)((iw_clock_ms() - ad->started_ms) / 1000)));

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "turn/auth.h"
+#include "turn/realm.h"
 #include "turn/userdb.h"
 
 uint32_t iw_conf_default_threads(void)
@@ -442,7 +443,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .kind = IW_OPT_INT,
 	  AT(user_quota),
 	  .min = 0,
-	  .max = 1000000,
+	  .max = IW_REALM_QUOTA_MAX,
 	  .def = "0",
 	  .help = "N: allocations per user (0: unlimited)" },
 	{ .name = "max-bps",
@@ -450,7 +451,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .kind = IW_OPT_INT,
 	  AT(max_bps),
 	  .min = 0,
-	  .max = 1000000000000LL,
+	  .max = IW_REALM_BPS_MAX,
 	  .def = "0",
 	  .help = "BYTES: bytes a second one allocation may relay, both directions together (coturn "
 		  "limits each direction on its own); past it datagrams are dropped (0: no limit)" },
@@ -536,7 +537,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .kind = IW_OPT_INT,
 	  AT(total_quota),
 	  .min = 0,
-	  .max = 1000000,
+	  .max = IW_REALM_QUOTA_MAX,
 	  .def = "0",
 	  .help = "N: allocations in total (0: max-allocations)" },
 	{ .name = "max-allocate-lifetime",
@@ -733,9 +734,12 @@ const struct iw_opt iw_conf_opts[] = {
 	IGNORED_ARG("aux-server", "no RFC 5780 auxiliary servers; Binding answers from the main address"),
 	IGNORED("udp-self-balance", "the UDP workers share each port through SO_REUSEPORT already"),
 	IGNORED("oauth", "no OAuth (RFC 7635); use REST credentials (use-auth-secret)"),
-	IGNORED_ARG("psql-userdb", "no SQL user database; use user= lines or REST credentials"),
-	IGNORED_ARG("mysql-userdb", "no SQL user database; use user= lines or REST credentials"),
-	IGNORED_ARG("mongo-userdb", "no MongoDB user database; use user= lines or REST credentials"),
+	IGNORED_ARG("psql-userdb", "no SQL user database; use redis-userdb (coturn's Redis one), user= lines "
+				   "or REST credentials"),
+	IGNORED_ARG("mysql-userdb", "no SQL user database; use redis-userdb (coturn's Redis one), user= "
+				    "lines or REST credentials"),
+	IGNORED_ARG("mongo-userdb", "no MongoDB user database; use redis-userdb (coturn's Redis one), user= "
+				    "lines or REST credentials"),
 	IGNORED_ARG("secret-key-file", "coturn keeps OAuth keys with it; iceway has no OAuth"),
 	IGNORED("dh566", "a 566-bit DH group is breakable (Logjam): DHE keeps 2048 bits (or dh-file)"),
 	IGNORED("dh1066", "a 1066-bit DH group is weak (Logjam): DHE keeps 2048 bits (or dh-file)"),
@@ -829,7 +833,8 @@ const struct iw_opt iw_conf_opts[] = {
 	IW_OPT_LOG_COTURN(struct iw_conf, log_syslog, log_facility, log_time_format),
 	IW_OPT_CONFIG_FILE,
 	IW_OPT_HELP_VERSION(struct iw_conf, help, version),
-	IGNORED_ARG("userdb", "no SQLite user database; use user= lines or REST credentials"),
+	IGNORED_ARG("userdb", "no SQLite user database; use redis-userdb (coturn's Redis one), user= lines "
+			      "or REST credentials"),
 	IGNORED_ARG("redis-statsdb", "statistics go to Prometheus (prometheus-port)"),
 	IGNORED_ARG("proc-user", "run as a user from the service manager or the container (the image does)"),
 	IGNORED_ARG("proc-group", "run as a user from the service manager or the container (the image does)"),

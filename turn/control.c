@@ -682,10 +682,9 @@ static int alloc_pick_family(struct alloc_req *q)
 static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 {
 	struct iw_worker *w = q->w;
-	const struct iw_conf *c = w->conf;
 	const char *qwhy = NULL;
 	*out = NULL;
-	if (!q->transfer && iw_quota_take(w->quota, q->who, q->who_len, c->user_quota, c->total_quota, &qwhy))
+	if (!q->transfer && iw_quota_take(w->quota, q->who, q->who_len, w->user_quota, w->total_quota, &qwhy))
 		return refuse(q, &w->st.alloc_quota, STUN_ERR_ALLOCATION_QUOTA, qwhy);
 	struct iw_alloc *a = iw_alloc_new(&w->tab, q->src, q->l->idx);
 	if (!a) {
@@ -741,9 +740,8 @@ static int alloc_redeem(struct alloc_req *q, struct iw_alloc *a)
 static int alloc_reserve_pair(struct alloc_req *q, struct iw_alloc *a, int fd2, uint16_t port)
 {
 	struct iw_worker *w = q->w;
-	const struct iw_conf *c = w->conf;
 	const char *rwhy = NULL;
-	if (iw_quota_take(w->quota, q->who, q->who_len, c->user_quota, c->total_quota, &rwhy))
+	if (iw_quota_take(w->quota, q->who, q->who_len, w->user_quota, w->total_quota, &rwhy))
 		return -EDQUOT;
 	uint64_t t = 0;
 	if (iw_cred_random(&t, sizeof t) || !t)

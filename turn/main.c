@@ -225,6 +225,10 @@ int main(int argc, char **argv)
 			worker_failed = 1;
 			break;
 		}
+		/* Named for top -H, ps -L and gdb: "iw-udp-N", the worker index of the metrics. */
+		char name[32]; /* the kernel keeps 15 bytes: IW_CONF_MAX_THREADS fits */
+		snprintf(name, sizeof name, "iw-udp-%u", i);
+		pthread_setname_np(th[i], name);
 		n_started++;
 	}
 	if (streams && !__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) {
@@ -233,6 +237,7 @@ int main(int argc, char **argv)
 			__atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
 			worker_failed = 1;
 		} else {
+			pthread_setname_np(sth, "iw-stream");
 			stream_started = true;
 		}
 	}

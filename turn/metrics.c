@@ -529,6 +529,10 @@ static void userdb(struct iw_metrics_buf *b, const struct iw_userdb *u)
 		 "Keys of redis-userdb left out at the last load (not a 32-digit hex key, or a name with "
 		 "':').",
 		 AT(u->skipped));
+	gauge1(b, "iceway_relay_userdb_realm_options_ignored",
+	       "Realm options of redis-userdb (turn/realm/REALM/max-bps, user-quota, total-quota) "
+	       "ignored at the last load: not a number in the option's range.",
+	       (double)AT(u->opts_bad));
 }
 
 void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)

@@ -65,7 +65,7 @@ void iw_ops_worker_sync(struct iw_worker *w, void *arg)
 	bool strict_on = c->rest_strict_expiry && !w->conf->rest_strict_expiry;
 	bool acct_moved = c->acct_interval_s != w->conf->acct_interval_s;
 	w->conf = c;
-	iw_worker_limits_set(w);
+	iw_worker_limits_set(w, u ? &u->opts : NULL);
 	if (strict_on)
 		iw_control_strict_apply(w);
 	if (acct_moved)
@@ -150,6 +150,8 @@ int iw_ops_reload(struct iw_ops *o, int argc, char **argv, char *err, size_t err
 	__atomic_store_n(&o->conf, n, __ATOMIC_RELEASE);
 	o->conf_heap = true;
 	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&o->total_quota, iw_worker_total_quota(n, o->udb ? &o->udb->opts : NULL),
+			 __ATOMIC_RELAXED);
 	iw_log_set_json(n->log_json);
 	iw_log_set_level(n->log_level >= 0 ? (enum iw_log_level)n->log_level
 			 : n->verbose      ? IW_LOG_DEBUG
@@ -163,6 +165,27 @@ fail:
 	}
 	__atomic_add_fetch(&o->reload_errors, 1, __ATOMIC_RELAXED);
 	return -EINVAL;
+}
+
+/* The realm options of s that differ from those in force, as the workers take them. */
+static void opts_log(const struct iw_ops *o, const struct iw_userdb_snap *s)
+{
+	const struct iw_realm_opts *was = o->udb ? &o->udb->opts : NULL;
+	const struct iw_conf *c = o->conf;
+	const uint64_t file[IW_REALM_N_OPTS] = { c->max_bps, c->user_quota, c->total_quota };
+	for (int i = 0; i < IW_REALM_N_OPTS; i++) {
+		const char *name = iw_realm_opt_name(i);
+		bool had = was && was->set[i];
+		if (s->opts.set[i] && (!had || was->val[i] != s->opts.val[i]))
+			IW_INFO("redis-userdb: %s %llu from turn/realm/%s/%s in force (the configuration's: "
+				"%llu)",
+				name, (unsigned long long)s->opts.val[i], c->realm, name,
+				(unsigned long long)file[i]);
+		else if (!s->opts.set[i] && had)
+			IW_INFO("redis-userdb: turn/realm/%s/%s unset or ignored: %s %llu from the "
+				"configuration in force again",
+				c->realm, name, name, (unsigned long long)file[i]);
+	}
 }
 
 void iw_ops_userdb_publish(struct iw_ops *o)
@@ -179,8 +202,10 @@ void iw_ops_userdb_publish(struct iw_ops *o)
 		o->old_gen[o->n_old] = o->gen;
 		o->n_old++;
 	}
+	opts_log(o, s);
 	__atomic_store_n(&o->udb, s, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&o->gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&o->total_quota, iw_worker_total_quota(o->conf, &s->opts), __ATOMIC_RELAXED);
 }
 
 void iw_ops_collect(struct iw_ops *o)

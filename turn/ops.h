@@ -31,7 +31,8 @@ enum { IW_OPS_MAX_GENS = 64 }; /* configurations kept until every worker has mov
  *
  * The Redis user database (turn/userdb.h) is published the same way: the supervisor takes a
  * changed snapshot from the loader thread, stores it in udb (release) and bumps gen; workers
- * rebuild their credentials from conf and udb together.
+ * rebuild their credentials from conf and udb together, and take udb's realm options in place
+ * of conf's max-bps, user-quota and total-quota (iw_worker_limits_set).
  */
 struct iw_ops {
 	struct iw_conf *conf; /* newest snapshot */
@@ -51,6 +52,9 @@ struct iw_ops {
 	unsigned old_gen[IW_OPS_MAX_GENS];
 	unsigned n_old;
 	unsigned reloads, reload_errors;
+	/* total-quota in force with the newest generation (the realm's or conf's; 0 until the
+	 * first reload or user database snapshot: conf's), for the admin API's status (relaxed). */
+	uint32_t total_quota;
 	/* Relayed bytes a second, measured by the supervisor about once a second from the
 	 * workers' counters (iw_ops_rate_sample) and read by Allocate against bps-capacity. */
 	uint64_t relayed_bps;

@@ -941,7 +941,7 @@ struct iw_worker *iw_relay_create_bare(struct iw_worker_shared *sh, const struct
 	}
 	struct iw_worker *w = &rl->w;
 	w->conf = conf;
-	iw_worker_limits_set(w);
+	iw_worker_limits_set(w, NULL);
 	w->stop = sh->stop;
 	w->pool = &sh->pool;
 	w->quota = &sh->quota;

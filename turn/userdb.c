@@ -12,6 +12,7 @@
 
 #include "common/bytes.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/stun.h"
 
@@ -299,6 +300,48 @@ static int load_secrets(struct iw_userdb *u, struct iw_userdb_snap *s)
 	return rc;
 }
 
+/* The realm's options, in one round trip. A bad value is left out (the configuration's
+ * applies) and warned about once, until its key holds a good value or none. */
+static int load_opts(struct iw_userdb *u, struct iw_userdb_snap *s)
+{
+	char keys[IW_REALM_N_OPTS][PATTERN_MAX];
+	const char *argv[1 + IW_REALM_N_OPTS] = { "MGET" };
+	for (int i = 0; i < IW_REALM_N_OPTS; i++) {
+		snprintf(keys[i], sizeof keys[i], "turn/realm/%s/%s", u->realm, iw_realm_opt_name(i));
+		argv[1 + i] = keys[i];
+	}
+	redisReply *r = redisCommandArgv(u->ctx, 1 + IW_REALM_N_OPTS, argv, NULL);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != IW_REALM_N_OPTS) {
+		freeReplyObject(r);
+		return -EIO;
+	}
+	uint64_t bad = 0;
+	for (int i = 0; i < IW_REALM_N_OPTS; i++) {
+		const redisReply *e = r->element[i];
+		if (e->type != REDIS_REPLY_STRING) { /* nil: not set */
+			u->opt_warned[i] = false;
+			continue;
+		}
+		const char *why = "not a number";
+		long long v = 0;
+		if (strlen(e->str) == e->len &&
+		    iw_config_int(e->str, 0, iw_realm_opt_max(i), &v, &why) == 0) {
+			s->opts.set[i] = true;
+			s->opts.val[i] = (uint64_t)v;
+			u->opt_warned[i] = false;
+			continue;
+		}
+		bad++;
+		if (!u->opt_warned[i])
+			IW_WARN("redis-userdb: %s ignored (%s): %s from the configuration applies", keys[i],
+				why, iw_realm_opt_name(i));
+		u->opt_warned[i] = true;
+	}
+	freeReplyObject(r);
+	__atomic_store_n(&u->opts_bad, bad, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* One full load. 0 when Redis answered (a changed snapshot is left in u->pending), else a
  * negative errno with *why. */
 static int load(struct iw_userdb *u, const char **why)
@@ -345,6 +388,10 @@ static int load(struct iw_userdb *u, const char **why)
 		*why = "SMEMBERS failed";
 		rc = load_secrets(u, s);
 	}
+	if (rc == 0) {
+		*why = "MGET failed";
+		rc = load_opts(u, s);
+	}
 	if (rc) {
 		iw_userdb_snap_free(s);
 		return rc;
@@ -354,6 +401,8 @@ static int load(struct iw_userdb *u, const char **why)
 		d += fnv(s->users[i], 1);
 	for (size_t i = 0; i < s->n_secrets; i++)
 		d += fnv(s->secrets[i], 2);
+	for (int i = 0; i < IW_REALM_N_OPTS; i++)
+		d += s->opts.set[i] ? (s->opts.val[i] + 1) * fnv(iw_realm_opt_name(i), 3) : 0;
 	__atomic_store_n(&u->users, (uint64_t)s->n_users, __ATOMIC_RELAXED);
 	__atomic_store_n(&u->skipped, skipped, __ATOMIC_RELAXED);
 	if (u->have_digest && d == u->digest) {

@@ -4,7 +4,11 @@
  * snapshot every redis-userdb-refresh seconds, and sooner when a worker met an unknown user.
  * The supervisor publishes a changed snapshot as a configuration generation (turn/ops.h), so
  * the packet and control paths never wait on Redis. While Redis is down the last snapshot
- * stays in force. The password of the connection string is never logged. */
+ * stays in force. The password of the connection string is never logged.
+ *
+ * The realm's options that coturn keeps beside its users (turnadmin --set-realm-option:
+ * turn/realm/REALM/max-bps, user-quota, total-quota) come with each snapshot and override the
+ * configuration's values of the same names while they are set (turn/ops.c). */
 #ifndef IW_TURN_USERDB_H
 #define IW_TURN_USERDB_H
 
@@ -12,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "turn/realm.h"
 
 enum {
 	IW_USERDB_HOST_MAX = 255,
@@ -42,6 +48,7 @@ struct iw_userdb_snap {
 	size_t n_users;
 	char *secrets[IW_USERDB_MAX_SECRETS];
 	size_t n_secrets;
+	struct iw_realm_opts opts; /* the realm's options (turn/realm.h) */
 };
 
 /* Wipe the keys and secrets and free. Accepts NULL. */
@@ -60,11 +67,13 @@ struct iw_userdb {
 	int want;
 	int up;
 	uint64_t users, refreshes, failures, skipped;
+	uint64_t opts_bad; /* realm options left out at the last load */
 	/* The loader thread's own. */
 	void *ctx; /* redisContext */
 	uint64_t digest;
 	bool have_digest;
 	bool truncated_warned;
+	bool opt_warned[IW_REALM_N_OPTS]; /* this option's bad value was warned about */
 };
 
 /* Start the loader for conn string s (checked by the option already), realm and bounds.

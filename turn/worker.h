@@ -23,6 +23,7 @@
 #include "turn/ports.h"
 #include "turn/quota.h"
 #include "turn/revoked.h"
+#include "turn/realm.h"
 
 enum {
 	IW_DGRAM_MAX = 2048,
@@ -195,6 +196,9 @@ struct iw_worker {
 	const int *udb_up;
 	int *udb_want;
 	struct iw_limit_set lim; /* the rate limits of conf, rebuilt when it changes */
+	/* user-quota and total-quota in force (set with lim): conf's, or the realm's from the
+	 * Redis user database. */
+	uint32_t user_quota, total_quota;
 	/* The admin API's (turn/admin.h), set before the worker runs; NULL without admin-token:
 	 * this worker's mailbox, polled at the top of its loop (turn/mailbox.h), and the users
 	 * whose Allocate is refused (shared). */
@@ -217,13 +221,27 @@ static inline unsigned iw_relay_fam(uint8_t family)
 	return family == AF_INET6;
 }
 
-/* The rate limits of w's configuration snapshot into w->lim: at creation, and when the worker
- * adopts a reload (existing allocations keep their buckets; the new rates apply to them). */
-static inline void iw_worker_limits_set(struct iw_worker *w)
+/* The rate limits and quotas of w's configuration snapshot into w->lim, w->user_quota and
+ * w->total_quota, with the realm options r (NULL: none) in place of the configuration's
+ * max-bps, user-quota and total-quota where they are set: at creation, and when the worker
+ * adopts a generation (existing allocations keep their buckets; the new rates apply to them,
+ * the quotas to the next Allocate). */
+/* total-quota in force: r's (NULL: none) where set, else c's; as iw_conf_finish, 0 or more
+ * than the table holds is max-allocations. */
+static inline uint32_t iw_worker_total_quota(const struct iw_conf *c, const struct iw_realm_opts *r)
+{
+	uint64_t tq = r && r->set[IW_REALM_TOTAL_QUOTA] ? r->val[IW_REALM_TOTAL_QUOTA] : c->total_quota;
+	return tq == 0 || tq > c->max_allocs ? c->max_allocs : (uint32_t)tq;
+}
+
+static inline void iw_worker_limits_set(struct iw_worker *w, const struct iw_realm_opts *r)
 {
 	const struct iw_conf *c = w->conf;
-	iw_limit_set_init(&w->lim, c->max_bps, c->max_pps, c->user_max_bps, c->max_new_peers,
-			  c->limit_burst_ms);
+	uint64_t bps = r && r->set[IW_REALM_MAX_BPS] ? r->val[IW_REALM_MAX_BPS] : c->max_bps;
+	uint64_t uq = r && r->set[IW_REALM_USER_QUOTA] ? r->val[IW_REALM_USER_QUOTA] : c->user_quota;
+	w->user_quota = (uint32_t)uq; /* the option's range: at most 1000000 */
+	w->total_quota = iw_worker_total_quota(c, r);
+	iw_limit_set_init(&w->lim, bps, c->max_pps, c->user_max_bps, c->max_new_peers, c->limit_burst_ms);
 }
 
 /* Is the relay draining (set from above through w->draining)? */

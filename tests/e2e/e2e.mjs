@@ -2,15 +2,15 @@
 // through it and move data and media through iceway-relay. Runs inside the network namespace
 // that run.sh creates (Chromium gathers no candidates on a loopback-only host), so every
 // address below is 127.0.0.1 in that namespace and the fixed ports collide with nothing.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { assert, createHarness, makePki as makeCa, metricValue, tcpOpen } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -37,89 +37,15 @@ const T = { start: 30000, connect: +(env.IW_E2E_CONNECT_MS || 45000), transfer: 
 const relayMetrics = RELAY && env.IW_E2E_RELAY_METRICS !== '0' &&
 	/--prometheus-port/.test(spawnSync(RELAY, ['--help'], { encoding: 'utf8' }).stdout || '');
 const secret = crypto.randomBytes(18).toString('base64');
-const procs = new Map(); // name -> { child, log, args }
 const consoles = { a: [], b: [] };
-const results = [];
 let browser = null;
 let pki = null; // { dir, cert, key, spki }: the throwaway CA and the relay's TLS certificate
 const demoPages = {};
 const badResponses = []; // what the demo pages fetched and got a 4xx/5xx for
-
-fs.mkdirSync(ART, { recursive: true });
-for (const f of fs.readdirSync(ART))
-	if (/\.(log|png|json|txt)$/.test(f))
-		fs.rmSync(path.join(ART, f));
-
-const tStart = Date.now();
-const note = (...a) => console.log(`[e2e +${((Date.now() - tStart) / 1000).toFixed(1)}s]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls fn until it returns a truthy value; fails naming what it waited for and the last value.
-async function until(what, fn, timeout = T.step, every = 100) {
-	const t0 = Date.now();
-	const end = t0 + timeout;
-	let last;
-	for (;;) {
-		try {
-			last = await fn();
-			if (last) {
-				if (Date.now() - t0 > 3000)
-					note(`waited ${((Date.now() - t0) / 1000).toFixed(1)} s for ${what}`);
-				return last;
-			}
-		} catch (e) {
-			last = String(e);
-		}
-		// A server that died takes the scenario with it: say so instead of timing out.
-		for (const [name, p] of procs)
-			if (p.exited)
-				throw new Error(`${name} exited (${JSON.stringify(p.exited)}) while waiting for ${what}`);
-		if (Date.now() > end)
-			throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-		await sleep(every);
-	}
-}
-
-function assert(cond, msg, detail) {
-	if (!cond)
-		throw new Error(msg + (detail === undefined ? '' : ': ' + JSON.stringify(detail)));
-}
-
-function start(name, bin, args) {
-	const log = fs.openSync(path.join(ART, `${name}.log`), 'a');
-	fs.writeSync(log, `# ${bin} ${args.join(' ')}\n`);
-	const child = spawn(bin, args, { stdio: ['ignore', log, log] });
-	const p = { child, log, exited: null };
-	child.on('exit', (code, sig) => {
-		p.exited = { code, sig };
-		note(`${name} (pid ${child.pid}) exited`, code, sig);
-	});
-	procs.set(name, p);
-	note(`started ${name} pid ${child.pid}`);
-	return p;
-}
-
-async function stop(name, signal = 'SIGTERM') {
-	const p = procs.get(name);
-	if (!p)
-		return null;
-	procs.delete(name);
-	if (!p.exited) {
-		const gone = new Promise((r) => p.child.once('exit', r));
-		p.child.kill(signal);
-		const t = setTimeout(() => p.exited || p.child.kill('SIGKILL'), 10000);
-		await gone;
-		clearTimeout(t);
-	}
-	fs.closeSync(p.log);
-	return p.exited;
-}
-
-function alive(name) {
-	const p = procs.get(name);
-	if (!p || p.exited)
-		throw new Error(`${name} is not running (${JSON.stringify(p && p.exited)})`);
-}
+const { note, until, start, stop, alive, scenario: run1, runMain, stopAll, dumpLogs, finish, relayCall } =
+	createHarness({ tag: 'e2e', art: ART, clean: /\.(log|png|json|txt)$/, step: T.step });
+// A scenario that fails leaves what the demo pages show in the report.
+const scenario = (name, fn) => run1(name, fn, (n) => pageStates(`after "${n}" failed`));
 
 // A STUN Binding request (RFC 8489 §5) to the relay; true once a success response comes back.
 function stunPing(port) {
@@ -147,51 +73,18 @@ function stunPing(port) {
 	});
 }
 
-// True once a TCP connection to the port is accepted (then closed at once).
-function tcpOpen(port) {
-	return new Promise((resolve) => {
-		const c = net.connect({ host: HOST, port, timeout: 500 });
-		const done = (v) => {
-			c.destroy();
-			resolve(v);
-		};
-		c.once('connect', () => done(true));
-		c.once('error', () => done(false));
-		c.once('timeout', () => done(false));
-	});
-}
-
 async function httpGet(port, p) {
 	const r = await fetch(`http://${HOST}:${port}${p}`, { signal: AbortSignal.timeout(5000) });
 	return { status: r.status, body: await r.text() };
 }
 
-function openssl(args, dir) {
-	const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-	assert(r.status === 0, `openssl ${args[0]} failed`, (r.stderr || String(r.error)).trim());
-}
-
 // A throwaway CA and a server certificate it signs for the address the browser dials (an IP
-// SAN: Chromium checks the TURN server name against it). Chromium is told to trust exactly
-// this certificate's key by its SPKI hash, not to ignore certificate errors in general.
+// SAN: Chromium checks the TURN server name against it).
 function makePki() {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iw-e2e-pki-'));
-	const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-	openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-		'-subj', '/CN=iceway e2e throwaway CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-		'-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-	openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${HOST}`], dir);
-	fs.writeFileSync(path.join(dir, 'server.ext'), `basicConstraints=CA:FALSE\n` +
-		`keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:${HOST}\n`);
-	openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-		'-days', '2', '-extfile', 'server.ext', '-out', 'server.pem'], dir);
-	const leaf = fs.readFileSync(path.join(dir, 'server.pem'), 'utf8');
-	// The chain the relay presents: the leaf, then its CA.
-	fs.writeFileSync(path.join(dir, 'chain.pem'), leaf + fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'));
-	const x = new crypto.X509Certificate(leaf);
-	assert(x.checkIP(HOST) === HOST, 'the server certificate names ' + HOST, x.subjectAltName);
-	const spki = crypto.createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-	return { dir, cert: path.join(dir, 'chain.pem'), key: path.join(dir, 'server.key'), spki };
+	const p = makeCa(dir, { cn: HOST, san: `IP:${HOST}`, caName: 'iceway e2e throwaway CA' });
+	assert(p.x509.checkIP(HOST) === HOST, 'the server certificate names ' + HOST, p.x509.subjectAltName);
+	return p;
 }
 
 // A REST credential (draft-uberti-behave-turn-rest-00) from the shared secret, as the
@@ -280,49 +173,13 @@ async function streamCall(ctxA, ctxB, turnUrl, proto) {
 		const wb = await ev(pb, ([u, r]) => window.iwE2E.join(u, r), [wsUrl(), room]);
 		for (const p of [pa, pb])
 			await ev(p, (x) => window.iwE2E.setIceServers(x), ice);
-		await until('a sees b', () => ev(pa, (id) => window.iwE2E.state.remotePeers.has(id), wb.peer));
-		await ev(pa, (id) => window.iwE2E.call(id), wb.peer);
-		try {
-			await until(`data channel open over ${turnUrl}`, async () =>
-				(await ev(pa, () => window.iwE2E.channelOpen())) && (await ev(pb, () => window.iwE2E.channelOpen())), T.connect);
-		} catch (e) {
-			// The browser's own reason (e.g. a TLS failure) beats a bare timeout.
-			const errs = { a: await ev(pa, () => window.iwE2E.candErrors()), b: await ev(pb, () => window.iwE2E.candErrors()) };
-			throw new Error(`${e.message}; candidate errors ${JSON.stringify(errs)}`);
-		}
-		for (const [tag, p] of [['a', pa], ['b', pb]]) {
-			const pi = await until(`selected pair on ${tag}`, () => ev(p, () => window.iwE2E.pairInfo()));
-			assert(pi.local === 'relay' && pi.remote === 'relay', `selected pair on ${tag} is relay/relay`, pi);
-			assert(pi.relayProtocol === proto, `relay candidate on ${tag} allocated over ${proto}`, pi);
-			note(`${tag} selected pair`, JSON.stringify(pi));
-		}
-		const sent = await ev(pa, (n) => window.iwE2E.sendBlob('data', n), STREAM_BLOB);
-		const got = await until(`1 MiB at b over ${proto}`, async () => {
-			const r = await ev(pb, () => window.iwE2E.received('data'));
-			return r && r.hash ? r : null;
-		}, T.transfer, 200);
-		assert(got.bytes === STREAM_BLOB && got.expect === STREAM_BLOB, 'b received exactly 1 MiB', got);
-		assert(got.hash === sent, 'SHA-256 at b equals the sender\'s', { sent, got: got.hash });
-		note(`1 MiB through the relay over ${proto}, sha256 ${sent.slice(0, 16)}...`);
+		await relayCall(pa, pb, wb.peer, { via: `over ${turnUrl}`, proto, bytes: STREAM_BLOB, connect: T.connect, transfer: T.transfer });
 	} finally {
 		await pa.close();
 		await pb.close();
 	}
 }
 const ev = (page, fn, arg) => page.evaluate(fn, arg);
-
-async function scenario(name, fn) {
-	const t0 = Date.now();
-	try {
-		await fn();
-		results.push({ name, ok: true });
-		note(`PASS ${name} (${Date.now() - t0} ms)`);
-	} catch (e) {
-		results.push({ name, ok: false, err: e });
-		note(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
-		await pageStates(`after "${name}" failed`);
-	}
-}
 
 // What the demo pages show, into their console records: taken when a scenario fails, while
 // the pages are still open (later scenarios navigate them away).
@@ -344,32 +201,7 @@ function dumpFailure() {
 		console.log(`----- console of page ${tag} -----`);
 		console.log(consoles[tag].slice(-300).join('\n'));
 	}
-	for (const f of fs.readdirSync(ART).filter((x) => x.endsWith('.log'))) {
-		const text = fs.readFileSync(path.join(ART, f), 'utf8').split('\n');
-		// The relay logs every request (--verbose): its warnings and errors first, so a TLS or TCP
-		// failure early in the run is not lost behind later lines.
-		if (f === 'relay.log') {
-			const bad = text.filter((l) => / (WARN|ERROR) /.test(l));
-			console.log(`----- ${f}: ${bad.length} warnings and errors -----`);
-			console.log(bad.slice(-200).join('\n'));
-		}
-		const n = f === 'relay.log' ? 400 : 200;
-		console.log(`----- ${f} (last ${n} of ${text.length} lines) -----`);
-		console.log(text.slice(-n).join('\n'));
-	}
-}
-
-// Sum of a metric's samples (those whose labels contain label, when given); null if absent.
-function metricValue(text, name, label) {
-	let sum = null;
-	for (const line of text.split('\n')) {
-		if (line.startsWith('#'))
-			continue;
-		const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
-		if (m && m[1] === name && (!label || (m[2] || '').includes(label)))
-			sum = (sum || 0) + Number(m[3]);
-	}
-	return sum;
+	dumpLogs(200);
 }
 
 // Without a metrics endpoint, the relay's totals are the counter lines it logs when it stops.
@@ -394,7 +226,7 @@ async function main() {
 	await until('iceway-relay to answer a Binding request', () => stunPing(TURN_PORT), T.start, 200);
 	// A bare connect and close: the relay counts the TLS one as a failed handshake (tls_fail).
 	await until('iceway-relay listening on TCP and TLS', async () =>
-		(await tcpOpen(TURN_PORT)) && (await tcpOpen(TLS_PORT)), T.start, 200);
+		(await tcpOpen(HOST, TURN_PORT)) && (await tcpOpen(HOST, TLS_PORT)), T.start, 200);
 	await waitSignal(SIG_PORT);
 	await waitSignal(SIG_SHORT_PORT);
 	const sigBefore = await httpGet(SIG_METRICS_PORT, '/metrics');
@@ -677,14 +509,7 @@ async function main() {
 	await ctxB.close();
 }
 
-let fatal = null;
-const t0 = Date.now();
-try {
-	await main();
-} catch (e) {
-	fatal = e;
-	note('FATAL', e && e.stack ? e.stack : e);
-}
+const fatal = await runMain(main);
 // What the demo pages showed, for the failure report (before the browser goes away).
 if (fatal)
 	await pageStates('at the fatal error');
@@ -694,14 +519,7 @@ try {
 } catch (e) {
 	note('closing chromium:', String(e));
 }
-const exits = {};
-for (const name of [...procs.keys()])
-	exits[name] = await stop(name);
-if (!fatal)
-	await scenario('servers shut down cleanly on SIGTERM', async () => {
-		for (const [name, e] of Object.entries(exits))
-			assert(e && e.code === 0, `${name} exit status`, e);
-	});
+await stopAll(fatal, 'servers shut down cleanly on SIGTERM');
 if (!relayMetrics && !fatal && env.IW_E2E_RELAY_METRICS !== '0')
 	await scenario('relay counters at exit show allocations, channels and bytes', async () => {
 		const c = relayCountersFromLog();
@@ -714,10 +532,4 @@ if (!relayMetrics && !fatal && env.IW_E2E_RELAY_METRICS !== '0')
 	});
 if (pki)
 	fs.rmSync(pki.dir, { recursive: true, force: true });
-const failed = results.filter((r) => !r.ok).length + (fatal ? 1 : 0);
-fs.writeFileSync(path.join(ART, 'results.json'), JSON.stringify(results.map((r) => ({ name: r.name, ok: r.ok, err: r.err ? String(r.err) : undefined })), null, 1));
-if (failed)
-	dumpFailure();
-note(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-console.log(`${results.filter((r) => r.ok).length} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish(fatal, dumpFailure);

@@ -4,14 +4,14 @@
 // over wss://www.example.com/ws, take the welcome's iceServers (one turns: URL on 443) with
 // iceTransportPolicy 'relay', connect relay/relay over TLS and move 1 MiB intact; both
 // services show the browser's address (10.201.0.2), not the proxy's (127.0.0.1).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { assert, createHarness, makePki, metricValue, tcpOpen } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -32,86 +32,10 @@ const T = { start: 15000, connect: 30000, transfer: 30000, step: 10000 };
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 const secret = crypto.randomBytes(18).toString('base64');
-const procs = new Map();
 const consoles = [];
-const results = [];
 let tmp = null;
-
-fs.mkdirSync(ART, { recursive: true });
-for (const f of fs.readdirSync(ART))
-	if (/\.(log|json|txt|conf|cfg)$/.test(f))
-		fs.rmSync(path.join(ART, f));
-const tStart = Date.now();
-const note = (...a) => console.log(`[e2e-443 +${((Date.now() - tStart) / 1000).toFixed(1)}s]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function assert(cond, msg, detail) {
-	if (!cond)
-		throw new Error(msg + (detail === undefined ? '' : ': ' + JSON.stringify(detail)));
-}
-
-async function until(what, fn, timeout = T.step, every = 100) {
-	const end = Date.now() + timeout;
-	let last;
-	for (;;) {
-		try {
-			last = await fn();
-			if (last)
-				return last;
-		} catch (e) {
-			last = String(e);
-		}
-		for (const [name, p] of procs)
-			if (p.exited)
-				throw new Error(`${name} exited (${JSON.stringify(p.exited)}) while waiting for ${what}`);
-		if (Date.now() > end)
-			throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-		await sleep(every);
-	}
-}
-
-function start(name, bin, args) {
-	const file = path.join(ART, `${name}.log`);
-	const log = fs.openSync(file, 'a');
-	fs.writeSync(log, `# ${bin} ${args.join(' ')}\n`);
-	const child = spawn(bin, args, { stdio: ['ignore', log, log] });
-	const p = { child, log, file, exited: null };
-	child.on('exit', (code, sig) => {
-		p.exited = { code, sig };
-	});
-	procs.set(name, p);
-	note(`started ${name} pid ${child.pid}`);
-	return p;
-}
-
-async function stop(name) {
-	const p = procs.get(name);
-	if (!p)
-		return null;
-	procs.delete(name);
-	if (!p.exited) {
-		const gone = new Promise((r) => p.child.once('exit', r));
-		p.child.kill('SIGTERM');
-		const t = setTimeout(() => p.exited || p.child.kill('SIGKILL'), 5000);
-		await gone;
-		clearTimeout(t);
-	}
-	fs.closeSync(p.log);
-	return p.exited;
-}
-
-function tcpOpen(host, port) {
-	return new Promise((resolve) => {
-		const c = net.connect({ host, port, timeout: 500 });
-		const done = (v) => {
-			c.destroy();
-			resolve(v);
-		};
-		c.once('connect', () => done(true));
-		c.once('error', () => done(false));
-		c.once('timeout', () => done(false));
-	});
-}
+const { note, until, start, stop, scenario, runMain, stopAll, dumpLogs, finish, relayCall } =
+	createHarness({ tag: 'e2e-443', art: ART, clean: /\.(log|json|txt|conf|cfg)$/, step: T.step });
 
 async function metrics(port) {
 	const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
@@ -119,41 +43,10 @@ async function metrics(port) {
 	return r.text();
 }
 
-// Sum of a metric's samples whose labels contain label (when given); null if absent.
-function metricValue(text, name, label) {
-	let sum = null;
-	for (const line of text.split('\n')) {
-		const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
-		if (m && m[1] === name && (!label || (m[2] || '').includes(label)))
-			sum = (sum || 0) + Number(m[3]);
-	}
-	return sum;
-}
-
 function run(cmd, args) {
 	const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10000 });
 	assert(r.status === 0, `${cmd} ${args.slice(0, 4).join(' ')} failed`, (r.stderr || String(r.error)).trim());
 	return r.stdout;
-}
-
-// A throwaway CA and one certificate for both names, which both services present.
-function makePki(dir) {
-	const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-	const o = (args) => run('openssl', args.map((a) => (/\.(pem|key|csr|ext)$/.test(a) ? path.join(dir, a) : a)));
-	o(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
-		'-subj', '/CN=iceway e2e-443 throwaway CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-		'-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-	o(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${WEB_NAME}`]);
-	fs.writeFileSync(path.join(dir, 'server.ext'), 'basicConstraints=CA:FALSE\n' +
-		'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' +
-		`subjectAltName=DNS:${WEB_NAME},DNS:${TURN_NAME}\n`);
-	o(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-		'-days', '2', '-extfile', 'server.ext', '-out', 'server.pem']);
-	const leaf = fs.readFileSync(path.join(dir, 'server.pem'), 'utf8');
-	fs.writeFileSync(path.join(dir, 'chain.pem'), leaf + fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'));
-	const x = new crypto.X509Certificate(leaf);
-	const spki = crypto.createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-	return { cert: path.join(dir, 'chain.pem'), key: path.join(dir, 'server.key'), spki };
 }
 
 // The shipped nginx config as an operator on Debian runs it: the stream module loaded, IPv4
@@ -244,44 +137,10 @@ async function call(browser, kind) {
 				'the welcome hands out one turns: URL on 443', w.iceServers);
 		}
 		note(`${kind}: both pages joined over wss://`);
-		await until('a sees b', () => ev(a, (id) => window.iwE2E.state.remotePeers.has(id), wb.peer));
-		await ev(a, (id) => window.iwE2E.call(id), wb.peer);
-		try {
-			await until(`data channel open through ${kind}`, async () =>
-				(await ev(a, () => window.iwE2E.channelOpen())) && (await ev(b, () => window.iwE2E.channelOpen())), T.connect);
-		} catch (e) {
-			const errs = [await ev(a, () => window.iwE2E.candErrors()), await ev(b, () => window.iwE2E.candErrors())];
-			throw new Error(`${e.message}; candidate errors ${JSON.stringify(errs)}`);
-		}
-		for (const [tag, p] of [['a', a], ['b', b]]) {
-			const pi = await until(`selected pair on ${tag}`, () => ev(p, () => window.iwE2E.pairInfo()));
-			note(`${kind} ${tag} selected pair`, JSON.stringify(pi));
-			assert(pi.local === 'relay' && pi.remote === 'relay', `selected pair on ${tag} is relay/relay`, pi);
-			assert(pi.relayProtocol === 'tls', `${tag}'s relay candidate was allocated over TLS`, pi);
-		}
-		const sent = await ev(a, (n) => window.iwE2E.sendBlob('data', n), BLOB);
-		const got = await until(`1 MiB at b through ${kind}`, async () => {
-			const r = await ev(b, () => window.iwE2E.received('data'));
-			return r && r.hash ? r : null;
-		}, T.transfer, 200);
-		assert(got.bytes === BLOB && got.expect === BLOB, 'b received exactly 1 MiB', got);
-		assert(got.hash === sent, 'SHA-256 at b equals the sender\'s', { sent, got: got.hash });
-		note(`${kind}: 1 MiB relay/relay over turns: on 443, sha256 ${sent.slice(0, 16)}...`);
+		await relayCall(a, b, wb.peer, { via: `through ${kind} on 443`, proto: 'tls', bytes: BLOB, connect: T.connect, transfer: T.transfer });
 	} finally {
 		for (const c of ctxs)
 			await c.close();
-	}
-}
-
-async function scenario(name, fn) {
-	const t0 = Date.now();
-	try {
-		await fn();
-		results.push({ name, ok: true });
-		note(`PASS ${name} (${Date.now() - t0} ms)`);
-	} catch (e) {
-		results.push({ name, ok: false, err: e });
-		note(`FAIL ${name}: ${e && e.stack ? e.stack : e}`);
 	}
 }
 
@@ -291,7 +150,8 @@ function logHas(name, re) {
 
 async function main() {
 	tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iw-e2e-443-'));
-	const pki = makePki(tmp);
+	// One certificate for both names, which both services present.
+	const pki = makePki(tmp, { cn: WEB_NAME, san: `DNS:${WEB_NAME},DNS:${TURN_NAME}`, caName: 'iceway e2e-443 throwaway CA' });
 	note('server certificate SPKI sha256', pki.spki);
 	start('relay', env.IW_RELAY, ['-n', '--listening-ip', '127.0.0.1', '--listening-port', String(RELAY_PORT),
 		'--tls-listening-port', String(RELAY_TLS), '--cert', pki.cert, '--pkey', pki.key,
@@ -383,32 +243,11 @@ async function main() {
 	});
 }
 
-let fatal = null;
-try {
-	await main();
-} catch (e) {
-	fatal = e;
-	note('FATAL', e && e.stack ? e.stack : e);
-}
-const exits = {};
-for (const name of [...procs.keys()])
-	exits[name] = await stop(name);
-if (!fatal)
-	await scenario('relay and signaling exit cleanly on SIGTERM', async () => {
-		for (const [name, e] of Object.entries(exits))
-			assert(e && e.code === 0, `${name} exit status`, e);
-	});
-const failed = results.filter((r) => !r.ok).length + (fatal ? 1 : 0);
-fs.writeFileSync(path.join(ART, 'results.json'), JSON.stringify(results.map((r) => ({ name: r.name, ok: r.ok, err: r.err ? String(r.err) : undefined })), null, 1));
-if (failed) {
-	console.log('----- page consoles -----\n' + consoles.slice(-200).join('\n'));
-	for (const f of fs.readdirSync(ART).filter((x) => x.endsWith('.log'))) {
-		const text = fs.readFileSync(path.join(ART, f), 'utf8').split('\n');
-		console.log(`----- ${f} (last 80 of ${text.length} lines) -----\n` + text.slice(-80).join('\n'));
-	}
-}
+const fatal = await runMain(main);
+await stopAll(fatal, 'relay and signaling exit cleanly on SIGTERM');
 if (tmp)
 	fs.rmSync(tmp, { recursive: true, force: true });
-note(`total ${((Date.now() - tStart) / 1000).toFixed(1)} s`);
-console.log(`${results.filter((r) => r.ok).length} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish(fatal, () => {
+	console.log('----- page consoles -----\n' + consoles.slice(-200).join('\n'));
+	dumpLogs(80);
+});

@@ -9,34 +9,12 @@
 # repository's web/), IW_E2E_CONNECT_MS (how long a call may take to connect, default 45000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${IW_RELAY:?IW_RELAY must name iceway-relay}"
-: "${IW_SIGNAL:?IW_SIGNAL must name iceway-signal}"
-
-if [ "$(id -u)" != 0 ]; then
-	echo "e2e: needs root for ip netns; skipped" >&2
-	exit 77
-fi
-for b in "$IW_RELAY" "$IW_SIGNAL"; do
-	[ -x "$b" ] || { echo "e2e: $b is not built" >&2; exit 1; }
-done
-command -v iptables >/dev/null || { echo "e2e: iptables is missing (tools/install-deps.sh test)" >&2; exit 1; }
-command -v node >/dev/null || { echo "e2e: node is missing (tools/install-deps.sh test)" >&2; exit 1; }
-[ -x "${IW_CHROMIUM:-/usr/bin/chromium}" ] || { echo "e2e: chromium is missing" >&2; exit 1; }
-
-# playwright-core only drives Debian's Chromium: never download a browser.
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [ ! -d "$here/node_modules/playwright-core" ]; then
-	(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# shellcheck source=tests/e2e/lib.sh
+. "$here/lib.sh"
+e2e_preflight e2e iptables node
 
 ns=iw-e2e-$$-$RANDOM
-cleanup() {
-	# Whatever still runs in the namespace was started by this test.
-	local pids
-	pids=$(ip netns pids "$ns" 2>/dev/null || true)
-	[ -z "$pids" ] || kill $pids 2>/dev/null || true
-	ip netns del "$ns" 2>/dev/null || true
-}
+cleanup() { e2e_netns_del "$ns"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

@@ -15,48 +15,18 @@
 # IW_E2E_NETLOG (a file for Chromium's --log-net-log, to see what each connection did).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${IW_RELAY:?IW_RELAY must name iceway-relay}"
-: "${IW_SIGNAL:?IW_SIGNAL must name iceway-signal}"
-
-if [ "$(id -u)" != 0 ]; then
-	echo "e2e-443: needs root for ip netns; skipped" >&2
-	exit 77
-fi
-for b in "$IW_RELAY" "$IW_SIGNAL"; do
-	[ -x "$b" ] || { echo "e2e-443: $b is not built" >&2; exit 1; }
-done
-for c in iptables node nginx haproxy openssl; do
-	command -v "$c" >/dev/null || { echo "e2e-443: $c is missing (tools/install-deps.sh test)" >&2; exit 1; }
-done
+# shellcheck source=tests/e2e/lib.sh
+. "$here/lib.sh"
+e2e_preflight e2e-443 iptables node nginx haproxy openssl
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] ||
 	{ echo "e2e-443: libnginx-mod-stream is missing" >&2; exit 1; }
-export IW_CHROMIUM=${IW_CHROMIUM:-/usr/bin/chromium}
-[ -x "$IW_CHROMIUM" ] || { echo "e2e-443: chromium is missing" >&2; exit 1; }
-
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [ ! -d "$here/node_modules/playwright-core" ]; then
-	(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-fi
 
 tag=$$-$RANDOM
 srv=iw-443s-$tag
 cli=iw-443c-$tag
 tmp=$(mktemp -d)
 cleanup() {
-	# Whatever still runs in the namespaces was started by this test.
-	local ns pids
-	for ns in "$cli" "$srv"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null || true)
-		# shellcheck disable=SC2086 # one PID a word
-		[ -z "$pids" ] || kill $pids 2>/dev/null || true
-	done
-	sleep 0.2
-	for ns in "$cli" "$srv"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null || true)
-		# shellcheck disable=SC2086
-		[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
+	e2e_netns_del "$cli" "$srv"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -9,7 +9,8 @@ stun-only (TURN refused), no-stun (Binding refused), no-software-attribute (no S
 permission-lifetime and channel-lifetime (taken), relay-threads=0 (one per CPU); the logging,
 TLS and address-family options iceway implements (IMPLEMENTED) start without the "ignored"
 warning (test_relay_syslog, test_relay_tls_options, test_relay_address_family check what they
-do)."""
+do). coturn's SQL, MongoDB and SQLite user databases are each warned about once, pointing to
+redis-userdb."""
 import concurrent.futures
 import os
 import queue
@@ -186,6 +187,23 @@ def alternates(c):
     srv.stop()
 
 
+def user_databases(c):
+    """coturn's SQL, MongoDB and SQLite user databases: each option warned about once, however
+    often it is given, with what to use instead, redis-userdb among it; the relay starts."""
+    d = iwtest.tmpdir("iwtest-userdbs-")
+    port = iwtest.free_udp_port()
+    lo, _ = iwtest.free_port_block(10, ("127.0.0.1",))
+    names = ("psql-userdb", "mysql-userdb", "mongo-userdb", "userdb")
+    lines = "\n".join("%s=x%d" % (n, i) for n in names for i in range(2))
+    ok, out = run_with(d, lines, port, lo)
+    c.check(ok, "the user database options twice each: iceway-relay starts", out.strip()[-300:])
+    for n in names:
+        w = re.findall(r"option '%s' is not supported by iceway and is ignored: (.*)" % re.escape(n), out)
+        c.check(len(w) == 1, "%s given twice: warned about once" % n, repr(w))
+        c.check(bool(w) and "redis-userdb" in w[0] and "user=" in w[0],
+                "%s: the warning says to use redis-userdb, user= lines or REST credentials" % n, repr(w))
+
+
 def body(c):
     if iwtest.is_coturn():
         c.skip("coturn options", "checks iceway-relay against coturn's example")
@@ -193,6 +211,7 @@ def body(c):
     example(c)
     behaviour(c)
     alternates(c)
+    user_databases(c)
 
 
 iwtest.run("test_coturn_options", body)

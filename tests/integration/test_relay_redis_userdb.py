@@ -12,46 +12,17 @@ loopback port, written by coturn's turnadmin and by redis-cli:
 - Redis starts again with the same data: carol allocates within the refresh interval, and
   dave, written with redis-cli afterwards, is loaded by the periodic refresh.
 """
-import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
-import sigtest  # noqa: E402
+from userdb import Redis, md5_key, turnadmin  # noqa: E402
 
 REFRESH_S = 3
 SECRET = "redis-rest-secret"
-
-
-class Redis(sigtest.Redis):
-    """sigtest's throw-away redis-server; its data (dump.rdb) stays in its directory across a
-    stop and a start."""
-
-    def cli(self, *args):
-        return subprocess.run(["redis-cli", "-p", str(self.port)] + list(args), capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-
-    def shutdown_save(self):
-        """Stop, keeping the data on disk for the next start."""
-        self.cli("SHUTDOWN", "SAVE")
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def turnadmin(*args):
-    r = subprocess.run(["turnadmin"] + list(args), capture_output=True, text=True, timeout=20)
-    return r.returncode
-
-
-def md5_key(user, password):
-    return hashlib.md5(("%s:%s:%s" % (user, t.REALM, password)).encode()).hexdigest()
 
 
 def allocates(srv, user, password):

@@ -203,22 +203,46 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* A configuration read from a new file holding text (path: a mkstemp template, the file's
+ * name on return, for the caller to unlink), as main reads one. */
+static struct iw_conf *conf_from_file(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, text);
+	struct iw_conf *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	char err[IW_CONFIG_ERR_MAX];
+	const char *why;
+	iw_conf_init(c);
+	assert_int_equal(iw_config_load_file(iw_conf_opts, c, path, err, sizeof err), 0);
+	assert_int_equal(iw_conf_finish(c, &why), 0);
+	return c;
+}
+
+static void conf_free(struct iw_conf *c)
+{
+	iw_conf_fini(c);
+	free(c);
+}
+
+/* A worker running c with credentials (empty until it takes a generation). */
+static struct iw_worker *auth_worker(const struct iw_conf *c)
+{
+	struct iw_worker *w = fake_worker();
+	assert_int_equal(iw_auth_init(&w->auth, c->realm, c->stale_nonce_s), 0);
+	w->conf = c;
+	return w;
+}
+
 static void test_reload(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/iw-unit-reload-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "lt-cred-mech\nuser=alice:pw\nlistening-port=3478\n");
+	struct iw_conf *c0 = conf_from_file(path, "lt-cred-mech\nuser=alice:pw\nlistening-port=3478\n");
 	char *argv[] = { "r", "-c", path };
-	struct iw_conf *c0 = calloc(1, sizeof *c0);
 	char err[IW_CONFIG_ERR_MAX];
-	const char *why;
-	iw_conf_init(c0);
-	assert_int_equal(iw_config_load_file(iw_conf_opts, c0, path, err, sizeof err), 0);
-	assert_int_equal(iw_conf_finish(c0, &why), 0);
-
 	struct iw_worker *w = fake_worker();
 	struct iw_worker *ws[1] = { w };
 	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1 };
@@ -249,8 +273,7 @@ static void test_reload(void **state)
 	iw_ops_collect(&o);
 	assert_int_equal(o.n_old, 0); /* generation 0 is the caller's to free */
 	iw_ops_fini(&o);
-	iw_conf_fini(c0);
-	free(c0);
+	conf_free(c0);
 	free_worker(w);
 	unlink(path);
 }
@@ -282,22 +305,11 @@ static void test_userdb_publish(void **state)
 {
 	(void)state;
 	char path[] = "/tmp/iw-unit-udb-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "lt-cred-mech\nuser=alice:pw\n");
+	struct iw_conf *c0 = conf_from_file(path, "lt-cred-mech\nuser=alice:pw\n");
 	char *argv[] = { "r", "-c", path };
-	struct iw_conf *c0 = calloc(1, sizeof *c0);
 	char err[IW_CONFIG_ERR_MAX];
-	const char *why;
-	iw_conf_init(c0);
-	assert_int_equal(iw_config_load_file(iw_conf_opts, c0, path, err, sizeof err), 0);
-	assert_int_equal(iw_conf_finish(c0, &why), 0);
-
-	struct iw_worker *w = fake_worker();
+	struct iw_worker *w = auth_worker(c0);
 	struct iw_worker *ws[1] = { w };
-	assert_int_equal(iw_auth_init(&w->auth, c0->realm, c0->stale_nonce_s), 0);
-	w->conf = c0;
 	struct iw_userdb u = { 0 };
 	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1, .udb_src = &u };
 	iw_ops_attach(&o, w);
@@ -347,8 +359,82 @@ static void test_userdb_publish(void **state)
 	assert_string_equal(c0->users[0], "alice:pw"); /* still main's, still alive */
 	iw_ops_fini(&o);
 	iw_auth_fini(&w->auth);
-	iw_conf_fini(c0);
-	free(c0);
+	conf_free(c0);
+	free_worker(w);
+	unlink(path);
+}
+
+/* The realm's options from the Redis user database override the configuration's max-bps,
+ * user-quota and total-quota in the worker that takes the snapshot, each on its own, and the
+ * configuration's come back when the database has them no more. */
+static void test_userdb_realm_opts(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/iw-unit-udb-opts-XXXXXX";
+	struct iw_conf *c0 = conf_from_file(path, "lt-cred-mech\nuser=alice:pw\nmax-bps=5000\nuser-quota=3\n"
+						  "total-quota=40\nmax-allocations=100\n");
+	struct iw_worker *w = auth_worker(c0);
+	struct iw_worker *ws[1] = { w };
+	iw_worker_limits_set(w, NULL);
+	assert_int_equal(w->lim.bps.per_s, 5000);
+	assert_int_equal(w->user_quota, 3);
+	assert_int_equal(w->total_quota, 40);
+	struct iw_userdb u = { 0 };
+	struct iw_ops o = { .conf = c0, .workers = ws, .n_workers = 1, .udb_src = &u };
+	iw_ops_attach(&o, w);
+
+	static const struct {
+		bool set[IW_REALM_N_OPTS];
+		uint64_t val[IW_REALM_N_OPTS];
+		uint64_t bps;
+		uint32_t user, total;
+	} steps[] = {
+		/* Each alone, the others from the file. */
+		{ { true, false, false }, { 9000, 0, 0 }, 9000, 3, 40 },
+		{ { false, true, false }, { 0, 1, 0 }, 5000, 1, 40 },
+		{ { false, false, true }, { 0, 0, 7 }, 5000, 3, 7 },
+		/* All at once; 0 means what the option's 0 means: no limit, max-allocations. */
+		{ { true, true, true }, { 0, 0, 0 }, 0, 0, 100 },
+		/* total-quota past the table: the table's size, as in the file. */
+		{ { false, false, true }, { 0, 0, 1000000 }, 5000, 3, 100 },
+		/* Gone from the database: the file's values again. */
+		{ { false, false, false }, { 0, 0, 0 }, 5000, 3, 40 },
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct iw_userdb_snap *s = snap_of("carol:0x0123456789abcdef0123456789abcdef", NULL);
+		memcpy(s->opts.set, steps[i].set, sizeof s->opts.set);
+		memcpy(s->opts.val, steps[i].val, sizeof s->opts.val);
+		u.pending = s;
+		iw_ops_userdb_publish(&o);
+		iw_ops_worker_sync(w, &o);
+		iw_ops_collect(&o);
+		assert_int_equal(w->lim.bps.per_s, steps[i].bps);
+		assert_int_equal(w->lim.on, steps[i].bps != 0);
+		assert_int_equal(w->user_quota, steps[i].user);
+		assert_int_equal(w->total_quota, steps[i].total);
+		assert_int_equal(o.total_quota, steps[i].total); /* what the admin API reports */
+		assert_true(has_user(&w->auth, "carol"));
+	}
+	/* A reload keeps the database's value over the file's new one. */
+	struct iw_userdb_snap *s = snap_of("carol:0x0123456789abcdef0123456789abcdef", NULL);
+	s->opts.set[IW_REALM_USER_QUOTA] = true;
+	s->opts.val[IW_REALM_USER_QUOTA] = 2;
+	u.pending = s;
+	iw_ops_userdb_publish(&o);
+	write_file(path, "lt-cred-mech\nuser=alice:pw\nmax-bps=6000\nuser-quota=4\nmax-allocations=100\n");
+	char *argv[] = { "r", "-c", path };
+	char err[IW_CONFIG_ERR_MAX];
+	assert_int_equal(iw_ops_reload(&o, 3, argv, err, sizeof err), 0);
+	iw_ops_worker_sync(w, &o);
+	assert_int_equal(w->lim.bps.per_s, 6000);
+	assert_int_equal(w->user_quota, 2);
+	/* The reloaded file has no total-quota: max-allocations, also for the admin API. */
+	assert_int_equal(w->total_quota, 100);
+	assert_int_equal(o.total_quota, 100);
+	iw_ops_collect(&o);
+	iw_ops_fini(&o);
+	iw_auth_fini(&w->auth);
+	conf_free(c0);
 	free_worker(w);
 	unlink(path);
 }
@@ -358,7 +444,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sum_over_workers), cmocka_unit_test(test_gauges_from_live_counts),
 		cmocka_unit_test(test_options),          cmocka_unit_test(test_reload),
-		cmocka_unit_test(test_userdb_publish),
+		cmocka_unit_test(test_userdb_publish),   cmocka_unit_test(test_userdb_realm_opts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
