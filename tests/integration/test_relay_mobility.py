@@ -144,11 +144,11 @@ def moves(c, srv, mport):
                 a = t.Msg(d)
                 if a.tid == tid:
                     got.append(a)
-        if len(got) == 2 and all(a.cls == t.CLASS_SUCCESS for a in got):
+        if len(got) == 2 and all(a.cls == t.CLASS_SUCCESS and a.integrity_ok(cl.key) for a in got):
             retrans_ok += 1
             tk = ticket_of(got[-1])
-    c.check(retrans_ok == DOUBLED, "a Refresh sent twice from %d new addresses: two success answers each"
-            % DOUBLED, "%d of %d" % (retrans_ok, DOUBLED))
+    c.check(retrans_ok == DOUBLED, "a Refresh sent twice from %d new addresses: two success answers "
+            "each, with the user's integrity" % DOUBLED, "%d of %d" % (retrans_ok, DOUBLED))
     sent += 1 if both_ways(c, cl, peer, 99, "after the doubled Refreshes") else 0
 
     # A ticket of this relay for another allocation, on this one's 5-tuple.
