@@ -336,7 +336,7 @@ static int attr_decode(struct iw_stun_msg *m, uint16_t type, struct iw_rd *v, co
 		m->present |= IW_STUN_HAS_RES_TOKEN;
 		return 0;
 	case STUN_ATTR_MOBILITY_TICKET:
-		/* RFC 8016 §3.4: opaque to the client, empty in an Allocate; a server's tickets
+		/* RFC 8016: opaque to the client, empty in an Allocate; a server's tickets
 		 * are short, so a long one is not ours. */
 		if (len > STUN_MAX_MOBILITY_TICKET)
 			return bad(why, "MOBILITY-TICKET too long");
