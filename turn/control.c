@@ -494,7 +494,7 @@ static uint32_t remaining_s(const struct iw_worker *w, const struct iw_alloc *a)
 /* RFC 8016: a mobile allocation's answers carry a fresh ticket naming where it is now. */
 static void wr_ticket(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_alloc *a)
 {
-	if (!a->mobile || !w->mob)
+	if (!a->mobile || !w->mob || !w->conf->mobility) /* a reload may turn it off */
 		return;
 	struct iw_cred_ticket t = { .worker = (uint8_t)w->idx,
 				    .slot = (uint32_t)(a - w->tab.slab),
@@ -668,14 +668,14 @@ static int alloc_check_attrs(struct alloc_req *q)
 		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
 			      "Bad Request: ADDITIONAL-ADDRESS-FAMILY must be IPv6");
 	if (m->present & IW_STUN_HAS_MOBILITY) {
-		/* RFC 8016 §3.2: a server that does not offer mobility answers 405; ours is for
+		/* RFC 8016: a server that does not offer mobility answers 405 (§3.4); ours is for
 		 * UDP clients, whose new address reaches the same listeners. The request for a
 		 * ticket is an empty one. */
 		uint64_t *mf = &q->w->st.mob_refused[IW_MOB_R_FORBIDDEN];
-		if (!q->w->conf->mobility || !q->w->mob)
+		if (!q->w->conf->mobility)
 			return refuse(q, mf, STUN_ERR_MOBILITY_FORBIDDEN,
 				      "Mobility Forbidden: mobility is off");
-		if (q->l->tr != IW_CLIENT_UDP)
+		if (q->l->tr != IW_CLIENT_UDP || !q->w->mob)
 			return refuse(q, mf, STUN_ERR_MOBILITY_FORBIDDEN,
 				      "Mobility Forbidden: for UDP clients only");
 		if (m->mobility.len)
@@ -1035,7 +1035,7 @@ static void mob_ask(struct iw_worker *w, struct iw_listener *l, const struct iw_
 }
 
 /*
- * RFC 8016 §3.3: a Refresh with a MOBILITY-TICKET. From the allocation's own 5-tuple (or a
+ * RFC 8016: a Refresh with a MOBILITY-TICKET. From the allocation's own 5-tuple (or a
  * retransmission after the move) it is a plain Refresh, the ticket being this allocation's;
  * from a new one, with the credentials of the user who made the allocation, the allocation
  * moves to it. Returns the allocation to refresh, or NULL when the request was answered or
@@ -1047,8 +1047,8 @@ static struct iw_alloc *mob_refresh_find(struct iw_worker *w, struct iw_listener
 {
 	if (!w->conf->mobility || !w->mob || l->tr != IW_CLIENT_UDP)
 		return mob_refuse(w, l, src, m, ar, IW_MOB_R_FORBIDDEN, STUN_ERR_MOBILITY_FORBIDDEN,
-				  w->conf->mobility && w->mob ? "Mobility Forbidden: for UDP clients only"
-							      : "Mobility Forbidden: mobility is off");
+				  w->conf->mobility ? "Mobility Forbidden: for UDP clients only"
+						    : "Mobility Forbidden: mobility is off");
 	struct iw_cred_ticket tk;
 	if (iw_cred_ticket_open(&tk, w->mob->key, m->mobility.p, m->mobility.len))
 		return mob_refuse(w, l, src, m, ar, IW_MOB_R_BAD_TICKET, STUN_ERR_BAD_REQUEST,

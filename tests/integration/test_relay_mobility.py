@@ -12,6 +12,7 @@ new address (as coturn's uclient does) gets two answers.
 
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -225,6 +226,37 @@ def refusals_off(c):
     srv.stop()
 
 
+def reload_off(c):
+    """mobility from a configuration file; a reload (SIGHUP) without it: no more tickets in
+    answers, and a Refresh with one gets 405."""
+    mport = t.free_tcp_port()
+    srv = t.Server(users=USERS, extra=["--prometheus", "--prometheus-port", str(mport)])
+    path = os.path.join(srv.dir, "relay.conf")
+    with open(path, "w") as f:
+        f.write("mobility\n")
+    srv.args.remove("-n")  # -n: no configuration file
+    srv.args[1:1] = ["-c", path]
+    srv.start()
+    cl = t.Client(srv)
+    tk = ticket_of(allocate_mobile(cl))
+    c.check(tk is not None, "mobility from the configuration file: a ticket")
+    with open(path, "w") as f:
+        f.write("# mobility off\n")
+    os.kill(srv.pid, signal.SIGHUP)
+    v = t.wait_metric(mport, "iceway_relay_config_reloads_total", lambda x: x >= 1)
+    c.check(v == 1, "reload without mobility accepted", repr(v))
+    # A worker takes the new configuration between two wake-ups: one answer first.
+    cl.binding()
+    r = cl.refresh()
+    c.check(r is not None and r.cls == t.CLASS_SUCCESS and ticket_of(r) is None,
+            "after the reload: a Refresh answer carries no ticket", repr(r))
+    move(cl, "127.0.0.2")
+    r = refresh_ticket(cl, tk)
+    c.check(r is not None and r.code == 405, "after the reload: a Refresh with the ticket gets 405",
+            repr(r))
+    srv.stop()
+
+
 def body(c):
     mport = t.free_tcp_port()
     extra = ["--mobility", "--log-format", "json"]
@@ -243,6 +275,8 @@ def body(c):
     srv.stop()
     c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
     refusals_off(c)
+    if not t.is_coturn():
+        reload_off(c)
 
 
 t.run("relay mobility (RFC 8016)", body)
