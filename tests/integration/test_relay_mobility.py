@@ -26,6 +26,11 @@ CHANNEL = 0x4001
 MIN_MOVES, MAX_MOVES = 8, 40
 DOUBLED = 10  # half of them land on the other worker and wait for the allocation
 USERS = ((t.USER, t.PASSWORD), ("bob", "bobsecret"))
+# coturn's tickets are a number it looks up: one it cannot find gets 404 (a code RFC 8016 does not
+# define) or 437, and its tickets are shorter. iceway: 400 for what it did not seal, 437 when the
+# allocation ended.
+BAD = (400, 404, 437) if t.is_coturn() else (400,)
+GONE = (404, 437) if t.is_coturn() else (437,)
 
 
 def ticket_of(m):
@@ -81,7 +86,8 @@ def moves(c, srv, mport):
     cl = t.Client(srv)
     m = allocate_mobile(cl)
     tk = ticket_of(m)
-    c.check(m is not None and m.cls == t.CLASS_SUCCESS and tk is not None and len(tk) == 32,
+    c.check(m is not None and m.cls == t.CLASS_SUCCESS and tk is not None
+            and (len(tk) == 32 or t.is_coturn()),
             "Allocate with an empty MOBILITY-TICKET: success with a 32-byte ticket", repr(m))
     peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     peer.bind(("127.0.0.1", 0))
@@ -171,7 +177,7 @@ def moves(c, srv, mport):
                       ("a random ticket", os.urandom(24).hex()[:32].encode())):
         move(cl, "127.0.0.2")
         r = refresh_ticket(cl, bad)
-        c.check(r is not None and r.code == 400, "%s from a new address: 400" % name, repr(r))
+        c.check(r is not None and r.code in BAD, "%s from a new address: 400" % name, repr(r))
 
     # The end of the session: one final record, for the last address, with every packet.
     move(cl, "127.0.0.1")
@@ -184,7 +190,7 @@ def moves(c, srv, mport):
     for i in range(4):
         move(cl, "127.0.0.2" if i % 2 else "127.0.0.1")
         r = refresh_ticket(cl, tk)
-        gone += r is not None and r.code == 437
+        gone += r is not None and r.code in GONE
     c.check(gone == 4, "the ticket of an ended allocation, from 4 new addresses: 437", "%d" % gone)
     if t.is_coturn():
         return
@@ -259,9 +265,10 @@ def reload_off(c):
 
 def body(c):
     mport = t.free_tcp_port()
-    extra = ["--mobility", "--log-format", "json"]
+    extra = ["--mobility"]
     if not t.is_coturn():
-        extra += ["--relay-threads", "2", "--prometheus", "--prometheus-port", str(mport)]
+        extra += ["--log-format", "json", "--relay-threads", "2", "--prometheus", "--prometheus-port",
+                  str(mport)]
     srv = t.Server(users=USERS, extra=extra).start()
     cl = t.Client(srv)
     m = cl.allocate(extra=[(ATTR_MOBILITY_TICKET, b"x" * 4)])
