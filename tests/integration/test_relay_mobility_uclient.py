@@ -77,7 +77,8 @@ def body(c):
     c.check(srv.alive(), "server alive at the end")
     c.check(not srv.sanitizer_report(), "no sanitizer report", "; ".join(srv.sanitizer_report()[:3]))
     status = srv.stop()
-    c.check(status == 0, "server exits 0 on SIGTERM", "status %s" % status)
+    if not t.is_coturn():
+        c.check(status == 0, "server exits 0 on SIGTERM", "status %s" % status)
 
 
 try:
