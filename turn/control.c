@@ -990,8 +990,10 @@ static void mob_ask(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		    const struct iw_cred_ticket *tk)
 {
 	struct iw_mob_flight *f = NULL;
+	uint32_t coming = 0;
 	for (unsigned i = 0; i < IW_MOB_FLIGHTS; i++) {
 		struct iw_mob_flight *g = &w->flight[i];
+		coming += g->used;
 		if (g->used && g->l == l && iw_addr_eq(&g->src, src)) {
 			/* coturn's uclient sends its Refresh twice and reads two answers. A
 			 * request of another transaction waits for the client's retransmission. */
@@ -1005,6 +1007,14 @@ static void mob_ask(struct iw_worker *w, struct iw_listener *l, const struct iw_
 	if (ar->user_len >= IW_ALLOC_USER_MAX) {
 		/* No allocation has such a name. */
 		mob_refuse(w, l, src, m, ar, IW_MOB_R_WRONG_USER, STUN_ERR_WRONG_CREDENTIALS, NULL);
+		return;
+	}
+	/* Room here for it and the moves already coming, before the owner lets it go: refused
+	 * now, it stays where it is. (While total-quota is at most max-allocations, a worker's
+	 * table cannot be full when an allocation is elsewhere; this keeps it so.) */
+	if (w->tab.n_used + coming >= w->tab.cap) {
+		mob_refuse(w, l, src, m, ar, IW_MOB_R_BUSY, STUN_ERR_INSUFFICIENT_CAPACITY,
+			   "Insufficient Capacity: allocation table full");
 		return;
 	}
 	struct iw_mob_msg *msg = f ? calloc(1, sizeof *msg) : NULL;

@@ -94,6 +94,16 @@ def moves(c, srv, mport):
     t._open_sockets.append(peer)
     pip, pport = peer.getsockname()
     c.check(cl.channel_bind(CHANNEL, pip, pport).cls == t.CLASS_SUCCESS, "ChannelBind to the peer")
+    # Five more peers, each with a permission: six sets past the four held inline, so the
+    # allocation moves with an overflow block (a worker's own pool).
+    others = []
+    for k in range(3, 8):
+        p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        p.bind(("127.0.0.%d" % k, 0))
+        t._open_sockets.append(p)
+        others.append(p)
+    r = cl.create_permission(*["127.0.0.%d" % k for k in range(3, 8)])
+    c.check(r is not None and r.cls == t.CLASS_SUCCESS, "CreatePermission for five more peers", repr(r))
     relayed = cl.relayed
     sent = 1 if both_ways(c, cl, peer, 0, "before moving") else 0
     kinds = {"same": 0, "other": 0}
@@ -111,6 +121,13 @@ def moves(c, srv, mport):
         if not both_ways(c, cl, peer, n, "move %d" % n):
             return
         sent += 1
+        p = others[n % len(others)]
+        p.sendto(b"perm-%d" % n, cl.relayed)
+        r = cl.recv_data(2.0 * t.SLOW)
+        if not c.check(r == ("data", p.getsockname(), b"perm-%d" % n),
+                       "move %d: peer %d of 6, through its permission, reaches the client" %
+                       (n, 2 + n % len(others)), repr(r)):
+            return
         # The old 5-tuple is gone: nothing reaches it, nothing from it is relayed.
         peer.sendto(b"stray", cl.relayed)
         cl.recv_data(2.0 * t.SLOW)
