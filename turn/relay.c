@@ -1129,6 +1129,7 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		F(ext_user_quota),   F(resv_made),         F(resv_used),         F(resv_expired),
 		F(resv_cancelled),   F(resv_handover),     F(wakeups),           F(batches),
 		F(gso_sends),        F(gso_segments),      F(strict_expired),    F(strict_refused),
+		F(mob_moves[0]),     F(mob_moves[1]),      F(mob_handed),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
