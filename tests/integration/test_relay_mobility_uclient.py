@@ -23,14 +23,9 @@ def uclient(srv, args):
     cmd = ["turnutils_uclient", "-M", "-p", str(srv.port), "-u", t.USER, "-w", t.PASSWORD,
            "-m", str(CLIENTS), "-n", str(MESSAGES), "-l", str(LENGTH)] + args + [srv.host]
     print("  $ " + " ".join(cmd))
-    env = dict(os.environ)
-    # uclient has no option for its socket buffers: 4 MiB through tests/integration/rcvbuf.c
-    shim = os.path.join(os.environ.get("IW_BUILD", ""), "tests", "integration", "libiw_rcvbuf.so")
-    if os.path.exists(shim):
-        env["LD_PRELOAD"] = shim
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, env=env, timeout=60 * t.SLOW)
+                           stdin=subprocess.DEVNULL, env=t.uclient_env(), timeout=60 * t.SLOW)
         return p.returncode, p.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as e:
         return None, (e.stdout or b"").decode("utf-8", "replace") + "\n(timed out)"
