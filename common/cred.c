@@ -78,6 +78,50 @@ int iw_cred_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len)
 	return (int)olen;
 }
 
+enum { TICKET_BODY = 12, TICKET_MAC = 12 };
+
+static void ticket_mac(uint8_t mac[TICKET_MAC], const uint8_t *key, const uint8_t body[TICKET_BODY])
+{
+	uint8_t full[32];
+	iw_cred_hmac_sha256(full, key, IW_CRED_TICKET_KEY_LEN, body, TICKET_BODY);
+	memcpy(mac, full, TICKET_MAC);
+	memset(full, 0, sizeof full);
+}
+
+void iw_cred_ticket_seal(char out[IW_CRED_TICKET_LEN], const uint8_t key[IW_CRED_TICKET_KEY_LEN],
+			 const struct iw_cred_ticket *t)
+{
+	uint8_t b[TICKET_BODY + TICKET_MAC];
+	char txt[IW_CRED_TICKET_LEN + 1];
+	b[0] = t->worker;
+	b[1] = (uint8_t)(t->slot >> 16);
+	b[2] = (uint8_t)(t->slot >> 8);
+	b[3] = (uint8_t)t->slot;
+	for (unsigned i = 0; i < 8; i++)
+		b[4 + i] = (uint8_t)(t->id >> (56 - 8 * i));
+	ticket_mac(b + TICKET_BODY, key, b);
+	iw_cred_base64(txt, b, sizeof b);
+	memcpy(out, txt, IW_CRED_TICKET_LEN);
+}
+
+int iw_cred_ticket_open(struct iw_cred_ticket *t, const uint8_t key[IW_CRED_TICKET_KEY_LEN], const void *in,
+			size_t len)
+{
+	uint8_t b[TICKET_BODY + TICKET_MAC + 3], mac[TICKET_MAC];
+	if (len != IW_CRED_TICKET_LEN ||
+	    iw_cred_base64_decode(b, sizeof b, in, len) != TICKET_BODY + TICKET_MAC)
+		return -EBADMSG;
+	ticket_mac(mac, key, b);
+	if (!iw_cred_equal(mac, b + TICKET_BODY, TICKET_MAC))
+		return -EBADMSG;
+	t->worker = b[0];
+	t->slot = (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	t->id = 0;
+	for (unsigned i = 0; i < 8; i++)
+		t->id = t->id << 8 | b[4 + i];
+	return 0;
+}
+
 void iw_cred_rest_password(char out[IW_CRED_REST_PASS_LEN + 1], const char *secret, size_t secret_len,
 			   const void *username, size_t username_len)
 {

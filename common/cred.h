@@ -54,6 +54,27 @@ size_t iw_cred_base64(char *out, const void *in, size_t len);
 /* Decode standard base64; returns the length or -EINVAL. */
 int iw_cred_base64_decode(uint8_t *out, size_t cap, const char *in, size_t len);
 
+/*
+ * RFC 8016 mobility tickets: which allocation a client that moved had, where it is (worker and
+ * slab slot) and its id, sealed with HMAC-SHA256 (truncated to 96 bits) under a key of the
+ * process, so that a client can neither read a forged one into another allocation nor tell
+ * more than it was handed. As text (base64 of 24 bytes, 32 characters, no NUL): coturn's
+ * clients keep a ticket as a C string of at most 32 characters.
+ */
+enum { IW_CRED_TICKET_LEN = 32, IW_CRED_TICKET_KEY_LEN = 32 };
+struct iw_cred_ticket {
+	uint8_t worker;
+	uint32_t slot; /* < 2^24 */
+	uint64_t id;
+};
+/* Seal t into out (IW_CRED_TICKET_LEN characters, not NUL-terminated). */
+void iw_cred_ticket_seal(char out[IW_CRED_TICKET_LEN], const uint8_t key[IW_CRED_TICKET_KEY_LEN],
+			 const struct iw_cred_ticket *t);
+/* Open a ticket of len bytes: 0 with *t set, or -EBADMSG when it is not one this key sealed
+ * (the MAC is compared in constant time). */
+int iw_cred_ticket_open(struct iw_cred_ticket *t, const uint8_t key[IW_CRED_TICKET_KEY_LEN], const void *in,
+			size_t len);
+
 /* Fill buf with cryptographically secure random bytes (getrandom). Returns 0 or -errno. */
 int iw_cred_random(void *buf, size_t len);
 

@@ -335,6 +335,14 @@ static int attr_decode(struct iw_stun_msg *m, uint16_t type, struct iw_rd *v, co
 		view_set(&m->res_token, v);
 		m->present |= IW_STUN_HAS_RES_TOKEN;
 		return 0;
+	case STUN_ATTR_MOBILITY_TICKET:
+		/* RFC 8016: opaque to the client, empty in an Allocate; a server's tickets
+		 * are short, so a long one is not ours. */
+		if (len > STUN_MAX_MOBILITY_TICKET)
+			return bad(why, "MOBILITY-TICKET too long");
+		view_set(&m->mobility, v);
+		m->present |= IW_STUN_HAS_MOBILITY;
+		return 0;
 	case STUN_ATTR_PASSWORD_ALGORITHM:
 		/* RFC 8489 §14.12: one algorithm and its parameters, nothing else. */
 		if (!pw_alg_read(v, &m->pw_alg, &m->pw_alg_params, false) || iw_rd_left(v) != 0)
@@ -428,6 +436,8 @@ static uint32_t attr_bit(uint16_t type)
 		return IW_STUN_HAS_DONT_FRAGMENT;
 	case STUN_ATTR_RESERVATION_TOKEN:
 		return IW_STUN_HAS_RES_TOKEN;
+	case STUN_ATTR_MOBILITY_TICKET:
+		return IW_STUN_HAS_MOBILITY;
 	case STUN_ATTR_PASSWORD_ALGORITHM:
 		return IW_STUN_HAS_PW_ALG;
 	case STUN_ATTR_PASSWORD_ALGORITHMS:

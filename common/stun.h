@@ -96,6 +96,7 @@ enum {
 	STUN_ATTR_ICE_CONTROLLING = 0x802A,
 	STUN_ATTR_RESPONSE_ORIGIN = 0x802B,
 	STUN_ATTR_OTHER_ADDRESS = 0x802C,
+	STUN_ATTR_MOBILITY_TICKET = 0x8030, /* RFC 8016 */
 };
 
 /* Values carried by attributes. */
@@ -121,6 +122,7 @@ enum {
 	STUN_MAX_REALM = 763,    /* RFC 8489 §14.9: < 128 characters, < 763 bytes */
 	STUN_MAX_NONCE = 763,
 	STUN_MAX_REASON = 763,
+	STUN_MAX_MOBILITY_TICKET = 256, /* longer than any ticket this relay hands out */
 };
 
 /* Error codes the relay sends (RFC 8489 §14.8, RFC 8656 §19). */
@@ -129,6 +131,7 @@ enum {
 	STUN_ERR_BAD_REQUEST = 400,
 	STUN_ERR_UNAUTHORIZED = 401,
 	STUN_ERR_FORBIDDEN = 403,
+	STUN_ERR_MOBILITY_FORBIDDEN = 405, /* RFC 8016 §3.4 */
 	STUN_ERR_UNKNOWN_ATTRIBUTE = 420,
 	STUN_ERR_ALLOCATION_MISMATCH = 437,
 	STUN_ERR_STALE_NONCE = 438,
@@ -178,6 +181,7 @@ enum {
 	IW_STUN_HAS_CHANGE_REQ = 1u << 26,  /* CHANGE-REQUEST (RFC 5780) */
 	IW_STUN_HAS_OTHER_ADDR = 1u << 27,  /* OTHER-ADDRESS (in a Binding answer) */
 	IW_STUN_HAS_RESP_ORIGIN = 1u << 28, /* RESPONSE-ORIGIN (in a Binding answer) */
+	IW_STUN_HAS_MOBILITY = 1u << 29,    /* MOBILITY-TICKET (RFC 8016) */
 };
 
 /*
@@ -196,6 +200,7 @@ struct iw_stun_msg {
 
 	struct iw_stun_view username, userhash, realm, nonce, software, data, reason;
 	struct iw_stun_view res_token; /* 8 bytes */
+	struct iw_stun_view mobility;  /* MOBILITY-TICKET: opaque, empty in an Allocate */
 	struct iw_addr mapped, relayed, alt_server;
 	struct iw_addr other_addr, resp_origin; /* RFC 5780 §7.4, §7.3 */
 	uint8_t change_flags;                   /* STUN_CHANGE_IP | STUN_CHANGE_PORT */

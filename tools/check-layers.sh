@@ -17,7 +17,7 @@ LAYERS = [
     ("common", ["common/*"]),
     ("tables", ["turn/alloc", "turn/ports", "turn/quota", "turn/auth", "turn/policy",
                 "turn/revoked", "turn/conf.h", "turn/limit", "turn/realm"]),
-    ("control", ["turn/control", "turn/acct", "turn/worker.h", "turn/mailbox"]),
+    ("control", ["turn/control", "turn/acct", "turn/worker.h", "turn/mailbox", "turn/mobility"]),
     ("packet path", ["turn/relay"]),
     ("streams", ["turn/stream", "turn/tls"]),
     ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check",

@@ -148,6 +148,25 @@ struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *clie
 	return a;
 }
 
+static void hash_remove(struct iw_alloc_tab *t, const struct iw_alloc *a)
+{
+	uint32_t s = find_slot(t, &a->client, a->listener);
+	if (s != UINT32_MAX) {
+		t->hash[s] = SLOT_TOMB;
+		t->n_tomb++;
+	}
+}
+
+void iw_alloc_rekey(struct iw_alloc_tab *t, struct iw_alloc *a, const struct iw_addr *client,
+		    uint32_t listener)
+{
+	hash_remove(t, a);
+	a->client = *client;
+	a->listener = listener;
+	hash_insert(t, (uint32_t)(a - t->slab));
+	maybe_rehash(t);
+}
+
 /* Move a's sets into an overflow block. 0, or -ENOMEM when none is left. */
 static int ext_take(struct iw_alloc_tab *t, struct iw_alloc *a)
 {
@@ -212,11 +231,7 @@ void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a)
 {
 	if (!a || !a->in_use)
 		return;
-	uint32_t s = find_slot(t, &a->client, a->listener);
-	if (s != UINT32_MAX) {
-		t->hash[s] = SLOT_TOMB;
-		t->n_tomb++;
-	}
+	hash_remove(t, a);
 	timer_unlink(&a->timer);
 	ext_put(t, a, false);
 	t->perms_live -= a->n_perms;

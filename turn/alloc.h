@@ -143,6 +143,7 @@ struct iw_alloc {
 	uint64_t created_ms;   /* for the lifetime histogram */
 	int64_t cred_expiry_s; /* a REST credential's timestamp (wall clock), 0 for a static user */
 	bool cred_capped;      /* expires_ms is that timestamp (rest-strict-expiry), not the lifetime */
+	bool mobile;           /* allocated with a MOBILITY-TICKET (RFC 8016): answers carry one */
 	/* Answered with success: it ends with an accounting record (turn/acct.h). One refused
 	 * while being set up never was a session and gets none. */
 	bool acct;
@@ -201,6 +202,10 @@ struct iw_alloc *iw_alloc_find(struct iw_alloc_tab *t, const struct iw_addr *cli
 /* Take a free slab entry, zeroed and indexed by its 5-tuple. NULL (-ENOBUFS) when full.
  * The caller must not insert a 5-tuple that is already present. */
 struct iw_alloc *iw_alloc_new(struct iw_alloc_tab *t, const struct iw_addr *client, uint32_t listener);
+/* Index a under another 5-tuple (RFC 8016: its client moved). The caller must not give a
+ * 5-tuple that is already present. */
+void iw_alloc_rekey(struct iw_alloc_tab *t, struct iw_alloc *a, const struct iw_addr *client,
+		    uint32_t listener);
 /* Unindex, disarm and return to the free list. Sockets are the caller's business. */
 void iw_alloc_del(struct iw_alloc_tab *t, struct iw_alloc *a);
 

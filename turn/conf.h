@@ -53,6 +53,7 @@ struct iw_conf {
 	uint8_t help;                   /* --help: 0 no, 1 text, 2 markdown */
 	bool no_auth;                   /* TURN without credentials (coturn's no-auth): testing only */
 	bool stun_only, no_stun;        /* answer only Binding, or everything but Binding */
+	bool mobility;                  /* RFC 8016 MOBILITY-TICKET (UDP clients) */
 	bool no_software;               /* no SOFTWARE attribute in answers */
 	char *pkey_pwd;                 /* the password of an encrypted pkey */
 	bool rfc5766_channels;          /* accept channel numbers 0x5000-0x7FFF (RFC 5766 clients) */

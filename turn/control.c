@@ -7,6 +7,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "common/sock.h"
 #include "common/stun_auth.h"
 #include "turn/acct.h"
+#include "turn/mobility.h"
 #include "turn/policy.h"
 
 static const char software[] = "iceway";
@@ -399,7 +401,9 @@ void iw_control_resv_expire(struct iw_worker *w)
 	w->st.resv_expired += iw_ports_resv_expire_each(w->pool, w->now_ms, resv_uncount, w);
 }
 
-void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc_end why)
+/* Everything an allocation holds but its table entry: the accounting record, relay sockets
+ * and ports, reservation, quota counts. */
+static void alloc_release(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc_end why)
 {
 	/* Before the relay sockets go: the record names their addresses. */
 	if (a->in_use)
@@ -430,6 +434,11 @@ void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a, enum iw_allo
 	a->quota_held = false;
 	if (a->in_use && a->created_ms)
 		iw_metrics_hist_observe(&w->life, (double)(w->now_ms - a->created_ms) / 1000.0);
+}
+
+void iw_control_alloc_free(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc_end why)
+{
+	alloc_release(w, a, why);
 	iw_alloc_del(&w->tab, a);
 }
 
@@ -482,6 +491,27 @@ static uint32_t remaining_s(const struct iw_worker *w, const struct iw_alloc *a)
 	return a->expires_ms > w->now_ms ? (uint32_t)((a->expires_ms - w->now_ms + 999) / 1000) : 0;
 }
 
+/* RFC 8016: a mobile allocation's answers carry a fresh ticket naming where it is now. */
+static void wr_ticket(struct iw_worker *w, struct iw_stun_wr *s, const struct iw_alloc *a)
+{
+	if (!a->mobile || !w->mob || !w->conf->mobility) /* a reload may turn it off */
+		return;
+	struct iw_cred_ticket t = { .worker = (uint8_t)w->idx,
+				    .slot = (uint32_t)(a - w->tab.slab),
+				    .id = a->id };
+	char tk[IW_CRED_TICKET_LEN];
+	iw_cred_ticket_seal(tk, w->mob->key, &t);
+	iw_stun_wr_attr(s, STUN_ATTR_MOBILITY_TICKET, tk, sizeof tk);
+}
+
+/* The answer still in w->out once more to each of n retransmissions of its request. */
+static void answer_again(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *dst, unsigned n)
+{
+	size_t len = STUN_HEADER_LEN + iw_be16(w->out + 2);
+	while (n--)
+		out(w, l, dst, len);
+}
+
 static void alloc_success(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 			  const struct iw_stun_msg *m, const struct iw_auth_result *ar,
 			  const struct iw_alloc *a, uint16_t add_code, const char *add_why)
@@ -494,6 +524,7 @@ static void alloc_success(struct iw_worker *w, struct iw_listener *l, const stru
 	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, src);
 	if (a->res_token)
 		iw_stun_wr_attr(&s, STUN_ATTR_RESERVATION_TOKEN, &a->res_token, 8);
+	wr_ticket(w, &s, a);
 	if (add_code)
 		iw_stun_wr_addr_error(&s, STUN_FAMILY_IPV6, add_code, add_why);
 	send_answer(w, l, src, &s, m, ar);
@@ -636,6 +667,21 @@ static int alloc_check_attrs(struct alloc_req *q)
 	if ((m->present & IW_STUN_HAS_ADD_FAMILY) && m->add_family != STUN_FAMILY_IPV6)
 		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
 			      "Bad Request: ADDITIONAL-ADDRESS-FAMILY must be IPv6");
+	if (m->present & IW_STUN_HAS_MOBILITY) {
+		/* RFC 8016: a server that does not offer mobility answers 405 (§3.4); ours is for
+		 * UDP clients, whose new address reaches the same listeners. The request for a
+		 * ticket is an empty one. */
+		uint64_t *mf = &q->w->st.mob_refused[IW_MOB_R_FORBIDDEN];
+		if (!q->w->conf->mobility)
+			return refuse(q, mf, STUN_ERR_MOBILITY_FORBIDDEN,
+				      "Mobility Forbidden: mobility is off");
+		if (q->l->tr != IW_CLIENT_UDP || !q->w->mob)
+			return refuse(q, mf, STUN_ERR_MOBILITY_FORBIDDEN,
+				      "Mobility Forbidden: for UDP clients only");
+		if (m->mobility.len)
+			return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+				      "Bad Request: MOBILITY-TICKET in an Allocate must be empty");
+	}
 	/* The allocation keeps a copy of the username. */
 	if (q->ar->user_len >= IW_ALLOC_USER_MAX)
 		return refuse(q, bad, STUN_ERR_BAD_REQUEST, "Bad Request: username too long");
@@ -706,6 +752,7 @@ static int alloc_install(struct alloc_req *q, struct iw_alloc **out)
 	a->key_len = q->ar->key_len;
 	a->pw_alg = q->ar->pw_alg;
 	a->cred_expiry_s = q->ar->rest_expiry;
+	a->mobile = q->m->present & IW_STUN_HAS_MOBILITY;
 	*out = a;
 	return 0;
 }
@@ -895,12 +942,13 @@ static struct iw_alloc *owned_alloc(struct iw_worker *w, struct iw_listener *l, 
 	return a;
 }
 
-static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-		    const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+/* The Refresh's own work on a: its new lifetime, or its end with LIFETIME 0. The answer goes
+ * out copies times: a move another worker made wait answers the retransmissions that came
+ * meanwhile too. */
+static void refresh_apply(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			  const struct iw_stun_msg *m, const struct iw_auth_result *ar, struct iw_alloc *a,
+			  unsigned copies)
 {
-	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
-	if (!a)
-		return;
 	struct iw_stun_wr s;
 	begin(w, &s, m, STUN_CLASS_SUCCESS);
 	if ((m->present & IW_STUN_HAS_LIFETIME) && m->lifetime == 0) {
@@ -908,15 +956,231 @@ static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_
 		w->st.refresh_delete++;
 		iw_control_alloc_free(w, a, IW_END_REFRESH0);
 		iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, 0);
-		send_answer(w, l, src, &s, m, ar);
+	} else {
+		uint32_t life = lifetime_for(w, m);
+		a->expires_ms = cred_cap(w, a, w->now_ms + (uint64_t)life * 1000);
+		iw_alloc_timer_arm(&w->tab, a);
+		w->st.refresh_ok++;
+		iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, remaining_s(w, a));
+		wr_ticket(w, &s, a);
+	}
+	if (send_answer(w, l, src, &s, m, ar))
+		answer_again(w, l, src, copies - 1);
+}
+
+/* --- RFC 8016 mobility --- */
+
+static struct iw_alloc *mob_refuse(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+				   const struct iw_stun_msg *m, const struct iw_auth_result *ar,
+				   enum iw_mob_refusal r, uint16_t code, const char *reason)
+{
+	w->st.mob_refused[r]++;
+	if (r == IW_MOB_R_WRONG_USER)
+		w->st.wrong_creds++;
+	answer_error(w, l, src, m, ar, code, reason);
+	return NULL;
+}
+
+/* The allocation is another worker's: ask it over (turn/mobility.h) and answer when it comes.
+ * A retransmission of a request waited on is answered with it. */
+static void mob_ask(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const struct iw_stun_msg *m, const struct iw_auth_result *ar,
+		    const struct iw_cred_ticket *tk)
+{
+	struct iw_mob_flight *f = NULL;
+	uint32_t coming = 0;
+	for (unsigned i = 0; i < IW_MOB_FLIGHTS; i++) {
+		struct iw_mob_flight *g = &w->flight[i];
+		coming += g->used;
+		if (g->used && g->l == l && iw_addr_eq(&g->src, src)) {
+			/* coturn's uclient sends its Refresh twice and reads two answers. A
+			 * request of another transaction waits for the client's retransmission. */
+			if (!memcmp(g->tid, m->tid, STUN_TID_LEN) && g->again < UINT8_MAX)
+				g->again++;
+			return;
+		}
+		if (!g->used && !f)
+			f = g;
+	}
+	if (ar->user_len >= IW_ALLOC_USER_MAX) {
+		/* No allocation has such a name. */
+		mob_refuse(w, l, src, m, ar, IW_MOB_R_WRONG_USER, STUN_ERR_WRONG_CREDENTIALS, NULL);
 		return;
 	}
-	uint32_t life = lifetime_for(w, m);
-	a->expires_ms = cred_cap(w, a, w->now_ms + (uint64_t)life * 1000);
-	iw_alloc_timer_arm(&w->tab, a);
-	w->st.refresh_ok++;
-	iw_stun_wr_u32(&s, STUN_ATTR_LIFETIME, remaining_s(w, a));
-	send_answer(w, l, src, &s, m, ar);
+	/* Room here for it and the moves already coming, before the owner lets it go: refused
+	 * now, it stays where it is. (While total-quota is at most max-allocations, a worker's
+	 * table cannot be full when an allocation is elsewhere; this keeps it so.) */
+	if (w->tab.n_used + coming >= w->tab.cap) {
+		mob_refuse(w, l, src, m, ar, IW_MOB_R_BUSY, STUN_ERR_INSUFFICIENT_CAPACITY,
+			   "Insufficient Capacity: allocation table full");
+		return;
+	}
+	struct iw_mob_msg *msg = f ? calloc(1, sizeof *msg) : NULL;
+	if (!msg) {
+		mob_refuse(w, l, src, m, ar, IW_MOB_R_BUSY, STUN_ERR_INSUFFICIENT_CAPACITY,
+			   "Insufficient Capacity: too many moves in flight");
+		return;
+	}
+	*f = (struct iw_mob_flight){ .used = true,
+				     .fingerprint = m->present & IW_STUN_HAS_FINGERPRINT,
+				     .sha256_mi = ar->sha256_mi,
+				     .has_lifetime = m->present & IW_STUN_HAS_LIFETIME,
+				     .lifetime = m->lifetime,
+				     .key_len = ar->key_len,
+				     .src = *src,
+				     .l = l,
+				     .user_len = (uint16_t)ar->user_len };
+	memcpy(f->tid, m->tid, STUN_TID_LEN);
+	memcpy(f->key, ar->key, ar->key_len);
+	memcpy(f->user, ar->user, ar->user_len);
+	msg->op = IW_MOB_ASK;
+	msg->from = w->idx;
+	msg->flight = (unsigned)(f - w->flight);
+	msg->tk = *tk;
+	msg->user_len = f->user_len;
+	memcpy(msg->user, f->user, f->user_len);
+	iw_mob_post(w->mob, tk->worker, msg);
+}
+
+/*
+ * RFC 8016: a Refresh with a MOBILITY-TICKET. From the allocation's own 5-tuple (or a
+ * retransmission after the move) it is a plain Refresh, the ticket being this allocation's;
+ * from a new one, with the credentials of the user who made the allocation, the allocation
+ * moves to it. Returns the allocation to refresh, or NULL when the request was answered or
+ * waits for another worker.
+ */
+static struct iw_alloc *mob_refresh_find(struct iw_worker *w, struct iw_listener *l,
+					 const struct iw_addr *src, const struct iw_stun_msg *m,
+					 const struct iw_auth_result *ar)
+{
+	if (!w->conf->mobility || !w->mob || l->tr != IW_CLIENT_UDP)
+		return mob_refuse(w, l, src, m, ar, IW_MOB_R_FORBIDDEN, STUN_ERR_MOBILITY_FORBIDDEN,
+				  w->conf->mobility ? "Mobility Forbidden: for UDP clients only"
+						    : "Mobility Forbidden: mobility is off");
+	struct iw_cred_ticket tk;
+	if (iw_cred_ticket_open(&tk, w->mob->key, m->mobility.p, m->mobility.len))
+		return mob_refuse(w, l, src, m, ar, IW_MOB_R_BAD_TICKET, STUN_ERR_BAD_REQUEST,
+				  "Bad Request: not a mobility ticket of this server");
+	struct iw_alloc *a = iw_alloc_find(&w->tab, src, l->idx);
+	if (a) {
+		/* The id stays with the allocation wherever it moves: any ticket it was handed. */
+		if (a->id != tk.id)
+			return mob_refuse(w, l, src, m, ar, IW_MOB_R_BAD_TICKET, STUN_ERR_BAD_REQUEST,
+					  "Bad Request: the ticket is another allocation's");
+		if (!same_user(a, ar))
+			return mob_refuse(w, l, src, m, ar, IW_MOB_R_WRONG_USER, STUN_ERR_WRONG_CREDENTIALS,
+					  NULL);
+		return a;
+	}
+	if (tk.worker != w->idx) {
+		if (tk.worker >= w->mob->n)
+			return mob_refuse(w, l, src, m, ar, IW_MOB_R_BAD_TICKET, STUN_ERR_BAD_REQUEST,
+					  "Bad Request: not a mobility ticket of this server");
+		mob_ask(w, l, src, m, ar, &tk);
+		return NULL;
+	}
+	/* in_use and id stay readable in a freed slot (turn/alloc.c). */
+	a = tk.slot < w->tab.n_fresh ? &w->tab.slab[tk.slot] : NULL;
+	if (!a || !a->in_use || a->id != tk.id)
+		return mob_refuse(w, l, src, m, ar, IW_MOB_R_GONE, STUN_ERR_ALLOCATION_MISMATCH,
+				  "Allocation Mismatch: the ticket's allocation is gone");
+	if (!same_user(a, ar))
+		return mob_refuse(w, l, src, m, ar, IW_MOB_R_WRONG_USER, STUN_ERR_WRONG_CREDENTIALS, NULL);
+	iw_alloc_rekey(&w->tab, a, src, l->idx);
+	a->lis = l;
+	w->st.mob_moves[0]++;
+	return a;
+}
+
+static void refresh(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		    const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	struct iw_alloc *a = (m->present & IW_STUN_HAS_MOBILITY) ? mob_refresh_find(w, l, src, m, ar)
+								 : owned_alloc(w, l, src, m, ar);
+	if (a)
+		refresh_apply(w, l, src, m, ar, a, 1);
+}
+
+/* Owner side: hand the asked allocation over, or say why not; the message goes back. */
+static void mob_hand(struct iw_worker *w, struct iw_mob_msg *msg)
+{
+	struct iw_alloc *a = msg->tk.slot < w->tab.n_fresh ? &w->tab.slab[msg->tk.slot] : NULL;
+	if (!a || !a->in_use || a->id != msg->tk.id) {
+		msg->op = IW_MOB_GONE;
+	} else if (a->user_len != msg->user_len || memcmp(a->user, msg->user, msg->user_len)) {
+		msg->op = IW_MOB_OTHER_USER;
+	} else {
+		iw_mob_detach(w, a, msg);
+		msg->op = IW_MOB_ADOPT;
+		w->st.mob_handed++;
+	}
+	iw_mob_post(w->mob, msg->from, msg);
+}
+
+/* Asker side: the owner's answer to a move this worker waited on. */
+static void mob_land(struct iw_worker *w, struct iw_mob_msg *msg)
+{
+	struct iw_mob_flight *f = &w->flight[msg->flight % IW_MOB_FLIGHTS];
+	struct iw_stun_msg m;
+	struct iw_auth_result ar;
+	memset(&m, 0, sizeof m);
+	memset(&ar, 0, sizeof ar);
+	m.method = TURN_METHOD_REFRESH;
+	m.cls = STUN_CLASS_REQUEST;
+	m.tid = f->tid;
+	m.present =
+		(f->fingerprint ? IW_STUN_HAS_FINGERPRINT : 0) | (f->has_lifetime ? IW_STUN_HAS_LIFETIME : 0);
+	m.lifetime = f->lifetime;
+	memcpy(ar.key, f->key, f->key_len);
+	ar.key_len = f->key_len;
+	ar.sha256_mi = f->sha256_mi;
+	ar.user = (const uint8_t *)f->user;
+	ar.user_len = f->user_len;
+	f->used = false;
+	if (msg->op == IW_MOB_GONE) {
+		mob_refuse(w, f->l, &f->src, &m, &ar, IW_MOB_R_GONE, STUN_ERR_ALLOCATION_MISMATCH,
+			   "Allocation Mismatch: the ticket's allocation is gone");
+		answer_again(w, f->l, &f->src, f->again);
+		return;
+	}
+	if (msg->op == IW_MOB_OTHER_USER) {
+		mob_refuse(w, f->l, &f->src, &m, &ar, IW_MOB_R_WRONG_USER, STUN_ERR_WRONG_CREDENTIALS, NULL);
+		answer_again(w, f->l, &f->src, f->again);
+		return;
+	}
+	/* The client may have allocated anew from its new address meanwhile. */
+	struct iw_alloc *a =
+		iw_alloc_find(&w->tab, &f->src, f->l->idx) ? NULL : iw_mob_adopt(w, msg, &f->src, f->l);
+	if (!a) {
+		/* It cannot continue here: it ends, with its record, as one refused. */
+		struct iw_alloc *o = &msg->a;
+		o->ext = 0;
+		o->perms = o->perm_in;
+		o->chans = o->chan_in;
+		o->n_perms = o->n_chans = 0;
+		alloc_release(w, o, IW_END_QUOTA);
+		mob_refuse(w, f->l, &f->src, &m, &ar, IW_MOB_R_BUSY, STUN_ERR_INSUFFICIENT_CAPACITY,
+			   "Insufficient Capacity: no room for the allocation on this worker");
+		answer_again(w, f->l, &f->src, f->again);
+		return;
+	}
+	w->st.mob_moves[1]++;
+	refresh_apply(w, f->l, &f->src, &m, &ar, a, 1u + f->again);
+}
+
+void iw_control_mob_run(struct iw_worker *w)
+{
+	struct iw_mob_msg *msg = iw_mob_take(w->mob, w->idx);
+	while (msg) {
+		struct iw_mob_msg *next = msg->next;
+		if (msg->op == IW_MOB_ASK) {
+			mob_hand(w, msg); /* it goes back to the asker */
+		} else {
+			mob_land(w, msg);
+			free(msg);
+		}
+		msg = next;
+	}
 }
 
 /* Room for perms more permissions and chans more channels (iw_alloc_room). Overflow blocks
@@ -1330,11 +1594,15 @@ int iw_worker_shared_init(struct iw_worker_shared *sh, const struct iw_conf *con
 		IW_ERROR("cannot set up the port range %u-%u", conf->min_port, conf->max_port);
 		return -ENOMEM;
 	}
-	return 0;
+	/* Whether mobility is on or not: a reload may turn it on. */
+	sh->mob = iw_mob_hub_create(conf->threads ? conf->threads : 1);
+	return sh->mob ? 0 : -ENOMEM;
 }
 
 void iw_worker_shared_fini(struct iw_worker_shared *sh)
 {
+	iw_mob_hub_destroy(sh->mob);
+	sh->mob = NULL;
 	iw_ports_pool_fini(&sh->pool);
 	iw_quota_fini(&sh->quota);
 }

@@ -35,5 +35,8 @@ void iw_control_strict_apply(struct iw_worker *w);
 void iw_control_seclog_conn(struct iw_worker *w, const struct iw_addr *src, bool tls, const char *reason);
 /* Drop reservations past their time. */
 void iw_control_resv_expire(struct iw_worker *w);
+/* RFC 8016 (turn/mobility.h): at the top of the worker's loop, the moves posted to it: hand
+ * over what another worker asks for, adopt and answer what this one waited on. */
+void iw_control_mob_run(struct iw_worker *w);
 
 #endif

@@ -271,6 +271,25 @@ static void allocations(struct iw_metrics_buf *b, const struct iw_relay_metrics 
 	lab1(b, n, "result", "486", SUM(alloc_quota));
 	lab1(b, n, "result", "508", SUM(alloc_capacity) + SUM(alloc_draining) + SUM(alloc_bps_capacity));
 
+	static const char mv[] = "iceway_relay_mobility_moves_total";
+	iw_metrics_header(b, mv, IW_METRICS_COUNTER,
+			  "RFC 8016: allocations moved to their client's new address, by where the new "
+			  "address landed (the worker that held the allocation, or another one).");
+	lab1(b, mv, "worker", "same", SUM(mob_moves[0]));
+	lab1(b, mv, "worker", "other", SUM(mob_moves[1]));
+	static const char mr[] = "iceway_relay_mobility_refused_total";
+	static const char *const why[IW_MOB_R_COUNT] = {
+		[IW_MOB_R_FORBIDDEN] = "forbidden", [IW_MOB_R_BAD_TICKET] = "bad_ticket",
+		[IW_MOB_R_GONE] = "gone",           [IW_MOB_R_WRONG_USER] = "wrong_user",
+		[IW_MOB_R_BUSY] = "busy",
+	};
+	iw_metrics_header(b, mr, IW_METRICS_COUNTER,
+			  "RFC 8016 requests refused, by reason: forbidden (405: mobility off, or not a "
+			  "UDP client), bad_ticket (400), gone (437: its allocation ended), wrong_user "
+			  "(441), busy (508).");
+	for (unsigned r = 0; r < IW_MOB_R_COUNT; r++)
+		lab1(b, mr, "reason", why[r], SUM(mob_refused[r]));
+
 	struct iw_metrics_hist h = { .bounds = iw_relay_life_bounds, .n_bounds = IW_RELAY_LIFE_BUCKETS };
 	uint64_t counts[IW_RELAY_LIFE_BUCKETS + 1] = { 0 };
 	h.counts = counts;

@@ -22,6 +22,7 @@
 #include "turn/acct.h"
 #include "turn/control.h"
 #include "turn/mailbox.h"
+#include "turn/mobility.h"
 
 /* A worker with its packet path's batches, which nothing outside this file touches. */
 struct iw_relay {
@@ -709,6 +710,10 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 			iw_mailbox_ack(ev[i].data.ptr);
 			continue;
 		}
+		if (rs->kind == IW_EV_MOBILITY) {
+			iw_mob_ack(ev[i].data.ptr); /* read at the top of the loop */
+			continue;
+		}
 		/* Sockets that had at most one datagram last time go to the ring together; one
 		 * with bursts is cheaper read by a recvmmsg of its own. */
 		if (rl->ring && rs->kind == IW_EV_RELAY && rs->rx_hint < RX_RING_MAX)
@@ -751,6 +756,8 @@ int iw_relay_run(struct iw_worker *w)
 		if (w->sync)
 			w->sync(w, w->sync_arg);
 		iw_mailbox_poll(w);
+		if (iw_mob_posted(w))
+			iw_control_mob_run(w);
 		uint64_t before = w->st.rx_client_pkts + w->st.rx_peer_pkts;
 		int rc = iw_relay_poll(w, 500);
 		if (rc < 0) {
@@ -1043,6 +1050,10 @@ struct iw_worker *iw_relay_create(struct iw_worker_shared *sh, unsigned idx)
 	iw_relay_addrs_pick(w, bound, n_main);
 	if (rfc5780_open(w, n_main))
 		goto fail;
+	if (sh->mob && iw_mob_attach(w, sh->mob)) {
+		IW_ERROR("mobility: cannot watch the worker's box");
+		goto fail;
+	}
 	return w;
 fail:
 	iw_relay_destroy(w);
@@ -1118,6 +1129,7 @@ void iw_relay_stats_dump(const struct iw_worker *w)
 		F(ext_user_quota),   F(resv_made),         F(resv_used),         F(resv_expired),
 		F(resv_cancelled),   F(resv_handover),     F(wakeups),           F(batches),
 		F(gso_sends),        F(gso_segments),      F(strict_expired),    F(strict_refused),
+		F(mob_moves[0]),     F(mob_moves[1]),      F(mob_handed),
 	};
 #undef F
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

@@ -39,6 +39,36 @@ enum {
 struct iw_worker;
 struct iw_listener;
 struct iw_mailbox;
+struct iw_mob_hub;
+
+/* RFC 8016 mobility (turn/mobility.h): refusals by reason, for the metric. */
+enum iw_mob_refusal {
+	IW_MOB_R_FORBIDDEN,  /* 405: mobility off, or not a UDP client */
+	IW_MOB_R_BAD_TICKET, /* 400: not a ticket of this relay, or of another allocation */
+	IW_MOB_R_GONE,       /* 437: the ticket's allocation ended */
+	IW_MOB_R_WRONG_USER, /* 441: another user's allocation */
+	IW_MOB_R_BUSY,       /* 508: too many moves in flight on this worker */
+	IW_MOB_R_COUNT
+};
+enum { IW_MOB_FLIGHTS = 32 }; /* moves a worker waits on at once */
+
+/* A Refresh with a ticket whose allocation another worker holds, waiting for it: what the
+ * answer needs once the allocation came over (or the owner said no). */
+struct iw_mob_flight {
+	bool used;
+	bool fingerprint;  /* the request had one: so has the answer */
+	bool sha256_mi;    /* answer with MESSAGE-INTEGRITY-SHA256 */
+	bool has_lifetime; /* the request's LIFETIME, if any */
+	uint32_t lifetime;
+	uint8_t again; /* retransmissions seen meanwhile: each gets the answer too */
+	uint8_t key_len;
+	uint8_t tid[STUN_TID_LEN];
+	uint8_t key[IW_STUN_KEY_MAX];
+	struct iw_addr src;
+	struct iw_listener *l;
+	uint16_t user_len;
+	char user[IW_ALLOC_USER_MAX];
+};
 
 /* What goes out toward a client: an answer of the control path, written in w->out and valid
  * only until the call returns, or relayed data, in a datagram slot that stays valid until the
@@ -132,6 +162,9 @@ struct iw_relay_stats {
 	 * ChannelBind refused (403) past it, and Allocates refused (508) past bps-capacity. */
 	uint64_t drop_max_bps, drop_max_pps, drop_user_bps, drop_new_peer;
 	uint64_t new_peer_refused, alloc_bps_capacity;
+	/* RFC 8016: allocations moved to a client's new address, [0] within this worker, [1]
+	 * adopted from another; handed to another worker; refusals by reason. */
+	uint64_t mob_moves[2], mob_handed, mob_refused[IW_MOB_R_COUNT];
 };
 
 /* Allocation lifetime histogram bounds, in seconds (observed in turn/control.c). */
@@ -147,6 +180,7 @@ struct iw_worker_shared {
 	volatile sig_atomic_t *stop; /* polled by every worker between wake-ups */
 	struct iw_ports_pool pool;
 	struct iw_quota quota;
+	struct iw_mob_hub *mob; /* the UDP workers' mobility boxes (turn/mobility.h) */
 };
 
 /* Build sh for conf (which must outlive it): the port pool over min-port..max-port and the
@@ -208,6 +242,10 @@ struct iw_worker {
 	/* The packet path batches its syscalls with io_uring (turn/relay.c): set before the
 	 * worker runs, cleared with a relaxed store should it give the ring up. */
 	bool io_uring;
+	/* RFC 8016 (turn/mobility.h): the boxes, NULL on the TCP/TLS worker and in tests that
+	 * set none up; the moves this worker waits on. */
+	struct iw_mob_hub *mob;
+	struct iw_mob_flight flight[IW_MOB_FLIGHTS];
 	struct iw_seclog seclog;
 	uint64_t life_counts[IW_RELAY_LIFE_BUCKETS + 1];
 	struct iw_metrics_hist life;

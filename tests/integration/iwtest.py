@@ -589,6 +589,18 @@ def start_echo_peer(ip, procs):
     return port
 
 
+def uclient_env():
+    """The environment for coturn's turnutils_uclient: it has no option for its socket buffers,
+    so tests/integration/rcvbuf.c gives them 4 MiB through LD_PRELOAD (when built)."""
+    env = dict(os.environ)
+    shim = os.path.join(os.environ.get("IW_BUILD", ""), "tests", "integration", "libiw_rcvbuf.so")
+    if os.path.exists(shim):
+        env["LD_PRELOAD"] = shim
+    else:
+        print(f"  note: {shim} is missing: uclient runs with its default socket buffers")
+    return env
+
+
 def stop_procs(procs):
     """Terminate (then kill) every process in procs that still runs."""
     for p in procs:

@@ -46,13 +46,7 @@ def uclient(server, args, timeout=RUN_TIMEOUT):
     own sockets, so lost datagrams can be attributed."""
     cmd = ["turnutils_uclient", "-p", str(server.port)] + args + [server.host]
     print("  $ " + " ".join(cmd))
-    env = dict(os.environ)
-    # uclient has no option for its socket buffers: give them 4 MiB (tests/integration/rcvbuf.c)
-    shim = os.path.join(os.environ.get("IW_BUILD", ""), "tests", "integration", "libiw_rcvbuf.so")
-    if os.path.exists(shim):
-        env["LD_PRELOAD"] = shim
-    else:
-        print(f"  note: {shim} is missing: uclient runs with its default socket buffers")
+    env = iwtest.uclient_env()
     # uclient is the measuring instrument: unpaced (-z 0), its single thread must drain 50-100
     # sockets as fast as the relay fills them, and when it is descheduled its own receive
     # buffers overflow (the drop sampler shows where). Give it the scheduler's preference, as

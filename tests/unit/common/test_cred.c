@@ -233,6 +233,35 @@ static void test_random(void **state)
 	assert_int_equal(iw_cred_random(a, 0), 0);
 }
 
+/* Mobility tickets: what is sealed opens; a ticket changed in any byte, sealed under another
+ * key, or of another length does not. */
+static void test_ticket(void **state)
+{
+	(void)state;
+	uint8_t key[IW_CRED_TICKET_KEY_LEN], other[IW_CRED_TICKET_KEY_LEN];
+	memset(key, 7, sizeof key);
+	memset(other, 8, sizeof other);
+	struct iw_cred_ticket t = { .worker = 3, .slot = 0xabcdef, .id = 0x0004000000000123ULL }, got;
+	char tk[IW_CRED_TICKET_LEN];
+	iw_cred_ticket_seal(tk, key, &t);
+	/* Text without NUL: coturn's clients keep it as a C string. */
+	for (unsigned i = 0; i < sizeof tk; i++)
+		assert_true(tk[i] > ' ' && tk[i] < 127);
+	assert_int_equal(iw_cred_ticket_open(&got, key, tk, sizeof tk), 0);
+	assert_int_equal(got.worker, 3);
+	assert_int_equal(got.slot, 0xabcdef);
+	assert_true(got.id == t.id);
+	assert_int_equal(iw_cred_ticket_open(&got, other, tk, sizeof tk), -EBADMSG);
+	assert_int_equal(iw_cred_ticket_open(&got, key, tk, sizeof tk - 4), -EBADMSG);
+	assert_int_equal(iw_cred_ticket_open(&got, key, tk, 0), -EBADMSG);
+	for (unsigned i = 0; i < sizeof tk; i++) {
+		char f[IW_CRED_TICKET_LEN];
+		memcpy(f, tk, sizeof f);
+		f[i] = f[i] == 'A' ? 'B' : 'A';
+		assert_int_equal(iw_cred_ticket_open(&got, key, f, sizeof f), -EBADMSG);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_equal),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_ticket),
 	};
 	return cmocka_run_group_tests_name("cred", tests, NULL, NULL);
 }

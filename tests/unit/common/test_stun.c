@@ -706,6 +706,7 @@ static void test_turn_attrs(void **state)
 	iw_stun_wr_u32(&s, STUN_ATTR_CHANNEL_NUMBER, 0x40010000);
 	iw_stun_wr_attr(&s, STUN_ATTR_PASSWORD_ALGORITHMS, algs, sizeof algs);
 	iw_stun_wr_attr(&s, STUN_ATTR_ICMP, icmp, sizeof icmp);
+	iw_stun_wr_attr(&s, STUN_ATTR_MOBILITY_TICKET, "tkt", 3);
 	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_RELAYED_ADDRESS, &relayed);
 	iw_stun_wr_addr(&s, STUN_ATTR_ALTERNATE_SERVER, &alt);
 	int n = iw_stun_wr_finish(&s);
@@ -728,6 +729,8 @@ static void test_turn_attrs(void **state)
 	assert_int_equal(m.pw_algs[1], STUN_PASSWORD_ALG_MD5);
 	assert_view(m.pw_algs_raw, algs, sizeof algs);
 	assert_true(m.present & IW_STUN_HAS_ICMP);
+	assert_true(m.present & IW_STUN_HAS_MOBILITY);
+	assert_view(m.mobility, "tkt", 3);
 	assert_addr(&m.relayed, &relayed);
 	assert_addr(&m.alt_server, &alt);
 	/* The plain address is not XORed on the wire. */
@@ -1092,6 +1095,30 @@ static void test_data_ind_wrap(void **state)
 	assert_int_equal(total, 0);
 }
 
+/* RFC 8016: an empty MOBILITY-TICKET is a request for one; a longer one than any ticket of
+ * ours is malformed. */
+static void test_mobility_ticket(void **state)
+{
+	(void)state;
+	uint8_t buf[600], big[STUN_MAX_MOBILITY_TICKET + 4];
+	struct iw_stun_wr s;
+	struct iw_stun_msg m;
+	const char *why = NULL;
+	memset(big, 'a', sizeof big);
+	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST, tid0);
+	iw_stun_wr_attr(&s, STUN_ATTR_MOBILITY_TICKET, NULL, 0);
+	int n = iw_stun_wr_finish(&s);
+	assert_int_equal(iw_stun_decode(&m, buf, (size_t)n, &why), 0);
+	assert_true(m.present & IW_STUN_HAS_MOBILITY);
+	assert_int_equal(m.mobility.len, 0);
+	iw_stun_wr_init(&s, buf, sizeof buf, TURN_METHOD_REFRESH, STUN_CLASS_REQUEST, tid0);
+	iw_stun_wr_attr(&s, STUN_ATTR_MOBILITY_TICKET, big, sizeof big);
+	n = iw_stun_wr_finish(&s);
+	assert_true(n > 0);
+	assert_int_equal(iw_stun_decode(&m, buf, (size_t)n, &why), -EBADMSG);
+	assert_string_equal(why, "MOBILITY-TICKET too long");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1123,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_encode_overflow),
 		cmocka_unit_test(test_data_ind_wrap),
 		cmocka_unit_test(test_rfc5780_known_answer),
+		cmocka_unit_test(test_mobility_ticket),
 	};
 	return cmocka_run_group_tests_name("stun", tests, NULL, NULL);
 }

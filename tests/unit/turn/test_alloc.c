@@ -45,6 +45,37 @@ static void test_capacity(void **state)
 	iw_alloc_tab_fini(&t);
 }
 
+/* RFC 8016: an allocation whose client moved is found under its new 5-tuple only, and
+ * keeps what it held; the old 5-tuple is free for another allocation. */
+static void test_rekey(void **state)
+{
+	(void)state;
+	struct iw_alloc_tab t;
+	assert_int_equal(iw_alloc_tab_init(&t, 8, 1, 0), 0);
+	struct iw_addr old = addr("192.0.2.1:1000"), moved = addr("192.0.2.7:2000");
+	struct iw_alloc *a = iw_alloc_new(&t, &old, 0);
+	assert_non_null(a);
+	a->id = 42;
+	assert_int_equal(iw_alloc_perm_add(&t, a, &moved, 5000), 0);
+	for (int round = 0; round < 20; round++) { /* back and forth: tombstones and rehashes */
+		iw_alloc_rekey(&t, a, &moved, 1);
+		assert_ptr_equal(iw_alloc_find(&t, &moved, 1), a);
+		assert_null(iw_alloc_find(&t, &old, 0));
+		iw_alloc_rekey(&t, a, &old, 0);
+		assert_ptr_equal(iw_alloc_find(&t, &old, 0), a);
+		assert_null(iw_alloc_find(&t, &moved, 1));
+	}
+	iw_alloc_rekey(&t, a, &moved, 1);
+	assert_int_equal(t.n_used, 1);
+	assert_true(a->id == 42);
+	assert_int_equal(a->n_perms, 1);
+	struct iw_alloc *b = iw_alloc_new(&t, &old, 0);
+	assert_non_null(b);
+	assert_ptr_equal(iw_alloc_find(&t, &old, 0), b);
+	assert_ptr_equal(iw_alloc_find(&t, &moved, 1), a);
+	iw_alloc_tab_fini(&t);
+}
+
 static void test_tombstone_reuse(void **state)
 {
 	(void)state;
@@ -470,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_interim_timer),
 		cmocka_unit_test(test_interim_late),
 		cmocka_unit_test(test_use_peers),
+		cmocka_unit_test(test_rekey),
 	};
 	return cmocka_run_group_tests_name("turn/alloc", tests, NULL, NULL);
 }

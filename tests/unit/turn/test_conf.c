@@ -190,6 +190,7 @@ static void test_command_line(void **state)
 	assert_int_equal(c.stale_nonce_s, 30);
 	assert_true(c.fingerprint);
 	assert_true(c.verbose);
+	assert_true(c.mobility);
 	iw_conf_fini(&c);
 }
 
