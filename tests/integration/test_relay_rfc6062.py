@@ -1,0 +1,55 @@
+"""RFC 6062 TCP relay with coturn's own client: turnutils_uclient -T (TCP relay; it implies
+-t -y -c: each pair of sessions allocates over TCP, one Connects to the other's relayed
+address, the other gets a ConnectionAttempt, and both bind a data connection), over a TCP
+control connection and over TLS (-S). uclient's peer is the other session's relayed address,
+so the relay connects to its own TCP allocations. Every message must come back (0 % loss),
+and the relay's counters must show the TCP allocations, the binds and the piped bytes, with
+every peer connection closed once uclient is done.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwtest as t  # noqa: E402
+
+CLIENTS, MESSAGES, LENGTH = 4, 300, 120  # -m 4: two pairs
+M = "iceway_relay_tcp_"
+
+
+def run_one(c, srv, mport, name, port, args):
+    before = t.metric(mport, M + "binds_total", result="success") or 0
+    bytes0 = t.metric(mport, M + "bytes_total", direction="client_to_peer") or 0
+    base = ["-u", t.USER, "-w", t.PASSWORD, "-n", str(MESSAGES), "-m", str(CLIENTS), "-l", str(LENGTH),
+            "-z", "5"]
+    t.uclient_clean_run(c, srv, port, name, args + base, CLIENTS * MESSAGES)
+    binds = (t.metric(mport, M + "binds_total", result="success") or 0) - before
+    piped = (t.metric(mport, M + "bytes_total", direction="client_to_peer") or 0) - bytes0
+    print("  %s: %d data connections bound, %d bytes client to peer" % (name, binds, piped))
+    c.check(binds >= CLIENTS, "%s: a data connection bound per session" % name, "%d" % binds)
+    c.check(piped >= CLIENTS * MESSAGES * LENGTH, "%s: the messages went through the pipes" % name,
+            "%d bytes" % piped)
+    for state in ("pending", "waiting", "bound"):
+        v = t.wait_metric(mport, M + "connections", lambda x: x == 0, state=state)
+        c.check(v == 0, "%s: no %s peer connection is left after uclient" % (name, state), repr(v))
+
+
+def body(c):
+    if t.is_coturn():
+        c.skip("uclient -T", "the test reads iceway-relay's metrics")
+        return
+    d = t.tmpdir("iwtest-6062-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    t.make_cert(cert, key)
+    tls_port, mport = t.free_tcp_port(), t.free_tcp_port()
+    srv = t.Server(extra=["--tls-listening-port", str(tls_port), "--cert", cert, "--pkey", key,
+                          "--prometheus", "--prometheus-port", str(mport)]).start()
+    run_one(c, srv, mport, "uclient -T (TCP)", srv.port, ["-T"])
+    run_one(c, srv, mport, "uclient -T -S (TLS)", tls_port, ["-T", "-S"])
+    allocs = t.metric(mport, M + "allocations_total")
+    c.check(allocs is not None and allocs >= 2 * CLIENTS, "TCP allocations are counted", repr(allocs))
+    c.check(srv.alive(), "the relay is still running")
+    srv.stop()
+
+
+t.run("test_relay_rfc6062", body)
