@@ -759,6 +759,7 @@ int iw_stream_run(struct iw_stream *s)
 			s->sweep_ms = w->now_ms;
 			sweep(s);
 			iw_tcprelay_sweep(s->tcp);
+			flush_dirty(s); /* a Connect that timed out is answered now */
 		}
 		/* SIGHUP: a new configuration generation (adopted by sync above) means a new
 		 * certificate too. */
