@@ -4,10 +4,12 @@ address, the other gets a ConnectionAttempt, and both bind a data connection), o
 control connection and over TLS (-S). uclient's peer is the other session's relayed address,
 so the relay connects to its own TCP allocations. Every message must come back (0 % loss),
 and the relay's counters must show the TCP allocations, the binds and the piped bytes, with
-every peer connection closed once uclient is done.
+every peer connection closed once uclient is done; the sessions' accounting records count the
+bytes of their data connections.
 """
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +52,16 @@ def body(c):
     c.check(allocs is not None and allocs >= 2 * CLIENTS, "TCP allocations are counted", repr(allocs))
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
+    # Session accounting counts the piped bytes: every session's final record, both runs.
+    recs = re.findall(r"session kind=final .* bytes_to_peer=(\d+) .* bytes_to_client=(\d+)",
+                      srv.log_text())
+    to_peer = sum(int(a) for a, _ in recs)
+    to_client = sum(int(b) for _, b in recs)
+    want = 2 * CLIENTS * MESSAGES * LENGTH
+    print("  accounting: %d records, %d bytes to peers, %d to clients" % (len(recs), to_peer, to_client))
+    c.check(to_peer >= want and to_client >= want,
+            "the session records count the bytes of the data connections",
+            "%d and %d, want %d" % (to_peer, to_client, want))
 
 
 t.run("test_relay_rfc6062", body)

@@ -15,6 +15,7 @@ refusal the RFC names and each bound of the relay hit by a credential holder:
   answer 508 (Connect) or close (incoming peer), each counted in iceway_relay_tcp_*.
 - Backpressure: a peer that does not read stops the client's sender once the buffers fill
   (no unbounded growth in the relay), and every byte arrives when it reads again.
+- The same with an IPv6 relayed address and peer.
 """
 
 import os
@@ -389,6 +390,33 @@ def switches(c):
     srv.stop()
 
 
+def ipv6(c):
+    """A TCP allocation with an IPv6 relayed address, to an IPv6 peer."""
+    srv = t.Server(listen=("::1",)).start()
+    ctl = t.StreamClient("::1", srv.port)
+    m = ctl.request(t.METHOD_ALLOCATE, TCP + [(t.ATTR_REQUESTED_ADDRESS_FAMILY,
+                                               struct.pack("!B3x", t.FAMILY_V6))])
+    relayed = m.xor_addr(t.ATTR_XOR_RELAYED_ADDRESS) if m else None
+    c.check(code(m) == 0 and relayed and relayed[0] == "::1", "IPv6: TCP Allocate", repr(m))
+    lis = socket.socket(socket.AF_INET6)
+    lis.bind(("::1", 0))
+    lis.listen(4)
+    lis.settimeout(3 * t.SLOW)
+    m = ctl.request(METHOD_CONNECT, [], xpeer=("::1", lis.getsockname()[1]))
+    c.check(code(m) == 0, "IPv6: Connect", repr(m))
+    if code(m) == 0:
+        peer, src = lis.accept()
+        c.check(src[:2] == tuple(relayed), "IPv6: the peer sees the relayed address", repr(src))
+        d = socket.create_connection(("::1", srv.port), timeout=5)
+        attrs = [(ATTR_CONNECTION_ID, m.get(ATTR_CONNECTION_ID)), (t.ATTR_USERNAME, t.USER.encode()),
+                 (t.ATTR_REALM, ctl.realm.encode()), (t.ATTR_NONCE, ctl.nonce)]
+        d.sendall(t.encode(METHOD_CONNECTION_BIND, t.CLASS_REQUEST, attrs, key=ctl.key))
+        f = t.recv_frame(d, 5 * t.SLOW)
+        c.check(f is not None and code(t.Msg(f)) == 0, "IPv6: ConnectionBind")
+        pipe_works(c, d, peer, "IPv6")
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("RFC 6062", "iceway-relay's TCP relay bounds and options")
@@ -408,6 +436,7 @@ def body(c):
     srv.stop()
     totals(c)
     switches(c)
+    ipv6(c)
 
 
 t.run("test_relay_rfc6062_refusals", body)
