@@ -713,7 +713,7 @@ const struct iw_opt iw_conf_opts[] = {
 	  .max = 300,
 	  .def = "30",
 	  .help = "SECONDS: a Connect that has not connected gets 447, and a peer connection not bound by "
-		  "a ConnectionBind is closed, after this long (RFC 6062: 30)" },
+		  "a ConnectionBind is closed, after this long (RFC 6062: at least 30; less is for tests)" },
 	{ .name = "stun-only",
 	  .kind = IW_OPT_FLAG,
 	  AT(stun_only),

@@ -387,8 +387,9 @@ static void connected(struct iw_tcprelay *t, struct tcconn *tc)
 	t->st.waiting++;
 	t->st.connect_ok++;
 	tc->state = TC_WAITING;
-	/* RFC 6062 §5.2: the client has 30 seconds to bind it. Nothing is read from the peer
-	 * until then: the kernel buffers it, and the peer is held back. */
+	/* The client has tcp-relay-connect-timeout (RFC 6062: 30 s) to bind it. Nothing is read
+	 * from the peer until then: the kernel buffers it, and the TCP window holds the peer back
+	 * (§5.2: "The server MUST buffer any data received from the client"). */
 	tc->deadline_ms = t->w->now_ms + (uint64_t)t->w->conf->tcp_connect_s * 1000;
 	tc->s[PEER].wr = false;
 	side_events(t, &tc->s[PEER]);
@@ -407,7 +408,9 @@ static void on_accept(struct iw_tcprelay *t, struct iw_rsock *rs)
 		if (fd < 0)
 			return;
 		struct iw_addr peer;
-		/* "If no permission for the peer exists, the server MUST close the connection". */
+		/* RFC 6062 §5.3: "If no permission for this peer has been installed for this
+		 * allocation, the server MUST close the connection with the peer immediately after
+		 * it has been accepted." */
 		if (iw_addr_from_sa(&peer, (struct sockaddr *)&ss) ||
 		    !iw_alloc_perm_has(a, &peer, w->now_ms)) {
 			t->st.attempt_no_perm++;
@@ -522,7 +525,8 @@ void iw_tcprelay_sweep(struct iw_tcprelay *t)
 		if (!tc || tc->dead || now < tc->deadline_ms)
 			continue;
 		if (tc->state == TC_CONNECTING) {
-			/* RFC 6062 §5.2: a Connect that did not connect in time -> 447. */
+			/* RFC 6062 §5.2: "If the connection attempt fails or times out, the server
+			 * MUST return a 447". */
 			iw_control_tcp_answer(t->w, tc->a, &tc->req, STUN_ERR_CONNECTION_FAILURE,
 					      "Connection Timeout or Failure: timed out", 0);
 			tc_kill(t, tc, &t->st.connect_timeout);
