@@ -5,7 +5,8 @@ refusal the RFC names and each bound of the relay hit by a credential holder:
   DONT-FRAGMENT, success over TCP; no-tcp-relay refuses TCP with 442, no-udp-relay UDP.
 - Connect (§5.2): success with a 4-byte CONNECTION-ID, the peer sees the relayed address as
   its source; 446 for the same peer again; 447 for a closed port and for a peer that never
-  answers (tcp-relay-connect-timeout); 403 for a denied-peer-ip; 400 on a UDP allocation.
+  answers (tcp-relay-connect-timeout); 403 for a denied-peer-ip and for the relay's own
+  listening port; 400 on a UDP allocation.
 - ConnectionBind (§5.4): success on a new connection, then bytes both ways with no framing;
   400 for an unknown id, for an id bound already and over UDP; 441 for another user.
 - A peer connecting to the relayed address (§5.3): closed without a permission; with one, a
@@ -165,6 +166,8 @@ def connects(c, srv, mport):
     c.check(code(m) == 447, "Connect to a closed loopback port -> 447", repr(m))
     m = ctl.request(METHOD_CONNECT, [], xpeer=("127.0.0.9", 9))
     c.check(code(m) == 403, "Connect to a denied-peer-ip -> 403", repr(m))
+    m = ctl.request(METHOD_CONNECT, [], xpeer=(srv.host, srv.port))
+    c.check(code(m) == 403, "Connect to the relay's own listening port -> 403", repr(m))
     full, fillers = full_listener()
     t0 = time.monotonic()
     m = ctl.request(METHOD_CONNECT, [], xpeer=full.getsockname())
