@@ -1306,6 +1306,7 @@ static void tcp_connect(struct iw_worker *w, struct iw_listener *l, const struct
 	}
 }
 
+/* ar NULL: refused before authentication, the CONNECTION-ID naming no connection that waits. */
 static void tcp_bind(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
@@ -1316,6 +1317,8 @@ static void tcp_bind(struct iw_worker *w, struct iw_listener *l, const struct iw
 	 * never a data connection. */
 	if (!w->tcp_ops || !l->addr_proven)
 		why = "Bad Request: ConnectionBind needs a TCP or TLS connection";
+	else if (!ar)
+		why = "Bad Request: unknown or bound CONNECTION-ID";
 	else if (iw_alloc_find(&w->tab, src, l->idx))
 		why = "Bad Request: ConnectionBind on a connection with an allocation";
 	else if (!(m->present & IW_STUN_HAS_CONN_ID))
@@ -1335,6 +1338,10 @@ static void tcp_bind(struct iw_worker *w, struct iw_listener *l, const struct iw
 	if (why) {
 		w->st.tcp_bind_bad++;
 		answer_error(w, l, src, m, ar, code, why);
+		/* A connection opened to bind and refused is of no further use: closed, so that each
+		 * guess at a CONNECTION-ID costs a connection. */
+		if (l->addr_proven && !iw_alloc_find(&w->tab, src, l->idx))
+			l->close_now = true;
 		return;
 	}
 	struct iw_stun_wr s;
@@ -1470,6 +1477,13 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 	struct iw_auth_result ar;
 	struct iw_addr ctl;
 	const struct iw_addr *nonce_for = nonce_addr(w, l, src, m, &ctl);
+	if (m->method == TURN_METHOD_CONNECTION_BIND && w->tcp_ops && l->addr_proven && nonce_for == src) {
+		/* RFC 6062 §5.4: a CONNECTION-ID that "does not refer to an existing pending
+		 * connection" -> 400. Answered before the credentials, which are checked against
+		 * the allocation of a connection that waits: there is none to check them with. */
+		tcp_bind(w, l, src, m, NULL);
+		return;
+	}
 	if (w->conf->no_auth) {
 		/* no-auth: every request is accepted as the anonymous user, without integrity. */
 		memset(&ar, 0, sizeof ar);

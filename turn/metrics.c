@@ -456,11 +456,16 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 		{ "frame_too_long", offsetof(struct iw_stream_stats, closed_too_long) },
 		{ "bad_frame", offsetof(struct iw_stream_stats, closed_bad_frame) },
 		{ "tls_handshake", offsetof(struct iw_stream_stats, tls_fail) },
+		{ "connection_bind_refused", offsetof(struct iw_stream_stats, closed_bind) },
+		{ "tcp_relay_data", offsetof(struct iw_stream_stats, to_tcp_relay) },
 	};
-	iw_metrics_header(b, cl, IW_METRICS_COUNTER,
-			  "Client connections closed, by reason (timeout: a handshake or partial frame "
-			  "stalled; idle: no allocation and no request answered with success; "
-			  "auth_timeout: no successful Allocate in time) and transport.");
+	iw_metrics_header(
+		b, cl, IW_METRICS_COUNTER,
+		"Client connections closed, by reason (timeout: a handshake or partial frame "
+		"stalled; idle: no allocation and no request answered with success; "
+		"auth_timeout: no successful Allocate in time; connection_bind_refused: an RFC 6062 "
+		"ConnectionBind was refused; tcp_relay_data: handed to the TCP relay as a data "
+		"connection) and transport.");
 	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
 		for (size_t k = 0; k < sizeof why / sizeof why[0]; k++) {
 			if (t == IW_STREAM_TCP && why[k].off == offsetof(struct iw_stream_stats, tls_fail))

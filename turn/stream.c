@@ -370,6 +370,12 @@ static int frames(struct iw_stream *s, struct conn *c)
 		 * the tcprelay to take over (handoff). */
 		if (c->lis.pipe_cid)
 			break;
+		/* A refused ConnectionBind: close once its answer is written (do_read flushes). */
+		if (c->lis.close_now) {
+			st->closed_bind++;
+			rc = -1;
+			break;
+		}
 	}
 	if (off)
 		iw_relay_tx_flush(w);

@@ -43,6 +43,7 @@ struct iw_stream_stats {
 	uint64_t closed_eof, closed_err, closed_timeout, closed_idle, closed_auth, closed_too_long;
 	uint64_t closed_bad_frame;
 	uint64_t to_tcp_relay; /* became RFC 6062 data connections (ConnectionBind) */
+	uint64_t closed_bind;  /* closed after a refused ConnectionBind */
 	/* proxy-protocol: headers read, and connections closed for a header from an untrusted
 	 * source, none from a trusted one, or a malformed one */
 	uint64_t proxy_header, proxy_untrusted, proxy_missing, proxy_bad;

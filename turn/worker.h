@@ -71,6 +71,9 @@ struct iw_listener {
 	 * so after that request the connection carries the bytes of this CONNECTION-ID's peer
 	 * connection (turn/tcprelay.h), no more frames. 0 otherwise. */
 	uint32_t pipe_cid;
+	/* Stream connections only: the request just answered ends the connection (a refused
+	 * ConnectionBind, as coturn does), which closes once the answer is written. */
+	bool close_now;
 };
 
 /* The Connect request (RFC 6062 §5.2) a peer connection answers once it connects or fails:

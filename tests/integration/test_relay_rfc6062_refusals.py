@@ -8,7 +8,8 @@ refusal the RFC names and each bound of the relay hit by a credential holder:
   answers (tcp-relay-connect-timeout); 403 for a denied-peer-ip and for the relay's own
   listening port; 400 on a UDP allocation.
 - ConnectionBind (§5.4): success on a new connection, then bytes both ways with no framing;
-  400 for an unknown id, for an id bound already and over UDP; 441 for another user.
+  400 for an unknown id, for an id bound already and over UDP; 441 for another user; a
+  connection whose ConnectionBind is refused is closed.
 - A peer connecting to the relayed address (§5.3): closed without a permission; with one, a
   ConnectionAttempt with CONNECTION-ID and XOR-PEER-ADDRESS; closed when not bound in time.
 - Closing: the peer's close closes the data connection and the reverse; Refresh 0 closes all.
@@ -154,8 +155,10 @@ def connects(c, srv, mport):
     pipe_works(c, d, peer, "Connect")
     _, m = data_conn(srv, ctl, cid)
     c.check(code(m) == 400, "ConnectionBind for a bound CONNECTION-ID -> 400", repr(m))
-    _, m = data_conn(srv, ctl, b"\x7f\x7f\x00\x05")
+    bad, m = data_conn(srv, ctl, b"\x7f\x7f\x00\x05")
     c.check(code(m) == 400, "ConnectionBind for an unknown CONNECTION-ID -> 400", repr(m))
+    c.check(t.closed_by_server(bad, 5 * t.SLOW),
+            "... and that connection is closed (one guess per connection, as coturn)")
     u = t.Client(srv)
     m = u.request(METHOD_CONNECTION_BIND, [(ATTR_CONNECTION_ID, cid)])
     c.check(code(m) == 400, "ConnectionBind over UDP -> 400", repr(m))
