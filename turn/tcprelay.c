@@ -57,8 +57,6 @@ struct iw_tcprelay {
 	struct iw_tcprelay_stats st;
 };
 
-static const struct iw_tcp_ops ops;
-
 static void side_events(struct iw_tcprelay *t, struct side *sd)
 {
 	if (sd->fd < 0)
