@@ -6,7 +6,8 @@ refusal the RFC names and each bound of the relay hit by a credential holder:
 - Connect (§5.2): success with a 4-byte CONNECTION-ID, the peer sees the relayed address as
   its source; 446 for the same peer again; 447 for a closed port and for a peer that never
   answers (tcp-relay-connect-timeout); 403 for a denied-peer-ip and for the relay's own
-  listening port; 400 on a UDP allocation.
+  listening port; 400 on a UDP allocation. ChannelBind on a TCP allocation gets 400, and its
+  Send indications and ChannelData go nowhere.
 - ConnectionBind (§5.4): success on a new connection, then bytes both ways with no framing;
   400 for an unknown id, for an id bound already and over UDP; 441 for another user; a
   connection whose ConnectionBind is refused is closed.
@@ -178,6 +179,29 @@ def connects(c, srv, mport):
     c.check(code(m) == 447 and took >= TIMEOUT_S - 0.5,
             "Connect to a peer that never answers -> 447 after tcp-relay-connect-timeout",
             "%r after %.1f s" % (m, took))
+
+    # Data of a TCP allocation flows on data connections only: ChannelBind is refused, and
+    # a Send indication or ChannelData toward a UDP peer goes nowhere.
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    m = ctl.request(t.METHOD_CHANNEL_BIND, [(t.ATTR_CHANNEL_NUMBER, struct.pack("!H2x", 0x4001))],
+                    xpeer=u.getsockname())
+    c.check(code(m) == 400, "ChannelBind on a TCP allocation -> 400", repr(m))
+    ctl.request(t.METHOD_CREATE_PERMISSION, [], xpeer=("127.0.0.1", 0))
+    tid = os.urandom(12)
+    ctl.s.sendall(t.encode(t.METHOD_SEND, t.CLASS_INDICATION,
+                           [(t.ATTR_XOR_PEER_ADDRESS, t.xor_addr_value(*u.getsockname(), tid)),
+                            (t.ATTR_DATA, b"udp?")], tid=tid) + struct.pack("!HH", 0x4001, 4) + b"udp?")
+    u.settimeout(0.5 * t.SLOW)
+    try:
+        got = u.recv(100)
+    except socket.timeout:
+        got = None
+    m = ctl.request(t.METHOD_REFRESH, [])
+    c.check(got is None and code(m) == 0,
+            "a Send indication or ChannelData on a TCP allocation is dropped; the allocation stays",
+            "%r, %r" % (got, m))
+    u.close()
 
     udp, m = t.StreamClient(srv.host, srv.port), None
     m = udp.request(t.METHOD_ALLOCATE, [(t.ATTR_REQUESTED_TRANSPORT, struct.pack("!B3x", 17))])
