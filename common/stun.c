@@ -373,6 +373,13 @@ static int attr_decode(struct iw_stun_msg *m, uint16_t type, struct iw_rd *v, co
 			m->unknown_attrs[m->n_unknown_attrs++] = iw_be16(v->p + 2 * i);
 		m->present |= IW_STUN_HAS_UNKNOWN;
 		return 0;
+	case STUN_ATTR_CONNECTION_ID:
+		/* RFC 6062 §6.2: a 32-bit value that names a connection. */
+		if (len != 4)
+			return bad(why, "CONNECTION-ID not 4 bytes");
+		m->conn_id = iw_be32(v->p);
+		m->present |= IW_STUN_HAS_CONN_ID;
+		return 0;
 	case STUN_ATTR_ICMP:
 		/* RFC 8656 §18.13: reserved (16), type, code, error data (32). */
 		if (len != 8)
@@ -454,6 +461,8 @@ static uint32_t attr_bit(uint16_t type)
 		return IW_STUN_HAS_OTHER_ADDR;
 	case STUN_ATTR_RESPONSE_ORIGIN:
 		return IW_STUN_HAS_RESP_ORIGIN;
+	case STUN_ATTR_CONNECTION_ID:
+		return IW_STUN_HAS_CONN_ID;
 	default:
 		return 0;
 	}
@@ -726,9 +735,9 @@ const char *iw_stun_err_reason(uint16_t code)
 		return "Unsupported Transport Protocol";
 	case STUN_ERR_PEER_FAMILY_MISMATCH:
 		return "Peer Address Family Mismatch";
-	case 446:
+	case STUN_ERR_CONNECTION_EXISTS:
 		return "Connection Already Exists";
-	case 447:
+	case STUN_ERR_CONNECTION_FAILURE:
 		return "Connection Timeout or Failure";
 	case STUN_ERR_ALLOCATION_QUOTA:
 		return "Allocation Quota Reached";

@@ -47,6 +47,9 @@ enum {
 	TURN_METHOD_DATA = 0x007,
 	TURN_METHOD_CREATE_PERMISSION = 0x008,
 	TURN_METHOD_CHANNEL_BIND = 0x009,
+	TURN_METHOD_CONNECT = 0x00A,            /* RFC 6062 §4.3 */
+	TURN_METHOD_CONNECTION_BIND = 0x00B,    /* RFC 6062 §4.3 */
+	TURN_METHOD_CONNECTION_ATTEMPT = 0x00C, /* RFC 6062 §4.4, an indication */
 };
 
 /* Build the 14-bit message type from method and class (RFC 8489 §5 interleaving). */
@@ -84,6 +87,7 @@ enum {
 	STUN_ATTR_USE_CANDIDATE = 0x0025,
 	STUN_ATTR_PADDING = 0x0026,
 	STUN_ATTR_RESPONSE_PORT = 0x0027,
+	STUN_ATTR_CONNECTION_ID = 0x002A, /* RFC 6062 §6.2 */
 	STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY = 0x8000,
 	STUN_ATTR_ADDRESS_ERROR_CODE = 0x8001,
 	STUN_ATTR_PASSWORD_ALGORITHMS = 0x8002,
@@ -139,6 +143,8 @@ enum {
 	STUN_ERR_WRONG_CREDENTIALS = 441,
 	STUN_ERR_UNSUPPORTED_TRANSPORT = 442,
 	STUN_ERR_PEER_FAMILY_MISMATCH = 443,
+	STUN_ERR_CONNECTION_EXISTS = 446,  /* RFC 6062 §6.3 */
+	STUN_ERR_CONNECTION_FAILURE = 447, /* RFC 6062 §6.3: timeout or failure */
 	STUN_ERR_ALLOCATION_QUOTA = 486,
 	STUN_ERR_SERVER_ERROR = 500,
 	STUN_ERR_INSUFFICIENT_CAPACITY = 508,
@@ -182,6 +188,7 @@ enum {
 	IW_STUN_HAS_OTHER_ADDR = 1u << 27,  /* OTHER-ADDRESS (in a Binding answer) */
 	IW_STUN_HAS_RESP_ORIGIN = 1u << 28, /* RESPONSE-ORIGIN (in a Binding answer) */
 	IW_STUN_HAS_MOBILITY = 1u << 29,    /* MOBILITY-TICKET (RFC 8016) */
+	IW_STUN_HAS_CONN_ID = 1u << 30,     /* CONNECTION-ID (RFC 6062) */
 };
 
 /*
@@ -209,6 +216,7 @@ struct iw_stun_msg {
 	bool peers_overflow;                    /* more than STUN_MAX_PEERS were present */
 	uint32_t lifetime;
 	uint16_t channel;
+	uint32_t conn_id;      /* CONNECTION-ID, as the 32 bits read big-endian */
 	uint16_t error_code;   /* 300..699 */
 	uint8_t req_transport; /* protocol number: 17 UDP */
 	uint8_t req_family;    /* STUN_FAMILY_IPV4/IPV6 */

@@ -19,7 +19,7 @@ LAYERS = [
                 "turn/revoked", "turn/conf.h", "turn/limit", "turn/realm"]),
     ("control", ["turn/control", "turn/acct", "turn/worker.h", "turn/mailbox", "turn/mobility"]),
     ("packet path", ["turn/relay"]),
-    ("streams", ["turn/stream", "turn/tls"]),
+    ("streams", ["turn/stream", "turn/tls", "turn/tcprelay"]),
     ("process", ["turn/main", "turn/conf.c", "turn/ops", "turn/metrics", "turn/check",
                  "turn/admin", "turn/admin_cli", "turn/userdb"]),
 ]

@@ -56,7 +56,11 @@ struct iw_alloc_ext {
 };
 
 /* What an epoll data.ptr points at: the first byte says which. */
-enum iw_ev_kind { IW_EV_LISTENER = 1, IW_EV_RELAY = 2 };
+enum iw_ev_kind {
+	IW_EV_LISTENER = 1,
+	IW_EV_RELAY = 2,
+	IW_EV_TCP_LIS = 3, /* a TCP allocation's listening socket (RFC 6062, turn/tcprelay.h) */
+};
 
 struct iw_alloc;
 
@@ -119,6 +123,8 @@ struct iw_alloc {
 	uint8_t n_rsock;
 	uint8_t n_perms, n_chans;
 	uint8_t tr;            /* enum iw_client_tr */
+	bool tcp;              /* an RFC 6062 TCP allocation: rs[0] is a listening TCP socket */
+	uint16_t tcp_conns;    /* its peer connections, pending or bound (turn/tcprelay.c) */
 	struct iw_rsock rs[2]; /* one per family (dual allocation) */
 	uint64_t expires_ms;
 	/* The live sets: the inline arrays, or an overflow block's (ext != 0). */

@@ -187,14 +187,6 @@ static int o_threads(void *cfg, const char *val, const char **why)
 }
 
 /* coturn options that iceway cannot honour and must not ignore. */
-static int o_no_udp_relay(void *cfg, const char *val, const char **why)
-{
-	(void)cfg;
-	(void)val;
-	*why = "iceway relays over UDP only (no RFC 6062 TCP relay): nothing would be left to relay";
-	return -EINVAL;
-}
-
 static int o_no_tlsv1_2(void *cfg, const char *val, const char **why)
 {
 	(void)cfg;
@@ -685,12 +677,44 @@ const struct iw_opt iw_conf_opts[] = {
 	{ .name = "response-origin-only-with-rfc5780",
 	  .kind = IW_OPT_NONE,
 	  .help = "RESPONSE-ORIGIN only with RFC 5780 on (always so in iceway)" },
-	{ .name = "no-tcp-relay", .kind = IW_OPT_NONE, .help = "no TCP relay (iceway has none)" },
+	{ .name = "no-tcp-relay",
+	  .kind = IW_OPT_FLAG,
+	  AT(no_tcp_relay),
+	  .help = "refuse RFC 6062 TCP allocations (REQUESTED-TRANSPORT TCP) with 442" },
 	{ .name = "no-udp-relay",
-	  .kind = IW_OPT_NONE,
-	  .set = o_no_udp_relay,
-	  .help = "refused: iceway relays over UDP only (no RFC 6062 TCP relay), so nothing would be left to "
-		  "relay" },
+	  .kind = IW_OPT_FLAG,
+	  AT(no_udp_relay),
+	  .help = "refuse UDP allocations with 442 (RFC 6062 TCP allocations only)" },
+	{ .name = "tcp-relay-max-per-allocation",
+	  .kind = IW_OPT_INT,
+	  AT(tcp_relay_per_alloc),
+	  .min = 1,
+	  .max = 65535,
+	  .def = "32",
+	  .help = "N: peer connections of one TCP allocation at most, pending or bound (RFC 6062)" },
+	{ .name = "tcp-relay-max-pending",
+	  .kind = IW_OPT_INT,
+	  AT(tcp_relay_pending),
+	  .min = 1,
+	  .max = 65535,
+	  .def = "256",
+	  .help = "N: outgoing peer connections in progress (Connect) at most, over all TCP allocations" },
+	{ .name = "tcp-relay-max-connections",
+	  .kind = IW_OPT_INT,
+	  AT(tcp_relay_conns),
+	  .min = 1,
+	  .max = 65535,
+	  .def = "1024",
+	  .help = "N: peer connections at most over all TCP allocations, pending, waiting for a "
+		  "ConnectionBind or bound" },
+	{ .name = "tcp-relay-connect-timeout",
+	  .kind = IW_OPT_INT,
+	  AT(tcp_connect_s),
+	  .min = 1,
+	  .max = 300,
+	  .def = "30",
+	  .help = "SECONDS: a Connect that has not connected gets 447, and a peer connection not bound by "
+		  "a ConnectionBind is closed, after this long (RFC 6062: at least 30; less is for tests)" },
 	{ .name = "stun-only",
 	  .kind = IW_OPT_FLAG,
 	  AT(stun_only),

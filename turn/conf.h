@@ -115,6 +115,13 @@ struct iw_conf {
 	uint32_t stream_idle_s;    /* a connection without an allocation and no valid request */
 	uint32_t stream_auth_s;    /* from accept to a successful Allocate */
 	uint32_t max_tcp_per_ip;   /* open connections from one client address */
+	/* RFC 6062 TCP relay (turn/tcprelay.c): which relay transports an Allocate may ask for,
+	 * and the bounds on peer connections. */
+	bool no_tcp_relay, no_udp_relay;
+	uint32_t tcp_relay_per_alloc; /* peer connections of one allocation, pending or bound */
+	uint32_t tcp_relay_pending;   /* Connects in progress, over all allocations */
+	uint32_t tcp_relay_conns;     /* peer connections over all allocations */
+	uint32_t tcp_connect_s;       /* a Connect's timeout, and a connection's wait for its bind */
 	/* Behind a load balancer: TCP and TLS connections from proxy_trusted carry a PROXY
 	 * header naming the client (required from them, refused from anyone else). */
 	bool proxy_protocol;

@@ -78,6 +78,10 @@ static const char *method_name(uint16_t method)
 		return "create-permission";
 	case TURN_METHOD_CHANNEL_BIND:
 		return "channel-bind";
+	case TURN_METHOD_CONNECT:
+		return "connect";
+	case TURN_METHOD_CONNECTION_BIND:
+		return "connection-bind";
 	default:
 		return "other";
 	}
@@ -333,27 +337,35 @@ void iw_control_classic(struct iw_worker *w, struct iw_listener *l, const struct
 
 /* --- relay sockets and reservations --- */
 
-static int bind_port(struct iw_worker *w, unsigned f, uint16_t port)
+/* A UDP relay socket, or with tcp the listening socket of an RFC 6062 TCP allocation. Its
+ * peer connections are bound to the same address and port (RFC 6062 §5.2), which Linux allows
+ * next to a listening socket only when both set SO_REUSEPORT. */
+static int bind_port(struct iw_worker *w, unsigned f, uint16_t port, bool tcp)
 {
-	static const struct iw_sock_spec spec = { .type = SOCK_DGRAM,
-						  .flags = IW_SOCK_V6ONLY,
-						  .buf = IW_RELAY_SOCK_BUF };
+	static const struct iw_sock_spec udp = { .type = SOCK_DGRAM,
+						 .flags = IW_SOCK_V6ONLY,
+						 .buf = IW_RELAY_SOCK_BUF };
+	static const struct iw_sock_spec lis = { .type = SOCK_STREAM,
+						 .flags = IW_SOCK_V6ONLY | IW_SOCK_REUSEADDR |
+							  IW_SOCK_REUSEPORT,
+						 .backlog = 64 };
 	struct iw_addr a = w->relay_bind[f];
 	a.port = port;
-	return iw_sock_open(&a, &spec, NULL);
+	return iw_sock_open(&a, tcp ? &lis : &udp, NULL);
 }
 
 /* Bind a relay socket from the shared pool; a port another process holds is skipped. With
  * pair, an even port and the odd one above it (EVEN-PORT R=1): *fd2 gets the second socket. */
-static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint16_t *port, int *fd2)
+static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, bool tcp, uint16_t *port,
+		     int *fd2)
 {
 	for (int t = 0; t < BIND_TRIES; t++) {
 		int p = pair ? iw_ports_pool_take_pair(w->pool, f) : iw_ports_pool_take(w->pool, f, even);
 		if (p < 0)
 			return -ENOBUFS;
-		int fd = bind_port(w, f, (uint16_t)p);
+		int fd = bind_port(w, f, (uint16_t)p, tcp);
 		if (fd >= 0 && pair) {
-			*fd2 = bind_port(w, f, (uint16_t)(p + 1));
+			*fd2 = bind_port(w, f, (uint16_t)(p + 1), false);
 			if (*fd2 < 0) {
 				close(fd);
 				fd = -EADDRINUSE;
@@ -375,9 +387,11 @@ static int open_port(struct iw_worker *w, unsigned f, bool even, bool pair, uint
 static int rsock_add(struct iw_worker *w, struct iw_alloc *a, unsigned f, int fd, uint16_t port)
 {
 	struct iw_rsock *rs = &a->rs[a->n_rsock];
-	*rs = (struct iw_rsock){
-		.kind = IW_EV_RELAY, .fd = fd, .alloc = a, .bound = w->relay_bind[f], .adv = w->relay_adv[f]
-	};
+	*rs = (struct iw_rsock){ .kind = a->tcp ? IW_EV_TCP_LIS : IW_EV_RELAY,
+				 .fd = fd,
+				 .alloc = a,
+				 .bound = w->relay_bind[f],
+				 .adv = w->relay_adv[f] };
 	rs->bound.port = rs->adv.port = port;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rs };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -409,6 +423,9 @@ static void alloc_release(struct iw_worker *w, struct iw_alloc *a, enum iw_alloc
 	if (a->in_use)
 		iw_acct_write(w, a, IW_ACCT_FINAL, why);
 	a->acct = false;
+	/* RFC 6062 §5: its peer connections end with it. */
+	if (a->tcp && w->tcp_ops)
+		w->tcp_ops->alloc_gone(w->tcp, a);
 	for (unsigned i = 0; i < a->n_rsock; i++) {
 		struct iw_rsock *rs = &a->rs[i];
 		if (rs->fd >= 0) {
@@ -643,16 +660,48 @@ static int alloc_revoked(struct alloc_req *q)
 	return refuse(q, &q->w->st.alloc_revoked, STUN_ERR_FORBIDDEN, reason);
 }
 
+/* REQUESTED-TRANSPORT TCP (RFC 6062 §5.1). Then the checks of any Allocate. */
+static int alloc_check_tcp(struct alloc_req *q)
+{
+	const struct iw_stun_msg *m = q->m;
+	uint64_t *bad = &q->w->st.bad_request;
+	if (q->w->conf->no_tcp_relay)
+		return refuse(q, &q->w->st.alloc_transport, STUN_ERR_UNSUPPORTED_TRANSPORT,
+			      "Unsupported Transport Protocol: TCP relay is off (no-tcp-relay)");
+	/* RFC 6062 §5.1: "If the client connection transport is not TCP or TLS, the server
+	 * MUST reject the request with a 400 (Bad Request) error." */
+	if (!q->w->tcp_ops || !q->l->addr_proven)
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+			      "Bad Request: a TCP allocation needs a TCP or TLS connection to the server");
+	/* RFC 6062 §5.1: "If the request contains the DONT-FRAGMENT, EVEN-PORT, or
+	 * RESERVATION-TOKEN attribute, the server MUST reject the request with a 400". */
+	if (m->present & (IW_STUN_HAS_DONT_FRAGMENT | IW_STUN_HAS_EVEN_PORT | IW_STUN_HAS_RES_TOKEN))
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+			      "Bad Request: DONT-FRAGMENT, EVEN-PORT or RESERVATION-TOKEN with TCP");
+	/* One listening socket per TCP allocation: no dual allocation. */
+	if (m->present & IW_STUN_HAS_ADD_FAMILY)
+		return refuse(q, bad, STUN_ERR_BAD_REQUEST,
+			      "Bad Request: ADDITIONAL-ADDRESS-FAMILY with TCP");
+	return 0;
+}
+
 /* The request's attributes on their own, before anything is looked up or taken. */
 static int alloc_check_attrs(struct alloc_req *q)
 {
 	const struct iw_stun_msg *m = q->m;
 	uint64_t *bad = &q->w->st.bad_request;
-	/* RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is required and must be UDP here. */
+	/* RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is required; UDP, or TCP (RFC 6062). */
 	if (!(m->present & IW_STUN_HAS_REQ_TRANSPORT))
 		return refuse(q, bad, STUN_ERR_BAD_REQUEST, "Bad Request: missing REQUESTED-TRANSPORT");
-	if (m->req_transport != TURN_TRANSPORT_UDP)
+	if (m->req_transport == TURN_TRANSPORT_TCP) {
+		if (alloc_check_tcp(q))
+			return -1;
+	} else if (m->req_transport != TURN_TRANSPORT_UDP) {
 		return refuse(q, &q->w->st.alloc_transport, STUN_ERR_UNSUPPORTED_TRANSPORT, NULL);
+	} else if (q->w->conf->no_udp_relay) {
+		return refuse(q, &q->w->st.alloc_transport, STUN_ERR_UNSUPPORTED_TRANSPORT,
+			      "Unsupported Transport Protocol: UDP relay is off (no-udp-relay)");
+	}
 	/* RFC 8656 §7.2 step 5: RESERVATION-TOKEN excludes EVEN-PORT and the family
 	 * attributes. */
 	if ((m->present & IW_STUN_HAS_RES_TOKEN) &&
@@ -819,7 +868,8 @@ static int alloc_bind_fresh(struct alloc_req *q, struct iw_alloc *a)
 	bool pair = even && q->m->even_port_reserve;
 	int fd2 = -1;
 	uint16_t port = 0;
-	int fd = open_port(w, q->fam, even, pair, &port, &fd2);
+	a->tcp = q->m->req_transport == TURN_TRANSPORT_TCP;
+	int fd = open_port(w, q->fam, even, pair, a->tcp, &port, &fd2);
 	int rc = fd < 0 ? fd : rsock_add(w, a, q->fam, fd, port);
 	if (rc == 0 && pair) {
 		rc = alloc_reserve_pair(q, a, fd2, port);
@@ -872,7 +922,7 @@ static void alloc_open_additional(struct alloc_req *q, struct iw_alloc *a)
 	}
 	uint16_t port = 0;
 	int fd2 = -1;
-	int fd = open_port(w, 1, false, false, &port, &fd2);
+	int fd = open_port(w, 1, false, false, false, &port, &fd2);
 	if (fd < 0 || rsock_add(w, a, 1, fd, port) < 0) {
 		q->add_code = STUN_ERR_INSUFFICIENT_CAPACITY;
 		q->add_why = "Insufficient Capacity";
@@ -892,6 +942,8 @@ static void alloc_start(struct alloc_req *q, struct iw_alloc *a)
 	const char *who = iw_alloc_who(a, &who_len);
 	a->lim.user_tat = a->quota_held ? iw_quota_budget(w->quota, who, who_len) : NULL;
 	w->st.alloc_ok++;
+	if (a->tcp)
+		w->st.alloc_tcp_ok++;
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {
 		char cs[IW_ADDR_STRLEN], rs[IW_ADDR_STRLEN];
 		IW_DEBUG("allocate %s user %.*s -> %s (%u s)", iw_addr_fmt(q->src, true, cs, sizeof cs),
@@ -1378,6 +1430,13 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
 	if (!a)
 		return;
+	if (a->tcp) {
+		/* RFC 6062 §4: data of a TCP allocation flows on data connections only. */
+		w->st.chan_bad++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
+			     "Bad Request: no channels on a TCP allocation");
+		return;
+	}
 	/* RFC 8656 §11.2: CHANNEL-NUMBER in 0x4000-0x4FFF and one XOR-PEER-ADDRESS. */
 	if (!(m->present & IW_STUN_HAS_CHANNEL) || m->n_peers != 1) {
 		w->st.chan_bad++;
@@ -1460,8 +1519,155 @@ static void channel_bind(struct iw_worker *w, struct iw_listener *l, const struc
 	send_answer(w, l, src, &s, m, ar);
 }
 
+/* --- RFC 6062: Connect and ConnectionBind; the peer connections are turn/tcprelay.c's --- */
+
+static void tcp_connect(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+			const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	struct iw_alloc *a = owned_alloc(w, l, src, m, ar);
+	if (!a)
+		return;
+	if (!a->tcp || !w->tcp_ops) {
+		w->st.tcp_connect_bad++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST, "Bad Request: not a TCP allocation");
+		return;
+	}
+	/* RFC 6062 §5.2: "If the request does not contain an XOR-PEER-ADDRESS attribute, or if
+	 * such attribute is invalid, the server MUST return a 400". */
+	if (m->n_peers != 1) {
+		w->st.tcp_connect_bad++;
+		answer_error(w, l, src, m, ar, STUN_ERR_BAD_REQUEST,
+			     "Bad Request: needs one XOR-PEER-ADDRESS");
+		return;
+	}
+	const struct iw_addr *peer = &m->peers[0];
+	if (!peer_ok(w, l, src, m, ar, a, peer, true) || !new_peers_ok(w, l, src, m, ar, a, 1))
+		return;
+	struct iw_tcp_req req = { .sha256 = ar->sha256_mi,
+				  .fp = (m->present & IW_STUN_HAS_FINGERPRINT) != 0 };
+	memcpy(req.tid, m->tid, STUN_TID_LEN);
+	int rc = w->tcp_ops->connect(w->tcp, a, peer, &req);
+	if (rc == 0)
+		return; /* answered when it connects, fails or times out */
+	if (rc == -EEXIST) {
+		/* RFC 6062 §5.2: a Connect to this peer is in progress, or its connection is
+		 * pending or active -> 446. */
+		w->st.tcp_connect_exists++;
+		answer_error(w, l, src, m, ar, STUN_ERR_CONNECTION_EXISTS, NULL);
+	} else if (rc == -EMFILE || rc == -EAGAIN || rc == -ENOBUFS) {
+		w->st.tcp_connect_bound++;
+		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
+			     rc == -EMFILE   ? "Insufficient Capacity: tcp-relay-max-per-allocation reached"
+			     : rc == -EAGAIN ? "Insufficient Capacity: tcp-relay-max-pending reached"
+					     : "Insufficient Capacity: tcp-relay-max-connections reached");
+	} else {
+		char why[REASON_MAX];
+		snprintf(why, sizeof why, "Connection Timeout or Failure: %s", strerror(-rc));
+		w->st.tcp_connect_fail++;
+		answer_error(w, l, src, m, ar, STUN_ERR_CONNECTION_FAILURE, why);
+	}
+}
+
+/* ar NULL: refused before authentication, the CONNECTION-ID naming no connection that waits. */
+static void tcp_bind(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
+		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
+{
+	const char *why = NULL;
+	uint16_t code = STUN_ERR_BAD_REQUEST;
+	/* RFC 6062 §5.4: "If the client connection transport is not TCP or TLS, the server
+	 * MUST return a 400"; a connection that holds an allocation is a control connection,
+	 * never a data connection. */
+	if (!w->tcp_ops || !l->addr_proven)
+		why = "Bad Request: ConnectionBind needs a TCP or TLS connection";
+	else if (!ar)
+		why = "Bad Request: unknown or bound CONNECTION-ID";
+	else if (iw_alloc_find(&w->tab, src, l->idx))
+		why = "Bad Request: ConnectionBind on a connection with an allocation";
+	else if (!(m->present & IW_STUN_HAS_CONN_ID))
+		why = "Bad Request: missing CONNECTION-ID";
+	else if (l->pipe_cid)
+		why = "Bad Request: this connection is bound already";
+	if (!why) {
+		int rc = w->tcp_ops->bind(w->tcp, l, m->conn_id, ar);
+		if (rc == -EACCES) {
+			code = STUN_ERR_WRONG_CREDENTIALS;
+			why = "Wrong Credentials: the connection is another user's";
+		} else if (rc) {
+			/* RFC 6062 §5.4: no pending connection with that CONNECTION-ID -> 400. */
+			why = "Bad Request: unknown or bound CONNECTION-ID";
+		}
+	}
+	if (why) {
+		w->st.tcp_bind_bad++;
+		answer_error(w, l, src, m, ar, code, why);
+		/* A connection opened to bind and refused is of no further use: closed, so that each
+		 * guess at a CONNECTION-ID costs a connection. */
+		if (l->addr_proven && !iw_alloc_find(&w->tab, src, l->idx))
+			l->close_now = true;
+		return;
+	}
+	struct iw_stun_wr s;
+	begin(w, &s, m, STUN_CLASS_SUCCESS);
+	send_answer(w, l, src, &s, m, ar);
+}
+
+void iw_control_tcp_answer(struct iw_worker *w, struct iw_alloc *a, const struct iw_tcp_req *req,
+			   uint16_t code, const char *reason, uint32_t cid)
+{
+	/* The Connect as far as an answer needs it, and the allocation's key: the request's
+	 * were checked to be the allocation's user's when it came. */
+	struct iw_stun_msg m;
+	struct iw_auth_result ar;
+	memset(&m, 0, sizeof m);
+	memset(&ar, 0, sizeof ar);
+	m.method = TURN_METHOD_CONNECT;
+	m.tid = req->tid;
+	m.present = req->fp ? IW_STUN_HAS_FINGERPRINT : 0;
+	ar.user = (const uint8_t *)a->user;
+	ar.user_len = a->user_len;
+	ar.sha256_mi = req->sha256;
+	ar.key_len = a->key_len <= sizeof ar.key ? a->key_len : 0;
+	memcpy(ar.key, a->key, ar.key_len);
+	if (code) {
+		answer_error(w, a->lis, &a->client, &m, &ar, code, reason);
+		return;
+	}
+	struct iw_stun_wr s;
+	begin(w, &s, &m, STUN_CLASS_SUCCESS);
+	/* RFC 6062 §5.2: the success response contains the CONNECTION-ID. */
+	iw_stun_wr_u32(&s, STUN_ATTR_CONNECTION_ID, cid);
+	send_answer(w, a->lis, &a->client, &s, &m, &ar);
+}
+
+void iw_control_tcp_attempt(struct iw_worker *w, struct iw_alloc *a, uint32_t cid, const struct iw_addr *peer)
+{
+	/* RFC 6062 §5.3: a ConnectionAttempt indication with CONNECTION-ID and
+	 * XOR-PEER-ADDRESS, on the allocation's control connection. */
+	uint8_t tid[STUN_TID_LEN];
+	if (iw_cred_random(tid, sizeof tid))
+		for (unsigned i = 0; i < sizeof tid; i++)
+			tid[i] = (uint8_t)(w->now_ms >> (i % 8 * 8)) ^ (uint8_t)(cid >> (i % 4 * 8));
+	struct iw_stun_wr s;
+	iw_stun_wr_init(&s, w->out, sizeof w->out, TURN_METHOD_CONNECTION_ATTEMPT, STUN_CLASS_INDICATION,
+			tid);
+	iw_stun_wr_u32(&s, STUN_ATTR_CONNECTION_ID, cid);
+	iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_PEER_ADDRESS, peer);
+	if (!w->conf->no_software)
+		iw_stun_wr_attr(&s, STUN_ATTR_SOFTWARE, software, sizeof software - 1);
+	if (w->conf->fingerprint)
+		iw_stun_wr_fingerprint(&s);
+	int n = iw_stun_wr_finish(&s);
+	if (n < 0) {
+		w->st.drop_send_err++;
+		return;
+	}
+	out(w, a->lis, &a->client, (size_t)n);
+}
+
+/* nonce_for: whom the nonce is made for (the request's source, but see nonce_addr). */
 static void challenge(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
-		      const struct iw_stun_msg *m, uint16_t code, const char *reason)
+		      const struct iw_addr *nonce_for, const struct iw_stun_msg *m, uint16_t code,
+		      const char *reason)
 {
 	/* Sent within the source's answer budget (send_answer), and no per-client state is
 	 * ever created. */
@@ -1470,8 +1676,22 @@ static void challenge(struct iw_worker *w, struct iw_listener *l, const struct i
 	/* REALM, NONCE and PASSWORD-ALGORITHMS follow. */
 	size_t rest = 4 + iw_pad4(w->auth.realm_len) + 4 + iw_pad4(IW_AUTH_NONCE_LEN) + 4 + 8;
 	iw_stun_wr_error(&s, code, unauth_reason(w, m, code, reason, rest));
-	iw_auth_wr_challenge(&w->auth, &s, src, w->now_s);
+	iw_auth_wr_challenge(&w->auth, &s, nonce_for, w->now_s);
 	send_answer(w, l, src, &s, m, NULL);
+}
+
+/* Whom a request's nonce was made for: its source, except for a ConnectionBind of a known
+ * CONNECTION-ID, which comes on a new connection with the nonce its allocation's control
+ * connection was given (RFC 6062 §5.4: the same credentials), so it is checked against that
+ * connection's address; a challenge on it hands out a nonce the client can use on both. */
+static const struct iw_addr *nonce_addr(struct iw_worker *w, const struct iw_listener *l,
+					const struct iw_addr *src, const struct iw_stun_msg *m,
+					struct iw_addr *ctl)
+{
+	if (m->method != TURN_METHOD_CONNECTION_BIND || !(m->present & IW_STUN_HAS_CONN_ID) || !w->tcp_ops ||
+	    !l->addr_proven || w->tcp_ops->client_of(w->tcp, m->conn_id, ctl))
+		return src;
+	return ctl;
 }
 
 void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
@@ -1502,6 +1722,8 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 	case TURN_METHOD_REFRESH:
 	case TURN_METHOD_CREATE_PERMISSION:
 	case TURN_METHOD_CHANNEL_BIND:
+	case TURN_METHOD_CONNECT:
+	case TURN_METHOD_CONNECTION_BIND:
 		if (w->conf->stun_only) {
 			w->st.bad_request++;
 			answer_error(w, l, src, m, NULL, STUN_ERR_FORBIDDEN,
@@ -1515,12 +1737,21 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		return;
 	}
 	struct iw_auth_result ar;
+	struct iw_addr ctl;
+	const struct iw_addr *nonce_for = nonce_addr(w, l, src, m, &ctl);
+	if (m->method == TURN_METHOD_CONNECTION_BIND && w->tcp_ops && l->addr_proven && nonce_for == src) {
+		/* RFC 6062 §5.4: a CONNECTION-ID that "does not refer to an existing pending
+		 * connection" -> 400. Answered before the credentials, which are checked against
+		 * the allocation of a connection that waits: there is none to check them with. */
+		tcp_bind(w, l, src, m, NULL);
+		return;
+	}
 	if (w->conf->no_auth) {
 		/* no-auth: every request is accepted as the anonymous user, without integrity. */
 		memset(&ar, 0, sizeof ar);
 		ar.user = (const uint8_t *)"";
 	} else {
-		iw_auth_check(&w->auth, m, src, w->now_s, &ar);
+		iw_auth_check(&w->auth, m, nonce_for, w->now_s, &ar);
 	}
 	if (ar.code == STUN_ERR_UNAUTHORIZED || ar.code == STUN_ERR_STALE_NONCE) {
 		if (m->method == TURN_METHOD_ALLOCATE && ar.code == STUN_ERR_UNAUTHORIZED &&
@@ -1540,7 +1771,7 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		}
 		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.why)
 			seclog_auth(w, l, src, m, &ar);
-		challenge(w, l, src, m, ar.code, ar.reason);
+		challenge(w, l, src, nonce_for, m, ar.code, ar.reason);
 		return;
 	}
 	if (ar.code) {
@@ -1568,6 +1799,12 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		return;
 	case TURN_METHOD_CREATE_PERMISSION:
 		create_permission(w, l, src, m, &ar);
+		return;
+	case TURN_METHOD_CONNECT:
+		tcp_connect(w, l, src, m, &ar);
+		return;
+	case TURN_METHOD_CONNECTION_BIND:
+		tcp_bind(w, l, src, m, &ar);
 		return;
 	default:
 		channel_bind(w, l, src, m, &ar);

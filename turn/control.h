@@ -33,6 +33,13 @@ void iw_control_strict_apply(struct iw_worker *w);
 /* A TCP or TLS connection refused by a limit (max-tcp-per-ip): one "refused from IP:PORT" line of
  * the security log (worker.h: struct iw_seclog), within its rate limit. */
 void iw_control_seclog_conn(struct iw_worker *w, const struct iw_addr *src, bool tls, const char *reason);
+/* RFC 6062, for turn/tcprelay.c: answer the Connect req of allocation a on its control
+ * connection, with success and CONNECTION-ID cid (code 0) or the error code and reason; and
+ * tell a's client of a peer's connection cid from peer (ConnectionAttempt). */
+void iw_control_tcp_answer(struct iw_worker *w, struct iw_alloc *a, const struct iw_tcp_req *req,
+			   uint16_t code, const char *reason, uint32_t cid);
+void iw_control_tcp_attempt(struct iw_worker *w, struct iw_alloc *a, uint32_t cid,
+			    const struct iw_addr *peer);
 /* Drop reservations past their time. */
 void iw_control_resv_expire(struct iw_worker *w);
 /* RFC 8016 (turn/mobility.h): at the top of the worker's loop, the moves posted to it: hand

@@ -9,6 +9,7 @@
 #include "turn/admin.h"
 #include "turn/ops.h"
 #include "turn/stream.h"
+#include "turn/tcprelay.h"
 
 /*
  * Worker counters have one writer, their worker, which bumps them with plain stores (no atomics
@@ -474,11 +475,16 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 		{ "frame_too_long", offsetof(struct iw_stream_stats, closed_too_long) },
 		{ "bad_frame", offsetof(struct iw_stream_stats, closed_bad_frame) },
 		{ "tls_handshake", offsetof(struct iw_stream_stats, tls_fail) },
+		{ "connection_bind_refused", offsetof(struct iw_stream_stats, closed_bind) },
+		{ "tcp_relay_data", offsetof(struct iw_stream_stats, to_tcp_relay) },
 	};
-	iw_metrics_header(b, cl, IW_METRICS_COUNTER,
-			  "Client connections closed, by reason (timeout: a handshake or partial frame "
-			  "stalled; idle: no allocation and no request answered with success; "
-			  "auth_timeout: no successful Allocate in time) and transport.");
+	iw_metrics_header(
+		b, cl, IW_METRICS_COUNTER,
+		"Client connections closed, by reason (timeout: a handshake or partial frame "
+		"stalled; idle: no allocation and no request answered with success; "
+		"auth_timeout: no successful Allocate in time; connection_bind_refused: an RFC 6062 "
+		"ConnectionBind was refused; tcp_relay_data: handed to the TCP relay as a data "
+		"connection) and transport.");
 	for (unsigned t = 0; t < IW_STREAM_N_TRANSPORTS; t++)
 		for (size_t k = 0; k < sizeof why / sizeof why[0]; k++) {
 			if (t == IW_STREAM_TCP && why[k].off == offsetof(struct iw_stream_stats, tls_fail))
@@ -534,6 +540,68 @@ static void streams(struct iw_metrics_buf *b, const struct iw_stream *s)
 			  offsetof(struct iw_stream_stats, writes));
 }
 
+/* RFC 6062 TCP allocations: the control path's answers (summed over the workers) and the
+ * stream worker's peer connections. */
+static void tcprelay(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
+{
+	const struct iw_tcprelay_stats *t = iw_stream_tcprelay_stats(m->streams);
+	counter1(b, "iceway_relay_tcp_allocations_total", "TCP allocations made (RFC 6062).",
+		 SUM(alloc_tcp_ok));
+	static const char cn[] = "iceway_relay_tcp_connects_total";
+	iw_metrics_header(b, cn, IW_METRICS_COUNTER,
+			  "Connect requests (RFC 6062) by result: success, 446 (a connection to the peer "
+			  "exists), 447 (failed or timed out), 508 (a tcp-relay bound), 400 (not a TCP "
+			  "allocation, no peer).");
+	lab1(b, cn, "result", "success", LD(t->connect_ok));
+	lab1(b, cn, "result", "446", SUM(tcp_connect_exists));
+	lab1(b, cn, "result", "447", LD(t->connect_fail) + SUM(tcp_connect_fail));
+	lab1(b, cn, "result", "447_timeout", LD(t->connect_timeout));
+	lab1(b, cn, "result", "508", SUM(tcp_connect_bound));
+	lab1(b, cn, "result", "400", SUM(tcp_connect_bad));
+	static const char pc[] = "iceway_relay_tcp_peer_connections_total";
+	iw_metrics_header(b, pc, IW_METRICS_COUNTER,
+			  "Connections from peers to TCP allocations: announced (ConnectionAttempt), or "
+			  "closed without a permission, past tcp-relay-max-per-allocation or past "
+			  "tcp-relay-max-connections.");
+	lab1(b, pc, "result", "announced", LD(t->attempts));
+	lab1(b, pc, "result", "no_permission", LD(t->attempt_no_perm));
+	lab1(b, pc, "result", "per_allocation_bound", LD(t->attempt_per_alloc));
+	lab1(b, pc, "result", "total_bound", LD(t->attempt_total));
+	static const char bn[] = "iceway_relay_tcp_binds_total";
+	iw_metrics_header(b, bn, IW_METRICS_COUNTER,
+			  "ConnectionBind by result, and peer connections closed unbound after "
+			  "tcp-relay-connect-timeout.");
+	lab1(b, bn, "result", "success", LD(t->bind_ok));
+	lab1(b, bn, "result", "refused", SUM(tcp_bind_bad));
+	lab1(b, bn, "result", "timeout", LD(t->bind_timeout));
+	static const char op[] = "iceway_relay_tcp_connections";
+	iw_metrics_header(b, op, IW_METRICS_GAUGE,
+			  "Peer connections of TCP allocations: Connects in progress (pending), waiting for "
+			  "a ConnectionBind, and bound to a client data connection.");
+	struct iw_metrics_label l = { "state", "pending" };
+	iw_metrics_gauge(b, op, &l, 1, (double)LD(t->pending));
+	l.value = "waiting";
+	iw_metrics_gauge(b, op, &l, 1, (double)LD(t->waiting));
+	l.value = "bound";
+	iw_metrics_gauge(b, op, &l, 1, (double)LD(t->bound));
+	static const char cl[] = "iceway_relay_tcp_closed_total";
+	iw_metrics_header(b, cl, IW_METRICS_COUNTER,
+			  "Bound peer connections closed, by the side that closed first (client, peer), "
+			  "with their allocation, or on an error.");
+	lab1(b, cl, "reason", "client", LD(t->closed_client));
+	lab1(b, cl, "reason", "peer", LD(t->closed_peer));
+	lab1(b, cl, "reason", "allocation", LD(t->closed_alloc));
+	lab1(b, cl, "reason", "error", LD(t->closed_err));
+	static const char by[] = "iceway_relay_tcp_bytes_total";
+	iw_metrics_header(b, by, IW_METRICS_COUNTER, "Bytes piped between data connections and peers.");
+	lab1(b, by, "direction", "client_to_peer", LD(t->bytes[0]));
+	lab1(b, by, "direction", "peer_to_client", LD(t->bytes[1]));
+	counter1(b, "iceway_relay_tcp_stalls_total",
+		 "Reads from one side of a pipe stopped because its buffer toward the other side was full "
+		 "(backpressure).",
+		 LD(t->stalls));
+}
+
 static void userdb(struct iw_metrics_buf *b, const struct iw_userdb *u)
 {
 	gauge1(b, "iceway_relay_userdb_up", "1 when redis-userdb answered at the last try.",
@@ -575,8 +643,10 @@ void iw_relay_metrics_fill(struct iw_metrics_buf *b, void *arg)
 		 SUM(gso_sends));
 	counter1(b, "iceway_relay_udp_gso_datagrams_total", "Datagrams that left in UDP GSO sends.",
 		 SUM(gso_segments));
-	if (m->streams)
+	if (m->streams) {
 		streams(b, m->streams);
+		tcprelay(b, m);
+	}
 	if (m->admin)
 		iw_admin_metrics_fill(b, m->admin);
 	if (m->ops) {

@@ -21,6 +21,7 @@
 #include "turn/control.h"
 #include "turn/mailbox.h"
 #include "turn/relay.h"
+#include "turn/tcprelay.h"
 #include "turn/tls.h"
 
 /* The TLS options of a struct iw_conf. */
@@ -74,6 +75,7 @@ struct iw_stream {
 	const struct iw_conf *orig;
 	struct iw_worker *w;
 	struct iw_tls *tls;
+	struct iw_tcprelay *tcp; /* RFC 6062 peer connections and data connections */
 	volatile sig_atomic_t *stop, reload;
 	struct slis lis[MAX_SLIS];
 	unsigned n_lis;
@@ -364,6 +366,16 @@ static int frames(struct iw_stream *s, struct conn *c)
 			rc = -1;
 			break;
 		}
+		/* A ConnectionBind answered with success: what follows is the peer's bytes, for
+		 * the tcprelay to take over (handoff). */
+		if (c->lis.pipe_cid)
+			break;
+		/* A refused ConnectionBind: close once its answer is written (do_read flushes). */
+		if (c->lis.close_now) {
+			st->closed_bind++;
+			rc = -1;
+			break;
+		}
 	}
 	if (off)
 		iw_relay_tx_flush(w);
@@ -418,6 +430,8 @@ static int do_read(struct iw_stream *s, struct conn *c)
 				flush(s, c);
 			return -1;
 		}
+		if (c->lis.pipe_cid)
+			return 0;
 		/* Less than asked for: the socket is drained (level-triggered epoll reports
 		 * anything that arrives later), so skip the call that would say EAGAIN. */
 		if (!c->tls && (size_t)n < room)
@@ -507,7 +521,7 @@ static int proxy_read(struct iw_stream *s, struct conn *c)
 
 static void on_conn(struct iw_stream *s, struct conn *c, uint32_t events)
 {
-	if (c->dead)
+	if (c->dead || c->lis.pipe_cid)
 		return;
 	if (c->state == C_PROXY) {
 		int rc = proxy_read(s, c);
@@ -626,6 +640,25 @@ static void on_accept(struct iw_stream *s, struct slis *sl)
 	}
 }
 
+/* After a successful ConnectionBind (RFC 6062 §5.4) the connection is a data connection: its
+ * socket, TLS session and unsent and unread bytes go to the tcprelay, and its slot here is
+ * free again (it no longer counts for max-tcp-connections or max-tcp-per-ip; the tcprelay's
+ * own bounds count it). */
+static void handoff(struct iw_stream *s, struct conn *c)
+{
+	undirty(s, c);
+	if (c->ip_counted)
+		ipc_drop(s, &c->peer);
+	stats(s, c)->open--;
+	stats(s, c)->to_tcp_relay++;
+	iw_tcprelay_adopt(s->tcp, c->lis.pipe_cid, c->lis.fd, c->tls, c->out + c->out_off,
+			  c->out_len - c->out_off, c->in, c->in_len);
+	s->conns[c->slot] = NULL;
+	s->free_slots[s->n_free++] = c->slot;
+	s->n_conns--;
+	free(c);
+}
+
 /* Once a second: handshakes and partial frames that stall, connections that did not allocate
  * within stream-auth-timeout, and connections without an allocation that answered no request
  * with success for stream-idle-timeout. A connection with one lives as long as its
@@ -703,6 +736,8 @@ int iw_stream_run(struct iw_stream *s)
 			uint8_t kind = *(uint8_t *)ev[i].data.ptr;
 			if (kind == IW_EV_RELAY) {
 				iw_relay_peer_ready(w, ev[i].data.ptr);
+			} else if (kind == IW_EV_TCP_LIS || kind == IW_EV_TCP_SIDE) {
+				iw_tcprelay_event(s->tcp, ev[i].data.ptr, ev[i].events);
 			} else if (kind == IW_EV_STREAM_LIS) {
 				on_accept(s, ev[i].data.ptr);
 			} else if (kind == IW_EV_MAILBOX) {
@@ -719,6 +754,9 @@ int iw_stream_run(struct iw_stream *s)
 		for (unsigned i = 0; i < n_touched; i++)
 			if (touched[i]->dead)
 				conn_close(s, touched[i]);
+			else if (touched[i]->lis.pipe_cid)
+				handoff(s, touched[i]);
+		iw_tcprelay_reap(s->tcp);
 		uint64_t before = w->tab.wheel_s;
 		iw_alloc_tick(&w->tab, w->now_ms, expire_cb, w);
 		if (w->tab.wheel_s != before)
@@ -726,6 +764,8 @@ int iw_stream_run(struct iw_stream *s)
 		if (w->now_ms - s->sweep_ms >= 1000) {
 			s->sweep_ms = w->now_ms;
 			sweep(s);
+			iw_tcprelay_sweep(s->tcp);
+			flush_dirty(s); /* a Connect that timed out is answered now */
 		}
 		/* SIGHUP: a new configuration generation (adopted by sync above) means a new
 		 * certificate too. */
@@ -751,6 +791,11 @@ void iw_stream_tls_reload(struct iw_stream *s)
 struct iw_worker *iw_stream_worker(struct iw_stream *s)
 {
 	return s->w;
+}
+
+const struct iw_tcprelay_stats *iw_stream_tcprelay_stats(const struct iw_stream *s)
+{
+	return iw_tcprelay_stats(s->tcp);
 }
 
 const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw_stream_transport t)
@@ -823,6 +868,11 @@ struct iw_stream *iw_stream_create(struct iw_worker_shared *sh)
 	s->w = iw_relay_create_bare(sh, conf, conf->threads);
 	if (!s->w)
 		goto fail;
+	s->tcp = iw_tcprelay_create(s->w);
+	if (!s->tcp) {
+		IW_ERROR("out of memory for the TCP relay's connections");
+		goto fail;
+	}
 	s->cap = conf->max_tcp_conns;
 	s->conns = calloc(s->cap, sizeof *s->conns);
 	s->free_slots = calloc(s->cap, sizeof *s->free_slots);
@@ -880,6 +930,7 @@ void iw_stream_destroy(struct iw_stream *s)
 	for (uint32_t i = 0; s->conns && i < s->cap; i++)
 		if (s->conns[i])
 			conn_close(s, s->conns[i]);
+	iw_tcprelay_destroy(s->tcp);
 	for (unsigned i = 0; i < s->n_lis; i++)
 		close(s->lis[i].fd);
 	if (IW_LOG_ENABLED(IW_LOG_DEBUG)) {

@@ -1,7 +1,8 @@
 /* TURN over TCP and TLS (RFC 8656 §3.1, stream framing per §12.5): one worker thread with
  * its own epoll, allocation table and relay sockets runs every client connection as a small
  * state machine with fixed buffers. Requests go through control.c and frames through the
- * datagram path in relay.c; the relayed leg to peers stays UDP. Per wake-up, each connection
+ * datagram path in relay.c; the relayed leg to peers is UDP, or TCP for an RFC 6062 TCP
+ * allocation (turn/tcprelay.h, whose connections this worker's loop also serves). Per wake-up, each connection
  * gets one read of what its socket holds and one write of what was queued for it. */
 #ifndef IW_TURN_STREAM_H
 #define IW_TURN_STREAM_H
@@ -41,6 +42,8 @@ struct iw_stream_stats {
 	uint64_t accepted, refused_cap, refused_per_ip, open, tls_handshakes, tls_fail;
 	uint64_t closed_eof, closed_err, closed_timeout, closed_idle, closed_auth, closed_too_long;
 	uint64_t closed_bad_frame;
+	uint64_t to_tcp_relay; /* became RFC 6062 data connections (ConnectionBind) */
+	uint64_t closed_bind;  /* closed after a refused ConnectionBind */
 	/* proxy-protocol: headers read, and connections closed for a header from an untrusted
 	 * source, none from a trusted one, or a malformed one */
 	uint64_t proxy_header, proxy_untrusted, proxy_missing, proxy_bad;
@@ -64,6 +67,9 @@ int iw_stream_run(struct iw_stream *s);
 void iw_stream_tls_reload(struct iw_stream *s);
 /* The counters of one transport; valid until iw_stream_destroy. */
 const struct iw_stream_stats *iw_stream_stats(const struct iw_stream *s, enum iw_stream_transport t);
+struct iw_tcprelay_stats;
+/* The RFC 6062 relay's counters (turn/tcprelay.h); valid until iw_stream_destroy. */
+const struct iw_tcprelay_stats *iw_stream_tcprelay_stats(const struct iw_stream *s);
 /* The worker that owns the connections' allocations (for main to attach ops). */
 struct iw_worker *iw_stream_worker(struct iw_stream *s);
 

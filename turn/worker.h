@@ -98,6 +98,43 @@ struct iw_listener {
 	 * lis[] of the listener a Binding answer then leaves from; chg[3] is OTHER-ADDRESS. */
 	bool rfc5780;
 	uint8_t chg[4];
+	/* Stream connections only: a ConnectionBind (RFC 6062 §5.4) was answered with success,
+	 * so after that request the connection carries the bytes of this CONNECTION-ID's peer
+	 * connection (turn/tcprelay.h), no more frames. 0 otherwise. */
+	uint32_t pipe_cid;
+	/* Stream connections only: the request just answered ends the connection (a refused
+	 * ConnectionBind, as coturn does), which closes once the answer is written. */
+	bool close_now;
+};
+
+/* The Connect request (RFC 6062 §5.2) a peer connection answers once it connects or fails:
+ * its transaction, and how its answer is sealed (the allocation's key). */
+struct iw_tcp_req {
+	uint8_t tid[12];
+	bool sha256; /* MESSAGE-INTEGRITY-SHA256 rather than MESSAGE-INTEGRITY */
+	bool fp;     /* the request had a FINGERPRINT */
+};
+
+struct iw_auth_result;
+
+/* RFC 6062 TCP relay, set by the stream worker (turn/tcprelay.h) and called by the control
+ * path; NULL on the UDP workers, whose clients cannot have TCP allocations. */
+struct iw_tcp_ops {
+	/* Connect a's relayed address to peer. 0: in progress, answered later; -EEXIST a
+	 * connection to peer exists or is being made (446); -EMFILE, -EAGAIN, -ENOBUFS a bound
+	 * (per allocation, pending Connects, all connections: 508); another -errno the connect
+	 * failed at once (447). */
+	int (*connect)(void *ctx, struct iw_alloc *a, const struct iw_addr *peer,
+		       const struct iw_tcp_req *req);
+	/* A ConnectionBind for cid on stream connection l (which has no allocation), with
+	 * credentials ar. 0: l->pipe_cid is set; -ENOENT no peer connection waits for that id
+	 * (400); -EACCES it belongs to another user's allocation (441). */
+	int (*bind)(void *ctx, struct iw_listener *l, uint32_t cid, const struct iw_auth_result *ar);
+	/* The client address of the allocation whose peer connection cid is, into *client: the
+	 * nonce of a ConnectionBind for cid was made for it. 0, or -ENOENT. */
+	int (*client_of)(void *ctx, uint32_t cid, struct iw_addr *client);
+	/* a is being freed: close its peer connections. */
+	void (*alloc_gone)(void *ctx, struct iw_alloc *a);
 };
 
 /*
@@ -165,6 +202,11 @@ struct iw_relay_stats {
 	/* RFC 8016: allocations moved to a client's new address, [0] within this worker, [1]
 	 * adopted from another; handed to another worker; refusals by reason. */
 	uint64_t mob_moves[2], mob_handed, mob_refused[IW_MOB_R_COUNT];
+	/* RFC 6062: TCP allocations made; Connect answered 446, refused by a bound (508), 400
+	 * (not a TCP allocation, no peer) or 447 at once (the connect call failed); ConnectionBind
+	 * answered 400/441. The rest is counted by turn/tcprelay.c. */
+	uint64_t alloc_tcp_ok, tcp_connect_exists, tcp_connect_bound, tcp_connect_bad, tcp_connect_fail;
+	uint64_t tcp_bind_bad;
 };
 
 /* Allocation lifetime histogram bounds, in seconds (observed in turn/control.c). */
@@ -229,6 +271,9 @@ struct iw_worker {
 	 * both NULL otherwise. */
 	const int *udb_up;
 	int *udb_want;
+	/* RFC 6062 (struct iw_tcp_ops): the stream worker's; NULL on the UDP workers. */
+	const struct iw_tcp_ops *tcp_ops;
+	void *tcp;
 	struct iw_limit_set lim; /* the rate limits of conf, rebuilt when it changes */
 	/* user-quota and total-quota in force (set with lim): conf's, or the realm's from the
 	 * Redis user database. */

@@ -1,7 +1,7 @@
 """coturn's own example configuration, as Debian's coturn package ships it
 (/usr/share/doc/coturn/examples/etc/turnserver.conf): each option line, uncommented one at a
 time beside a working base, must let iceway-relay start, or stop it with a reason naming the
-option where ignoring it would be unsafe (no-udp-relay, no-tlsv1_2) or where the example's
+option where ignoring it would be unsafe (no-tlsv1_2) or where the example's
 value cannot work on its own (an address this host does not have, a min-port above the base's
 max-port, use-auth-secret without a secret, redis-userdb with placeholders). An option iceway ignores is warned about with what
 it does instead. Then the ones iceway implements from that list behave as in coturn:
@@ -28,7 +28,6 @@ JOBS = 4
 ATTR_ALTERNATE_SERVER = 0x8023
 # option: why iceway-relay stops with the example's line alone
 REFUSED = {
-    "no-udp-relay": "UDP only",
     "no-tlsv1_2": "TLS 1.3",
     "listening-ip": "cannot listen",      # 172.17.19.101 is not this host's
     "min-port": "greater than max-port",  # 49152 above the base's max-port
@@ -41,7 +40,7 @@ ENFORCED = {"max-bps", "bps-capacity", "user-quota", "total-quota"}
 # options of the example that iceway implements now: no "is ignored" warning for them
 IMPLEMENTED = ("syslog-facility", "simple-log", "new-log-timestamp", "no-stdout-log", "log-file",
                "ec-curve-name", "dh-file", "dh2066", "cipher-list", "keep-address-family",
-               "allocation-default-address-family")
+               "allocation-default-address-family", "no-udp-relay", "no-tcp-relay")
 
 
 def example_lines():

@@ -1,8 +1,8 @@
 """Refusals on the wire: each request the relay must turn down gets the exact error code
 (and attributes) the RFCs name, and a refusal leaves no state behind.
 
-RFC 8489 §9.2 (401, 438), RFC 8656 §7.2 (437, 440, 442, 486), §9/§11 (403, 400 for channel
-numbers), RFC 8489 §6.3.1 (420 with UNKNOWN-ATTRIBUTES). The peer table checks the default
+RFC 8489 §9.2 (401, 438), RFC 8656 §7.2 (437, 440, 442, 486), RFC 6062 §5.1 (400 for TCP
+over UDP), §9/§11 (403, 400 for channel numbers), RFC 8489 §6.3.1 (420 with UNKNOWN-ATTRIBUTES). The peer table checks the default
 peer policy of a relay started without --allow-loopback-peers: special-purpose ranges,
 including IPv4 addresses hidden in IPv6 forms, are refused with 403; documentation
 addresses stand for public peers and get their permission. Only CreatePermission is sent
@@ -115,9 +115,13 @@ def auth_refusals(c):
         expect_error(c, cn.create_permission("127.0.0.1"), 437,
                      "CreatePermission without an allocation")
 
-    # 442: TCP relaying is not offered over UDP here.
-    expect_error(c, t.Client(srv).allocate(transport=t.PROTO_TCP), 442,
-                 "Allocate with REQUESTED-TRANSPORT TCP")
+    # 442: a transport that is neither UDP nor TCP.
+    expect_error(c, t.Client(srv).allocate(transport=99), 442,
+                 "Allocate with REQUESTED-TRANSPORT 99")
+    # A TCP allocation over UDP: RFC 6062 §5.1 says 400 (the client's connection is not TCP or
+    # TLS); coturn runs with no-tcp-relay here (442). test_relay_rfc6062 covers the rest.
+    expect_error(c, t.Client(srv).allocate(transport=t.PROTO_TCP), 442 if t.is_coturn() else 400,
+                 "Allocate with REQUESTED-TRANSPORT TCP over UDP")
     # 440: no IPv6 relay address configured.
     expect_error(c, t.Client(srv).allocate(family=t.FAMILY_V6), 440,
                  "Allocate with REQUESTED-ADDRESS-FAMILY IPv6 and no IPv6 relay address")

@@ -616,6 +616,8 @@ static const struct bad_attr {
 	{ "OTHER-ADDRESS v4 in 20 bytes", STUN_ATTR_OTHER_ADDRESS, { 0, 1, 0x0d, 0x97 }, 20 },
 	{ "OTHER-ADDRESS family 3", STUN_ATTR_OTHER_ADDRESS, { 0, 3, 0x0d, 0x97 }, 8 },
 	{ "RESPONSE-ORIGIN v6 in 8 bytes", STUN_ATTR_RESPONSE_ORIGIN, { 0, 2, 0x0d, 0x96 }, 8 },
+	{ "CONNECTION-ID of 2 bytes", STUN_ATTR_CONNECTION_ID, { 0x12, 0x34 }, 2 },
+	{ "CONNECTION-ID of 8 bytes", STUN_ATTR_CONNECTION_ID, { 0x12, 0x34, 0x56, 0x78 }, 8 },
 };
 
 static size_t build_one(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *val, size_t vlen, size_t len)
@@ -647,6 +649,23 @@ static void test_malformed_attrs(void **state)
 		assert_int_equal(iw_stun_decode(&m, buf, n, &why), -EBADMSG);
 		assert_non_null(why);
 	}
+}
+
+/* RFC 6062 §6.2: CONNECTION-ID is 4 bytes, read big-endian, in a ConnectionBind request. */
+static void test_connection_id(void **state)
+{
+	(void)state;
+	static uint8_t buf[64];
+	static const uint8_t cid[4] = { 0xde, 0xad, 0xbe, 0xef };
+	struct iw_stun_msg m;
+	const char *why = NULL;
+	size_t n = build_one(buf, sizeof buf, STUN_ATTR_CONNECTION_ID, cid, sizeof cid, 4);
+	iw_put_be16(buf, STUN_TYPE(TURN_METHOD_CONNECTION_BIND, STUN_CLASS_REQUEST));
+	assert_int_equal(iw_stun_decode(&m, buf, n, &why), 0);
+	assert_int_equal(m.method, TURN_METHOD_CONNECTION_BIND);
+	assert_true(m.present & IW_STUN_HAS_CONN_ID);
+	assert_int_equal(m.conn_id, 0xdeadbeef);
+	assert_int_equal(m.n_unknown, 0);
 }
 
 /* The limits are exclusive: one byte less is accepted. */
@@ -1138,6 +1157,7 @@ int main(void)
 		cmocka_unit_test(test_frame_next),
 		cmocka_unit_test(test_malformed_packets),
 		cmocka_unit_test(test_malformed_attrs),
+		cmocka_unit_test(test_connection_id),
 		cmocka_unit_test(test_length_limits_accepted),
 		cmocka_unit_test(test_turn_attrs),
 		cmocka_unit_test(test_channel_rffu_ignored),
