@@ -33,6 +33,14 @@ enum {
 	TICK_MS = 250,
 	RX_HARD_FACTOR = 16, /* a frame declared this many times over the limit closes at once */
 	HTTP_BODY_MAX = 32768,
+	/* lws's rx_buffer_size. lws mallocs this much per connection for its life, yet hands a
+	 * data frame's payload to the callback from its shared read buffer in pieces of at most
+	 * this size; only control frames (<= 125 bytes) are copied into it. 16 KB here was two
+	 * thirds of an idle connection's memory (interleaved with the small allocations, its
+	 * pages stay resident). A larger message is put together in one shared buffer (rx_append). */
+	RX_CHUNK = 512,
+	/* lws's tx_packet_size: the most one send() takes, as rx_buffer_size set it before. */
+	TX_CHUNK = 16384,
 };
 
 struct qmsg {
@@ -49,7 +57,7 @@ struct sess {
 	uint64_t hb_due_ms;
 	struct qmsg *qhead, *qtail;
 	size_t qbytes;
-	char *rx;
+	char *rx; /* a message in progress parked out of the shared buffer (rx_park), or NULL */
 	size_t rx_len, rx_cap;
 	uint64_t last_rx_ms;
 	int close_code;
@@ -83,6 +91,10 @@ struct iw_ws {
 	unsigned trim_high;    /* most connections open since the heap was last trimmed */
 	uint64_t trim_next_ms; /* no trim before this */
 	size_t queue_bytes;
+	/* The message in progress of at most one connection, rx_owner (rx_append). */
+	char *rx_buf;
+	size_t rx_buf_cap;
+	struct sess *rx_owner;
 	struct iw_addr_count *per_addr;
 	struct iw_proxy_in *pin;   /* proxy-protocol: our own accept and header read */
 	struct iw_addr *fd_client; /* by fd: the client a PROXY header named, for lws's sockets */
@@ -754,6 +766,86 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 	}
 }
 
+/* ---- incoming messages that span several callbacks ----
+ * lws hands a payload over in pieces of at most RX_CHUNK bytes, and a whole frame usually
+ * arrives in one read, so its pieces come one after the other. They are put together in a
+ * buffer shared by all connections; when another connection's message starts before the one
+ * held there is complete (the rest of a frame still on the wire), the holder's bytes move to
+ * a buffer of its own. Either way nothing is held per connection between messages. */
+
+static void rx_release(struct iw_ws *w, struct sess *s)
+{
+	if (w->rx_owner == s)
+		w->rx_owner = NULL;
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_cap = 0;
+	s->rx_len = 0;
+}
+
+/* Move the shared buffer's message in progress to its owner's own buffer. */
+static int rx_park(struct iw_ws *w)
+{
+	struct sess *o = w->rx_owner;
+
+	if (o->rx_len) {
+		o->rx = malloc(o->rx_len);
+		if (!o->rx)
+			return -1;
+		memcpy(o->rx, w->rx_buf, o->rx_len);
+		o->rx_cap = o->rx_len;
+		w->st.rx_parked++;
+	}
+	w->rx_owner = NULL;
+	return 0;
+}
+
+/* Grow *buf to want bytes (at most the message limit: the caller checked rx_len + len). */
+static int rx_reserve(char **buf, size_t *cap, size_t want)
+{
+	char *nb;
+
+	if (want <= *cap)
+		return 0;
+	nb = realloc(*buf, want);
+	if (!nb)
+		return -1;
+	*buf = nb;
+	*cap = want;
+	return 0;
+}
+
+/* Appends len bytes to s's message; rest: what lws says is left of the frame, so that a
+ * frame takes one allocation at most. */
+static int rx_append(struct iw_ws *w, struct sess *s, const void *in, size_t len, size_t rest)
+{
+	size_t want = s->rx_len + len + rest;
+	char **buf = &s->rx;
+	size_t *cap = &s->rx_cap;
+
+	if (want > w->cfg.max_msg_size)
+		want = w->cfg.max_msg_size;
+	if (!s->rx && w->rx_owner != s) {
+		if (w->rx_owner && rx_park(w) < 0)
+			return -1;
+		w->rx_owner = s;
+	}
+	if (w->rx_owner == s) {
+		buf = &w->rx_buf;
+		cap = &w->rx_buf_cap;
+	}
+	if (rx_reserve(buf, cap, want) < 0)
+		return -1;
+	memcpy(*buf + s->rx_len, in, len);
+	s->rx_len += len;
+	return 0;
+}
+
+static const char *rx_data(const struct iw_ws *w, const struct sess *s)
+{
+	return w->rx_owner == s ? w->rx_buf : s->rx;
+}
+
 static void on_closed(struct iw_ws *w, struct sess *s)
 {
 	if (!s->is_ws)
@@ -772,9 +864,7 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 		iw_addr_count_del(w->per_addr, &s->addr_key);
 	s->addr_counted = 0;
 	q_free(w, s);
-	free(s->rx);
-	s->rx = NULL;
-	s->rx_cap = 0;
+	rx_release(w, s);
 }
 
 static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const void *in, size_t len)
@@ -785,7 +875,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	s->last_rx_ms = now;
 	w->st.bytes_in += len;
 	if (first) {
-		s->rx_len = 0;
+		rx_release(w, s);
 		s->rx_skip = 0;
 		/* A frame declared far beyond the limit is not worth reading (RFC 6455 §7.4.1:
 		 * 1009 "message too big"). */
@@ -807,24 +897,12 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	}
 	if (s->rx_len + len > w->cfg.max_msg_size) {
 		s->rx_skip = 1;
-		s->rx_len = 0;
+		rx_release(w, s);
 		iw_hub_reject(w->hub, &s->hc, IW_ERR_TOO_LARGE, "message over the size limit", now);
 		goto done;
 	}
-	if (s->rx_len + len > s->rx_cap) {
-		/* Size for the whole frame when lws knows it, so a message is one allocation. */
-		size_t want = s->rx_len + len + (size_t)lws_remaining_packet_payload(wsi);
-		char *nb;
-		if (want > w->cfg.max_msg_size)
-			want = w->cfg.max_msg_size;
-		nb = realloc(s->rx, want);
-		if (!nb)
-			return -1;
-		s->rx = nb;
-		s->rx_cap = want;
-	}
-	memcpy(s->rx + s->rx_len, in, len);
-	s->rx_len += len;
+	if (rx_append(w, s, in, len, (size_t)lws_remaining_packet_payload(wsi)) < 0)
+		return -1;
 done:
 	if (!last || lws_remaining_packet_payload(wsi))
 		return 0;
@@ -834,16 +912,10 @@ done:
 			iw_hub_reject(w->hub, &s->hc, IW_ERR_BAD_JSON,
 				      "binary messages are not accepted; send JSON text", now);
 		else
-			iw_hub_receive(w->hub, &s->hc, s->rx, s->rx_len, now);
+			iw_hub_receive(w->hub, &s->hc, rx_data(w, s), s->rx_len, now);
 	}
-	s->rx_len = 0;
+	rx_release(w, s);
 	s->rx_skip = 0;
-	/* Keep a small buffer for the next message; do not hold a large one while idle. */
-	if (s->rx_cap > 8192) {
-		free(s->rx);
-		s->rx = NULL;
-		s->rx_cap = 0;
-	}
 	return 0;
 }
 
@@ -1004,8 +1076,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size: one callback takes an offer-sized frame whole. */
-	{ "iceway-signal", callback, sizeof(struct sess), 16384, 0, NULL, 0 },
+	{ "iceway-signal", callback, sizeof(struct sess), RX_CHUNK, 0, NULL, TX_CHUNK },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -1370,5 +1441,6 @@ void iw_ws_destroy(struct iw_ws *w)
 	iw_hub_destroy(w->hub);
 	iw_addr_count_destroy(w->per_addr);
 	free(w->fd_client);
+	free(w->rx_buf);
 	free(w);
 }
