@@ -33,14 +33,10 @@ enum {
 	TICK_MS = 250,
 	RX_HARD_FACTOR = 16, /* a frame declared this many times over the limit closes at once */
 	HTTP_BODY_MAX = 32768,
-	/* lws's rx_buffer_size. lws mallocs this much per connection for its life, yet hands a
-	 * data frame's payload to the callback from its shared read buffer in pieces of at most
-	 * this size; only control frames (<= 125 bytes) are copied into it. 16 KB here was two
-	 * thirds of an idle connection's memory (interleaved with the small allocations, its
-	 * pages stay resident). A larger message is put together in one shared buffer (rx_append). */
-	RX_CHUNK = 512,
-	/* lws's tx_packet_size: the most one send() takes, as rx_buffer_size set it before. */
-	TX_CHUNK = 16384,
+	/* lws's rx_buffer_size: one read takes at most this much, and a data frame's payload
+	 * reaches the callback from lws's read buffer in pieces of at most this size, so an
+	 * offer-sized frame is one read and one callback. */
+	RX_CHUNK = 16384,
 };
 
 struct qmsg {
@@ -767,8 +763,9 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 }
 
 /* ---- incoming messages that span several callbacks ----
- * lws hands a payload over in pieces of at most RX_CHUNK bytes, and a whole frame usually
- * arrives in one read, so its pieces come one after the other. They are put together in a
+ * lws hands a payload over in pieces of at most RX_CHUNK bytes, as far as one read took it.
+ * A larger frame, or one whose rest is still on the wire, or a fragmented message, is put
+ * together in a
  * buffer shared by all connections; when another connection's message starts before the one
  * held there is complete (the rest of a frame still on the wire), the holder's bytes move to
  * a buffer of its own. Either way nothing is held per connection between messages. */
@@ -1076,7 +1073,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "iceway-signal", callback, sizeof(struct sess), RX_CHUNK, 0, NULL, TX_CHUNK },
+	{ "iceway-signal", callback, sizeof(struct sess), RX_CHUNK, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -1208,6 +1205,29 @@ static int hub_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **
 	return 0;
 }
 
+/* lws mallocs a receive buffer of RX_CHUNK (plus headroom) per connection for the
+ * connection's life, but copies only control frames into it (payload <= 125 bytes, handled
+ * as soon as the frame is complete); a data frame goes from lws's read buffer straight to the
+ * callback. 16 KB a connection, interleaved with the small allocations, kept most of an idle
+ * connection's memory resident. Every connection gets this one buffer instead, of the size
+ * lws asks for, so lws's own bounds checks hold. The cost: a control frame split across two
+ * reads, with another connection's control frame read in between, has its payload
+ * overwritten (a pong echoes the wrong bytes, a close reason may be refused as bad UTF-8). */
+static _Alignas(16) unsigned char lws_rx_shared[LWS_PRE + RX_CHUNK + 4];
+
+static void *lws_alloc(void *ptr, size_t size, const char *reason)
+{
+	if (ptr == lws_rx_shared)
+		return size && size <= sizeof lws_rx_shared ? ptr : NULL;
+	if (!ptr && size == sizeof lws_rx_shared && reason && strcmp(reason, "rx_ubuf") == 0)
+		return lws_rx_shared;
+	if (!size) {
+		free(ptr);
+		return NULL;
+	}
+	return realloc(ptr, size);
+}
+
 /* The libev loop and the lws context on it, with no vhost yet. */
 static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **why)
 {
@@ -1215,6 +1235,7 @@ static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const cha
 	void *foreign[1];
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	lws_set_allocator(lws_alloc);
 	w->loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (!w->loop) {
 		*why = "cannot create the event loop (epoll)";
