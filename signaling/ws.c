@@ -58,13 +58,9 @@ struct sess {
 	uint64_t last_rx_ms;
 	int close_code;
 	const char *close_reason; /* a string literal (struct iw_hub_ops.close) */
-	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
-	 * refused there like a JSON join, rather than cut to a valid name. */
-	char auto_room[IW_ROOM_ID_MAX + 2];
-	unsigned char *http_buf; /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
+	unsigned char *http_buf;  /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
 	size_t http_len;
 	struct iw_addr addr_key; /* source address as counted for max-connections-per-ip */
-	struct iw_addr remote;   /* the client's address and port, for the admin API */
 	unsigned rx_skip : 1;    /* discarding the rest of an oversize message */
 	unsigned close_pending : 1;
 	unsigned need_ping : 1;
@@ -91,6 +87,12 @@ struct iw_ws {
 	char *rx_buf;
 	size_t rx_buf_cap;
 	struct sess *rx_owner;
+	/* ?room= of the handshake in progress: lws calls ESTABLISHED right after the filter, for
+	 * the same connection, so it is kept here rather than in every connection's state. One
+	 * more than the longest valid name: a longer ?room= reaches the hub's check and is refused
+	 * there like a JSON join, rather than cut to a valid name. */
+	struct lws *auto_wsi;
+	char auto_room[IW_ROOM_ID_MAX + 2];
 	struct iw_addr_count *per_addr;
 	struct iw_proxy_in *pin;   /* proxy-protocol: our own accept and header read */
 	struct iw_addr *fd_client; /* by fd: the client a PROXY header named, for lws's sockets */
@@ -692,7 +694,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			  w->cfg.max_conns);
 		return 1;
 	}
-	if (source_key(w, wsi, &s->addr_key, &s->remote) == 0 && w->cfg.max_conns_per_ip &&
+	if (source_key(w, wsi, &s->addr_key, &s->hc.remote) == 0 && w->cfg.max_conns_per_ip &&
 	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
 		char a[IW_ADDR_STRLEN];
 		w->st.rejected_per_address++;
@@ -719,8 +721,8 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		s->hc.has_claims = true;
 	}
 	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof buf);
-	if (room)
-		snprintf(s->auto_room, sizeof s->auto_room, "%s", room);
+	w->auto_wsi = wsi;
+	snprintf(w->auto_room, sizeof w->auto_room, "%s", room ? room : "");
 	return 0;
 }
 
@@ -731,7 +733,7 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 	iw_hub_conn_init(&s->hc, w->hub, now);
 	s->hc.has_claims = claims.has_claims;
-	s->hc.remote = s->remote;
+	s->hc.remote = claims.remote;
 	s->hc.since_s = (int64_t)time(NULL);
 	memcpy(s->hc.claim_room, claims.claim_room, sizeof claims.claim_room);
 	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof claims.claim_peer);
@@ -753,13 +755,14 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		IW_DEBUG("WebSocket from %s", iw_addr_fmt(&s->addr_key, false, a, sizeof a));
 	}
 	hb_add(w, s, now);
-	if (s->auto_room[0]) {
+	if (w->auto_wsi == wsi && w->auto_room[0]) {
 		size_t len = 0;
-		char *t = iw_msg_join(s->auto_room, &len);
+		char *t = iw_msg_join(w->auto_room, &len);
 		if (t)
 			iw_hub_receive(w->hub, &s->hc, t, len, now);
 		free(t);
 	}
+	w->auto_wsi = NULL;
 }
 
 /* ---- incoming messages that span several callbacks ----
