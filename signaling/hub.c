@@ -329,16 +329,16 @@ static int join_allowed(struct iw_hub *h, struct iw_hub_conn *c, const struct iw
 			   now_ms);
 		return -EALREADY;
 	}
-	if (!c->has_claims)
+	if (!c->claims)
 		return 0;
-	if (strcmp(m->room, c->claim_room) != 0 ||
-	    (c->claim_peer[0] && *want && strcmp(*want, c->claim_peer) != 0)) {
+	if (strcmp(m->room, c->claims->room) != 0 ||
+	    (c->claims->peer[0] && *want && strcmp(*want, c->claims->peer) != 0)) {
 		send_error(h, c, IW_ERR_UNAUTHORIZED, "the access token does not allow this room or peer id",
 			   &m->id, now_ms);
 		return -EACCES;
 	}
-	if (c->claim_peer[0])
-		*want = c->claim_peer;
+	if (c->claims->peer[0])
+		*want = c->claims->peer;
 	return 0;
 }
 

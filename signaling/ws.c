@@ -93,6 +93,8 @@ struct iw_ws {
 	 * there like a JSON join, rather than cut to a valid name. */
 	struct lws *auto_wsi;
 	char auto_room[IW_ROOM_ID_MAX + 2];
+	bool has_claims; /* and its token's claims, for auto_wsi too */
+	struct iw_hub_claims claims;
 	struct iw_addr_count *per_addr;
 	struct iw_proxy_in *pin;   /* proxy-protocol: our own accept and header read */
 	struct iw_addr *fd_client; /* by fd: the client a PROXY header named, for lws's sockets */
@@ -714,12 +716,12 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			IW_LOG_RL(IW_LOG_INFO, 10, "refusing a connection: %s", why);
 			return 1;
 		}
-		_Static_assert(sizeof claims.room == sizeof s->hc.claim_room, "claim sizes");
-		_Static_assert(sizeof claims.peer == sizeof s->hc.claim_peer, "claim sizes");
-		memcpy(s->hc.claim_room, claims.room, sizeof claims.room);
-		memcpy(s->hc.claim_peer, claims.peer, sizeof claims.peer);
-		s->hc.has_claims = true;
+		_Static_assert(sizeof claims.room == sizeof w->claims.room, "claim sizes");
+		_Static_assert(sizeof claims.peer == sizeof w->claims.peer, "claim sizes");
+		memcpy(w->claims.room, claims.room, sizeof claims.room);
+		memcpy(w->claims.peer, claims.peer, sizeof claims.peer);
 	}
+	w->has_claims = w->cfg.jwt_secret != NULL;
 	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof buf);
 	w->auto_wsi = wsi;
 	snprintf(w->auto_room, sizeof w->auto_room, "%s", room ? room : "");
@@ -728,15 +730,23 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 
 static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
-	struct iw_hub_conn claims = s->hc;
+	struct iw_addr remote = s->hc.remote;
 	uint64_t now = iw_clock_ms();
 
 	iw_hub_conn_init(&s->hc, w->hub, now);
-	s->hc.has_claims = claims.has_claims;
-	s->hc.remote = claims.remote;
+	s->hc.remote = remote;
 	s->hc.since_s = (int64_t)time(NULL);
-	memcpy(s->hc.claim_room, claims.claim_room, sizeof claims.claim_room);
-	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof claims.claim_peer);
+	if (w->auto_wsi == wsi && w->has_claims) {
+		struct iw_hub_claims *c = malloc(sizeof *c);
+		if (!c) {
+			/* Without its claims the token would allow any room: refuse the connection. */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			w->auto_wsi = NULL;
+			return;
+		}
+		*c = w->claims;
+		s->hc.claims = c;
+	}
 	s->wsi = wsi;
 	s->is_ws = 1;
 	s->last_rx_ms = now;
@@ -865,6 +875,8 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 	s->addr_counted = 0;
 	q_free(w, s);
 	rx_release(w, s);
+	free(s->hc.claims);
+	s->hc.claims = NULL;
 }
 
 static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const void *in, size_t len)

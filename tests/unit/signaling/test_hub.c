@@ -237,14 +237,12 @@ static void test_every_error(void **state)
 	rx(h, 1, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
 	expect_err(1, "peer-id-taken");
 	/* a token that names another room */
-	conns[2].hc.has_claims = true;
-	strcpy(conns[2].hc.claim_room, "other");
+	static struct iw_hub_claims other = { .room = "other" }, carol = { .room = "r", .peer = "carol" };
+	conns[2].hc.claims = &other;
 	rx(h, 2, "{\"type\":\"join\",\"room\":\"r\"}", 0);
 	expect_err(2, "unauthorized");
 	/* a token naming room and peer forces that peer id */
-	conns[3].hc.has_claims = true;
-	strcpy(conns[3].hc.claim_room, "r");
-	strcpy(conns[3].hc.claim_peer, "carol");
+	conns[3].hc.claims = &carol;
 	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"mallory\"}", 0);
 	expect_err(3, "unauthorized");
 	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\"}", 0);
