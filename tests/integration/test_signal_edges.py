@@ -9,7 +9,7 @@ import time
 import sigtest
 from sigtest import Peer, RawWS, Server, close_code
 
-from wsproto.events import CloseConnection, TextMessage
+from wsproto.events import CloseConnection, Pong, TextMessage
 
 
 def is_close(e):
@@ -142,6 +142,21 @@ def interleaved():
                 got[m["from"]] = m["sdp"]
             assert got == sdp, {k: (len(v), v[:40]) for k, v in got.items()}
             assert srv.metric("iceway_signal_received_parked_total") >= 1
+            # a control frame split across two reads is gathered in lws's receive buffer (one
+            # for all connections): its pong carries its own payload, and so does the close
+            a = senders["a"]
+            ping = RawWS.frame(0x9, b"split-ping")
+            a.send_raw(ping[:5])
+            time.sleep(pause)
+            a.send_raw(ping[5:])
+            evs = a.events(until=lambda e: isinstance(e, Pong))
+            assert any(isinstance(e, Pong) and bytes(e.payload) == b"split-ping" for e in evs), evs
+            bye = RawWS.frame(0x8, (1000).to_bytes(2, "big") + b"split close")
+            a.send_raw(bye[:6])
+            time.sleep(pause)
+            a.send_raw(bye[6:])
+            evs = a.events(until=lambda e: e == "eof")
+            assert close_code(evs) == 1000, evs
             for c in senders.values():
                 c.close()
             await r.close()
