@@ -499,7 +499,7 @@ static void test_cluster_leave_while_joining(void **state)
 	rx(h, 1, "{\"type\":\"leave\"}", 5);
 	none(0);
 	assert_false(conns[1].hc.joining);
-	assert_int_equal(conns[1].hc.join_ref.kind, IW_MSG_REF_NONE);
+	assert_null(conns[1].hc.wait);
 	assert_null(conns[1].hc.peer);
 	assert_int_equal(cl.n_leaves, 1);
 	assert_string_equal(cl.last_leave, "b");
@@ -511,7 +511,7 @@ static void test_cluster_leave_while_joining(void **state)
 	rx(h, 2, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"c\",\"id\":\"j2\"}", 7);
 	iw_hub_conn_gone(h, &conns[2].hc, true, 8);
 	none(0);
-	assert_int_equal(conns[2].hc.join_ref.kind, IW_MSG_REF_NONE);
+	assert_null(conns[2].hc.wait);
 	assert_int_equal(cl.n_leaves, 2);
 	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 0, 9);
 	none(0);
