@@ -309,13 +309,39 @@ static int remote_put(struct iw_hub *h, struct iw_room *r, const char *id, const
 	return iw_room_remote_add(h->rooms, r, id, inst);
 }
 
+/* The join's wait state, allocated on first use; NULL when out of memory. */
+static struct iw_hub_join_wait *wait_get(struct iw_hub_conn *c)
+{
+	if (!c->wait)
+		c->wait = calloc(1, sizeof *c->wait);
+	return c->wait;
+}
+
+static const char *moved_from(const struct iw_hub_conn *c)
+{
+	return c->wait ? c->wait->moved_from : "";
+}
+
+/* The join's "id" for an error answer (none when the join kept no wait state). */
+static struct iw_msg_ref wait_ref(const struct iw_hub_conn *c)
+{
+	return c->wait ? c->wait->ref : (struct iw_msg_ref){ .kind = IW_MSG_REF_NONE };
+}
+
+static void wait_end(struct iw_hub_conn *c)
+{
+	free(c->wait);
+	c->wait = NULL;
+}
+
 /* Put back the remote entry that a refused cross-instance resume stepped aside from. */
 static void unstep(struct iw_hub *h, struct iw_hub_conn *c, const char *room, const char *id)
 {
 	struct iw_room *r = iw_room_find(h->rooms, room);
-	if (r && c->moved_from[0])
-		remote_put(h, r, id, c->moved_from);
-	c->moved_from[0] = '\0';
+	if (r && moved_from(c)[0])
+		remote_put(h, r, id, moved_from(c));
+	if (c->wait)
+		c->wait->moved_from[0] = '\0';
 }
 
 /* The id a join asks for, within what the connection's token allows: 0 with *want (NULL: the
@@ -329,16 +355,16 @@ static int join_allowed(struct iw_hub *h, struct iw_hub_conn *c, const struct iw
 			   now_ms);
 		return -EALREADY;
 	}
-	if (!c->has_claims)
+	if (!c->claims)
 		return 0;
-	if (strcmp(m->room, c->claim_room) != 0 ||
-	    (c->claim_peer[0] && *want && strcmp(*want, c->claim_peer) != 0)) {
+	if (strcmp(m->room, c->claims->room) != 0 ||
+	    (c->claims->peer[0] && *want && strcmp(*want, c->claims->peer) != 0)) {
 		send_error(h, c, IW_ERR_UNAUTHORIZED, "the access token does not allow this room or peer id",
 			   &m->id, now_ms);
 		return -EACCES;
 	}
-	if (c->claim_peer[0])
-		*want = c->claim_peer;
+	if (c->claims->peer[0])
+		*want = c->claims->peer;
 	return 0;
 }
 
@@ -346,13 +372,16 @@ static int join_allowed(struct iw_hub *h, struct iw_hub_conn *c, const struct iw
  * so the room's remote entry steps aside until the answer comes (unstep puts it back). */
 static void step_aside(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg *m, const char *want)
 {
-	c->moved_from[0] = '\0';
+	if (c->wait)
+		c->wait->moved_from[0] = '\0';
 	c->claiming = want && m->resume && h->ops.cl_member_join;
 	if (c->claiming) {
 		struct iw_room *r = iw_room_find(h->rooms, m->room);
 		struct iw_remote_peer *rp = r ? iw_room_remote_find(r, want) : NULL;
-		if (rp) {
-			snprintf(c->moved_from, sizeof c->moved_from, "%s", rp->inst);
+		/* Out of memory, the remote entry stays where it is. */
+		struct iw_hub_join_wait *jw = rp ? wait_get(c) : NULL;
+		if (jw) {
+			snprintf(jw->moved_from, sizeof jw->moved_from, "%s", rp->inst);
 			iw_room_remote_remove(r, want);
 		}
 	}
@@ -399,7 +428,7 @@ static enum join_next join_cluster(struct iw_hub *h, struct iw_hub_conn *c, cons
 			return JOIN_FINISH;
 		if (rc == 0)
 			return JOIN_WAIT;
-		if (!c->moved_from[0])
+		if (!moved_from(c)[0])
 			return JOIN_FINISH;
 		/* A local copy of an id held elsewhere must not stand alone. */
 		char id[IW_ROOM_ID_MAX + 1];
@@ -439,8 +468,9 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 	step_aside(h, c, m, want);
 	rc = iw_room_join(h->rooms, m->room, want, m->resume, c, &res, &why);
 	if (rc < 0) {
-		if (c->moved_from[0])
+		if (moved_from(c)[0])
 			unstep(h, c, m->room, want);
+		wait_end(c);
 		send_error(h, c, join_error(rc), why, &m->id, now_ms);
 		return;
 	}
@@ -448,14 +478,20 @@ static void do_join(struct iw_hub *h, struct iw_hub_conn *c, const struct iw_msg
 		replace_conn(h, res.replaced_conn);
 	c->peer = res.peer;
 	switch (join_cluster(h, c, m, res.peer, res.resumed)) {
-	case JOIN_WAIT:
+	case JOIN_WAIT: {
+		/* Out of memory, an error answer to this join goes without its "id". */
+		struct iw_hub_join_wait *jw = wait_get(c);
 		c->joining = true;
-		c->join_ref = m->id;
+		if (jw)
+			jw->ref = m->id;
 		break;
+	}
 	case JOIN_FINISH:
+		wait_end(c);
 		finish_join(h, c, res.peer, res.resumed);
 		break;
 	case JOIN_DROPPED:
+		wait_end(c);
 		break;
 	}
 }
@@ -467,8 +503,8 @@ static bool leave_unannounced(struct iw_hub *h, struct iw_hub_conn *c, struct iw
 	if (!c->joining)
 		return false;
 	c->joining = false;
-	c->join_ref.kind = IW_MSG_REF_NONE;
 	unstep(h, c, p->room->name, p->id);
+	wait_end(c);
 	if (h->ops.cl_leave)
 		h->ops.cl_leave(h->ops.arg, p->room->name, p->id);
 	iw_room_peer_remove(h->rooms, p);
@@ -597,13 +633,13 @@ void iw_hub_conn_gone(struct iw_hub *h, struct iw_hub_conn *c, bool leave_now, u
 	h->now_ms = now_ms;
 	c->closing = true;
 	if (!p) {
-		c->join_ref.kind = IW_MSG_REF_NONE;
+		wait_end(c);
 		return;
 	}
 	c->peer = NULL;
 	if (leave_unannounced(h, c, p))
 		return;
-	c->join_ref.kind = IW_MSG_REF_NONE;
+	wait_end(c);
 	if (leave_now || h->cfg.rooms.grace_ms == 0) {
 		h->st.leaves++;
 		announce_left(h, p);
@@ -637,7 +673,7 @@ void iw_hub_peer_kick(struct iw_hub *h, struct iw_peer *p, int code, const char 
 		}
 		if (leave_unannounced(h, c, p))
 			return;
-		c->join_ref.kind = IW_MSG_REF_NONE;
+		wait_end(c);
 	}
 	/* A detached peer (within its grace) goes the same way: announced, its token gone. */
 	announce_left(h, p);
@@ -673,12 +709,12 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 	if (!c || c->peer != p || !c->joining)
 		return;
 	if (status < 0) {
-		struct iw_msg_ref ref = c->join_ref;
-		c->join_ref.kind = IW_MSG_REF_NONE;
+		struct iw_msg_ref ref = wait_ref(c);
 		c->joining = false;
 		c->peer = NULL;
 		iw_room_peer_remove(h->rooms, p);
 		unstep(h, c, room, peer);
+		wait_end(c);
 		if (status == -EAGAIN) {
 			/* Not the client's fault: no strike. */
 			h->st.errors[IW_ERR_UNAVAILABLE]++;
@@ -694,10 +730,9 @@ void iw_hub_cluster_joined(struct iw_hub *h, const char *room, const char *peer,
 				   &ref, now_ms);
 		return;
 	}
-	c->join_ref.kind = IW_MSG_REF_NONE;
 	for (unsigned i = 0; i < n; i++)
 		remote_put(h, p->room, members[i].peer, members[i].inst);
-	c->moved_from[0] = '\0';
+	wait_end(c);
 	if (status > 0) {
 		/* Resumed from another instance: nobody saw it leave, so nobody sees it join. */
 		h->st.moved_in++;
@@ -722,12 +757,13 @@ static void moved_away(struct iw_hub *h, struct iw_peer *p, const char *inst)
 		c->peer = NULL;
 		if (c->joining) {
 			/* Our own claim lost the race for the id. */
+			struct iw_msg_ref ref = wait_ref(c);
 			c->joining = false;
+			wait_end(c);
 			h->st.errors[IW_ERR_PEER_ID_TAKEN]++;
 			put(h, c,
-			    iw_msg_error(IW_ERR_PEER_ID_TAKEN, "peer id was taken over meanwhile",
-					 &c->join_ref, &len));
-			c->join_ref.kind = IW_MSG_REF_NONE;
+			    iw_msg_error(IW_ERR_PEER_ID_TAKEN, "peer id was taken over meanwhile", &ref,
+					 &len));
 		} else if (!c->closing) {
 			h->st.replaced++;
 			c->closing = true;

@@ -15,22 +15,34 @@
 #include "signaling/room.h"
 
 /* Per-connection protocol state, embedded in the WebSocket session. */
+/* A token's claims: the room, and the peer id ("" when it names none). */
+struct iw_hub_claims {
+	char room[IW_ROOM_ID_MAX + 1];
+	char peer[IW_ROOM_ID_MAX + 1];
+};
+
+/* A join in a cluster, while it waits for the other instances: out of line, as only such a
+ * join has one (iw_hub_conn_gone frees it). */
+struct iw_hub_join_wait {
+	/* A resume of an id known on another instance: that instance, so the room's view can be
+	 * put back if the resume is refused. Empty otherwise. */
+	char moved_from[IW_ROOM_ID_MAX + 1];
+	struct iw_msg_ref ref; /* the join's "id", for an error answer */
+};
+
 struct iw_hub_conn {
 	struct iw_peer *peer; /* NULL until joined */
 	double tokens;        /* message rate bucket */
 	uint64_t tokens_ms;
 	unsigned strikes; /* errors in the current window */
 	uint64_t strikes_ms;
-	bool closing;    /* a close was requested; further input is ignored */
-	bool joining;    /* joined locally, waiting for the other instances (welcome pending) */
-	bool has_claims; /* joined under a token naming the room (and maybe the peer) */
-	char claim_room[IW_ROOM_ID_MAX + 1];
-	char claim_peer[IW_ROOM_ID_MAX + 1];
-	/* While a resume of an id known on another instance is in flight: that instance, so the
-	 * room's view can be put back if the resume is refused. Empty otherwise. */
-	char moved_from[IW_ROOM_ID_MAX + 1];
-	bool claiming;              /* the join in flight presented a resume token */
-	struct iw_msg_ref join_ref; /* the join's "id" while it waits for the other instances */
+	bool closing; /* a close was requested; further input is ignored */
+	bool joining; /* joined locally, waiting for the other instances (welcome pending) */
+	/* What the connection's access token allows, NULL without one: kept out of line, as most
+	 * deployments run without tokens. Owned by the caller (the WebSocket layer). */
+	struct iw_hub_claims *claims;
+	bool claiming;                 /* the join in flight presented a resume token */
+	struct iw_hub_join_wait *wait; /* NULL unless a join waits for the other instances */
 	/* What the admin API shows: the client's address and the wall-clock second it connected
 	 * (set by the WebSocket layer after iw_hub_conn_init), messages each way (counted here),
 	 * and whether its peer came back with a resume token. */

@@ -54,6 +54,10 @@ static void messages(struct iw_metrics_buf *b, const struct iw_signal_metrics *m
 			    m->conn->msgs_in);
 	iw_metrics_counter1(b, "iceway_signal_received_bytes_total", "WebSocket payload bytes received.",
 			    m->conn->bytes_in);
+	iw_metrics_counter1(b, "iceway_signal_received_parked_total",
+			    "Messages in progress moved to a buffer of their own because another "
+			    "connection's message started before they were complete.",
+			    m->conn->rx_parked);
 	iw_metrics_header(b, rel, IW_METRICS_COUNTER, "Messages forwarded between peers, by type.");
 	for (int t = IW_MSG_OFFER; t <= IW_MSG_BYE; t++)
 		lab1(b, rel, "type", iw_msg_type_name((enum iw_msg_type)t), m->hub->relayed[t]);

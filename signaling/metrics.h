@@ -22,6 +22,7 @@ struct iw_signal_conn_stats {
 	uint64_t source_addresses;  /* gauge: addresses (IPv6: /64s) with an open WebSocket */
 	uint64_t per_address_limit; /* max-connections-per-ip, 0: none */
 	uint64_t msgs_in, bytes_in;
+	uint64_t rx_parked; /* messages in progress moved out of the shared receive buffer */
 	uint64_t dropped_lag, dropped_budget, closed_idle, closed_too_big;
 	uint64_t queue_bytes, queue_limit, queue_total_limit; /* gauges, bytes */
 	uint64_t http_requests, reloads, reload_errors;

@@ -33,6 +33,10 @@ enum {
 	TICK_MS = 250,
 	RX_HARD_FACTOR = 16, /* a frame declared this many times over the limit closes at once */
 	HTTP_BODY_MAX = 32768,
+	/* lws's rx_buffer_size: one read takes at most this much, and a data frame's payload
+	 * reaches the callback from lws's read buffer in pieces of at most this size, so an
+	 * offer-sized frame is one read and one callback. */
+	RX_CHUNK = 16384,
 };
 
 struct qmsg {
@@ -49,18 +53,14 @@ struct sess {
 	uint64_t hb_due_ms;
 	struct qmsg *qhead, *qtail;
 	size_t qbytes;
-	char *rx;
+	char *rx; /* a message in progress parked out of the shared buffer (rx_park), or NULL */
 	size_t rx_len, rx_cap;
 	uint64_t last_rx_ms;
 	int close_code;
 	const char *close_reason; /* a string literal (struct iw_hub_ops.close) */
-	/* One more than the longest valid name: a longer ?room= reaches the hub's check and is
-	 * refused there like a JSON join, rather than cut to a valid name. */
-	char auto_room[IW_ROOM_ID_MAX + 2];
-	unsigned char *http_buf; /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
+	unsigned char *http_buf;  /* an HTTP response: LWS_PRE headroom, then http_len body bytes */
 	size_t http_len;
 	struct iw_addr addr_key; /* source address as counted for max-connections-per-ip */
-	struct iw_addr remote;   /* the client's address and port, for the admin API */
 	unsigned rx_skip : 1;    /* discarding the rest of an oversize message */
 	unsigned close_pending : 1;
 	unsigned need_ping : 1;
@@ -83,6 +83,18 @@ struct iw_ws {
 	unsigned trim_high;    /* most connections open since the heap was last trimmed */
 	uint64_t trim_next_ms; /* no trim before this */
 	size_t queue_bytes;
+	/* The message in progress of at most one connection, rx_owner (rx_append). */
+	char *rx_buf;
+	size_t rx_buf_cap;
+	struct sess *rx_owner;
+	/* ?room= of the handshake in progress: lws calls ESTABLISHED right after the filter, for
+	 * the same connection, so it is kept here rather than in every connection's state. One
+	 * more than the longest valid name: a longer ?room= reaches the hub's check and is refused
+	 * there like a JSON join, rather than cut to a valid name. */
+	struct lws *auto_wsi;
+	char auto_room[IW_ROOM_ID_MAX + 2];
+	bool has_claims; /* and its token's claims, for auto_wsi too */
+	struct iw_hub_claims claims;
 	struct iw_addr_count *per_addr;
 	struct iw_proxy_in *pin;   /* proxy-protocol: our own accept and header read */
 	struct iw_addr *fd_client; /* by fd: the client a PROXY header named, for lws's sockets */
@@ -684,7 +696,7 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			  w->cfg.max_conns);
 		return 1;
 	}
-	if (source_key(w, wsi, &s->addr_key, &s->remote) == 0 && w->cfg.max_conns_per_ip &&
+	if (source_key(w, wsi, &s->addr_key, &s->hc.remote) == 0 && w->cfg.max_conns_per_ip &&
 	    iw_addr_count_get(w->per_addr, &s->addr_key) >= w->cfg.max_conns_per_ip) {
 		char a[IW_ADDR_STRLEN];
 		w->st.rejected_per_address++;
@@ -704,29 +716,37 @@ static int on_filter(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			IW_LOG_RL(IW_LOG_INFO, 10, "refusing a connection: %s", why);
 			return 1;
 		}
-		_Static_assert(sizeof claims.room == sizeof s->hc.claim_room, "claim sizes");
-		_Static_assert(sizeof claims.peer == sizeof s->hc.claim_peer, "claim sizes");
-		memcpy(s->hc.claim_room, claims.room, sizeof claims.room);
-		memcpy(s->hc.claim_peer, claims.peer, sizeof claims.peer);
-		s->hc.has_claims = true;
+		_Static_assert(sizeof claims.room == sizeof w->claims.room, "claim sizes");
+		_Static_assert(sizeof claims.peer == sizeof w->claims.peer, "claim sizes");
+		memcpy(w->claims.room, claims.room, sizeof claims.room);
+		memcpy(w->claims.peer, claims.peer, sizeof claims.peer);
 	}
+	w->has_claims = w->cfg.jwt_secret != NULL;
 	room = lws_get_urlarg_by_name(wsi, "room=", buf, sizeof buf);
-	if (room)
-		snprintf(s->auto_room, sizeof s->auto_room, "%s", room);
+	w->auto_wsi = wsi;
+	snprintf(w->auto_room, sizeof w->auto_room, "%s", room ? room : "");
 	return 0;
 }
 
 static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 {
-	struct iw_hub_conn claims = s->hc;
+	struct iw_addr remote = s->hc.remote;
 	uint64_t now = iw_clock_ms();
 
 	iw_hub_conn_init(&s->hc, w->hub, now);
-	s->hc.has_claims = claims.has_claims;
-	s->hc.remote = s->remote;
+	s->hc.remote = remote;
 	s->hc.since_s = (int64_t)time(NULL);
-	memcpy(s->hc.claim_room, claims.claim_room, sizeof claims.claim_room);
-	memcpy(s->hc.claim_peer, claims.claim_peer, sizeof claims.claim_peer);
+	if (w->auto_wsi == wsi && w->has_claims) {
+		struct iw_hub_claims *c = malloc(sizeof *c);
+		if (!c) {
+			/* Without its claims the token would allow any room: refuse the connection. */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			w->auto_wsi = NULL;
+			return;
+		}
+		*c = w->claims;
+		s->hc.claims = c;
+	}
 	s->wsi = wsi;
 	s->is_ws = 1;
 	s->last_rx_ms = now;
@@ -745,13 +765,95 @@ static void on_established(struct iw_ws *w, struct lws *wsi, struct sess *s)
 		IW_DEBUG("WebSocket from %s", iw_addr_fmt(&s->addr_key, false, a, sizeof a));
 	}
 	hb_add(w, s, now);
-	if (s->auto_room[0]) {
+	if (w->auto_wsi == wsi && w->auto_room[0]) {
 		size_t len = 0;
-		char *t = iw_msg_join(s->auto_room, &len);
+		char *t = iw_msg_join(w->auto_room, &len);
 		if (t)
 			iw_hub_receive(w->hub, &s->hc, t, len, now);
 		free(t);
 	}
+	w->auto_wsi = NULL;
+}
+
+/* ---- incoming messages that span several callbacks ----
+ * lws hands a payload over in pieces of at most RX_CHUNK bytes, as far as one read took it.
+ * A larger frame, or one whose rest is still on the wire, or a fragmented message, is put
+ * together in a
+ * buffer shared by all connections; when another connection's message starts before the one
+ * held there is complete (the rest of a frame still on the wire), the holder's bytes move to
+ * a buffer of its own. Either way nothing is held per connection between messages. */
+
+static void rx_release(struct iw_ws *w, struct sess *s)
+{
+	if (w->rx_owner == s)
+		w->rx_owner = NULL;
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_cap = 0;
+	s->rx_len = 0;
+}
+
+/* Move the shared buffer's message in progress to its owner's own buffer. */
+static int rx_park(struct iw_ws *w)
+{
+	struct sess *o = w->rx_owner;
+
+	if (o->rx_len) {
+		o->rx = malloc(o->rx_len);
+		if (!o->rx)
+			return -1;
+		memcpy(o->rx, w->rx_buf, o->rx_len);
+		o->rx_cap = o->rx_len;
+		w->st.rx_parked++;
+	}
+	w->rx_owner = NULL;
+	return 0;
+}
+
+/* Grow *buf to want bytes (at most the message limit: the caller checked rx_len + len). */
+static int rx_reserve(char **buf, size_t *cap, size_t want)
+{
+	char *nb;
+
+	if (want <= *cap)
+		return 0;
+	nb = realloc(*buf, want);
+	if (!nb)
+		return -1;
+	*buf = nb;
+	*cap = want;
+	return 0;
+}
+
+/* Appends len bytes to s's message; rest: what lws says is left of the frame, so that a
+ * frame takes one allocation at most. */
+static int rx_append(struct iw_ws *w, struct sess *s, const void *in, size_t len, size_t rest)
+{
+	size_t want = s->rx_len + len + rest;
+	char **buf = &s->rx;
+	size_t *cap = &s->rx_cap;
+
+	if (want > w->cfg.max_msg_size)
+		want = w->cfg.max_msg_size;
+	if (!s->rx && w->rx_owner != s) {
+		if (w->rx_owner && rx_park(w) < 0)
+			return -1;
+		w->rx_owner = s;
+	}
+	if (w->rx_owner == s) {
+		buf = &w->rx_buf;
+		cap = &w->rx_buf_cap;
+	}
+	if (rx_reserve(buf, cap, want) < 0)
+		return -1;
+	memcpy(*buf + s->rx_len, in, len);
+	s->rx_len += len;
+	return 0;
+}
+
+static const char *rx_data(const struct iw_ws *w, const struct sess *s)
+{
+	return w->rx_owner == s ? w->rx_buf : s->rx;
 }
 
 static void on_closed(struct iw_ws *w, struct sess *s)
@@ -772,9 +874,9 @@ static void on_closed(struct iw_ws *w, struct sess *s)
 		iw_addr_count_del(w->per_addr, &s->addr_key);
 	s->addr_counted = 0;
 	q_free(w, s);
-	free(s->rx);
-	s->rx = NULL;
-	s->rx_cap = 0;
+	rx_release(w, s);
+	free(s->hc.claims);
+	s->hc.claims = NULL;
 }
 
 static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const void *in, size_t len)
@@ -785,7 +887,7 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	s->last_rx_ms = now;
 	w->st.bytes_in += len;
 	if (first) {
-		s->rx_len = 0;
+		rx_release(w, s);
 		s->rx_skip = 0;
 		/* A frame declared far beyond the limit is not worth reading (RFC 6455 §7.4.1:
 		 * 1009 "message too big"). */
@@ -807,24 +909,12 @@ static int on_receive(struct iw_ws *w, struct lws *wsi, struct sess *s, const vo
 	}
 	if (s->rx_len + len > w->cfg.max_msg_size) {
 		s->rx_skip = 1;
-		s->rx_len = 0;
+		rx_release(w, s);
 		iw_hub_reject(w->hub, &s->hc, IW_ERR_TOO_LARGE, "message over the size limit", now);
 		goto done;
 	}
-	if (s->rx_len + len > s->rx_cap) {
-		/* Size for the whole frame when lws knows it, so a message is one allocation. */
-		size_t want = s->rx_len + len + (size_t)lws_remaining_packet_payload(wsi);
-		char *nb;
-		if (want > w->cfg.max_msg_size)
-			want = w->cfg.max_msg_size;
-		nb = realloc(s->rx, want);
-		if (!nb)
-			return -1;
-		s->rx = nb;
-		s->rx_cap = want;
-	}
-	memcpy(s->rx + s->rx_len, in, len);
-	s->rx_len += len;
+	if (rx_append(w, s, in, len, (size_t)lws_remaining_packet_payload(wsi)) < 0)
+		return -1;
 done:
 	if (!last || lws_remaining_packet_payload(wsi))
 		return 0;
@@ -834,16 +924,10 @@ done:
 			iw_hub_reject(w->hub, &s->hc, IW_ERR_BAD_JSON,
 				      "binary messages are not accepted; send JSON text", now);
 		else
-			iw_hub_receive(w->hub, &s->hc, s->rx, s->rx_len, now);
+			iw_hub_receive(w->hub, &s->hc, rx_data(w, s), s->rx_len, now);
 	}
-	s->rx_len = 0;
+	rx_release(w, s);
 	s->rx_skip = 0;
-	/* Keep a small buffer for the next message; do not hold a large one while idle. */
-	if (s->rx_cap > 8192) {
-		free(s->rx);
-		s->rx = NULL;
-		s->rx_cap = 0;
-	}
 	return 0;
 }
 
@@ -1004,8 +1088,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	/* rx_buffer_size: one callback takes an offer-sized frame whole. */
-	{ "iceway-signal", callback, sizeof(struct sess), 16384, 0, NULL, 0 },
+	{ "iceway-signal", callback, sizeof(struct sess), RX_CHUNK, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -1137,6 +1220,29 @@ static int hub_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **
 	return 0;
 }
 
+/* lws mallocs a receive buffer of RX_CHUNK (plus headroom) per connection for the
+ * connection's life, but copies only control frames into it (payload <= 125 bytes, handled
+ * as soon as the frame is complete); a data frame goes from lws's read buffer straight to the
+ * callback. 16 KB a connection, interleaved with the small allocations, kept most of an idle
+ * connection's memory resident. Every connection gets this one buffer instead, of the size
+ * lws asks for, so lws's own bounds checks hold. The cost: a control frame split across two
+ * reads, with another connection's control frame read in between, has its payload
+ * overwritten (a pong echoes the wrong bytes, a close reason may be refused as bad UTF-8). */
+static _Alignas(16) unsigned char lws_rx_shared[LWS_PRE + RX_CHUNK + 4];
+
+static void *lws_alloc(void *ptr, size_t size, const char *reason)
+{
+	if (ptr == lws_rx_shared)
+		return size && size <= sizeof lws_rx_shared ? ptr : NULL;
+	if (!ptr && size == sizeof lws_rx_shared && reason && strcmp(reason, "rx_ubuf") == 0)
+		return lws_rx_shared;
+	if (!size) {
+		free(ptr);
+		return NULL;
+	}
+	return realloc(ptr, size);
+}
+
 /* The libev loop and the lws context on it, with no vhost yet. */
 static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **why)
 {
@@ -1144,6 +1250,7 @@ static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const cha
 	void *foreign[1];
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	lws_set_allocator(lws_alloc);
 	w->loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (!w->loop) {
 		*why = "cannot create the event loop (epoll)";
@@ -1370,5 +1477,6 @@ void iw_ws_destroy(struct iw_ws *w)
 	iw_hub_destroy(w->hub);
 	iw_addr_count_destroy(w->per_addr);
 	free(w->fd_client);
+	free(w->rx_buf);
 	free(w);
 }

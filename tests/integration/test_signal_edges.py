@@ -1,13 +1,15 @@
 """WebSocket protocol edges against iceway-signal with a low-level client (wsproto and
 hand-built frames): fragmentation, bad UTF-8, oversize frames, the close handshake, a peer
-that goes silent (half-open), a wrong path, and SIGTERM closing everyone with 1001."""
+that goes silent (half-open), a wrong path, messages of several connections arriving
+interleaved in pieces, and SIGTERM closing everyone with 1001."""
 import asyncio
 import json
+import time
 
 import sigtest
 from sigtest import Peer, RawWS, Server, close_code
 
-from wsproto.events import CloseConnection, TextMessage
+from wsproto.events import CloseConnection, Pong, TextMessage
 
 
 def is_close(e):
@@ -101,6 +103,66 @@ def edges():
         asyncio.run(asyncio.wait_for(silent(), 60))
 
 
+def interleaved():
+    """lws hands a payload over in small pieces, and a larger message is put together in one
+    buffer shared by all connections. Messages whose pieces arrive interleaved with another
+    connection's (the rest of a frame, or the next fragment, still on the wire) each arrive
+    whole and unmixed: relayed byte for byte, and the shared buffer's holder moved out."""
+    with Server() as srv:
+        async def go():
+            r = await Peer.connect(srv.url)
+            await r.join("mix", peer="r")
+            senders = {}
+            for name in "abc":
+                c = RawWS(srv.port)
+                c.send_text(json.dumps({"type": "join", "room": "mix", "peer": name}))
+                assert (await r.expect("peer-joined"))["peer"] == name
+                senders[name] = c
+            sdp = {n: "v=0\r\na=x-%s:" % n + "".join(chr(97 + (i * 7 + ord(n)) % 26)
+                                                      for i in range(3000 + 500 * k))
+                   for k, n in enumerate("abc")}
+            wire = {n: json.dumps({"type": "offer", "to": "r", "sdp": sdp[n]}).encode()
+                    for n in "abc"}
+            pause = 0.3  # the server reads each part before the next is sent
+            # a: the first half of one frame; b: a whole frame, which moves a's bytes out
+            fa = RawWS.frame(0x1, wire["a"])
+            senders["a"].send_raw(fa[:len(fa) // 2])
+            time.sleep(pause)
+            senders["b"].send_text(wire["b"].decode())
+            time.sleep(pause)
+            # c: a first fragment, then the rest of a's frame, then c's last fragment
+            senders["c"].send_raw(RawWS.frame(0x1, wire["c"][:2000], fin=False))
+            time.sleep(pause)
+            senders["a"].send_raw(fa[len(fa) // 2:])
+            time.sleep(pause)
+            senders["c"].send_raw(RawWS.frame(0x0, wire["c"][2000:], fin=True))
+            got = {}
+            for _ in range(3):
+                m = await r.expect("offer")
+                got[m["from"]] = m["sdp"]
+            assert got == sdp, {k: (len(v), v[:40]) for k, v in got.items()}
+            assert srv.metric("iceway_signal_received_parked_total") >= 1
+            # a control frame split across two reads is gathered in lws's receive buffer (one
+            # for all connections): its pong carries its own payload, and so does the close
+            a = senders["a"]
+            ping = RawWS.frame(0x9, b"split-ping")
+            a.send_raw(ping[:5])
+            time.sleep(pause)
+            a.send_raw(ping[5:])
+            evs = a.events(until=lambda e: isinstance(e, Pong))
+            assert any(isinstance(e, Pong) and bytes(e.payload) == b"split-ping" for e in evs), evs
+            bye = RawWS.frame(0x8, (1000).to_bytes(2, "big") + b"split close")
+            a.send_raw(bye[:6])
+            time.sleep(pause)
+            a.send_raw(bye[6:])
+            evs = a.events(until=lambda e: e == "eof")
+            assert close_code(evs) == 1000, evs
+            for c in senders.values():
+                c.close()
+            await r.close()
+        asyncio.run(asyncio.wait_for(go(), 60))
+
+
 def shutdown():
     srv = Server("--shutdown-timeout", "5")
     try:
@@ -131,5 +193,6 @@ def shutdown():
 
 
 edges()
+interleaved()
 shutdown()
 print("PASS")

@@ -237,14 +237,12 @@ static void test_every_error(void **state)
 	rx(h, 1, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"bob\"}", 0);
 	expect_err(1, "peer-id-taken");
 	/* a token that names another room */
-	conns[2].hc.has_claims = true;
-	strcpy(conns[2].hc.claim_room, "other");
+	static struct iw_hub_claims other = { .room = "other" }, carol = { .room = "r", .peer = "carol" };
+	conns[2].hc.claims = &other;
 	rx(h, 2, "{\"type\":\"join\",\"room\":\"r\"}", 0);
 	expect_err(2, "unauthorized");
 	/* a token naming room and peer forces that peer id */
-	conns[3].hc.has_claims = true;
-	strcpy(conns[3].hc.claim_room, "r");
-	strcpy(conns[3].hc.claim_peer, "carol");
+	conns[3].hc.claims = &carol;
 	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\",\"peer\":\"mallory\"}", 0);
 	expect_err(3, "unauthorized");
 	rx(h, 3, "{\"type\":\"join\",\"room\":\"r\"}", 0);
@@ -501,7 +499,7 @@ static void test_cluster_leave_while_joining(void **state)
 	rx(h, 1, "{\"type\":\"leave\"}", 5);
 	none(0);
 	assert_false(conns[1].hc.joining);
-	assert_int_equal(conns[1].hc.join_ref.kind, IW_MSG_REF_NONE);
+	assert_null(conns[1].hc.wait);
 	assert_null(conns[1].hc.peer);
 	assert_int_equal(cl.n_leaves, 1);
 	assert_string_equal(cl.last_leave, "b");
@@ -513,7 +511,7 @@ static void test_cluster_leave_while_joining(void **state)
 	rx(h, 2, "{\"type\":\"join\",\"room\":\"x\",\"peer\":\"c\",\"id\":\"j2\"}", 7);
 	iw_hub_conn_gone(h, &conns[2].hc, true, 8);
 	none(0);
-	assert_int_equal(conns[2].hc.join_ref.kind, IW_MSG_REF_NONE);
+	assert_null(conns[2].hc.wait);
 	assert_int_equal(cl.n_leaves, 2);
 	iw_hub_cluster_joined(h, "x", "c", 0, NULL, 0, 9);
 	none(0);
