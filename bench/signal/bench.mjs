@@ -19,11 +19,12 @@
 import { fork, spawn as spawnAny, spawnSync } from 'node:child_process';
 import readline from 'node:readline';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
-import { cpuSeconds, freePort, httpOk, rssKb, sleep, startRedis, stopChild, stopRedis, waitUntil } from './lib.mjs';
+import { cpuSeconds, freePort, httpOk, netDrops, rssKb, sleep, startRedis, stopChild, stopRedis, waitUntil } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -61,7 +62,7 @@ if (GEN === 'c' && !fs.existsSync(SIGGEN)) throw new Error(`--gen c: no ${SIGGEN
 const FLOOR = arg('floor', path.resolve(path.dirname(SIGNAL), '../bench/signal/iw_tcpfloor'));
 // --pin CPU: every server on that CPU (taskset), the generators on the others.
 const PIN = arg('pin', null);
-const CPUS = (await import('node:os')).availableParallelism();
+const CPUS = os.availableParallelism();
 const GEN_CPUS = PIN === null ? null : [...Array(CPUS).keys()].filter((c) => c !== +PIN).join(',') || PIN;
 // What each pair sends. cycle: a negotiation of 10 messages, again and again: an offer (4 KB),
 // the answer (4 KB), then 8 candidates (190 B), the two peers taking turns. offer: one 3 KB
@@ -436,7 +437,10 @@ async function runOne(name) {
 	const cpu0 = sum(cpuSeconds);
 	const redisCpu0 = srv.redis ? cpuSeconds(srv.redis.child.pid) : 0;
 	const w0 = process.hrtime.bigint();
+	const load0 = os.loadavg()[0];
+	const drops0 = netDrops();
 	await sleep(SECONDS * 1000);
+	const drops1 = netDrops();
 	const got = await all('stop');
 	const wall = Number(process.hrtime.bigint() - w0) / 1e9;
 	const cpu = sum(cpuSeconds) - cpu0;
@@ -467,6 +471,12 @@ async function runOne(name) {
 		sentPerS: sent / wall,
 		closes: got.reduce((a, r) => a + (r.closes || 0), 0),
 		serverCpuS: cpu,
+		serverCpuPct: (100 * cpu) / wall,
+		load: [load0, os.loadavg()[0]],
+		// machine-wide, over the window: packets the kernel dropped before TCP saw them, and
+		// TCP retransmission timeouts (a window with either is stalled by seconds: see README)
+		backlogDrops: drops1.backlog - drops0.backlog,
+		rtoTimeouts: drops1.rto - drops0.rto,
 		msgsPerCpuS: cpu > 0 ? msgs / cpu : NaN,
 		genCpuS: got.reduce((a, r) => a + r.cpuS, 0),
 		gens: gens.length,
@@ -520,14 +530,18 @@ async function main() {
 		}
 		const us = (r) => (r.msgs ? (1e6 * r.serverCpuS) / r.msgs : NaN);
 		// One line per rate and target: what the generators sent and what arrived, a second.
+		// srv CPU %: the server's CPU over the window (100: one core, all the time); load: the
+		// machine's 1-minute load average at the window's start and end (other work on the cores).
 		const cols = [['offered', 9], ['target', 8], ['sent/s', 9], ['relayed/s', 10], ['us/msg', 8],
-			['p50 ms', 9], ['p99 ms', 10], ['gen CPU s', 10], ['gen us/msg', 11], ['errors', 7], ['closes', 7]];
+			['srv CPU %', 10], ['p50 ms', 9], ['p99 ms', 10], ['gen CPU s', 10], ['gen us/msg', 11],
+			['errors', 7], ['closes', 7], ['drops', 7], ['RTOs', 6], ['load', 10]];
 		console.log(cols.map(([h, w]) => h.padStart(w)).join(''));
 		for (const b of byRate) {
 			for (const r of b.results) {
 				const v = [b.rate, r.name, r.sentPerS.toFixed(0), r.msgsPerS.toFixed(0), us(r).toFixed(1),
-					r.p50.toFixed(2), r.p99.toFixed(2), r.genCpuS.toFixed(2),
-					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1), r.errors, r.closes];
+					r.serverCpuPct.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.genCpuS.toFixed(2),
+					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
+					r.load.map((l) => l.toFixed(1)).join('-')];
 				console.log(v.map((x, i) => String(x).padStart(cols[i][1])).join(''));
 			}
 		}
@@ -577,6 +591,7 @@ async function main() {
 	console.log(row('idle RSS per connection (KB)', (r) => r.idleKbPerConn.toFixed(2)));
 	console.log(row('error replies', (r) => r.errors));
 	console.log(row('connections closed under load', (r) => r.closes));
+	console.log(row('backlog drops, TCP RTOs (machine)', (r) => `${r.backlogDrops}, ${r.rtoTimeouts}`));
 	if (results.some((r) => r.name === 'cluster')) {
 		// Server CPU and RSS above are summed over the instances; the shared redis-server apart.
 		const na = (v, f) => (Number.isNaN(v) ? '-' : f(v));

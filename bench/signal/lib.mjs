@@ -32,6 +32,25 @@ export function cpuSeconds(pid) {
 	}
 }
 
+// Machine-wide: packets dropped from the per-CPU input backlog (/proc/net/softnet_stat, second
+// column; loopback traffic goes through it) and TCP retransmission timeouts (TcpExt
+// TCPTimeouts). Either one during a window means some segment waited for a retransmission.
+export function netDrops() {
+	let backlog = 0;
+	let rto = 0;
+	try {
+		for (const line of fs.readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n')) {
+			backlog += parseInt(line.split(/\s+/)[1], 16);
+		}
+		const ext = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+		const keys = ext[0].split(/\s+/);
+		rto = +ext[1].split(/\s+/)[keys.indexOf('TCPTimeouts')];
+	} catch (e) {
+		return { backlog: NaN, rto: NaN };
+	}
+	return { backlog, rto };
+}
+
 export function rssKb(pid) {
 	const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 	return m ? +m[1] : 0;
