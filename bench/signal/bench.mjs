@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
-import { cpuSeconds, freePort, httpOk, netDrops, rssKb, sleep, startRedis, stopChild, stopRedis, waitUntil } from './lib.mjs';
+import { cpuSeconds, freePort, httpOk, netDrops, rssKb, runqWaitS, sleep, startRedis, stopChild, stopRedis, waitUntil } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -350,7 +350,7 @@ function cGen(name, lo, hi, ports) {
 	readline.createInterface({ input: child.stdout }).on('line', (l) => {
 		const m = JSON.parse(l);
 		const v = m.ready !== undefined ? 'ready'
-			: { msgs: m.msgs, sent: m.sent, errors: m.errors, closes: m.closes, cpuS: m.cpu_s,
+			: { msgs: m.msgs, sent: m.sent, errors: m.errors, closes: m.closes, cpuS: m.cpu_s, waitS: m.wait_s,
 				lat: m.lat_us.map((us) => us / 1000) };
 		if (waiting.length) waiting.shift().resolve(v);
 		else lines.push(v);
@@ -435,15 +435,18 @@ async function runOne(name) {
 	await sleep(1000); // warm-up
 	for (const g of gens) g.send('measure');
 	const cpu0 = sum(cpuSeconds);
+	const wait0 = sum(runqWaitS);
 	const redisCpu0 = srv.redis ? cpuSeconds(srv.redis.child.pid) : 0;
 	const w0 = process.hrtime.bigint();
 	const load0 = os.loadavg()[0];
 	const drops0 = netDrops();
 	await sleep(SECONDS * 1000);
 	const drops1 = netDrops();
-	const got = await all('stop');
+	// The window ends when stop is sent: the generators' reports (every latency) take a while.
 	const wall = Number(process.hrtime.bigint() - w0) / 1e9;
 	const cpu = sum(cpuSeconds) - cpu0;
+	const waitS = sum(runqWaitS) - wait0;
+	const got = await all('stop');
 	const rssLoaded = sum(rssKb);
 	const redisCpu = srv.redis ? cpuSeconds(srv.redis.child.pid) - redisCpu0 : NaN;
 	const redisRss = srv.redis ? rssKb(srv.redis.child.pid) : NaN;
@@ -472,6 +475,9 @@ async function runOne(name) {
 		closes: got.reduce((a, r) => a + (r.closes || 0), 0),
 		serverCpuS: cpu,
 		serverCpuPct: (100 * cpu) / wall,
+		serverWaitPct: (100 * waitS) / wall,
+		wall,
+		genWaitS: got.reduce((a, r) => a + (r.waitS || 0), 0),
 		load: [load0, os.loadavg()[0]],
 		// machine-wide, over the window: packets the kernel dropped before TCP saw them, and
 		// TCP retransmission timeouts (a window with either is stalled by seconds: see README)
@@ -530,17 +536,18 @@ async function main() {
 		}
 		const us = (r) => (r.msgs ? (1e6 * r.serverCpuS) / r.msgs : NaN);
 		// One line per rate and target: what the generators sent and what arrived, a second.
-		// srv CPU %: the server's CPU over the window (100: one core, all the time); load: the
+		// srv CPU %: the server's CPU over the window (100: one core, all the time); srv wait %:
+		// the time it was ready to run but waited for a CPU (other work on its core); load: the
 		// machine's 1-minute load average at the window's start and end (other work on the cores).
 		const cols = [['offered', 9], ['target', 8], ['sent/s', 9], ['relayed/s', 10], ['us/msg', 8],
-			['srv CPU %', 10], ['p50 ms', 9], ['p99 ms', 10], ['gen CPU s', 10], ['gen us/msg', 11],
+			['srv CPU %', 10], ['srv wait %', 11], ['p50 ms', 9], ['p99 ms', 10], ['gen CPU s', 10], ['gen us/msg', 11], ['gen wait %', 11],
 			['errors', 7], ['closes', 7], ['drops', 7], ['RTOs', 6], ['load', 10]];
 		console.log(cols.map(([h, w]) => h.padStart(w)).join(''));
 		for (const b of byRate) {
 			for (const r of b.results) {
 				const v = [b.rate, r.name, r.sentPerS.toFixed(0), r.msgsPerS.toFixed(0), us(r).toFixed(1),
-					r.serverCpuPct.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.genCpuS.toFixed(2),
-					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
+					r.serverCpuPct.toFixed(0), r.serverWaitPct.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.genCpuS.toFixed(2),
+					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1), ((100 * r.genWaitS) / r.wall).toFixed(0), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
 					r.load.map((l) => l.toFixed(1)).join('-')];
 				console.log(v.map((x, i) => String(x).padStart(cols[i][1])).join(''));
 			}
@@ -582,6 +589,7 @@ async function main() {
 	console.log(row('messages/s (wall)', (r) => r.msgsPerS.toFixed(0)));
 	console.log(row('server CPU (s)', (r) => r.serverCpuS.toFixed(2)));
 	console.log(row('load generator CPU (s)', (r) => `${r.genCpuS.toFixed(2)} in ${r.gens}`));
+	console.log(row('server waiting for a CPU (%)', (r) => r.serverWaitPct.toFixed(0)));
 	console.log(row('messages per server CPU-second', (r) => r.msgsPerCpuS.toFixed(0)));
 	console.log(row('relay latency p50 (ms)', (r) => r.p50.toFixed(2)));
 	console.log(row('relay latency p99 (ms)', (r) => r.p99.toFixed(2)));

@@ -82,6 +82,19 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Seconds this process was ready to run but waited for a CPU (the kernel's schedstat). */
+static double wait_s(void)
+{
+	FILE *f = fopen("/proc/self/schedstat", "r");
+	unsigned long long run = 0, wait = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+		wait = 0;
+	fclose(f);
+	return (double)wait / 1e9;
+}
+
 static void die(const char *what)
 {
 	fprintf(stderr, "iw_siggen: %s: %s\n", what, strerror(errno));
@@ -509,13 +522,14 @@ static double pct_ms(double p)
 	return (double)lat[i < nlat ? i : nlat - 1] / 1000.0;
 }
 
-static void report(double cpu, double wall)
+static void report(double cpu, double wait, double wall)
 {
 	qsort(lat, nlat, sizeof *lat, cmp_u32);
 	printf("{\"msgs\":%ld,\"sent\":%ld,\"errors\":%ld,\"closes\":%ld,\"wall_s\":%.3f,\"cpu_s\":%.3f,"
-	       "\"msgs_per_s\":%.1f,\"sent_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"lat_us\":[",
-	       msgs, sent, errors, closes, wall, cpu, (double)msgs / wall, (double)sent / wall, pct_ms(50),
-	       pct_ms(99));
+	       "\"wait_s\":%.3f,\"msgs_per_s\":%.1f,\"sent_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+	       "\"lat_us\":[",
+	       msgs, sent, errors, closes, wall, cpu, wait, (double)msgs / wall, (double)sent / wall,
+	       pct_ms(50), pct_ms(99));
 	for (size_t i = 0; i < nlat; i++)
 		printf(i ? ",%u" : "%u", lat[i]);
 	printf("]}\n");
@@ -597,7 +611,7 @@ int main(int argc, char **argv)
 		die("epoll timer");
 
 	uint64_t t_conn = now_ns(), t_start = 0, t_measure = 0;
-	double cpu0 = 0;
+	double cpu0 = 0, wait0 = 0;
 	long paced = 0;
 	int next = lo, said_ready = 0;
 	char cmd[256];
@@ -661,13 +675,14 @@ int main(int argc, char **argv)
 						msgs = sent = 0;
 						nlat = 0;
 						cpu0 = cpu_s();
+						wait0 = wait_s();
 						t_measure = now_ns();
 					} else if (!strcmp(cmd, "stop")) {
 						double wall = (double)(now_ns() - t_measure) / 1e9;
 						measuring = running = 0;
 						struct itimerspec off = { 0 };
 						timerfd_settime(tfd, 0, &off, NULL);
-						report(cpu_s() - cpu0, wall);
+						report(cpu_s() - cpu0, wait_s() - wait0, wall);
 					} else if (!strcmp(cmd, "exit")) {
 						return 0;
 					}

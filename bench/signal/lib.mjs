@@ -51,6 +51,20 @@ export function netDrops() {
 	return { backlog, rto };
 }
 
+// Seconds a process (all its threads) was ready to run but waited for a CPU
+// (/proc/PID/task/TID/schedstat, second field); 0 once it is gone.
+export function runqWaitS(pid) {
+	try {
+		let ns = 0;
+		for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+			ns += +fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1];
+		}
+		return ns / 1e9;
+	} catch (e) {
+		return 0;
+	}
+}
+
 export function rssKb(pid) {
 	const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 	return m ? +m[1] : 0;
