@@ -477,7 +477,7 @@ async function runOne(name) {
 		serverCpuPct: (100 * cpu) / wall,
 		serverWaitPct: (100 * waitS) / wall,
 		wall,
-		genWaitS: got.reduce((a, r) => a + (r.waitS || 0), 0),
+		genWaitS: got.reduce((a, r) => a + (r.waitS ?? NaN), 0), // gen.c's only
 		load: [load0, os.loadavg()[0]],
 		// machine-wide, over the window: packets the kernel dropped before TCP saw them, and
 		// TCP retransmission timeouts (a window with either is stalled by seconds: see README)
@@ -547,7 +547,8 @@ async function main() {
 			for (const r of b.results) {
 				const v = [b.rate, r.name, r.sentPerS.toFixed(0), r.msgsPerS.toFixed(0), us(r).toFixed(1),
 					r.serverCpuPct.toFixed(0), r.serverWaitPct.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.genCpuS.toFixed(2),
-					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1), ((100 * r.genWaitS) / r.wall).toFixed(0), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
+					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1),
+					Number.isNaN(r.genWaitS) ? '-' : ((100 * r.genWaitS) / r.wall).toFixed(0), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
 					r.load.map((l) => l.toFixed(1)).join('-')];
 				console.log(v.map((x, i) => String(x).padStart(cols[i][1])).join(''));
 			}
