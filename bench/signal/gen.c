@@ -41,7 +41,7 @@ enum { MIX_CYCLE, MIX_OFFER };
 enum { K_OFFER, K_ANSWER, K_CAND };
 enum { S_CONNECTING, S_UPGRADE, S_JOINING, S_READY, S_CLOSED };
 enum { BATCH = 250, EVS = 512, RX0 = 16384, MSG_MAX = 8192, CYCLE = 10, MAX_PORTS = 8 };
-enum { OFFER_LEN = 4096, CAND_LEN = 190, LEGACY_SDP = 3000 };
+enum { OFFER_LEN = 4096, CAND_LEN = 190, LEGACY_SDP = 3000, CONNECT_TIMEOUT_S = 120 };
 
 #define EV_TIMER UINT64_MAX
 #define EV_STDIN (UINT64_MAX - 1)
@@ -308,8 +308,10 @@ static void on_text(int idx, const char *p, size_t n, int fin)
 		return;
 	}
 	if (memmem(head, hn, "\"type\":\"error\"", 14) || memmem(head, hn, "\"type\":\"ERROR\"", 14)) {
-		if (errors++ < 5)
+		if (errors++ < 5 || c->state == S_JOINING)
 			fprintf(stderr, "iw_siggen: p%d got %.*s\n", idx, (int)(n < 200 ? n : 200), p);
+		if (c->state == S_JOINING)
+			exit(1); /* refused before it joined: the run cannot start */
 	}
 }
 
@@ -630,7 +632,12 @@ int main(int argc, char **argv)
 			       hi - lo, (double)(now_ns() - t_conn) / 1e9, ob, cb);
 			fflush(stdout);
 		}
-		int n = epoll_wait(ep, evs, EVS, -1);
+		if (!said_ready && now_ns() - t_conn > (uint64_t)CONNECT_TIMEOUT_S * 1000000000u) {
+			fprintf(stderr, "iw_siggen: %ld of %d connections ready after %d s\n", n_ready,
+				hi - lo, CONNECT_TIMEOUT_S);
+			return 1;
+		}
+		int n = epoll_wait(ep, evs, EVS, said_ready ? -1 : 1000);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait");
 		for (int e = 0; e < n; e++) {
