@@ -351,6 +351,7 @@ function cGen(name, lo, hi, ports) {
 		const m = JSON.parse(l);
 		const v = m.ready !== undefined ? 'ready'
 			: { msgs: m.msgs, sent: m.sent, errors: m.errors, closes: m.closes, cpuS: m.cpu_s, waitS: m.wait_s,
+				wallS: m.wall_s,
 				lat: m.lat_us.map((us) => us / 1000) };
 		if (waiting.length) waiting.shift().resolve(v);
 		else lines.push(v);
@@ -463,6 +464,9 @@ async function runOne(name) {
 
 	const msgs = got.reduce((a, r) => a + r.msgs, 0);
 	const sent = got.reduce((a, r) => a + r.sent, 0);
+	// gen.c counts between reading measure and reading stop: a generator that lags takes
+	// them late, and its rates are over its own window (printed beside the bench's).
+	const genWall = got.every((r) => r.wallS) ? Math.max(...got.map((r) => r.wallS)) : wall;
 	const lat = got.flatMap((r) => r.lat).sort((a, b) => a - b);
 	return {
 		name,
@@ -470,8 +474,9 @@ async function runOne(name) {
 		connectS,
 		setupMs: (1000 * setupCpuS) / CONNS,
 		msgs,
-		msgsPerS: msgs / wall,
-		sentPerS: sent / wall,
+		msgsPerS: msgs / genWall,
+		sentPerS: sent / genWall,
+		genWall,
 		closes: got.reduce((a, r) => a + (r.closes || 0), 0),
 		serverCpuS: cpu,
 		serverCpuPct: (100 * cpu) / wall,
@@ -538,17 +543,20 @@ async function main() {
 		// One line per rate and target: what the generators sent and what arrived, a second.
 		// srv CPU %: the server's CPU over the window (100: one core, all the time); srv wait %:
 		// the time it was ready to run but waited for a CPU (other work on its core); load: the
-		// machine's 1-minute load average at the window's start and end (other work on the cores).
+		// machine's 1-minute load average at the window's start and end (other work on the cores);
+		// gen s: the generators' own window (the bench's is --seconds), over which sent/s and
+		// relayed/s are taken.
 		const cols = [['offered', 9], ['target', 8], ['sent/s', 9], ['relayed/s', 10], ['us/msg', 8],
 			['srv CPU %', 10], ['srv wait %', 11], ['p50 ms', 9], ['p99 ms', 10], ['gen CPU s', 10], ['gen us/msg', 11], ['gen wait %', 11],
-			['errors', 7], ['closes', 7], ['drops', 7], ['RTOs', 6], ['load', 10]];
+			['gen s', 7], ['errors', 7], ['closes', 7], ['drops', 7], ['RTOs', 6], ['load', 10]];
 		console.log(cols.map(([h, w]) => h.padStart(w)).join(''));
 		for (const b of byRate) {
 			for (const r of b.results) {
 				const v = [b.rate, r.name, r.sentPerS.toFixed(0), r.msgsPerS.toFixed(0), us(r).toFixed(1),
 					r.serverCpuPct.toFixed(0), r.serverWaitPct.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), r.genCpuS.toFixed(2),
 					((1e6 * r.genCpuS) / Math.max(1, r.msgs)).toFixed(1),
-					Number.isNaN(r.genWaitS) ? '-' : ((100 * r.genWaitS) / r.wall).toFixed(0), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
+					Number.isNaN(r.genWaitS) ? '-' : ((100 * r.genWaitS) / r.genWall).toFixed(0),
+					r.genWall.toFixed(1), r.errors, r.closes, r.backlogDrops, r.rtoTimeouts,
 					r.load.map((l) => l.toFixed(1)).join('-')];
 				console.log(v.map((x, i) => String(x).padStart(cols[i][1])).join(''));
 			}

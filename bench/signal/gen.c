@@ -138,6 +138,13 @@ static void conn_write(int idx, const void *p, size_t n)
 		c->txoff = c->txlen = 0;
 		ep_set(c, idx, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
 	}
+	if (c->txoff && c->txlen + n > c->txcap) {
+		/* what was sent goes before the buffer grows: a server that reads slowly but
+		 * steadily must not make it grow (and be copied) without bound */
+		memmove(c->tx, c->tx + c->txoff, c->txlen - c->txoff);
+		c->txlen -= c->txoff;
+		c->txoff = 0;
+	}
 	if (c->txlen + n > c->txcap) {
 		c->txcap = (c->txlen + n) * 2;
 		c->tx = realloc(c->tx, c->txcap);
