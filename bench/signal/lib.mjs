@@ -32,6 +32,39 @@ export function cpuSeconds(pid) {
 	}
 }
 
+// Machine-wide: packets dropped from the per-CPU input backlog (/proc/net/softnet_stat, second
+// column; loopback traffic goes through it) and TCP retransmission timeouts (TcpExt
+// TCPTimeouts). Either one during a window means some segment waited for a retransmission.
+export function netDrops() {
+	let backlog = 0;
+	let rto = 0;
+	try {
+		for (const line of fs.readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n')) {
+			backlog += parseInt(line.split(/\s+/)[1], 16);
+		}
+		const ext = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+		const keys = ext[0].split(/\s+/);
+		rto = +ext[1].split(/\s+/)[keys.indexOf('TCPTimeouts')];
+	} catch (e) {
+		return { backlog: NaN, rto: NaN };
+	}
+	return { backlog, rto };
+}
+
+// Seconds a process (all its threads) was ready to run but waited for a CPU
+// (/proc/PID/task/TID/schedstat, second field); 0 once it is gone.
+export function runqWaitS(pid) {
+	try {
+		let ns = 0;
+		for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+			ns += +fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1];
+		}
+		return ns / 1e9;
+	} catch (e) {
+		return 0;
+	}
+}
+
 export function rssKb(pid) {
 	const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 	return m ? +m[1] : 0;

@@ -5,8 +5,10 @@
  * relayed message is what any server pays on this kernel before doing any work of its own.
  *
  *   tcpfloor [--conns 10000] [--size 3000] [--seconds 10]
+ *   tcpfloor --serve 1 [--conns 10000]   # the server alone, for another client (iw_siggen)
  *
- * Prints one JSON line: messages, server CPU seconds, messages per server CPU-second. */
+ * Prints one JSON line: messages, server CPU seconds, messages per server CPU-second; with
+ * --serve, {"port": P} once it listens, and it serves until killed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -101,7 +103,7 @@ static void serve(int lfd, int conns)
 
 int main(int argc, char **argv)
 {
-	int conns = 10000, size = 3000;
+	int conns = 10000, size = 3000, serve_only = 0;
 	double seconds = 10;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--conns"))
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
 			size = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--serve"))
+			serve_only = atoi(argv[i + 1]);
 	}
 	/* The server and the client each hold conns descriptors. */
 	struct rlimit rl;
@@ -127,6 +131,11 @@ int main(int argc, char **argv)
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sl) || listen(lfd, 4096) ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &sl))
 		die("listen");
+	if (serve_only) {
+		printf("{\"port\": %d}\n", ntohs(sa.sin_port));
+		fflush(stdout);
+		serve(lfd, conns);
+	}
 	pid_t srv = fork();
 	if (srv == 0)
 		serve(lfd, conns);
