@@ -116,6 +116,8 @@ static void reencode(const struct iw_stun_msg *m)
 		iw_stun_wr_u32(&s, STUN_ATTR_CHANNEL_NUMBER, (uint32_t)m->channel << 16);
 	if (has & IW_STUN_HAS_CONN_ID)
 		iw_stun_wr_u32(&s, STUN_ATTR_CONNECTION_ID, m->conn_id);
+	if (has & IW_STUN_HAS_MOBILITY)
+		wr_view(&s, STUN_ATTR_MOBILITY_TICKET, m->mobility);
 	for (uint8_t i = 0; i < m->n_peers; i++)
 		iw_stun_wr_xaddr(&s, STUN_ATTR_XOR_PEER_ADDRESS, &m->peers[i]);
 	if (has & IW_STUN_HAS_RELAYED)
@@ -195,6 +197,7 @@ static void reencode(const struct iw_stun_msg *m)
 	FUZZ_CHECK(!(has & IW_STUN_HAS_LIFETIME) || r.lifetime == m->lifetime);
 	FUZZ_CHECK(!(has & IW_STUN_HAS_CHANNEL) || r.channel == m->channel);
 	FUZZ_CHECK(!(has & IW_STUN_HAS_CONN_ID) || r.conn_id == m->conn_id);
+	FUZZ_CHECK(!(has & IW_STUN_HAS_MOBILITY) || view_eq(r.mobility, m->mobility));
 	FUZZ_CHECK(r.n_peers == m->n_peers);
 	for (uint8_t i = 0; i < m->n_peers; i++)
 		FUZZ_CHECK(addr_eq(&r.peers[i], &m->peers[i]));
