@@ -1,8 +1,8 @@
 /* RFC 6062 TCP relay: peer connections of TCP allocations and the pipes to the clients' data
  * connections, on the stream worker. Connections live in a table of tcp-relay-max-connections
- * slots; a CONNECTION-ID is the slot in its low 16 bits and a random tag above, so a
- * ConnectionBind finds its connection without a search. Not the packet path: this may
- * allocate (a connection and, once bound, its two buffers). */
+ * slots. A CONNECTION-ID is 32 random bits (a stranger who guesses one learns nothing from
+ * the slot it is in), found again through an open-addressed index of ids to slots. Not the
+ * packet path: this may allocate (a connection and, once bound, its two buffers). */
 #include "turn/tcprelay.h"
 
 #include <errno.h>
@@ -36,7 +36,7 @@ struct side {
 
 struct tcconn {
 	struct side s[2];
-	uint32_t id;
+	uint32_t id, slot;
 	uint8_t state;
 	bool dead, binding, draining;
 	struct iw_alloc *a; /* valid while not dead: the allocation's end closes it first */
@@ -52,6 +52,8 @@ struct iw_tcprelay {
 	struct iw_worker *w;
 	struct tcconn **slot;
 	uint32_t *free_slots;
+	uint32_t *ix; /* ids to slots: slot + 1 at ix_home(id) or after it, 0 where free */
+	uint32_t ix_mask;
 	uint32_t cap, n_free, n_pending;
 	struct tcconn *dead;
 	struct iw_tcprelay_stats st;
@@ -100,12 +102,50 @@ static void tc_kill(struct iw_tcprelay *t, struct tcconn *tc, uint64_t *why)
 	t->dead = tc;
 }
 
+static uint32_t ix_home(const struct iw_tcprelay *t, uint32_t id)
+{
+	return (id * 2654435761u) & t->ix_mask;
+}
+
+/* Where id is in the index, or -1. */
+static int64_t ix_pos(const struct iw_tcprelay *t, uint32_t id)
+{
+	for (uint32_t h = ix_home(t, id);; h = (h + 1) & t->ix_mask) {
+		if (!t->ix[h])
+			return -1;
+		if (t->slot[t->ix[h] - 1]->id == id)
+			return h;
+	}
+}
+
+/* Linear probing's deletion: the entries after the hole move back into it when the hole lies
+ * between their home and where they are, so that no search stops early at it. */
+static void ix_del(struct iw_tcprelay *t, uint32_t id)
+{
+	int64_t p = ix_pos(t, id);
+	if (p < 0)
+		return;
+	uint32_t i = (uint32_t)p, j = i;
+	for (;;) {
+		j = (j + 1) & t->ix_mask;
+		if (!t->ix[j])
+			break;
+		uint32_t k = ix_home(t, t->slot[t->ix[j] - 1]->id);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		t->ix[i] = t->ix[j];
+		i = j;
+	}
+	t->ix[i] = 0;
+}
+
 void iw_tcprelay_reap(struct iw_tcprelay *t)
 {
 	while (t && t->dead) {
 		struct tcconn *tc = t->dead;
 		t->dead = tc->next_dead;
-		uint32_t i = tc->id & 0xFFFF;
+		uint32_t i = tc->slot;
+		ix_del(t, tc->id);
 		t->slot[i] = NULL;
 		t->free_slots[t->n_free++] = i;
 		free(tc->buf[0]);
@@ -115,13 +155,13 @@ void iw_tcprelay_reap(struct iw_tcprelay *t)
 
 static struct tcconn *by_id(struct iw_tcprelay *t, uint32_t id)
 {
-	uint32_t i = id & 0xFFFF;
-	struct tcconn *tc = i < t->cap ? t->slot[i] : NULL;
-	return tc && tc->id == id && !tc->dead ? tc : NULL;
+	int64_t p = ix_pos(t, id);
+	struct tcconn *tc = p < 0 ? NULL : t->slot[t->ix[p] - 1];
+	return tc && !tc->dead ? tc : NULL;
 }
 
 /* A slot and an id, within the bounds: per allocation (-EMFILE), and over all (-ENOBUFS). NULL
- * with *err set when one is reached. */
+ * with *err set when one is reached (-EIO: no random id). */
 static struct tcconn *tc_new(struct iw_tcprelay *t, struct iw_alloc *a, int *err)
 {
 	const struct iw_conf *c = t->w->conf;
@@ -133,21 +173,28 @@ static struct tcconn *tc_new(struct iw_tcprelay *t, struct iw_alloc *a, int *err
 		*err = -ENOBUFS;
 		return NULL;
 	}
-	struct tcconn *tc = calloc(1, sizeof *tc);
+	uint32_t id = 0;
+	/* A random id, never 0 nor one in use: only its owner, told in a Connect's answer or a
+	 * ConnectionAttempt, can name it. Without randomness, no connection. */
+	for (int k = 0; k < 8 && (!id || ix_pos(t, id) >= 0); k++)
+		if (iw_cred_random(&id, sizeof id))
+			id = 0;
+	struct tcconn *tc = id && ix_pos(t, id) < 0 ? calloc(1, sizeof *tc) : NULL;
 	if (!tc) {
-		*err = -ENOBUFS;
+		*err = id ? -ENOBUFS : -EIO;
 		return NULL;
 	}
 	uint32_t i = t->free_slots[--t->n_free];
-	uint16_t tag = 0;
-	/* A random tag, never 0, so an id is never 0 and a stale one seldom matches again. */
-	if (iw_cred_random(&tag, sizeof tag) || !tag)
-		tag = (uint16_t)(t->w->now_ms * 2654435761u >> 16) | 1;
-	tc->id = (uint32_t)tag << 16 | i;
+	tc->id = id;
+	tc->slot = i;
 	tc->a = a;
 	for (unsigned k = 0; k < 2; k++)
 		tc->s[k] = (struct side){ .kind = IW_EV_TCP_SIDE, .which = (uint8_t)k, .fd = -1, .tc = tc };
 	t->slot[i] = tc;
+	uint32_t h = ix_home(t, id);
+	while (t->ix[h])
+		h = (h + 1) & t->ix_mask;
+	t->ix[h] = i + 1;
 	a->tcp_conns++;
 	return tc;
 }
@@ -550,11 +597,16 @@ struct iw_tcprelay *iw_tcprelay_create(struct iw_worker *w)
 	if (!t)
 		return NULL;
 	t->w = w;
-	/* Slots are ids' low 16 bits. */
 	t->cap = w->conf->tcp_relay_conns < 0xFFFF ? w->conf->tcp_relay_conns : 0xFFFF;
+	/* The index at most half full, so that a probe is short. */
+	uint32_t ix_n = 2;
+	while (ix_n < 2 * t->cap)
+		ix_n *= 2;
+	t->ix_mask = ix_n - 1;
 	t->slot = calloc(t->cap, sizeof *t->slot);
 	t->free_slots = calloc(t->cap, sizeof *t->free_slots);
-	if (!t->slot || !t->free_slots) {
+	t->ix = calloc(ix_n, sizeof *t->ix);
+	if (!t->slot || !t->free_slots || !t->ix) {
 		iw_tcprelay_destroy(t);
 		return NULL;
 	}
@@ -579,5 +631,6 @@ void iw_tcprelay_destroy(struct iw_tcprelay *t)
 	}
 	free(t->slot);
 	free(t->free_slots);
+	free(t->ix);
 	free(t);
 }

@@ -1,0 +1,187 @@
+"""RFC 6062 TCP allocations against an attacker: a stranger with no credentials, and a
+credential holder.
+
+- A stranger's ConnectionBind learns nothing about which CONNECTION-IDs exist: an id that
+  waits for its bind and an id that does not get the same 401 with the same nonce (the one
+  made for the stranger's own address); the owner's data connection still binds with the
+  nonce of its control connection, and with the nonce a challenge on the data connection hands
+  out.
+- CONNECTION-IDs are not predictable: ids handed out one after another do not share their
+  low 16 bits' neighbourhood (they were the connection's slot, counted down from the table's
+  top).
+"""
+
+import os
+import socket
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwtest as t  # noqa: E402
+
+METHOD_CONNECT, METHOD_CONNECTION_BIND = 0x000A, 0x000B
+ATTR_CONNECTION_ID = 0x002A
+TCP = [(t.ATTR_REQUESTED_TRANSPORT, struct.pack("!B3x", t.PROTO_TCP))]
+BOB = ("bob", "pw2")
+
+
+def code(m):
+    return None if m is None else (m.code if m.cls == t.CLASS_ERROR else 0)
+
+
+class UserStream(t.StreamClient):
+    """t.StreamClient as another user."""
+
+    def __init__(self, srv, user, password):
+        super().__init__(srv.host, srv.port)
+        self.user, self.password = user, password
+
+    def request(self, method, attrs, xpeer=None):
+        m = None
+        for _ in range(2):
+            tid = os.urandom(12)
+            a = list(attrs)
+            if xpeer:
+                a.append((t.ATTR_XOR_PEER_ADDRESS, t.xor_addr_value(*xpeer, tid)))
+            if self.nonce:
+                a += [(t.ATTR_USERNAME, self.user.encode()),
+                      (t.ATTR_REALM, self.realm.encode()), (t.ATTR_NONCE, self.nonce)]
+            self.s.sendall(t.encode(method, t.CLASS_REQUEST, a, tid=tid, key=self.key))
+            d = t.recv_frame(self.s, 5 * t.SLOW, self.rest)
+            if d is None:
+                return None
+            m = t.Msg(d)
+            if m.code in (401, 438) and m.has(t.ATTR_NONCE):
+                self.nonce = m.get(t.ATTR_NONCE)
+                self.realm = m.get(t.ATTR_REALM).decode()
+                self.key = t.long_term_key(self.user, self.realm, self.password)
+                continue
+            return m
+        return m
+
+
+def listener():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    s.settimeout(3 * t.SLOW)
+    return s
+
+
+def tcp_alloc(srv, user=t.USER, password=t.PASSWORD):
+    c = UserStream(srv, user, password)
+    return c, c.request(t.METHOD_ALLOCATE, TCP)
+
+
+def unauth_bind(s, cid):
+    """A ConnectionBind with no credentials on s: (code, nonce)."""
+    s.sendall(t.encode(METHOD_CONNECTION_BIND, t.CLASS_REQUEST, [(ATTR_CONNECTION_ID, cid)]))
+    f = t.recv_frame(s, 5 * t.SLOW)
+    m = t.Msg(f) if f else None
+    return code(m), (m.get(t.ATTR_NONCE) if m is not None and m.has(t.ATTR_NONCE) else None)
+
+
+def bind_with(srv, ctl, cid, nonce):
+    """A new connection's ConnectionBind for cid with this nonce, then with the nonce a 401 or
+    438 gives: (socket, answer, codes seen)."""
+    d = socket.create_connection((srv.host, srv.port), timeout=5)
+    seen = []
+    m = None
+    for _ in range(2):
+        attrs = [(ATTR_CONNECTION_ID, cid), (t.ATTR_USERNAME, t.USER.encode()),
+                 (t.ATTR_REALM, ctl.realm.encode()), (t.ATTR_NONCE, nonce)]
+        d.sendall(t.encode(METHOD_CONNECTION_BIND, t.CLASS_REQUEST, attrs, key=ctl.key))
+        f = t.recv_frame(d, 5 * t.SLOW)
+        m = t.Msg(f) if f else None
+        seen.append(code(m))
+        if m is None or code(m) not in (401, 438) or not m.has(t.ATTR_NONCE):
+            break
+        nonce = m.get(t.ATTR_NONCE)
+    return d, m, seen
+
+
+def stranger_probe(c, srv):
+    ctl, m = tcp_alloc(srv)
+    if not c.check(code(m) == 0, "TCP Allocate", repr(m)):
+        return
+    lis = listener()
+    m = ctl.request(METHOD_CONNECT, [], xpeer=lis.getsockname())
+    cid = m.get(ATTR_CONNECTION_ID) if m else None
+    if not c.check(code(m) == 0 and cid is not None, "Connect -> success", repr(m)):
+        return
+    peer, _ = lis.accept()
+    unknown = struct.pack("!I", struct.unpack("!I", cid)[0] ^ 0x5A5A0000)
+    same = False
+    for _ in range(3):  # the nonce changes with the second: ask again across a boundary
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        got_known = unauth_bind(s, cid)
+        got_unknown = unauth_bind(s, unknown)
+        s.close()
+        if got_known == got_unknown:
+            same = True
+            break
+    c.check(same and got_known[0] == 401,
+            "a stranger's ConnectionBind: the same 401 and nonce for a waiting id and an unknown one",
+            "waiting %r, unknown %r" % (got_known, got_unknown))
+    # The owner binds with its control connection's nonce (as coturn's uclient -T does).
+    d, m, seen = bind_with(srv, ctl, cid, ctl.nonce)
+    c.check(code(m) == 0 and seen == [0], "the owner's ConnectionBind with the control nonce",
+            "%r %r" % (seen, m))
+    d.sendall(b"ping")
+    peer.settimeout(5 * t.SLOW)
+    c.check(peer.recv(4) == b"ping", "... and its bytes reach the peer")
+    d.close()
+    peer.close()
+    # ... and with the nonce a challenge on the data connection gave.
+    m = ctl.request(METHOD_CONNECT, [], xpeer=lis.getsockname())
+    cid = m.get(ATTR_CONNECTION_ID) if m else None
+    peer, _ = lis.accept()
+    s = socket.create_connection((srv.host, srv.port), timeout=5)
+    _, nonce = unauth_bind(s, cid)
+    s.close()
+    d, m, seen = bind_with(srv, ctl, cid, nonce)
+    c.check(code(m) == 0, "the owner's ConnectionBind with a data connection's nonce",
+            "%r %r" % (seen, m))
+    d.close()
+    peer.close()
+    # A credential holder with an unknown id: 400 after authenticating (RFC 6062 §5.4).
+    d, m, seen = bind_with(srv, ctl, unknown, ctl.nonce)
+    c.check(code(m) == 400, "an authenticated ConnectionBind for an unknown id -> 400",
+            "%r %r" % (seen, m))
+    c.check(t.closed_by_server(d, 5 * t.SLOW), "... and its connection is closed")
+    ctl.s.close()
+    lis.close()
+
+
+def unpredictable_ids(c, srv):
+    ctl, m = tcp_alloc(srv)
+    ls = [listener() for _ in range(4)]
+    ids = []
+    for lis in ls:
+        m = ctl.request(METHOD_CONNECT, [], xpeer=lis.getsockname())
+        if m is not None and code(m) == 0:
+            ids.append(struct.unpack("!I", m.get(ATTR_CONNECTION_ID))[0])
+    if not c.check(len(ids) == 4, "four Connects", repr(ids)):
+        return
+    low = [i & 0xFFFF for i in ids]
+    c.check(max(low) - min(low) > 16,
+            "CONNECTION-IDs' low 16 bits are not a slot counted down",
+            " ".join("%08x" % i for i in ids))
+    c.check(len(set(ids)) == 4, "... and are distinct")
+    ctl.s.close()
+    for lis in ls:
+        lis.close()
+
+
+def body(c):
+    if t.is_coturn():
+        c.skip("RFC 6062", "iceway-relay's CONNECTION-IDs")
+        return
+    srv = t.Server(users=((t.USER, t.PASSWORD), BOB)).start()
+    stranger_probe(c, srv)
+    unpredictable_ids(c, srv)
+    c.check(srv.alive(), "the relay is still running")
+    srv.stop()
+
+
+t.run("test_relay_rfc6062_abuse", body)
