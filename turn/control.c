@@ -1554,10 +1554,11 @@ static void tcp_connect(struct iw_worker *w, struct iw_listener *l, const struct
 		 * pending or active -> 446. */
 		w->st.tcp_connect_exists++;
 		answer_error(w, l, src, m, ar, STUN_ERR_CONNECTION_EXISTS, NULL);
-	} else if (rc == -EMFILE || rc == -EAGAIN || rc == -ENOBUFS) {
+	} else if (rc == -EMFILE || rc == -EAGAIN || rc == -ENOBUFS || rc == -EDQUOT) {
 		w->st.tcp_connect_bound++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     rc == -EMFILE   ? "Insufficient Capacity: tcp-relay-max-per-allocation reached"
+			     : rc == -EDQUOT ? "Insufficient Capacity: tcp-relay-max-per-user reached"
 			     : rc == -EAGAIN ? "Insufficient Capacity: tcp-relay-max-pending reached"
 					     : "Insufficient Capacity: tcp-relay-max-connections reached");
 	} else {

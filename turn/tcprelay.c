@@ -160,8 +160,25 @@ static struct tcconn *by_id(struct iw_tcprelay *t, uint32_t id)
 	return tc && !tc->dead ? tc : NULL;
 }
 
-/* A slot and an id, within the bounds: per allocation (-EMFILE), and over all (-ENOBUFS). NULL
- * with *err set when one is reached (-EIO: no random id). */
+/* The connections of a's user (iw_alloc_who) over all its TCP allocations on this worker. A
+ * scan, as for a Connect's 446: only a Connect or a permitted peer's connection asks. */
+static uint32_t user_conns(const struct iw_tcprelay *t, const struct iw_alloc *a)
+{
+	size_t len, olen;
+	const char *who = iw_alloc_who(a, &len);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		const struct tcconn *o = t->slot[i];
+		if (!o || o->dead)
+			continue;
+		const char *ow = iw_alloc_who(o->a, &olen);
+		n += o->a == a || (olen == len && !memcmp(ow, who, len));
+	}
+	return n;
+}
+
+/* A slot and an id, within the bounds: per allocation (-EMFILE), per user (-EDQUOT), and over
+ * all (-ENOBUFS). NULL with *err set when one is reached (-EIO: no random id). */
 static struct tcconn *tc_new(struct iw_tcprelay *t, struct iw_alloc *a, int *err)
 {
 	const struct iw_conf *c = t->w->conf;
@@ -171,6 +188,12 @@ static struct tcconn *tc_new(struct iw_tcprelay *t, struct iw_alloc *a, int *err
 	}
 	if (!t->n_free || t->cap - t->n_free >= c->tcp_relay_conns) {
 		*err = -ENOBUFS;
+		return NULL;
+	}
+	/* One user's allocations together cannot take the table from everyone else. */
+	if (t->cap - t->n_free >= c->tcp_relay_per_user && user_conns(t, a) >= c->tcp_relay_per_user) {
+		*err = -EDQUOT;
+		t->st.per_user++;
 		return NULL;
 	}
 	uint32_t id = 0;
@@ -465,7 +488,10 @@ static void on_accept(struct iw_tcprelay *t, struct iw_rsock *rs)
 		int err = 0;
 		struct tcconn *tc = tc_new(t, a, &err);
 		if (!tc) {
-			(*(err == -EMFILE ? &t->st.attempt_per_alloc : &t->st.attempt_total))++;
+			if (err == -EMFILE)
+				t->st.attempt_per_alloc++;
+			else if (err != -EDQUOT) /* counted in per_user */
+				t->st.attempt_total++;
 			close(fd);
 			continue;
 		}

@@ -9,12 +9,15 @@ credential holder.
 - CONNECTION-IDs are not predictable: ids handed out one after another do not share their
   low 16 bits' neighbourhood (they were the connection's slot, counted down from the table's
   top).
+- tcp-relay-max-per-user: one user's connections over all of its TCP allocations are bounded
+  (Connect -> 508, a peer coming in is closed), counted, and another user is not held back.
 """
 
 import os
 import socket
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
@@ -22,6 +25,7 @@ import iwtest as t  # noqa: E402
 METHOD_CONNECT, METHOD_CONNECTION_BIND = 0x000A, 0x000B
 ATTR_CONNECTION_ID = 0x002A
 TCP = [(t.ATTR_REQUESTED_TRANSPORT, struct.pack("!B3x", t.PROTO_TCP))]
+M = "iceway_relay_tcp_"
 BOB = ("bob", "pw2")
 
 
@@ -173,15 +177,55 @@ def unpredictable_ids(c, srv):
         lis.close()
 
 
+def per_user(c):
+    mport = t.free_tcp_port()
+    srv = t.Server(users=((t.USER, t.PASSWORD), BOB), extra=[
+        "--tcp-relay-max-per-user", "3", "--tcp-relay-max-per-allocation", "8",
+        "--prometheus", "--prometheus-port", str(mport)]).start()
+    ls = [listener() for _ in range(6)]
+    a, _ = tcp_alloc(srv)
+    b, m = tcp_alloc(srv)
+    relayed_b = tuple(m.xor_addr(t.ATTR_XOR_RELAYED_ADDRESS))
+    got = [code(a.request(METHOD_CONNECT, [], xpeer=ls[0].getsockname())),
+           code(a.request(METHOD_CONNECT, [], xpeer=ls[1].getsockname())),
+           code(b.request(METHOD_CONNECT, [], xpeer=ls[2].getsockname())),
+           code(b.request(METHOD_CONNECT, [], xpeer=ls[3].getsockname()))]
+    c.check(got == [0, 0, 0, 508],
+            "tcp-relay-max-per-user 3 over two allocations of one user: the fourth -> 508", repr(got))
+    m = b.request(METHOD_CONNECT, [], xpeer=ls[4].getsockname())
+    c.check(m is not None and "tcp-relay-max-per-user" in (m.error or (0, ""))[1],
+            "... whose reason names the option", repr(m))
+    b.request(t.METHOD_CREATE_PERMISSION, [], xpeer=("127.0.0.1", 0))
+    p = socket.create_connection(relayed_b, timeout=5)
+    p.settimeout(5 * t.SLOW)
+    try:
+        gone = p.recv(1) == b""
+    except OSError:
+        gone = True
+    c.check(gone, "... and a peer connecting past it is closed")
+    c.check((t.wait_metric(mport, M + "per_user_bound_total", lambda v: v >= 3) or 0) >= 3,
+            "... each counted in %sper_user_bound_total" % M)
+    o, _ = tcp_alloc(srv, *BOB)
+    c.check(code(o.request(METHOD_CONNECT, [], xpeer=ls[5].getsockname())) == 0,
+            "another user still connects")
+    a.s.close()
+    time.sleep(0.3 * t.SLOW)
+    c.check(code(b.request(METHOD_CONNECT, [], xpeer=ls[4].getsockname())) == 0,
+            "a connection the user freed is available to it again")
+    c.check(srv.alive(), "the relay is still running")
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
-        c.skip("RFC 6062", "iceway-relay's CONNECTION-IDs")
+        c.skip("RFC 6062", "iceway-relay's CONNECTION-IDs and tcp-relay bounds")
         return
     srv = t.Server(users=((t.USER, t.PASSWORD), BOB)).start()
     stranger_probe(c, srv)
     unpredictable_ids(c, srv)
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
+    per_user(c)
 
 
 t.run("test_relay_rfc6062_abuse", body)
