@@ -238,11 +238,24 @@ static int op_connect(void *ctx, struct iw_alloc *a, const struct iw_addr *peer,
 	if (t->n_pending >= c->tcp_relay_pending)
 		return -EAGAIN;
 	int err = 0;
+	/* Every bound before the connection: a Connect refused sends nothing to its peer. */
+	struct tcconn *tc = tc_new(t, a, &err);
+	if (!tc)
+		return err;
+	tc->peer = *peer;
+	tc->req = *req;
+	tc->state = TC_CONNECTING;
+	t->n_pending++;
+	t->st.pending++;
 	struct sockaddr_storage ss, ls;
 	socklen_t sl = iw_addr_to_sa(peer, &ss), ll = iw_addr_to_sa(&a->rs[0].bound, &ls);
 	int fd = socket(peer->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		tc_kill(t, tc, NULL);
+		return err;
+	}
+	tc->s[PEER].fd = fd; /* closed with tc from here */
 	int one = 1;
 	/* RFC 6062 §5.2: the connection leaves from the relayed transport address, where the
 	 * allocation's listening socket is bound too (both with SO_REUSEPORT). */
@@ -254,30 +267,17 @@ static int op_connect(void *ctx, struct iw_alloc *a, const struct iw_addr *peer,
 	if (bind(fd, (struct sockaddr *)&ls, ll) ||
 	    (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS)) {
 		err = -errno;
-		close(fd);
+		tc_kill(t, tc, NULL);
 		return err;
 	}
-	struct tcconn *tc = tc_new(t, a, &err);
-	if (!tc) {
-		close(fd);
-		return err;
-	}
-	tc->peer = *peer;
-	tc->req = *req;
-	tc->state = TC_CONNECTING;
 	tc->deadline_ms = t->w->now_ms + (uint64_t)c->tcp_connect_s * 1000;
-	tc->s[PEER].fd = fd;
 	tc->s[PEER].wr = true; /* writable: connected, or failed (SO_ERROR says) */
 	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &tc->s[PEER] };
 	if (epoll_ctl(t->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		err = -errno;
-		t->n_pending++;
-		t->st.pending++;
 		tc_kill(t, tc, NULL);
 		return err;
 	}
-	t->n_pending++;
-	t->st.pending++;
 	return 0;
 }
 

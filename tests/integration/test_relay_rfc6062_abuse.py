@@ -11,9 +11,13 @@ credential holder.
   top).
 - tcp-relay-max-per-user: one user's connections over all of its TCP allocations are bounded
   (Connect -> 508, a peer coming in is closed), counted, and another user is not held back.
+- A Connect refused by a bound sends nothing to its peer: no SYN toward a host the relay
+  would not keep a connection to (a credential holder past its bound cannot make the relay
+  knock on peers at its request rate).
 """
 
 import os
+import select
 import socket
 import struct
 import sys
@@ -216,6 +220,22 @@ def per_user(c):
     srv.stop()
 
 
+def nothing_past_bound(c):
+    srv = t.Server(extra=["--tcp-relay-max-per-allocation", "1"]).start()
+    ctl, _ = tcp_alloc(srv)
+    first, second = listener(), listener()
+    got = [code(ctl.request(METHOD_CONNECT, [], xpeer=first.getsockname())),
+           code(ctl.request(METHOD_CONNECT, [], xpeer=second.getsockname()))]
+    c.check(got == [0, 508], "tcp-relay-max-per-allocation 1: the second Connect -> 508", repr(got))
+    r, _, _ = select.select([second], [], [], 0.5 * t.SLOW)
+    c.check(not r, "... and its peer saw no connection from the relay")
+    ctl.s.close()
+    first.close()
+    second.close()
+    c.check(srv.alive(), "the relay is still running")
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("RFC 6062", "iceway-relay's CONNECTION-IDs and tcp-relay bounds")
@@ -226,6 +246,7 @@ def body(c):
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
     per_user(c)
+    nothing_past_bound(c)
 
 
 t.run("test_relay_rfc6062_abuse", body)
