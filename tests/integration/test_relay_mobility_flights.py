@@ -158,6 +158,7 @@ def body(c):
             repr(codes))
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
+    c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
 
 
 t.run("test_relay_mobility_flights", body)

@@ -218,6 +218,7 @@ def per_user(c):
             "a connection the user freed is available to it again")
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
+    c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
 
 
 def nothing_past_bound(c):
@@ -234,6 +235,7 @@ def nothing_past_bound(c):
     second.close()
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
+    c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
 
 
 def body(c):
@@ -245,6 +247,7 @@ def body(c):
     unpredictable_ids(c, srv)
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
+    c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
     per_user(c)
     nothing_past_bound(c)
 
