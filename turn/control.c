@@ -1274,9 +1274,20 @@ static void self_refresh(struct iw_worker *w)
 	s->lis_port[1] = c->tls_port;
 	/* Set on every worker alike: the TCP/TLS worker has no UDP listener to look at. */
 	s->lis_port[2] = iw_conf_rfc5780(c) ? c->alt_port : c->port;
+	/* The metrics and admin API's HTTP port, on its own address: never a peer either, also
+	 * where allow-loopback-peers lets loopback peers in (a TCP allocation would speak HTTP
+	 * to it). */
+	s->lis_port[3] = c->prometheus ? c->prom_port : c->port;
 	s->min_port = c->min_port;
 	s->max_port = c->max_port;
 	bool any[2] = { false, false };
+	struct iw_addr pa;
+	if (c->prometheus && !iw_addr_parse(&pa, c->prom_addr ? c->prom_addr : "127.0.0.1")) {
+		if (iw_addr_is_any(&pa))
+			any[iw_relay_fam(pa.family)] = true;
+		else
+			iw_policy_self_add(s, &pa);
+	}
 	for (unsigned i = 0; i < c->n_listen; i++) {
 		if (iw_addr_is_any(&c->listen[i]))
 			any[iw_relay_fam(c->listen[i].family)] = true;

@@ -11,6 +11,9 @@ credential holder.
   top).
 - tcp-relay-max-per-user: one user's connections over all of its TCP allocations are bounded
   (Connect -> 508, a peer coming in is closed), counted, and another user is not held back.
+- The relay's own metrics and admin port is never a peer, even with allow-loopback-peers (as
+  the tests run): a TCP Connect to it gets 403, as a ChannelBind to it does, and it sees no
+  connection from the relay.
 - A Connect refused by a bound sends nothing to its peer: no SYN toward a host the relay
   would not keep a connection to (a credential holder past its bound cannot make the relay
   knock on peers at its request rate).
@@ -238,6 +241,22 @@ def nothing_past_bound(c):
     c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
 
 
+def own_metrics_port(c):
+    mport = t.free_tcp_port()
+    srv = t.Server(extra=["--prometheus", "--prometheus-port", str(mport)]).start()
+    t.metric(mport, M + "connects_total", result="success")  # the metrics port answers
+    ctl, _ = tcp_alloc(srv)
+    m = ctl.request(METHOD_CONNECT, [], xpeer=("127.0.0.1", mport))
+    c.check(code(m) == 403, "a TCP Connect to the relay's own metrics port -> 403", repr(m))
+    u = t.Client(srv)
+    u.allocate()
+    m = u.channel_bind(0x4001, "127.0.0.1", mport)
+    c.check(m is not None and m.code == 403, "a ChannelBind to it -> 403", repr(m))
+    ctl.s.close()
+    c.check(srv.alive(), "the relay is still running")
+    srv.stop()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("RFC 6062", "iceway-relay's CONNECTION-IDs and tcp-relay bounds")
@@ -250,6 +269,7 @@ def body(c):
     c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
     per_user(c)
     nothing_past_bound(c)
+    own_metrics_port(c)
 
 
 t.run("test_relay_rfc6062_abuse", body)
