@@ -588,6 +588,13 @@ int iw_tcprelay_adopt(struct iw_tcprelay *t, uint32_t cid, int fd, struct iw_tls
 	return 0;
 }
 
+void iw_tcprelay_unbind(struct iw_tcprelay *t, uint32_t cid)
+{
+	struct tcconn *tc = t ? by_id(t, cid) : NULL;
+	if (tc && tc->state == TC_WAITING)
+		tc->binding = false;
+}
+
 void iw_tcprelay_sweep(struct iw_tcprelay *t)
 {
 	uint64_t now = t->w->now_ms;

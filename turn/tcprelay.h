@@ -58,6 +58,9 @@ void iw_tcprelay_sweep(struct iw_tcprelay *t);
  */
 int iw_tcprelay_adopt(struct iw_tcprelay *t, uint32_t cid, int fd, struct iw_tls_conn *tls,
 		      const uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len);
+/* The stream connection whose ConnectionBind for cid was answered closed before it was
+ * adopted: the peer connection waits for a ConnectionBind again. Accepts NULL. */
+void iw_tcprelay_unbind(struct iw_tcprelay *t, uint32_t cid);
 const struct iw_tcprelay_stats *iw_tcprelay_stats(const struct iw_tcprelay *t);
 
 #endif

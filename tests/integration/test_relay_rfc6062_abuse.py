@@ -14,6 +14,8 @@ credential holder.
 - The relay's own metrics and admin port is never a peer, even with allow-loopback-peers (as
   the tests run): a TCP Connect to it gets 403, as a ChannelBind to it does, and it sees no
   connection from the relay.
+- A data connection reset right after its ConnectionBind (before the relay took it over) leaves
+  the peer connection bindable: the owner's next ConnectionBind succeeds and bytes flow.
 - A Connect refused by a bound sends nothing to its peer: no SYN toward a host the relay
   would not keep a connection to (a credential holder past its bound cannot make the relay
   knock on peers at its request rate).
@@ -34,6 +36,7 @@ ATTR_CONNECTION_ID = 0x002A
 TCP = [(t.ATTR_REQUESTED_TRANSPORT, struct.pack("!B3x", t.PROTO_TCP))]
 M = "iceway_relay_tcp_"
 BOB = ("bob", "pw2")
+ROUNDS = 12  # bind_then_reset: the reset comes before the take-over in some of them
 
 
 def code(m):
@@ -257,6 +260,51 @@ def own_metrics_port(c):
     srv.stop()
 
 
+def bind_then_reset(c, srv):
+    """Rounds of a ConnectionBind whose connection is reset at once. The relay may have taken
+    the connection over first (then the reset closes the pipe and the peer's connection,
+    RFC 6062 §5.5), or not yet: then the peer connection must still be bindable."""
+    ctl, _ = tcp_alloc(srv)
+    bad = []
+    for rnd in range(ROUNDS):
+        lis = listener()
+        m = ctl.request(METHOD_CONNECT, [], xpeer=lis.getsockname())
+        cid = m.get(ATTR_CONNECTION_ID) if m else None
+        if code(m) != 0:
+            bad.append((rnd, "Connect", code(m)))
+            lis.close()
+            continue
+        peer, _ = lis.accept()
+        d = socket.create_connection((srv.host, srv.port), timeout=5)
+        attrs = [(ATTR_CONNECTION_ID, cid), (t.ATTR_USERNAME, t.USER.encode()),
+                 (t.ATTR_REALM, ctl.realm.encode()), (t.ATTR_NONCE, ctl.nonce)]
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close: RST
+        d.sendall(t.encode(METHOD_CONNECTION_BIND, t.CLASS_REQUEST, attrs, key=ctl.key))
+        d.close()
+        peer.settimeout(0.3 * t.SLOW)
+        try:
+            closed = peer.recv(1) == b""
+        except socket.timeout:
+            closed = False
+        except OSError:
+            closed = True
+        if not closed:
+            d, m, seen = bind_with(srv, ctl, cid, ctl.nonce)
+            ok = code(m) == 0
+            if ok:
+                d.sendall(b"again")
+                peer.settimeout(5 * t.SLOW)
+                ok = peer.recv(5) == b"again"
+            if not ok:
+                bad.append((rnd, seen))
+            d.close()
+        peer.close()
+        lis.close()
+    c.check(not bad, "a ConnectionBind whose connection was reset: the peer connection is closed "
+            "with it, or bindable again (%d rounds)" % ROUNDS, repr(bad))
+    ctl.s.close()
+
+
 def body(c):
     if t.is_coturn():
         c.skip("RFC 6062", "iceway-relay's CONNECTION-IDs and tcp-relay bounds")
@@ -264,6 +312,7 @@ def body(c):
     srv = t.Server(users=((t.USER, t.PASSWORD), BOB)).start()
     stranger_probe(c, srv)
     unpredictable_ids(c, srv)
+    bind_then_reset(c, srv)
     c.check(srv.alive(), "the relay is still running")
     srv.stop()
     c.check(not srv.sanitizer_report(), "no sanitizer report", "\n".join(srv.sanitizer_report()[:5]))
