@@ -9,7 +9,6 @@ allocation moves to one of the 32 waiting addresses (success) and the 31 others 
 allocation is no longer where their ticket said); the relay stays up.
 """
 
-import ctypes
 import os
 import select
 import sys
@@ -17,41 +16,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
+from ptracetest import resume_thread, stop_thread, thread_named  # noqa: E402
 
-PTRACE_DETACH = 17
-PTRACE_SEIZE = 0x4206
-PTRACE_INTERRUPT = 0x4207
-WALL = 0x40000000  # __WALL: wait for a thread that is not the main one
 ATTR_MOBILITY_TICKET = 0x8030
 FLIGHTS = 32
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.restype = ctypes.c_long
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-
-
-def ptrace(req, tid):
-    if libc.ptrace(req, tid, None, None) < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
-
-
-def thread_named(pid, name):
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-            if f.read().strip() == name:
-                return int(tid)
-    return None
-
-
-def stop_thread(tid):
-    ptrace(PTRACE_SEIZE, tid)
-    ptrace(PTRACE_INTERRUPT, tid)
-    os.waitpid(tid, WALL)
-
-
-def resume_thread(tid):
-    ptrace(PTRACE_DETACH, tid)
 
 
 def answered(clients, wait):
