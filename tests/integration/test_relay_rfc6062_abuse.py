@@ -43,37 +43,6 @@ def code(m):
     return None if m is None else (m.code if m.cls == t.CLASS_ERROR else 0)
 
 
-class UserStream(t.StreamClient):
-    """t.StreamClient as another user."""
-
-    def __init__(self, srv, user, password):
-        super().__init__(srv.host, srv.port)
-        self.user, self.password = user, password
-
-    def request(self, method, attrs, xpeer=None):
-        m = None
-        for _ in range(2):
-            tid = os.urandom(12)
-            a = list(attrs)
-            if xpeer:
-                a.append((t.ATTR_XOR_PEER_ADDRESS, t.xor_addr_value(*xpeer, tid)))
-            if self.nonce:
-                a += [(t.ATTR_USERNAME, self.user.encode()),
-                      (t.ATTR_REALM, self.realm.encode()), (t.ATTR_NONCE, self.nonce)]
-            self.s.sendall(t.encode(method, t.CLASS_REQUEST, a, tid=tid, key=self.key))
-            d = t.recv_frame(self.s, 5 * t.SLOW, self.rest)
-            if d is None:
-                return None
-            m = t.Msg(d)
-            if m.code in (401, 438) and m.has(t.ATTR_NONCE):
-                self.nonce = m.get(t.ATTR_NONCE)
-                self.realm = m.get(t.ATTR_REALM).decode()
-                self.key = t.long_term_key(self.user, self.realm, self.password)
-                continue
-            return m
-        return m
-
-
 def listener():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -83,7 +52,7 @@ def listener():
 
 
 def tcp_alloc(srv, user=t.USER, password=t.PASSWORD):
-    c = UserStream(srv, user, password)
+    c = t.StreamClient(srv.host, srv.port, user=user, password=password)
     return c, c.request(t.METHOD_ALLOCATE, TCP)
 
 
