@@ -121,6 +121,7 @@ struct iw_conf {
 	uint32_t tcp_relay_per_alloc; /* peer connections of one allocation, pending or bound */
 	uint32_t tcp_relay_pending;   /* Connects in progress, over all allocations */
 	uint32_t tcp_relay_conns;     /* peer connections over all allocations */
+	uint32_t tcp_relay_per_user;  /* peer connections of one user's TCP allocations */
 	uint32_t tcp_connect_s;       /* a Connect's timeout, and a connection's wait for its bind */
 	/* Behind a load balancer: TCP and TLS connections from proxy_trusted carry a PROXY
 	 * header naming the client (required from them, refused from anyone else). */

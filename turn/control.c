@@ -1274,9 +1274,20 @@ static void self_refresh(struct iw_worker *w)
 	s->lis_port[1] = c->tls_port;
 	/* Set on every worker alike: the TCP/TLS worker has no UDP listener to look at. */
 	s->lis_port[2] = iw_conf_rfc5780(c) ? c->alt_port : c->port;
+	/* The metrics and admin API's HTTP port, on its own address: never a peer either, also
+	 * where allow-loopback-peers lets loopback peers in (a TCP allocation would speak HTTP
+	 * to it). */
+	s->lis_port[3] = c->prometheus ? c->prom_port : c->port;
 	s->min_port = c->min_port;
 	s->max_port = c->max_port;
 	bool any[2] = { false, false };
+	struct iw_addr pa;
+	if (c->prometheus && !iw_addr_parse(&pa, c->prom_addr ? c->prom_addr : "127.0.0.1")) {
+		if (iw_addr_is_any(&pa))
+			any[iw_relay_fam(pa.family)] = true;
+		else
+			iw_policy_self_add(s, &pa);
+	}
 	for (unsigned i = 0; i < c->n_listen; i++) {
 		if (iw_addr_is_any(&c->listen[i]))
 			any[iw_relay_fam(c->listen[i].family)] = true;
@@ -1554,10 +1565,11 @@ static void tcp_connect(struct iw_worker *w, struct iw_listener *l, const struct
 		 * pending or active -> 446. */
 		w->st.tcp_connect_exists++;
 		answer_error(w, l, src, m, ar, STUN_ERR_CONNECTION_EXISTS, NULL);
-	} else if (rc == -EMFILE || rc == -EAGAIN || rc == -ENOBUFS) {
+	} else if (rc == -EMFILE || rc == -EAGAIN || rc == -ENOBUFS || rc == -EDQUOT) {
 		w->st.tcp_connect_bound++;
 		answer_error(w, l, src, m, ar, STUN_ERR_INSUFFICIENT_CAPACITY,
 			     rc == -EMFILE   ? "Insufficient Capacity: tcp-relay-max-per-allocation reached"
+			     : rc == -EDQUOT ? "Insufficient Capacity: tcp-relay-max-per-user reached"
 			     : rc == -EAGAIN ? "Insufficient Capacity: tcp-relay-max-pending reached"
 					     : "Insufficient Capacity: tcp-relay-max-connections reached");
 	} else {
@@ -1568,7 +1580,6 @@ static void tcp_connect(struct iw_worker *w, struct iw_listener *l, const struct
 	}
 }
 
-/* ar NULL: refused before authentication, the CONNECTION-ID naming no connection that waits. */
 static void tcp_bind(struct iw_worker *w, struct iw_listener *l, const struct iw_addr *src,
 		     const struct iw_stun_msg *m, const struct iw_auth_result *ar)
 {
@@ -1579,8 +1590,6 @@ static void tcp_bind(struct iw_worker *w, struct iw_listener *l, const struct iw
 	 * never a data connection. */
 	if (!w->tcp_ops || !l->addr_proven)
 		why = "Bad Request: ConnectionBind needs a TCP or TLS connection";
-	else if (!ar)
-		why = "Bad Request: unknown or bound CONNECTION-ID";
 	else if (iw_alloc_find(&w->tab, src, l->idx))
 		why = "Bad Request: ConnectionBind on a connection with an allocation";
 	else if (!(m->present & IW_STUN_HAS_CONN_ID))
@@ -1681,15 +1690,19 @@ static void challenge(struct iw_worker *w, struct iw_listener *l, const struct i
 }
 
 /* Whom a request's nonce was made for: its source, except for a ConnectionBind of a known
- * CONNECTION-ID, which comes on a new connection with the nonce its allocation's control
- * connection was given (RFC 6062 §5.4: the same credentials), so it is checked against that
- * connection's address; a challenge on it hands out a nonce the client can use on both. */
+ * CONNECTION-ID that carries a nonce made for its allocation's control connection: the data
+ * connection is new, and RFC 6062 §5.4 has it use the same credentials (coturn's uclient -T
+ * sends the control connection's nonce). Challenges always hand out the source's nonce, so
+ * that a stranger's unauthenticated ConnectionBind is answered alike whether its id exists or
+ * not. */
 static const struct iw_addr *nonce_addr(struct iw_worker *w, const struct iw_listener *l,
 					const struct iw_addr *src, const struct iw_stun_msg *m,
 					struct iw_addr *ctl)
 {
-	if (m->method != TURN_METHOD_CONNECTION_BIND || !(m->present & IW_STUN_HAS_CONN_ID) || !w->tcp_ops ||
-	    !l->addr_proven || w->tcp_ops->client_of(w->tcp, m->conn_id, ctl))
+	if (m->method != TURN_METHOD_CONNECTION_BIND || !(m->present & IW_STUN_HAS_CONN_ID) ||
+	    !(m->present & IW_STUN_HAS_NONCE) || !w->tcp_ops || !l->addr_proven ||
+	    w->tcp_ops->client_of(w->tcp, m->conn_id, ctl) ||
+	    iw_auth_nonce_check(&w->auth, ctl, m->nonce.p, m->nonce.len, w->now_s))
 		return src;
 	return ctl;
 }
@@ -1738,14 +1751,10 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 	}
 	struct iw_auth_result ar;
 	struct iw_addr ctl;
+	/* A ConnectionBind whose CONNECTION-ID names no connection that waits is answered 400
+	 * (RFC 6062 §5.4) only after its credentials: before them, that answer would tell a
+	 * stranger which ids exist. */
 	const struct iw_addr *nonce_for = nonce_addr(w, l, src, m, &ctl);
-	if (m->method == TURN_METHOD_CONNECTION_BIND && w->tcp_ops && l->addr_proven && nonce_for == src) {
-		/* RFC 6062 §5.4: a CONNECTION-ID that "does not refer to an existing pending
-		 * connection" -> 400. Answered before the credentials, which are checked against
-		 * the allocation of a connection that waits: there is none to check them with. */
-		tcp_bind(w, l, src, m, NULL);
-		return;
-	}
 	if (w->conf->no_auth) {
 		/* no-auth: every request is accepted as the anonymous user, without integrity. */
 		memset(&ar, 0, sizeof ar);
@@ -1771,7 +1780,7 @@ void iw_control_handle(struct iw_worker *w, struct iw_listener *l, const struct 
 		}
 		if (ar.code == STUN_ERR_UNAUTHORIZED && ar.why)
 			seclog_auth(w, l, src, m, &ar);
-		challenge(w, l, src, nonce_for, m, ar.code, ar.reason);
+		challenge(w, l, src, src, m, ar.code, ar.reason);
 		return;
 	}
 	if (ar.code) {

@@ -567,6 +567,9 @@ static void tcprelay(struct iw_metrics_buf *b, const struct iw_relay_metrics *m)
 	lab1(b, pc, "result", "no_permission", LD(t->attempt_no_perm));
 	lab1(b, pc, "result", "per_allocation_bound", LD(t->attempt_per_alloc));
 	lab1(b, pc, "result", "total_bound", LD(t->attempt_total));
+	counter1(b, "iceway_relay_tcp_per_user_bound_total",
+		 "Connects answered 508 and peer connections closed for tcp-relay-max-per-user.",
+		 LD(t->per_user));
 	static const char bn[] = "iceway_relay_tcp_binds_total";
 	iw_metrics_header(b, bn, IW_METRICS_COUNTER,
 			  "ConnectionBind by result, and peer connections closed unbound after "

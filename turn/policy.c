@@ -159,8 +159,8 @@ int iw_policy_self_check(const struct iw_policy *p, const struct iw_policy_self 
 	bool any = iw_addr_is_any(&n) || iw_addr_is_any(peer);
 	if (!has_port && !any)
 		return 0;
-	bool lis =
-		peer->port == s->lis_port[0] || peer->port == s->lis_port[1] || peer->port == s->lis_port[2];
+	bool lis = peer->port == s->lis_port[0] || peer->port == s->lis_port[1] ||
+		   peer->port == s->lis_port[2] || peer->port == s->lis_port[3];
 	const char *range = NULL;
 	bool loop = iw_addr_classify(&n, &range) == IW_ADDR_LOOPBACK;
 	if (!any && !lis &&

@@ -51,7 +51,7 @@ int iw_policy_check(const struct iw_policy *p, const struct iw_addr *peer, char 
 struct iw_policy_self {
 	struct iw_addr addr[IW_POLICY_MAX_SELF]; /* listening, relayed, external; ports ignored */
 	unsigned n_addr;
-	uint16_t lis_port[3];        /* the listening ports (UDP/TCP, TLS, RFC 5780 alternate) */
+	uint16_t lis_port[4];        /* the listening ports (UDP/TCP, TLS, RFC 5780 alternate, metrics) */
 	uint16_t min_port, max_port; /* the relay range */
 };
 

@@ -164,6 +164,10 @@ static void conn_close(struct iw_stream *s, struct conn *c)
 	if (a)
 		iw_control_alloc_free(s->w, a,
 				      IW_END_CLOSED); /* its 5-tuple is this connection: it ends here */
+	/* A ConnectionBind answered, and the connection gone before the hand-over: without this,
+	 * the peer connection could be bound by nobody until tcp-relay-connect-timeout. */
+	if (c->lis.pipe_cid)
+		iw_tcprelay_unbind(s->tcp, c->lis.pipe_cid);
 	iw_tls_conn_destroy(c->tls);
 	close(c->lis.fd);
 	s->conns[c->slot] = NULL;

@@ -1,8 +1,8 @@
 /* RFC 6062 TCP relay: peer connections of TCP allocations and the pipes to the clients' data
  * connections, on the stream worker. Connections live in a table of tcp-relay-max-connections
- * slots; a CONNECTION-ID is the slot in its low 16 bits and a random tag above, so a
- * ConnectionBind finds its connection without a search. Not the packet path: this may
- * allocate (a connection and, once bound, its two buffers). */
+ * slots. A CONNECTION-ID is 32 random bits (a stranger who guesses one learns nothing from
+ * the slot it is in), found again through an open-addressed index of ids to slots. Not the
+ * packet path: this may allocate (a connection and, once bound, its two buffers). */
 #include "turn/tcprelay.h"
 
 #include <errno.h>
@@ -36,7 +36,7 @@ struct side {
 
 struct tcconn {
 	struct side s[2];
-	uint32_t id;
+	uint32_t id, slot;
 	uint8_t state;
 	bool dead, binding, draining;
 	struct iw_alloc *a; /* valid while not dead: the allocation's end closes it first */
@@ -52,6 +52,8 @@ struct iw_tcprelay {
 	struct iw_worker *w;
 	struct tcconn **slot;
 	uint32_t *free_slots;
+	uint32_t *ix; /* ids to slots: slot + 1 at ix_home(id) or after it, 0 where free */
+	uint32_t ix_mask;
 	uint32_t cap, n_free, n_pending;
 	struct tcconn *dead;
 	struct iw_tcprelay_stats st;
@@ -100,12 +102,50 @@ static void tc_kill(struct iw_tcprelay *t, struct tcconn *tc, uint64_t *why)
 	t->dead = tc;
 }
 
+static uint32_t ix_home(const struct iw_tcprelay *t, uint32_t id)
+{
+	return (id * 2654435761u) & t->ix_mask;
+}
+
+/* Where id is in the index, or -1. */
+static int64_t ix_pos(const struct iw_tcprelay *t, uint32_t id)
+{
+	for (uint32_t h = ix_home(t, id);; h = (h + 1) & t->ix_mask) {
+		if (!t->ix[h])
+			return -1;
+		if (t->slot[t->ix[h] - 1]->id == id)
+			return h;
+	}
+}
+
+/* Linear probing's deletion: the entries after the hole move back into it when the hole lies
+ * between their home and where they are, so that no search stops early at it. */
+static void ix_del(struct iw_tcprelay *t, uint32_t id)
+{
+	int64_t p = ix_pos(t, id);
+	if (p < 0)
+		return;
+	uint32_t i = (uint32_t)p, j = i;
+	for (;;) {
+		j = (j + 1) & t->ix_mask;
+		if (!t->ix[j])
+			break;
+		uint32_t k = ix_home(t, t->slot[t->ix[j] - 1]->id);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		t->ix[i] = t->ix[j];
+		i = j;
+	}
+	t->ix[i] = 0;
+}
+
 void iw_tcprelay_reap(struct iw_tcprelay *t)
 {
 	while (t && t->dead) {
 		struct tcconn *tc = t->dead;
 		t->dead = tc->next_dead;
-		uint32_t i = tc->id & 0xFFFF;
+		uint32_t i = tc->slot;
+		ix_del(t, tc->id);
 		t->slot[i] = NULL;
 		t->free_slots[t->n_free++] = i;
 		free(tc->buf[0]);
@@ -115,13 +155,30 @@ void iw_tcprelay_reap(struct iw_tcprelay *t)
 
 static struct tcconn *by_id(struct iw_tcprelay *t, uint32_t id)
 {
-	uint32_t i = id & 0xFFFF;
-	struct tcconn *tc = i < t->cap ? t->slot[i] : NULL;
-	return tc && tc->id == id && !tc->dead ? tc : NULL;
+	int64_t p = ix_pos(t, id);
+	struct tcconn *tc = p < 0 ? NULL : t->slot[t->ix[p] - 1];
+	return tc && !tc->dead ? tc : NULL;
 }
 
-/* A slot and an id, within the bounds: per allocation (-EMFILE), and over all (-ENOBUFS). NULL
- * with *err set when one is reached. */
+/* The connections of a's user (iw_alloc_who) over all its TCP allocations on this worker. A
+ * scan, as for a Connect's 446: only a Connect or a permitted peer's connection asks. */
+static uint32_t user_conns(const struct iw_tcprelay *t, const struct iw_alloc *a)
+{
+	size_t len, olen;
+	const char *who = iw_alloc_who(a, &len);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		const struct tcconn *o = t->slot[i];
+		if (!o || o->dead)
+			continue;
+		const char *ow = iw_alloc_who(o->a, &olen);
+		n += o->a == a || (olen == len && !memcmp(ow, who, len));
+	}
+	return n;
+}
+
+/* A slot and an id, within the bounds: per allocation (-EMFILE), per user (-EDQUOT), and over
+ * all (-ENOBUFS). NULL with *err set when one is reached (-EIO: no random id). */
 static struct tcconn *tc_new(struct iw_tcprelay *t, struct iw_alloc *a, int *err)
 {
 	const struct iw_conf *c = t->w->conf;
@@ -133,21 +190,34 @@ static struct tcconn *tc_new(struct iw_tcprelay *t, struct iw_alloc *a, int *err
 		*err = -ENOBUFS;
 		return NULL;
 	}
-	struct tcconn *tc = calloc(1, sizeof *tc);
+	/* One user's allocations together cannot take the table from everyone else. */
+	if (t->cap - t->n_free >= c->tcp_relay_per_user && user_conns(t, a) >= c->tcp_relay_per_user) {
+		*err = -EDQUOT;
+		t->st.per_user++;
+		return NULL;
+	}
+	uint32_t id = 0;
+	/* A random id, never 0 nor one in use: only its owner, told in a Connect's answer or a
+	 * ConnectionAttempt, can name it. Without randomness, no connection. */
+	for (int k = 0; k < 8 && (!id || ix_pos(t, id) >= 0); k++)
+		if (iw_cred_random(&id, sizeof id))
+			id = 0;
+	struct tcconn *tc = id && ix_pos(t, id) < 0 ? calloc(1, sizeof *tc) : NULL;
 	if (!tc) {
-		*err = -ENOBUFS;
+		*err = id ? -ENOBUFS : -EIO;
 		return NULL;
 	}
 	uint32_t i = t->free_slots[--t->n_free];
-	uint16_t tag = 0;
-	/* A random tag, never 0, so an id is never 0 and a stale one seldom matches again. */
-	if (iw_cred_random(&tag, sizeof tag) || !tag)
-		tag = (uint16_t)(t->w->now_ms * 2654435761u >> 16) | 1;
-	tc->id = (uint32_t)tag << 16 | i;
+	tc->id = id;
+	tc->slot = i;
 	tc->a = a;
 	for (unsigned k = 0; k < 2; k++)
 		tc->s[k] = (struct side){ .kind = IW_EV_TCP_SIDE, .which = (uint8_t)k, .fd = -1, .tc = tc };
 	t->slot[i] = tc;
+	uint32_t h = ix_home(t, id);
+	while (t->ix[h])
+		h = (h + 1) & t->ix_mask;
+	t->ix[h] = i + 1;
 	a->tcp_conns++;
 	return tc;
 }
@@ -168,11 +238,24 @@ static int op_connect(void *ctx, struct iw_alloc *a, const struct iw_addr *peer,
 	if (t->n_pending >= c->tcp_relay_pending)
 		return -EAGAIN;
 	int err = 0;
+	/* Every bound before the connection: a Connect refused sends nothing to its peer. */
+	struct tcconn *tc = tc_new(t, a, &err);
+	if (!tc)
+		return err;
+	tc->peer = *peer;
+	tc->req = *req;
+	tc->state = TC_CONNECTING;
+	t->n_pending++;
+	t->st.pending++;
 	struct sockaddr_storage ss, ls;
 	socklen_t sl = iw_addr_to_sa(peer, &ss), ll = iw_addr_to_sa(&a->rs[0].bound, &ls);
 	int fd = socket(peer->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		tc_kill(t, tc, NULL);
+		return err;
+	}
+	tc->s[PEER].fd = fd; /* closed with tc from here */
 	int one = 1;
 	/* RFC 6062 §5.2: the connection leaves from the relayed transport address, where the
 	 * allocation's listening socket is bound too (both with SO_REUSEPORT). */
@@ -184,30 +267,17 @@ static int op_connect(void *ctx, struct iw_alloc *a, const struct iw_addr *peer,
 	if (bind(fd, (struct sockaddr *)&ls, ll) ||
 	    (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS)) {
 		err = -errno;
-		close(fd);
+		tc_kill(t, tc, NULL);
 		return err;
 	}
-	struct tcconn *tc = tc_new(t, a, &err);
-	if (!tc) {
-		close(fd);
-		return err;
-	}
-	tc->peer = *peer;
-	tc->req = *req;
-	tc->state = TC_CONNECTING;
 	tc->deadline_ms = t->w->now_ms + (uint64_t)c->tcp_connect_s * 1000;
-	tc->s[PEER].fd = fd;
 	tc->s[PEER].wr = true; /* writable: connected, or failed (SO_ERROR says) */
 	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &tc->s[PEER] };
 	if (epoll_ctl(t->w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		err = -errno;
-		t->n_pending++;
-		t->st.pending++;
 		tc_kill(t, tc, NULL);
 		return err;
 	}
-	t->n_pending++;
-	t->st.pending++;
 	return 0;
 }
 
@@ -418,7 +488,10 @@ static void on_accept(struct iw_tcprelay *t, struct iw_rsock *rs)
 		int err = 0;
 		struct tcconn *tc = tc_new(t, a, &err);
 		if (!tc) {
-			(*(err == -EMFILE ? &t->st.attempt_per_alloc : &t->st.attempt_total))++;
+			if (err == -EMFILE)
+				t->st.attempt_per_alloc++;
+			else if (err != -EDQUOT) /* counted in per_user */
+				t->st.attempt_total++;
 			close(fd);
 			continue;
 		}
@@ -515,6 +588,13 @@ int iw_tcprelay_adopt(struct iw_tcprelay *t, uint32_t cid, int fd, struct iw_tls
 	return 0;
 }
 
+void iw_tcprelay_unbind(struct iw_tcprelay *t, uint32_t cid)
+{
+	struct tcconn *tc = t ? by_id(t, cid) : NULL;
+	if (tc && tc->state == TC_WAITING)
+		tc->binding = false;
+}
+
 void iw_tcprelay_sweep(struct iw_tcprelay *t)
 {
 	uint64_t now = t->w->now_ms;
@@ -550,11 +630,16 @@ struct iw_tcprelay *iw_tcprelay_create(struct iw_worker *w)
 	if (!t)
 		return NULL;
 	t->w = w;
-	/* Slots are ids' low 16 bits. */
 	t->cap = w->conf->tcp_relay_conns < 0xFFFF ? w->conf->tcp_relay_conns : 0xFFFF;
+	/* The index at most half full, so that a probe is short. */
+	uint32_t ix_n = 2;
+	while (ix_n < 2 * t->cap)
+		ix_n *= 2;
+	t->ix_mask = ix_n - 1;
 	t->slot = calloc(t->cap, sizeof *t->slot);
 	t->free_slots = calloc(t->cap, sizeof *t->free_slots);
-	if (!t->slot || !t->free_slots) {
+	t->ix = calloc(ix_n, sizeof *t->ix);
+	if (!t->slot || !t->free_slots || !t->ix) {
 		iw_tcprelay_destroy(t);
 		return NULL;
 	}
@@ -579,5 +664,6 @@ void iw_tcprelay_destroy(struct iw_tcprelay *t)
 	}
 	free(t->slot);
 	free(t->free_slots);
+	free(t->ix);
 	free(t);
 }

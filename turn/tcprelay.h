@@ -26,7 +26,8 @@ struct iw_tcprelay_stats {
 	uint64_t connect_ok, connect_fail, connect_timeout; /* Connects answered success, 447, 447 */
 	uint64_t attempts, attempt_no_perm;                 /* peers accepted; closed without a permission */
 	uint64_t attempt_per_alloc, attempt_total;          /* peers closed by a bound */
-	uint64_t bind_ok, bind_timeout;                     /* bound; closed unbound after the timeout */
+	uint64_t per_user;              /* Connects and peers refused by tcp-relay-max-per-user */
+	uint64_t bind_ok, bind_timeout; /* bound; closed unbound after the timeout */
 	uint64_t pending, waiting, bound;
 	uint64_t closed_client, closed_peer, closed_alloc, closed_err;
 	uint64_t bytes[2]; /* [0] client to peer, [1] peer to client */
@@ -57,6 +58,9 @@ void iw_tcprelay_sweep(struct iw_tcprelay *t);
  */
 int iw_tcprelay_adopt(struct iw_tcprelay *t, uint32_t cid, int fd, struct iw_tls_conn *tls,
 		      const uint8_t *out, size_t out_len, const uint8_t *in, size_t in_len);
+/* The stream connection whose ConnectionBind for cid was answered closed before it was
+ * adopted: the peer connection waits for a ConnectionBind again. Accepts NULL. */
+void iw_tcprelay_unbind(struct iw_tcprelay *t, uint32_t cid);
 const struct iw_tcprelay_stats *iw_tcprelay_stats(const struct iw_tcprelay *t);
 
 #endif

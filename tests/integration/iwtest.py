@@ -495,7 +495,8 @@ def closed_by_server(s, timeout):
 class StreamClient:
     """A TURN client over one TCP (or TLS) connection, long-term credentials (RFC 8489 §9.2)."""
 
-    def __init__(self, host, port, tls=False, local=None):
+    def __init__(self, host, port, tls=False, local=None, user=USER, password=PASSWORD):
+        self.user, self.password = user, password
         self.s = socket.create_connection((host, port), timeout=5,
                                           source_address=(local, 0) if local else None)
         if tls:
@@ -514,7 +515,7 @@ class StreamClient:
             if xpeer:
                 a.append((ATTR_XOR_PEER_ADDRESS, xor_addr_value(*xpeer, tid)))
             if self.nonce:
-                a += [(ATTR_USERNAME, USER.encode()),
+                a += [(ATTR_USERNAME, self.user.encode()),
                       (ATTR_REALM, self.realm.encode()), (ATTR_NONCE, self.nonce)]
             self.s.sendall(encode(method, CLASS_REQUEST, a, tid=tid, key=self.key))
             d = recv_frame(self.s, 5 * SLOW, self.rest)
@@ -524,7 +525,7 @@ class StreamClient:
             if m.code in (401, 438) and m.has(ATTR_NONCE):
                 self.nonce = m.get(ATTR_NONCE)
                 self.realm = m.get(ATTR_REALM).decode()
-                self.key = long_term_key(USER, self.realm, PASSWORD)
+                self.key = long_term_key(self.user, self.realm, self.password)
                 continue
             return m
         return m

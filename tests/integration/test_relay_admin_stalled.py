@@ -4,48 +4,14 @@ other threads, the admin API's among them, run on), and the admin API answers a 
 listing with 503 after its 2 s wait, counts it in iceway_admin_worker_timeouts_total, and
 logs which worker did not answer. Once the thread runs again, the same request gets 200 and
 lists every allocation again, those of the worker that was stopped among them."""
-import ctypes
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
+from ptracetest import resume_thread, stop_thread, thread_named  # noqa: E402
 from admintest import Admin  # noqa: E402
-
-PTRACE_DETACH = 17
-PTRACE_SEIZE = 0x4206
-PTRACE_INTERRUPT = 0x4207
-WALL = 0x40000000  # __WALL: wait for a thread that is not the main one
-
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.restype = ctypes.c_long
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-
-
-def ptrace(req, tid):
-    if libc.ptrace(req, tid, None, None) < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
-
-
-def thread_named(pid, name):
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-            if f.read().strip() == name:
-                return int(tid)
-    return None
-
-
-def stop_thread(tid):
-    """Stop the thread tid alone, as a tracer does (the rest of its process runs on)."""
-    ptrace(PTRACE_SEIZE, tid)
-    ptrace(PTRACE_INTERRUPT, tid)
-    os.waitpid(tid, WALL)
-
-
-def resume_thread(tid):
-    ptrace(PTRACE_DETACH, tid)
 
 
 def status_of(ad, path):
