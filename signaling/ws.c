@@ -68,6 +68,7 @@ struct sess {
 	unsigned clean_close : 1;
 	unsigned addr_counted : 1;
 	unsigned head_only : 1; /* HEAD: the headers of the GET answer, no body */
+	unsigned tx_direct : 1; /* a WRITEABLE came: the handshake is out, messages may go at once */
 };
 
 struct iw_ws {
@@ -87,6 +88,9 @@ struct iw_ws {
 	char *rx_buf;
 	size_t rx_buf_cap;
 	struct sess *rx_owner;
+	/* A message written at once (send_now): LWS_PRE headroom, then the message. */
+	char *tx_buf;
+	size_t tx_buf_cap;
 	/* ?room= of the handshake in progress: lws calls ESTABLISHED right after the filter, for
 	 * the same connection, so it is kept here rather than in every connection's state. One
 	 * more than the longest valid name: a longer ?room= reaches the hub's check and is refused
@@ -203,6 +207,30 @@ static struct sess *slowest(struct iw_ws *w)
 	return v;
 }
 
+static int rx_reserve(char **buf, size_t *cap, size_t want);
+
+/* Write a message to s at once instead of queueing it for WRITEABLE: arming POLLOUT and
+ * clearing it again cost two epoll_ctl calls per message. lws takes the whole frame: what the
+ * socket does not take it keeps (lws_partial_buffered) and sends on the next POLLOUT, ahead
+ * of our next WRITEABLE, and then the following messages queue as before. */
+static int send_now(struct iw_ws *w, struct sess *s, const char *buf, size_t len)
+{
+	int n;
+
+	if (rx_reserve(&w->tx_buf, &w->tx_buf_cap, LWS_PRE + len))
+		return -ENOMEM;
+	memcpy(w->tx_buf + LWS_PRE, buf, len);
+	n = lws_write(s->wsi, (unsigned char *)w->tx_buf + LWS_PRE, len, LWS_WRITE_TEXT);
+	if (n >= (int)len)
+		return 0;
+	/* The socket failed (n < 0), or lws is closing the connection and drops data frames
+	 * (n == 0). Not in a callback of s, so it cannot return -1 to lws: close it async. */
+	s->close_pending = 1;
+	if (n < 0)
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	return -EPIPE;
+}
+
 static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t len)
 {
 	struct iw_ws *w = arg;
@@ -220,6 +248,10 @@ static int hub_send(void *arg, struct iw_hub_conn *hc, const char *buf, size_t l
 		drop_slow(w, s);
 		return -ENOBUFS;
 	}
+	/* Nothing ahead of it, here or in lws: no need to queue, nor to count it against the
+	 * queues' budget. */
+	if (s->tx_direct && !s->qhead && !lws_partial_buffered(s->wsi))
+		return send_now(w, s, buf, len);
 	/* All queues together stay within send-queue-total-max: many slow readers each under
 	 * their own bound must not add up to the server's memory. The slowest goes first. */
 	while (w->queue_bytes + len > w->cfg.queue_total_max) {
@@ -942,6 +974,7 @@ static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
 				 strlen(why));
 		return -1;
 	}
+	s->tx_direct = 1;
 	/* WRITEABLE means the socket takes at least this one write; lws holds back any
 	 * partial send itself. */
 	if (s->need_ping) {
@@ -954,17 +987,21 @@ static int on_writeable(struct iw_ws *w, struct lws *wsi, struct sess *s)
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
-	m = s->qhead;
-	if (!m)
-		return 0;
-	if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len)
-		return -1;
-	s->qhead = m->next;
-	if (!s->qhead)
-		s->qtail = NULL;
-	s->qbytes -= m->len;
-	w->queue_bytes -= m->len;
-	free(m);
+	/* As many queued messages as the socket takes whole. lws 4.1 allows several writes in
+	 * one WRITEABLE; after a short one it holds the rest, and writing on would only pile
+	 * the queue up in lws's buffer, outside the queue bounds. */
+	while ((m = s->qhead)) {
+		if (lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len)
+			return -1;
+		s->qhead = m->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+		s->qbytes -= m->len;
+		w->queue_bytes -= m->len;
+		free(m);
+		if (lws_partial_buffered(wsi))
+			break;
+	}
 	if (s->qhead || s->close_pending)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -1478,5 +1515,6 @@ void iw_ws_destroy(struct iw_ws *w)
 	iw_addr_count_destroy(w->per_addr);
 	free(w->fd_client);
 	free(w->rx_buf);
+	free(w->tx_buf);
 	free(w);
 }
