@@ -1258,25 +1258,34 @@ static int hub_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **
 }
 
 /* lws mallocs a receive buffer of RX_CHUNK (plus headroom) per connection for the
- * connection's life, but copies only control frames into it (payload <= 125 bytes, handled
- * as soon as the frame is complete); a data frame goes from lws's read buffer straight to the
- * callback. 16 KB a connection, interleaved with the small allocations, kept most of an idle
- * connection's memory resident. Every connection gets this one buffer instead, of the size
- * lws asks for, so lws's own bounds checks hold. The cost: a control frame split across two
- * reads, with another connection's control frame read in between, has its payload
- * overwritten (a pong echoes the wrong bytes, a close reason may be refused as bad UTF-8). */
-static _Alignas(16) unsigned char lws_rx_shared[LWS_PRE + RX_CHUNK + 4];
+ * connection's life. On the server side of lws 4.1 (no extensions, no rx flow control) it
+ * copies only control frames there: their payload is at most 125 bytes (lws refuses a longer
+ * one in the frame header), gathered across reads and handed over once complete, while a data
+ * frame goes from lws's read buffer straight to the callback. 16 KB a connection kept most of
+ * an idle connection's memory resident, so each connection gets a buffer sized for a control
+ * frame instead. lws still believes the size it asked for, which it uses only to bound
+ * control-frame bytes (never more than 125) and the size of one read. The buffer must be the
+ * connection's own: a control frame split across reads stays in it while other connections
+ * are read. Another lws version gets what it asks for. */
+#if LWS_LIBRARY_VERSION_MAJOR == 4 && LWS_LIBRARY_VERSION_MINOR == 1
+enum {
+	LWS_RX_ASKED = LWS_PRE + RX_CHUNK + 4,
+	LWS_RX_CONTROL = LWS_PRE + 128,
+};
+#endif
 
 static void *lws_alloc(void *ptr, size_t size, const char *reason)
 {
-	if (ptr == lws_rx_shared)
-		return size && size <= sizeof lws_rx_shared ? ptr : NULL;
-	if (!ptr && size == sizeof lws_rx_shared && reason && strcmp(reason, "rx_ubuf") == 0)
-		return lws_rx_shared;
 	if (!size) {
 		free(ptr);
 		return NULL;
 	}
+#if LWS_LIBRARY_VERSION_MAJOR == 4 && LWS_LIBRARY_VERSION_MINOR == 1
+	if (!ptr && size == LWS_RX_ASKED && reason && strcmp(reason, "rx_ubuf") == 0)
+		return malloc(LWS_RX_CONTROL);
+#else
+	(void)reason;
+#endif
 	return realloc(ptr, size);
 }
 

@@ -142,21 +142,40 @@ def interleaved():
                 got[m["from"]] = m["sdp"]
             assert got == sdp, {k: (len(v), v[:40]) for k, v in got.items()}
             assert srv.metric("iceway_signal_received_parked_total") >= 1
-            # a control frame split across two reads is gathered in lws's receive buffer (one
-            # for all connections): its pong carries its own payload, and so does the close
-            a = senders["a"]
+            # a frame that comes a few bytes per read, header included, is still handed over
+            # from lws's read buffer, never gathered in the small control-frame buffer (which
+            # 4,000 bytes would overrun)
+            fb = RawWS.frame(0x1, wire["b"])
+            for i in range(0, len(fb), 13):
+                senders["b"].send_raw(fb[i:i + 13])
+                time.sleep(0.002)
+            assert (await r.expect("offer"))["sdp"] == sdp["b"]
+            # a control frame split across two reads, with another connection's control frame
+            # read in between: its pong carries its own payload, never the other's, and so
+            # does the close echo
+            a, b = senders["a"], senders["b"]
             ping = RawWS.frame(0x9, b"split-ping")
-            a.send_raw(ping[:5])
+            a.send_raw(ping[:9])  # header, mask and 3 bytes of payload
             time.sleep(pause)
-            a.send_raw(ping[5:])
+            b.send_raw(RawWS.frame(0x9, b"b-secret-ping-data"))
+            evs = b.events(until=lambda e: isinstance(e, Pong))
+            assert any(isinstance(e, Pong) and bytes(e.payload) == b"b-secret-ping-data"
+                       for e in evs), evs
+            a.send_raw(ping[9:])
             evs = a.events(until=lambda e: isinstance(e, Pong))
             assert any(isinstance(e, Pong) and bytes(e.payload) == b"split-ping" for e in evs), evs
             bye = RawWS.frame(0x8, (1000).to_bytes(2, "big") + b"split close")
-            a.send_raw(bye[:6])
+            a.send_raw(bye[:10])  # header, mask, the code and 2 bytes of the reason
             time.sleep(pause)
-            a.send_raw(bye[6:])
+            c = senders["c"]
+            c.send_raw(RawWS.frame(0x8, (1000).to_bytes(2, "big") + b"c's own reason"))
+            evs = c.events(until=lambda e: e == "eof")
+            assert close_code(evs) == 1000, evs
+            a.send_raw(bye[10:])
             evs = a.events(until=lambda e: e == "eof")
             assert close_code(evs) == 1000, evs
+            reasons = [e.reason for e in evs if isinstance(e, CloseConnection)]
+            assert reasons[0] == "split close", evs
             for c in senders.values():
                 c.close()
             await r.close()
