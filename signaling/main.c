@@ -1,6 +1,5 @@
 /* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,9 +448,13 @@ static struct opts *opts_load(const char *file, int argc, char **argv, char *err
 
 static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 {
-	struct opts *n = opts_load(startup.file, startup.argc, startup.argv, err, err_cap);
+	struct opts *n;
+	int rc = iw_log_reopen(); /* logrotate moved log-file away */
 
 	(void)arg;
+	if (rc)
+		IW_ERROR("cannot reopen log-file: %s", strerror(-rc));
+	n = opts_load(startup.file, startup.argc, startup.argv, err, err_cap);
 	if (!n)
 		return -1;
 	/* listeners, TLS files, web root, Redis and room limits need a restart */
@@ -480,25 +483,13 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	return 0;
 }
 
-/* SIGHUP is blocked in every thread and taken here, so the reload runs on the service
- * thread through the one thread-safe lws call rather than inside a signal handler. */
-static void *hup_main(void *arg)
+/* SIGHUP only flags a reload and wakes the loop (the one lws call safe from anywhere); the
+ * log file is reopened and the configuration re-read on the service thread. */
+static void on_hup(int sig)
 {
-	sigset_t set;
-	int sig;
-
-	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	for (;;)
-		if (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-			int rc = iw_log_reopen(); /* logrotate moved log-file away */
-			if (rc)
-				IW_ERROR("cannot reopen log-file: %s", strerror(-rc));
-			if (the_ws)
-				iw_ws_request_reload(the_ws);
-		}
-	return NULL;
+	(void)sig;
+	if (the_ws)
+		iw_ws_request_reload(the_ws);
 }
 
 static void on_signal(int sig)
@@ -516,18 +507,18 @@ int main(int argc, char **argv)
 	bool no_file = false;
 	struct sigaction sa;
 	struct iw_relays *relays = NULL;
-	sigset_t hup;
-	pthread_t hup_thread;
 	int rc;
 
 	/* "iceway-signal admin ...": the admin API's client, no server. */
 	if (argc > 1 && strcmp(argv[1], "admin") == 0)
 		return iw_signal_admin_cli_main(argc - 1, argv + 1);
 	atexit(free_gens);
-	/* before any thread starts, so that every thread inherits the mask */
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+	/* before anything that takes time: SIGHUP's default would end the process */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	iw_log_set_ident("iceway-signal");
 	iw_config_find_file(argc, argv, &file, &no_file);
 	startup.file = no_file ? NULL : file;
@@ -620,16 +611,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&hup_thread, NULL, hup_main, NULL) != 0) {
-		IW_ERROR("cannot start: no thread for SIGHUP");
-		iw_ws_destroy(the_ws);
-		iw_relays_destroy(relays);
-		return 1;
-	}
-
 	rc = iw_ws_run(the_ws);
-	pthread_cancel(hup_thread);
-	pthread_join(hup_thread, NULL);
 	iw_ws_destroy(the_ws);
 	the_ws = NULL;
 	iw_relays_destroy(relays);

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import os
 import signal
+import subprocess
 import tempfile
 
 import sigtest
@@ -79,7 +80,35 @@ async def main():
         for p in (a, b, c):
             await p.close()
     os.unlink(conf)
+
+    # logrotate moves log-file away and sends SIGHUP: the next lines go to a new file
+    log = os.path.join(d, "signal.log")
+    write_conf(conf, "first-secret", "turn:127.0.0.1:3478?transport=udp", "log-file=%s\n" % log)
+    proc = subprocess.Popen([sigtest.SIGNAL, "-c", conf, "--listen",
+                             "127.0.0.1:%d" % sigtest.free_port(), "--web-root",
+                             os.path.join(sigtest.SRC, "web")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_file(log, "listening on")
+        os.rename(log, log + ".1")
+        proc.send_signal(signal.SIGHUP)
+        await wait_file(log, "configuration reloaded")
+        assert "configuration reloaded" not in open(log + ".1").read()
+        print("ok   SIGHUP reopens log-file after logrotate moved it")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=sigtest.TIMEOUT) == 0
+    for f in (conf, log, log + ".1"):
+        os.unlink(f)
     os.rmdir(d)
+
+
+async def wait_file(path, text):
+    for _ in range(int(sigtest.TIMEOUT / 0.05)):
+        if os.path.exists(path) and text in open(path).read():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("%s never showed %r" % (path, text))
 
 
 sigtest.run(main)
