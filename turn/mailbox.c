@@ -1,17 +1,13 @@
-/* Worker mailboxes: post, wake, run at the top of the worker's loop, answer. The worker side
- * costs one relaxed load per wake-up while nothing is posted. */
+/* Worker mailboxes: post, run at the top of the worker's loop, answer (the wake-up is
+ * turn/wakeup.c). */
 #include "turn/mailbox.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/clock.h"
-#include "common/log.h"
 #include "turn/control.h"
 
 static bool matches(const struct iw_alloc *a, const struct iw_mailbox_cmd *c)
@@ -68,24 +64,17 @@ static void run(struct iw_worker *w, struct iw_mailbox_cmd *c)
 void iw_mailbox_run(struct iw_worker *w)
 {
 	struct iw_mailbox *b = w->mailbox;
-	int expect = IW_MAILBOX_POSTED;
+	int expect = IW_WAKEUP_POSTED;
 	/* The asker may have given up and taken the command back: whoever moves it out of POSTED
 	 * first owns it. */
-	if (!__atomic_compare_exchange_n(&b->state, &expect, IW_MAILBOX_TAKEN, false, __ATOMIC_ACQUIRE,
+	if (!__atomic_compare_exchange_n(&b->wake.state, &expect, IW_MAILBOX_TAKEN, false, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return;
 	run(w, b->cmd);
-	pthread_mutex_lock(&b->mu);
-	__atomic_store_n(&b->state, IW_MAILBOX_DONE, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&b->wake.mu);
+	__atomic_store_n(&b->wake.state, IW_MAILBOX_DONE, __ATOMIC_RELEASE);
 	pthread_cond_signal(&b->cv);
-	pthread_mutex_unlock(&b->mu);
-}
-
-void iw_mailbox_ack(struct iw_mailbox *b)
-{
-	uint64_t v;
-	if (read(b->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		IW_LOG_RL(IW_LOG_WARN, 1, "mailbox: %s", strerror(errno));
+	pthread_mutex_unlock(&b->wake.mu);
 }
 
 static void deadline_in(struct timespec *ts, unsigned ms)
@@ -101,22 +90,19 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 
 bool iw_mailbox_ask(struct iw_mailbox *b, struct iw_mailbox_cmd *c)
 {
-	uint64_t one = 1;
 	struct timespec dl;
 	bool ok = true;
 
 	b->cmd = c;
-	__atomic_store_n(&b->state, IW_MAILBOX_POSTED, __ATOMIC_RELEASE);
-	if (write(b->efd, &one, sizeof one) < 0)
-		IW_LOG_RL(IW_LOG_WARN, 1, "mailbox: %s", strerror(errno));
+	iw_wakeup_post(&b->wake); /* release: the worker's acquire sees c */
 	deadline_in(&dl, IW_MAILBOX_WAIT_MS);
-	pthread_mutex_lock(&b->mu);
-	while (__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) != IW_MAILBOX_DONE) {
-		if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) != ETIMEDOUT)
+	pthread_mutex_lock(&b->wake.mu);
+	while (__atomic_load_n(&b->wake.state, __ATOMIC_ACQUIRE) != IW_MAILBOX_DONE) {
+		if (pthread_cond_timedwait(&b->cv, &b->wake.mu, &dl) != ETIMEDOUT)
 			continue;
-		int expect = IW_MAILBOX_POSTED;
-		if (__atomic_compare_exchange_n(&b->state, &expect, IW_MAILBOX_IDLE, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
+		int expect = IW_WAKEUP_POSTED;
+		if (__atomic_compare_exchange_n(&b->wake.state, &expect, IW_WAKEUP_IDLE, false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 			ok = false;
 			break;
 		}
@@ -124,8 +110,8 @@ bool iw_mailbox_ask(struct iw_mailbox *b, struct iw_mailbox_cmd *c)
 		deadline_in(&dl, 100);
 	}
 	if (ok)
-		__atomic_store_n(&b->state, IW_MAILBOX_IDLE, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&b->mu);
+		__atomic_store_n(&b->wake.state, IW_WAKEUP_IDLE, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&b->wake.mu);
 	return ok;
 }
 
@@ -134,17 +120,13 @@ int iw_mailbox_attach(struct iw_worker *w)
 	struct iw_mailbox *b = calloc(1, sizeof *b);
 	if (!b)
 		return -ENOMEM;
-	b->kind = IW_EV_MAILBOX;
-	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int e = iw_wakeup_init(&b->wake);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&b->mu, NULL);
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = b };
-	if (b->efd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, b->efd, &ev)) {
-		int e = -errno;
+	if (e || (e = iw_wakeup_watch(&b->wake, w->epfd))) {
 		iw_mailbox_destroy(b);
 		return e;
 	}
@@ -156,9 +138,7 @@ void iw_mailbox_destroy(struct iw_mailbox *b)
 {
 	if (!b)
 		return;
-	if (b->efd >= 0)
-		close(b->efd);
+	iw_wakeup_fini(&b->wake);
 	pthread_cond_destroy(&b->cv);
-	pthread_mutex_destroy(&b->mu);
 	free(b);
 }

@@ -1,9 +1,9 @@
 /* A worker's mailbox: how a thread that owns no allocation (the admin API's HTTP thread) gets
  * a worker to list or end its own allocations. Workers take no lock on the packet path and no
  * other thread touches their tables, so the asking thread posts a command and wakes the worker
- * through an eventfd in the worker's epoll set; the worker runs the command at the top of its
- * loop (one relaxed load per wake-up while nothing is posted) and answers; the asker waits for
- * the answer at most IW_MAILBOX_WAIT_MS, then withdraws the command if it was not taken. */
+ * (turn/wakeup.h); the worker runs the command at the top of its loop and answers; the asker
+ * waits for the answer at most IW_MAILBOX_WAIT_MS, then withdraws the command if it was not
+ * taken. */
 #ifndef IW_TURN_MAILBOX_H
 #define IW_TURN_MAILBOX_H
 
@@ -14,15 +14,13 @@
 
 #include "common/addr.h"
 #include "turn/alloc.h"
+#include "turn/wakeup.h"
 #include "turn/worker.h"
 
-enum {
-	IW_EV_MAILBOX = 32,        /* an epoll data.ptr at a struct iw_mailbox */
-	IW_MAILBOX_WAIT_MS = 2000, /* for a worker's answer */
-};
+enum { IW_MAILBOX_WAIT_MS = 2000 }; /* for a worker's answer */
 
-/* Mailbox states (iw_mailbox.state). */
-enum { IW_MAILBOX_IDLE, IW_MAILBOX_POSTED, IW_MAILBOX_TAKEN, IW_MAILBOX_DONE };
+/* Mailbox states past IW_WAKEUP_IDLE and IW_WAKEUP_POSTED (iw_mailbox.wake.state). */
+enum { IW_MAILBOX_TAKEN = IW_WAKEUP_POSTED + 1, IW_MAILBOX_DONE };
 
 /* A copy of one allocation, made by its worker for a listing. */
 struct iw_mailbox_sess {
@@ -54,14 +52,10 @@ struct iw_mailbox_cmd {
 	size_t n_matched; /* allocations that matched (listed, or ended) */
 };
 
-/* kind comes first: the eventfd's epoll data.ptr points here. */
 struct iw_mailbox {
-	uint8_t kind; /* IW_EV_MAILBOX */
-	int efd;
-	int state; /* IW_MAILBOX_*, atomic */
+	struct iw_wakeup wake;
 	struct iw_mailbox_cmd *cmd;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv; /* with wake.mu */
 };
 
 /* Before w runs: give it a mailbox (w->mailbox), registered in its epoll set. 0 or -errno. */
@@ -73,12 +67,9 @@ void iw_mailbox_destroy(struct iw_mailbox *b);
 void iw_mailbox_run(struct iw_worker *w);
 static inline void iw_mailbox_poll(struct iw_worker *w)
 {
-	if (w->mailbox && __atomic_load_n(&w->mailbox->state, __ATOMIC_RELAXED) == IW_MAILBOX_POSTED)
+	if (w->mailbox && iw_wakeup_is_posted(&w->mailbox->wake))
 		iw_mailbox_run(w);
 }
-/* Worker side: the mailbox's eventfd was readable (epoll); clear it. The command runs at the
- * top of the loop, where no event of the batch points into the tables any more. */
-void iw_mailbox_ack(struct iw_mailbox *b);
 
 /* Asker side, one command at a time per mailbox: post c and wait for the answer. false when
  * the worker did not take it within IW_MAILBOX_WAIT_MS (it then never runs it). */

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -20,12 +19,8 @@ struct iw_mob_hub *iw_mob_hub_create(unsigned n)
 	if (!h->box)
 		goto fail;
 	for (unsigned i = 0; i < n; i++) {
-		struct iw_mob_box *b = &h->box[i];
-		b->kind = IW_EV_MOBILITY;
-		pthread_mutex_init(&b->mu, NULL);
 		h->n++;
-		b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (b->efd < 0)
+		if (iw_wakeup_init(&h->box[i].wake))
 			goto fail;
 	}
 	if (iw_cred_random(h->key, sizeof h->key))
@@ -51,9 +46,7 @@ void iw_mob_hub_destroy(struct iw_mob_hub *h)
 					close(m->a.rs[k].fd);
 			free(m);
 		}
-		if (b->efd >= 0)
-			close(b->efd);
-		pthread_mutex_destroy(&b->mu);
+		iw_wakeup_fini(&b->wake);
 	}
 	free(h->box);
 	memset(h->key, 0, sizeof h->key);
@@ -64,46 +57,36 @@ int iw_mob_attach(struct iw_worker *w, struct iw_mob_hub *h)
 {
 	if (w->idx >= h->n)
 		return -EINVAL;
-	struct iw_mob_box *b = &h->box[w->idx];
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = b };
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, b->efd, &ev))
-		return -errno;
-	w->mob = h;
-	return 0;
+	int rc = iw_wakeup_watch(&h->box[w->idx].wake, w->epfd);
+	if (!rc)
+		w->mob = h;
+	return rc;
 }
 
 void iw_mob_post(struct iw_mob_hub *h, unsigned to, struct iw_mob_msg *m)
 {
 	struct iw_mob_box *b = &h->box[to];
-	uint64_t one = 1;
 	m->next = NULL;
-	pthread_mutex_lock(&b->mu);
+	pthread_mutex_lock(&b->wake.mu);
 	struct iw_mob_msg **p = &b->head;
 	while (*p) /* a few moves in flight at most: the asker bounds them */
 		p = &(*p)->next;
 	*p = m;
-	__atomic_store_n(&b->posted, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&b->mu);
-	if (write(b->efd, &one, sizeof one) < 0)
-		IW_LOG_RL(IW_LOG_WARN, 1, "mobility box: %s", strerror(errno));
+	pthread_mutex_unlock(&b->wake.mu);
+	/* After the list: a take in between leaves it posted and empty (one more empty take),
+	 * never unposted with m in it. */
+	iw_wakeup_post(&b->wake);
 }
 
 struct iw_mob_msg *iw_mob_take(struct iw_mob_hub *h, unsigned idx)
 {
 	struct iw_mob_box *b = &h->box[idx];
-	pthread_mutex_lock(&b->mu);
+	pthread_mutex_lock(&b->wake.mu);
 	struct iw_mob_msg *m = b->head;
 	b->head = NULL;
-	__atomic_store_n(&b->posted, 0, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&b->mu);
+	__atomic_store_n(&b->wake.state, IW_WAKEUP_IDLE, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&b->wake.mu);
 	return m;
-}
-
-void iw_mob_ack(struct iw_mob_box *b)
-{
-	uint64_t v;
-	if (read(b->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		IW_LOG_RL(IW_LOG_WARN, 1, "mobility box: %s", strerror(errno));
 }
 
 void iw_mob_detach(struct iw_worker *w, struct iw_alloc *a, struct iw_mob_msg *m)

@@ -4,19 +4,17 @@
  * allocation out of its table and epoll set and hands its state back in the same message, and
  * the asking worker puts it into its own, relay sockets and all; the relayed address and the
  * accounting session stay the same. Boxes are read at the top of a worker's loop, woken
- * through an eventfd; the packet path never looks at them. */
+ * through turn/wakeup.h; the packet path never looks at them. */
 #ifndef IW_TURN_MOBILITY_H
 #define IW_TURN_MOBILITY_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "common/cred.h"
 #include "turn/alloc.h"
+#include "turn/wakeup.h"
 #include "turn/worker.h"
-
-enum { IW_EV_MOBILITY = 33 }; /* an epoll data.ptr at a struct iw_mob_box */
 
 enum iw_mob_op {
 	IW_MOB_ASK,        /* to the owner: hand this allocation over */
@@ -41,12 +39,8 @@ struct iw_mob_msg {
 	struct iw_chan chans[IW_MAX_CHANS];
 };
 
-/* kind comes first: the eventfd's epoll data.ptr points here. */
 struct iw_mob_box {
-	uint8_t kind; /* IW_EV_MOBILITY */
-	int efd;
-	int posted; /* atomic: the list is not empty */
-	pthread_mutex_t mu;
+	struct iw_wakeup wake; /* posted: the list may not be empty; wake.mu guards it */
 	struct iw_mob_msg *head;
 };
 
@@ -72,11 +66,8 @@ void iw_mob_post(struct iw_mob_hub *h, unsigned to, struct iw_mob_msg *m);
 struct iw_mob_msg *iw_mob_take(struct iw_mob_hub *h, unsigned idx);
 static inline bool iw_mob_posted(const struct iw_worker *w)
 {
-	return w->mob && __atomic_load_n(&w->mob->box[w->idx].posted, __ATOMIC_RELAXED);
+	return w->mob && iw_wakeup_is_posted(&w->mob->box[w->idx].wake);
 }
-/* The box's eventfd was readable (epoll): clear it; the messages are read at the top of the
- * loop, where no event of the batch points into the tables any more. */
-void iw_mob_ack(struct iw_mob_box *b);
 
 /* Owner side: move a (of w, a live allocation) into m and out of w's table and epoll set,
  * without closing anything or ending its session. */

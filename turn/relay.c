@@ -23,6 +23,7 @@
 #include "turn/control.h"
 #include "turn/mailbox.h"
 #include "turn/mobility.h"
+#include "turn/wakeup.h"
 
 /* A worker with its packet path's batches, which nothing outside this file touches. */
 struct iw_relay {
@@ -705,13 +706,9 @@ int iw_relay_poll(struct iw_worker *w, int timeout_ms)
 	unsigned n_ready = 0;
 	for (int i = 0; i < n; i++) {
 		struct iw_rsock *rs = ev[i].data.ptr;
-		if (rs->kind == IW_EV_MAILBOX) {
-			/* A command waits: it runs at the top of the loop. */
-			iw_mailbox_ack(ev[i].data.ptr);
-			continue;
-		}
-		if (rs->kind == IW_EV_MOBILITY) {
-			iw_mob_ack(ev[i].data.ptr); /* read at the top of the loop */
+		if (rs->kind == IW_EV_WAKEUP) {
+			/* A mailbox command or a move waits: it runs at the top of the loop. */
+			iw_wakeup_ack(ev[i].data.ptr);
 			continue;
 		}
 		/* Sockets that had at most one datagram last time go to the ring together; one

@@ -23,6 +23,7 @@
 #include "turn/relay.h"
 #include "turn/tcprelay.h"
 #include "turn/tls.h"
+#include "turn/wakeup.h"
 
 /* The TLS options of a struct iw_conf. */
 #define IW_STREAM_TLS_OPTS(c)                                                                \
@@ -744,8 +745,8 @@ int iw_stream_run(struct iw_stream *s)
 				iw_tcprelay_event(s->tcp, ev[i].data.ptr, ev[i].events);
 			} else if (kind == IW_EV_STREAM_LIS) {
 				on_accept(s, ev[i].data.ptr);
-			} else if (kind == IW_EV_MAILBOX) {
-				iw_mailbox_ack(ev[i].data.ptr); /* runs at the top of the loop */
+			} else if (kind == IW_EV_WAKEUP) {
+				iw_wakeup_ack(ev[i].data.ptr); /* the mailbox, run at the top of the loop */
 			} else if (kind == IW_EV_STREAM) {
 				struct conn *c = conn_of(ev[i].data.ptr);
 				on_conn(s, c, ev[i].events);

@@ -1,5 +1,6 @@
 """Stop one thread of a server alone, as a tracer does (PTRACE_SEIZE and PTRACE_INTERRUPT: the
 other threads of its process run on), to test what the rest does while a worker is stuck."""
+import contextlib
 import ctypes
 import os
 
@@ -36,3 +37,21 @@ def stop_thread(tid):
 
 def resume_thread(tid):
     ptrace(PTRACE_DETACH, tid)
+
+
+@contextlib.contextmanager
+def stopped_or_skip(c, tid):
+    """with stopped_or_skip(c, tid) as stopped: the thread tid stopped alone for the block
+    (stopped True) and resumed after it. Where ptrace is refused, c skips the check and the
+    block gets False, to return at once."""
+    try:
+        stop_thread(tid)
+    except OSError as e:
+        # A container without CAP_SYS_PTRACE, or Yama's ptrace_scope 3.
+        c.skip("a worker stopped by a tracer", str(e))
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        resume_thread(tid)

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
-from ptracetest import resume_thread, stop_thread, thread_named  # noqa: E402
+from ptracetest import stopped_or_skip, thread_named  # noqa: E402
 from admintest import Admin  # noqa: E402
 
 
@@ -47,13 +47,9 @@ def body(c):
     before = ad.sessions()
     c.check(len(before) == len(clients), "all workers running: every allocation listed",
             "%d of %d" % (len(before), len(clients)))
-    try:
-        stop_thread(tid)
-    except OSError as e:
-        # A container without CAP_SYS_PTRACE, or Yama's ptrace_scope 3.
-        c.skip("a worker stopped by a tracer", str(e))
-        return
-    try:
+    with stopped_or_skip(c, tid) as stopped:
+        if not stopped:
+            return
         with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
         c.check(state == "t", "iw-udp-1 is stopped by the tracer (state t)", state)
@@ -66,8 +62,6 @@ def body(c):
         c.check(1.8 <= waited < 6 * t.SLOW, "after the mailbox wait (2 s)", "%.2f s" % waited)
         n = t.metric(ad.port, "iceway_admin_worker_timeouts_total")
         c.check(n == 1, "iceway_admin_worker_timeouts_total 1", "%s" % n)
-    finally:
-        resume_thread(tid)
     st, resp = status_of(ad, "/admin/sessions")
     c.check(st == 200 and len(resp["sessions"]) == len(clients),
             "the worker runs again: 200, every allocation listed", "%s %s" % (st, resp))

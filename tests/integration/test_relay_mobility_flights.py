@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwtest as t  # noqa: E402
-from ptracetest import resume_thread, stop_thread, thread_named  # noqa: E402
+from ptracetest import resume_thread, stop_thread, stopped_or_skip, thread_named  # noqa: E402
 
 ATTR_MOBILITY_TICKET = 0x8030
 FLIGHTS = 32
@@ -62,16 +62,10 @@ def body(c):
     # Which worker receives which source address (SO_REUSEPORT's hash, fixed while the
     # sockets stay): with iw-udp-1 stopped, the answered ones are iw-udp-0's.
     pool = [t.Client(srv) for _ in range(120)]
-    try:
-        stop_thread(tid)
-    except OSError as e:
-        # A container without CAP_SYS_PTRACE, or Yama's ptrace_scope 3.
-        c.skip("a worker stopped by a tracer", str(e))
-        return
-    try:
+    with stopped_or_skip(c, tid) as stopped:
+        if not stopped:
+            return
         zero = answered(pool, 1.0 * t.SLOW)
-    finally:
-        resume_thread(tid)
     ones = [cl for cl in pool if cl not in zero]
     askers = [cl for cl in pool if cl in zero]
     if not c.check(len(askers) > FLIGHTS and ones, "%d addresses of iw-udp-0, %d of iw-udp-1"

@@ -149,7 +149,7 @@ static void test_withdrawn(void **state)
 	assert_false(iw_mailbox_ask(w->mailbox, &c));
 	uint64_t waited = iw_clock_ms() - t0;
 	assert_true(waited >= IW_MAILBOX_WAIT_MS - 10 && waited < IW_MAILBOX_WAIT_MS + 1000);
-	assert_int_equal(w->mailbox->state, IW_MAILBOX_IDLE);
+	assert_int_equal(w->mailbox->wake.state, IW_WAKEUP_IDLE);
 	/* A worker that starts afterwards does not run it. */
 	start();
 	struct iw_mailbox_sess out[2];
