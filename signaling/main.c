@@ -1,5 +1,6 @@
 /* iceway-signal: options (command line and -c FILE), signals, then the WebSocket service. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,7 +495,9 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 }
 
 /* SIGHUP only flags a reload and wakes the loop (the one lws call safe from anywhere); the
- * log file is reopened and the configuration re-read on the service thread. */
+ * log file is reopened and the configuration re-read on the service thread. The signals are
+ * blocked until the service exists and again before it goes, and always in the threads it
+ * starts: a handler never sees it half made or freed, and none is lost. */
 static void on_hup(int sig)
 {
 	(void)sig;
@@ -516,6 +519,7 @@ int main(int argc, char **argv)
 	const char *file = NULL, *why = NULL;
 	bool no_file = false;
 	struct sigaction sa;
+	sigset_t sigs;
 	struct iw_relays *relays = NULL;
 	int rc;
 
@@ -524,11 +528,9 @@ int main(int argc, char **argv)
 		return iw_signal_admin_cli_main(argc - 1, argv + 1);
 	atexit(free_gens);
 	/* before anything that takes time: SIGHUP's default would end the process */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_hup;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	iw_log_set_ident("iceway-signal");
 	iw_config_find_file(argc, argv, &file, &no_file);
 	startup.file = no_file ? NULL : file;
@@ -599,6 +601,10 @@ int main(int argc, char **argv)
 	else if (!o.relays.n && !o.ws.ice.n_stun && !o.ws.ice.n_turn)
 		IW_WARN("no stun-uri, turn-uri or relay: iceServers is empty");
 
+	/* the threads started from here on inherit the mask: only this one takes the signals */
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (o.relays.n) {
 		o.relays.poll_interval_ms = o.relay_poll_s * 1000u;
 		relays = iw_relays_create(&o.relays, &why);
@@ -620,8 +626,13 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL); /* what came meanwhile is taken now */
 	rc = iw_ws_run(the_ws);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	iw_ws_destroy(the_ws);
 	the_ws = NULL;
 	iw_relays_destroy(relays);
