@@ -28,6 +28,7 @@
 #include "signaling/metrics.h"
 #include "signaling/proxy_in.h"
 #include "signaling/relays.h"
+#include "signaling/rx_slab.h"
 
 enum {
 	TICK_MS = 250,
@@ -1260,33 +1261,43 @@ static int hub_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const char **
 
 /* lws mallocs a receive buffer of RX_CHUNK (plus headroom) per connection for the
  * connection's life. On the server side of lws 4.1 (no extensions, no rx flow control) it
- * copies only control frames there: their payload is at most 125 bytes (lws refuses a longer
- * one in the frame header), gathered across reads and handed over once complete, while a data
- * frame goes from lws's read buffer straight to the callback. 16 KB a connection kept most of
- * an idle connection's memory resident, so each connection gets a buffer sized for a control
- * frame instead. lws still believes the size it asked for, which it uses only to bound
- * control-frame bytes (never more than 125) and the size of one read. The buffer must be the
- * connection's own: a control frame split across reads stays in it while other connections
- * are read. Another lws version gets what it asks for. */
+ * copies only control frames there (payload at most 125 bytes), gathered across reads, while a
+ * data frame goes from lws's read buffer straight to the callback. 16 KB a connection kept most
+ * of an idle connection's memory resident, so each connection gets a slot of RX_SLOT bytes
+ * instead, its own, so a control frame split across reads keeps its bytes whatever other
+ * connections send. lws still believes the size it asked for, and its count can run past one
+ * frame (a pong refused as bad UTF-8 after a text frame leaves it at 125, so the next control
+ * frame lands at 125..249): slots lie end to end in one range whose tail is as long as what
+ * lws asked for, so no write lws allows itself leaves the range (rx_slab.h). RX_SLOT covers
+ * that known case within the slot. Another lws version, or a full range, gets what it asks
+ * for. */
 #if LWS_LIBRARY_VERSION_MAJOR == 4 && LWS_LIBRARY_VERSION_MINOR == 1
 enum {
 	LWS_RX_ASKED = LWS_PRE + RX_CHUNK + 4,
-	LWS_RX_CONTROL = LWS_PRE + 128,
+	RX_SLOT = LWS_PRE + 256,
 };
 #endif
 
 static void *lws_alloc(void *ptr, size_t size, const char *reason)
 {
+#if LWS_LIBRARY_VERSION_MAJOR == 4 && LWS_LIBRARY_VERSION_MINOR == 1
+	if (iw_rx_slab_owns(ptr)) {
+		if (!size)
+			iw_rx_slab_give(ptr);
+		return size && size <= LWS_RX_ASKED ? ptr : NULL;
+	}
+	if (!ptr && size == LWS_RX_ASKED && reason && strcmp(reason, "rx_ubuf") == 0) {
+		void *slot = iw_rx_slab_take();
+		if (slot)
+			return slot;
+	}
+#else
+	(void)reason;
+#endif
 	if (!size) {
 		free(ptr);
 		return NULL;
 	}
-#if LWS_LIBRARY_VERSION_MAJOR == 4 && LWS_LIBRARY_VERSION_MINOR == 1
-	if (!ptr && size == LWS_RX_ASKED && reason && strcmp(reason, "rx_ubuf") == 0)
-		return malloc(LWS_RX_CONTROL);
-#else
-	(void)reason;
-#endif
 	return realloc(ptr, size);
 }
 
@@ -1297,6 +1308,11 @@ static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const cha
 	void *foreign[1];
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+#if LWS_LIBRARY_VERSION_MAJOR == 4 && LWS_LIBRARY_VERSION_MINOR == 1
+	int rc = iw_rx_slab_init(cfg->max_conns + 1024u, RX_SLOT, LWS_RX_ASKED);
+	if (rc < 0)
+		IW_WARN("no receive buffer slots (%s): each connection holds a 16 KB buffer", strerror(-rc));
+#endif
 	lws_set_allocator(lws_alloc);
 	w->loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (!w->loop) {

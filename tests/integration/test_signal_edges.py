@@ -182,6 +182,38 @@ def interleaved():
         asyncio.run(asyncio.wait_for(go(), 60))
 
 
+def control_overrun():
+    """lws counts a pong refused as bad UTF-8 (after a text frame) into its receive buffer and
+    keeps the connection while its close goes out: the next control frame is written after
+    it. That stays within the connection's own buffer: the service keeps serving, and
+    other connections' pongs carry their own payloads."""
+    with Server() as srv:
+        async def go():
+            bystander = RawWS(srv.port)
+            attackers = []
+            for _ in range(40):
+                c = RawWS(srv.port)
+                c.send_text(json.dumps({"type": "ping", "id": 1}))
+                c.send_raw(RawWS.frame(0xA, b"\xff" * 125))
+                attackers.append(c)
+            time.sleep(0.3)
+            for c in attackers:
+                c.send_raw(RawWS.frame(0x9, b"A" * 125))
+            for c in attackers:
+                evs = c.events(until=is_close)
+                assert close_code(evs) == 1007, evs
+            bystander.send_raw(RawWS.frame(0x9, b"bystander"))
+            evs = bystander.events(until=lambda e: isinstance(e, Pong))
+            assert any(isinstance(e, Pong) and bytes(e.payload) == b"bystander" for e in evs), evs
+            p = await Peer.connect(srv.url)
+            await p.join("after")
+            await p.close()
+            for c in attackers + [bystander]:
+                c.close()
+        asyncio.run(asyncio.wait_for(go(), 60))
+        assert srv.proc.poll() is None, srv.text()[-3000:]
+
+
 def shutdown():
     srv = Server("--shutdown-timeout", "5")
     try:
@@ -213,5 +245,6 @@ def shutdown():
 
 edges()
 interleaved()
+control_overrun()
 shutdown()
 print("PASS")
