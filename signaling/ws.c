@@ -1100,6 +1100,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			do_reload(w);
 		cl_drain(w);
 		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* WebSocket only: lws would also switch a plain connection to HTTP/2 (h2c), a
+		 * protocol this service does not serve and whose parser it need not expose. */
+		if (in && strcasecmp(in, "websocket") == 0)
+			return 0;
+		if (lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL))
+			return -1;
+		return 1;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(w, wsi, s);
 	case LWS_CALLBACK_ESTABLISHED:

@@ -214,6 +214,26 @@ def control_overrun():
         assert srv.proc.poll() is None, srv.text()[-3000:]
 
 
+def upgrades():
+    """Only WebSocket: an Upgrade to h2c (HTTP/2 over a plain connection, which lws would
+    switch to) gets 403, on the WebSocket path and elsewhere, and the service carries on."""
+    import socket
+    with Server() as srv:
+        for path in ("/ws", "/"):
+            c = socket.create_connection(("127.0.0.1", srv.port), timeout=sigtest.TIMEOUT)
+            c.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                       "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n" % path)
+                      .encode())
+            head = c.recv(4096)
+            assert head.split(b" ")[1] == b"403", (path, head[:200])
+            c.close()
+        async def go():
+            p = await Peer.connect(srv.url)
+            await p.join("after-h2c")
+            await p.close()
+        asyncio.run(asyncio.wait_for(go(), 30))
+
+
 def shutdown():
     srv = Server("--shutdown-timeout", "5")
     try:
@@ -246,5 +266,6 @@ def shutdown():
 edges()
 interleaved()
 control_overrun()
+upgrades()
 shutdown()
 print("PASS")
