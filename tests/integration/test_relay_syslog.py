@@ -64,8 +64,15 @@ def run_for(cmd, seconds, cwd, until=None):
                 got[key.data] += d
             else:
                 sel.unregister(key.fileobj)
+    eof = not sel.get_map()
     sel.close()
     rc = p.poll()
+    if rc is None and eof:
+        # Both pipes closed: it is exiting, or has exited and is not reaped yet.
+        try:
+            rc = p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
     if rc is None:
         p.terminate()
     out, err = p.communicate(timeout=10)
