@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, builds iceway twice (a -Werror build and an
 # ASan/UBSan build) and runs every test (unit, integration, fuzz replay, end to end) on both,
-# then runs the tsan-labelled test on iceway-relay built under ThreadSanitizer.
+# then builds iceway-relay under ThreadSanitizer and runs the tsan-labelled test there.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -10,6 +10,11 @@ bash tools/install-deps.sh test
 
 # Tests on explicitly: `build` may have been configured by tools/run.sh without them.
 bash tools/build.sh build -DIW_TESTS=ON -DIW_WITH_BENCH=ON
+bash tools/build.sh build-asan -DIW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+# ThreadSanitizer: iceway-relay alone, for the reload-under-load test (label tsan).
+cmake -S "$top" -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIW_SANITIZE=thread -DIW_WITH_SIGNAL=OFF \
+	-DIW_WITH_PROBE=OFF -DIW_WITH_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$(nproc)" --target iceway-relay
 
 # Formatting is not a review topic: every C file matches .clang-format. One clang-format for all
 # files (it checks each and names each one that differs; a process per file took 20 s).
@@ -38,34 +43,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Four ctest slots, two per core of the two the suite is sized for (as -j2 was): a test takes
 # two, a core, unless it mostly waits, then one (PROCESSORS in tests/CMakeLists.txt).
 slots=4
-# The sanitizer builds run beside the release pass at idle CPU and I/O priority (SCHED_IDLE): they
-# get only the cycles no test asks for, as a test's process preempts them at once; the passes
-# that need them wait for them.
-sanitizer_builds() {
-	chrt --idle -p 0 "$BASHPID" >/dev/null
-	ionice -c 3 -p "$BASHPID"
-	bash tools/build.sh build-asan -DIW_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
-	# ThreadSanitizer: iceway-relay alone, for the reload-under-load test (label tsan).
-	cmake -S "$top" -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIW_SANITIZE=thread -DIW_WITH_SIGNAL=OFF \
-		-DIW_WITH_PROBE=OFF -DIW_WITH_BENCH=OFF >/dev/null
-	cmake --build build-tsan -j"$(nproc)" --target iceway-relay
-}
-san_log=$(mktemp)
-trap 'rm -f "$san_log"' EXIT
-sanitizer_builds >"$san_log" 2>&1 &
-san_pid=$!
-
 status=0
 echo "== tests: release build"
 ctest --test-dir build --output-on-failure -j"$slots" || status=1
-echo "== sanitizer builds (run beside the release pass)"
-san_rc=0
-wait "$san_pid" || san_rc=$?
-cat "$san_log"
-if [ "$san_rc" != 0 ]; then
-	echo "build: the sanitizer builds failed (exit $san_rc)" >&2
-	exit 1
-fi
 echo "== tests: address,undefined sanitizer build"
 ctest --test-dir build-asan --output-on-failure -j"$slots" -LE no-asan || status=1
 echo "== tests: thread sanitizer build (SIGHUP under load)"
