@@ -16,13 +16,12 @@ cmake -S "$top" -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIW_SANITIZE=thread -DIW
 	-DIW_WITH_PROBE=OFF -DIW_WITH_BENCH=OFF >/dev/null
 cmake --build build-tsan -j"$(nproc)" --target iceway-relay
 
-# Formatting is not a review topic: every C file matches .clang-format.
-unformatted=$(git ls-files '*.c' '*.h' | while read -r f; do
-	clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
-done)
-if [ -n "$unformatted" ]; then
+# Formatting is not a review topic: every C file matches .clang-format. One clang-format for all
+# files (it checks each and names each one that differs; a process per file took 20 s).
+if ! fmt=$(git ls-files -z '*.c' '*.h' | xargs -0 -r clang-format --dry-run --Werror 2>&1 >/dev/null); then
 	echo "format: these files differ from .clang-format (run clang-format -i on them):" >&2
-	echo "$unformatted" >&2
+	files=$(sed -n 's/^\([^: ]*\):[0-9]*:[0-9]*: error: .*/\1/p' <<<"$fmt" | sort -u)
+	echo "${files:-$fmt}" >&2
 	exit 1
 fi
 
@@ -41,11 +40,14 @@ bash tools/check-layers.sh || {
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# Four ctest slots, two per core of the two the suite is sized for (as -j2 was): a test takes
+# two, a core, unless it mostly waits, then one (PROCESSORS in tests/CMakeLists.txt).
+slots=4
 status=0
 echo "== tests: release build"
-ctest --test-dir build --output-on-failure -j2 || status=1
+ctest --test-dir build --output-on-failure -j"$slots" || status=1
 echo "== tests: address,undefined sanitizer build"
-ctest --test-dir build-asan --output-on-failure -j2 -LE no-asan || status=1
+ctest --test-dir build-asan --output-on-failure -j"$slots" -LE no-asan || status=1
 echo "== tests: thread sanitizer build (SIGHUP under load)"
 ctest --test-dir build-tsan --output-on-failure -L tsan || status=1
 exit $status

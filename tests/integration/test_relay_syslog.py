@@ -34,27 +34,57 @@ exec "$@"
 """
 
 
+# The relay's last line when started.
+RELAY_READY = "INFO iceway-relay: ready: "
+
+
 def relay_cmd(extra):
     return [os.environ["IW_RELAY"], "-n", "--listening-ip", "127.0.0.1", "--listening-port",
             str(t.free_udp_port()), "--user", "%s:%s" % (t.USER, t.PASSWORD), "--realm", t.REALM] + extra
 
 
-def run_for(cmd, seconds, cwd):
-    """Run cmd for a bounded time; (stdout, stderr, exit status or None if it was running)."""
+def run_for(cmd, seconds, cwd, until=None):
+    """Run cmd for a bounded time; (stdout, stderr, exit status or None if it was running).
+    With until=(stream, text), stop it as soon as text shows on that stream ("stdout" or
+    "stderr"): the last line a process logs when started, so everything it logs while
+    starting is in by then."""
+    import selectors
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
-    try:
-        out, err = p.communicate(timeout=seconds)
-        return out.decode(errors="replace"), err.decode(errors="replace"), p.returncode
-    except subprocess.TimeoutExpired:
+    got = {"stdout": b"", "stderr": b""}
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(p.stderr, selectors.EVENT_READ, "stderr")
+    deadline = time.monotonic() + seconds
+    while sel.get_map() and time.monotonic() < deadline:
+        if until and until[1].encode() in got[until[0]]:
+            break
+        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+            d = os.read(key.fileobj.fileno(), 65536)
+            if d:
+                got[key.data] += d
+            else:
+                sel.unregister(key.fileobj)
+    eof = not sel.get_map()
+    sel.close()
+    rc = p.poll()
+    if rc is None and eof:
+        # Both pipes closed: it is exiting, or has exited and is not reaped yet.
+        try:
+            rc = p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    if rc is None:
         p.terminate()
-        out, err = p.communicate(timeout=10)
-        return out.decode(errors="replace"), err.decode(errors="replace"), None
+    out, err = p.communicate(timeout=10)
+    out, err = got["stdout"] + out, got["stderr"] + err
+    return out.decode(errors="replace"), err.decode(errors="replace"), rc
 
 
 def stdout_logs(c):
     d = t.tmpdir("iwtest-syslog-stdout-")
     for name in ("stdout", "-"):
-        out, err, rc = run_for(relay_cmd(["--log-file", name]), 1.5 * t.SLOW, d)
+        out, err, rc = run_for(relay_cmd(["--log-file", name]), 1.5 * t.SLOW, d,
+                               ("stdout", RELAY_READY))
         c.check(rc is None and "INFO iceway-relay: listening on udp 127.0.0.1:" in out,
                 "log-file %s: lines on standard output" % name, out[-300:] + err[-300:])
         c.check("listening on" not in err, "log-file %s: nothing on stderr" % name, err[-300:])
@@ -62,12 +92,13 @@ def stdout_logs(c):
     sig = os.environ.get("IW_SIGNAL")
     if sig:
         out, err, rc = run_for([sig, "-n", "--listen", "127.0.0.1:%d" % t.free_tcp_port(),
-                                "--log-file", "stdout"], 1.5 * t.SLOW, d)
+                                "--log-file", "stdout"], 1.5 * t.SLOW, d,
+                                ("stdout", "INFO iceway-signal: listening on"))
         c.check(rc is None and "INFO iceway-signal: " in out and "iceway-signal:" not in err,
                 "iceway-signal log-file stdout: lines on standard output", out[-300:] + err[-300:])
 
     out, err, rc = run_for(relay_cmd(["--new-log-timestamp-format", "%d/%m/%Y %H:%M:%S %z"]),
-                           1.5 * t.SLOW, d)
+                           1.5 * t.SLOW, d, ("stderr", RELAY_READY))
     c.check(re.search(r"^\d\d/\d\d/\d{4} \d\d:\d\d:\d\d \+0000 INFO iceway-relay: listening",
                       err, re.M) is not None,
             "new-log-timestamp-format: plain lines stamped with it (UTC)", err[-300:])
