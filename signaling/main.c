@@ -354,15 +354,6 @@ static const struct iw_opt opt_tab[] = {
 	  .max = 600,
 	  .def = "5",
 	  .help = "SECONDS: longest graceful shutdown on SIGTERM" },
-	{ .name = "event-batch",
-	  .kind = IW_OPT_INT,
-	  AT(ws.event_batch_us),
-	  .min = 0,
-	  .max = 20000,
-	  .def = "1000",
-	  .help = "US: poll for ready connections no sooner than this after the last poll, so that one "
-		  "pass relays several messages and wakes each reader once for several: less CPU per "
-		  "message, at most this much latency added; 0 = poll at once" },
 	{ .name = "check",
 	  .kind = IW_OPT_BOOL,
 	  .flags = IW_OPT_NOENV,
@@ -480,7 +471,6 @@ static int reload(void *arg, struct iw_ws_cfg *cfg, char *err, size_t err_cap)
 	cfg->msg_rate = n->ws.msg_rate;
 	cfg->msg_burst = n->ws.msg_burst;
 	cfg->max_strikes = n->ws.max_strikes;
-	cfg->event_batch_us = n->ws.event_batch_us;
 	cfg->max_conns = n->ws.max_conns;
 	cfg->queue_max = n->ws.queue_max;
 	cfg->queue_total_max = n->ws.queue_total_max;

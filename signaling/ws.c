@@ -1049,7 +1049,6 @@ static void do_reload(struct iw_ws *w)
 		return;
 	}
 	w->cfg = n;
-	ev_set_io_collect_interval(w->loop, n.event_batch_us / 1e6);
 	iw_hub_reconfigure(w->hub, &(struct iw_hub_cfg){ .ice = n.ice,
 							 .msg_rate = n.msg_rate,
 							 .msg_burst = n.msg_burst,
@@ -1327,7 +1326,6 @@ static int context_start(struct iw_ws *w, const struct iw_ws_cfg *cfg, const cha
 		*why = "cannot create the event loop (epoll)";
 		return -ENOMEM;
 	}
-	ev_set_io_collect_interval(w->loop, cfg->event_batch_us / 1e6);
 	foreign[0] = w->loop;
 	memset(&info, 0, sizeof info);
 	info.options =

@@ -35,9 +35,6 @@ struct iw_ws_cfg {
 	unsigned msg_rate, msg_burst, max_strikes;
 	unsigned max_peers, max_rooms, max_conns;
 	unsigned ping_interval_s, idle_timeout_s, resume_grace_s, shutdown_timeout_s;
-	/* After a pass over the ready connections the loop polls again no sooner than this: a
-	 * pass then handles several messages, and a reader woken once gets several. 0: at once. */
-	unsigned event_batch_us;
 	size_t queue_max;          /* bytes queued per connection before it is dropped as too slow */
 	size_t queue_total_max;    /* all queues together: past it the slowest reader is dropped */
 	unsigned max_conns_per_ip; /* WebSockets per source address (IPv6: /64); 0 = no limit */
