@@ -40,14 +40,11 @@ bash tools/check-layers.sh || {
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-# Four ctest slots, two per core of the two the suite is sized for (as -j2 was): a test takes
-# two, a core, unless it mostly waits, then one (PROCESSORS in tests/CMakeLists.txt).
-slots=4
 status=0
 echo "== tests: release build"
-ctest --test-dir build --output-on-failure -j"$slots" || status=1
+ctest --test-dir build --output-on-failure -j2 || status=1
 echo "== tests: address,undefined sanitizer build"
-ctest --test-dir build-asan --output-on-failure -j"$slots" -LE no-asan || status=1
+ctest --test-dir build-asan --output-on-failure -j2 -LE no-asan || status=1
 echo "== tests: thread sanitizer build (SIGHUP under load)"
 ctest --test-dir build-tsan --output-on-failure -L tsan || status=1
 exit $status
